@@ -1,0 +1,134 @@
+# gpupool - top-level Makefile
+#
+#   make            libgpupool.so/.a, xe-cli/xe-gpupool, xapi-plugin/gpupool
+#   make check      every test (cmocka unit + end-to-end through the binaries)
+#   make check-xen  the integration suite against real Xen 4.17 booted in QEMU
+#   make bench      benchmark programs that print figures
+#   make fuzz       bounded fuzzing of the XML-RPC methodCall parser (clang)
+#   make demo       the main-job demo on the embedded dual-socket 8-GPU host
+#   make deps       install missing Debian packages (as root)
+#   make install    honours DESTDIR and PREFIX
+
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+INCLUDEDIR ?= $(PREFIX)/include
+SYSCONFDIR ?= /etc
+DATADIR    ?= $(PREFIX)/share
+PLUGINDIR  ?= $(SYSCONFDIR)/xapi.d/plugins
+DESTDIR    ?=
+
+CC      ?= cc
+PKGS    := libpci sqlite3 libxml-2.0 json-c libcurl
+XEN_PKGS:= xenlight xentoollog
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+HAVE_XEN   := $(shell pkg-config --exists $(XEN_PKGS) 2>/dev/null && echo 1)
+ifeq ($(HAVE_XEN),1)
+XEN_CFLAGS := -DGPUPOOL_WITH_XEN $(shell pkg-config --cflags $(XEN_PKGS))
+XEN_LIBS   := $(shell pkg-config --libs $(XEN_PKGS))
+endif
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+OPT     ?= -O2 -g
+WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Werror=implicit-function-declaration
+CFLAGS  ?= $(OPT)
+ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilibgpupool/include \
+              -Ilibgpupool/src $(PKG_CFLAGS) $(XEN_CFLAGS) $(CFLAGS)
+LIBS    := $(PKG_LIBS) $(XEN_LIBS) -lpthread
+
+SONAME  := libgpupool.so.0
+LIB_SRCS := $(sort $(wildcard libgpupool/src/*.c))
+ifneq ($(HAVE_XEN),1)
+LIB_SRCS := $(filter-out libgpupool/src/driver_xen%.c,$(LIB_SRCS))
+endif
+LIB_ASM  := libgpupool/src/embedded_host.S
+LIB_OBJS := $(LIB_SRCS:.c=.o) $(LIB_ASM:.S=.o)
+LIB_SO   := libgpupool/libgpupool.so
+LIB_A    := libgpupool/libgpupool.a
+
+CLI_SRCS := $(sort $(wildcard xe-cli/*.c))
+CLI      := xe-cli/xe-gpupool
+PLUGIN_SRCS := $(sort $(filter-out xapi-plugin/fuzz_%.c,$(wildcard xapi-plugin/*.c)))
+PLUGIN   := xapi-plugin/gpupool
+
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_BINS := $(TEST_SRCS:.c=)
+TEST_HELPERS := $(sort $(wildcard tests/helpers/*.c))
+BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BINS := $(BENCH_SRCS:.c=)
+
+.PHONY: all clean check check-unit check-e2e check-xen bench fuzz demo deps install
+
+all: $(LIB_SO) $(LIB_A) $(CLI) $(PLUGIN)
+
+libgpupool/src/%.o: libgpupool/src/%.c libgpupool/include/gpupool.h libgpupool/src/internal.h
+	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+
+libgpupool/src/embedded_host.o: libgpupool/src/embedded_host.S libgpupool/data/dual-socket-8gpu.xml
+	$(CC) -fPIC -c -Ilibgpupool/data -o $@ $<
+
+$(LIB_SO): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,-z,noexecstack -o $@ $^ $(LIBS)
+	ln -sf libgpupool.so $(dir $@)$(SONAME)
+
+$(LIB_A): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+# Front ends link the static library: one file to install, no rpath games.
+$(CLI): $(CLI_SRCS) $(LIB_A) libgpupool/include/gpupool.h
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_SRCS) $(LIB_A) $(LIBS)
+
+$(PLUGIN): $(PLUGIN_SRCS) $(LIB_A) libgpupool/include/gpupool.h
+	$(CC) $(ALL_CFLAGS) -o $@ $(PLUGIN_SRCS) $(LIB_A) $(LIBS)
+
+tests/test_%: tests/test_%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/helpers/*.h)
+	$(CC) $(ALL_CFLAGS) -Itests/helpers -o $@ $< $(TEST_HELPERS) $(LIB_A) $(LIBS) $(CMOCKA_LIBS)
+
+tests/bench/bench_%: tests/bench/bench_%.c $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -O2 -Itests/helpers -o $@ $< $(TEST_HELPERS) $(LIB_A) $(LIBS)
+
+# Every test: cmocka binaries (unit and end-to-end through xe-gpupool and the
+# plugin).  Each prints its own cmocka summary; the runner adds a total.
+check: all $(TEST_BINS)
+	@tests/run-tests $(TEST_BINS)
+
+check-xen: all
+	tests/xen/run
+
+bench: all $(BENCH_BINS)
+	@set -e; for b in $(BENCH_BINS); do $$b; done
+	@if [ -x tests/bench/run-bench ]; then tests/bench/run-bench; fi
+
+fuzz:
+	$(MAKE) -C xapi-plugin -f fuzz.mk
+
+demo: all
+	@tests/demo.sh
+
+deps:
+	@sh .ci/install-deps
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR)/gpupool \
+	    $(DESTDIR)$(DATADIR)/bash-completion/completions \
+	    $(DESTDIR)$(DATADIR)/man/man1
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgpupool.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libgpupool.a
+	install -m 0644 libgpupool/include/gpupool.h $(DESTDIR)$(INCLUDEDIR)/gpupool.h
+	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/xe-gpupool
+	install -m 0755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/gpupool
+	install -m 0644 xe-cli/xe-gpupool.bash-completion \
+	    $(DESTDIR)$(DATADIR)/bash-completion/completions/xe-gpupool
+	test -e $(DESTDIR)$(SYSCONFDIR)/gpupool/gpupool.conf || \
+	    install -m 0644 xapi-plugin/gpupool.conf $(DESTDIR)$(SYSCONFDIR)/gpupool/gpupool.conf
+
+clean:
+	rm -f libgpupool/src/*.o $(LIB_SO) libgpupool/$(SONAME) $(LIB_A) $(CLI) $(PLUGIN) \
+	    $(TEST_BINS) $(BENCH_BINS)
+	rm -rf tests/tmp

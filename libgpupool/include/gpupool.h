@@ -1,0 +1,675 @@
+/*
+ * gpupool.h - public interface of libgpupool.
+ *
+ * libgpupool turns the GPUs of a Xen / XCP-ng host into managed PCI
+ * passthrough pools: it discovers GPUs and host topology, keeps pools and
+ * assignments in a sqlite3 database, enforces the rules (one GPU per VM, a
+ * GPU held by at most one VM, changes only while the VM is halted) and plans
+ * NUMA-aware placement, which it applies through a hypervisor driver.
+ *
+ * Conventions (after libxl):
+ *  - Every function that can fail returns an int: GP_OK (0) on success or a
+ *    negative gp_error code.  The code, a human message and the objects it
+ *    names are kept in the context: gp_ctx_last_error().  The library never
+ *    prints and never exits.
+ *  - Structures the caller owns come in _init / _dispose pairs; _dispose frees
+ *    what the structure points to (not the structure) and may be called on an
+ *    _init'ed structure or twice.
+ *  - Arrays returned through (T **out, size_t *n_out) are owned by the caller
+ *    and freed with the matching gp_*_list_free().
+ *  - Units are in the names: _bytes, _mib, _gts (GT/s).
+ *  - Feature macros GPUPOOL_HAVE_* announce optional parts of the API.
+ */
+#ifndef GPUPOOL_H
+#define GPUPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GPUPOOL_VERSION_MAJOR 0
+#define GPUPOOL_VERSION_MINOR 1
+#define GPUPOOL_VERSION_STRING "0.1.0"
+
+/* The hypervisor driver interface and the "sim" driver are present. */
+#define GPUPOOL_HAVE_DRIVER_SIM 1
+/* gp_record_*: objects as ordered key/value records (xe params, JSON). */
+#define GPUPOOL_HAVE_RECORDS 1
+/* gp_config_*: /etc/gpupool/gpupool.conf handling. */
+#define GPUPOOL_HAVE_CONFIG 1
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Error codes.  Each has a stable upper-case name (gp_error_name()): the CLI
+ * prints it as the first line of an error, the XAPI plugin returns it
+ * prefixed with "GPUPOOL_".  Never renumber; append only.
+ */
+typedef enum {
+    GP_OK = 0,
+    GP_ERR_INTERNAL = -1,          /* INTERNAL_ERROR: a bug or impossible state */
+    GP_ERR_NOMEM = -2,             /* OUT_OF_MEMORY */
+    GP_ERR_INVALID_ARGUMENT = -3,  /* INVALID_ARGUMENT: bad value for a parameter */
+    GP_ERR_IO = -4,                /* IO_ERROR: a file or directory could not be read */
+    GP_ERR_DB = -5,                /* DATABASE_ERROR: sqlite3 failed */
+    GP_ERR_DB_BUSY = -6,           /* DATABASE_BUSY: lock not obtained within the busy timeout */
+    GP_ERR_DB_VERSION = -7,        /* DATABASE_VERSION: schema newer than this library */
+    GP_ERR_PCI = -8,               /* PCI_ACCESS_ERROR: libpci could not scan the source */
+    GP_ERR_TOPOLOGY = -9,          /* TOPOLOGY_ERROR: hwloc XML / sysfs node data unusable */
+    GP_ERR_PCI_ID_INVALID = -10,   /* PCI_ID_INVALID: malformed pci-id (SBDF) */
+    GP_ERR_UNKNOWN_GPU = -11,      /* UNKNOWN_GPU: no GPU with that pci-id on this host */
+    GP_ERR_UNKNOWN_POOL = -12,     /* UNKNOWN_POOL */
+    GP_ERR_UNKNOWN_VM = -13,       /* UNKNOWN_VM */
+    GP_ERR_VM_AMBIGUOUS = -14,     /* VM_NAME_AMBIGUOUS: name-label matches several VMs */
+    GP_ERR_POOL_EXISTS = -15,      /* POOL_NAME_EXISTS: name-label already used */
+    GP_ERR_POOL_NOT_EMPTY = -16,   /* POOL_NOT_EMPTY: destroy of a pool with GPUs */
+    GP_ERR_GPU_IN_OTHER_POOL = -17,/* GPU_IN_OTHER_POOL: a GPU is in at most one pool */
+    GP_ERR_GPU_NOT_IN_POOL = -18,  /* GPU_NOT_IN_POOL */
+    GP_ERR_GPU_ASSIGNED = -19,     /* GPU_ASSIGNED: held by a VM (cannot leave pool, cannot be assigned again) */
+    GP_ERR_VM_HAS_GPU = -20,       /* VM_HAS_GPU: one GPU per VM */
+    GP_ERR_VM_NO_GPU = -21,        /* VM_HAS_NO_GPU: release of a VM without assignment */
+    GP_ERR_VM_NOT_HALTED = -22,    /* VM_NOT_HALTED: VM running, paused or suspended */
+    GP_ERR_GPU_BOOT_VGA = -23,     /* GPU_IS_BOOT_VGA: the host console GPU never enters a pool */
+    GP_ERR_IOMMU_GROUP = -24,      /* IOMMU_GROUP_NOT_ISOLATED: group holds a foreign device */
+    GP_ERR_NO_PLACEMENT = -25,     /* NO_PLACEMENT: no node satisfies the pool's policy */
+    GP_ERR_POOL_EMPTY = -26,       /* POOL_HAS_NO_FREE_GPU */
+    GP_ERR_DRIVER = -27,           /* DRIVER_ERROR: the hypervisor refused; message is its own */
+    GP_ERR_NOT_SUPPORTED = -28,    /* NOT_SUPPORTED: not possible with this driver / source */
+    GP_ERR_TIMEOUT = -29,          /* TIMEOUT: the call ran past its time limit */
+    GP_ERR_PERMISSION = -30,       /* PERMISSION_DENIED */
+    GP_ERR_NO_PASSTHROUGH = -31,   /* PASSTHROUGH_UNAVAILABLE: no IOMMU / directio */
+    GP_ERR_VM_STARTED = -32,       /* VM_ALREADY_RAN: boot-prepare on a domain that ran */
+    GP_ERR_GPU_MISSING = -33,      /* GPU_MISSING: a pool member no longer on the host */
+} gp_error;
+
+/* Stable upper-case name of an error code, e.g. "VM_NOT_HALTED".  Static
+ * storage; never NULL ("UNKNOWN_ERROR" for a code this library does not know). */
+const char *gp_error_name(int err);
+
+/* One "name: value" pair that an error names (e.g. vm / 6f1c...). */
+typedef struct {
+    char *key;
+    char *value;
+} gp_error_param;
+
+/* The last error set on a context. */
+typedef struct {
+    int code;                   /* gp_error, GP_OK when none */
+    char *message;              /* one line, names the objects; "" when none */
+    gp_error_param *params;     /* objects the error names, in order */
+    size_t n_params;
+} gp_error_info;
+
+/* ------------------------------------------------------------------------ */
+/* Configuration and context                                                 */
+/* ------------------------------------------------------------------------ */
+
+#define GP_DEFAULT_DB_PATH     "/var/lib/gpupool/state.db"
+#define GP_DEFAULT_CONFIG_PATH "/etc/gpupool/gpupool.conf"
+/* Value of gp_config.topology_file that selects the embedded host model:
+ * a dual-socket 8-GPU server (hwloc XML compiled into the library). */
+#define GP_TOPOLOGY_EMBEDDED   "embedded"
+
+/* One entry of the GPU class filter: a device is a GPU when
+ * (class & class_mask) == class_value and, if vendor_id != 0, its vendor
+ * matches.  class is the 16-bit base+sub class (0x0300 = VGA). */
+typedef struct {
+    uint16_t class_value;
+    uint16_t class_mask;     /* 0xffff exact, 0xff00 whole base class */
+    uint16_t vendor_id;      /* 0 = any vendor */
+} gp_class_match;
+
+/*
+ * Where facts come from and where state goes.  Every string is owned by the
+ * structure (gp_config_dispose frees them); NULL means "not set".
+ */
+typedef struct {
+    char *db_path;        /* sqlite3 database; default GP_DEFAULT_DB_PATH */
+    char *driver;         /* "sim", "xen" or NULL = auto (xen if a hypervisor answers, else sim) */
+    char *sysfs_root;     /* captured sysfs tree (holds bus/pci/devices); NULL = live /sys */
+    char *pci_dump;       /* lspci -xxx / -xxxx hex dump for libpci's dump method */
+    char *topology_file;  /* hwloc XML (lstopo --of xml), or GP_TOPOLOGY_EMBEDDED */
+    gp_class_match *classes; /* GPU class filter; NULL = default (0300, 0302, 0380, 1200) */
+    size_t n_classes;
+    char *caller;         /* who acts, for the audit log (e.g. "xe-gpupool uid=0 pid=42") */
+    unsigned timeout_ms;  /* whole-call limit for front ends (plugin); 0 = none */
+    unsigned busy_timeout_ms; /* sqlite busy timeout; 0 = default 10000 */
+} gp_config;
+
+void gp_config_init(gp_config *cfg);
+void gp_config_dispose(gp_config *cfg);
+
+/*
+ * Parse a class filter "0300,0302,0380,1200,0b40,0300:10de" into cfg->classes
+ * (replacing what was there).  Each item is CCCC (exact 16-bit class), CC
+ * (whole base class) or CCCC:VVVV (class and vendor id), hex.
+ * Errors: GP_ERR_INVALID_ARGUMENT (nothing changed), GP_ERR_NOMEM.
+ */
+int gp_config_set_classes(gp_config *cfg, const char *spec, gp_error_info *err);
+
+/*
+ * Read a configuration file of "key = value" lines ('#' comments).  Keys:
+ * db, driver, sysfs-root, pci-dump, topology, gpu-classes, timeout-ms.
+ * Values set in the file replace those in cfg.  A missing file is not an
+ * error when missing_ok is true.  Errors: GP_ERR_IO, GP_ERR_INVALID_ARGUMENT
+ * (unknown key or bad value, with the line number), GP_ERR_NOMEM.
+ */
+int gp_config_load_file(gp_config *cfg, const char *path, bool missing_ok,
+                        gp_error_info *err);
+
+/* Apply GPUPOOL_DB, GPUPOOL_DRIVER, GPUPOOL_SYSFS_ROOT, GPUPOOL_PCI_DUMP,
+ * GPUPOOL_TOPOLOGY, GPUPOOL_GPU_CLASSES from the environment. */
+int gp_config_load_env(gp_config *cfg, gp_error_info *err);
+
+void gp_error_info_init(gp_error_info *e);
+void gp_error_info_dispose(gp_error_info *e);
+
+typedef struct gp_ctx gp_ctx;
+
+/*
+ * Create a context from cfg (copied; the caller keeps cfg).  Opening is lazy:
+ * the database is opened (and created / migrated) on first use, the host is
+ * discovered on first use, the driver is chosen on first use.
+ * On failure *out is NULL and err (if not NULL) says why.
+ * Errors: GP_ERR_NOMEM, GP_ERR_INVALID_ARGUMENT (unknown driver name).
+ */
+int gp_ctx_alloc(gp_ctx **out, const gp_config *cfg, gp_error_info *err);
+void gp_ctx_free(gp_ctx *ctx);
+
+/* The last error set on ctx; valid until the next call on ctx. */
+const gp_error_info *gp_ctx_last_error(const gp_ctx *ctx);
+
+/* Name of the driver in use ("sim" or "xen"); selects it if not yet done. */
+const char *gp_ctx_driver_name(gp_ctx *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* PCI addresses                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Room for "dddddddd:bb:dd.f" plus NUL (32-bit PCI segment numbers exist). */
+#define GP_PCI_ID_LEN 20
+
+typedef struct {
+    uint32_t domain;  /* PCI segment */
+    uint8_t bus, dev, func;
+} gp_pci_addr;
+
+/*
+ * Parse a pci-id (SBDF): "0000:41:00.0", "41:00.0" (segment 0) or a 32-bit
+ * segment "10000:00:00.0".  Hex digits in any case.  dev <= 0x1f, func <= 7.
+ * Errors: GP_ERR_PCI_ID_INVALID (err names the text).
+ */
+int gp_pci_addr_parse(const char *text, gp_pci_addr *out, gp_error_info *err);
+
+/* Format as canonical lower-case "%04x:%02x:%02x.%x" (segment widens past
+ * 0xffff).  buf must hold GP_PCI_ID_LEN bytes.  Returns buf. */
+char *gp_pci_addr_format(const gp_pci_addr *a, char buf[GP_PCI_ID_LEN]);
+
+/* ------------------------------------------------------------------------ */
+/* Host model                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef enum { GP_UNKNOWN = -1, GP_NO = 0, GP_YES = 1 } gp_tristate;
+
+/* A PCIe link: speed in GT/s (2.5, 5, 8, 16, 32, 64) and lane count.
+ * 0 means unknown for either field. */
+typedef struct {
+    double speed_gts;
+    int width;
+} gp_pcie_link;
+
+/* Another function of a GPU's slot that must travel with it (HDMI audio
+ * 0x0403, USB 0x0c03, UCSI 0x0c80, ...). */
+typedef struct {
+    char pci_id[GP_PCI_ID_LEN];
+    uint16_t class_code;      /* 16-bit base+sub class */
+    uint16_t vendor_id, device_id;
+    char *driver;             /* bound driver, "none", or NULL = unknown */
+} gp_companion;
+
+/*
+ * One GPU and everything known about it.  Unknown values: numa_node -1,
+ * iommu_group -1, NULL strings, GP_UNKNOWN tristates, 0 in link fields,
+ * sriov_totalvfs -1, max_bar_bytes 0.  Nothing is guessed.
+ */
+typedef struct {
+    char pci_id[GP_PCI_ID_LEN];     /* SBDF, canonical */
+    gp_pci_addr addr;
+    uint16_t vendor_id, device_id;
+    uint16_t subsys_vendor_id, subsys_device_id; /* 0/0 when unknown */
+    char *vendor_name, *device_name, *subsys_name; /* pci.ids via libpci; NULL unknown */
+    uint16_t class_code;            /* base+sub, e.g. 0x0302 */
+    uint8_t prog_if;
+    uint8_t revision;
+    int numa_node;                  /* sysfs numa_node, hwloc locality or libxl; -1 unknown */
+    int iommu_group;                /* sysfs iommu_group link; -1 unknown */
+    char **iommu_group_members;     /* other pci-ids of the group (not this GPU) */
+    size_t n_iommu_group_members;
+    gp_companion *companions;       /* other functions of the same slot */
+    size_t n_companions;
+    char *driver;                   /* bound driver ("nvidia", "pciback", ...), "none", NULL unknown */
+    gp_tristate boot_vga;           /* sysfs boot_vga, else VGA Enable in the bridge control / firmware */
+    gp_pcie_link link_cap;          /* LnkCap or sysfs max_link_speed/width */
+    gp_pcie_link link_sta;          /* LnkSta or sysfs current_link_speed/width */
+    gp_tristate link_downgraded;    /* link_sta below link_cap; unknown if either is */
+    gp_tristate flr;                /* DevCap FLR bit or AF capability FLR */
+    char *reset_method;             /* sysfs reset_method ("flr bus"), NULL unknown */
+    int sriov_totalvfs;             /* SR-IOV TotalVFs; 0 no SR-IOV; -1 unknown */
+    uint64_t max_bar_bytes;         /* largest BAR, bytes; 0 unknown */
+    char *source;                   /* "sysfs", "dump", "hwloc" */
+} gp_gpu;
+
+void gp_gpu_init(gp_gpu *g);
+void gp_gpu_dispose(gp_gpu *g);
+
+/* One pCPU (a hardware thread as the hypervisor numbers it). */
+typedef struct {
+    int id;        /* the machine's real CPU id (PU os_index, Xen pCPU) */
+    int core;      /* core id, unique within the host; -1 unknown */
+    int socket;    /* package id; -1 unknown */
+    int node;      /* NUMA node id; -1 unknown */
+} gp_pcpu;
+
+typedef struct {
+    int id;                    /* node id (NUMANode os_index, Xen node) */
+    int socket;                /* package holding it; -1 unknown */
+    uint64_t mem_total_bytes;  /* 0 unknown */
+    uint64_t mem_free_bytes;   /* free now (sysfs MemFree, libxl); = total for hwloc */
+    int *cpus;                 /* pCPU ids on this node, ascending */
+    size_t n_cpus;
+    int *distances;            /* SLIT-style distance to node index j (order of gp_host.nodes); NULL unknown */
+} gp_numa_node;
+
+/* A host's cpupool (Xen); a VM's pin set stays inside its cpupool. */
+typedef struct {
+    int id;
+    char *name;
+    int *cpus;
+    size_t n_cpus;
+} gp_cpupool;
+
+/* An ordinary PCI function of the host, kept to judge IOMMU groups. */
+typedef struct {
+    char pci_id[GP_PCI_ID_LEN];
+    uint16_t class_code;
+    uint8_t header_type;       /* 1 = PCI-to-PCI bridge */
+    int iommu_group;           /* -1 unknown */
+} gp_pci_function;
+
+/*
+ * The host model: what gp_host_discover() found.  Owned by the context when
+ * obtained with gp_host_get(); a caller-built host (tests, benchmarks) is
+ * freed with gp_host_dispose().
+ */
+typedef struct {
+    gp_numa_node *nodes;  size_t n_nodes;   /* ascending id */
+    gp_pcpu *cpus;        size_t n_cpus;    /* ascending id */
+    gp_gpu *gpus;         size_t n_gpus;    /* ascending pci-id */
+    gp_pci_function *functions; size_t n_functions; /* every PCI function seen */
+    gp_cpupool *cpupools; size_t n_cpupools; /* empty when not on Xen */
+    char *topology_source;  /* "hwloc:FILE", "sysfs:DIR", "embedded", "libxl" */
+    char *pci_source;       /* "sysfs:DIR", "dump:FILE", "hwloc:FILE", "libpci" */
+    gp_tristate passthrough; /* IOMMU / directio available (libxl physinfo); unknown elsewhere */
+} gp_host;
+
+void gp_host_init(gp_host *h);
+void gp_host_dispose(gp_host *h);
+
+/*
+ * Discover the host the context's configuration describes, or return the one
+ * already discovered.  The result is owned by ctx; valid until gp_ctx_free().
+ * Sources (PCI always through libpci, except an hwloc file used alone):
+ *  - topology: hwloc XML if configured, else the driver (libxl on Xen), else
+ *    <sysfs_root>/devices/system/node/node*/{cpulist,meminfo}
+ *    and cpu*/topology/{core_id,physical_package_id};
+ *  - PCI: pci_dump (libpci dump method), else sysfs_root (libpci sysfs method
+ *    with "sysfs.path"), else live sysfs; if only an hwloc file is configured
+ *    the GPUs are its PCIDev objects.
+ * Errors: GP_ERR_PCI, GP_ERR_TOPOLOGY, GP_ERR_IO, GP_ERR_NOMEM.
+ */
+int gp_host_get(gp_ctx *ctx, const gp_host **out);
+
+/* Find a GPU of host by pci-id (any accepted spelling).  NULL if none. */
+const gp_gpu *gp_host_find_gpu(const gp_host *host, const char *pci_id);
+/* Find a node by id.  NULL if none. */
+const gp_numa_node *gp_host_find_node(const gp_host *host, int node_id);
+/* Socket of a node (-1 unknown). */
+int gp_host_node_socket(const gp_host *host, int node_id);
+
+/* ------------------------------------------------------------------------ */
+/* Pools                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    GP_NUMA_REQUIRED = 0,   /* GPU, vCPUs and memory on one node, else refuse */
+    GP_NUMA_PREFERRED,      /* local first, then GPUs of unknown locality, then remote */
+    GP_NUMA_SOCKET,         /* VM node on the GPU's socket */
+    GP_NUMA_LEGACY,         /* local, or GPU of unknown locality */
+} gp_numa_policy;
+
+typedef enum {
+    GP_PIN_HARD = 0,
+    GP_PIN_SOFT,
+    GP_PIN_NONE,
+} gp_pin_mode;
+
+const char *gp_numa_policy_name(gp_numa_policy p);  /* "required", ... */
+int gp_numa_policy_parse(const char *s, gp_numa_policy *out);  /* GP_ERR_INVALID_ARGUMENT */
+const char *gp_pin_mode_name(gp_pin_mode m);        /* "hard", "soft", "none" */
+int gp_pin_mode_parse(const char *s, gp_pin_mode *out);
+
+typedef struct {
+    char uuid[37];
+    char *name_label;
+    char *name_description;
+    gp_numa_policy numa_policy;
+    gp_pin_mode pin_mode;
+    double cpu_overcommit;      /* vCPUs per pCPU allowed on a node; default 1.0 */
+    char **gpus;                /* member pci-ids, ascending */
+    size_t n_gpus;
+    char *created;              /* ISO 8601 UTC */
+} gp_pool;
+
+void gp_pool_init(gp_pool *p);
+void gp_pool_dispose(gp_pool *p);
+void gp_pool_list_free(gp_pool *pools, size_t n);
+
+/*
+ * Create a pool.  name_label must be non-empty and unique; description may be
+ * NULL.  policy/pin/overcommit as above (overcommit > 0 and <= 64).
+ * uuid_out (37 bytes, may be NULL) receives the new uuid.
+ * Errors: GP_ERR_INVALID_ARGUMENT, GP_ERR_POOL_EXISTS, GP_ERR_DB, GP_ERR_DB_BUSY.
+ */
+int gp_pool_create(gp_ctx *ctx, const char *name_label, const char *description,
+                   gp_numa_policy policy, gp_pin_mode pin, double cpu_overcommit,
+                   char uuid_out[37]);
+
+/* Destroy an empty pool (by uuid or name-label).
+ * Errors: GP_ERR_UNKNOWN_POOL, GP_ERR_POOL_NOT_EMPTY, GP_ERR_DB*. */
+int gp_pool_destroy(gp_ctx *ctx, const char *pool);
+
+/* All pools, ascending name-label.  Caller frees with gp_pool_list_free(). */
+int gp_pool_list(gp_ctx *ctx, gp_pool **out, size_t *n_out);
+
+/* One pool by uuid or name-label (out is _init'ed by the caller).
+ * Errors: GP_ERR_UNKNOWN_POOL, GP_ERR_DB*. */
+int gp_pool_get(gp_ctx *ctx, const char *pool, gp_pool *out);
+
+/*
+ * Set one parameter of a pool: "name-label", "name-description",
+ * "numa-policy", "pin-mode", "cpu-overcommit".  A changed policy, pin-mode or
+ * overcommit applies to later assignments only.
+ * Errors: GP_ERR_UNKNOWN_POOL, GP_ERR_INVALID_ARGUMENT (unknown param or bad
+ * value), GP_ERR_POOL_EXISTS (name clash), GP_ERR_DB*.
+ */
+int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param,
+                      const char *value);
+
+/*
+ * Add a GPU to a pool: check it (exists on the host, not the boot VGA, IOMMU
+ * group holds only it, its companions and bridges, not in another pool), make
+ * it and its companions assignable through the driver (pciback), remember
+ * their original drivers, record membership.  Refusals change nothing.
+ * Errors: GP_ERR_PCI_ID_INVALID, GP_ERR_UNKNOWN_POOL, GP_ERR_UNKNOWN_GPU,
+ * GP_ERR_GPU_BOOT_VGA, GP_ERR_IOMMU_GROUP (names the foreign device),
+ * GP_ERR_GPU_IN_OTHER_POOL, GP_ERR_DRIVER, GP_ERR_DB*.
+ * Adding a GPU already in this pool succeeds and changes nothing.
+ */
+int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id);
+
+/*
+ * Remove a GPU from its pool and give it and its companions back to their
+ * original drivers.  pool may be NULL (whatever pool holds it).
+ * Errors: GP_ERR_PCI_ID_INVALID, GP_ERR_UNKNOWN_POOL, GP_ERR_GPU_NOT_IN_POOL,
+ * GP_ERR_GPU_ASSIGNED, GP_ERR_DRIVER, GP_ERR_DB*.
+ */
+int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id);
+
+/* ------------------------------------------------------------------------ */
+/* VMs (as the driver reports them)                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    GP_VM_HALTED = 0,
+    GP_VM_RUNNING,
+    GP_VM_PAUSED,
+    GP_VM_SUSPENDED,
+    GP_VM_SHUTDOWN,   /* Xen: shut down but not yet destroyed */
+    GP_VM_DYING,
+} gp_vm_state;
+
+const char *gp_vm_state_name(gp_vm_state s);  /* "halted", "running", ... */
+
+typedef struct {
+    char uuid[37];
+    char *name_label;
+    gp_vm_state state;
+    int domid;            /* -1 when no live domain */
+    int vcpus;            /* vCPU count; 0 unknown */
+    uint64_t memory_mib;  /* 0 unknown */
+} gp_vm;
+
+void gp_vm_init(gp_vm *v);
+void gp_vm_dispose(gp_vm *v);
+void gp_vm_list_free(gp_vm *vms, size_t n);
+
+/* All VMs the driver knows, ascending name-label then uuid. */
+int gp_vm_list(gp_ctx *ctx, gp_vm **out, size_t *n_out);
+
+/* Find a VM by uuid or unique name-label.
+ * Errors: GP_ERR_UNKNOWN_VM, GP_ERR_VM_AMBIGUOUS, GP_ERR_DRIVER. */
+int gp_vm_get(gp_ctx *ctx, const char *vm, gp_vm *out);
+
+/* Simulated driver only (GP_ERR_NOT_SUPPORTED with another driver). */
+int gp_sim_vm_create(gp_ctx *ctx, const char *name_label, int vcpus,
+                     uint64_t memory_mib, char uuid_out[37]);
+int gp_sim_vm_start(gp_ctx *ctx, const char *vm);    /* halted -> running */
+int gp_sim_vm_pause(gp_ctx *ctx, const char *vm);    /* running -> paused */
+int gp_sim_vm_shutdown(gp_ctx *ctx, const char *vm); /* running/paused -> halted */
+int gp_sim_vm_destroy(gp_ctx *ctx, const char *vm);  /* halted only; releases nothing itself:
+                                                        refused with GP_ERR_VM_HAS_GPU while assigned */
+
+/* ------------------------------------------------------------------------ */
+/* Placement (pure)                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* An existing assignment as placement sees it. */
+typedef struct {
+    const char *pci_id;
+    int node;             /* node of the pinned vCPUs, -1 none */
+    const int *pcpus;     /* pin set */
+    size_t n_pcpus;
+    int vcpus;            /* vCPUs of the VM */
+    uint64_t memory_mib;  /* memory of the VM */
+    int memory_node;      /* -1 none */
+    bool memory_in_free;  /* true when the host's mem_free already excludes it (live domain) */
+} gp_place_existing;
+
+/* What placement needs besides the host. */
+typedef struct {
+    gp_numa_policy policy;
+    gp_pin_mode pin_mode;
+    double cpu_overcommit;
+    const char *const *pool_gpus;  /* pci-ids of the pool */
+    size_t n_pool_gpus;
+    const gp_place_existing *existing;  /* every assignment on the host (all pools) */
+    size_t n_existing;
+    int vm_vcpus;                  /* > 0 */
+    uint64_t vm_memory_mib;        /* > 0 */
+    const char *force_pci_id;      /* NULL, or the GPU to use */
+    const int *allowed_cpus;       /* cpupool of the VM; NULL = all pCPUs */
+    size_t n_allowed_cpus;
+} gp_place_request;
+
+typedef enum {
+    GP_LOCALITY_LOCAL = 0,    /* vCPUs on the GPU's node */
+    GP_LOCALITY_SOCKET,       /* another node of the GPU's socket */
+    GP_LOCALITY_UNKNOWN,      /* GPU locality unknown */
+    GP_LOCALITY_REMOTE,
+} gp_locality;
+
+typedef struct {
+    char pci_id[GP_PCI_ID_LEN];
+    int node;              /* node of the vCPUs; -1 when pin-mode none and no node */
+    int *pcpus;            /* chosen pCPU ids, ascending; caller frees via dispose */
+    size_t n_pcpus;
+    int memory_node;
+    gp_locality locality;
+    char *reason;          /* "node 1: GPU local, 22 of 24 pCPUs free, 180 GiB free" */
+} gp_placement;
+
+void gp_placement_init(gp_placement *p);
+void gp_placement_dispose(gp_placement *p);
+
+/*
+ * Choose the GPU, pCPU set and memory node for one VM.  Pure: reads host and
+ * req only, no I/O.  A candidate node has a free GPU of the pool (allowed by
+ * the policy), room for vm_vcpus within floor(cpu_overcommit * node pCPUs)
+ * after the vCPUs already pinned there, and vm_memory_mib of free memory.
+ * Order: locality tier, fewest pinned vCPUs, most free memory, lowest node
+ * id, lowest pci-id.  pCPUs are spread over cores (one thread per core before
+ * siblings), least loaded first, ascending id on ties.
+ * Errors (err filled): GP_ERR_POOL_EMPTY (no free GPU), GP_ERR_NO_PLACEMENT
+ * (reason per node in the message), GP_ERR_UNKNOWN_GPU / GP_ERR_GPU_ASSIGNED /
+ * GP_ERR_GPU_NOT_IN_POOL for force_pci_id, GP_ERR_INVALID_ARGUMENT, GP_ERR_NOMEM.
+ */
+int gp_place(const gp_host *host, const gp_place_request *req,
+             gp_placement *out, gp_error_info *err);
+
+/* ------------------------------------------------------------------------ */
+/* Assignments                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    char vm_uuid[37];
+    char *vm_name_label;   /* from the driver at read time; NULL if unknown */
+    char pci_id[GP_PCI_ID_LEN];
+    char **companions;     /* pci-ids that travel with the GPU */
+    size_t n_companions;
+    char pool_uuid[37];
+    char *pool_name_label;
+    int numa_node;
+    int *pcpus;            /* ascending */
+    size_t n_pcpus;
+    int memory_node;
+    gp_pin_mode pin_mode;
+    int vcpus;
+    uint64_t memory_mib;
+    char *reason;
+    char *created;         /* ISO 8601 UTC */
+} gp_assignment;
+
+void gp_assignment_init(gp_assignment *a);
+void gp_assignment_dispose(gp_assignment *a);
+void gp_assignment_list_free(gp_assignment *as, size_t n);
+
+/* Optional inputs of gp_vm_gpu_assign. */
+typedef struct {
+    const char *pool;      /* uuid or name-label; required unless pci_id given */
+    const char *pci_id;    /* force this GPU (must be in a pool; rules apply) */
+    int vcpus;             /* override the driver's vCPU count; 0 = driver's */
+    uint64_t memory_mib;   /* override; 0 = driver's */
+} gp_assign_args;
+
+/*
+ * Assign a GPU to a halted VM: one decision for GPU, pCPUs and memory node
+ * (gp_place), recorded in the database and handed to the driver ("record the
+ * boot-time GPU and affinity"), all in one transaction.  out (may be NULL,
+ * _init'ed by caller) receives the assignment.
+ * Errors: GP_ERR_UNKNOWN_VM, GP_ERR_VM_AMBIGUOUS, GP_ERR_VM_NOT_HALTED,
+ * GP_ERR_VM_HAS_GPU, GP_ERR_UNKNOWN_POOL, GP_ERR_PCI_ID_INVALID,
+ * GP_ERR_UNKNOWN_GPU, GP_ERR_GPU_NOT_IN_POOL, GP_ERR_GPU_ASSIGNED,
+ * GP_ERR_POOL_EMPTY, GP_ERR_NO_PLACEMENT, GP_ERR_GPU_MISSING, GP_ERR_DRIVER,
+ * GP_ERR_DB*.  On error nothing changed.
+ */
+int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
+                     gp_assignment *out);
+
+/* Release a halted VM's GPU (the GPU stays in its pool, assignable).
+ * Errors: GP_ERR_UNKNOWN_VM, GP_ERR_VM_NOT_HALTED, GP_ERR_VM_NO_GPU,
+ * GP_ERR_DRIVER, GP_ERR_DB*. */
+int gp_vm_gpu_release(gp_ctx *ctx, const char *vm);
+
+/* Every assignment, ascending pci-id.  Free with gp_assignment_list_free(). */
+int gp_assignment_list(gp_ctx *ctx, gp_assignment **out, size_t *n_out);
+
+/* The assignment of one VM (uuid or name-label); GP_ERR_VM_NO_GPU if none. */
+int gp_assignment_get(gp_ctx *ctx, const char *vm, gp_assignment *out);
+
+/* ------------------------------------------------------------------------ */
+/* Audit log                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t id;
+    char *time;       /* ISO 8601 UTC with milliseconds */
+    char *caller;
+    char *operation;  /* "pool-create", "vm-gpu-assign", ... */
+    char *object;     /* uuid or pci-id acted on */
+    char *before;     /* JSON of the object before, or NULL */
+    char *after;      /* JSON after, or NULL */
+} gp_audit_entry;
+
+void gp_audit_list_free(gp_audit_entry *e, size_t n);
+
+/* Newest-last audit rows with id > since_id, at most limit (0 = all). */
+int gp_audit_list(gp_ctx *ctx, int64_t since_id, size_t limit,
+                  gp_audit_entry **out, size_t *n_out);
+
+/* ------------------------------------------------------------------------ */
+/* Records: objects as ordered key/value lists for front ends                */
+/* ------------------------------------------------------------------------ */
+
+/* Keys use xe's hyphenated spelling ("pci-id", "numa-node"); front ends that
+ * want snake_case (JSON) convert.  Values are strings; unknown = "unknown",
+ * lists are comma-separated ("32,33"), empty list = "". */
+typedef struct {
+    char *key;
+    char *value;
+} gp_field;
+
+typedef struct {
+    gp_field *fields;
+    size_t n_fields;
+} gp_record;
+
+void gp_record_init(gp_record *r);
+void gp_record_dispose(gp_record *r);
+void gp_record_list_free(gp_record *rs, size_t n);
+/* Value of key in r, or NULL. */
+const char *gp_record_get(const gp_record *r, const char *key);
+
+/*
+ * Records of the context's objects, first field the object's identity:
+ *  - gpu: pci-id, vendor-name, device-name, numa-node, pool, vm-uuid, ...
+ *    (every gp_gpu fact, plus pool membership and assignment);
+ *  - pool: uuid, name-label, name-description, numa-policy, pin-mode,
+ *    cpu-overcommit, gpus, free-gpus, ...;
+ *  - assignment: vm-uuid, vm-name-label, pci-id, numa-node, pcpus,
+ *    memory-node, pin-mode, ...;
+ *  - host node: node, socket, cpus, memory-total-mib, memory-free-mib, gpus;
+ *  - audit: id, time, caller, operation, object, before, after;
+ *  - vm: uuid, name-label, power-state, vcpus, memory-mib, gpu.
+ * Caller frees with gp_record_list_free().
+ */
+int gp_gpu_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
+int gp_pool_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
+int gp_assignment_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
+int gp_host_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
+int gp_audit_records(gp_ctx *ctx, int64_t since_id, size_t limit,
+                     gp_record **out, size_t *n_out);
+int gp_vm_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
+/* One-record helpers for a single placement result. */
+int gp_placement_record(const gp_assignment *a, gp_record *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GPUPOOL_H */

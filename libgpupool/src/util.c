@@ -1,0 +1,233 @@
+/*
+ * util.c - small helpers shared by libgpupool's files.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+char *gp_strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+char *gp_asprintf(const char *fmt, ...)
+{
+    char *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    return r < 0 ? NULL : s;
+}
+
+void gp_strv_free(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+char *gp_read_file_trim(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    size_t cap = 256, len = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        goto fail;
+    for (;;) {
+        if (len + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                goto fail;
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + len, cap - len - 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ' ||
+                       buf[len - 1] == '\t' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
+    return buf;
+fail:
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+int gp_cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+int gp_cpulist_parse(const char *s, int **out, size_t *n_out)
+{
+    int *ids = NULL;
+    size_t n = 0, cap = 0;
+    const char *p = s;
+
+    *out = NULL;
+    *n_out = 0;
+    if (!s)
+        return GP_ERR_INVALID_ARGUMENT;
+    while (*p == ' ' || *p == '\n' || *p == '\t')
+        p++;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long a = strtol(p, &end, 10), b;
+        if (end == p || errno || a < 0 || a > 1000000)
+            goto bad;
+        p = end;
+        b = a;
+        if (*p == '-') {
+            p++;
+            b = strtol(p, &end, 10);
+            if (end == p || errno || b < a || b > 1000000)
+                goto bad;
+            p = end;
+        }
+        for (long i = a; i <= b; i++) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                int *ni = realloc(ids, cap * sizeof(*ids));
+                if (!ni) {
+                    free(ids);
+                    return GP_ERR_NOMEM;
+                }
+                ids = ni;
+            }
+            ids[n++] = (int)i;
+        }
+        while (*p == ' ' || *p == '\n' || *p == '\t')
+            p++;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            goto bad;
+    }
+    if (n > 1) {
+        qsort(ids, n, sizeof(*ids), gp_cmp_int);
+        size_t w = 1;
+        for (size_t i = 1; i < n; i++)
+            if (ids[i] != ids[w - 1])
+                ids[w++] = ids[i];
+        n = w;
+    }
+    *out = ids;
+    *n_out = n;
+    return GP_OK;
+bad:
+    free(ids);
+    return GP_ERR_INVALID_ARGUMENT;
+}
+
+char *gp_cpulist_join(const int *ids, size_t n)
+{
+    size_t cap = n * 12 + 1;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    size_t len = 0;
+    s[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(s + len, cap - len, "%s%d", i ? "," : "", ids[i]);
+    return s;
+}
+
+char *gp_cpulist_ranges(const int *ids, size_t n)
+{
+    size_t cap = n * 24 + 1;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    size_t len = 0;
+    s[0] = '\0';
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && ids[j + 1] == ids[j] + 1)
+            j++;
+        if (j == i)
+            len += (size_t)snprintf(s + len, cap - len, "%s%d", len ? "," : "", ids[i]);
+        else
+            len += (size_t)snprintf(s + len, cap - len, "%s%d-%d", len ? "," : "",
+                                    ids[i], ids[j]);
+        i = j + 1;
+    }
+    return s;
+}
+
+void gp_uuid_generate(char out[37])
+{
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof(b)) {
+        ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            /* getrandom cannot fail on Linux >= 3.17 with flags 0 except EINTR;
+             * fall back to time-seeded bytes rather than leave zeros. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            srandom((unsigned)(ts.tv_nsec ^ ts.tv_sec ^ getpid()));
+            for (; got < sizeof(b); got++)
+                b[got] = (unsigned char)random();
+            break;
+        }
+        got += (size_t)r;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
+}
+
+bool gp_uuid_valid(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+        } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+                     (s[i] >= 'A' && s[i] <= 'F'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void gp_now_iso(char buf[32])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
