@@ -115,8 +115,7 @@ deps:
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR)/gpupool \
-	    $(DESTDIR)$(DATADIR)/bash-completion/completions \
-	    $(DESTDIR)$(DATADIR)/man/man1
+	    $(DESTDIR)$(DATADIR)/bash-completion/completions
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgpupool.so
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libgpupool.a
