@@ -24,7 +24,7 @@ PKGS    := libpci sqlite3 libxml-2.0 json-c libcurl
 XEN_PKGS:= xenlight xentoollog
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-HAVE_XEN   := $(shell pkg-config --exists $(XEN_PKGS) 2>/dev/null && echo 1)
+HAVE_XEN   := $(shell pkg-config --exists $(XEN_PKGS) 2>/dev/null && test -e libgpupool/src/driver_xen.c && echo 1)
 ifeq ($(HAVE_XEN),1)
 XEN_CFLAGS := -DGPUPOOL_WITH_XEN $(shell pkg-config --cflags $(XEN_PKGS))
 XEN_LIBS   := $(shell pkg-config --libs $(XEN_PKGS))

@@ -41,6 +41,8 @@ extern "C" {
 #define GPUPOOL_HAVE_RECORDS 1
 /* gp_config_*: /etc/gpupool/gpupool.conf handling. */
 #define GPUPOOL_HAVE_CONFIG 1
+/* The "xapi" driver (XCP-ng), gp_xapi_dom0_access() and gp_drift_check(). */
+#define GPUPOOL_HAVE_XAPI 1
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -131,7 +133,8 @@ typedef struct {
  */
 typedef struct {
     char *db_path;        /* sqlite3 database; default GP_DEFAULT_DB_PATH */
-    char *driver;         /* "sim", "xen" or NULL = auto (xen if a hypervisor answers, else sim) */
+    char *driver;         /* "sim", "xen", "xapi" or NULL = auto (xapi if its socket
+                             exists, else xen if a hypervisor answers, else sim) */
     char *sysfs_root;     /* captured sysfs tree (holds bus/pci/devices); NULL = live /sys */
     char *pci_dump;       /* lspci -xxx / -xxxx hex dump for libpci's dump method */
     char *topology_file;  /* hwloc XML (lstopo --of xml), or GP_TOPOLOGY_EMBEDDED */
@@ -140,6 +143,9 @@ typedef struct {
     char *caller;         /* who acts, for the audit log (e.g. "xe-gpupool uid=0 pid=42") */
     unsigned timeout_ms;  /* whole-call limit for front ends (plugin); 0 = none */
     unsigned busy_timeout_ms; /* sqlite busy timeout; 0 = default 10000 */
+    char *xapi_socket;    /* xapi's Unix socket (driver "xapi"); NULL = /var/lib/xcp/xapi */
+    char *xapi_session;   /* xapi session ref to use (the plugin's caller); NULL = log in
+                             as local root over the socket */
 } gp_config;
 
 void gp_config_init(gp_config *cfg);
@@ -155,7 +161,8 @@ int gp_config_set_classes(gp_config *cfg, const char *spec, gp_error_info *err);
 
 /*
  * Read a configuration file of "key = value" lines ('#' comments).  Keys:
- * db, driver, sysfs-root, pci-dump, topology, gpu-classes, timeout-ms.
+ * db, driver, sysfs-root, pci-dump, topology, gpu-classes, timeout-ms,
+ * xapi-socket.
  * Values set in the file replace those in cfg.  A missing file is not an
  * error when missing_ok is true.  Errors: GP_ERR_IO, GP_ERR_INVALID_ARGUMENT
  * (unknown key or bad value, with the line number), GP_ERR_NOMEM.
@@ -164,7 +171,8 @@ int gp_config_load_file(gp_config *cfg, const char *path, bool missing_ok,
                         gp_error_info *err);
 
 /* Apply GPUPOOL_DB, GPUPOOL_DRIVER, GPUPOOL_SYSFS_ROOT, GPUPOOL_PCI_DUMP,
- * GPUPOOL_TOPOLOGY, GPUPOOL_GPU_CLASSES from the environment. */
+ * GPUPOOL_TOPOLOGY, GPUPOOL_GPU_CLASSES, GPUPOOL_XAPI_SOCKET from the
+ * environment. */
 int gp_config_load_env(gp_config *cfg, gp_error_info *err);
 
 void gp_error_info_init(gp_error_info *e);
@@ -326,8 +334,8 @@ void gp_host_dispose(gp_host *h);
  * already discovered.  The result is owned by ctx; valid until gp_ctx_free().
  * Sources (PCI always through libpci, except an hwloc file used alone):
  *  - topology: hwloc XML if configured, else the driver (libxl on Xen), else
- *    <sysfs_root>/devices/system/node/node*/{cpulist,meminfo}
- *    and cpu*/topology/{core_id,physical_package_id};
+ *    <sysfs_root>/devices/system/node/nodeN/{cpulist,meminfo}
+ *    and cpuN/topology/{core_id,physical_package_id};
  *  - PCI: pci_dump (libpci dump method), else sysfs_root (libpci sysfs method
  *    with "sysfs.path"), else live sysfs; if only an hwloc file is configured
  *    the GPUs are its PCIDev objects.
@@ -621,6 +629,51 @@ void gp_audit_list_free(gp_audit_entry *e, size_t n);
 /* Newest-last audit rows with id > since_id, at most limit (0 = all). */
 int gp_audit_list(gp_ctx *ctx, int64_t since_id, size_t limit,
                   gp_audit_entry **out, size_t *n_out);
+
+/* ------------------------------------------------------------------------ */
+/* XCP-ng: the xapi driver                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * dom0 access of a PCI function as xapi reports it (PCI.get_dom0_access_status,
+ * xapi 8.3): "enabled", "disable_on_reboot", "disabled" or
+ * "enable_on_reboot".  The *_on_reboot values mean the change is recorded in
+ * xen-pciback.hide and takes effect when the host reboots.  *status_out is
+ * malloc'ed (caller frees).
+ * Errors: GP_ERR_NOT_SUPPORTED (the context's driver is not "xapi"),
+ * GP_ERR_PCI_ID_INVALID, GP_ERR_UNKNOWN_GPU (xapi has no PCI object with that
+ * pci-id on this host), GP_ERR_DRIVER (xapi refused or cannot be reached),
+ * GP_ERR_TIMEOUT.
+ */
+int gp_xapi_dom0_access(gp_ctx *ctx, const char *pci_id, char **status_out);
+
+/* One disagreement between gpupool's assignments and xapi's VM records. */
+typedef struct {
+    char *kind;             /* "foreign-pci": a VM's other-config:pci names a pool
+                               GPU that gpupool did not assign to it;
+                               "shared-gpu": several VMs name one GPU of this host
+                               (one entry per VM);
+                               "missing-pci": gpupool assigned a GPU to a VM whose
+                               other-config:pci does not name it;
+                               "vm-missing": the assigned VM is gone from xapi */
+    char vm_uuid[37];
+    char *vm_name_label;    /* NULL when unknown */
+    char pci_id[GP_PCI_ID_LEN]; /* the GPU concerned */
+    char *other_config_pci; /* the VM's other-config:pci as xapi holds it; NULL unset */
+    char *detail;           /* one line naming the objects */
+} gp_drift;
+
+void gp_drift_list_free(gp_drift *d, size_t n);
+
+/*
+ * Compare gpupool's pools and assignments with xapi's VM records (VMs that
+ * are not templates, snapshots or dom0, and not resident on / affine to
+ * another host) and list every drift, GPUs in ascending pci-id order, then
+ * assignments.  Reads only.  Caller frees with gp_drift_list_free().
+ * Errors: GP_ERR_NOT_SUPPORTED (driver is not "xapi"), GP_ERR_DRIVER,
+ * GP_ERR_TIMEOUT, GP_ERR_DB*, GP_ERR_NOMEM, and host discovery errors.
+ */
+int gp_drift_check(gp_ctx *ctx, gp_drift **out, size_t *n_out);
 
 /* ------------------------------------------------------------------------ */
 /* Records: objects as ordered key/value lists for front ends                */

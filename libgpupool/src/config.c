@@ -32,6 +32,8 @@ void gp_config_dispose(gp_config *cfg)
     free(cfg->topology_file);
     free(cfg->classes);
     free(cfg->caller);
+    free(cfg->xapi_socket);
+    free(cfg->xapi_session);
     gp_config_init(cfg);
 }
 
@@ -47,6 +49,8 @@ int gp_config_copy(gp_config *dst, const gp_config *src)
     dst->pci_dump = gp_strdup(src->pci_dump);
     dst->topology_file = gp_strdup(src->topology_file);
     dst->caller = gp_strdup(src->caller);
+    dst->xapi_socket = gp_strdup(src->xapi_socket);
+    dst->xapi_session = gp_strdup(src->xapi_session);
     dst->classes = NULL;
     if (src->n_classes) {
         dst->classes = malloc(src->n_classes * sizeof(*dst->classes));
@@ -56,7 +60,9 @@ int gp_config_copy(gp_config *dst, const gp_config *src)
     if ((src->db_path && !dst->db_path) || (src->driver && !dst->driver) ||
         (src->sysfs_root && !dst->sysfs_root) || (src->pci_dump && !dst->pci_dump) ||
         (src->topology_file && !dst->topology_file) || (src->caller && !dst->caller) ||
-        (src->n_classes && !dst->classes)) {
+        (src->n_classes && !dst->classes) ||
+        (src->xapi_socket && !dst->xapi_socket) ||
+        (src->xapi_session && !dst->xapi_session)) {
         gp_config_dispose(dst);
         return GP_ERR_NOMEM;
     }
@@ -171,9 +177,10 @@ static int config_set_key(gp_config *cfg, const char *key, const char *val,
     if (!strcmp(key, "db"))
         return set_str(&cfg->db_path, val);
     if (!strcmp(key, "driver")) {
-        if (strcmp(val, "sim") && strcmp(val, "xen") && strcmp(val, "auto"))
+        if (strcmp(val, "sim") && strcmp(val, "xen") && strcmp(val, "xapi") &&
+            strcmp(val, "auto"))
             return gp_err_set(err, GP_ERR_INVALID_ARGUMENT,
-                              "unknown driver '%s' (sim, xen or auto)", val);
+                              "unknown driver '%s' (sim, xen, xapi or auto)", val);
         if (!strcmp(val, "auto")) {
             free(cfg->driver);
             cfg->driver = NULL;
@@ -187,6 +194,8 @@ static int config_set_key(gp_config *cfg, const char *key, const char *val,
         return set_str(&cfg->pci_dump, val);
     if (!strcmp(key, "topology"))
         return set_str(&cfg->topology_file, val);
+    if (!strcmp(key, "xapi-socket"))
+        return set_str(&cfg->xapi_socket, val);
     if (!strcmp(key, "gpu-classes"))
         return gp_config_set_classes(cfg, val, err);
     if (!strcmp(key, "timeout-ms")) {
@@ -271,6 +280,7 @@ int gp_config_load_env(gp_config *cfg, gp_error_info *err)
         { "GPUPOOL_PCI_DUMP", "pci-dump" },
         { "GPUPOOL_TOPOLOGY", "topology" },
         { "GPUPOOL_GPU_CLASSES", "gpu-classes" },
+        { "GPUPOOL_XAPI_SOCKET", "xapi-socket" },
     };
     for (size_t i = 0; i < GP_ARRAY_SIZE(map); i++) {
         const char *v = getenv(map[i].env);

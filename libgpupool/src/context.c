@@ -13,9 +13,10 @@ int gp_ctx_alloc(gp_ctx **out, const gp_config *cfg, gp_error_info *err)
     gp_ctx *ctx;
 
     *out = NULL;
-    if (cfg && cfg->driver && strcmp(cfg->driver, "sim") && strcmp(cfg->driver, "xen"))
+    if (cfg && cfg->driver && strcmp(cfg->driver, "sim") && strcmp(cfg->driver, "xen") &&
+        strcmp(cfg->driver, "xapi"))
         return gp_err_set(err, GP_ERR_INVALID_ARGUMENT,
-                          "unknown driver '%s' (sim or xen)", cfg->driver);
+                          "unknown driver '%s' (sim, xen or xapi)", cfg->driver);
     ctx = calloc(1, sizeof(*ctx));
     if (!ctx)
         return gp_err_set(err, GP_ERR_NOMEM, "out of memory");

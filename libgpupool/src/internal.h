@@ -121,6 +121,16 @@ typedef struct gp_driver_ops {
                              size_t n_pcpus, gp_pin_mode mode);
     /* True when the driver's writes happen in the sqlite transaction (sim). */
     bool transactional;
+    /* Optional: one VM by uuid or unique name-label, without listing every
+     * VM (out is _init'ed by the caller).  Sets ctx->err and returns
+     * GP_ERR_UNKNOWN_VM, GP_ERR_VM_AMBIGUOUS, GP_ERR_DRIVER or GP_ERR_DB*.
+     * NULL: gp_vm_get() searches vm_list() instead. */
+    int (*vm_get)(gp_ctx *ctx, const char *vm, gp_vm *out);
+    /* xen driver: optional, called by gp_host_get() after PCI discovery
+     * (live host only): set the numa_node of each GPU from the hypervisor
+     * (libxl_get_pci_topology); a device the hypervisor gives no node keeps
+     * what discovery found.  NULL: nothing. */
+    int (*host_pci_locality)(gp_ctx *ctx, gp_host *host);
 } gp_driver_ops;
 
 GP_HIDDEN extern const gp_driver_ops gp_driver_sim;
@@ -128,9 +138,177 @@ GP_HIDDEN extern const gp_driver_ops gp_driver_sim;
 GP_HIDDEN extern const gp_driver_ops gp_driver_xen;
 /* True when libxl can talk to a hypervisor here. */
 GP_HIDDEN bool gp_xen_present(void);
+
+/* ---- xen driver (driver_xen.c): what xen_ops.c and the tests use ---------- */
+
+/* Live domain of a VM uuid: *domid = -1 when none.  Fills dominfo fields
+ * the callers need: paused, cpu_time (ns), vcpus (max id + 1). */
+typedef struct {
+    int domid;
+    bool paused, running, shutdown, dying;
+    uint64_t cpu_time_ns;
+    int vcpus;
+    int cpupool;
+} gp_xen_dom;
+GP_HIDDEN int gp_xen_domain_find(gp_ctx *ctx, const char *vm_uuid, gp_xen_dom *out);
+/* Attach pci_ids[0..n) to domid (libxl_device_pci_add); functions already
+ * attached are skipped; on failure the ones this call attached are detached
+ * again and ctx->err carries libxl's message. */
+GP_HIDDEN int gp_xen_pci_attach(gp_ctx *ctx, int domid, const char *const *pci_ids, size_t n);
+GP_HIDDEN int gp_xen_pci_detach(gp_ctx *ctx, int domid, const char *const *pci_ids, size_t n);
+/* Set hard / soft affinity of every vCPU of domid to pcpus and read it back
+ * (libxl_list_vcpu); a difference is GP_ERR_DRIVER naming the vCPU. */
+GP_HIDDEN int gp_xen_pin(gp_ctx *ctx, int domid, const int *pcpus, size_t n, gp_pin_mode mode);
+/* Snapshot of what Xen reports, for host-reconcile. */
+typedef struct {
+    char pci_id[GP_PCI_ID_LEN];
+    int domid;               /* domain it is attached to */
+    char vm_uuid[37];
+} gp_xen_attached;
+typedef struct {
+    char **assignable;       /* libxl_device_pci_assignable_list, canonical ids */
+    size_t n_assignable;
+    gp_xen_attached *attached; /* every PCI function attached to a live domain */
+    size_t n_attached;
+} gp_xen_state;
+GP_HIDDEN int gp_xen_state_get(gp_ctx *ctx, gp_xen_state *st);
+GP_HIDDEN void gp_xen_state_dispose(gp_xen_state *st);
+/* Hard (mode hard) or soft affinity of each vCPU of domid, as cpulists
+ * ("2,3"); caller frees with gp_strv_free(v, n). */
+GP_HIDDEN int gp_xen_affinity_get(gp_ctx *ctx, int domid, gp_pin_mode mode, char ***out,
+                                  size_t *n_out);
+/* The libxl seam: the functions of libxl the driver calls, replaceable by
+ * tests (NULL restores the real ones).  Defined in driver_xen.c. */
+struct gp_xen_libxl;
+GP_HIDDEN void gp_xen_set_libxl(const struct gp_xen_libxl *ops);
 #endif
 /* Select and open the driver if not yet done. */
 GP_HIDDEN int gp_driver_get(gp_ctx *ctx, const gp_driver_ops **out);
+
+/* XCP-ng: VM state, boot-time GPU (other-config:pci) and pinning
+ * (VCPUs_params:mask) and dom0 access of PCI functions all go through xapi
+ * (driver_xapi.c, XML-RPC over xapi's Unix socket). */
+GP_HIDDEN extern const gp_driver_ops gp_driver_xapi;
+/* Socket path the xapi driver uses: cfg->xapi_socket, else
+ * GP_XAPI_DEFAULT_SOCKET.  Static or cfg-owned storage. */
+GP_HIDDEN const char *gp_xapi_socket_path(const gp_config *cfg);
+/* True when that path exists and is a Unix socket (xapi is running): the
+ * automatic driver choice then picks "xapi" before "xen". */
+GP_HIDDEN bool gp_xapi_present(const gp_config *cfg);
+
+/* ---- XML-RPC (xmlrpc.c) ---------------------------------------------------- */
+
+typedef enum {
+    GP_XR_NIL = 0,
+    GP_XR_STRING,
+    GP_XR_INT,       /* <int>, <i4>, <i8> */
+    GP_XR_BOOL,
+    GP_XR_DOUBLE,
+    GP_XR_DATETIME,  /* text kept in str */
+    GP_XR_BASE64,    /* text kept in str (not decoded) */
+    GP_XR_STRUCT,
+    GP_XR_ARRAY,
+} gp_xr_type;
+
+/* One XML-RPC value.  STRUCT: n members keys[i] -> items[i], in document
+ * order; ARRAY: n items.  Owns everything it points to. */
+typedef struct gp_xr_value {
+    gp_xr_type type;
+    char *str;                 /* STRING / DATETIME / BASE64 */
+    int64_t i;                 /* INT, BOOL (0/1) */
+    double d;                  /* DOUBLE */
+    char **keys;               /* STRUCT member names */
+    struct gp_xr_value *items; /* STRUCT member values, ARRAY items */
+    size_t n;
+} gp_xr_value;
+
+GP_HIDDEN void gp_xr_value_init(gp_xr_value *v);    /* NIL */
+GP_HIDDEN void gp_xr_value_dispose(gp_xr_value *v);
+/* Make v the string s (copied; NULL = "").  GP_ERR_NOMEM. */
+GP_HIDDEN int gp_xr_set_string(gp_xr_value *v, const char *s);
+/* Append a string to an ARRAY / a key -> string member to a STRUCT.
+ * GP_ERR_INVALID_ARGUMENT (wrong type), GP_ERR_NOMEM. */
+GP_HIDDEN int gp_xr_array_add_string(gp_xr_value *arr, const char *s);
+GP_HIDDEN int gp_xr_struct_add_string(gp_xr_value *st, const char *key, const char *s);
+/* Append an empty value of type to a STRUCT (key) or ARRAY (key ignored);
+ * returns it (owned by the container) or NULL (ENOMEM / not a container). */
+GP_HIDDEN gp_xr_value *gp_xr_struct_add(gp_xr_value *st, const char *key, gp_xr_type type);
+/* Member of a STRUCT (the last one when a name repeats), or NULL. */
+GP_HIDDEN const gp_xr_value *gp_xr_struct_get(const gp_xr_value *st, const char *key);
+/* The member's string, NULL when absent or not a string. */
+GP_HIDDEN const char *gp_xr_struct_get_string(const gp_xr_value *st, const char *key);
+GP_HIDDEN const char *gp_xr_type_name(gp_xr_type t);
+/*
+ * Parse a methodCall (len bytes of buf, no NUL needed).  *method (caller
+ * frees) receives the method name, params an ARRAY of the params.  Bare
+ * <value>text</value> and <value/> are strings.  Refuses a DTD, unknown
+ * types, nesting deeper than 64.  Errors: GP_ERR_INVALID_ARGUMENT (err names
+ * the problem and the line), GP_ERR_NOMEM.
+ */
+GP_HIDDEN int gp_xr_parse_call(const char *buf, size_t len, char **method,
+                               gp_xr_value *params, gp_error_info *err);
+/* Parse a methodResponse: its single param into out, or its <fault> value
+ * (with *fault = true).  Errors as gp_xr_parse_call. */
+GP_HIDDEN int gp_xr_parse_response(const char *buf, size_t len, gp_xr_value *out,
+                                   bool *fault, gp_error_info *err);
+/* Serialise a methodCall / methodResponse (UTF-8, XML declaration, every
+ * string escaped by libxml2 after gp_xr_sanitize).  *out (caller frees) is
+ * NUL-terminated, *len (may be NULL) its length.  GP_ERR_NOMEM,
+ * GP_ERR_INVALID_ARGUMENT (nesting deeper than 64). */
+GP_HIDDEN int gp_xr_build_call(const char *method, const gp_xr_value *params,
+                               size_t n_params, char **out, size_t *len);
+GP_HIDDEN int gp_xr_build_response(const gp_xr_value *v, char **out, size_t *len);
+/* The XenAPIPlugin reply shapes: {Status: "Success", Value: value} and
+ * {Status: "Failure", ErrorDescription: [desc...]}. */
+GP_HIDDEN int gp_xr_build_plugin_success(const char *value, char **out, size_t *len);
+GP_HIDDEN int gp_xr_build_plugin_failure(const char *const *desc, size_t n,
+                                         char **out, size_t *len);
+/* Copy of s that is valid XML 1.0 character data: invalid UTF-8 bytes and
+ * characters XML forbids (controls other than tab/LF/CR, U+FFFE/FFFF)
+ * become U+FFFD.  Caller frees; NULL on ENOMEM. */
+GP_HIDDEN char *gp_xr_sanitize(const char *s);
+
+/* ---- xapi client (xapi.c) --------------------------------------------------- */
+
+#define GP_XAPI_DEFAULT_SOCKET "/var/lib/xcp/xapi"
+
+typedef struct gp_xapi gp_xapi;
+
+/*
+ * Connect to xapi over its Unix socket (HTTP POST of XML-RPC, libcurl with
+ * CURLOPT_UNIX_SOCKET_PATH; libcurl is loaded with dlopen on first use so
+ * that front ends which never talk to xapi do not pay for loading it).
+ * session: a session ref to use (the plugin's, from xapi), or NULL to log in
+ * with session.login_with_password("root", "") (xapi lets local root in over
+ * the socket) and log out in gp_xapi_close().  deadline_ms: CLOCK_MONOTONIC
+ * milliseconds after which no call is started and a running one is abandoned
+ * with GP_ERR_TIMEOUT; 0 = none.
+ * Errors: GP_ERR_NOT_SUPPORTED (libcurl missing), GP_ERR_DRIVER (cannot
+ * connect, login refused), GP_ERR_TIMEOUT, GP_ERR_NOMEM.
+ */
+GP_HIDDEN int gp_xapi_open(gp_xapi **out, const char *socket_path, const char *session,
+                           uint64_t deadline_ms, gp_error_info *err);
+GP_HIDDEN void gp_xapi_close(gp_xapi *x);
+/* The session ref in use (static to x). */
+GP_HIDDEN const char *gp_xapi_session(const gp_xapi *x);
+/*
+ * Call method(session, args[0..n_args-1]) (string arguments) and put the
+ * Value of a Success into result (_init'ed by the callee).  A Failure sets
+ * GP_ERR_DRIVER with "xapi <method>: <code> <params...>" and the params
+ * xapi-method, xapi-error, then each ErrorDescription parameter as
+ * xapi-param; gp_xapi_last_failure() then gives the code.
+ * Errors: GP_ERR_DRIVER, GP_ERR_TIMEOUT, GP_ERR_NOMEM.
+ */
+GP_HIDDEN int gp_xapi_call(gp_xapi *x, const char *method, const char *const *args,
+                           size_t n_args, gp_xr_value *result, gp_error_info *err);
+/* Same, without the session as first argument (session.login_with_password). */
+GP_HIDDEN int gp_xapi_call_nosession(gp_xapi *x, const char *method, const char *const *args,
+                                     size_t n_args, gp_xr_value *result, gp_error_info *err);
+/* ErrorDescription code of the last call when xapi answered Failure (e.g.
+ * "UUID_INVALID", "MAP_DUPLICATE_KEY"), else NULL.  Owned by x. */
+GP_HIDDEN const char *gp_xapi_last_failure(const gp_xapi *x);
+/* Milliseconds of CLOCK_MONOTONIC (for deadlines). */
+GP_HIDDEN uint64_t gp_monotonic_ms(void);
 
 /* ---- state (store.c) ------------------------------------------------------ */
 
@@ -147,6 +325,15 @@ GP_HIDDEN int gp_store_error(gp_ctx *ctx, int rc, const char *what);
 GP_HIDDEN int gp_store_audit(gp_ctx *ctx, const char *operation, const char *object,
                              const char *before, const char *after);
 GP_HIDDEN int gp_store_schema_version(void);
+/* Prepare sql on ctx->db (opening the store if needed).  On failure sets
+ * ctx->err (GP_ERR_DB) and returns it; *st is then NULL.  Caller finalizes. */
+GP_HIDDEN int gp_store_prepare(gp_ctx *ctx, const char *sql, sqlite3_stmt **st);
+/* Find a pool by uuid or name-label (uuid first).  uuid_out (37 bytes)
+ * receives its uuid; name_out, when not NULL, its name-label (caller frees).
+ * Errors (ctx->err set): GP_ERR_UNKNOWN_POOL (param "pool"), GP_ERR_DB*,
+ * GP_ERR_NOMEM. */
+GP_HIDDEN int gp_store_pool_find(gp_ctx *ctx, const char *pool, char uuid_out[37],
+                                 char **name_out);
 
 /* ---- the context ---------------------------------------------------------- */
 

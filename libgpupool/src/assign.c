@@ -1,0 +1,887 @@
+/*
+ * assign.c - assignments: one GPU per VM, a GPU held by at most one VM,
+ * changes only while the VM is halted.
+ *
+ * gp_vm_gpu_assign makes one decision (gp_place: GPU, pCPUs, memory node)
+ * and records it in the database and through the driver ("record the
+ * boot-time GPU and affinity") in one BEGIN IMMEDIATE transaction.  For the
+ * sim driver the VM is resolved and the boot record written inside the
+ * transaction; a non-transactional driver is asked first (VM state) and
+ * acts last, undone if COMMIT fails.
+ */
+#include "internal.h"
+
+#include <ctype.h>
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gp_assignment_init(gp_assignment *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->numa_node = -1;
+    a->memory_node = -1;
+}
+
+void gp_assignment_dispose(gp_assignment *a)
+{
+    if (!a)
+        return;
+    free(a->vm_name_label);
+    gp_strv_free(a->companions, a->n_companions);
+    free(a->pool_name_label);
+    free(a->pcpus);
+    free(a->reason);
+    free(a->created);
+    gp_assignment_init(a);
+}
+
+void gp_assignment_list_free(gp_assignment *as, size_t n)
+{
+    for (size_t i = 0; as && i < n; i++)
+        gp_assignment_dispose(&as[i]);
+    free(as);
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+#define ASSIGN_SELECT                                                                 \
+    "SELECT a.vm_uuid, a.pci_id, a.pool_uuid, p.name_label, a.numa_node, a.pcpus,"    \
+    " a.memory_node, a.pin_mode, a.vcpus, a.memory_mib, a.reason, a.created, c.pci_id" \
+    " FROM assignments a JOIN pools p ON p.uuid = a.pool_uuid"                        \
+    " LEFT JOIN pool_companions c ON c.gpu_pci_id = a.pci_id"
+
+/* Assignments of one VM (vm_uuid) or all (NULL), ascending pci-id. */
+static int assignments_read(gp_ctx *ctx, const char *vm_uuid, gp_assignment **out,
+                            size_t *n_out)
+{
+    sqlite3_stmt *st = NULL;
+    gp_assignment *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    rc = gp_store_prepare(ctx, vm_uuid ? ASSIGN_SELECT " WHERE a.vm_uuid = ?1 ORDER BY c.pci_id"
+                                       : ASSIGN_SELECT " ORDER BY a.pci_id, c.pci_id", &st);
+    if (rc)
+        return rc;
+    if (vm_uuid)
+        sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *pci = (const char *)sqlite3_column_text(st, 1);
+        gp_assignment *a = n ? &v[n - 1] : NULL;
+        if (!a || strcmp(a->pci_id, pci)) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                gp_assignment *nv = realloc(v, ncap * sizeof(*nv));
+                if (!nv)
+                    goto nomem;
+                v = nv;
+                cap = ncap;
+            }
+            a = &v[n++];
+            gp_assignment_init(a);
+            snprintf(a->vm_uuid, sizeof(a->vm_uuid), "%s", (const char *)sqlite3_column_text(st, 0));
+            snprintf(a->pci_id, sizeof(a->pci_id), "%s", pci);
+            snprintf(a->pool_uuid, sizeof(a->pool_uuid), "%s",
+                     (const char *)sqlite3_column_text(st, 2));
+            a->pool_name_label = gp_strdup((const char *)sqlite3_column_text(st, 3));
+            a->numa_node = sqlite3_column_int(st, 4);
+            if (gp_cpulist_parse((const char *)sqlite3_column_text(st, 5), &a->pcpus,
+                                 &a->n_pcpus)) {
+                rc = GP_ERR(ctx, GP_ERR_DB, "assignment of GPU %s has unreadable pCPUs", pci);
+                GP_PARAM(ctx, "pci-id", "%s", pci);
+                goto out;
+            }
+            a->memory_node = sqlite3_column_int(st, 6);
+            if (gp_pin_mode_parse((const char *)sqlite3_column_text(st, 7), &a->pin_mode))
+                a->pin_mode = GP_PIN_NONE;
+            a->vcpus = sqlite3_column_int(st, 8);
+            a->memory_mib = (uint64_t)sqlite3_column_int64(st, 9);
+            a->reason = gp_strdup((const char *)sqlite3_column_text(st, 10));
+            a->created = gp_strdup((const char *)sqlite3_column_text(st, 11));
+            if (!a->pool_name_label || !a->created)
+                goto nomem;
+        }
+        if (sqlite3_column_type(st, 12) != SQLITE_NULL) {
+            char **nc = realloc(a->companions, (a->n_companions + 1) * sizeof(*nc));
+            if (!nc)
+                goto nomem;
+            a->companions = nc;
+            a->companions[a->n_companions] = gp_strdup((const char *)sqlite3_column_text(st, 12));
+            if (!a->companions[a->n_companions])
+                goto nomem;
+            a->n_companions++;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        rc = gp_store_error(ctx, rc, "reading assignments");
+        goto out;
+    }
+    rc = GP_OK;
+    *out = v;
+    *n_out = n;
+    v = NULL;
+    n = 0;
+    goto out;
+nomem:
+    rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+out:
+    sqlite3_finalize(st);
+    gp_assignment_list_free(v, n);
+    return rc;
+}
+
+/* vm_name_label of each assignment from the driver, at read time; a VM the
+ * driver does not know keeps NULL (unknown). */
+static int fill_vm_names(gp_ctx *ctx, const gp_driver_ops *drv, gp_assignment *as, size_t n)
+{
+    gp_error_info saved;
+    int rc = GP_OK;
+
+    if (!n)
+        return GP_OK;
+    gp_error_info_init(&saved);
+    gp_err_copy(&saved, &ctx->err);
+    if (drv->vm_get) {
+        for (size_t i = 0; i < n; i++) {
+            gp_vm v;
+            gp_vm_init(&v);
+            if (drv->vm_get(ctx, as[i].vm_uuid, &v) == GP_OK) {
+                as[i].vm_name_label = v.name_label;
+                v.name_label = NULL;
+            }
+            gp_vm_dispose(&v);
+        }
+    } else {
+        gp_vm *vms = NULL;
+        size_t nv = 0;
+        if (drv->vm_list(ctx, &vms, &nv) == GP_OK)
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < nv; j++)
+                    if (!strcasecmp(vms[j].uuid, as[i].vm_uuid)) {
+                        as[i].vm_name_label = vms[j].name_label;
+                        vms[j].name_label = NULL;
+                        break;
+                    }
+        gp_vm_list_free(vms, nv);
+    }
+    /* A VM the driver cannot name is not an error of the read. */
+    gp_err_copy(&ctx->err, &saved);
+    gp_error_info_dispose(&saved);
+    return rc;
+}
+
+int gp_assignment_list(gp_ctx *ctx, gp_assignment **out, size_t *n_out)
+{
+    const gp_driver_ops *drv;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    gp_err_clear(&ctx->err);
+    rc = gp_driver_get(ctx, &drv);
+    if (rc)
+        return rc;
+    rc = assignments_read(ctx, NULL, out, n_out);
+    if (rc)
+        return rc;
+    return fill_vm_names(ctx, drv, *out, *n_out);
+}
+
+/* Move the single assignment of as (n <= 1) into out. */
+static void take_one(gp_assignment *as, size_t n, gp_assignment *out)
+{
+    if (out && n) {
+        gp_assignment_dispose(out);
+        *out = as[0];
+        gp_assignment_init(&as[0]);
+    }
+    gp_assignment_list_free(as, n);
+}
+
+int gp_assignment_get(gp_ctx *ctx, const char *vm, gp_assignment *out)
+{
+    const gp_driver_ops *drv;
+    gp_assignment *as = NULL;
+    size_t n = 0;
+    gp_vm v;
+    int rc;
+
+    gp_vm_init(&v);
+    gp_err_clear(&ctx->err);
+    rc = gp_driver_get(ctx, &drv);
+    if (rc)
+        return rc;
+    if (!vm || !*vm) {
+        rc = GP_ERR(ctx, GP_ERR_UNKNOWN_VM, "no VM given");
+        GP_PARAM(ctx, "vm", "%s", "");
+        return rc;
+    }
+    /* A uuid with an assignment needs no driver lookup. */
+    if (gp_uuid_valid(vm)) {
+        char lower[37];
+        for (int i = 0; i < 37; i++)
+            lower[i] = (char)tolower((unsigned char)vm[i]);
+        rc = assignments_read(ctx, lower, &as, &n);
+        if (rc)
+            return rc;
+    }
+    if (!n) {
+        rc = gp_vm_get(ctx, vm, &v);
+        if (rc)
+            goto out;
+        rc = assignments_read(ctx, v.uuid, &as, &n);
+        if (rc)
+            goto out;
+        if (!n) {
+            rc = GP_ERR(ctx, GP_ERR_VM_NO_GPU, "VM %s (%s) has no GPU", v.name_label, v.uuid);
+            GP_PARAM(ctx, "vm", "%s", v.uuid);
+            goto out;
+        }
+    }
+    rc = fill_vm_names(ctx, drv, as, n);
+    if (rc)
+        goto out;
+    take_one(as, n, out);
+    as = NULL;
+    n = 0;
+out:
+    gp_assignment_list_free(as, n);
+    gp_vm_dispose(&v);
+    return rc;
+}
+
+/* ---- JSON for the audit log ----------------------------------------------- */
+
+static char *assignment_json(const gp_assignment *a)
+{
+    json_object *o = json_object_new_object(), *c = json_object_new_array();
+    char *pcpus = gp_cpulist_join(a->pcpus, a->n_pcpus), *s = NULL;
+
+    if (!o || !c || !pcpus) {
+        json_object_put(o);
+        json_object_put(c);
+        free(pcpus);
+        return NULL;
+    }
+    json_object_object_add(o, "vm_uuid", json_object_new_string(a->vm_uuid));
+    json_object_object_add(o, "vm_name_label",
+                           a->vm_name_label ? json_object_new_string(a->vm_name_label) : NULL);
+    json_object_object_add(o, "pci_id", json_object_new_string(a->pci_id));
+    for (size_t i = 0; i < a->n_companions; i++)
+        json_object_array_add(c, json_object_new_string(a->companions[i]));
+    json_object_object_add(o, "companions", c);
+    json_object_object_add(o, "pool_uuid", json_object_new_string(a->pool_uuid));
+    json_object_object_add(o, "pool_name_label",
+                           json_object_new_string(a->pool_name_label ? a->pool_name_label : ""));
+    json_object_object_add(o, "numa_node", json_object_new_int(a->numa_node));
+    json_object_object_add(o, "pcpus", json_object_new_string(pcpus));
+    json_object_object_add(o, "memory_node", json_object_new_int(a->memory_node));
+    json_object_object_add(o, "pin_mode", json_object_new_string(gp_pin_mode_name(a->pin_mode)));
+    json_object_object_add(o, "vcpus", json_object_new_int(a->vcpus));
+    json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)a->memory_mib));
+    json_object_object_add(o, "reason", a->reason ? json_object_new_string(a->reason) : NULL);
+    s = gp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    free(pcpus);
+    return s;
+}
+
+static void boot_config_of(const gp_assignment *a, gp_boot_config *bc)
+{
+    memset(bc, 0, sizeof(*bc));
+    bc->vm_uuid = a->vm_uuid;
+    bc->pci_id = a->pci_id;
+    bc->companions = (const char *const *)a->companions;
+    bc->n_companions = a->n_companions;
+    bc->pcpus = a->pcpus;
+    bc->n_pcpus = a->n_pcpus;
+    bc->memory_node = a->memory_node;
+    bc->pin_mode = a->pin_mode;
+}
+
+/* ---- assign / release ------------------------------------------------------- */
+
+/* Resolve the VM through the driver. */
+static int vm_resolve(gp_ctx *ctx, const gp_driver_ops *drv, const char *vm, gp_vm *out)
+{
+    if (!vm || !*vm) {
+        int rc = GP_ERR(ctx, GP_ERR_UNKNOWN_VM, "no VM given");
+        GP_PARAM(ctx, "vm", "%s", "");
+        return rc;
+    }
+    if (drv->vm_get)
+        return drv->vm_get(ctx, vm, out);
+    return gp_vm_get(ctx, vm, out);
+}
+
+static int require_halted(gp_ctx *ctx, const gp_vm *v, const char *op)
+{
+    if (v->state == GP_VM_HALTED)
+        return GP_OK;
+    GP_ERR(ctx, GP_ERR_VM_NOT_HALTED,
+           "VM %s (%s) is %s: %s is only possible while it is halted",
+           v->name_label ? v->name_label : "?", v->uuid, gp_vm_state_name(v->state), op);
+    GP_PARAM(ctx, "vm", "%s", v->uuid);
+    GP_PARAM(ctx, "power-state", "%s", gp_vm_state_name(v->state));
+    return GP_ERR_VM_NOT_HALTED;
+}
+
+/* Text of a one-row query binding ?1, NULL when no row. */
+static int query_text(gp_ctx *ctx, const char *sql, const char *arg, char **val)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = gp_store_prepare(ctx, sql, &st);
+    *val = NULL;
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *val = gp_strdup((const char *)sqlite3_column_text(st, 0));
+        rc = *val ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    } else {
+        rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, "reading the state");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Everything placement needs from the database for one pool. */
+typedef struct {
+    gp_numa_policy policy;
+    gp_pin_mode pin;
+    double overcommit;
+    char *name_label;
+    char **gpus;                 /* members present on the host */
+    size_t n_gpus;
+    gp_place_existing *existing; /* every assignment on the host */
+    int **existing_pcpus;
+    char **existing_pci;
+    size_t n_existing;
+} place_inputs;
+
+static void place_inputs_dispose(place_inputs *pi)
+{
+    free(pi->name_label);
+    gp_strv_free(pi->gpus, pi->n_gpus);
+    for (size_t i = 0; i < pi->n_existing; i++) {
+        free(pi->existing_pcpus[i]);
+        free(pi->existing_pci[i]);
+    }
+    free(pi->existing_pcpus);
+    free(pi->existing_pci);
+    free(pi->existing);
+    memset(pi, 0, sizeof(*pi));
+}
+
+static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_uuid,
+                             const gp_vm *live, size_t n_live, place_inputs *pi)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = gp_store_prepare(ctx, "SELECT numa_policy, pin_mode, cpu_overcommit, name_label"
+                          " FROM pools WHERE uuid = ?1", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, pool_uuid, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = rc == SQLITE_DONE ? GP_ERR(ctx, GP_ERR_UNKNOWN_POOL, "no pool %s", pool_uuid)
+                               : gp_store_error(ctx, rc, "reading a pool");
+        goto out;
+    }
+    if (gp_numa_policy_parse((const char *)sqlite3_column_text(st, 0), &pi->policy) ||
+        gp_pin_mode_parse((const char *)sqlite3_column_text(st, 1), &pi->pin)) {
+        rc = GP_ERR(ctx, GP_ERR_DB, "pool %s has an unreadable policy or pin-mode", pool_uuid);
+        goto out;
+    }
+    pi->overcommit = sqlite3_column_double(st, 2);
+    pi->name_label = gp_strdup((const char *)sqlite3_column_text(st, 3));
+    if (!pi->name_label)
+        goto nomem;
+    sqlite3_finalize(st);
+    st = NULL;
+
+    rc = gp_store_prepare(ctx, "SELECT pci_id FROM pool_members WHERE pool_uuid = ?1"
+                          " ORDER BY pci_id", &st);
+    if (rc)
+        goto out;
+    sqlite3_bind_text(st, 1, pool_uuid, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *pci = (const char *)sqlite3_column_text(st, 0);
+        if (!gp_host_find_gpu(host, pci))
+            continue;  /* GPU_MISSING: not offered to placement */
+        char **ng = realloc(pi->gpus, (pi->n_gpus + 1) * sizeof(*ng));
+        if (!ng)
+            goto nomem;
+        pi->gpus = ng;
+        if (!(pi->gpus[pi->n_gpus] = gp_strdup(pci)))
+            goto nomem;
+        pi->n_gpus++;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = gp_store_error(ctx, rc, "reading pool members");
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    rc = gp_store_prepare(ctx, "SELECT vm_uuid, pci_id, numa_node, pcpus, vcpus, memory_mib,"
+                          " memory_node FROM assignments ORDER BY pci_id", &st);
+    if (rc)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t k = pi->n_existing;
+        gp_place_existing *ne = realloc(pi->existing, (k + 1) * sizeof(*ne));
+        if (ne)
+            pi->existing = ne;
+        int **np = realloc(pi->existing_pcpus, (k + 1) * sizeof(*np));
+        if (np)
+            pi->existing_pcpus = np;
+        char **nc = realloc(pi->existing_pci, (k + 1) * sizeof(*nc));
+        if (nc)
+            pi->existing_pci = nc;
+        if (!ne || !np || !nc)
+            goto nomem;
+        gp_place_existing *e = &pi->existing[k];
+        memset(e, 0, sizeof(*e));
+        pi->existing_pcpus[k] = NULL;
+        pi->existing_pci[k] = gp_strdup((const char *)sqlite3_column_text(st, 1));
+        pi->n_existing++;
+        if (!pi->existing_pci[k])
+            goto nomem;
+        size_t np_n = 0;
+        if (gp_cpulist_parse((const char *)sqlite3_column_text(st, 3), &pi->existing_pcpus[k],
+                             &np_n)) {
+            rc = GP_ERR(ctx, GP_ERR_DB, "assignment of GPU %s has unreadable pCPUs",
+                        pi->existing_pci[k]);
+            goto out;
+        }
+        e->pci_id = pi->existing_pci[k];
+        e->node = sqlite3_column_int(st, 2);
+        e->pcpus = pi->existing_pcpus[k];
+        e->n_pcpus = np_n;
+        e->vcpus = sqlite3_column_int(st, 4);
+        e->memory_mib = (uint64_t)sqlite3_column_int64(st, 5);
+        e->memory_node = sqlite3_column_int(st, 6);
+        /* A live domain's memory is already out of the hypervisor's free
+         * figure; the sim host's figure is static. */
+        const char *vu = (const char *)sqlite3_column_text(st, 0);
+        for (size_t j = 0; j < n_live; j++)
+            if (!strcasecmp(live[j].uuid, vu)) {
+                e->memory_in_free = live[j].domid >= 0 && live[j].state != GP_VM_HALTED;
+                break;
+            }
+    }
+    if (rc != SQLITE_DONE) {
+        rc = gp_store_error(ctx, rc, "reading assignments");
+        goto out;
+    }
+    rc = GP_OK;
+    goto out;
+nomem:
+    rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int insert_assignment(gp_ctx *ctx, const gp_assignment *a)
+{
+    sqlite3_stmt *st = NULL;
+    char *pcpus = gp_cpulist_join(a->pcpus, a->n_pcpus);
+    int rc;
+
+    if (!pcpus)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    rc = gp_store_prepare(ctx, "INSERT INTO assignments(vm_uuid, pci_id, pool_uuid, numa_node,"
+                          " pcpus, memory_node, pin_mode, vcpus, memory_mib, reason, created)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", &st);
+    if (rc)
+        goto out;
+    sqlite3_bind_text(st, 1, a->vm_uuid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->pci_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->pool_uuid, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, a->numa_node);
+    sqlite3_bind_text(st, 5, pcpus, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, a->memory_node);
+    sqlite3_bind_text(st, 7, gp_pin_mode_name(a->pin_mode), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 8, a->vcpus);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)a->memory_mib);
+    sqlite3_bind_text(st, 10, a->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, a->created, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, "recording an assignment");
+out:
+    sqlite3_finalize(st);
+    free(pcpus);
+    return rc;
+}
+
+/* Companion pci-ids of a member GPU, ascending. */
+static int load_companions(gp_ctx *ctx, const char *pci_id, char ***out, size_t *n_out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = gp_store_prepare(ctx, "SELECT pci_id FROM pool_companions WHERE gpu_pci_id = ?1"
+                              " ORDER BY pci_id", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, pci_id, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char **nv = realloc(*out, (*n_out + 1) * sizeof(*nv));
+        if (!nv) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        *out = nv;
+        if (!(nv[*n_out] = gp_strdup((const char *)sqlite3_column_text(st, 0)))) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        (*n_out)++;
+    }
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, "reading companion functions");
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Restore ctx->err after a best-effort undo. */
+static void undo_record_boot(gp_ctx *ctx, const gp_driver_ops *drv, const char *vm_uuid,
+                             const gp_boot_config *bc)
+{
+    gp_error_info saved;
+    gp_error_info_init(&saved);
+    gp_err_copy(&saved, &ctx->err);
+    drv->vm_record_boot(ctx, vm_uuid, bc);
+    gp_err_copy(&ctx->err, &saved);
+    gp_error_info_dispose(&saved);
+}
+
+int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
+                     gp_assignment *out)
+{
+    static const gp_assign_args no_args;
+    const gp_driver_ops *drv;
+    const gp_host *host;
+    gp_vm v, *live = NULL;
+    size_t n_live = 0;
+    gp_assignment a;
+    gp_placement pl;
+    gp_error_info perr;
+    place_inputs pi;
+    gp_boot_config bc;
+    char canon[GP_PCI_ID_LEN] = "", now[32];
+    char *held = NULL, *holder = NULL, *holder_vm = NULL, *after = NULL;
+    bool need_undo = false;
+    int rc;
+
+    gp_vm_init(&v);
+    gp_assignment_init(&a);
+    gp_placement_init(&pl);
+    gp_error_info_init(&perr);
+    memset(&pi, 0, sizeof(pi));
+    gp_err_clear(&ctx->err);
+    if (!args)
+        args = &no_args;
+    if (args->vcpus < 0 || args->vcpus > 4096) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "vcpus must be 1..4096 (0 = the VM's), not %d",
+                    args->vcpus);
+        GP_PARAM(ctx, "vcpus", "%d", args->vcpus);
+        return rc;
+    }
+    if (args->pci_id) {
+        gp_pci_addr addr;
+        rc = gp_pci_addr_parse(args->pci_id, &addr, &ctx->err);
+        if (rc)
+            return rc;
+        gp_pci_addr_format(&addr, canon);
+    }
+    if (!args->pool && !args->pci_id) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "assigning a GPU needs a pool or a pci-id");
+        GP_PARAM(ctx, "vm", "%s", vm ? vm : "");
+        return rc;
+    }
+    /* Facts and driver before the write lock. */
+    rc = gp_driver_get(ctx, &drv);
+    if (rc)
+        return rc;
+    rc = gp_host_get(ctx, &host);
+    if (rc)
+        return rc;
+    if (!drv->transactional) {
+        rc = vm_resolve(ctx, drv, vm, &v);
+        if (rc)
+            return rc;
+        rc = drv->vm_list(ctx, &live, &n_live);
+        if (rc)
+            goto out;
+    }
+    rc = gp_store_begin(ctx);
+    if (rc)
+        goto out;
+    if (drv->transactional) {
+        rc = vm_resolve(ctx, drv, vm, &v);
+        if (rc)
+            goto out;
+    }
+    rc = require_halted(ctx, &v, "vm-gpu-assign");
+    if (rc)
+        goto out;
+    rc = query_text(ctx, "SELECT pci_id FROM assignments WHERE vm_uuid = ?1", v.uuid, &held);
+    if (rc)
+        goto out;
+    if (held) {
+        rc = GP_ERR(ctx, GP_ERR_VM_HAS_GPU,
+                    "VM %s (%s) already holds GPU %s: one GPU per VM (release it first)",
+                    v.name_label, v.uuid, held);
+        GP_PARAM(ctx, "vm", "%s", v.uuid);
+        GP_PARAM(ctx, "pci-id", "%s", held);
+        goto out;
+    }
+    if (args->pool) {
+        rc = gp_store_pool_find(ctx, args->pool, a.pool_uuid, NULL);
+        if (rc)
+            goto out;
+    }
+    if (args->pci_id) {
+        rc = query_text(ctx, "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon,
+                        &holder);
+        if (rc)
+            goto out;
+        if (!holder && !args->pool && !gp_host_find_gpu(host, canon)) {
+            rc = GP_ERR(ctx, GP_ERR_UNKNOWN_GPU, "no GPU %s on this host", canon);
+            GP_PARAM(ctx, "pci-id", "%s", canon);
+            goto out;
+        }
+        if (!holder || (args->pool && strcmp(holder, a.pool_uuid))) {
+            if (args->pool)
+                rc = GP_ERR(ctx, GP_ERR_GPU_NOT_IN_POOL, "GPU %s is not in pool %s", canon,
+                            args->pool);
+            else
+                rc = GP_ERR(ctx, GP_ERR_GPU_NOT_IN_POOL, "GPU %s is not in any pool", canon);
+            GP_PARAM(ctx, "pci-id", "%s", canon);
+            if (args->pool)
+                GP_PARAM(ctx, "pool", "%s", args->pool);
+            goto out;
+        }
+        snprintf(a.pool_uuid, sizeof(a.pool_uuid), "%s", holder);
+        if (!gp_host_find_gpu(host, canon)) {
+            rc = GP_ERR(ctx, GP_ERR_GPU_MISSING,
+                        "GPU %s is in a pool but no longer on this host", canon);
+            GP_PARAM(ctx, "pci-id", "%s", canon);
+            goto out;
+        }
+        rc = query_text(ctx, "SELECT vm_uuid FROM assignments WHERE pci_id = ?1", canon,
+                        &holder_vm);
+        if (rc)
+            goto out;
+        if (holder_vm) {
+            rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
+                        "GPU %s is held by VM %s: a GPU is held by at most one VM", canon,
+                        holder_vm);
+            GP_PARAM(ctx, "pci-id", "%s", canon);
+            GP_PARAM(ctx, "vm", "%s", holder_vm);
+            goto out;
+        }
+    }
+    rc = place_inputs_load(ctx, host, a.pool_uuid, live, n_live, &pi);
+    if (rc)
+        goto out;
+
+    gp_place_request req;
+    memset(&req, 0, sizeof(req));
+    req.policy = pi.policy;
+    req.pin_mode = pi.pin;
+    req.cpu_overcommit = pi.overcommit;
+    req.pool_gpus = (const char *const *)pi.gpus;
+    req.n_pool_gpus = pi.n_gpus;
+    req.existing = pi.existing;
+    req.n_existing = pi.n_existing;
+    req.vm_vcpus = args->vcpus ? args->vcpus : v.vcpus;
+    req.vm_memory_mib = args->memory_mib ? args->memory_mib : v.memory_mib;
+    req.force_pci_id = args->pci_id ? canon : NULL;
+    if (req.vm_vcpus <= 0 || req.vm_memory_mib == 0) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
+                    "the %s of VM %s (%s) is unknown: give it explicitly",
+                    req.vm_vcpus <= 0 ? "vCPU count" : "memory size", v.name_label, v.uuid);
+        GP_PARAM(ctx, "vm", "%s", v.uuid);
+        goto out;
+    }
+    rc = gp_place(host, &req, &pl, &perr);
+    if (rc) {
+        gp_err_copy(&ctx->err, &perr);
+        if (ctx->err.code == GP_OK)
+            GP_ERR(ctx, rc, "placement failed");
+        GP_PARAM(ctx, "vm", "%s", v.uuid);
+        GP_PARAM(ctx, "pool", "%s", a.pool_uuid);
+        goto out;
+    }
+
+    snprintf(a.vm_uuid, sizeof(a.vm_uuid), "%s", v.uuid);
+    a.vm_name_label = v.name_label;
+    v.name_label = NULL;
+    snprintf(a.pci_id, sizeof(a.pci_id), "%s", pl.pci_id);
+    a.pool_name_label = pi.name_label;
+    pi.name_label = NULL;
+    a.numa_node = pl.node;
+    a.pcpus = pl.pcpus;
+    a.n_pcpus = pl.n_pcpus;
+    pl.pcpus = NULL;
+    pl.n_pcpus = 0;
+    a.memory_node = pl.memory_node;
+    a.pin_mode = pi.pin;
+    a.vcpus = req.vm_vcpus;
+    a.memory_mib = req.vm_memory_mib;
+    a.reason = pl.reason;
+    pl.reason = NULL;
+    gp_now_iso(now);
+    a.created = gp_strdup(now);
+    if (!a.created) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = load_companions(ctx, a.pci_id, &a.companions, &a.n_companions);
+    if (rc)
+        goto out;
+    rc = insert_assignment(ctx, &a);
+    if (rc)
+        goto out;
+    after = assignment_json(&a);
+    if (!after) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = gp_store_audit(ctx, "vm-gpu-assign", a.vm_uuid, NULL, after);
+    if (rc)
+        goto out;
+    /* Driver last: record the boot-time GPU and affinity. */
+    boot_config_of(&a, &bc);
+    rc = drv->vm_record_boot(ctx, a.vm_uuid, &bc);
+    if (rc) {
+        if (ctx->err.code == GP_OK)
+            GP_ERR(ctx, rc, "driver %s could not record the boot configuration of VM %s",
+                   drv->name, a.vm_uuid);
+        need_undo = !drv->transactional;
+        goto out;
+    }
+    need_undo = !drv->transactional;
+    rc = gp_store_commit(ctx);
+    if (rc)
+        goto out;
+    need_undo = false;
+    if (out) {
+        gp_assignment_dispose(out);
+        *out = a;
+        gp_assignment_init(&a);
+    }
+out:
+    if (rc) {
+        gp_store_rollback(ctx);
+        if (need_undo)
+            undo_record_boot(ctx, drv, a.vm_uuid, NULL);
+    }
+    free(held);
+    free(holder);
+    free(holder_vm);
+    free(after);
+    place_inputs_dispose(&pi);
+    gp_error_info_dispose(&perr);
+    gp_placement_dispose(&pl);
+    gp_assignment_dispose(&a);
+    gp_vm_list_free(live, n_live);
+    gp_vm_dispose(&v);
+    return rc;
+}
+
+int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
+{
+    const gp_driver_ops *drv;
+    gp_assignment *as = NULL;
+    size_t n = 0;
+    gp_vm v;
+    gp_boot_config bc;
+    char *before = NULL;
+    bool need_undo = false;
+    int rc;
+
+    gp_vm_init(&v);
+    gp_err_clear(&ctx->err);
+    rc = gp_driver_get(ctx, &drv);
+    if (rc)
+        return rc;
+    if (!drv->transactional) {
+        rc = vm_resolve(ctx, drv, vm, &v);
+        if (rc)
+            return rc;
+    }
+    rc = gp_store_begin(ctx);
+    if (rc)
+        goto out;
+    if (drv->transactional) {
+        rc = vm_resolve(ctx, drv, vm, &v);
+        if (rc)
+            goto out;
+    }
+    rc = require_halted(ctx, &v, "vm-gpu-release");
+    if (rc)
+        goto out;
+    rc = assignments_read(ctx, v.uuid, &as, &n);
+    if (rc)
+        goto out;
+    if (!n) {
+        rc = GP_ERR(ctx, GP_ERR_VM_NO_GPU, "VM %s (%s) has no GPU to release", v.name_label,
+                    v.uuid);
+        GP_PARAM(ctx, "vm", "%s", v.uuid);
+        goto out;
+    }
+    as[0].vm_name_label = gp_strdup(v.name_label);
+    before = assignment_json(&as[0]);
+    if (!before) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    sqlite3_stmt *st = NULL;
+    rc = gp_store_prepare(ctx, "DELETE FROM assignments WHERE vm_uuid = ?1", &st);
+    if (rc)
+        goto out;
+    sqlite3_bind_text(st, 1, v.uuid, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        rc = gp_store_error(ctx, rc, "releasing a GPU");
+        goto out;
+    }
+    rc = gp_store_audit(ctx, "vm-gpu-release", v.uuid, before, NULL);
+    if (rc)
+        goto out;
+    rc = drv->vm_record_boot(ctx, v.uuid, NULL);
+    if (rc) {
+        if (ctx->err.code == GP_OK)
+            GP_ERR(ctx, rc, "driver %s could not clear the boot configuration of VM %s",
+                   drv->name, v.uuid);
+        need_undo = !drv->transactional;
+        goto out;
+    }
+    need_undo = !drv->transactional;
+    rc = gp_store_commit(ctx);
+    if (!rc)
+        need_undo = false;
+out:
+    if (rc) {
+        gp_store_rollback(ctx);
+        if (need_undo && n) {
+            boot_config_of(&as[0], &bc);
+            undo_record_boot(ctx, drv, v.uuid, &bc);
+        }
+    }
+    free(before);
+    gp_assignment_list_free(as, n);
+    gp_vm_dispose(&v);
+    return rc;
+}

@@ -1,0 +1,585 @@
+/*
+ * pci.c - PCI functions and GPUs through libpci.
+ *
+ * One scan of the configured source (an lspci -xxx dump, a captured sysfs
+ * tree, or the live sysfs) gives every function; the functions the class
+ * filter calls GPUs get the full fact sheet:
+ *  - ids, class, prog-if, revision, subsystem: libpci (config header);
+ *  - NUMA node, IOMMU group: libpci's sysfs properties (unknown in a dump);
+ *  - LnkCap / LnkSta, DevCap FLR, AF FLR, SR-IOV TotalVFs: the capability
+ *    lists, read only when the source holds 256 (4096 for extended caps)
+ *    bytes of config space; a 64-byte unprivileged view has none;
+ *  - the same facts from sysfs attributes (max_link_speed, reset_method,
+ *    sriov_totalvfs, boot_vga, driver) when the device has a sysfs dir;
+ *  - names from pci.ids, looked up once per process (the load of pci.ids
+ *    costs ~5 ms, so only when a source did not carry names).
+ *
+ * libpci reports fatal problems through pci_access->error, whose default
+ * prints and exits; the library never does either, so every libpci call
+ * runs under a setjmp guard and the handler longjmps back with the message.
+ */
+#include "internal.h"
+
+#include <pci/pci.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef PCI_EXT_CAP_ID_SRIOV
+#define PCI_EXT_CAP_ID_SRIOV 0x10
+#endif
+#ifndef PCI_CAP_ID_AF
+#define PCI_CAP_ID_AF 0x13
+#endif
+#define GP_PCI_EXP_DEVCAP_FLR 0x10000000u
+#define GP_PCI_AF_CAP 3          /* byte: bit 0 TP, bit 1 FLR */
+#define GP_PCI_AF_CAP_FLR 0x02
+#define GP_PCI_SRIOV_TOTALVFS 0x0e
+
+/* ---- libpci error trap -------------------------------------------------------- */
+
+static __thread jmp_buf *pci_trap;
+static __thread char pci_trap_msg[256];
+
+static void PCI_NONRET pci_error_cb(char *msg, ...)
+{
+    va_list ap;
+    va_start(ap, msg);
+    vsnprintf(pci_trap_msg, sizeof(pci_trap_msg), msg, ap);
+    va_end(ap);
+    if (pci_trap)
+        longjmp(*pci_trap, 1);
+    /* Every libpci call below runs under a trap; reaching here is a bug. */
+    abort();
+}
+
+static void pci_quiet_cb(char *msg, ...)
+{
+    (void)msg;
+}
+
+static void pci_hook(struct pci_access *a)
+{
+    a->error = pci_error_cb;
+    a->warning = pci_quiet_cb;
+    a->debug = pci_quiet_cb;
+}
+
+/* ---- names (pci.ids), once per process ------------------------------------------ */
+
+static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pci_access *names_acc;
+static bool names_broken;
+
+__attribute__((destructor)) static void names_fini(void)
+{
+    if (names_acc) {
+        pci_cleanup(names_acc);
+        names_acc = NULL;
+    }
+}
+
+static char *lookup_dup(struct pci_access *a, int flags, int v, int d, int sv, int sd)
+{
+    char buf[512];
+    /* pci.ids only: no udev hwdb (libpci leaks a udev handle per miss). */
+    char *n = pci_lookup_name(a, buf, sizeof(buf),
+                              flags | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB,
+                              v, d, sv, sd);
+    return n && *n ? strdup(n) : NULL;
+}
+
+/* Lookups under the libpci trap; false when pci.ids turned out broken. */
+static bool names_lookup(gp_gpu *g)
+{
+    jmp_buf jb;
+
+    if (setjmp(jb)) {
+        pci_trap = NULL;
+        return false;
+    }
+    pci_trap = &jb;
+    if (!g->vendor_name)
+        g->vendor_name = lookup_dup(names_acc, PCI_LOOKUP_VENDOR, g->vendor_id, 0, 0, 0);
+    if (!g->device_name)
+        g->device_name = lookup_dup(names_acc, PCI_LOOKUP_DEVICE, g->vendor_id,
+                                    g->device_id, 0, 0);
+    if (!g->subsys_name && (g->subsys_vendor_id || g->subsys_device_id))
+        g->subsys_name = lookup_dup(names_acc, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_DEVICE,
+                                    g->vendor_id, g->device_id,
+                                    g->subsys_vendor_id, g->subsys_device_id);
+    pci_trap = NULL;
+    return true;
+}
+
+int gp_pci_fill_names(gp_gpu *g, gp_error_info *err)
+{
+    int rc = GP_OK;
+
+    if (g->vendor_name && g->device_name)
+        return GP_OK;
+    pthread_mutex_lock(&names_lock);
+    if (names_broken)
+        goto out;
+    if (!names_acc) {
+        names_acc = pci_alloc();
+        if (!names_acc) {
+            rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        pci_hook(names_acc);
+    }
+    /* A broken pci.ids: names stay unknown, discovery goes on. */
+    if (!names_lookup(g))
+        names_broken = true;
+out:
+    pthread_mutex_unlock(&names_lock);
+    return rc;
+}
+
+/* ---- small decoders --------------------------------------------------------------- */
+
+/* PCIe Link Speed field (LnkCap bits 3:0, LnkSta bits 3:0) to GT/s. */
+static double pcie_speed_gts(unsigned code)
+{
+    static const double gts[] = { 0, 2.5, 5.0, 8.0, 16.0, 32.0, 64.0 };
+    return code < GP_ARRAY_SIZE(gts) ? gts[code] : 0;
+}
+
+/* sysfs "8.0 GT/s PCIe", "8 GT/s", "2.5 GT/s", "Unknown" -> GT/s, 0 unknown. */
+static double sysfs_speed_gts(const char *s)
+{
+    char *end;
+    double v;
+    if (!s)
+        return 0;
+    v = strtod(s, &end);
+    if (end == s || v <= 0 || v > 1000)
+        return 0;
+    return v;
+}
+
+static int sysfs_int(const char *dir, const char *attr, int base, long *out)
+{
+    char path[4096];
+    char *s, *end;
+    long v;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, attr);
+    s = gp_read_file_trim(path);
+    if (!s)
+        return -1;
+    v = strtol(s, &end, base);
+    if (end == s || *end) {
+        free(s);
+        return -1;
+    }
+    free(s);
+    *out = v;
+    return 0;
+}
+
+/* Basename of <dir>/<link>, NULL if no such link. */
+static char *sysfs_link_base(const char *dir, const char *link)
+{
+    char path[4096], target[4096];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, link);
+    n = readlink(path, target, sizeof(target) - 1);
+    if (n <= 0)
+        return NULL;
+    target[n] = '\0';
+    while (n > 1 && target[n - 1] == '/')
+        target[--n] = '\0';
+    const char *b = strrchr(target, '/');
+    return strdup(b ? b + 1 : target);
+}
+
+/* ---- one scan --------------------------------------------------------------------- */
+
+typedef struct {
+    gp_pci_addr addr;
+    char pci_id[GP_PCI_ID_LEN];
+    uint16_t class_code, vendor_id, device_id;
+    uint8_t header_type;
+    int iommu_group;
+    char *driver;          /* NULL unknown */
+    ssize_t gpu;           /* index in host->gpus, -1 not a GPU */
+} pci_fn;
+
+typedef struct {
+    struct pci_access *acc;
+    const char *sys_root;  /* sysfs root holding bus/pci, NULL for a dump */
+    pci_fn *fns;
+    size_t n_fns, cap_fns;
+    gp_gpu *gpus;
+    size_t n_gpus, cap_gpus;
+    int rc;
+} pci_scan;
+
+static int grow(void **v, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 64;
+    void *nv = realloc(*v, nc * elem);
+    if (!nv)
+        return -1;
+    *v = nv;
+    *cap = nc;
+    return 0;
+}
+
+/* Capabilities: LnkCap/LnkSta, FLR, SR-IOV. */
+static void gpu_read_caps(struct pci_dev *d, gp_gpu *g)
+{
+    u8 probe;
+    bool cfg256 = pci_read_block(d, 0xff, &probe, 1);
+    bool cfg4k = cfg256 && pci_read_block(d, 0xfff, &probe, 1);
+    struct pci_cap *cap;
+    bool flr = false;
+
+    if (!cfg256)
+        return;  /* header only: no capability list to read */
+    pci_fill_info(d, PCI_FILL_CAPS | (cfg4k ? PCI_FILL_EXT_CAPS : 0));
+
+    cap = pci_find_cap(d, PCI_CAP_ID_EXP, PCI_CAP_NORMAL);
+    if (cap) {
+        u32 devcap = pci_read_long(d, (int)cap->addr + PCI_EXP_DEVCAP);
+        u32 lnkcap = pci_read_long(d, (int)cap->addr + PCI_EXP_LNKCAP);
+        u16 lnksta = pci_read_word(d, (int)cap->addr + PCI_EXP_LNKSTA);
+        if (devcap & GP_PCI_EXP_DEVCAP_FLR)
+            flr = true;
+        g->link_cap.speed_gts = pcie_speed_gts(lnkcap & PCI_EXP_LNKCAP_SPEED);
+        g->link_cap.width = (int)((lnkcap & PCI_EXP_LNKCAP_WIDTH) >> 4);
+        g->link_sta.speed_gts = pcie_speed_gts(lnksta & PCI_EXP_LNKSTA_SPEED);
+        g->link_sta.width = (int)((lnksta & PCI_EXP_LNKSTA_WIDTH) >> 4);
+    }
+    cap = pci_find_cap(d, PCI_CAP_ID_AF, PCI_CAP_NORMAL);
+    if (cap && (pci_read_byte(d, (int)cap->addr + GP_PCI_AF_CAP) & GP_PCI_AF_CAP_FLR))
+        flr = true;
+    g->flr = flr ? GP_YES : GP_NO;
+
+    if (cfg4k) {
+        cap = pci_find_cap(d, PCI_EXT_CAP_ID_SRIOV, PCI_CAP_EXTENDED);
+        g->sriov_totalvfs = cap ? pci_read_word(d, (int)cap->addr + GP_PCI_SRIOV_TOTALVFS) : 0;
+    }
+}
+
+/* sysfs attributes of a device dir: whatever the config space did not give. */
+static void gpu_read_sysfs(const char *dir, gp_gpu *g)
+{
+    char path[4096];
+    char *s;
+    long v;
+
+    if (g->link_cap.speed_gts <= 0) {
+        snprintf(path, sizeof(path), "%s/max_link_speed", dir);
+        s = gp_read_file_trim(path);
+        g->link_cap.speed_gts = sysfs_speed_gts(s);
+        free(s);
+    }
+    if (g->link_cap.width <= 0 && !sysfs_int(dir, "max_link_width", 10, &v) && v > 0 && v <= 32)
+        g->link_cap.width = (int)v;
+    if (g->link_sta.speed_gts <= 0) {
+        snprintf(path, sizeof(path), "%s/current_link_speed", dir);
+        s = gp_read_file_trim(path);
+        g->link_sta.speed_gts = sysfs_speed_gts(s);
+        free(s);
+    }
+    if (g->link_sta.width <= 0 && !sysfs_int(dir, "current_link_width", 10, &v) && v > 0 && v <= 32)
+        g->link_sta.width = (int)v;
+
+    snprintf(path, sizeof(path), "%s/reset_method", dir);
+    g->reset_method = gp_read_file_trim(path);
+    if (g->reset_method && g->flr == GP_UNKNOWN)
+        /* The kernel lists "flr" (DevCap) and "af_flr" when it probed them. */
+        g->flr = strstr(g->reset_method, "flr") ? GP_YES : GP_NO;
+
+    if (g->sriov_totalvfs < 0 && !sysfs_int(dir, "sriov_totalvfs", 10, &v) && v >= 0)
+        g->sriov_totalvfs = (int)v;
+
+    if (!sysfs_int(dir, "boot_vga", 10, &v))
+        g->boot_vga = v ? GP_YES : GP_NO;
+}
+
+static int scan_device(pci_scan *s, const gp_config *cfg, struct pci_dev *d)
+{
+    char dir[4096];
+    pci_fn *f;
+    u8 hdr = 0;
+    int flags = PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS |
+                PCI_FILL_NUMA_NODE | PCI_FILL_IOMMU_GROUP;
+    bool has_dir = false;
+
+    if (grow((void **)&s->fns, &s->cap_fns, s->n_fns, sizeof(*s->fns)))
+        return GP_ERR_NOMEM;
+    f = &s->fns[s->n_fns];
+    memset(f, 0, sizeof(*f));
+    f->gpu = -1;
+    f->iommu_group = -1;
+    f->addr.domain = (uint32_t)d->domain;
+    f->addr.bus = d->bus;
+    f->addr.dev = d->dev;
+    f->addr.func = d->func;
+    gp_pci_addr_format(&f->addr, f->pci_id);
+    for (size_t i = 0; i < s->n_fns; i++)
+        if (!strcmp(s->fns[i].pci_id, f->pci_id))
+            return GP_OK;  /* listed twice: keep the first */
+
+    if (s->sys_root) {
+        snprintf(dir, sizeof(dir), "%s/bus/pci/devices/%s", s->sys_root, f->pci_id);
+        has_dir = access(dir, F_OK) == 0;
+        /* libpci's resource parser treats a missing file as fatal. */
+        snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/resource");
+        if (access(dir, R_OK) == 0)
+            flags |= PCI_FILL_SIZES;
+        dir[strlen(dir) - strlen("/resource")] = '\0';
+    }
+    int known = pci_fill_info(d, flags);
+
+    f->class_code = d->device_class;
+    f->vendor_id = d->vendor_id;
+    f->device_id = d->device_id;
+    if (pci_read_block(d, PCI_HEADER_TYPE, &hdr, 1))
+        f->header_type = hdr & 0x7f;
+    else
+        f->header_type = (d->device_class == PCI_CLASS_BRIDGE_PCI) ? 1 : 0;
+    if (known & PCI_FILL_IOMMU_GROUP) {
+        const char *grp = pci_get_string_property(d, PCI_FILL_IOMMU_GROUP);
+        if (grp && *grp)
+            f->iommu_group = atoi(grp);
+    }
+    if (has_dir) {
+        f->driver = sysfs_link_base(dir, "driver");
+        if (!f->driver)
+            f->driver = strdup("none");
+        if (!f->driver)
+            return GP_ERR_NOMEM;
+    }
+    s->n_fns++;
+
+    if (!gp_class_is_gpu(cfg, f->class_code, f->vendor_id))
+        return GP_OK;
+
+    if (grow((void **)&s->gpus, &s->cap_gpus, s->n_gpus, sizeof(*s->gpus)))
+        return GP_ERR_NOMEM;
+    gp_gpu *g = &s->gpus[s->n_gpus];
+    gp_gpu_init(g);
+    f->gpu = (ssize_t)s->n_gpus;
+    s->n_gpus++;
+    memcpy(g->pci_id, f->pci_id, sizeof(g->pci_id));
+    g->addr = f->addr;
+    g->vendor_id = d->vendor_id;
+    g->device_id = d->device_id;
+    if (known & PCI_FILL_SUBSYS) {
+        g->subsys_vendor_id = d->subsys_vendor_id;
+        g->subsys_device_id = d->subsys_id;
+    }
+    g->class_code = d->device_class;
+    if (known & PCI_FILL_CLASS_EXT) {
+        g->prog_if = d->prog_if;
+        g->revision = d->rev_id;
+    }
+    g->numa_node = (known & PCI_FILL_NUMA_NODE) && d->numa_node >= 0 ? d->numa_node : -1;
+    g->iommu_group = f->iommu_group;
+    if (known & PCI_FILL_SIZES)
+        for (int i = 0; i < 6; i++)
+            if ((uint64_t)d->size[i] > g->max_bar_bytes)
+                g->max_bar_bytes = (uint64_t)d->size[i];
+    g->source = strdup(s->sys_root ? "sysfs" : "dump");
+    if (!g->source)
+        return GP_ERR_NOMEM;
+    if (f->driver && !(g->driver = strdup(f->driver)))
+        return GP_ERR_NOMEM;
+
+    gpu_read_caps(d, g);
+    if (has_dir)
+        gpu_read_sysfs(dir, g);
+    /* Only VGA-class functions can be the boot VGA (the kernel's vgaarb and
+     * boot_vga attribute know no others). */
+    if (g->boot_vga == GP_UNKNOWN && g->class_code != PCI_CLASS_DISPLAY_VGA)
+        g->boot_vga = GP_NO;
+    gp_gpu_update_link_state(g);
+    return GP_OK;
+}
+
+/* Companions and IOMMU group members from the whole function list. */
+static int link_functions(pci_scan *s)
+{
+    for (size_t i = 0; i < s->n_fns; i++) {
+        pci_fn *f = &s->fns[i];
+        if (f->gpu < 0)
+            continue;
+        gp_gpu *g = &s->gpus[f->gpu];
+        for (size_t j = 0; j < s->n_fns; j++) {
+            pci_fn *o = &s->fns[j];
+            if (j == i)
+                continue;
+            if (o->addr.domain == f->addr.domain && o->addr.bus == f->addr.bus &&
+                o->addr.dev == f->addr.dev) {
+                gp_companion *nc = realloc(g->companions,
+                                           (g->n_companions + 1) * sizeof(*nc));
+                if (!nc)
+                    return GP_ERR_NOMEM;
+                g->companions = nc;
+                gp_companion *c = &nc[g->n_companions++];
+                memset(c, 0, sizeof(*c));
+                memcpy(c->pci_id, o->pci_id, sizeof(c->pci_id));
+                c->class_code = o->class_code;
+                c->vendor_id = o->vendor_id;
+                c->device_id = o->device_id;
+                if (o->driver && !(c->driver = strdup(o->driver)))
+                    return GP_ERR_NOMEM;
+            }
+            if (f->iommu_group >= 0 && o->iommu_group == f->iommu_group) {
+                char **nm = realloc(g->iommu_group_members,
+                                    (g->n_iommu_group_members + 1) * sizeof(*nm));
+                if (!nm)
+                    return GP_ERR_NOMEM;
+                g->iommu_group_members = nm;
+                if (!(nm[g->n_iommu_group_members] = strdup(o->pci_id)))
+                    return GP_ERR_NOMEM;
+                g->n_iommu_group_members++;
+            }
+        }
+    }
+    return GP_OK;
+}
+
+static void scan_free(pci_scan *s)
+{
+    for (size_t i = 0; i < s->n_fns; i++)
+        free(s->fns[i].driver);
+    free(s->fns);
+    for (size_t i = 0; i < s->n_gpus; i++)
+        gp_gpu_dispose(&s->gpus[i]);
+    free(s->gpus);
+    if (s->acc)
+        pci_cleanup(s->acc);
+    free(s);
+}
+
+/* pci_init, scan, per-device facts, under the libpci trap.  False when
+ * libpci gave up (message in pci_trap_msg); s->rc holds our own errors. */
+static bool scan_run(pci_scan *s, const gp_config *cfg)
+{
+    jmp_buf jb;
+
+    if (setjmp(jb)) {
+        pci_trap = NULL;
+        return false;
+    }
+    pci_trap = &jb;
+    pci_init(s->acc);
+    pci_scan_bus(s->acc);
+    for (struct pci_dev *d = s->acc->devices; d; d = d->next)
+        if ((s->rc = scan_device(s, cfg, d)))
+            break;
+    pci_trap = NULL;
+    return true;
+}
+
+int gp_pci_discover(const gp_config *cfg, gp_host *host, gp_error_info *err)
+{
+    const char *root = cfg->sysfs_root ? cfg->sysfs_root : "/sys";
+    char *path = NULL, *source = NULL;
+    pci_scan *s;
+    int rc;
+
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return gp_err_set(err, GP_ERR_NOMEM, "out of memory");
+    s->acc = pci_alloc();
+    if (!s->acc) {
+        rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    pci_hook(s->acc);
+    if (cfg->pci_dump) {
+        if (access(cfg->pci_dump, R_OK)) {
+            rc = gp_err_set(err, GP_ERR_IO, "cannot read PCI dump %s", cfg->pci_dump);
+            gp_err_param(err, "file", "%s", cfg->pci_dump);
+            goto out;
+        }
+        s->acc->method = PCI_ACCESS_DUMP;
+        path = gp_strdup(cfg->pci_dump);
+        source = gp_asprintf("dump:%s", cfg->pci_dump);
+        if (!path || !source || pci_set_param(s->acc, "dump.name", path)) {
+            rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    } else {
+        /* libpci's sysfs method wants the directory that holds "devices". */
+        s->sys_root = root;
+        s->acc->method = PCI_ACCESS_SYS_BUS_PCI;
+        path = gp_asprintf("%s/bus/pci", root);
+        source = cfg->sysfs_root ? gp_asprintf("sysfs:%s", root) : gp_strdup("libpci");
+        if (!path || !source) {
+            rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        char *devs = gp_asprintf("%s/devices", path);
+        bool ok = devs && access(devs, R_OK | X_OK) == 0;
+        free(devs);
+        if (!ok) {
+            rc = gp_err_set(err, GP_ERR_IO, "cannot read PCI devices under %s/devices", path);
+            gp_err_param(err, "sysfs-root", "%s", root);
+            goto out;
+        }
+        if (pci_set_param(s->acc, "sysfs.path", path)) {
+            rc = gp_err_set(err, GP_ERR_PCI, "libpci has no sysfs method");
+            goto out;
+        }
+    }
+
+    if (!scan_run(s, cfg)) {
+        rc = gp_err_set(err, GP_ERR_PCI, "libpci could not scan %s: %s",
+                        source, pci_trap_msg);
+        gp_err_param(err, "source", "%s", source);
+        goto out;
+    }
+    if (s->rc || (s->rc = link_functions(s))) {
+        rc = gp_err_set(err, s->rc, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < s->n_gpus; i++)
+        if ((rc = gp_pci_fill_names(&s->gpus[i], err)))
+            goto out;
+
+    /* Hand over: functions, then GPUs. */
+    gp_pci_function *fv = calloc(s->n_fns ? s->n_fns : 1, sizeof(*fv));
+    if (!fv) {
+        rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < s->n_fns; i++) {
+        memcpy(fv[i].pci_id, s->fns[i].pci_id, sizeof(fv[i].pci_id));
+        fv[i].class_code = s->fns[i].class_code;
+        fv[i].header_type = s->fns[i].header_type;
+        fv[i].iommu_group = s->fns[i].iommu_group;
+    }
+    free(host->functions);
+    host->functions = fv;
+    host->n_functions = s->n_fns;
+    for (size_t i = 0; i < host->n_gpus; i++)
+        gp_gpu_dispose(&host->gpus[i]);
+    free(host->gpus);
+    host->gpus = s->gpus;
+    host->n_gpus = s->n_gpus;
+    s->gpus = NULL;
+    s->n_gpus = 0;
+    free(host->pci_source);
+    host->pci_source = source;
+    source = NULL;
+    rc = GP_OK;
+out:
+    scan_free(s);
+    free(path);
+    free(source);
+    return rc;
+}

@@ -1,0 +1,895 @@
+/*
+ * pool.c - GPU pools: create, destroy, list, parameters, and the rules for a
+ * GPU entering (pool-gpu-add) and leaving (pool-gpu-remove) a pool.
+ *
+ * Every mutation is one BEGIN IMMEDIATE transaction holding the checks, the
+ * change, the audit row and (sim driver) the driver's own writes.  Host
+ * discovery and driver selection happen before it.  A refusal rolls back.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gp_pool_init(gp_pool *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->cpu_overcommit = 1.0;
+}
+
+void gp_pool_dispose(gp_pool *p)
+{
+    if (!p)
+        return;
+    free(p->name_label);
+    free(p->name_description);
+    gp_strv_free(p->gpus, p->n_gpus);
+    free(p->created);
+    gp_pool_init(p);
+}
+
+void gp_pool_list_free(gp_pool *pools, size_t n)
+{
+    for (size_t i = 0; pools && i < n; i++)
+        gp_pool_dispose(&pools[i]);
+    free(pools);
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+#define POOL_SELECT                                                                   \
+    "SELECT p.uuid, p.name_label, p.name_description, p.numa_policy, p.pin_mode,"     \
+    " p.cpu_overcommit, p.created, m.pci_id"                                          \
+    " FROM pools p LEFT JOIN pool_members m ON m.pool_uuid = p.uuid"
+
+/* Read rows of POOL_SELECT (grouped by pool, members ascending) into a list. */
+static int pools_from_rows(gp_ctx *ctx, sqlite3_stmt *st, gp_pool **out, size_t *n_out)
+{
+    gp_pool *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *uuid = (const char *)sqlite3_column_text(st, 0);
+        gp_pool *p = n ? &v[n - 1] : NULL;
+        if (!p || strcmp(p->uuid, uuid)) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 8;
+                gp_pool *nv = realloc(v, ncap * sizeof(*nv));
+                if (!nv)
+                    goto nomem;
+                v = nv;
+                cap = ncap;
+            }
+            p = &v[n++];
+            gp_pool_init(p);
+            snprintf(p->uuid, sizeof(p->uuid), "%s", uuid);
+            p->name_label = gp_strdup((const char *)sqlite3_column_text(st, 1));
+            p->name_description = gp_strdup((const char *)sqlite3_column_text(st, 2));
+            p->created = gp_strdup((const char *)sqlite3_column_text(st, 6));
+            if (!p->name_label || !p->name_description || !p->created)
+                goto nomem;
+            if (gp_numa_policy_parse((const char *)sqlite3_column_text(st, 3),
+                                     &p->numa_policy) ||
+                gp_pin_mode_parse((const char *)sqlite3_column_text(st, 4), &p->pin_mode)) {
+                rc = GP_ERR(ctx, GP_ERR_DB, "pool %s has an unreadable policy or pin-mode",
+                            p->uuid);
+                GP_PARAM(ctx, "pool", "%s", p->uuid);
+                goto out;
+            }
+            p->cpu_overcommit = sqlite3_column_double(st, 5);
+        }
+        if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+            char **ng = realloc(p->gpus, (p->n_gpus + 1) * sizeof(*ng));
+            if (!ng)
+                goto nomem;
+            p->gpus = ng;
+            p->gpus[p->n_gpus] = gp_strdup((const char *)sqlite3_column_text(st, 7));
+            if (!p->gpus[p->n_gpus])
+                goto nomem;
+            p->n_gpus++;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        rc = gp_store_error(ctx, rc, "reading pools");
+        goto out;
+    }
+    *out = v;
+    *n_out = n;
+    return GP_OK;
+nomem:
+    rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+out:
+    gp_pool_list_free(v, n);
+    return rc;
+}
+
+/* Load the pool with this uuid (known to exist) into out. */
+static int pool_load(gp_ctx *ctx, const char *uuid, gp_pool *out)
+{
+    sqlite3_stmt *st = NULL;
+    gp_pool *v = NULL;
+    size_t n = 0;
+    int rc = gp_store_prepare(ctx, POOL_SELECT " WHERE p.uuid = ?1 ORDER BY m.pci_id", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    rc = pools_from_rows(ctx, st, &v, &n);
+    sqlite3_finalize(st);
+    if (rc)
+        return rc;
+    if (n != 1) {
+        gp_pool_list_free(v, n);
+        rc = GP_ERR(ctx, GP_ERR_UNKNOWN_POOL, "no pool with uuid %s", uuid);
+        GP_PARAM(ctx, "pool", "%s", uuid);
+        return rc;
+    }
+    gp_pool_dispose(out);
+    *out = v[0];
+    free(v);
+    return GP_OK;
+}
+
+int gp_pool_list(gp_ctx *ctx, gp_pool **out, size_t *n_out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    gp_err_clear(&ctx->err);
+    /* One statement: one consistent snapshot, no sort (both indexes). */
+    rc = gp_store_prepare(ctx, POOL_SELECT " ORDER BY p.name_label, m.pci_id", &st);
+    if (rc)
+        return rc;
+    rc = pools_from_rows(ctx, st, out, n_out);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int gp_pool_get(gp_ctx *ctx, const char *pool, gp_pool *out)
+{
+    char uuid[37];
+    gp_err_clear(&ctx->err);
+    int rc = gp_store_pool_find(ctx, pool, uuid, NULL);
+    if (rc)
+        return rc;
+    return pool_load(ctx, uuid, out);
+}
+
+static char *json_dup(json_object *o)
+{
+    char *s = o ? gp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) : NULL;
+    json_object_put(o);
+    return s;
+}
+
+static char *pool_json(const gp_pool *p)
+{
+    json_object *o = json_object_new_object(), *g = json_object_new_array();
+    if (!o || !g) {
+        json_object_put(o);
+        json_object_put(g);
+        return NULL;
+    }
+    json_object_object_add(o, "uuid", json_object_new_string(p->uuid));
+    json_object_object_add(o, "name_label", json_object_new_string(p->name_label));
+    json_object_object_add(o, "name_description",
+                           json_object_new_string(p->name_description ? p->name_description : ""));
+    json_object_object_add(o, "numa_policy", json_object_new_string(gp_numa_policy_name(p->numa_policy)));
+    json_object_object_add(o, "pin_mode", json_object_new_string(gp_pin_mode_name(p->pin_mode)));
+    json_object_object_add(o, "cpu_overcommit", json_object_new_double(p->cpu_overcommit));
+    for (size_t i = 0; i < p->n_gpus; i++)
+        json_object_array_add(g, json_object_new_string(p->gpus[i]));
+    json_object_object_add(o, "gpus", g);
+    return json_dup(o);
+}
+
+static int audit_pool(gp_ctx *ctx, const char *op, const char *uuid, const gp_pool *before,
+                      const gp_pool *after)
+{
+    char *b = before ? pool_json(before) : NULL;
+    char *a = after ? pool_json(after) : NULL;
+    int rc;
+    if ((before && !b) || (after && !a))
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    else
+        rc = gp_store_audit(ctx, op, uuid, b, a);
+    free(b);
+    free(a);
+    return rc;
+}
+
+/* Run one statement binding ?1..?n to the given strings. */
+static int exec_bound(gp_ctx *ctx, const char *what, const char *sql, int n, ...)
+{
+    sqlite3_stmt *st = NULL;
+    va_list ap;
+    int rc = gp_store_prepare(ctx, sql, &st);
+    if (rc)
+        return rc;
+    va_start(ap, n);
+    for (int i = 1; i <= n; i++)
+        sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_STATIC);
+    va_end(ap);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* One text value of a one-row query binding ?1 = arg: *val NULL when no row. */
+static int query_text(gp_ctx *ctx, const char *what, const char *sql, const char *arg,
+                      char **val)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = gp_store_prepare(ctx, sql, &st);
+    *val = NULL;
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *val = gp_strdup((const char *)sqlite3_column_text(st, 0));
+        rc = *val ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    } else {
+        rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, what);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- create / destroy / set-param ------------------------------------------- */
+
+static int check_name_label(gp_ctx *ctx, const char *name)
+{
+    int rc;
+    if (!name || !*name) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "a pool needs a non-empty name-label");
+        GP_PARAM(ctx, "name-label", "%s", "");
+        return rc;
+    }
+    if (gp_uuid_valid(name)) {
+        /* Pools are found by uuid or name-label: a uuid-shaped name would be
+         * ambiguous. */
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
+                    "pool name-label '%s' looks like a uuid; choose another", name);
+        GP_PARAM(ctx, "name-label", "%s", name);
+        return rc;
+    }
+    return GP_OK;
+}
+
+static int check_overcommit(gp_ctx *ctx, double v, const char *text)
+{
+    if (!(isfinite(v) && v > 0 && v <= 64)) {
+        int rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
+                        "cpu-overcommit must be > 0 and <= 64, not %s", text);
+        GP_PARAM(ctx, "cpu-overcommit", "%s", text);
+        return rc;
+    }
+    return GP_OK;
+}
+
+/* Refuse a name-label another pool (not except_uuid) has. */
+static int check_name_free(gp_ctx *ctx, const char *name, const char *except_uuid)
+{
+    char *other = NULL;
+    int rc = query_text(ctx, "checking pool names",
+                        "SELECT uuid FROM pools WHERE name_label = ?1", name, &other);
+    if (rc)
+        return rc;
+    if (other && (!except_uuid || strcmp(other, except_uuid))) {
+        rc = GP_ERR(ctx, GP_ERR_POOL_EXISTS, "a pool named '%s' already exists (%s)",
+                    name, other);
+        GP_PARAM(ctx, "name-label", "%s", name);
+        GP_PARAM(ctx, "pool", "%s", other);
+    }
+    free(other);
+    return rc;
+}
+
+int gp_pool_create(gp_ctx *ctx, const char *name_label, const char *description,
+                   gp_numa_policy policy, gp_pin_mode pin, double cpu_overcommit,
+                   char uuid_out[37])
+{
+    sqlite3_stmt *st = NULL;
+    gp_pool after;
+    char uuid[37], now[32], oc[64];
+    int rc;
+
+    gp_pool_init(&after);
+    gp_err_clear(&ctx->err);
+    rc = check_name_label(ctx, name_label);
+    if (rc)
+        return rc;
+    if ((unsigned)policy > GP_NUMA_LEGACY) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
+                    "numa-policy must be required, preferred, socket or legacy");
+        GP_PARAM(ctx, "numa-policy", "%d", (int)policy);
+        return rc;
+    }
+    if ((unsigned)pin > GP_PIN_NONE) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "pin-mode must be hard, soft or none");
+        GP_PARAM(ctx, "pin-mode", "%d", (int)pin);
+        return rc;
+    }
+    snprintf(oc, sizeof(oc), "%g", cpu_overcommit);
+    rc = check_overcommit(ctx, cpu_overcommit, oc);
+    if (rc)
+        return rc;
+    rc = gp_store_begin(ctx);
+    if (rc)
+        return rc;
+    rc = check_name_free(ctx, name_label, NULL);
+    if (rc)
+        goto out;
+    gp_uuid_generate(uuid);
+    gp_now_iso(now);
+    rc = gp_store_prepare(ctx, "INSERT INTO pools(uuid, name_label, name_description,"
+                          " numa_policy, pin_mode, cpu_overcommit, created)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st);
+    if (rc)
+        goto out;
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name_label, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, description ? description : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, gp_numa_policy_name(policy), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, gp_pin_mode_name(pin), -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 6, cpu_overcommit);
+    sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        rc = gp_store_error(ctx, rc, "creating a pool");
+        goto out;
+    }
+    rc = pool_load(ctx, uuid, &after);
+    if (rc)
+        goto out;
+    rc = audit_pool(ctx, "pool-create", uuid, NULL, &after);
+    if (rc)
+        goto out;
+    rc = gp_store_commit(ctx);
+    if (!rc && uuid_out)
+        snprintf(uuid_out, 37, "%s", uuid);
+out:
+    sqlite3_finalize(st);
+    if (rc)
+        gp_store_rollback(ctx);
+    gp_pool_dispose(&after);
+    return rc;
+}
+
+int gp_pool_destroy(gp_ctx *ctx, const char *pool)
+{
+    gp_pool before;
+    char uuid[37];
+    int rc;
+
+    gp_pool_init(&before);
+    gp_err_clear(&ctx->err);
+    rc = gp_store_begin(ctx);
+    if (rc)
+        return rc;
+    rc = gp_store_pool_find(ctx, pool, uuid, NULL);
+    if (rc)
+        goto out;
+    rc = pool_load(ctx, uuid, &before);
+    if (rc)
+        goto out;
+    if (before.n_gpus) {
+        rc = GP_ERR(ctx, GP_ERR_POOL_NOT_EMPTY,
+                    "pool %s (%s) still holds %zu GPU(s), first %s: remove them first",
+                    before.name_label, uuid, before.n_gpus, before.gpus[0]);
+        GP_PARAM(ctx, "pool", "%s", uuid);
+        GP_PARAM(ctx, "gpus", "%zu", before.n_gpus);
+        goto out;
+    }
+    rc = exec_bound(ctx, "destroying a pool", "DELETE FROM pools WHERE uuid = ?1", 1, uuid);
+    if (rc)
+        goto out;
+    rc = audit_pool(ctx, "pool-destroy", uuid, &before, NULL);
+    if (rc)
+        goto out;
+    rc = gp_store_commit(ctx);
+out:
+    if (rc)
+        gp_store_rollback(ctx);
+    gp_pool_dispose(&before);
+    return rc;
+}
+
+int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const char *value)
+{
+    static const struct { const char *param, *column; } params[] = {
+        { "name-label", "name_label" },
+        { "name-description", "name_description" },
+        { "numa-policy", "numa_policy" },
+        { "pin-mode", "pin_mode" },
+        { "cpu-overcommit", "cpu_overcommit" },
+    };
+    sqlite3_stmt *st = NULL;
+    gp_pool before, after;
+    const char *column = NULL;
+    char uuid[37], *sql = NULL;
+    double oc = 0;
+    int rc;
+
+    gp_pool_init(&before);
+    gp_pool_init(&after);
+    gp_err_clear(&ctx->err);
+    for (size_t i = 0; param && i < GP_ARRAY_SIZE(params); i++)
+        if (!strcmp(param, params[i].param))
+            column = params[i].column;
+    if (!column) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
+                    "unknown pool parameter '%s' (name-label, name-description, numa-policy,"
+                    " pin-mode, cpu-overcommit)", param ? param : "");
+        GP_PARAM(ctx, "param", "%s", param ? param : "");
+        return rc;
+    }
+    if (!value) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "no value for pool parameter %s", param);
+        GP_PARAM(ctx, "param", "%s", param);
+        return rc;
+    }
+    if (!strcmp(param, "name-label")) {
+        rc = check_name_label(ctx, value);
+    } else if (!strcmp(param, "numa-policy")) {
+        gp_numa_policy p;
+        rc = gp_numa_policy_parse(value, &p);
+        if (rc) {
+            GP_ERR(ctx, rc, "numa-policy must be required, preferred, socket or legacy, not '%s'",
+                   value);
+            GP_PARAM(ctx, "numa-policy", "%s", value);
+        }
+    } else if (!strcmp(param, "pin-mode")) {
+        gp_pin_mode m;
+        rc = gp_pin_mode_parse(value, &m);
+        if (rc) {
+            GP_ERR(ctx, rc, "pin-mode must be hard, soft or none, not '%s'", value);
+            GP_PARAM(ctx, "pin-mode", "%s", value);
+        }
+    } else if (!strcmp(param, "cpu-overcommit")) {
+        char *end;
+        errno = 0;
+        oc = strtod(value, &end);
+        if (errno || end == value || *end)
+            oc = NAN;
+        rc = check_overcommit(ctx, oc, value);
+    } else {
+        rc = GP_OK;
+    }
+    if (rc)
+        return rc;
+    rc = gp_store_begin(ctx);
+    if (rc)
+        return rc;
+    rc = gp_store_pool_find(ctx, pool, uuid, NULL);
+    if (rc)
+        goto out;
+    rc = pool_load(ctx, uuid, &before);
+    if (rc)
+        goto out;
+    if (!strcmp(param, "name-label")) {
+        rc = check_name_free(ctx, value, uuid);
+        if (rc)
+            goto out;
+    }
+    sql = gp_asprintf("UPDATE pools SET %s = ?2 WHERE uuid = ?1", column);
+    if (!sql) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = gp_store_prepare(ctx, sql, &st);
+    if (rc)
+        goto out;
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    if (!strcmp(param, "cpu-overcommit"))
+        sqlite3_bind_double(st, 2, oc);
+    else
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        rc = gp_store_error(ctx, rc, "setting a pool parameter");
+        goto out;
+    }
+    rc = pool_load(ctx, uuid, &after);
+    if (rc)
+        goto out;
+    rc = audit_pool(ctx, "pool-param-set", uuid, &before, &after);
+    if (rc)
+        goto out;
+    rc = gp_store_commit(ctx);
+out:
+    sqlite3_finalize(st);
+    free(sql);
+    if (rc)
+        gp_store_rollback(ctx);
+    gp_pool_dispose(&before);
+    gp_pool_dispose(&after);
+    return rc;
+}
+
+/* ---- membership -------------------------------------------------------------- */
+
+/* A GPU and the functions that travel with it, with their original drivers. */
+typedef struct {
+    char pci_id[GP_PCI_ID_LEN];
+    char *orig;
+} member_fn;
+
+static void member_fns_free(member_fn *f, size_t n)
+{
+    for (size_t i = 0; f && i < n; i++)
+        free(f[i].orig);
+    free(f);
+}
+
+/* JSON of a membership: fns[0] is the GPU, the rest its companions. */
+static char *member_json(const char *pool_uuid, const char *pool_name, const member_fn *fns,
+                         size_t n)
+{
+    json_object *o = json_object_new_object(), *c = json_object_new_array();
+    if (!o || !c) {
+        json_object_put(o);
+        json_object_put(c);
+        return NULL;
+    }
+    json_object_object_add(o, "pci_id", json_object_new_string(fns[0].pci_id));
+    json_object_object_add(o, "pool_uuid", json_object_new_string(pool_uuid));
+    json_object_object_add(o, "pool_name_label", json_object_new_string(pool_name));
+    json_object_object_add(o, "original_driver",
+                           fns[0].orig ? json_object_new_string(fns[0].orig) : NULL);
+    for (size_t i = 1; i < n; i++) {
+        json_object *e = json_object_new_object();
+        if (!e)
+            continue;
+        json_object_object_add(e, "pci_id", json_object_new_string(fns[i].pci_id));
+        json_object_object_add(e, "original_driver",
+                               fns[i].orig ? json_object_new_string(fns[i].orig) : NULL);
+        json_object_array_add(c, e);
+    }
+    json_object_object_add(o, "companions", c);
+    return json_dup(o);
+}
+
+/* Canonical spelling of a pci-id, false when malformed. */
+static bool pci_canon(const char *in, char out[GP_PCI_ID_LEN])
+{
+    gp_pci_addr a;
+    if (gp_pci_addr_parse(in, &a, NULL))
+        return false;
+    gp_pci_addr_format(&a, out);
+    return true;
+}
+
+static const gp_pci_function *host_find_function(const gp_host *host, const char *pci_id)
+{
+    for (size_t i = 0; i < host->n_functions; i++)
+        if (!strcmp(host->functions[i].pci_id, pci_id))
+            return &host->functions[i];
+    return NULL;
+}
+
+/* The IOMMU group of g may hold only g, its companions and bridges. */
+static int check_iommu_group(gp_ctx *ctx, const gp_host *host, const gp_gpu *g)
+{
+    for (size_t i = 0; i < g->n_iommu_group_members; i++) {
+        char m[GP_PCI_ID_LEN];
+        bool ok = false;
+        if (!pci_canon(g->iommu_group_members[i], m))
+            snprintf(m, sizeof(m), "%.*s", GP_PCI_ID_LEN - 1, g->iommu_group_members[i]);
+        if (!strcmp(m, g->pci_id))
+            continue;
+        for (size_t j = 0; !ok && j < g->n_companions; j++)
+            ok = !strcmp(g->companions[j].pci_id, m);
+        const gp_pci_function *f = host_find_function(host, m);
+        if (!ok && f && (f->header_type == 1 || f->class_code == 0x0604))
+            ok = true;
+        if (!ok) {
+            int rc = GP_ERR(ctx, GP_ERR_IOMMU_GROUP,
+                            "GPU %s shares IOMMU group %d with %s, which is not one of its"
+                            " functions nor a bridge: it cannot be passed through alone",
+                            g->pci_id, g->iommu_group, m);
+            GP_PARAM(ctx, "pci-id", "%s", g->pci_id);
+            GP_PARAM(ctx, "iommu-group", "%d", g->iommu_group);
+            GP_PARAM(ctx, "device", "%s", m);
+            return rc;
+        }
+    }
+    return GP_OK;
+}
+
+/* Undo driver actions of a non-transactional driver (best effort: the
+ * error already on ctx stands). */
+static void undo_assignable_add(gp_ctx *ctx, const gp_driver_ops *drv, const member_fn *fns,
+                                size_t n)
+{
+    gp_error_info saved;
+    gp_error_info_init(&saved);
+    gp_err_copy(&saved, &ctx->err);
+    for (size_t i = n; i-- > 0;)
+        drv->device_assignable_remove(ctx, fns[i].pci_id, fns[i].orig);
+    gp_err_copy(&ctx->err, &saved);
+    gp_error_info_dispose(&saved);
+}
+
+static void undo_assignable_remove(gp_ctx *ctx, const gp_driver_ops *drv, const member_fn *fns,
+                                   size_t n)
+{
+    gp_error_info saved;
+    gp_error_info_init(&saved);
+    gp_err_copy(&saved, &ctx->err);
+    for (size_t i = 0; i < n; i++) {
+        char *o = NULL;
+        drv->device_assignable_add(ctx, fns[i].pci_id, &o);
+        free(o);
+    }
+    gp_err_copy(&ctx->err, &saved);
+    gp_error_info_dispose(&saved);
+}
+
+int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
+{
+    const gp_driver_ops *drv;
+    const gp_host *host;
+    const gp_gpu *g;
+    member_fn *fns = NULL;
+    size_t n_fns = 0, n_done = 0;
+    gp_pci_addr addr;
+    char canon[GP_PCI_ID_LEN], uuid[37], now[32];
+    char *pool_name = NULL, *holder = NULL, *after = NULL;
+    bool need_undo = false;
+    int rc;
+
+    gp_err_clear(&ctx->err);
+    rc = gp_pci_addr_parse(pci_id, &addr, &ctx->err);
+    if (rc)
+        return rc;
+    gp_pci_addr_format(&addr, canon);
+    /* Facts and driver first: the write lock is held briefly. */
+    rc = gp_driver_get(ctx, &drv);
+    if (rc)
+        return rc;
+    rc = gp_host_get(ctx, &host);
+    if (rc)
+        return rc;
+    rc = gp_store_begin(ctx);
+    if (rc)
+        return rc;
+    rc = gp_store_pool_find(ctx, pool, uuid, &pool_name);
+    if (rc)
+        goto out;
+    g = gp_host_find_gpu(host, canon);
+    if (!g) {
+        rc = GP_ERR(ctx, GP_ERR_UNKNOWN_GPU, "no GPU %s on this host", canon);
+        GP_PARAM(ctx, "pci-id", "%s", canon);
+        goto out;
+    }
+    if (g->boot_vga == GP_YES) {
+        rc = GP_ERR(ctx, GP_ERR_GPU_BOOT_VGA,
+                    "GPU %s is the host's boot VGA device (console): it never enters a pool",
+                    canon);
+        GP_PARAM(ctx, "pci-id", "%s", canon);
+        goto out;
+    }
+    rc = check_iommu_group(ctx, host, g);
+    if (rc)
+        goto out;
+    rc = query_text(ctx, "reading pool members",
+                    "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon, &holder);
+    if (rc)
+        goto out;
+    if (holder && strcmp(holder, uuid)) {
+        char *holder_name = NULL;
+        rc = query_text(ctx, "reading pools", "SELECT name_label FROM pools WHERE uuid = ?1",
+                        holder, &holder_name);
+        if (rc)
+            goto out;
+        rc = GP_ERR(ctx, GP_ERR_GPU_IN_OTHER_POOL,
+                    "GPU %s is already in pool %s (%s); a GPU is in at most one pool",
+                    canon, holder_name ? holder_name : "?", holder);
+        GP_PARAM(ctx, "pci-id", "%s", canon);
+        GP_PARAM(ctx, "pool", "%s", holder);
+        GP_PARAM(ctx, "pool-name-label", "%s", holder_name ? holder_name : "");
+        free(holder_name);
+        goto out;
+    }
+    if (holder) {
+        /* Already a member of this pool: nothing to do. */
+        gp_store_rollback(ctx);
+        rc = GP_OK;
+        goto out;
+    }
+    n_fns = 1 + g->n_companions;
+    fns = calloc(n_fns, sizeof(*fns));
+    if (!fns) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(fns[0].pci_id, GP_PCI_ID_LEN, "%s", canon);
+    for (size_t i = 0; i < g->n_companions; i++)
+        snprintf(fns[i + 1].pci_id, GP_PCI_ID_LEN, "%s", g->companions[i].pci_id);
+    /* Make the GPU and its companions assignable (pciback). */
+    for (n_done = 0; n_done < n_fns; n_done++) {
+        rc = drv->device_assignable_add(ctx, fns[n_done].pci_id, &fns[n_done].orig);
+        if (rc) {
+            if (ctx->err.code == GP_OK)
+                GP_ERR(ctx, rc, "driver %s could not make %s assignable", drv->name,
+                       fns[n_done].pci_id);
+            GP_PARAM(ctx, "pci-id", "%s", fns[n_done].pci_id);
+            need_undo = !drv->transactional;
+            goto out;
+        }
+    }
+    need_undo = !drv->transactional;
+    gp_now_iso(now);
+    rc = exec_bound(ctx, "recording pool membership",
+                    "INSERT INTO pool_members(pci_id, pool_uuid, original_driver, added)"
+                    " VALUES (?1, ?2, ?3, ?4)", 4, canon, uuid, fns[0].orig, now);
+    if (rc)
+        goto out;
+    for (size_t i = 1; i < n_fns; i++) {
+        rc = exec_bound(ctx, "recording a companion function",
+                        "INSERT INTO pool_companions(pci_id, gpu_pci_id, original_driver)"
+                        " VALUES (?1, ?2, ?3)", 3, fns[i].pci_id, canon, fns[i].orig);
+        if (rc)
+            goto out;
+    }
+    after = member_json(uuid, pool_name, fns, n_fns);
+    if (!after) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = gp_store_audit(ctx, "pool-gpu-add", canon, NULL, after);
+    if (rc)
+        goto out;
+    rc = gp_store_commit(ctx);
+    if (!rc)
+        need_undo = false;
+out:
+    if (rc) {
+        gp_store_rollback(ctx);
+        if (need_undo)
+            undo_assignable_add(ctx, drv, fns, n_done);
+    }
+    member_fns_free(fns, n_fns);
+    free(pool_name);
+    free(holder);
+    free(after);
+    return rc;
+}
+
+int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
+{
+    const gp_driver_ops *drv;
+    sqlite3_stmt *st = NULL;
+    member_fn *fns = NULL;
+    size_t n_fns = 0, n_done = 0;
+    gp_pci_addr addr;
+    char canon[GP_PCI_ID_LEN], uuid[37];
+    char *holder = NULL, *holder_name = NULL, *vm = NULL, *before = NULL;
+    bool need_undo = false;
+    int rc;
+
+    gp_err_clear(&ctx->err);
+    rc = gp_pci_addr_parse(pci_id, &addr, &ctx->err);
+    if (rc)
+        return rc;
+    gp_pci_addr_format(&addr, canon);
+    rc = gp_driver_get(ctx, &drv);
+    if (rc)
+        return rc;
+    rc = gp_store_begin(ctx);
+    if (rc)
+        return rc;
+    if (pool) {
+        rc = gp_store_pool_find(ctx, pool, uuid, NULL);
+        if (rc)
+            goto out;
+    }
+    rc = query_text(ctx, "reading pool members",
+                    "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon, &holder);
+    if (rc)
+        goto out;
+    if (!holder || (pool && strcmp(holder, uuid))) {
+        if (pool)
+            rc = GP_ERR(ctx, GP_ERR_GPU_NOT_IN_POOL, "GPU %s is not in pool %s", canon, pool);
+        else
+            rc = GP_ERR(ctx, GP_ERR_GPU_NOT_IN_POOL, "GPU %s is not in any pool", canon);
+        GP_PARAM(ctx, "pci-id", "%s", canon);
+        if (pool)
+            GP_PARAM(ctx, "pool", "%s", pool);
+        goto out;
+    }
+    rc = query_text(ctx, "reading pools", "SELECT name_label FROM pools WHERE uuid = ?1",
+                    holder, &holder_name);
+    if (rc)
+        goto out;
+    rc = query_text(ctx, "reading assignments",
+                    "SELECT vm_uuid FROM assignments WHERE pci_id = ?1", canon, &vm);
+    if (rc)
+        goto out;
+    if (vm) {
+        rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
+                    "GPU %s is assigned to VM %s: release it before removing it from the pool",
+                    canon, vm);
+        GP_PARAM(ctx, "pci-id", "%s", canon);
+        GP_PARAM(ctx, "vm", "%s", vm);
+        goto out;
+    }
+    /* The GPU, then its companions, with their original drivers. */
+    rc = gp_store_prepare(ctx, "SELECT pci_id, original_driver, 0 AS k FROM pool_members"
+                          " WHERE pci_id = ?1 UNION ALL"
+                          " SELECT pci_id, original_driver, 1 FROM pool_companions"
+                          " WHERE gpu_pci_id = ?1 ORDER BY k, pci_id", &st);
+    if (rc)
+        goto out;
+    sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        member_fn *nf = realloc(fns, (n_fns + 1) * sizeof(*nf));
+        if (!nf) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        fns = nf;
+        memset(&fns[n_fns], 0, sizeof(fns[n_fns]));
+        snprintf(fns[n_fns].pci_id, GP_PCI_ID_LEN, "%s",
+                 (const char *)sqlite3_column_text(st, 0));
+        fns[n_fns].orig = gp_strdup((const char *)sqlite3_column_text(st, 1));
+        n_fns++;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = gp_store_error(ctx, rc, "reading pool members");
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    before = member_json(holder, holder_name ? holder_name : "", fns, n_fns);
+    if (!before) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = exec_bound(ctx, "removing a GPU from its pool",
+                    "DELETE FROM pool_companions WHERE gpu_pci_id = ?1", 1, canon);
+    if (!rc)
+        rc = exec_bound(ctx, "removing a GPU from its pool",
+                        "DELETE FROM pool_members WHERE pci_id = ?1", 1, canon);
+    if (!rc)
+        rc = gp_store_audit(ctx, "pool-gpu-remove", canon, before, NULL);
+    if (rc)
+        goto out;
+    /* Driver last: give the functions back to their original drivers. */
+    need_undo = !drv->transactional;
+    for (n_done = 0; n_done < n_fns; n_done++) {
+        rc = drv->device_assignable_remove(ctx, fns[n_done].pci_id, fns[n_done].orig);
+        if (rc) {
+            if (ctx->err.code == GP_OK)
+                GP_ERR(ctx, rc, "driver %s could not give %s back to %s", drv->name,
+                       fns[n_done].pci_id, fns[n_done].orig ? fns[n_done].orig : "none");
+            GP_PARAM(ctx, "pci-id", "%s", fns[n_done].pci_id);
+            goto out;
+        }
+    }
+    rc = gp_store_commit(ctx);
+    if (!rc)
+        need_undo = false;
+out:
+    sqlite3_finalize(st);
+    if (rc) {
+        gp_store_rollback(ctx);
+        if (need_undo)
+            undo_assignable_remove(ctx, drv, fns, n_done);
+    }
+    member_fns_free(fns, n_fns);
+    free(holder);
+    free(holder_name);
+    free(vm);
+    free(before);
+    return rc;
+}

@@ -1,0 +1,467 @@
+/*
+ * store.c - the sqlite3 state database: open, schema migrations,
+ * transactions, the append-only audit log.
+ *
+ * The schema version is PRAGMA user_version.  migrations[i] brings a
+ * database from version i to version i + 1; a database newer than this
+ * library is refused (GP_ERR_DB_VERSION) rather than guessed at.  Opening a
+ * current database does no migration work: one PRAGMA read.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define GP_BUSY_TIMEOUT_MS_DEFAULT 10000
+
+static const char *const migrations[] = {
+    /* 0 -> 1: initial schema */
+    "CREATE TABLE pools ("
+    "  uuid TEXT PRIMARY KEY NOT NULL,"
+    "  name_label TEXT NOT NULL UNIQUE CHECK (name_label <> ''),"
+    "  name_description TEXT NOT NULL DEFAULT '',"
+    "  numa_policy TEXT NOT NULL"
+    "    CHECK (numa_policy IN ('required','preferred','socket','legacy')),"
+    "  pin_mode TEXT NOT NULL CHECK (pin_mode IN ('hard','soft','none')),"
+    "  cpu_overcommit REAL NOT NULL CHECK (cpu_overcommit > 0 AND cpu_overcommit <= 64),"
+    "  created TEXT NOT NULL"
+    ");"
+    "CREATE TABLE pool_members ("
+    "  pci_id TEXT PRIMARY KEY NOT NULL,"
+    "  pool_uuid TEXT NOT NULL REFERENCES pools(uuid),"
+    "  original_driver TEXT,"
+    "  added TEXT NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX pool_members_by_pool ON pool_members(pool_uuid, pci_id);"
+    /* Functions that travel with a member GPU, with their original drivers. */
+    "CREATE TABLE pool_companions ("
+    "  pci_id TEXT PRIMARY KEY NOT NULL,"
+    "  gpu_pci_id TEXT NOT NULL REFERENCES pool_members(pci_id) ON DELETE CASCADE,"
+    "  original_driver TEXT"
+    ");"
+    "CREATE UNIQUE INDEX pool_companions_by_gpu ON pool_companions(gpu_pci_id, pci_id);"
+    /* UNIQUE vm_uuid: one GPU per VM; UNIQUE pci_id: a GPU held by at most
+     * one VM.  The rules are checked in code too; these are the backstop. */
+    "CREATE TABLE assignments ("
+    "  vm_uuid TEXT NOT NULL UNIQUE,"
+    "  pci_id TEXT NOT NULL UNIQUE,"
+    "  pool_uuid TEXT NOT NULL REFERENCES pools(uuid),"
+    "  numa_node INTEGER NOT NULL,"
+    "  pcpus TEXT NOT NULL,"
+    "  memory_node INTEGER NOT NULL,"
+    "  pin_mode TEXT NOT NULL CHECK (pin_mode IN ('hard','soft','none')),"
+    "  vcpus INTEGER NOT NULL CHECK (vcpus > 0),"
+    "  memory_mib INTEGER NOT NULL CHECK (memory_mib > 0),"
+    "  reason TEXT,"
+    "  created TEXT NOT NULL,"
+    "  FOREIGN KEY (pool_uuid, pci_id) REFERENCES pool_members(pool_uuid, pci_id)"
+    ");"
+    "CREATE TABLE sim_vms ("
+    "  uuid TEXT PRIMARY KEY NOT NULL,"
+    "  name_label TEXT NOT NULL,"
+    "  power_state TEXT NOT NULL"
+    "    CHECK (power_state IN ('halted','running','paused','suspended','shutdown','dying')),"
+    "  domid INTEGER,"
+    "  vcpus INTEGER NOT NULL CHECK (vcpus > 0),"
+    "  memory_mib INTEGER NOT NULL CHECK (memory_mib > 0),"
+    "  affinity TEXT,"
+    "  affinity_mode TEXT,"
+    "  created TEXT NOT NULL"
+    ");"
+    "CREATE INDEX sim_vms_by_name ON sim_vms(name_label, uuid);"
+    "CREATE INDEX sim_vms_by_domid ON sim_vms(domid);"
+    "CREATE TABLE sim_bindings ("
+    "  pci_id TEXT PRIMARY KEY NOT NULL,"
+    "  driver TEXT NOT NULL,"
+    "  original_driver TEXT"
+    ");"
+    "CREATE TABLE sim_boot ("
+    "  vm_uuid TEXT PRIMARY KEY NOT NULL,"
+    "  pci_ids TEXT NOT NULL,"
+    "  pcpus TEXT NOT NULL,"
+    "  pin_mode TEXT NOT NULL,"
+    "  memory_node INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  time TEXT NOT NULL,"
+    "  caller TEXT NOT NULL,"
+    "  operation TEXT NOT NULL,"
+    "  object TEXT,"
+    "  before TEXT,"
+    "  after TEXT"
+    ");"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+};
+
+int gp_store_schema_version(void)
+{
+    return (int)GP_ARRAY_SIZE(migrations);
+}
+
+static const char *store_path(const gp_ctx *ctx)
+{
+    return ctx->cfg.db_path ? ctx->cfg.db_path : GP_DEFAULT_DB_PATH;
+}
+
+int gp_store_error(gp_ctx *ctx, int rc, const char *what)
+{
+    int primary = rc & 0xff;
+    int code = GP_ERR_DB;
+    const char *msg = ctx->db ? sqlite3_errmsg(ctx->db) : sqlite3_errstr(rc);
+
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+        code = GP_ERR_DB_BUSY;
+    else if (primary == SQLITE_READONLY || primary == SQLITE_PERM ||
+             primary == SQLITE_AUTH)
+        code = GP_ERR_PERMISSION;
+    else if (primary == SQLITE_NOMEM)
+        code = GP_ERR_NOMEM;
+    /* errmsg may describe a later call than rc; prefer rc's own text when
+     * they disagree. */
+    if (ctx->db && (sqlite3_errcode(ctx->db) & 0xff) != primary)
+        msg = sqlite3_errstr(rc);
+    GP_ERR(ctx, code, "database %s: %s: %s", store_path(ctx), what, msg);
+    GP_PARAM(ctx, "db", "%s", store_path(ctx));
+    return code;
+}
+
+/* mkdir -p of the directory holding path. */
+static int make_parent_dir(gp_ctx *ctx, const char *path)
+{
+    char *dir = gp_strdup(path);
+    int rc = GP_OK;
+
+    if (!dir)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        goto out;
+    *slash = '\0';
+    for (char *p = dir + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+            rc = GP_ERR(ctx, errno == EACCES ? GP_ERR_PERMISSION : GP_ERR_IO,
+                        "cannot create directory %s for database %s: %s", dir, path,
+                        strerror(errno));
+            GP_PARAM(ctx, "db", "%s", path);
+            goto out;
+        }
+        *p = c;
+        if (!c)
+            break;
+    }
+out:
+    free(dir);
+    return rc;
+}
+
+/* Create the file ourselves so its mode is 0600 whatever the umask; sqlite
+ * gives the -wal and -shm files the database file's mode. */
+static int create_db_file(gp_ctx *ctx, const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return GP_OK;
+        int e = errno;
+        GP_ERR(ctx, e == EACCES ? GP_ERR_PERMISSION : GP_ERR_IO,
+               "cannot create database %s: %s", path, strerror(e));
+        GP_PARAM(ctx, "db", "%s", path);
+        return ctx->err.code;
+    }
+    int rc = GP_OK;
+    if (fchmod(fd, 0600) < 0) {
+        rc = GP_ERR(ctx, GP_ERR_IO, "cannot chmod database %s: %s", path, strerror(errno));
+        GP_PARAM(ctx, "db", "%s", path);
+    }
+    close(fd);
+    return rc;
+}
+
+static int read_user_version(gp_ctx *ctx, int *version)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(ctx->db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return gp_store_error(ctx, rc, "reading the schema version");
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        int r = gp_store_error(ctx, rc, "reading the schema version");
+        sqlite3_finalize(st);
+        return r;
+    }
+    *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return GP_OK;
+}
+
+static int refuse_newer(gp_ctx *ctx, int version)
+{
+    GP_ERR(ctx, GP_ERR_DB_VERSION,
+           "database %s has schema version %d, newer than this library's %d",
+           store_path(ctx), version, gp_store_schema_version());
+    GP_PARAM(ctx, "db", "%s", store_path(ctx));
+    GP_PARAM(ctx, "schema-version", "%d", version);
+    GP_PARAM(ctx, "supported-version", "%d", gp_store_schema_version());
+    return GP_ERR_DB_VERSION;
+}
+
+/* Bring the schema to the current version in one write transaction. */
+static int migrate(gp_ctx *ctx)
+{
+    int version = 0, rc;
+    char *errmsg = NULL;
+
+    /* WAL is a property of the file: set once, when the schema is made. */
+    rc = sqlite3_exec(ctx->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return gp_store_error(ctx, rc, "switching to WAL");
+    rc = sqlite3_exec(ctx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return gp_store_error(ctx, rc, "locking for migration");
+    /* Another process may have migrated while we waited for the lock. */
+    rc = read_user_version(ctx, &version);
+    if (rc)
+        goto fail;
+    if (version > gp_store_schema_version()) {
+        rc = refuse_newer(ctx, version);
+        goto fail;
+    }
+    for (int v = version; v < gp_store_schema_version(); v++) {
+        int src = sqlite3_exec(ctx->db, migrations[v], NULL, NULL, &errmsg);
+        if (src != SQLITE_OK) {
+            rc = GP_ERR(ctx, GP_ERR_DB, "database %s: migration to schema version %d failed: %s",
+                        store_path(ctx), v + 1, errmsg ? errmsg : sqlite3_errstr(src));
+            GP_PARAM(ctx, "db", "%s", store_path(ctx));
+            sqlite3_free(errmsg);
+            goto fail;
+        }
+    }
+    if (version < gp_store_schema_version()) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", gp_store_schema_version());
+        int src = sqlite3_exec(ctx->db, sql, NULL, NULL, NULL);
+        if (src != SQLITE_OK) {
+            rc = gp_store_error(ctx, src, "recording the schema version");
+            goto fail;
+        }
+    }
+    rc = sqlite3_exec(ctx->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = gp_store_error(ctx, rc, "committing the migration");
+        goto fail;
+    }
+    return GP_OK;
+fail:
+    sqlite3_exec(ctx->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int gp_store_open(gp_ctx *ctx)
+{
+    const char *path = store_path(ctx);
+    int rc, version = 0;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    struct stat st;
+
+    if (ctx->db)
+        return GP_OK;
+    if (stat(path, &st) < 0) {
+        if (errno != ENOENT) {
+            rc = GP_ERR(ctx, errno == EACCES ? GP_ERR_PERMISSION : GP_ERR_IO,
+                        "cannot reach database %s: %s", path, strerror(errno));
+            GP_PARAM(ctx, "db", "%s", path);
+            return rc;
+        }
+        rc = make_parent_dir(ctx, path);
+        if (rc)
+            return rc;
+        rc = create_db_file(ctx, path);
+        if (rc)
+            return rc;
+    } else if (access(path, R_OK) < 0) {
+        rc = GP_ERR(ctx, GP_ERR_PERMISSION, "cannot read database %s: %s", path,
+                    strerror(errno));
+        GP_PARAM(ctx, "db", "%s", path);
+        return rc;
+    } else if (access(path, W_OK) < 0) {
+        /* A reader without write permission still gets the read paths. */
+        flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+    }
+    rc = sqlite3_open_v2(path, &ctx->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        int e = errno;
+        if (rc == SQLITE_CANTOPEN && e == EACCES)
+            rc = GP_ERR(ctx, GP_ERR_PERMISSION, "cannot open database %s: %s", path,
+                        strerror(e));
+        else
+            rc = GP_ERR(ctx, GP_ERR_DB, "cannot open database %s: %s", path,
+                        ctx->db ? sqlite3_errmsg(ctx->db) : sqlite3_errstr(rc));
+        GP_PARAM(ctx, "db", "%s", path);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(ctx->db, 1);
+    sqlite3_busy_timeout(ctx->db, ctx->cfg.busy_timeout_ms ? (int)ctx->cfg.busy_timeout_ms
+                                                           : GP_BUSY_TIMEOUT_MS_DEFAULT);
+    rc = sqlite3_exec(ctx->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL",
+                      NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = gp_store_error(ctx, rc, "setting connection options");
+        goto fail;
+    }
+    rc = read_user_version(ctx, &version);
+    if (rc)
+        goto fail;
+    if (version > gp_store_schema_version()) {
+        rc = refuse_newer(ctx, version);
+        goto fail;
+    }
+    if (version < gp_store_schema_version()) {
+        rc = migrate(ctx);
+        if (rc)
+            goto fail;
+    }
+    return GP_OK;
+fail:
+    sqlite3_close_v2(ctx->db);
+    ctx->db = NULL;
+    return rc;
+}
+
+int gp_store_prepare(gp_ctx *ctx, const char *sql, sqlite3_stmt **st)
+{
+    *st = NULL;
+    int rc = gp_store_open(ctx);
+    if (rc)
+        return rc;
+    rc = sqlite3_prepare_v2(ctx->db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK) {
+        *st = NULL;
+        return gp_store_error(ctx, rc, "preparing a statement");
+    }
+    return GP_OK;
+}
+
+int gp_store_begin(gp_ctx *ctx)
+{
+    int rc = gp_store_open(ctx);
+    if (rc)
+        return rc;
+    if (ctx->in_txn)
+        return GP_ERR(ctx, GP_ERR_INTERNAL, "nested transaction");
+    rc = sqlite3_exec(ctx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return gp_store_error(ctx, rc, "taking the write lock");
+    ctx->in_txn = true;
+    return GP_OK;
+}
+
+int gp_store_commit(gp_ctx *ctx)
+{
+    if (!ctx->db || !ctx->in_txn)
+        return GP_ERR(ctx, GP_ERR_INTERNAL, "commit without a transaction");
+    int rc = sqlite3_exec(ctx->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = gp_store_error(ctx, rc, "committing");
+        gp_store_rollback(ctx);
+        return rc;
+    }
+    ctx->in_txn = false;
+    return GP_OK;
+}
+
+void gp_store_rollback(gp_ctx *ctx)
+{
+    if (!ctx->db || !ctx->in_txn)
+        return;
+    /* Leaves ctx->err alone: the error that caused the rollback stands. */
+    if (!sqlite3_get_autocommit(ctx->db))
+        sqlite3_exec(ctx->db, "ROLLBACK", NULL, NULL, NULL);
+    ctx->in_txn = false;
+}
+
+int gp_store_audit(gp_ctx *ctx, const char *operation, const char *object,
+                   const char *before, const char *after)
+{
+    sqlite3_stmt *st = NULL;
+    char now[32];
+    char *caller = NULL;
+    int rc;
+
+    if (!ctx->in_txn)
+        return GP_ERR(ctx, GP_ERR_INTERNAL, "audit row outside a transaction");
+    if (ctx->cfg.caller)
+        caller = gp_strdup(ctx->cfg.caller);
+    else
+        caller = gp_asprintf("uid=%u pid=%d", (unsigned)getuid(), (int)getpid());
+    if (!caller)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    rc = gp_store_prepare(ctx,
+                          "INSERT INTO audit(time, caller, operation, object, before, after)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st);
+    if (rc)
+        goto out;
+    gp_now_iso(now);
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, caller, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, operation, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, object, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, before, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, after, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, "writing the audit log");
+out:
+    sqlite3_finalize(st);
+    free(caller);
+    return rc;
+}
+
+int gp_store_pool_find(gp_ctx *ctx, const char *pool, char uuid_out[37], char **name_out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (name_out)
+        *name_out = NULL;
+    if (!pool || !*pool) {
+        rc = GP_ERR(ctx, GP_ERR_UNKNOWN_POOL, "no pool given");
+        GP_PARAM(ctx, "pool", "%s", "");
+        return rc;
+    }
+    /* A uuid-shaped argument is a uuid: name-labels never look like one. */
+    rc = gp_store_prepare(ctx, gp_uuid_valid(pool)
+                          ? "SELECT uuid, name_label FROM pools WHERE uuid = lower(?1)"
+                          : "SELECT uuid, name_label FROM pools WHERE name_label = ?1", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, pool, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(uuid_out, 37, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = GP_OK;
+        if (name_out) {
+            *name_out = gp_strdup((const char *)sqlite3_column_text(st, 1));
+            if (!*name_out)
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        }
+    } else if (rc == SQLITE_DONE) {
+        rc = GP_ERR(ctx, GP_ERR_UNKNOWN_POOL, "no pool with uuid or name-label '%s'", pool);
+        GP_PARAM(ctx, "pool", "%s", pool);
+    } else {
+        rc = gp_store_error(ctx, rc, "looking up a pool");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -1,0 +1,379 @@
+/*
+ * vm.c - VMs as the driver reports them, and the simulated driver's VM
+ * lifecycle (create, start, pause, shutdown, destroy).
+ */
+#include "internal.h"
+
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gp_vm_init(gp_vm *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->domid = -1;
+}
+
+void gp_vm_dispose(gp_vm *v)
+{
+    if (!v)
+        return;
+    free(v->name_label);
+    gp_vm_init(v);
+}
+
+void gp_vm_list_free(gp_vm *vms, size_t n)
+{
+    for (size_t i = 0; vms && i < n; i++)
+        gp_vm_dispose(&vms[i]);
+    free(vms);
+}
+
+int gp_vm_list(gp_ctx *ctx, gp_vm **out, size_t *n_out)
+{
+    const gp_driver_ops *drv;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    gp_err_clear(&ctx->err);
+    rc = gp_driver_get(ctx, &drv);
+    if (rc)
+        return rc;
+    return drv->vm_list(ctx, out, n_out);
+}
+
+/* gp_vm_get for a driver without vm_get: search its list. */
+static int vm_search_list(gp_ctx *ctx, const gp_driver_ops *drv, const char *vm, gp_vm *out)
+{
+    gp_vm *vms = NULL;
+    size_t n = 0, found = SIZE_MAX, matches = 0;
+    int rc = drv->vm_list(ctx, &vms, &n);
+
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (!strcasecmp(vms[i].uuid, vm)) {
+            found = i;
+            matches = 1;
+            break;
+        }
+    for (size_t i = 0; found == SIZE_MAX && i < n; i++)
+        if (vms[i].name_label && !strcmp(vms[i].name_label, vm)) {
+            if (!matches)
+                found = i;
+            matches++;
+        }
+    if (!matches) {
+        rc = GP_ERR(ctx, GP_ERR_UNKNOWN_VM, "no VM with uuid or name-label '%s'", vm);
+        GP_PARAM(ctx, "vm", "%s", vm);
+    } else if (matches > 1) {
+        rc = GP_ERR(ctx, GP_ERR_VM_AMBIGUOUS,
+                    "name-label '%s' matches %zu VMs: use the uuid", vm, matches);
+        GP_PARAM(ctx, "vm", "%s", vm);
+    } else {
+        gp_vm_dispose(out);
+        *out = vms[found];
+        gp_vm_init(&vms[found]);
+    }
+    gp_vm_list_free(vms, n);
+    return rc;
+}
+
+int gp_vm_get(gp_ctx *ctx, const char *vm, gp_vm *out)
+{
+    const gp_driver_ops *drv;
+    int rc;
+
+    gp_err_clear(&ctx->err);
+    rc = gp_driver_get(ctx, &drv);
+    if (rc)
+        return rc;
+    if (!vm || !*vm) {
+        rc = GP_ERR(ctx, GP_ERR_UNKNOWN_VM, "no VM given");
+        GP_PARAM(ctx, "vm", "%s", "");
+        return rc;
+    }
+    if (drv->vm_get)
+        return drv->vm_get(ctx, vm, out);
+    return vm_search_list(ctx, drv, vm, out);
+}
+
+/* ---- the simulated driver's VM lifecycle ---------------------------------- */
+
+static int sim_only(gp_ctx *ctx, const char *what)
+{
+    const gp_driver_ops *drv;
+    int rc = gp_driver_get(ctx, &drv);
+    if (rc)
+        return rc;
+    if (drv != &gp_driver_sim) {
+        rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED, "%s is only possible with the sim driver, not %s",
+                    what, drv->name);
+        GP_PARAM(ctx, "driver", "%s", drv->name);
+        return rc;
+    }
+    return GP_OK;
+}
+
+static char *vm_json(const gp_vm *v)
+{
+    json_object *o = json_object_new_object();
+    char *s;
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "uuid", json_object_new_string(v->uuid));
+    json_object_object_add(o, "name_label", json_object_new_string(v->name_label ? v->name_label : ""));
+    json_object_object_add(o, "power_state", json_object_new_string(gp_vm_state_name(v->state)));
+    json_object_object_add(o, "domid", json_object_new_int(v->domid));
+    json_object_object_add(o, "vcpus", json_object_new_int(v->vcpus));
+    json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)v->memory_mib));
+    s = gp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return s;
+}
+
+/* Audit a VM change: before/after JSON of the VM (either may be NULL). */
+static int audit_vm(gp_ctx *ctx, const char *op, const char *uuid, const gp_vm *before,
+                    const gp_vm *after)
+{
+    char *b = before ? vm_json(before) : NULL;
+    char *a = after ? vm_json(after) : NULL;
+    int rc;
+    if ((before && !b) || (after && !a))
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    else
+        rc = gp_store_audit(ctx, op, uuid, b, a);
+    free(b);
+    free(a);
+    return rc;
+}
+
+static int exec_vm_sql(gp_ctx *ctx, const char *sql, const char *uuid, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = gp_store_prepare(ctx, sql, &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int gp_sim_vm_create(gp_ctx *ctx, const char *name_label, int vcpus,
+                     uint64_t memory_mib, char uuid_out[37])
+{
+    sqlite3_stmt *st = NULL;
+    gp_vm v;
+    char now[32];
+    int rc;
+
+    gp_vm_init(&v);
+    gp_err_clear(&ctx->err);
+    rc = sim_only(ctx, "vm-create");
+    if (rc)
+        return rc;
+    if (!name_label || !*name_label) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "a VM needs a non-empty name-label");
+        GP_PARAM(ctx, "name-label", "%s", "");
+        return rc;
+    }
+    if (vcpus < 1 || vcpus > 4096) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "vcpus must be 1..4096, not %d", vcpus);
+        GP_PARAM(ctx, "vcpus", "%d", vcpus);
+        return rc;
+    }
+    if (memory_mib == 0 || memory_mib > (UINT64_C(1) << 40)) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
+                    "memory must be 1..%llu MiB, not %llu", 1ULL << 40,
+                    (unsigned long long)memory_mib);
+        GP_PARAM(ctx, "memory-mib", "%llu", (unsigned long long)memory_mib);
+        return rc;
+    }
+    gp_uuid_generate(v.uuid);
+    v.name_label = gp_strdup(name_label);
+    if (!v.name_label)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    v.state = GP_VM_HALTED;
+    v.vcpus = vcpus;
+    v.memory_mib = memory_mib;
+    rc = gp_store_begin(ctx);
+    if (rc)
+        goto out;
+    rc = gp_store_prepare(ctx, "INSERT INTO sim_vms(uuid, name_label, power_state, vcpus,"
+                          " memory_mib, created) VALUES (?1, ?2, 'halted', ?3, ?4, ?5)", &st);
+    if (rc)
+        goto out;
+    gp_now_iso(now);
+    sqlite3_bind_text(st, 1, v.uuid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name_label, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, vcpus);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)memory_mib);
+    sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        rc = gp_store_error(ctx, rc, "creating a simulated VM");
+        goto out;
+    }
+    rc = audit_vm(ctx, "vm-create", v.uuid, NULL, &v);
+    if (rc)
+        goto out;
+    rc = gp_store_commit(ctx);
+    if (rc)
+        goto out;
+    if (uuid_out)
+        snprintf(uuid_out, 37, "%s", v.uuid);
+out:
+    sqlite3_finalize(st);
+    if (rc)
+        gp_store_rollback(ctx);
+    gp_vm_dispose(&v);
+    return rc;
+}
+
+enum sim_action { SIM_START, SIM_PAUSE, SIM_SHUTDOWN, SIM_DESTROY };
+
+/* The GPU assigned to vm_uuid (caller frees) or NULL. */
+static int assigned_gpu(gp_ctx *ctx, const char *vm_uuid, char **pci_id)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = gp_store_prepare(ctx, "SELECT pci_id FROM assignments WHERE vm_uuid = ?1", &st);
+    *pci_id = NULL;
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *pci_id = gp_strdup((const char *)sqlite3_column_text(st, 0));
+        rc = *pci_id ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    } else {
+        rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, "reading assignments");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int wrong_state(gp_ctx *ctx, int code, const gp_vm *v, const char *op,
+                       const char *needed)
+{
+    GP_ERR(ctx, code, "VM %s (%s) is %s; %s needs it %s", v->name_label, v->uuid,
+           gp_vm_state_name(v->state), op, needed);
+    GP_PARAM(ctx, "vm", "%s", v->uuid);
+    GP_PARAM(ctx, "power-state", "%s", gp_vm_state_name(v->state));
+    return code;
+}
+
+static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
+{
+    static const char *const ops[] = { "vm-start", "vm-pause", "vm-shutdown", "vm-destroy" };
+    gp_vm before, after;
+    char *gpu = NULL;
+    int rc;
+
+    gp_vm_init(&before);
+    gp_vm_init(&after);
+    gp_err_clear(&ctx->err);
+    rc = sim_only(ctx, ops[action]);
+    if (rc)
+        return rc;
+    rc = gp_store_begin(ctx);
+    if (rc)
+        return rc;
+    rc = gp_driver_sim.vm_get(ctx, vm, &before);
+    if (rc)
+        goto out;
+    switch (action) {
+    case SIM_START:
+        if (before.state != GP_VM_HALTED) {
+            rc = wrong_state(ctx, GP_ERR_VM_NOT_HALTED, &before, "vm-start", "halted");
+            goto out;
+        }
+        /* Live domains get the next free domid, like Xen (dom0 is 0). */
+        rc = exec_vm_sql(ctx, "UPDATE sim_vms SET power_state = 'running',"
+                         " domid = (SELECT COALESCE(MAX(domid), 0) + 1 FROM sim_vms)"
+                         " WHERE uuid = ?1", before.uuid, "starting a simulated VM");
+        break;
+    case SIM_PAUSE:
+        if (before.state != GP_VM_RUNNING) {
+            rc = wrong_state(ctx, GP_ERR_INVALID_ARGUMENT, &before, "vm-pause", "running");
+            goto out;
+        }
+        rc = exec_vm_sql(ctx, "UPDATE sim_vms SET power_state = 'paused' WHERE uuid = ?1",
+                         before.uuid, "pausing a simulated VM");
+        break;
+    case SIM_SHUTDOWN:
+        if (before.state != GP_VM_RUNNING && before.state != GP_VM_PAUSED) {
+            rc = wrong_state(ctx, GP_ERR_INVALID_ARGUMENT, &before, "vm-shutdown",
+                             "running or paused");
+            goto out;
+        }
+        rc = exec_vm_sql(ctx, "UPDATE sim_vms SET power_state = 'halted', domid = NULL,"
+                         " affinity = NULL, affinity_mode = NULL WHERE uuid = ?1",
+                         before.uuid, "shutting down a simulated VM");
+        break;
+    case SIM_DESTROY:
+        if (before.state != GP_VM_HALTED) {
+            rc = wrong_state(ctx, GP_ERR_VM_NOT_HALTED, &before, "vm-destroy", "halted");
+            goto out;
+        }
+        rc = assigned_gpu(ctx, before.uuid, &gpu);
+        if (rc)
+            goto out;
+        if (gpu) {
+            rc = GP_ERR(ctx, GP_ERR_VM_HAS_GPU,
+                        "VM %s (%s) holds GPU %s: release it before destroying the VM",
+                        before.name_label, before.uuid, gpu);
+            GP_PARAM(ctx, "vm", "%s", before.uuid);
+            GP_PARAM(ctx, "pci-id", "%s", gpu);
+            goto out;
+        }
+        rc = exec_vm_sql(ctx, "DELETE FROM sim_boot WHERE vm_uuid = ?1", before.uuid,
+                         "destroying a simulated VM");
+        if (!rc)
+            rc = exec_vm_sql(ctx, "DELETE FROM sim_vms WHERE uuid = ?1", before.uuid,
+                             "destroying a simulated VM");
+        break;
+    }
+    if (rc)
+        goto out;
+    if (action != SIM_DESTROY) {
+        rc = gp_driver_sim.vm_get(ctx, before.uuid, &after);
+        if (rc)
+            goto out;
+    }
+    rc = audit_vm(ctx, ops[action], before.uuid, &before,
+                  action == SIM_DESTROY ? NULL : &after);
+    if (rc)
+        goto out;
+    rc = gp_store_commit(ctx);
+out:
+    if (rc)
+        gp_store_rollback(ctx);
+    free(gpu);
+    gp_vm_dispose(&before);
+    gp_vm_dispose(&after);
+    return rc;
+}
+
+int gp_sim_vm_start(gp_ctx *ctx, const char *vm)
+{
+    return sim_vm_change(ctx, vm, SIM_START);
+}
+
+int gp_sim_vm_pause(gp_ctx *ctx, const char *vm)
+{
+    return sim_vm_change(ctx, vm, SIM_PAUSE);
+}
+
+int gp_sim_vm_shutdown(gp_ctx *ctx, const char *vm)
+{
+    return sim_vm_change(ctx, vm, SIM_SHUTDOWN);
+}
+
+int gp_sim_vm_destroy(gp_ctx *ctx, const char *vm)
+{
+    return sim_vm_change(ctx, vm, SIM_DESTROY);
+}

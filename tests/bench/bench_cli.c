@@ -1,0 +1,369 @@
+/*
+ * bench_cli.c - wall-clock cost of one whole `xe-gpupool gpu-list` process on
+ * a large store.
+ *
+ * Builds tests/tmp/bench/: a synthetic host of 32 NUMA nodes and 256 GPUs as
+ * hwloc XML (host.xml, handed to the CLI through GPUPOOL_TOPOLOGY), a sim
+ * state database with 8 pools of 32 GPUs made through the library API,
+ * 10,000 sim VMs and 100,000 audit rows inserted in one sqlite transaction
+ * (plain rows of sim_vms and audit), and 128 assignments through
+ * gp_vm_gpu_assign().  Then runs xe-cli/xe-gpupool gpu-list N=200 times as a
+ * whole process (fork/exec/wait, stdout to /dev/null) and prints the median
+ * and p90 wall time against the 5 ms target, and the machine.
+ * GPUPOOL_BENCH_CLI=PATH measures another build of the CLI.
+ *
+ * A benchmark, not a test: exits 0 with a note when the CLI is not built.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gpupool.h"
+#include "synthhost.h"
+
+#define BENCH_DIR   "tests/tmp/bench"
+#define CLI_PATH    "xe-cli/xe-gpupool"
+#define N_RUNS      200
+#define N_WARMUP    5
+#define N_BASE      50
+#define N_VMS       10000
+#define N_AUDIT     100000
+#define N_POOLS     8
+#define N_ASSIGN    128
+#define TARGET_MS   5.0
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void print_machine(void)
+{
+    char line[512], model[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        while (fgets(line, sizeof(line), f))
+            if (strncmp(line, "model name", 10) == 0) {
+                char *c = strchr(line, ':');
+                if (c) {
+                    snprintf(model, sizeof(model), "%s", c + 2);
+                    model[strcspn(model, "\n")] = '\0';
+                }
+                break;
+            }
+        fclose(f);
+    }
+    printf("  machine: %s, nproc %ld\n", model, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Deterministic v4-shaped uuid for row i of a table tag. */
+static void bench_uuid(char out[37], unsigned tag, unsigned i)
+{
+    snprintf(out, 37, "%08x-%04x-4%03x-8%03x-%012x", 0xbe7c0000u + tag, i >> 16, (i >> 4) & 0xfff,
+             i & 0xfff, i * 2654435761u);
+}
+
+static int fail_ctx(gp_ctx *ctx, const char *what)
+{
+    const gp_error_info *e = gp_ctx_last_error(ctx);
+    fprintf(stderr, "bench_cli: %s: %s: %s\n", what, gp_error_name(e->code),
+            e->message ? e->message : "");
+    return -1;
+}
+
+static int sql_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "bench_cli: %s: %s\n", sql, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* 10,000 sim VMs and 100,000 audit rows in one transaction. */
+static int bulk_rows(const char *db_path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *vm = NULL, *au = NULL;
+    int rc = -1;
+
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        fprintf(stderr, "bench_cli: open %s: %s\n", db_path, sqlite3_errmsg(db));
+        goto out;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    if (sql_exec(db, "BEGIN IMMEDIATE"))
+        goto out;
+    if (sqlite3_prepare_v2(db, "INSERT INTO sim_vms(uuid, name_label, power_state, domid, vcpus,"
+                           " memory_mib, created) VALUES (?1, ?2, 'halted', NULL, ?3, ?4, ?5)",
+                           -1, &vm, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO audit(time, caller, operation, object, before, after)"
+                           " VALUES (?1, 'bench_cli', ?2, ?3, NULL, ?4)", -1, &au, NULL) != SQLITE_OK) {
+        fprintf(stderr, "bench_cli: prepare: %s\n", sqlite3_errmsg(db));
+        goto rollback;
+    }
+    for (unsigned i = 0; i < N_VMS; i++) {
+        char uuid[37], name[32];
+        bench_uuid(uuid, 1, i);
+        snprintf(name, sizeof(name), "bench-vm-%05u", i);
+        sqlite3_bind_text(vm, 1, uuid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(vm, 2, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(vm, 3, 2 + (int)(i % 4) * 2);
+        sqlite3_bind_int(vm, 4, 16384);
+        sqlite3_bind_text(vm, 5, "2024-01-01T00:00:00.000Z", -1, SQLITE_STATIC);
+        if (sqlite3_step(vm) != SQLITE_DONE) {
+            fprintf(stderr, "bench_cli: insert sim_vms: %s\n", sqlite3_errmsg(db));
+            goto rollback;
+        }
+        sqlite3_reset(vm);
+    }
+    static const char *const ops[] = { "vm-gpu-assign", "vm-gpu-release", "pool-param-set",
+                                       "sim-vm-start", "sim-vm-shutdown" };
+    for (unsigned i = 0; i < N_AUDIT; i++) {
+        char uuid[37], t[32], after[160];
+        bench_uuid(uuid, 1, i % N_VMS);
+        snprintf(t, sizeof(t), "2024-01-%02uT%02u:%02u:%02u.%03uZ", 1 + i / 86400 % 28,
+                 i / 3600 % 24, i / 60 % 60, i % 60, i % 1000);
+        snprintf(after, sizeof(after), "{\"vm_uuid\":\"%s\",\"pci_id\":\"0000:%02x:00.0\",\"seq\":%u}",
+                 uuid, 1 + i % 200, i);
+        sqlite3_bind_text(au, 1, t, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(au, 2, ops[i % 5], -1, SQLITE_STATIC);
+        sqlite3_bind_text(au, 3, uuid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(au, 4, after, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(au) != SQLITE_DONE) {
+            fprintf(stderr, "bench_cli: insert audit: %s\n", sqlite3_errmsg(db));
+            goto rollback;
+        }
+        sqlite3_reset(au);
+    }
+    if (sql_exec(db, "COMMIT"))
+        goto rollback;
+    rc = 0;
+    goto out;
+rollback:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(vm);
+    sqlite3_finalize(au);
+    sqlite3_close(db);
+    return rc;
+}
+
+static int build_store(const char *db_path, const char *xml_path, size_t *n_assigned)
+{
+    gp_config cfg;
+    gp_ctx *ctx = NULL;
+    gp_error_info gi;
+    int rc = -1;
+
+    *n_assigned = 0;
+    gp_config_init(&cfg);
+    gp_error_info_init(&gi);
+    cfg.db_path = strdup(db_path);
+    cfg.driver = strdup("sim");
+    cfg.topology_file = strdup(xml_path);
+    cfg.caller = strdup("bench_cli");
+    if (gp_ctx_alloc(&ctx, &cfg, &gi) != GP_OK) {
+        fprintf(stderr, "bench_cli: gp_ctx_alloc: %s\n", gi.message ? gi.message : "");
+        goto out;
+    }
+    for (int p = 0; p < N_POOLS; p++) {
+        char name[32];
+        snprintf(name, sizeof(name), "bench-pool-%d", p);
+        if (gp_pool_create(ctx, name, "bench_cli", p % 2 ? GP_NUMA_PREFERRED : GP_NUMA_REQUIRED,
+                           GP_PIN_HARD, 1.0, NULL) != GP_OK) {
+            rc = fail_ctx(ctx, "pool-create");
+            goto out;
+        }
+        for (int g = p * 32; g < (p + 1) * 32; g++) {
+            char id[GP_PCI_ID_LEN];
+            synth_gpu_pci_id(g, id);
+            if (gp_pool_gpu_add(ctx, name, id) != GP_OK) {
+                rc = fail_ctx(ctx, "pool-gpu-add");
+                goto out;
+            }
+        }
+    }
+    gp_ctx_free(ctx);
+    ctx = NULL;
+
+    if (bulk_rows(db_path) < 0)
+        goto out;
+
+    if (gp_ctx_alloc(&ctx, &cfg, &gi) != GP_OK)
+        goto out;
+    for (unsigned i = 0; i < N_ASSIGN; i++) {
+        char uuid[37], pool[32];
+        gp_assign_args args;
+        memset(&args, 0, sizeof(args));
+        bench_uuid(uuid, 1, i * 7);
+        snprintf(pool, sizeof(pool), "bench-pool-%u", i % N_POOLS);
+        args.pool = pool;
+        if (gp_vm_gpu_assign(ctx, uuid, &args, NULL) != GP_OK) {
+            /* Assignments make the listing realistic; the figure stands without them. */
+            fail_ctx(ctx, "vm-gpu-assign (continuing without more assignments)");
+            break;
+        }
+        (*n_assigned)++;
+    }
+    rc = 0;
+out:
+    gp_ctx_free(ctx);
+    gp_config_dispose(&cfg);
+    gp_error_info_dispose(&gi);
+    return rc;
+}
+
+/* Run the CLI once with env; stdout to out_fd (-1: /dev/null).  Exit status or -1. */
+static int run_cli(char *const argv[], char *const envp[], int out_fd)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(out_fd >= 0 ? out_fd : null, 1);
+        dup2(null, 2);
+        execve(argv[0], argv, envp);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int main(void)
+{
+    char cwd[4096], db_path[4200], xml_path[4200], conf_path[4200];
+    char env_db[4300], env_topo[4300], env_conf[4300];
+    synth_spec s;
+    size_t n_assigned = 0;
+    double ms[N_RUNS];
+
+    const char *cli = getenv("GPUPOOL_BENCH_CLI");   /* another build to measure */
+    if (!cli || !*cli)
+        cli = CLI_PATH;
+    if (access(cli, X_OK) != 0) {
+        printf("bench_cli: %s is not built: skipped (run `make` first)\n", cli);
+        return 0;
+    }
+    if (!getcwd(cwd, sizeof(cwd)))
+        return 1;
+    mkdir("tests/tmp", 0755);
+    mkdir(BENCH_DIR, 0755);
+    snprintf(db_path, sizeof(db_path), "%s/" BENCH_DIR "/state.db", cwd);
+    snprintf(xml_path, sizeof(xml_path), "%s/" BENCH_DIR "/host.xml", cwd);
+    snprintf(conf_path, sizeof(conf_path), "%s/" BENCH_DIR "/no-such.conf", cwd);
+    static const char *const suffixes[] = { "", "-wal", "-shm" };
+    for (size_t i = 0; i < 3; i++) {
+        char p[4300];
+        snprintf(p, sizeof(p), "%s%s", db_path, suffixes[i]);
+        unlink(p);
+    }
+
+    synth_spec_init(&s);
+    s.n_nodes = 32;
+    s.nodes_per_socket = 4;
+    s.cores_per_node = 16;
+    s.threads_per_core = 2;
+    s.n_gpus = 256;
+    s.mem_bytes_per_node = 512ULL << 30;
+    if (synth_host_write_hwloc(&s, xml_path) < 0) {
+        fprintf(stderr, "bench_cli: write %s: %s\n", xml_path, strerror(errno));
+        return 1;
+    }
+    double t0 = now_ms();
+    if (build_store(db_path, xml_path, &n_assigned) < 0)
+        return 1;
+    double build_ms = now_ms() - t0;
+
+    snprintf(env_db, sizeof(env_db), "GPUPOOL_DB=%s", db_path);
+    snprintf(env_topo, sizeof(env_topo), "GPUPOOL_TOPOLOGY=%s", xml_path);
+    snprintf(env_conf, sizeof(env_conf), "GPUPOOL_CONFIG=%s", conf_path);
+    char *envp[] = { env_db, env_topo, env_conf, (char *)"GPUPOOL_DRIVER=sim",
+                     (char *)"PATH=/usr/bin:/bin", (char *)"LC_ALL=C", NULL };
+    char *argv[] = { (char *)cli, (char *)"gpu-list", NULL };
+
+    /* One checked run: exit status 0 and a record per GPU in the output. */
+    char out_path[4300];
+    snprintf(out_path, sizeof(out_path), "%s/" BENCH_DIR "/gpu-list.out", cwd);
+    int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int st = fd >= 0 ? run_cli(argv, envp, fd) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (st != 0) {
+        fprintf(stderr, "bench_cli: %s gpu-list exited %d (output in %s)\n", cli, st, out_path);
+        return 1;
+    }
+    size_t n_records = 0, out_bytes = 0;
+    FILE *f = fopen(out_path, "r");
+    if (f) {
+        char line[4096];
+        while (fgets(line, sizeof(line), f)) {
+            out_bytes += strlen(line);
+            if (strncmp(line, "pci-id", 6) == 0)
+                n_records++;
+        }
+        fclose(f);
+    }
+
+    for (int i = 0; i < N_WARMUP; i++)
+        run_cli(argv, envp, -1);
+    for (int i = 0; i < N_RUNS; i++) {
+        double a = now_ms();
+        st = run_cli(argv, envp, -1);
+        ms[i] = now_ms() - a;
+        if (st != 0) {
+            fprintf(stderr, "bench_cli: run %d exited %d\n", i, st);
+            return 1;
+        }
+    }
+    qsort(ms, N_RUNS, sizeof(double), cmp_double);
+
+    /* Baseline: the same process start without a context (`version`). */
+    char *argv_v[] = { (char *)cli, (char *)"version", NULL };
+    double base[N_BASE];
+    for (int i = 0; i < N_BASE; i++) {
+        double a = now_ms();
+        run_cli(argv_v, envp, -1);
+        base[i] = now_ms() - a;
+    }
+    qsort(base, N_BASE, sizeof(double), cmp_double);
+    struct stat xs;
+    long long xml_bytes = stat(xml_path, &xs) == 0 ? (long long)xs.st_size : -1;
+    double med = (ms[N_RUNS / 2 - 1] + ms[N_RUNS / 2]) / 2, p90 = ms[(N_RUNS * 9) / 10 - 1];
+
+    printf("bench_cli: `xe-gpupool gpu-list` as a whole process (fork/exec/wait), %d runs after %d warm-up\n",
+           N_RUNS, N_WARMUP);
+    printf("  store: %d GPUs in %d pools, %d sim VMs, %d audit rows, %zu assignments (built in %.0f ms);"
+           " host: %d nodes / %d pCPUs hwloc XML (%lld bytes) via GPUPOOL_TOPOLOGY\n", s.n_gpus,
+           N_POOLS, N_VMS, N_AUDIT, n_assigned, build_ms, s.n_nodes,
+           s.n_nodes * s.cores_per_node * s.threads_per_core, xml_bytes);
+    printf("  output: %zu bytes, %zu GPU records\n", out_bytes, n_records);
+    printf("  median %.2f ms, p90 %.2f ms (min %.2f, max %.2f)\n", med, p90, ms[0], ms[N_RUNS - 1]);
+    printf("  target: median <= %.0f ms: %s\n", TARGET_MS, med <= TARGET_MS ? "met" : "NOT met");
+    printf("  baseline `xe-gpupool version` (process start, no store or host): median %.2f ms\n",
+           (base[N_BASE / 2 - 1] + base[N_BASE / 2]) / 2);
+    print_machine();
+    return 0;
+}

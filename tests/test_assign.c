@@ -1,0 +1,513 @@
+/*
+ * test_assign.c - assignments on the embedded 8-GPU host with the sim
+ * driver: assign / release / reassign on halted VMs, VM_NOT_HALTED on
+ * running and paused ones, one GPU per VM, a GPU held by at most one VM, and
+ * several processes assigning from one pool at once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gpupool.h"
+#include "internal.h"
+#include "testutil.h"
+
+#define GPU0 "0000:18:00.0"   /* node 0 */
+#define GPU1 "0000:2a:00.0"   /* node 0 */
+#define GPU4 "0000:9a:00.0"   /* node 1 */
+#define GPU5 "0000:ab:00.0"   /* node 1 */
+
+typedef struct {
+    char *dir;
+    char *db;
+    gp_ctx *ctx;
+    char *dump;
+    char pool[37];
+} fixture;
+
+static gp_ctx *ctx_new(const char *db)
+{
+    gp_config cfg;
+    gp_ctx *ctx = NULL;
+    gp_config_init(&cfg);
+    cfg.db_path = strdup(db);
+    cfg.driver = strdup("sim");
+    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
+    cfg.caller = strdup("test-assign");
+    cfg.busy_timeout_ms = 30000;
+    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
+    gp_config_dispose(&cfg);
+    return ctx;
+}
+
+/* A pool "gpu" (required, hard) of GPU0, GPU1, GPU4, GPU5. */
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    f->dir = tu_scratch_dir("assign");
+    assert_true(asprintf(&f->db, "%s/state.db", f->dir) > 0);
+    f->ctx = ctx_new(f->db);
+    assert_int_equal(gp_pool_create(f->ctx, "gpu", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0,
+                                    f->pool), GP_OK);
+    static const char *const gpus[] = { GPU0, GPU1, GPU4, GPU5 };
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(gp_pool_gpu_add(f->ctx, "gpu", gpus[i]), GP_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    gp_ctx_free(f->ctx);
+    free(f->dump);
+    free(f->db);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static void snap(fixture *f)
+{
+    free(f->dump);
+    f->dump = tu_db_dump(f->db);
+}
+
+static void assert_unchanged(fixture *f)
+{
+    char *now = tu_db_dump(f->db);
+    assert_string_equal(f->dump, now);
+    free(now);
+}
+
+static const char *param_of(fixture *f, const char *key)
+{
+    const gp_error_info *e = gp_ctx_last_error(f->ctx);
+    for (size_t i = 0; i < e->n_params; i++)
+        if (!strcmp(e->params[i].key, key))
+            return e->params[i].value;
+    fail_msg("no param %s in error %s: %s", key, gp_error_name(e->code), e->message);
+    return NULL;
+}
+
+static void vm_new(fixture *f, const char *name, int vcpus, char uuid[37])
+{
+    assert_int_equal(gp_sim_vm_create(f->ctx, name, vcpus, 16384, uuid), GP_OK);
+}
+
+static gp_assign_args pool_args(fixture *f)
+{
+    gp_assign_args a = { .pool = "gpu" };
+    (void)f;
+    return a;
+}
+
+static void test_assign_basic(void **state)
+{
+    fixture *f = *state;
+    char vm[37];
+    vm_new(f, "train", 4, vm);
+    gp_assign_args args = pool_args(f);
+    gp_assignment a;
+    gp_assignment_init(&a);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "train", &args, &a), GP_OK);
+    assert_string_equal(a.vm_uuid, vm);
+    assert_string_equal(a.vm_name_label, "train");
+    assert_string_equal(a.pool_uuid, f->pool);
+    assert_string_equal(a.pool_name_label, "gpu");
+    assert_int_equal(a.pin_mode, GP_PIN_HARD);
+    assert_int_equal(a.vcpus, 4);
+    assert_int_equal(a.memory_mib, 16384);
+    assert_int_equal(a.n_pcpus, 4);
+    assert_non_null(a.reason);
+    /* NUMA: vCPUs and memory on the GPU's node. */
+    const gp_host *h;
+    assert_int_equal(gp_host_get(f->ctx, &h), GP_OK);
+    const gp_gpu *g = gp_host_find_gpu(h, a.pci_id);
+    assert_non_null(g);
+    assert_int_equal(a.numa_node, g->numa_node);
+    assert_int_equal(a.memory_node, g->numa_node);
+    const gp_numa_node *node = gp_host_find_node(h, a.numa_node);
+    assert_non_null(node);
+    for (size_t i = 0; i < a.n_pcpus; i++) {
+        bool on = false;
+        for (size_t j = 0; j < node->n_cpus; j++)
+            on = on || node->cpus[j] == a.pcpus[i];
+        assert_true(on);
+    }
+
+    /* Read back by name and by uuid; listed. */
+    gp_assignment b;
+    gp_assignment_init(&b);
+    assert_int_equal(gp_assignment_get(f->ctx, "train", &b), GP_OK);
+    assert_string_equal(b.pci_id, a.pci_id);
+    assert_int_equal(b.n_pcpus, a.n_pcpus);
+    assert_memory_equal(b.pcpus, a.pcpus, a.n_pcpus * sizeof(int));
+    assert_string_equal(b.vm_name_label, "train");
+    assert_int_equal(gp_assignment_get(f->ctx, vm, &b), GP_OK);
+    assert_string_equal(b.pci_id, a.pci_id);
+    gp_assignment_dispose(&b);
+    gp_assignment *as = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_assignment_list(f->ctx, &as, &n), GP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(as[0].vm_uuid, vm);
+    assert_string_equal(as[0].vm_name_label, "train");
+    gp_assignment_list_free(as, n);
+
+    /* The driver has the boot-time GPU and affinity. */
+    char *dump = tu_db_dump(f->db);
+    char *pcpus = gp_cpulist_join(a.pcpus, a.n_pcpus);
+    char want[256];
+    snprintf(want, sizeof(want), "vm_uuid=%s|pci_ids=%s|pcpus=%s|pin_mode=hard", vm, a.pci_id,
+             pcpus);
+    assert_non_null(strstr(dump, want));
+    free(pcpus);
+    free(dump);
+
+    gp_audit_entry *e = NULL;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &n), GP_OK);
+    assert_string_equal(e[n - 1].operation, "vm-gpu-assign");
+    assert_string_equal(e[n - 1].object, vm);
+    assert_non_null(strstr(e[n - 1].after, a.pci_id));
+    assert_null(e[n - 1].before);
+    gp_audit_list_free(e, n);
+    gp_assignment_dispose(&a);
+}
+
+static void test_not_halted(void **state)
+{
+    fixture *f = *state;
+    char run[37], pau[37];
+    vm_new(f, "run", 2, run);
+    vm_new(f, "pau", 2, pau);
+    assert_int_equal(gp_sim_vm_start(f->ctx, "run"), GP_OK);
+    assert_int_equal(gp_sim_vm_start(f->ctx, "pau"), GP_OK);
+    assert_int_equal(gp_sim_vm_pause(f->ctx, "pau"), GP_OK);
+    gp_assign_args args = pool_args(f);
+    snap(f);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "run", &args, NULL), GP_ERR_VM_NOT_HALTED);
+    assert_string_equal(param_of(f, "vm"), run);
+    assert_string_equal(param_of(f, "power-state"), "running");
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "pau", &args, NULL), GP_ERR_VM_NOT_HALTED);
+    assert_string_equal(param_of(f, "vm"), pau);
+    assert_string_equal(param_of(f, "power-state"), "paused");
+    assert_unchanged(f);
+
+    /* Release is halted-only too: assign while halted, then start. */
+    assert_int_equal(gp_sim_vm_shutdown(f->ctx, "run"), GP_OK);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "run", &args, NULL), GP_OK);
+    assert_int_equal(gp_sim_vm_start(f->ctx, "run"), GP_OK);
+    snap(f);
+    assert_int_equal(gp_vm_gpu_release(f->ctx, "run"), GP_ERR_VM_NOT_HALTED);
+    assert_string_equal(param_of(f, "power-state"), "running");
+    assert_int_equal(gp_sim_vm_pause(f->ctx, "run"), GP_OK);
+    snap(f);
+    assert_int_equal(gp_vm_gpu_release(f->ctx, "run"), GP_ERR_VM_NOT_HALTED);
+    assert_string_equal(param_of(f, "power-state"), "paused");
+    assert_unchanged(f);
+}
+
+static void test_one_gpu_per_vm(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args args = pool_args(f);
+    gp_assignment a;
+    gp_assignment_init(&a);
+    vm_new(f, "vm", 2, NULL);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &args, &a), GP_OK);
+    snap(f);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &args, NULL), GP_ERR_VM_HAS_GPU);
+    assert_string_equal(param_of(f, "pci-id"), a.pci_id);
+    gp_assign_args forced = { .pci_id = GPU5 };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &forced, NULL), GP_ERR_VM_HAS_GPU);
+    /* A VM holding a GPU cannot be destroyed. */
+    assert_int_equal(gp_sim_vm_destroy(f->ctx, "vm"), GP_ERR_VM_HAS_GPU);
+    assert_unchanged(f);
+    gp_assignment_dispose(&a);
+}
+
+static void test_gpu_held_by_one_vm(void **state)
+{
+    fixture *f = *state;
+    char a_uuid[37];
+    vm_new(f, "a", 2, a_uuid);
+    vm_new(f, "b", 2, NULL);
+    gp_assign_args forced = { .pci_id = GPU4 };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "a", &forced, NULL), GP_OK);
+    snap(f);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "b", &forced, NULL), GP_ERR_GPU_ASSIGNED);
+    assert_string_equal(param_of(f, "vm"), a_uuid);
+    assert_string_equal(param_of(f, "pci-id"), GPU4);
+    gp_assign_args both = { .pool = "gpu", .pci_id = "9a:00.0" };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "b", &both, NULL), GP_ERR_GPU_ASSIGNED);
+    assert_unchanged(f);
+
+    /* The schema refuses it too, whatever the code does. */
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(f->db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_exec(h, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO assignments(vm_uuid, pci_id, pool_uuid, numa_node, pcpus, memory_node,"
+             " pin_mode, vcpus, memory_mib, created) VALUES ('x', '%s', '%s', 1, '1', 1, 'hard',"
+             " 1, 1, 'now')", GPU4, f->pool);
+    assert_int_not_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO assignments(vm_uuid, pci_id, pool_uuid, numa_node, pcpus, memory_node,"
+             " pin_mode, vcpus, memory_mib, created) VALUES ('%s', '%s', '%s', 0, '1', 0, 'hard',"
+             " 1, 1, 'now')", a_uuid, GPU0, f->pool);
+    assert_int_not_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    assert_unchanged(f);
+}
+
+static void test_release_and_reassign(void **state)
+{
+    fixture *f = *state;
+    char vm[37];
+    vm_new(f, "vm", 2, vm);
+    gp_assign_args forced = { .pci_id = GPU0 };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, vm, &forced, NULL), GP_OK);
+    assert_int_equal(gp_vm_gpu_release(f->ctx, "vm"), GP_OK);
+    gp_assignment a;
+    gp_assignment_init(&a);
+    assert_int_equal(gp_assignment_get(f->ctx, "vm", &a), GP_ERR_VM_NO_GPU);
+    char *dump = tu_db_dump(f->db);
+    assert_null(strstr(dump, "pci_ids="));   /* boot record cleared */
+    free(dump);
+    snap(f);
+    assert_int_equal(gp_vm_gpu_release(f->ctx, "vm"), GP_ERR_VM_NO_GPU);
+    assert_string_equal(param_of(f, "vm"), vm);
+    assert_int_equal(gp_vm_gpu_release(f->ctx, "ghost"), GP_ERR_UNKNOWN_VM);
+    assert_unchanged(f);
+
+    /* Reassign = release + assign, to another GPU on the other node. */
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, vm, &forced, NULL), GP_OK);
+    assert_int_equal(gp_vm_gpu_release(f->ctx, vm), GP_OK);
+    gp_assign_args other = { .pool = "gpu", .pci_id = GPU5 };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, vm, &other, &a), GP_OK);
+    assert_string_equal(a.pci_id, GPU5);
+    assert_int_equal(a.numa_node, 1);
+    /* The released GPU is free again for another VM. */
+    vm_new(f, "next", 2, NULL);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "next", &forced, NULL), GP_OK);
+    gp_assignment_dispose(&a);
+
+    gp_audit_entry *e = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &n), GP_OK);
+    int assigns = 0, releases = 0;
+    for (size_t i = 0; i < n; i++) {
+        assigns += !strcmp(e[i].operation, "vm-gpu-assign");
+        if (!strcmp(e[i].operation, "vm-gpu-release")) {
+            releases++;
+            assert_non_null(e[i].before);
+            assert_null(e[i].after);
+        }
+    }
+    assert_int_equal(assigns, 4);
+    assert_int_equal(releases, 2);
+    gp_audit_list_free(e, n);
+}
+
+static void test_assign_refusals(void **state)
+{
+    fixture *f = *state;
+    vm_new(f, "vm", 2, NULL);
+    assert_int_equal(gp_pool_create(f->ctx, "empty", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0,
+                                    NULL), GP_OK);
+    snap(f);
+    gp_assign_args none = { 0 };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &none, NULL), GP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", NULL, NULL), GP_ERR_INVALID_ARGUMENT);
+    gp_assign_args a1 = { .pool = "nope" };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &a1, NULL), GP_ERR_UNKNOWN_POOL);
+    assert_string_equal(param_of(f, "pool"), "nope");
+    gp_assign_args a2 = { .pool = "gpu" };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "ghost", &a2, NULL), GP_ERR_UNKNOWN_VM);
+    gp_assign_args a3 = { .pci_id = "0000:3a:00.0" };  /* a GPU in no pool */
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &a3, NULL), GP_ERR_GPU_NOT_IN_POOL);
+    gp_assign_args a4 = { .pci_id = "0000:77:00.0" };  /* no such GPU */
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &a4, NULL), GP_ERR_UNKNOWN_GPU);
+    gp_assign_args a5 = { .pci_id = "bogus" };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &a5, NULL), GP_ERR_PCI_ID_INVALID);
+    gp_assign_args a6 = { .pool = "empty", .pci_id = GPU0 };  /* GPU of another pool */
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &a6, NULL), GP_ERR_GPU_NOT_IN_POOL);
+    gp_assign_args a7 = { .pool = "empty" };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &a7, NULL), GP_ERR_POOL_EMPTY);
+    gp_assign_args a8 = { .pool = "gpu", .vcpus = -2 };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &a8, NULL), GP_ERR_INVALID_ARGUMENT);
+    /* More vCPUs than a node has pCPUs under policy required. */
+    gp_assign_args a9 = { .pool = "gpu", .vcpus = 49 };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &a9, NULL), GP_ERR_NO_PLACEMENT);
+    assert_unchanged(f);
+}
+
+static void test_overrides_and_pool_exhaustion(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args args = { .pool = "gpu", .vcpus = 8, .memory_mib = 4096 };
+    gp_assignment a;
+    gp_assignment_init(&a);
+    char names[5][8];
+    for (int i = 0; i < 5; i++) {
+        snprintf(names[i], sizeof(names[i]), "vm%d", i);
+        vm_new(f, names[i], 2, NULL);
+    }
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm0", &args, &a), GP_OK);
+    assert_int_equal(a.vcpus, 8);
+    assert_int_equal(a.memory_mib, 4096);
+    assert_int_equal(a.n_pcpus, 8);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(gp_vm_gpu_assign(f->ctx, names[i], &args, NULL), GP_OK);
+    snap(f);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm4", &args, NULL), GP_ERR_POOL_EMPTY);
+    assert_unchanged(f);
+    gp_assignment *as = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_assignment_list(f->ctx, &as, &n), GP_OK);
+    assert_int_equal(n, 4);
+    for (size_t i = 1; i < n; i++)
+        assert_true(strcmp(as[i - 1].pci_id, as[i].pci_id) < 0);
+    /* No pCPU pinned twice under overcommit 1.0. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            for (size_t x = 0; x < as[i].n_pcpus; x++)
+                for (size_t y = 0; y < as[j].n_pcpus; y++)
+                    assert_int_not_equal(as[i].pcpus[x], as[j].pcpus[y]);
+    gp_assignment_list_free(as, n);
+    gp_assignment_dispose(&a);
+}
+
+/* ---- several processes at once --------------------------------------------- */
+
+#define RACERS 8
+
+/* Fork RACERS children that wait on a pipe, then each assign vms[i] (or all
+ * the same VM) from the pool; returns each child's gp_error as exit code. */
+static void race(fixture *f, char vms[RACERS][37], int codes[RACERS])
+{
+    int go[2];
+    pid_t pids[RACERS];
+    assert_int_equal(pipe(go), 0);
+    for (int i = 0; i < RACERS; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            char c;
+            close(go[1]);
+            gp_ctx *ctx = ctx_new(f->db);
+            /* Discovery and driver before the start signal. */
+            const gp_host *h;
+            if (gp_host_get(ctx, &h) || !gp_ctx_driver_name(ctx))
+                _exit(100);
+            if (read(go[0], &c, 1) != 0)
+                _exit(101);
+            gp_assign_args args = { .pool = "gpu" };
+            int rc = gp_vm_gpu_assign(ctx, vms[i], &args, NULL);
+            gp_ctx_free(ctx);
+            _exit(-rc);
+        }
+    }
+    close(go[0]);
+    close(go[1]);  /* EOF: everybody goes */
+    for (int i = 0; i < RACERS; i++) {
+        int st;
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        assert_true(WIFEXITED(st));
+        codes[i] = -WEXITSTATUS(st);
+    }
+}
+
+static void check_invariants(fixture *f)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open_v2(f->db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT (SELECT count(*) FROM assignments),"
+                                        " (SELECT count(DISTINCT pci_id) FROM assignments),"
+                                        " (SELECT count(DISTINCT vm_uuid) FROM assignments),"
+                                        " (SELECT count(*) FROM sim_boot)", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    assert_int_equal(sqlite3_column_int(st, 1), n);  /* no GPU held twice */
+    assert_int_equal(sqlite3_column_int(st, 2), n);  /* no VM with two GPUs */
+    assert_int_equal(sqlite3_column_int(st, 3), n);  /* a boot record per assignment */
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+}
+
+static void test_race_distinct_vms(void **state)
+{
+    fixture *f = *state;
+    char vms[RACERS][37];
+    int codes[RACERS], ok = 0, empty = 0;
+    for (int i = 0; i < RACERS; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "r%d", i);
+        vm_new(f, name, 2, vms[i]);
+    }
+    race(f, vms, codes);
+    for (int i = 0; i < RACERS; i++) {
+        if (codes[i] == GP_OK)
+            ok++;
+        else if (codes[i] == GP_ERR_POOL_EMPTY)
+            empty++;
+        else
+            fail_msg("racer %d: %s", i, gp_error_name(codes[i]));
+    }
+    assert_int_equal(ok, 4);           /* the pool has 4 GPUs */
+    assert_int_equal(empty, RACERS - 4);
+    check_invariants(f);
+    gp_assignment *as = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_assignment_list(f->ctx, &as, &n), GP_OK);
+    assert_int_equal(n, 4);
+    gp_assignment_list_free(as, n);
+}
+
+static void test_race_same_vm(void **state)
+{
+    fixture *f = *state;
+    char vms[RACERS][37];
+    int codes[RACERS], ok = 0;
+    vm_new(f, "one", 2, vms[0]);
+    for (int i = 1; i < RACERS; i++)
+        memcpy(vms[i], vms[0], 37);
+    race(f, vms, codes);
+    for (int i = 0; i < RACERS; i++) {
+        if (codes[i] == GP_OK)
+            ok++;
+        else
+            assert_int_equal(codes[i], GP_ERR_VM_HAS_GPU);
+    }
+    assert_int_equal(ok, 1);
+    check_invariants(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_assign_basic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_halted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_gpu_per_vm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_held_by_one_vm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_and_reassign, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_assign_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overrides_and_pool_exhaustion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_race_distinct_vms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_race_same_vm, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,460 @@
+/*
+ * test_pool.c - pools and the rules of pool membership, on the embedded
+ * dual-socket 8-GPU host with the sim driver.  Every refusal must leave the
+ * database byte-for-byte unchanged.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpupool.h"
+#include "internal.h"
+#include "testutil.h"
+
+/* GPUs of the embedded host: 4 on node 0, 4 on node 1. */
+#define GPU0 "0000:18:00.0"
+#define GPU1 "0000:2a:00.0"
+#define GPU2 "0000:3a:00.0"
+#define GPU3 "0000:5d:00.0"
+#define GPU4 "0000:9a:00.0"
+#define NIC "0000:4b:00.0"
+#define BRIDGE1 "0000:29:01.0"
+
+typedef struct {
+    char *dir;
+    char *db;
+    gp_ctx *ctx;
+    char *dump;   /* taken by snap() */
+} fixture;
+
+static gp_ctx *ctx_new(const char *db)
+{
+    gp_config cfg;
+    gp_ctx *ctx = NULL;
+    gp_config_init(&cfg);
+    cfg.db_path = strdup(db);
+    cfg.driver = strdup("sim");
+    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
+    cfg.caller = strdup("test-pool");
+    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
+    gp_config_dispose(&cfg);
+    return ctx;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    f->dir = tu_scratch_dir("pool");
+    assert_true(asprintf(&f->db, "%s/state.db", f->dir) > 0);
+    f->ctx = ctx_new(f->db);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    gp_ctx_free(f->ctx);
+    free(f->dump);
+    free(f->db);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Remember the database, to check a refusal changed nothing. */
+static void snap(fixture *f)
+{
+    free(f->dump);
+    f->dump = tu_db_dump(f->db);
+}
+
+static void assert_unchanged(fixture *f)
+{
+    char *now = tu_db_dump(f->db);
+    assert_string_equal(f->dump, now);
+    free(now);
+}
+
+static void assert_err(fixture *f, int rc, int code, const char *param, const char *value)
+{
+    const gp_error_info *e = gp_ctx_last_error(f->ctx);
+    assert_int_equal(rc, code);
+    assert_int_equal(e->code, code);
+    assert_non_null(e->message);
+    assert_true(e->message[0] != '\0');
+    if (!param)
+        return;
+    for (size_t i = 0; i < e->n_params; i++)
+        if (!strcmp(e->params[i].key, param)) {
+            if (value)
+                assert_string_equal(e->params[i].value, value);
+            return;
+        }
+    fail_msg("error %s has no param %s (message: %s)", gp_error_name(code), param, e->message);
+}
+
+static int64_t audit_count(fixture *f)
+{
+    gp_audit_entry *e = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &n), GP_OK);
+    gp_audit_list_free(e, n);
+    return (int64_t)n;
+}
+
+static void make_pool(fixture *f, const char *name, char uuid[37])
+{
+    assert_int_equal(gp_pool_create(f->ctx, name, NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, uuid),
+                     GP_OK);
+}
+
+/* The host model the context discovered, for tests that need facts the
+ * embedded host does not have (boot VGA, IOMMU groups, companions). */
+static gp_gpu *host_gpu(fixture *f, const char *pci_id)
+{
+    const gp_host *h;
+    assert_int_equal(gp_host_get(f->ctx, &h), GP_OK);
+    for (size_t i = 0; i < f->ctx->host.n_gpus; i++)
+        if (!strcmp(f->ctx->host.gpus[i].pci_id, pci_id))
+            return &f->ctx->host.gpus[i];
+    fail_msg("no GPU %s in the embedded host", pci_id);
+    return NULL;
+}
+
+static void gpu_set_group(gp_gpu *g, int group, const char *const *members, size_t n)
+{
+    g->iommu_group = group;
+    g->iommu_group_members = calloc(n, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        g->iommu_group_members[i] = strdup(members[i]);
+    g->n_iommu_group_members = n;
+}
+
+static void gpu_add_companion(gp_gpu *g, const char *pci_id, uint16_t cls, const char *driver)
+{
+    g->companions = realloc(g->companions, (g->n_companions + 1) * sizeof(*g->companions));
+    gp_companion *c = &g->companions[g->n_companions++];
+    memset(c, 0, sizeof(*c));
+    snprintf(c->pci_id, sizeof(c->pci_id), "%s", pci_id);
+    c->class_code = cls;
+    c->driver = driver ? strdup(driver) : NULL;
+}
+
+static char *binding(fixture *f, const char *pci_id)
+{
+    char *d = NULL;
+    assert_int_equal(gp_driver_sim.device_driver(f->ctx, pci_id, &d), GP_OK);
+    return d;
+}
+
+/* ---- create / list / get / set-param / destroy ----------------------------- */
+
+static void test_create_list_get(void **state)
+{
+    fixture *f = *state;
+    char u1[37], u2[37];
+    assert_int_equal(gp_pool_create(f->ctx, "zeta", "second by name", GP_NUMA_SOCKET,
+                                    GP_PIN_SOFT, 1.5, u1), GP_OK);
+    assert_true(gp_uuid_valid(u1));
+    assert_int_equal(gp_pool_create(f->ctx, "alpha", NULL, GP_NUMA_LEGACY, GP_PIN_NONE, 64, u2),
+                     GP_OK);
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_pool_list(f->ctx, &pools, &n), GP_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(pools[0].name_label, "alpha");
+    assert_string_equal(pools[0].uuid, u2);
+    assert_int_equal(pools[0].numa_policy, GP_NUMA_LEGACY);
+    assert_int_equal(pools[0].pin_mode, GP_PIN_NONE);
+    assert_true(pools[0].cpu_overcommit == 64.0);
+    assert_string_equal(pools[0].name_description, "");
+    assert_string_equal(pools[1].name_label, "zeta");
+    assert_string_equal(pools[1].name_description, "second by name");
+    assert_int_equal(pools[1].numa_policy, GP_NUMA_SOCKET);
+    assert_int_equal(pools[1].pin_mode, GP_PIN_SOFT);
+    assert_true(pools[1].cpu_overcommit == 1.5);
+    assert_int_equal(pools[1].n_gpus, 0);
+    assert_non_null(pools[1].created);
+    gp_pool_list_free(pools, n);
+
+    gp_pool p;
+    gp_pool_init(&p);
+    assert_int_equal(gp_pool_get(f->ctx, "zeta", &p), GP_OK);
+    assert_string_equal(p.uuid, u1);
+    assert_int_equal(gp_pool_get(f->ctx, u2, &p), GP_OK);
+    assert_string_equal(p.name_label, "alpha");
+    gp_pool_dispose(&p);
+    gp_pool_dispose(&p);  /* twice is fine */
+    assert_err(f, gp_pool_get(f->ctx, "nope", &p), GP_ERR_UNKNOWN_POOL, "pool", "nope");
+    assert_int_equal(audit_count(f), 2);
+}
+
+static void test_create_refusals(void **state)
+{
+    fixture *f = *state;
+    make_pool(f, "taken", NULL);
+    snap(f);
+    assert_err(f, gp_pool_create(f->ctx, "", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
+               GP_ERR_INVALID_ARGUMENT, "name-label", "");
+    assert_err(f, gp_pool_create(f->ctx, NULL, NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
+               GP_ERR_INVALID_ARGUMENT, "name-label", NULL);
+    assert_err(f, gp_pool_create(f->ctx, "taken", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
+               GP_ERR_POOL_EXISTS, "name-label", "taken");
+    assert_err(f, gp_pool_create(f->ctx, "p", NULL, (gp_numa_policy)7, GP_PIN_HARD, 1, NULL),
+               GP_ERR_INVALID_ARGUMENT, "numa-policy", NULL);
+    assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, (gp_pin_mode)3, 1, NULL),
+               GP_ERR_INVALID_ARGUMENT, "pin-mode", NULL);
+    assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 0, NULL),
+               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", NULL);
+    assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, -1, NULL),
+               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", NULL);
+    assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 64.01, NULL),
+               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", NULL);
+    assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, NAN, NULL),
+               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", NULL);
+    assert_err(f, gp_pool_create(f->ctx, "6f1c9a4e-0b7d-4c3e-9a51-2d8e4f6a7b90", NULL,
+                                 GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
+               GP_ERR_INVALID_ARGUMENT, "name-label", NULL);
+    assert_unchanged(f);
+}
+
+static void test_set_param(void **state)
+{
+    fixture *f = *state;
+    char u[37];
+    make_pool(f, "a", u);
+    make_pool(f, "b", NULL);
+    assert_int_equal(gp_pool_set_param(f->ctx, "a", "name-label", "c"), GP_OK);
+    assert_int_equal(gp_pool_set_param(f->ctx, u, "name-description", "desc"), GP_OK);
+    assert_int_equal(gp_pool_set_param(f->ctx, "c", "numa-policy", "preferred"), GP_OK);
+    assert_int_equal(gp_pool_set_param(f->ctx, "c", "pin-mode", "soft"), GP_OK);
+    assert_int_equal(gp_pool_set_param(f->ctx, "c", "cpu-overcommit", "2.5"), GP_OK);
+    gp_pool p;
+    gp_pool_init(&p);
+    assert_int_equal(gp_pool_get(f->ctx, u, &p), GP_OK);
+    assert_string_equal(p.name_label, "c");
+    assert_string_equal(p.name_description, "desc");
+    assert_int_equal(p.numa_policy, GP_NUMA_PREFERRED);
+    assert_int_equal(p.pin_mode, GP_PIN_SOFT);
+    assert_true(p.cpu_overcommit == 2.5);
+    gp_pool_dispose(&p);
+    assert_int_equal(audit_count(f), 7);
+
+    snap(f);
+    assert_err(f, gp_pool_set_param(f->ctx, "c", "name-label", "b"), GP_ERR_POOL_EXISTS,
+               "name-label", "b");
+    assert_err(f, gp_pool_set_param(f->ctx, "c", "name-label", ""), GP_ERR_INVALID_ARGUMENT,
+               "name-label", "");
+    assert_err(f, gp_pool_set_param(f->ctx, "c", "numa-policy", "strict"),
+               GP_ERR_INVALID_ARGUMENT, "numa-policy", "strict");
+    assert_err(f, gp_pool_set_param(f->ctx, "c", "pin-mode", "firm"), GP_ERR_INVALID_ARGUMENT,
+               "pin-mode", "firm");
+    assert_err(f, gp_pool_set_param(f->ctx, "c", "cpu-overcommit", "0"),
+               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", "0");
+    assert_err(f, gp_pool_set_param(f->ctx, "c", "cpu-overcommit", "65"),
+               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", "65");
+    assert_err(f, gp_pool_set_param(f->ctx, "c", "cpu-overcommit", "2x"),
+               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", "2x");
+    assert_err(f, gp_pool_set_param(f->ctx, "c", "colour", "red"), GP_ERR_INVALID_ARGUMENT,
+               "param", "colour");
+    assert_err(f, gp_pool_set_param(f->ctx, "a", "pin-mode", "hard"), GP_ERR_UNKNOWN_POOL,
+               "pool", "a");
+    assert_unchanged(f);
+}
+
+static void test_destroy(void **state)
+{
+    fixture *f = *state;
+    char u[37];
+    make_pool(f, "full", u);
+    make_pool(f, "empty", NULL);
+    assert_int_equal(gp_pool_gpu_add(f->ctx, "full", GPU0), GP_OK);
+    snap(f);
+    assert_err(f, gp_pool_destroy(f->ctx, "full"), GP_ERR_POOL_NOT_EMPTY, "pool", u);
+    assert_err(f, gp_pool_destroy(f->ctx, "ghost"), GP_ERR_UNKNOWN_POOL, "pool", "ghost");
+    assert_unchanged(f);
+    assert_int_equal(gp_pool_destroy(f->ctx, "empty"), GP_OK);
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_pool_list(f->ctx, &pools, &n), GP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(pools[0].name_label, "full");
+    assert_int_equal(pools[0].n_gpus, 1);
+    assert_string_equal(pools[0].gpus[0], GPU0);
+    gp_pool_list_free(pools, n);
+    gp_audit_entry *e = NULL;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &n), GP_OK);
+    assert_string_equal(e[n - 1].operation, "pool-destroy");
+    assert_non_null(e[n - 1].before);
+    assert_null(e[n - 1].after);
+    gp_audit_list_free(e, n);
+}
+
+/* ---- membership ---------------------------------------------------------- */
+
+static void test_gpu_add_remove(void **state)
+{
+    fixture *f = *state;
+    char u[37];
+    make_pool(f, "p", u);
+    int64_t n0 = audit_count(f);
+    /* Any spelling of the pci-id; stored canonical. */
+    assert_int_equal(gp_pool_gpu_add(f->ctx, "p", "2A:00.0"), GP_OK);
+    assert_int_equal(gp_pool_gpu_add(f->ctx, u, GPU0), GP_OK);
+    gp_pool p;
+    gp_pool_init(&p);
+    assert_int_equal(gp_pool_get(f->ctx, "p", &p), GP_OK);
+    assert_int_equal(p.n_gpus, 2);
+    assert_string_equal(p.gpus[0], GPU0);
+    assert_string_equal(p.gpus[1], GPU1);
+    gp_pool_dispose(&p);
+    assert_int_equal(audit_count(f), n0 + 2);
+    /* Made assignable: bound to pciback, the original driver remembered. */
+    char *d = binding(f, GPU0);
+    assert_string_equal(d, "pciback");
+    free(d);
+
+    /* Adding again: success, nothing changes (no audit row either). */
+    snap(f);
+    assert_int_equal(gp_pool_gpu_add(f->ctx, "p", GPU0), GP_OK);
+    assert_unchanged(f);
+
+    assert_int_equal(gp_pool_gpu_remove(f->ctx, NULL, GPU0), GP_OK);
+    assert_int_equal(gp_pool_gpu_remove(f->ctx, "p", "0000:2a:00.0"), GP_OK);
+    d = binding(f, GPU0);
+    assert_string_equal(d, "none");  /* the embedded host does not know its driver */
+    free(d);
+    assert_int_equal(gp_pool_get(f->ctx, "p", &p), GP_OK);
+    assert_int_equal(p.n_gpus, 0);
+    gp_pool_dispose(&p);
+    gp_audit_entry *e = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &n), GP_OK);
+    assert_int_equal(n, (size_t)n0 + 4);
+    assert_string_equal(e[n - 1].operation, "pool-gpu-remove");
+    assert_string_equal(e[n - 1].object, GPU1);
+    assert_non_null(strstr(e[n - 1].before, u));
+    gp_audit_list_free(e, n);
+}
+
+static void test_gpu_add_refusals(void **state)
+{
+    fixture *f = *state;
+    char other[37];
+    make_pool(f, "p", NULL);
+    make_pool(f, "other", other);
+    assert_int_equal(gp_pool_gpu_add(f->ctx, "other", GPU3), GP_OK);
+    /* Facts the embedded host lacks. */
+    host_gpu(f, GPU0)->boot_vga = GP_YES;
+    static const char *const g1[] = { BRIDGE1, NIC };
+    gpu_set_group(host_gpu(f, GPU1), 7, g1, 2);
+    snap(f);
+
+    assert_err(f, gp_pool_gpu_add(f->ctx, "p", "0000:18:00"), GP_ERR_PCI_ID_INVALID,
+               "pci-id", "0000:18:00");
+    assert_err(f, gp_pool_gpu_add(f->ctx, "p", "0000:18:20.0"), GP_ERR_PCI_ID_INVALID,
+               "pci-id", NULL);
+    assert_err(f, gp_pool_gpu_add(f->ctx, "p", "0000:19:00.0"), GP_ERR_UNKNOWN_GPU,
+               "pci-id", "0000:19:00.0");
+    /* A NIC is a PCI function, not a GPU. */
+    assert_err(f, gp_pool_gpu_add(f->ctx, "p", NIC), GP_ERR_UNKNOWN_GPU, "pci-id", NIC);
+    assert_err(f, gp_pool_gpu_add(f->ctx, "nope", GPU2), GP_ERR_UNKNOWN_POOL, "pool", "nope");
+    assert_err(f, gp_pool_gpu_add(f->ctx, "p", GPU0), GP_ERR_GPU_BOOT_VGA, "pci-id", GPU0);
+    assert_err(f, gp_pool_gpu_add(f->ctx, "p", GPU1), GP_ERR_IOMMU_GROUP, "device", NIC);
+    assert_err(f, gp_pool_gpu_add(f->ctx, "p", GPU3), GP_ERR_GPU_IN_OTHER_POOL, "pool", other);
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "other"));
+    assert_unchanged(f);
+}
+
+static void test_gpu_add_companions_and_bridges(void **state)
+{
+    fixture *f = *state;
+    make_pool(f, "p", NULL);
+    gp_gpu *g = host_gpu(f, GPU2);
+    free(g->driver);
+    g->driver = strdup("nvidia");
+    gpu_add_companion(g, "0000:3a:00.1", 0x0403, "snd_hda_intel");
+    /* Group: the GPU's own audio function and its root port are fine. */
+    static const char *const grp[] = { "0000:3a:00.1", "0000:39:01.0" };
+    gpu_set_group(g, 12, grp, 2);
+    assert_int_equal(gp_pool_gpu_add(f->ctx, "p", GPU2), GP_OK);
+    char *d = binding(f, GPU2);
+    assert_string_equal(d, "pciback");
+    free(d);
+    d = binding(f, "0000:3a:00.1");
+    assert_string_equal(d, "pciback");
+    free(d);
+    gp_audit_entry *e = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &n), GP_OK);
+    assert_string_equal(e[n - 1].operation, "pool-gpu-add");
+    assert_non_null(strstr(e[n - 1].after, "\"original_driver\":\"nvidia\""));
+    assert_non_null(strstr(e[n - 1].after, "\"original_driver\":\"snd_hda_intel\""));
+    gp_audit_list_free(e, n);
+
+    /* Removal gives both back to their original drivers. */
+    assert_int_equal(gp_pool_gpu_remove(f->ctx, "p", GPU2), GP_OK);
+    d = binding(f, GPU2);
+    assert_string_equal(d, "nvidia");
+    free(d);
+    d = binding(f, "0000:3a:00.1");
+    assert_string_equal(d, "snd_hda_intel");
+    free(d);
+}
+
+static void test_gpu_remove_refusals(void **state)
+{
+    fixture *f = *state;
+    char vm[37];
+    make_pool(f, "p", NULL);
+    make_pool(f, "q", NULL);
+    assert_int_equal(gp_pool_gpu_add(f->ctx, "p", GPU0), GP_OK);
+    assert_int_equal(gp_pool_gpu_add(f->ctx, "p", GPU4), GP_OK);
+    assert_int_equal(gp_sim_vm_create(f->ctx, "vm1", 4, 8192, vm), GP_OK);
+    gp_assign_args args = { .pci_id = GPU0 };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm1", &args, NULL), GP_OK);
+    snap(f);
+    assert_err(f, gp_pool_gpu_remove(f->ctx, "p", GPU0), GP_ERR_GPU_ASSIGNED, "vm", vm);
+    assert_err(f, gp_pool_gpu_remove(f->ctx, NULL, GPU1), GP_ERR_GPU_NOT_IN_POOL, "pci-id", GPU1);
+    assert_err(f, gp_pool_gpu_remove(f->ctx, "q", GPU4), GP_ERR_GPU_NOT_IN_POOL, "pool", "q");
+    assert_err(f, gp_pool_gpu_remove(f->ctx, "nope", GPU4), GP_ERR_UNKNOWN_POOL, "pool", "nope");
+    assert_err(f, gp_pool_gpu_remove(f->ctx, "p", "zz"), GP_ERR_PCI_ID_INVALID, "pci-id", "zz");
+    assert_err(f, gp_pool_destroy(f->ctx, "p"), GP_ERR_POOL_NOT_EMPTY, "pool", NULL);
+    assert_unchanged(f);
+}
+
+static void test_two_contexts_see_each_other(void **state)
+{
+    fixture *f = *state;
+    gp_ctx *other = ctx_new(f->db);
+    make_pool(f, "p", NULL);
+    assert_int_equal(gp_pool_gpu_add(other, "p", GPU0), GP_OK);
+    /* A GPU is in at most one pool, whoever asks. */
+    make_pool(f, "q", NULL);
+    assert_int_equal(gp_pool_gpu_add(f->ctx, "q", GPU0), GP_ERR_GPU_IN_OTHER_POOL);
+    gp_ctx_free(other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_list_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_param, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_destroy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_add_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_add_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_add_companions_and_bridges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_remove_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_contexts_see_each_other, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

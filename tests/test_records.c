@@ -1,0 +1,495 @@
+/*
+ * test_records.c - gp_record_* and the record builders of records.c, and
+ * xe-gpupool's output formatter (xe-cli/output.c, compiled in here: the
+ * formatter is pure and has no library state).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpupool.h"
+#include "testutil.h"
+
+#include "../xe-cli/output.c"
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static void add_field(gp_record *r, const char *k, const char *v)
+{
+    r->fields = realloc(r->fields, (r->n_fields + 1) * sizeof(*r->fields));
+    assert_non_null(r->fields);
+    r->fields[r->n_fields].key = strdup(k);
+    r->fields[r->n_fields].value = strdup(v);
+    r->n_fields++;
+}
+
+/* Two pool-like records. */
+static gp_record *two_records(size_t *n)
+{
+    gp_record *rs = calloc(2, sizeof(*rs));
+    gp_record_init(&rs[0]);
+    gp_record_init(&rs[1]);
+    add_field(&rs[0], "uuid", "u1");
+    add_field(&rs[0], "name-label", "training");
+    add_field(&rs[0], "numa-policy", "required");
+    add_field(&rs[1], "uuid", "u2");
+    add_field(&rs[1], "name-label", "a,b\\c");
+    add_field(&rs[1], "numa-policy", "preferred");
+    *n = 2;
+    return rs;
+}
+
+typedef struct {
+    char *buf;
+    size_t len;
+    FILE *f;
+} memout;
+
+static void mo_open(memout *m)
+{
+    m->buf = NULL;
+    m->len = 0;
+    m->f = open_memstream(&m->buf, &m->len);
+    assert_non_null(m->f);
+}
+
+static char *mo_close(memout *m)
+{
+    fclose(m->f);
+    return m->buf;
+}
+
+static const char *const rw[] = { "name-label", NULL };
+
+/* ---- formatter ------------------------------------------------------------ */
+
+static void test_record_layout(void **state)
+{
+    size_t n;
+    gp_record *rs = two_records(&n);
+    memout m;
+    mo_open(&m);
+    xe_print_record(m.f, &rs[0], NULL, 0, rw);
+    char *s = mo_close(&m);
+    /* widest label "numa-policy ( RO)" = 17, column = 21 */
+    assert_string_equal(s,
+                        "uuid ( RO)           : u1\n"
+                        "     name-label ( RW): training\n"
+                        "    numa-policy ( RO): required\n"
+                        "\n");
+    free(s);
+    gp_record_list_free(rs, n);
+}
+
+static void test_records_blank_line_between(void **state)
+{
+    size_t n;
+    gp_record *rs = two_records(&n);
+    xe_print_opts o = { NULL, NULL, rw, false };
+    xe_error e;
+    memout m;
+    xe_error_init(&e);
+    mo_open(&m);
+    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 0);
+    char *s = mo_close(&m);
+    assert_non_null(strstr(s, "required\n\nuuid ( RO)"));
+    size_t len = strlen(s);
+    assert_true(len > 2 && s[len - 1] == '\n' && s[len - 2] == '\n' && s[len - 3] != '\n');
+    free(s);
+    gp_record_list_free(rs, n);
+}
+
+static void test_records_params_and_defaults(void **state)
+{
+    size_t n;
+    gp_record *rs = two_records(&n);
+    static const char *const defaults[] = { "uuid", "name-label", NULL };
+    xe_error e;
+    memout m;
+    xe_error_init(&e);
+
+    /* defaults: numa-policy hidden */
+    xe_print_opts o = { NULL, defaults, rw, false };
+    mo_open(&m);
+    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 0);
+    char *s = mo_close(&m);
+    assert_null(strstr(s, "numa-policy"));
+    assert_non_null(strstr(s, "uuid ( RO)          : u1\n    name-label ( RW): training\n"));
+    free(s);
+
+    /* params= in the given order; the width follows the shown fields */
+    o.params = "numa-policy,uuid";
+    mo_open(&m);
+    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 0);
+    s = mo_close(&m);
+    assert_string_equal(s, "numa-policy ( RO)    : required\n"
+                           "           uuid ( RO): u1\n\n"
+                           "numa-policy ( RO)    : preferred\n"
+                           "           uuid ( RO): u2\n\n");
+    free(s);
+
+    /* params=all overrides the defaults */
+    o.params = "all";
+    mo_open(&m);
+    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 0);
+    s = mo_close(&m);
+    assert_non_null(strstr(s, "numa-policy ( RO): preferred"));
+    free(s);
+
+    /* an unknown field is an error and prints nothing */
+    o.params = "uuid,no-such-field";
+    mo_open(&m);
+    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 1);
+    s = mo_close(&m);
+    assert_string_equal(s, "");
+    assert_string_equal(e.code, "UNKNOWN_PARAMETER");
+    assert_int_equal(e.n_params, 1);
+    assert_string_equal(e.params[0].value, "no-such-field");
+    free(s);
+    xe_error_dispose(&e);
+    gp_record_list_free(rs, n);
+}
+
+static void test_records_minimal(void **state)
+{
+    size_t n;
+    gp_record *rs = two_records(&n);
+    xe_error e;
+    memout m;
+    xe_error_init(&e);
+
+    xe_print_opts o = { NULL, NULL, NULL, true };
+    mo_open(&m);
+    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 0);
+    char *s = mo_close(&m);
+    assert_string_equal(s, "u1,u2\n");
+    free(s);
+
+    /* the chosen param, with xe's escaping of ',' and '\' */
+    o.params = "name-label";
+    mo_open(&m);
+    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 0);
+    s = mo_close(&m);
+    assert_string_equal(s, "training,a\\,b\\\\c\n");
+    free(s);
+
+    /* no records: an empty line */
+    o.params = NULL;
+    mo_open(&m);
+    assert_int_equal(xe_print_records(m.f, rs, 0, &o, &e), 0);
+    s = mo_close(&m);
+    assert_string_equal(s, "\n");
+    free(s);
+    gp_record_list_free(rs, n);
+}
+
+static void test_records_filter(void **state)
+{
+    size_t n;
+    gp_record *rs = two_records(&n);
+    xe_error e;
+    xe_error_init(&e);
+    const char *keys[] = { "numa-policy" }, *vals[] = { "preferred" };
+    assert_int_equal(xe_records_filter(rs, &n, keys, vals, 1, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(gp_record_get(&rs[0], "uuid"), "u2");
+
+    const char *bad[] = { "colour" };
+    assert_int_equal(xe_records_filter(rs, &n, bad, vals, 1, &e), 1);
+    assert_string_equal(e.code, "UNKNOWN_PARAMETER");
+    assert_int_equal(n, 1);
+    xe_error_dispose(&e);
+    gp_record_list_free(rs, n);
+}
+
+static void test_error_print(void **state)
+{
+    xe_error e;
+    memout m;
+    xe_error_init(&e);
+    assert_int_equal(xe_error_set(&e, "VM_NOT_HALTED", "VM %s is running", "trainer-01"), 1);
+    xe_error_param(&e, "vm", "6f1c");
+    xe_error_param(&e, "power-state", "running");
+    mo_open(&m);
+    xe_error_print(m.f, &e);
+    char *s = mo_close(&m);
+    assert_string_equal(s, "VM_NOT_HALTED\nvm: 6f1c\npower-state: running\n"
+                           "message: VM trainer-01 is running\n");
+    free(s);
+
+    /* from a library error */
+    gp_error_info gi;
+    gp_error_param p = { (char *)"pool", (char *)"gpu" };
+    gi.code = GP_ERR_UNKNOWN_POOL;
+    gi.message = (char *)"no pool gpu";
+    gi.params = &p;
+    gi.n_params = 1;
+    xe_error_from_info(&e, &gi);
+    assert_string_equal(e.code, "UNKNOWN_POOL");
+    assert_string_equal(e.params[0].key, "pool");
+    assert_string_equal(e.message, "no pool gpu");
+    xe_error_dispose(&e);
+}
+
+/* ---- gp_record and the placement record ----------------------------------- */
+
+static void test_record_get_dispose(void **state)
+{
+    gp_record r;
+    gp_record_init(&r);
+    assert_null(gp_record_get(&r, "uuid"));
+    add_field(&r, "uuid", "x");
+    assert_string_equal(gp_record_get(&r, "uuid"), "x");
+    assert_null(gp_record_get(&r, "name-label"));
+    gp_record_dispose(&r);
+    assert_int_equal(r.n_fields, 0);
+    gp_record_dispose(&r);          /* twice is fine */
+    gp_record_list_free(NULL, 0);
+}
+
+static void test_placement_record(void **state)
+{
+    gp_assignment a;
+    gp_record r;
+    int pcpus[] = { 32, 33 };
+    char *comp[] = { (char *)"0000:41:00.1" };
+
+    gp_assignment_init(&a);
+    strcpy(a.vm_uuid, "6f1c0a5e-0000-4000-8000-000000000001");
+    strcpy(a.pci_id, "0000:41:00.0");
+    strcpy(a.pool_uuid, "7f000000-0000-4000-8000-000000000002");
+    a.vm_name_label = NULL;
+    a.pool_name_label = (char *)"training";
+    a.companions = comp;
+    a.n_companions = 1;
+    a.numa_node = 1;
+    a.pcpus = pcpus;
+    a.n_pcpus = 2;
+    a.memory_node = -1;
+    a.pin_mode = GP_PIN_SOFT;
+    a.vcpus = 2;
+    a.memory_mib = 4096;
+    a.reason = (char *)"node 1: GPU local";
+    a.created = NULL;
+
+    assert_int_equal(gp_placement_record(&a, &r), GP_OK);
+    assert_string_equal(r.fields[0].key, "vm-uuid");
+    assert_string_equal(r.fields[0].value, a.vm_uuid);
+    assert_string_equal(gp_record_get(&r, "vm-name-label"), "unknown");
+    assert_string_equal(gp_record_get(&r, "pci-id"), "0000:41:00.0");
+    assert_string_equal(gp_record_get(&r, "companions"), "0000:41:00.1");
+    assert_string_equal(gp_record_get(&r, "pool"), "training");
+    assert_string_equal(gp_record_get(&r, "numa-node"), "1");
+    assert_string_equal(gp_record_get(&r, "pcpus"), "32,33");
+    assert_string_equal(gp_record_get(&r, "memory-node"), "unknown");
+    assert_string_equal(gp_record_get(&r, "pin-mode"), "soft");
+    assert_string_equal(gp_record_get(&r, "vcpus"), "2");
+    assert_string_equal(gp_record_get(&r, "memory-mib"), "4096");
+    assert_string_equal(gp_record_get(&r, "reason"), "node 1: GPU local");
+    assert_string_equal(gp_record_get(&r, "created"), "unknown");
+    gp_record_dispose(&r);
+
+    a.n_companions = 0;
+    a.n_pcpus = 0;
+    assert_int_equal(gp_placement_record(&a, &r), GP_OK);
+    assert_string_equal(gp_record_get(&r, "companions"), "");
+    assert_string_equal(gp_record_get(&r, "pcpus"), "");
+    gp_record_dispose(&r);
+}
+
+/* ---- builders on the embedded host with the sim driver -------------------- */
+
+typedef struct {
+    char *dir;
+    gp_ctx *ctx;
+} fixture;
+
+static int setup_ctx(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    gp_config cfg;
+    char path[4096];
+
+    f->dir = tu_scratch_dir("records");
+    snprintf(path, sizeof(path), "%s/state.db", f->dir);
+    gp_config_init(&cfg);
+    cfg.db_path = strdup(path);
+    cfg.driver = strdup("sim");
+    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
+    cfg.caller = strdup("test_records");
+    if (gp_ctx_alloc(&f->ctx, &cfg, NULL) != GP_OK) {
+        gp_config_dispose(&cfg);
+        free(f->dir);
+        free(f);
+        return -1;
+    }
+    gp_config_dispose(&cfg);
+    *state = f;
+    return 0;
+}
+
+static int teardown_ctx(void **state)
+{
+    fixture *f = *state;
+    gp_ctx_free(f->ctx);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static const char *ctx_msg(gp_ctx *ctx)
+{
+    const gp_error_info *e = gp_ctx_last_error(ctx);
+    return e->message ? e->message : "";
+}
+
+static void test_builders_embedded(void **state)
+{
+    fixture *f = *state;
+    gp_ctx *ctx = f->ctx;
+    gp_record *rs;
+    size_t n;
+    char pool_uuid[37], vm_uuid[37], gpu0[GP_PCI_ID_LEN] = "", gpu1[GP_PCI_ID_LEN] = "";
+
+    /* host: one record per node, first field node */
+    int rc = gp_host_records(ctx, &rs, &n);
+    if (rc != GP_OK)
+        fail_msg("gp_host_records: %s: %s", gp_error_name(rc), ctx_msg(ctx));
+    assert_true(n >= 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(rs[i].fields[0].key, "node");
+        assert_non_null(gp_record_get(&rs[i], "cpus"));
+        assert_non_null(gp_record_get(&rs[i], "memory-free-mib"));
+        assert_non_null(gp_record_get(&rs[i], "distances"));
+        /* pcpu-count matches the cpus list */
+        const char *cpus = gp_record_get(&rs[i], "cpus");
+        size_t commas = 0;
+        for (const char *p = cpus; *p; p++)
+            commas += *p == ',';
+        char cnt[32];
+        snprintf(cnt, sizeof(cnt), "%zu", *cpus ? commas + 1 : 0);
+        assert_string_equal(gp_record_get(&rs[i], "pcpu-count"), cnt);
+    }
+    gp_record_list_free(rs, n);
+
+    /* gpus: every listed key present, nothing in a pool yet */
+    assert_int_equal(gp_gpu_records(ctx, &rs, &n), GP_OK);
+    assert_true(n >= 2);
+    static const char *const gpu_keys[] = {
+        "pci-id", "vendor-name", "device-name", "vendor-id", "device-id", "subsystem-id",
+        "subsystem-name", "class", "numa-node", "socket", "iommu-group",
+        "iommu-group-members", "companions", "driver", "boot-vga", "link-cap",
+        "link-status", "link-downgraded", "flr", "reset-method", "sriov-totalvfs",
+        "max-bar-bytes", "pool", "vm-uuid", "source", NULL
+    };
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(rs[i].fields[0].key, "pci-id");
+        for (size_t k = 0; gpu_keys[k]; k++)
+            if (!gp_record_get(&rs[i], gpu_keys[k]))
+                fail_msg("gpu record lacks %s", gpu_keys[k]);
+        assert_string_equal(gp_record_get(&rs[i], "pool"), "");
+        assert_string_equal(gp_record_get(&rs[i], "vm-uuid"), "");
+    }
+    strcpy(gpu0, gp_record_get(&rs[0], "pci-id"));
+    strcpy(gpu1, gp_record_get(&rs[1], "pci-id"));
+    gp_record_list_free(rs, n);
+
+    /* a pool with two GPUs, one VM holding one of them */
+    assert_int_equal(gp_pool_create(ctx, "training", "t", GP_NUMA_PREFERRED, GP_PIN_HARD,
+                                    1.0, pool_uuid), GP_OK);
+    if (gp_pool_gpu_add(ctx, "training", gpu0) || gp_pool_gpu_add(ctx, "training", gpu1))
+        fail_msg("pool-gpu-add: %s", ctx_msg(ctx));
+    assert_int_equal(gp_sim_vm_create(ctx, "vm-a", 2, 2048, vm_uuid), GP_OK);
+    gp_assign_args args = { .pool = "training", .pci_id = gpu1 };
+    gp_assignment a;
+    gp_assignment_init(&a);
+    if (gp_vm_gpu_assign(ctx, vm_uuid, &args, &a))
+        fail_msg("assign: %s", ctx_msg(ctx));
+    gp_assignment_dispose(&a);
+
+    assert_int_equal(gp_gpu_records(ctx, &rs, &n), GP_OK);
+    assert_string_equal(gp_record_get(&rs[0], "pool"), "training");
+    assert_string_equal(gp_record_get(&rs[0], "vm-uuid"), "");
+    assert_string_equal(gp_record_get(&rs[1], "pool"), "training");
+    assert_string_equal(gp_record_get(&rs[1], "vm-uuid"), vm_uuid);
+    gp_record_list_free(rs, n);
+
+    assert_int_equal(gp_pool_records(ctx, &rs, &n), GP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(rs[0].fields[0].key, "uuid");
+    assert_string_equal(rs[0].fields[0].value, pool_uuid);
+    assert_string_equal(gp_record_get(&rs[0], "name-label"), "training");
+    assert_string_equal(gp_record_get(&rs[0], "name-description"), "t");
+    assert_string_equal(gp_record_get(&rs[0], "numa-policy"), "preferred");
+    assert_string_equal(gp_record_get(&rs[0], "pin-mode"), "hard");
+    assert_string_equal(gp_record_get(&rs[0], "cpu-overcommit"), "1");
+    char both[64];
+    snprintf(both, sizeof(both), "%s,%s", gpu0, gpu1);
+    assert_string_equal(gp_record_get(&rs[0], "gpus"), both);
+    assert_string_equal(gp_record_get(&rs[0], "free-gpus"), gpu0);
+    gp_record_list_free(rs, n);
+
+    assert_int_equal(gp_vm_records(ctx, &rs, &n), GP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(rs[0].fields[0].value, vm_uuid);
+    assert_string_equal(gp_record_get(&rs[0], "name-label"), "vm-a");
+    assert_string_equal(gp_record_get(&rs[0], "power-state"), "halted");
+    assert_string_equal(gp_record_get(&rs[0], "vcpus"), "2");
+    assert_string_equal(gp_record_get(&rs[0], "memory-mib"), "2048");
+    assert_string_equal(gp_record_get(&rs[0], "gpu"), gpu1);
+    gp_record_list_free(rs, n);
+
+    assert_int_equal(gp_assignment_records(ctx, &rs, &n), GP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(gp_record_get(&rs[0], "vm-uuid"), vm_uuid);
+    assert_string_equal(gp_record_get(&rs[0], "vm-name-label"), "vm-a");
+    assert_string_equal(gp_record_get(&rs[0], "pci-id"), gpu1);
+    assert_string_equal(gp_record_get(&rs[0], "pool"), "training");
+    assert_string_equal(gp_record_get(&rs[0], "vcpus"), "2");
+    assert_string_not_equal(gp_record_get(&rs[0], "pcpus"), "");
+    gp_record_list_free(rs, n);
+
+    /* audit: pool-create, 2 x pool-gpu-add, sim VM, assign: ids ascending */
+    assert_int_equal(gp_audit_records(ctx, 0, 0, &rs, &n), GP_OK);
+    assert_true(n >= 4);
+    bool saw_create = false, saw_assign = false;
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(rs[i].fields[0].key, "id");
+        if (i)
+            assert_true(atoll(rs[i].fields[0].value) > atoll(rs[i - 1].fields[0].value));
+        saw_create |= !strcmp(gp_record_get(&rs[i], "operation"), "pool-create");
+        saw_assign |= !strcmp(gp_record_get(&rs[i], "operation"), "vm-gpu-assign");
+        assert_string_equal(gp_record_get(&rs[i], "caller"), "test_records");
+    }
+    assert_true(saw_create && saw_assign);
+    long long last = atoll(rs[n - 1].fields[0].value);
+    gp_record_list_free(rs, n);
+    assert_int_equal(gp_audit_records(ctx, last - 1, 0, &rs, &n), GP_OK);
+    assert_int_equal(n, 1);
+    gp_record_list_free(rs, n);
+    assert_int_equal(gp_audit_records(ctx, 0, 2, &rs, &n), GP_OK);
+    assert_int_equal(n, 2);
+    gp_record_list_free(rs, n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_record_layout),
+        cmocka_unit_test(test_records_blank_line_between),
+        cmocka_unit_test(test_records_params_and_defaults),
+        cmocka_unit_test(test_records_minimal),
+        cmocka_unit_test(test_records_filter),
+        cmocka_unit_test(test_error_print),
+        cmocka_unit_test(test_record_get_dispose),
+        cmocka_unit_test(test_placement_record),
+        cmocka_unit_test_setup_teardown(test_builders_embedded, setup_ctx, teardown_ctx),
+    };
+    return cmocka_run_group_tests_name("records", tests, NULL, NULL);
+}

@@ -1,0 +1,339 @@
+/*
+ * test_store.c - the state database: creation, file mode, WAL, schema
+ * version and migration refusal, busy handling, the append-only audit log.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gpupool.h"
+#include "internal.h"
+#include "testutil.h"
+
+typedef struct {
+    char *dir;
+    char *db;
+    gp_ctx *ctx;
+} fixture;
+
+static gp_ctx *ctx_new(const char *db, const char *caller, unsigned busy_ms)
+{
+    gp_config cfg;
+    gp_ctx *ctx = NULL;
+    gp_config_init(&cfg);
+    cfg.db_path = strdup(db);
+    cfg.driver = strdup("sim");
+    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
+    cfg.caller = caller ? strdup(caller) : NULL;
+    cfg.busy_timeout_ms = busy_ms;
+    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
+    gp_config_dispose(&cfg);
+    return ctx;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    f->dir = tu_scratch_dir("store");
+    assert_non_null(f->dir);
+    /* A parent directory that does not exist yet: open creates it. */
+    assert_true(asprintf(&f->db, "%s/var/lib/gpupool/state.db", f->dir) > 0);
+    f->ctx = ctx_new(f->db, "test-store", 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    gp_ctx_free(f->ctx);
+    free(f->db);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* One integer / text from a query on a private connection. */
+static long long sql_int(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    long long v = -12345;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static char *sql_text(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    char *v = NULL;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        v = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* Run sql on a private connection; returns the sqlite result code. */
+static int sql_exec(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    int rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+    sqlite3_close(h);
+    return rc;
+}
+
+static void test_lazy_open(void **state)
+{
+    fixture *f = *state;
+    struct stat st;
+    /* Allocating a context touches nothing. */
+    assert_int_not_equal(stat(f->db, &st), 0);
+    gp_pool *pools = NULL;
+    size_t n = 99;
+    assert_int_equal(gp_pool_list(f->ctx, &pools, &n), GP_OK);
+    assert_int_equal(n, 0);
+    assert_null(pools);
+    assert_int_equal(stat(f->db, &st), 0);
+}
+
+static void test_creates_schema(void **state)
+{
+    fixture *f = *state;
+    static const char *const tables[] = { "pools", "pool_members", "pool_companions",
+                                          "assignments", "sim_vms", "sim_bindings",
+                                          "sim_boot", "audit" };
+    assert_int_equal(gp_store_open(f->ctx), GP_OK);
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        char sql[200];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'",
+                 tables[i]);
+        assert_int_equal(sql_int(f->db, sql), 1);
+    }
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
+    assert_true(gp_store_schema_version() >= 1);
+    char *mode = sql_text(f->db, "PRAGMA journal_mode");
+    assert_non_null(mode);
+    assert_string_equal(mode, "wal");
+    free(mode);
+    /* The append-only triggers exist. */
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"
+                                    " AND tbl_name='audit'"), 2);
+}
+
+static void test_mode_0600_whatever_umask(void **state)
+{
+    fixture *f = *state;
+    struct stat st;
+    mode_t old = umask(0);
+    assert_int_equal(gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    umask(old);
+    assert_int_equal(stat(f->db, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* sqlite gives the WAL the database file's mode. */
+    char wal[4096];
+    snprintf(wal, sizeof(wal), "%s-wal", f->db);
+    if (stat(wal, &st) == 0)
+        assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static void test_foreign_keys_on(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(gp_store_open(f->ctx), GP_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->ctx->db, "PRAGMA foreign_keys", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    sqlite3_finalize(st);
+    /* A member of a pool that does not exist is refused by the schema. */
+    assert_int_not_equal(sqlite3_exec(f->ctx->db, "INSERT INTO pool_members(pci_id, pool_uuid,"
+                                      " added) VALUES ('0000:18:00.0', 'nope', 'x')",
+                                      NULL, NULL, NULL), SQLITE_OK);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(gp_store_open(f->ctx), GP_OK);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    assert_int_equal(sql_exec(f->db, "PRAGMA user_version=999"), SQLITE_OK);
+    char *before = tu_db_dump(f->db);
+
+    f->ctx = ctx_new(f->db, NULL, 0);
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_pool_list(f->ctx, &pools, &n), GP_ERR_DB_VERSION);
+    const gp_error_info *e = gp_ctx_last_error(f->ctx);
+    assert_int_equal(e->code, GP_ERR_DB_VERSION);
+    assert_non_null(strstr(e->message, "999"));
+    assert_int_equal(gp_pool_create(f->ctx, "x", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_ERR_DB_VERSION);
+    assert_null(f->ctx->db);
+    char *after = tu_db_dump(f->db);
+    assert_string_equal(before, after);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 999);
+    free(before);
+    free(after);
+}
+
+static void test_migrates_empty_file(void **state)
+{
+    fixture *f = *state;
+    /* An existing empty database (version 0) is brought to the current one. */
+    char *db = NULL;
+    assert_true(asprintf(&db, "%s/empty.db", f->dir) > 0);
+    FILE *fp = fopen(db, "w");  /* a zero-byte file is an empty database */
+    assert_non_null(fp);
+    fclose(fp);
+    gp_ctx *ctx = ctx_new(db, NULL, 0);
+    assert_int_equal(gp_store_open(ctx), GP_OK);
+    assert_int_equal(sql_int(db, "PRAGMA user_version"), gp_store_schema_version());
+    gp_ctx_free(ctx);
+    /* Opening again does nothing: same dump. */
+    char *d1 = tu_db_dump(db);
+    ctx = ctx_new(db, NULL, 0);
+    assert_int_equal(gp_store_open(ctx), GP_OK);
+    gp_ctx_free(ctx);
+    char *d2 = tu_db_dump(db);
+    assert_string_equal(d1, d2);
+    free(d1);
+    free(d2);
+    free(db);
+}
+
+static void test_audit_rows_and_append_only(void **state)
+{
+    fixture *f = *state;
+    char uuid[37];
+    assert_int_equal(gp_pool_create(f->ctx, "gpu-a", "first", GP_NUMA_PREFERRED, GP_PIN_SOFT,
+                                    2.0, uuid), GP_OK);
+    assert_int_equal(gp_pool_set_param(f->ctx, uuid, "name-description", "second"), GP_OK);
+
+    gp_audit_entry *e = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &n), GP_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(e[0].operation, "pool-create");
+    assert_string_equal(e[0].object, uuid);
+    assert_string_equal(e[0].caller, "test-store");
+    assert_null(e[0].before);
+    assert_non_null(strstr(e[0].after, "\"name_label\":\"gpu-a\""));
+    assert_string_equal(e[1].operation, "pool-param-set");
+    assert_non_null(strstr(e[1].before, "\"name_description\":\"first\""));
+    assert_non_null(strstr(e[1].after, "\"name_description\":\"second\""));
+    assert_true(e[1].id > e[0].id);
+    assert_non_null(strchr(e[0].time, 'T'));
+    int64_t first = e[0].id;
+    gp_audit_list_free(e, n);
+
+    /* since_id and limit */
+    assert_int_equal(gp_audit_list(f->ctx, first, 0, &e, &n), GP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0].operation, "pool-param-set");
+    gp_audit_list_free(e, n);
+    assert_int_equal(gp_audit_list(f->ctx, 0, 1, &e, &n), GP_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(e[0].id, first);
+    gp_audit_list_free(e, n);
+
+    /* UPDATE and DELETE are refused by the schema itself. */
+    char *before = tu_db_dump(f->db);
+    assert_int_not_equal(sql_exec(f->db, "UPDATE audit SET caller='forged'"), SQLITE_OK);
+    assert_int_not_equal(sql_exec(f->db, "DELETE FROM audit"), SQLITE_OK);
+    char *after = tu_db_dump(f->db);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+static void test_default_caller(void **state)
+{
+    fixture *f = *state;
+    gp_ctx *ctx = ctx_new(f->db, NULL, 0);
+    assert_int_equal(gp_pool_create(ctx, "c", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    gp_audit_entry *e = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_audit_list(ctx, 0, 0, &e, &n), GP_OK);
+    assert_int_equal(n, 1);
+    char want[64];
+    snprintf(want, sizeof(want), "uid=%u pid=%d", (unsigned)getuid(), (int)getpid());
+    assert_string_equal(e[0].caller, want);
+    gp_audit_list_free(e, n);
+    gp_ctx_free(ctx);
+}
+
+static void test_busy_is_db_busy_and_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(gp_store_open(f->ctx), GP_OK);
+    gp_ctx *ctx = ctx_new(f->db, NULL, 50);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(f->db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(gp_pool_create(ctx, "busy", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_ERR_DB_BUSY);
+    assert_int_equal(gp_ctx_last_error(ctx)->code, GP_ERR_DB_BUSY);
+    assert_false(ctx->in_txn);
+    /* Reads go on while another process writes (WAL). */
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_pool_list(ctx, &pools, &n), GP_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(gp_pool_create(ctx, "busy", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    gp_ctx_free(ctx);
+}
+
+static void test_error_names(void **state)
+{
+    fixture *f = *state;
+    /* SQLITE_BUSY and SQLITE_LOCKED both mean "lock not obtained". */
+    assert_int_equal(gp_store_error(f->ctx, SQLITE_BUSY, "x"), GP_ERR_DB_BUSY);
+    assert_int_equal(gp_store_error(f->ctx, SQLITE_LOCKED, "x"), GP_ERR_DB_BUSY);
+    assert_int_equal(gp_store_error(f->ctx, SQLITE_BUSY_SNAPSHOT, "x"), GP_ERR_DB_BUSY);
+    assert_int_equal(gp_store_error(f->ctx, SQLITE_CORRUPT, "reading"), GP_ERR_DB);
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "reading"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lazy_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_creates_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mode_0600_whatever_umask, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_keys_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_empty_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_rows_and_append_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_caller, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_is_db_busy_and_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_names, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,694 @@
+/*
+ * test_xapi.c - the XML-RPC code (xmlrpc.c) and the XCP-ng persistence path
+ * (xapi.c, driver_xapi.c) against tests/xapi_standin.py, a stand-in for
+ * xapi that holds VM and PCI records the way xapi does and logs every call.
+ * The tests assert the exact calls made and the values left in xapi's
+ * records: assignment, release, refusals, dom0 access, drift, time limit.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+#define VM_HALTED  "11111111-1111-4111-8111-111111111111"
+#define VM_RUNNING "22222222-2222-4222-8222-222222222222"
+#define VM_ADMIN   "33333333-3333-4333-8333-333333333333"
+#define VM_ROGUE   "44444444-4444-4444-8444-444444444444"
+#define VM_SECOND  "55555555-5555-4555-8555-555555555555"
+#define SESSION    "OpaqueRef:plugin-session"
+
+typedef struct {
+    char *dir;
+    char sock[512], state[512], state_out[512], log[512], ready[512], db[512];
+    pid_t pid;
+    gp_ctx *ctx;
+} fixture;
+
+/* ---- stand-in control --------------------------------------------------- */
+
+static const char *initial_state =
+    "{\"vms\": ["
+    " {\"uuid\": \"" VM_HALTED "\", \"name_label\": \"trainer-01\", \"power_state\": \"Halted\","
+    "  \"VCPUs_max\": 4, \"memory_static_max\": 8589934592,"
+    "  \"other_config\": {\"xo:resource_set\": \"keep-me\"}, \"VCPUs_params\": {\"weight\": \"512\"}},"
+    " {\"uuid\": \"" VM_RUNNING "\", \"name_label\": \"busy\", \"power_state\": \"Running\","
+    "  \"domid\": 7},"
+    " {\"uuid\": \"" VM_ADMIN "\", \"name_label\": \"admin-pci\", \"power_state\": \"Halted\","
+    "  \"other_config\": {\"pci\": \"0/0000:4b:00.0\"}},"
+    " {\"uuid\": \"" VM_SECOND "\", \"name_label\": \"trainer-02\", \"power_state\": \"Halted\"},"
+    " {\"uuid\": \"" VM_ROGUE "\", \"name_label\": \"rogue\", \"power_state\": \"Halted\"},"
+    " {\"name_label\": \"a template\", \"is_a_template\": true},"
+    " {\"name_label\": \"Control domain\", \"is_control_domain\": true, \"power_state\": \"Running\"}"
+    "], \"pcis\": ["
+    " {\"pci_id\": \"0000:18:00.0\"}, {\"pci_id\": \"0000:2a:00.0\"},"
+    " {\"pci_id\": \"0000:9a:00.0\", \"dom0_access\": \"disabled\"},"
+    " {\"pci_id\": \"0000:18:00.0\", \"host\": \"OpaqueRef:other-host\"}"
+    "]%s}";
+
+static int standin_start(fixture *f, const char *extra)
+{
+    FILE *fp = fopen(f->state, "w");
+    if (!fp)
+        return -1;
+    fprintf(fp, initial_state, extra ? extra : "");
+    fclose(fp);
+    unlink(f->ready);
+    f->pid = fork();
+    if (f->pid == 0) {
+        execlp("python3", "python3", "tests/xapi_standin.py", "--socket", f->sock,
+               "--state", f->state, "--log", f->log, "--session", SESSION,
+               "--ready", f->ready, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) {
+        struct stat st;
+        if (stat(f->ready, &st) == 0 && stat(f->sock, &st) == 0)
+            return 0;
+        usleep(10000);
+    }
+    return -1;
+}
+
+static void standin_stop(fixture *f)
+{
+    if (f->pid > 0) {
+        kill(f->pid, SIGTERM);
+        waitpid(f->pid, NULL, 0);
+        f->pid = 0;
+    }
+}
+
+static int ctx_open(fixture *f, unsigned timeout_ms, const char *session)
+{
+    gp_config cfg;
+    gp_error_info e;
+    int rc;
+    gp_config_init(&cfg);
+    gp_error_info_init(&e);
+    cfg.db_path = strdup(f->db);
+    cfg.driver = strdup("xapi");
+    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
+    cfg.xapi_socket = strdup(f->sock);
+    cfg.xapi_session = session ? strdup(session) : NULL;
+    cfg.caller = strdup("test_xapi");
+    cfg.timeout_ms = timeout_ms;
+    rc = gp_ctx_alloc(&f->ctx, &cfg, &e);
+    gp_config_dispose(&cfg);
+    gp_error_info_dispose(&e);
+    return rc;
+}
+
+static int setup_extra(void **state, const char *extra)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    f->dir = tu_scratch_dir("xapi");
+    snprintf(f->sock, sizeof(f->sock), "%s/xapi.sock", f->dir);
+    snprintf(f->state, sizeof(f->state), "%s/state.json", f->dir);
+    snprintf(f->state_out, sizeof(f->state_out), "%s/state.json.out", f->dir);
+    snprintf(f->log, sizeof(f->log), "%s/calls.jsonl", f->dir);
+    snprintf(f->ready, sizeof(f->ready), "%s/ready", f->dir);
+    snprintf(f->db, sizeof(f->db), "%s/state.db", f->dir);
+    if (standin_start(f, extra)) {
+        standin_stop(f);
+        free(f->dir);
+        free(f);
+        return -1;
+    }
+    if (ctx_open(f, 0, SESSION))
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_extra(state, NULL);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    gp_ctx_free(f->ctx);
+    standin_stop(f);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Forget the calls logged so far. */
+static void calls_reset(fixture *f)
+{
+    FILE *fp = fopen(f->log, "w");
+    if (fp)
+        fclose(fp);
+}
+
+/* "method(arg1,arg2)" of every call since the last reset, one per line,
+ * the session shown as SESSION. */
+static char *calls_text(fixture *f)
+{
+    char *raw = tu_slurp(f->log);
+    size_t cap = 4096, len = 0;
+    char *out = calloc(1, cap);
+    char *save = NULL;
+    for (char *line = raw ? strtok_r(raw, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_object *o = json_tokener_parse(line), *m, *p;
+        if (!o || !json_object_object_get_ex(o, "method", &m) ||
+            !json_object_object_get_ex(o, "params", &p))
+            continue;
+        char buf[1024];
+        size_t at = (size_t)snprintf(buf, sizeof(buf), "%s(", json_object_get_string(m));
+        for (size_t i = 0; i < json_object_array_length(p) && at < sizeof(buf); i++)
+            at += (size_t)snprintf(buf + at, sizeof(buf) - at, "%s%s", i ? "," : "",
+                                   json_object_get_string(json_object_array_get_idx(p, i)));
+        snprintf(buf + (at < sizeof(buf) ? at : sizeof(buf) - 1),
+                 sizeof(buf) - (at < sizeof(buf) ? at : sizeof(buf) - 1), ")\n");
+        while (len + strlen(buf) + 1 > cap)
+            out = realloc(out, cap *= 2);
+        strcpy(out + len, buf);
+        len += strlen(buf);
+        json_object_put(o);
+    }
+    free(raw);
+    return out;
+}
+
+/* The VM record (in the stand-in's current state) with that uuid. */
+static json_object *vm_record(fixture *f, const char *uuid, json_object **root)
+{
+    char *txt = tu_slurp(f->state_out);
+    json_object *vms;
+    *root = txt ? json_tokener_parse(txt) : NULL;
+    free(txt);
+    if (!*root || !json_object_object_get_ex(*root, "vms", &vms))
+        return NULL;
+    for (size_t i = 0; i < json_object_array_length(vms); i++) {
+        json_object *v = json_object_array_get_idx(vms, i), *u;
+        if (json_object_object_get_ex(v, "uuid", &u) && !strcmp(json_object_get_string(u), uuid))
+            return v;
+    }
+    return NULL;
+}
+
+/* Map (other_config / VCPUs_params) of a VM as compact JSON text. */
+static char *vm_map_text(fixture *f, const char *uuid, const char *field)
+{
+    json_object *root, *m;
+    json_object *v = vm_record(f, uuid, &root);
+    char *s = NULL;
+    if (v && json_object_object_get_ex(v, field, &m))
+        s = strdup(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(root);
+    return s;
+}
+
+static char *pci_access(fixture *f, const char *pci_id)
+{
+    char *txt = tu_slurp(f->state_out);
+    json_object *root = txt ? json_tokener_parse(txt) : NULL, *pcis;
+    char *s = NULL;
+    free(txt);
+    if (root && json_object_object_get_ex(root, "pcis", &pcis))
+        for (size_t i = 0; i < json_object_array_length(pcis) && !s; i++) {
+            json_object *p = json_object_array_get_idx(pcis, i), *id, *h, *acc;
+            json_object_object_get_ex(p, "pci_id", &id);
+            json_object_object_get_ex(p, "host", &h);
+            if (!strcmp(json_object_get_string(id), pci_id) &&
+                !strcmp(json_object_get_string(h), "OpaqueRef:host-0") &&
+                json_object_object_get_ex(p, "dom0_access", &acc))
+                s = strdup(json_object_get_string(acc));
+        }
+    json_object_put(root);
+    return s;
+}
+
+#define assert_ok(ctx, call) do { \
+        int rc_ = (call); \
+        if (rc_) fail_msg("%s: %s (%s)", #call, gp_error_name(rc_), \
+                          gp_ctx_last_error(ctx)->message); \
+    } while (0)
+
+/* A pool "train" (pin hard) holding 0000:18:00.0. */
+static void make_pool(fixture *f, gp_pin_mode pin)
+{
+    assert_ok(f->ctx, gp_pool_create(f->ctx, "train", NULL, GP_NUMA_REQUIRED, pin, 1.0, NULL));
+    assert_ok(f->ctx, gp_pool_gpu_add(f->ctx, "train", "0000:18:00.0"));
+}
+
+/* ---- XML-RPC ------------------------------------------------------------ */
+
+static void test_parse_call_xapi_shapes(void **state)
+{
+    (void)state;
+    const char *call =
+        "<methodCall><methodName>assign_gpu</methodName><params>"
+        "<param><value>OpaqueRef:s</value></param>"
+        "<param><value><struct><member><name>vm_uuid</name><value>a&lt;b&amp;c</value></member>"
+        "<member><name>empty</name><value/></member>"
+        "<member><name>typed</name><value><string> x </string></value></member>"
+        "</struct></value></param></params></methodCall>";
+    char *m = NULL;
+    gp_xr_value p;
+    gp_error_info e;
+    gp_error_info_init(&e);
+    assert_int_equal(gp_xr_parse_call(call, strlen(call), &m, &p, &e), GP_OK);
+    assert_string_equal(m, "assign_gpu");
+    assert_int_equal(p.n, 2);
+    assert_string_equal(p.items[0].str, "OpaqueRef:s");
+    assert_int_equal(p.items[1].type, GP_XR_STRUCT);
+    assert_string_equal(gp_xr_struct_get_string(&p.items[1], "vm_uuid"), "a<b&c");
+    assert_string_equal(gp_xr_struct_get_string(&p.items[1], "empty"), "");
+    assert_string_equal(gp_xr_struct_get_string(&p.items[1], "typed"), " x ");
+    free(m);
+    gp_xr_value_dispose(&p);
+
+    const char *empty = "<methodCall><methodName>list_gpus</methodName><params>"
+                        "<param><value>s</value></param><param><value><struct/></value></param>"
+                        "</params></methodCall>";
+    assert_int_equal(gp_xr_parse_call(empty, strlen(empty), &m, &p, &e), GP_OK);
+    assert_int_equal(p.items[1].type, GP_XR_STRUCT);
+    assert_int_equal(p.items[1].n, 0);
+    free(m);
+    gp_xr_value_dispose(&p);
+    gp_error_info_dispose(&e);
+}
+
+static void test_parse_call_refuses(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "",
+        "not xml",
+        "<methodResponse/>",
+        "<methodCall><params/></methodCall>",
+        "<!DOCTYPE x [<!ENTITY a \"aaaa\">]><methodCall><methodName>&a;</methodName></methodCall>",
+        "<methodCall><methodName>f</methodName><params><param><value><int>12x</int></value>"
+        "</param></params></methodCall>",
+        "<methodCall><methodName>f</methodName><params><param><value><foo/></value>"
+        "</param></params></methodCall>",
+        "<methodCall><methodName>f</methodName><params><param><value>a<b/></value>"
+        "</param></params></methodCall>",
+    };
+    for (size_t i = 0; i < GP_ARRAY_SIZE(bad); i++) {
+        char *m = NULL;
+        gp_xr_value p;
+        gp_error_info e;
+        gp_error_info_init(&e);
+        int rc = gp_xr_parse_call(bad[i], strlen(bad[i]), &m, &p, &e);
+        if (rc != GP_ERR_INVALID_ARGUMENT)
+            fail_msg("accepted bad call #%zu: %s", i, bad[i]);
+        assert_null(m);
+        assert_non_null(strstr(e.message, "malformed XML-RPC"));
+        gp_error_info_dispose(&e);
+    }
+    /* Nesting is bounded. */
+    size_t depth = 200, at = 0;
+    char *deep = malloc(depth * 40 + 200);
+    at += (size_t)sprintf(deep, "<methodCall><methodName>f</methodName><params><param>");
+    for (size_t i = 0; i < depth; i++)
+        at += (size_t)sprintf(deep + at, "<value><array><data>");
+    for (size_t i = 0; i < depth; i++)
+        at += (size_t)sprintf(deep + at, "</data></array></value>");
+    sprintf(deep + at, "</param></params></methodCall>");
+    char *m = NULL;
+    gp_xr_value p;
+    assert_int_equal(gp_xr_parse_call(deep, strlen(deep), &m, &p, NULL), GP_ERR_INVALID_ARGUMENT);
+    free(deep);
+}
+
+static void test_response_roundtrip_hostile(void **state)
+{
+    (void)state;
+    size_t big = 1u << 20;
+    char *s = malloc(big + 64);
+    for (size_t i = 0; i < big; i++)
+        s[i] = "<&>\"'x]"[i % 7];
+    strcpy(s + big, "]]> caf\xc3\xa9 \xe6\x97\xa5");
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(gp_xr_build_plugin_success(s, &out, &len), GP_OK);
+    assert_int_equal(strlen(out), len);
+    gp_xr_value v;
+    bool fault;
+    assert_int_equal(gp_xr_parse_response(out, len, &v, &fault, NULL), GP_OK);
+    assert_false(fault);
+    assert_string_equal(gp_xr_struct_get_string(&v, "Status"), "Success");
+    assert_string_equal(gp_xr_struct_get_string(&v, "Value"), s);
+    gp_xr_value_dispose(&v);
+    free(out);
+    free(s);
+
+    /* Invalid UTF-8 and control characters cannot reach the XML. */
+    char *clean = gp_xr_sanitize("a\x01" "b\xff" "c\xc3");
+    assert_string_equal(clean, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd");
+    free(clean);
+    const char *desc[] = { "GPUPOOL_X", "bad\x02" "byte" };
+    assert_int_equal(gp_xr_build_plugin_failure(desc, 2, &out, &len), GP_OK);
+    assert_int_equal(gp_xr_parse_response(out, len, &v, &fault, NULL), GP_OK);
+    const gp_xr_value *ed = gp_xr_struct_get(&v, "ErrorDescription");
+    assert_non_null(ed);
+    assert_int_equal(ed->n, 2);
+    assert_string_equal(ed->items[1].str, "bad\xef\xbf\xbd" "byte");
+    gp_xr_value_dispose(&v);
+    free(out);
+}
+
+/* ---- the xapi driver ------------------------------------------------------ */
+
+static void test_vm_list_from_xapi(void **state)
+{
+    fixture *f = *state;
+    gp_vm *vms = NULL;
+    size_t n = 0;
+    assert_ok(f->ctx, gp_vm_list(f->ctx, &vms, &n));
+    assert_int_equal(n, 5);  /* no template, no dom0 */
+    assert_string_equal(vms[0].name_label, "admin-pci");
+    assert_string_equal(vms[1].name_label, "busy");
+    assert_int_equal(vms[1].state, GP_VM_RUNNING);
+    assert_int_equal(vms[1].domid, 7);
+    assert_string_equal(vms[3].uuid, VM_HALTED);
+    assert_int_equal(vms[3].state, GP_VM_HALTED);
+    assert_int_equal(vms[3].vcpus, 4);
+    assert_int_equal(vms[3].memory_mib, 8192);
+    gp_vm_list_free(vms, n);
+    assert_string_equal(gp_ctx_driver_name(f->ctx), "xapi");
+
+    gp_vm v;
+    gp_vm_init(&v);
+    assert_ok(f->ctx, gp_vm_get(f->ctx, "trainer-01", &v));
+    assert_string_equal(v.uuid, VM_HALTED);
+    gp_vm_dispose(&v);
+    assert_int_equal(gp_vm_get(f->ctx, "no-such-vm", &v), GP_ERR_UNKNOWN_VM);
+    gp_vm_dispose(&v);
+}
+
+static void test_pool_membership_dom0_access(void **state)
+{
+    fixture *f = *state;
+    char *st = NULL, *calls;
+
+    assert_ok(f->ctx, gp_pool_create(f->ctx, "train", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD,
+                                     1.0, NULL));
+    calls_reset(f);
+    assert_ok(f->ctx, gp_pool_gpu_add(f->ctx, "train", "0000:18:00.0"));
+    calls = calls_text(f);
+    /* Only this host's PCI object is touched. */
+    assert_non_null(strstr(calls, "PCI.disable_dom0_access(SESSION,OpaqueRef:pci-0)\n"));
+    assert_null(strstr(calls, "OpaqueRef:pci-3"));
+    free(calls);
+    st = pci_access(f, "0000:18:00.0");
+    assert_string_equal(st, "disable_on_reboot");
+    free(st);
+    assert_ok(f->ctx, gp_xapi_dom0_access(f->ctx, "0000:18:00.0", &st));
+    assert_string_equal(st, "disable_on_reboot");  /* needs a reboot: said so */
+    free(st);
+
+    /* Hidden by the admin before: gpupool neither hides nor gives it back. */
+    calls_reset(f);
+    assert_ok(f->ctx, gp_pool_gpu_add(f->ctx, "train", "0000:9a:00.0"));
+    assert_ok(f->ctx, gp_pool_gpu_remove(f->ctx, "train", "0000:9a:00.0"));
+    calls = calls_text(f);
+    assert_null(strstr(calls, "able_dom0_access"));
+    free(calls);
+    st = pci_access(f, "0000:9a:00.0");
+    assert_string_equal(st, "disabled");
+    free(st);
+
+    /* Removal gives dom0 back exactly what it had. */
+    calls_reset(f);
+    assert_ok(f->ctx, gp_pool_gpu_remove(f->ctx, "train", "0000:18:00.0"));
+    calls = calls_text(f);
+    assert_non_null(strstr(calls, "PCI.enable_dom0_access(SESSION,OpaqueRef:pci-0)\n"));
+    free(calls);
+    st = pci_access(f, "0000:18:00.0");
+    assert_string_equal(st, "enabled");
+    free(st);
+}
+
+static void test_assign_release_exact_writes(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args aa = { .pool = "train" };
+    gp_assignment a;
+    char *oc, *vp, *calls, expect[512];
+
+    make_pool(f, GP_PIN_HARD);
+    gp_assignment_init(&a);
+    calls_reset(f);
+    assert_ok(f->ctx, gp_vm_gpu_assign(f->ctx, VM_HALTED, &aa, &a));
+    assert_string_equal(a.pci_id, "0000:18:00.0");
+    assert_int_equal(a.n_pcpus, 4);
+    char *mask = gp_cpulist_join(a.pcpus, a.n_pcpus);
+
+    calls = calls_text(f);
+    snprintf(expect, sizeof(expect),
+             "VM.get_by_uuid(SESSION," VM_HALTED ")\n"
+             "VM.get_power_state(SESSION,OpaqueRef:vm-0)\n"
+             "VM.get_other_config(SESSION,OpaqueRef:vm-0)\n"
+             "VM.get_VCPUs_params(SESSION,OpaqueRef:vm-0)\n"
+             "VM.add_to_other_config(SESSION,OpaqueRef:vm-0,gpupool:pci,0/0000:18:00.0)\n"
+             "VM.add_to_other_config(SESSION,OpaqueRef:vm-0,pci,0/0000:18:00.0)\n"
+             "VM.add_to_other_config(SESSION,OpaqueRef:vm-0,gpupool:mask,%s)\n"
+             "VM.add_to_VCPUs_params(SESSION,OpaqueRef:vm-0,mask,%s)\n", mask, mask);
+    if (!strstr(calls, expect))
+        fail_msg("calls were:\n%s\nexpected to contain:\n%s", calls, expect);
+    free(calls);
+
+    oc = vm_map_text(f, VM_HALTED, "other_config");
+    snprintf(expect, sizeof(expect),
+             "{\"gpupool:mask\":\"%s\",\"gpupool:pci\":\"0/0000:18:00.0\","
+             "\"pci\":\"0/0000:18:00.0\",\"xo:resource_set\":\"keep-me\"}", mask);
+    assert_string_equal(oc, expect);
+    free(oc);
+    vp = vm_map_text(f, VM_HALTED, "VCPUs_params");
+    snprintf(expect, sizeof(expect), "{\"mask\":\"%s\",\"weight\":\"512\"}", mask);
+    assert_string_equal(vp, expect);
+    free(vp);
+    gp_assignment_dispose(&a);
+
+    /* Release removes exactly what gpupool wrote. */
+    calls_reset(f);
+    assert_ok(f->ctx, gp_vm_gpu_release(f->ctx, VM_HALTED));
+    calls = calls_text(f);
+    assert_non_null(strstr(calls, "VM.remove_from_VCPUs_params(SESSION,OpaqueRef:vm-0,mask)\n"));
+    assert_non_null(strstr(calls, "VM.remove_from_other_config(SESSION,OpaqueRef:vm-0,pci)\n"));
+    assert_null(strstr(calls, "add_to"));
+    free(calls);
+    oc = vm_map_text(f, VM_HALTED, "other_config");
+    assert_string_equal(oc, "{\"xo:resource_set\":\"keep-me\"}");
+    free(oc);
+    vp = vm_map_text(f, VM_HALTED, "VCPUs_params");
+    assert_string_equal(vp, "{\"weight\":\"512\"}");
+    free(vp);
+    free(mask);
+}
+
+static void test_soft_pin_writes_no_mask(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args aa = { .pool = "train" };
+    make_pool(f, GP_PIN_SOFT);
+    assert_ok(f->ctx, gp_vm_gpu_assign(f->ctx, VM_HALTED, &aa, NULL));
+    char *oc = vm_map_text(f, VM_HALTED, "other_config");
+    assert_string_equal(oc, "{\"gpupool:pci\":\"0/0000:18:00.0\",\"pci\":\"0/0000:18:00.0\","
+                            "\"xo:resource_set\":\"keep-me\"}");
+    free(oc);
+    char *vp = vm_map_text(f, VM_HALTED, "VCPUs_params");
+    assert_string_equal(vp, "{\"weight\":\"512\"}");
+    free(vp);
+}
+
+static void test_refusals_change_nothing(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args aa = { .pool = "train" };
+    make_pool(f, GP_PIN_HARD);
+
+    /* Running VM: xapi's power state decides. */
+    calls_reset(f);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, VM_RUNNING, &aa, NULL), GP_ERR_VM_NOT_HALTED);
+    char *calls = calls_text(f);
+    assert_null(strstr(calls, "add_to"));
+    free(calls);
+
+    /* An admin's own other-config:pci is never overwritten. */
+    calls_reset(f);
+    int rc = gp_vm_gpu_assign(f->ctx, VM_ADMIN, &aa, NULL);
+    assert_int_equal(rc, GP_ERR_DRIVER);
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "did not write"));
+    calls = calls_text(f);
+    assert_null(strstr(calls, "add_to"));
+    assert_null(strstr(calls, "remove_from"));
+    free(calls);
+    char *oc = vm_map_text(f, VM_ADMIN, "other_config");
+    assert_string_equal(oc, "{\"pci\":\"0/0000:4b:00.0\"}");
+    free(oc);
+    gp_assignment a;
+    gp_assignment_init(&a);
+    assert_int_equal(gp_assignment_get(f->ctx, VM_ADMIN, &a), GP_ERR_VM_NO_GPU);
+    gp_assignment_dispose(&a);
+}
+
+static int setup_drift(void **state)
+{
+    /* rogue names pool GPU 0000:18:00.0 on its own; trainer-02 too. */
+    return setup_extra(state, "");
+}
+
+static bool has_drift(const gp_drift *d, size_t n, const char *kind, const char *vm,
+                      const char *pci)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(d[i].kind, kind) && !strcmp(d[i].vm_uuid, vm) && !strcmp(d[i].pci_id, pci))
+            return true;
+    return false;
+}
+
+static void test_drift(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args aa = { .pool = "train" };
+    gp_drift *d = NULL;
+    size_t n = 0;
+    gp_xapi *x = NULL;
+    gp_xr_value v;
+
+    make_pool(f, GP_PIN_NONE);
+    assert_ok(f->ctx, gp_vm_gpu_assign(f->ctx, VM_HALTED, &aa, NULL));
+    assert_ok(f->ctx, gp_drift_check(f->ctx, &d, &n));
+    assert_int_equal(n, 0);
+    gp_drift_list_free(d, n);
+
+    /* Someone writes other-config:pci by hand, as admins did before. */
+    assert_int_equal(gp_xapi_open(&x, f->sock, SESSION, 0, NULL), GP_OK);
+    const char *a1[] = { "OpaqueRef:vm-4", "pci", "0/0000:18:00.0" };
+    assert_int_equal(gp_xapi_call(x, "VM.add_to_other_config", a1, 3, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    const char *a2[] = { "OpaqueRef:vm-3", "pci", "0/0000:2a:00.0" };
+    assert_int_equal(gp_xapi_call(x, "VM.add_to_other_config", a2, 3, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    const char *a3[] = { "OpaqueRef:vm-2", "pci" };
+    assert_int_equal(gp_xapi_call(x, "VM.remove_from_other_config", a3, 2, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    const char *a4[] = { "OpaqueRef:vm-2", "pci", "0/0000:2a:00.0" };
+    assert_int_equal(gp_xapi_call(x, "VM.add_to_other_config", a4, 3, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    gp_xapi_close(x);
+
+    assert_ok(f->ctx, gp_drift_check(f->ctx, &d, &n));
+    for (size_t i = 0; i < n; i++)
+        print_message("drift: %s %s %s: %s\n", d[i].kind, d[i].vm_uuid, d[i].pci_id, d[i].detail);
+    assert_true(has_drift(d, n, "foreign-pci", VM_ROGUE, "0000:18:00.0"));
+    assert_true(has_drift(d, n, "shared-gpu", VM_ROGUE, "0000:18:00.0"));
+    assert_true(has_drift(d, n, "shared-gpu", VM_HALTED, "0000:18:00.0"));
+    /* 2a:00.0 is in no pool: two VMs naming it is drift, not foreign. */
+    assert_true(has_drift(d, n, "shared-gpu", VM_SECOND, "0000:2a:00.0"));
+    assert_true(has_drift(d, n, "shared-gpu", VM_ADMIN, "0000:2a:00.0"));
+    assert_false(has_drift(d, n, "foreign-pci", VM_SECOND, "0000:2a:00.0"));
+    assert_false(has_drift(d, n, "foreign-pci", VM_HALTED, "0000:18:00.0"));
+    assert_int_equal(n, 5);
+    gp_drift_list_free(d, n);
+
+    /* The assigned VM's pci edited by hand: missing-pci, and release leaves it. */
+    assert_int_equal(gp_xapi_open(&x, f->sock, SESSION, 0, NULL), GP_OK);
+    const char *b1[] = { "OpaqueRef:vm-0", "pci" };
+    assert_int_equal(gp_xapi_call(x, "VM.remove_from_other_config", b1, 2, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    const char *b2[] = { "OpaqueRef:vm-0", "pci", "0/0000:ab:00.0" };
+    assert_int_equal(gp_xapi_call(x, "VM.add_to_other_config", b2, 3, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    gp_xapi_close(x);
+    assert_ok(f->ctx, gp_drift_check(f->ctx, &d, &n));
+    assert_true(has_drift(d, n, "missing-pci", VM_HALTED, "0000:18:00.0"));
+    gp_drift_list_free(d, n);
+    assert_ok(f->ctx, gp_vm_gpu_release(f->ctx, VM_HALTED));
+    char *oc = vm_map_text(f, VM_HALTED, "other_config");
+    assert_string_equal(oc, "{\"pci\":\"0/0000:ab:00.0\",\"xo:resource_set\":\"keep-me\"}");
+    free(oc);
+}
+
+static void test_login_and_failures(void **state)
+{
+    fixture *f = *state;
+    gp_xapi *x = NULL;
+    gp_xr_value v;
+    gp_error_info e;
+    gp_error_info_init(&e);
+
+    calls_reset(f);
+    assert_int_equal(gp_xapi_open(&x, f->sock, NULL, 0, &e), GP_OK);
+    assert_non_null(strstr(gp_xapi_session(x), "OpaqueRef:session-"));
+    const char *args[] = { "not-a-uuid" };
+    assert_int_equal(gp_xapi_call(x, "VM.get_by_uuid", args, 1, &v, &e), GP_ERR_DRIVER);
+    assert_string_equal(gp_xapi_last_failure(x), "UUID_INVALID");
+    assert_non_null(strstr(e.message, "UUID_INVALID VM not-a-uuid"));
+    gp_xapi_close(x);
+    char *calls = calls_text(f);
+    assert_non_null(strstr(calls, "session.login_with_password(root,,1.0,gpupool)\n"));
+    assert_non_null(strstr(calls, "session.logout(SESSION)\n"));
+    free(calls);
+
+    /* Nobody listening. */
+    assert_int_equal(gp_xapi_open(&x, "/nonexistent/xapi", SESSION, 0, &e), GP_OK);
+    assert_int_equal(gp_xapi_call(x, "VM.get_all_records", NULL, 0, &v, &e), GP_ERR_DRIVER);
+    assert_non_null(strstr(e.message, "cannot reach xapi"));
+    gp_xapi_close(x);
+    gp_error_info_dispose(&e);
+}
+
+static int setup_slow(void **state)
+{
+    return setup_extra(state, ", \"delay\": {\"VM.get_all_records\": 3}");
+}
+
+static void test_time_limit(void **state)
+{
+    fixture *f = *state;
+    gp_vm *vms = NULL;
+    size_t n = 0;
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    assert_int_equal(ctx_open(f, 400, SESSION), GP_OK);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    assert_int_equal(gp_vm_list(f->ctx, &vms, &n), GP_ERR_TIMEOUT);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+    assert_true(ms < 1500);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_call_xapi_shapes),
+        cmocka_unit_test(test_parse_call_refuses),
+        cmocka_unit_test(test_response_roundtrip_hostile),
+        cmocka_unit_test_setup_teardown(test_vm_list_from_xapi, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_membership_dom0_access, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_assign_release_exact_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_soft_pin_writes_no_mask, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drift, setup_drift, teardown),
+        cmocka_unit_test_setup_teardown(test_login_and_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_limit, setup_slow, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,769 @@
+/*
+ * functions.c - the plugin's functions and their JSON results.
+ *
+ * Every function takes string arguments (lists comma-separated, booleans
+ * "true"/"false") and answers one JSON object whose field names are stable
+ * and documented in docs/xapi-plugin.md.  JSON is built with json-c from the
+ * library's public structures: numbers are numbers, unknown facts are null,
+ * lists are arrays.  Unknown argument names are refused (a typo must not be
+ * silently ignored).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+
+typedef struct {
+    const char *name;
+    bool mutating;
+    const char *const *allowed;   /* argument names, NULL-terminated */
+    int (*run)(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f);
+} plugin_fn;
+
+/* ---- argument helpers ---------------------------------------------------- */
+
+static const char *arg(const plugin_args *a, const char *key)
+{
+    for (size_t i = a->n; i-- > 0;)
+        if (!strcmp(a->keys[i], key))
+            return a->values[i];
+    return NULL;
+}
+
+static int bad_arg(plugin_failure *f, const char *key, const char *msg)
+{
+    plugin_failure_set(f, "GPUPOOL_INVALID_ARGUMENT", key, msg, NULL);
+    return -1;
+}
+
+static int need_arg(const plugin_args *a, const char *key, const char **out,
+                    plugin_failure *f)
+{
+    *out = arg(a, key);
+    if (!*out || !**out) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "argument %s is required", key);
+        return bad_arg(f, key, msg);
+    }
+    return 0;
+}
+
+/* Optional non-negative integer argument; 0 when absent. */
+static int int_arg(const plugin_args *a, const char *key, long long max, long long *out,
+                   plugin_failure *f)
+{
+    const char *s = arg(a, key);
+    char *end;
+    *out = 0;
+    if (!s || !*s)
+        return 0;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < 0 || v > max) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "argument %s must be an integer 0..%lld", key, max);
+        return bad_arg(f, key, msg);
+    }
+    *out = v;
+    return 0;
+}
+
+static int lib_fail(gp_ctx *ctx, plugin_failure *f)
+{
+    plugin_failure_from_error(f, gp_ctx_last_error(ctx));
+    return -1;
+}
+
+static int nomem(plugin_failure *f)
+{
+    plugin_failure_set(f, "GPUPOOL_OUT_OF_MEMORY", "out of memory", NULL);
+    return -1;
+}
+
+/* ---- JSON helpers ---------------------------------------------------------- */
+
+static json_object *jstr(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;  /* NULL is JSON null */
+}
+
+static json_object *jint_known(long long v, bool known)
+{
+    return known ? json_object_new_int64(v) : NULL;
+}
+
+static json_object *jtri(gp_tristate t)
+{
+    return t == GP_UNKNOWN ? NULL : json_object_new_boolean(t == GP_YES);
+}
+
+static json_object *jhex4(uint16_t v)
+{
+    char b[8];
+    snprintf(b, sizeof(b), "%04x", v);
+    return json_object_new_string(b);
+}
+
+static json_object *jhex2(uint8_t v)
+{
+    char b[4];
+    snprintf(b, sizeof(b), "%02x", v);
+    return json_object_new_string(b);
+}
+
+static json_object *jints(const int *v, size_t n)
+{
+    json_object *a = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(a, json_object_new_int(v[i]));
+    return a;
+}
+
+static json_object *jstrs(char *const *v, size_t n)
+{
+    json_object *a = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(a, json_object_new_string(v[i]));
+    return a;
+}
+
+static json_object *jlink(const gp_pcie_link *l)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "speed_gts", l->speed_gts > 0 ? json_object_new_double(l->speed_gts) : NULL);
+    json_object_object_add(o, "width", jint_known(l->width, l->width > 0));
+    return o;
+}
+
+/* A text column holding JSON (audit before/after): the parsed value, or the
+ * text itself when it is not JSON, or null. */
+static json_object *jjson_text(const char *s)
+{
+    if (!s)
+        return NULL;
+    json_object *v = json_tokener_parse(s);
+    return v ? v : json_object_new_string(s);
+}
+
+/* ---- objects --------------------------------------------------------------- */
+
+static const gp_pool *pool_of_gpu(const gp_pool *pools, size_t n, const char *pci_id)
+{
+    for (size_t p = 0; p < n; p++)
+        for (size_t k = 0; k < pools[p].n_gpus; k++)
+            if (!strcmp(pools[p].gpus[k], pci_id))
+                return &pools[p];
+    return NULL;
+}
+
+static const gp_assignment *assignment_of_gpu(const gp_assignment *as, size_t n,
+                                              const char *pci_id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(as[i].pci_id, pci_id))
+            return &as[i];
+    return NULL;
+}
+
+static json_object *gpu_json(const gp_gpu *g, const gp_pool *pool, const gp_assignment *a)
+{
+    json_object *o = json_object_new_object();
+    bool subsys = g->subsys_vendor_id || g->subsys_device_id;
+
+    json_object_object_add(o, "pci_id", json_object_new_string(g->pci_id));
+    json_object_object_add(o, "vendor_id", jhex4(g->vendor_id));
+    json_object_object_add(o, "device_id", jhex4(g->device_id));
+    json_object_object_add(o, "subsystem_vendor_id", subsys ? jhex4(g->subsys_vendor_id) : NULL);
+    json_object_object_add(o, "subsystem_device_id", subsys ? jhex4(g->subsys_device_id) : NULL);
+    json_object_object_add(o, "vendor_name", jstr(g->vendor_name));
+    json_object_object_add(o, "device_name", jstr(g->device_name));
+    json_object_object_add(o, "subsystem_name", jstr(g->subsys_name));
+    json_object_object_add(o, "class", jhex4(g->class_code));
+    json_object_object_add(o, "prog_if", jhex2(g->prog_if));
+    json_object_object_add(o, "revision", jhex2(g->revision));
+    json_object_object_add(o, "numa_node", jint_known(g->numa_node, g->numa_node >= 0));
+    json_object_object_add(o, "iommu_group", jint_known(g->iommu_group, g->iommu_group >= 0));
+    json_object_object_add(o, "iommu_group_members",
+                           jstrs(g->iommu_group_members, g->n_iommu_group_members));
+    json_object *comps = json_object_new_array_ext((int)g->n_companions);
+    for (size_t i = 0; i < g->n_companions; i++) {
+        const gp_companion *c = &g->companions[i];
+        json_object *co = json_object_new_object();
+        json_object_object_add(co, "pci_id", json_object_new_string(c->pci_id));
+        json_object_object_add(co, "class", jhex4(c->class_code));
+        json_object_object_add(co, "vendor_id", jhex4(c->vendor_id));
+        json_object_object_add(co, "device_id", jhex4(c->device_id));
+        json_object_object_add(co, "driver", jstr(c->driver));
+        json_object_array_add(comps, co);
+    }
+    json_object_object_add(o, "companions", comps);
+    json_object_object_add(o, "driver", jstr(g->driver));
+    json_object_object_add(o, "boot_vga", jtri(g->boot_vga));
+    json_object_object_add(o, "link_cap", jlink(&g->link_cap));
+    json_object_object_add(o, "link_sta", jlink(&g->link_sta));
+    json_object_object_add(o, "link_downgraded", jtri(g->link_downgraded));
+    json_object_object_add(o, "flr", jtri(g->flr));
+    json_object_object_add(o, "reset_method", jstr(g->reset_method));
+    json_object_object_add(o, "sriov_totalvfs",
+                           jint_known(g->sriov_totalvfs, g->sriov_totalvfs >= 0));
+    json_object_object_add(o, "max_bar_bytes",
+                           jint_known((long long)g->max_bar_bytes, g->max_bar_bytes > 0));
+    json_object_object_add(o, "source", jstr(g->source));
+    json_object_object_add(o, "pool_uuid", pool ? json_object_new_string(pool->uuid) : NULL);
+    json_object_object_add(o, "pool_name_label", pool ? jstr(pool->name_label) : NULL);
+    json_object_object_add(o, "vm_uuid", a ? json_object_new_string(a->vm_uuid) : NULL);
+    json_object_object_add(o, "vm_name_label", a ? jstr(a->vm_name_label) : NULL);
+    return o;
+}
+
+static json_object *pool_json(const gp_pool *p, const gp_assignment *as, size_t n_as)
+{
+    json_object *o = json_object_new_object();
+    json_object *free_gpus = json_object_new_array();
+
+    json_object_object_add(o, "uuid", json_object_new_string(p->uuid));
+    json_object_object_add(o, "name_label", jstr(p->name_label ? p->name_label : ""));
+    json_object_object_add(o, "name_description",
+                           jstr(p->name_description ? p->name_description : ""));
+    json_object_object_add(o, "numa_policy",
+                           json_object_new_string(gp_numa_policy_name(p->numa_policy)));
+    json_object_object_add(o, "pin_mode", json_object_new_string(gp_pin_mode_name(p->pin_mode)));
+    json_object_object_add(o, "cpu_overcommit", json_object_new_double(p->cpu_overcommit));
+    json_object_object_add(o, "gpus", jstrs(p->gpus, p->n_gpus));
+    for (size_t i = 0; i < p->n_gpus; i++)
+        if (!assignment_of_gpu(as, n_as, p->gpus[i]))
+            json_object_array_add(free_gpus, json_object_new_string(p->gpus[i]));
+    json_object_object_add(o, "free_gpus", free_gpus);
+    json_object_object_add(o, "created", jstr(p->created));
+    return o;
+}
+
+static json_object *assignment_json(const gp_assignment *a)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "vm_uuid", json_object_new_string(a->vm_uuid));
+    json_object_object_add(o, "vm_name_label", jstr(a->vm_name_label));
+    json_object_object_add(o, "pci_id", json_object_new_string(a->pci_id));
+    json_object_object_add(o, "companions", jstrs(a->companions, a->n_companions));
+    json_object_object_add(o, "pool_uuid", json_object_new_string(a->pool_uuid));
+    json_object_object_add(o, "pool_name_label", jstr(a->pool_name_label));
+    json_object_object_add(o, "numa_node", jint_known(a->numa_node, a->numa_node >= 0));
+    json_object_object_add(o, "pcpus", jints(a->pcpus, a->n_pcpus));
+    json_object_object_add(o, "memory_node", jint_known(a->memory_node, a->memory_node >= 0));
+    json_object_object_add(o, "pin_mode", json_object_new_string(gp_pin_mode_name(a->pin_mode)));
+    json_object_object_add(o, "vcpus", json_object_new_int(a->vcpus));
+    json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)a->memory_mib));
+    json_object_object_add(o, "reason", jstr(a->reason));
+    json_object_object_add(o, "created", jstr(a->created));
+    return o;
+}
+
+/* Pools and assignments, read together for GPU and pool objects. */
+typedef struct {
+    gp_pool *pools;
+    size_t n_pools;
+    gp_assignment *as;
+    size_t n_as;
+} state_view;
+
+static int state_read(gp_ctx *ctx, state_view *s)
+{
+    memset(s, 0, sizeof(*s));
+    if (gp_pool_list(ctx, &s->pools, &s->n_pools))
+        return -1;
+    return gp_assignment_list(ctx, &s->as, &s->n_as) ? -1 : 0;
+}
+
+static void state_free(state_view *s)
+{
+    gp_pool_list_free(s->pools, s->n_pools);
+    gp_assignment_list_free(s->as, s->n_as);
+    memset(s, 0, sizeof(*s));
+}
+
+/* The GPU object of one pci-id (canonical) as it is now. */
+static int gpu_object(gp_ctx *ctx, const char *pci_id, json_object **out, plugin_failure *f)
+{
+    const gp_host *host;
+    state_view s;
+    int rc = -1;
+
+    if (gp_host_get(ctx, &host))
+        return lib_fail(ctx, f);
+    const gp_gpu *g = gp_host_find_gpu(host, pci_id);
+    if (!g) {
+        plugin_failure_set(f, "GPUPOOL_UNKNOWN_GPU", pci_id, "no GPU with that pci-id on this host",
+                           NULL);
+        return -1;
+    }
+    if (state_read(ctx, &s)) {
+        rc = lib_fail(ctx, f);
+        goto out;
+    }
+    *out = gpu_json(g, pool_of_gpu(s.pools, s.n_pools, g->pci_id),
+                    assignment_of_gpu(s.as, s.n_as, g->pci_id));
+    rc = *out ? 0 : nomem(f);
+out:
+    state_free(&s);
+    return rc;
+}
+
+static int pool_object(gp_ctx *ctx, const char *pool, json_object **out, plugin_failure *f)
+{
+    gp_pool p;
+    gp_assignment *as = NULL;
+    size_t n_as = 0;
+    int rc = 0;
+
+    gp_pool_init(&p);
+    if (gp_pool_get(ctx, pool, &p) || gp_assignment_list(ctx, &as, &n_as))
+        rc = lib_fail(ctx, f);
+    else
+        *out = pool_json(&p, as, n_as);
+    gp_assignment_list_free(as, n_as);
+    gp_pool_dispose(&p);
+    return rc;
+}
+
+/* Canonical pci-id of an argument. */
+static int pci_arg(gp_ctx *ctx, const char *text, char canon[GP_PCI_ID_LEN], plugin_failure *f)
+{
+    gp_pci_addr a;
+    gp_error_info e;
+    gp_error_info_init(&e);
+    if (gp_pci_addr_parse(text, &a, &e)) {
+        plugin_failure_from_error(f, &e);
+        gp_error_info_dispose(&e);
+        return -1;
+    }
+    gp_error_info_dispose(&e);
+    gp_pci_addr_format(&a, canon);
+    (void)ctx;
+    return 0;
+}
+
+/* XCP-ng: the dom0 access fields of an add/remove result. */
+static void add_dom0_access(gp_ctx *ctx, json_object *o, const char *pci_id)
+{
+    char *status = NULL;
+    const char *drv = gp_ctx_driver_name(ctx);
+    if (!drv || strcmp(drv, "xapi"))
+        return;
+    if (gp_xapi_dom0_access(ctx, pci_id, &status) == GP_OK) {
+        json_object_object_add(o, "dom0_access", json_object_new_string(status));
+        json_object_object_add(o, "reboot_required",
+                               json_object_new_boolean(strstr(status, "_on_reboot") != NULL));
+    }
+    free(status);
+}
+
+/* ---- functions ------------------------------------------------------------- */
+
+static const char *const no_args[] = { NULL };
+
+static int fn_list_gpus(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
+{
+    const gp_host *host;
+    state_view s;
+    (void)a;
+    if (gp_host_get(ctx, &host))
+        return lib_fail(ctx, f);
+    if (state_read(ctx, &s)) {
+        state_free(&s);
+        return lib_fail(ctx, f);
+    }
+    json_object *arr = json_object_new_array_ext((int)host->n_gpus);
+    for (size_t i = 0; i < host->n_gpus; i++) {
+        const gp_gpu *g = &host->gpus[i];
+        json_object_array_add(arr, gpu_json(g, pool_of_gpu(s.pools, s.n_pools, g->pci_id),
+                                            assignment_of_gpu(s.as, s.n_as, g->pci_id)));
+    }
+    state_free(&s);
+    *out = json_object_new_object();
+    json_object_object_add(*out, "gpus", arr);
+    return 0;
+}
+
+static const char *const get_gpu_args[] = { "pci_id", NULL };
+static int fn_get_gpu(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
+{
+    const char *pci;
+    char canon[GP_PCI_ID_LEN];
+    if (need_arg(a, "pci_id", &pci, f) || pci_arg(ctx, pci, canon, f))
+        return -1;
+    return gpu_object(ctx, canon, out, f);
+}
+
+static int fn_host_topology(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                            plugin_failure *f)
+{
+    const gp_host *h;
+    (void)a;
+    if (gp_host_get(ctx, &h))
+        return lib_fail(ctx, f);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "topology_source", jstr(h->topology_source));
+    json_object_object_add(o, "pci_source", jstr(h->pci_source));
+    json_object_object_add(o, "passthrough", jtri(h->passthrough));
+    json_object *nodes = json_object_new_array_ext((int)h->n_nodes);
+    for (size_t i = 0; i < h->n_nodes; i++) {
+        const gp_numa_node *nd = &h->nodes[i];
+        json_object *no = json_object_new_object();
+        json_object_object_add(no, "id", json_object_new_int(nd->id));
+        json_object_object_add(no, "socket", jint_known(nd->socket, nd->socket >= 0));
+        json_object_object_add(no, "memory_total_mib",
+                               jint_known((long long)(nd->mem_total_bytes >> 20),
+                                          nd->mem_total_bytes > 0));
+        json_object_object_add(no, "memory_free_mib",
+                               jint_known((long long)(nd->mem_free_bytes >> 20),
+                                          nd->mem_total_bytes > 0));
+        json_object_object_add(no, "cpus", jints(nd->cpus, nd->n_cpus));
+        json_object_object_add(no, "distances", nd->distances ? jints(nd->distances, h->n_nodes)
+                                                              : NULL);
+        json_object *gpus = json_object_new_array();
+        for (size_t g = 0; g < h->n_gpus; g++)
+            if (h->gpus[g].numa_node == nd->id)
+                json_object_array_add(gpus, json_object_new_string(h->gpus[g].pci_id));
+        json_object_object_add(no, "gpus", gpus);
+        json_object_array_add(nodes, no);
+    }
+    json_object_object_add(o, "nodes", nodes);
+    json_object *cpus = json_object_new_array_ext((int)h->n_cpus);
+    for (size_t i = 0; i < h->n_cpus; i++) {
+        const gp_pcpu *c = &h->cpus[i];
+        json_object *co = json_object_new_object();
+        json_object_object_add(co, "id", json_object_new_int(c->id));
+        json_object_object_add(co, "core", jint_known(c->core, c->core >= 0));
+        json_object_object_add(co, "socket", jint_known(c->socket, c->socket >= 0));
+        json_object_object_add(co, "node", jint_known(c->node, c->node >= 0));
+        json_object_array_add(cpus, co);
+    }
+    json_object_object_add(o, "cpus", cpus);
+    json_object *cps = json_object_new_array_ext((int)h->n_cpupools);
+    for (size_t i = 0; i < h->n_cpupools; i++) {
+        json_object *co = json_object_new_object();
+        json_object_object_add(co, "id", json_object_new_int(h->cpupools[i].id));
+        json_object_object_add(co, "name", jstr(h->cpupools[i].name));
+        json_object_object_add(co, "cpus", jints(h->cpupools[i].cpus, h->cpupools[i].n_cpus));
+        json_object_array_add(cps, co);
+    }
+    json_object_object_add(o, "cpupools", cps);
+    json_object *gpus = json_object_new_array_ext((int)h->n_gpus);
+    for (size_t g = 0; g < h->n_gpus; g++)
+        json_object_array_add(gpus, json_object_new_string(h->gpus[g].pci_id));
+    json_object_object_add(o, "gpus", gpus);
+    *out = o;
+    return 0;
+}
+
+static int fn_list_pools(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
+{
+    state_view s;
+    (void)a;
+    if (state_read(ctx, &s)) {
+        state_free(&s);
+        return lib_fail(ctx, f);
+    }
+    json_object *arr = json_object_new_array_ext((int)s.n_pools);
+    for (size_t i = 0; i < s.n_pools; i++)
+        json_object_array_add(arr, pool_json(&s.pools[i], s.as, s.n_as));
+    state_free(&s);
+    *out = json_object_new_object();
+    json_object_object_add(*out, "pools", arr);
+    return 0;
+}
+
+static const char *const create_pool_args[] = {
+    "name_label", "name_description", "numa_policy", "pin_mode", "cpu_overcommit", NULL
+};
+static int fn_create_pool(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                          plugin_failure *f)
+{
+    const char *name, *s;
+    gp_numa_policy policy = GP_NUMA_REQUIRED;
+    gp_pin_mode pin = GP_PIN_HARD;
+    double over = 1.0;
+    char uuid[37];
+
+    if (need_arg(a, "name_label", &name, f))
+        return -1;
+    if ((s = arg(a, "numa_policy")) && *s && gp_numa_policy_parse(s, &policy))
+        return bad_arg(f, "numa_policy", "numa_policy must be required, preferred, socket or legacy");
+    if ((s = arg(a, "pin_mode")) && *s && gp_pin_mode_parse(s, &pin))
+        return bad_arg(f, "pin_mode", "pin_mode must be hard, soft or none");
+    if ((s = arg(a, "cpu_overcommit")) && *s) {
+        char *end;
+        errno = 0;
+        over = strtod(s, &end);
+        if (errno || *end || end == s)
+            return bad_arg(f, "cpu_overcommit", "cpu_overcommit must be a number");
+    }
+    if (gp_pool_create(ctx, name, arg(a, "name_description"), policy, pin, over, uuid))
+        return lib_fail(ctx, f);
+    return pool_object(ctx, uuid, out, f);
+}
+
+static const char *const pool_arg[] = { "pool", NULL };
+static int fn_destroy_pool(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                           plugin_failure *f)
+{
+    const char *pool;
+    gp_pool p;
+    if (need_arg(a, "pool", &pool, f))
+        return -1;
+    gp_pool_init(&p);
+    if (gp_pool_get(ctx, pool, &p) || gp_pool_destroy(ctx, p.uuid)) {
+        gp_pool_dispose(&p);
+        return lib_fail(ctx, f);
+    }
+    *out = json_object_new_object();
+    json_object_object_add(*out, "uuid", json_object_new_string(p.uuid));
+    json_object_object_add(*out, "name_label", jstr(p.name_label));
+    json_object_object_add(*out, "destroyed", json_object_new_boolean(1));
+    gp_pool_dispose(&p);
+    return 0;
+}
+
+static const char *const set_pool_param_args[] = { "pool", "param", "value", NULL };
+static int fn_set_pool_param(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                             plugin_failure *f)
+{
+    const char *pool, *param, *value;
+    gp_pool p;
+    int rc;
+    if (need_arg(a, "pool", &pool, f) || need_arg(a, "param", &param, f))
+        return -1;
+    value = arg(a, "value");
+    if (!value)
+        return bad_arg(f, "value", "argument value is required");
+    /* Accept snake_case (name_label) as well as xe's name-label. */
+    char *p_xe = strdup(param);
+    if (!p_xe)
+        return nomem(f);
+    for (char *c = p_xe; *c; c++)
+        if (*c == '_')
+            *c = '-';
+    gp_pool_init(&p);
+    rc = gp_pool_get(ctx, pool, &p) || gp_pool_set_param(ctx, p.uuid, p_xe, value)
+             ? lib_fail(ctx, f) : pool_object(ctx, p.uuid, out, f);
+    gp_pool_dispose(&p);
+    free(p_xe);
+    return rc;
+}
+
+static const char *const add_gpu_args[] = { "pool", "pci_id", NULL };
+static int fn_add_gpu_to_pool(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                              plugin_failure *f)
+{
+    const char *pool, *pci;
+    char canon[GP_PCI_ID_LEN];
+    if (need_arg(a, "pool", &pool, f) || need_arg(a, "pci_id", &pci, f) ||
+        pci_arg(ctx, pci, canon, f))
+        return -1;
+    if (gp_pool_gpu_add(ctx, pool, canon))
+        return lib_fail(ctx, f);
+    if (gpu_object(ctx, canon, out, f))
+        return -1;
+    add_dom0_access(ctx, *out, canon);
+    return 0;
+}
+
+static const char *const remove_gpu_args[] = { "pool", "pci_id", NULL };
+static int fn_remove_gpu_from_pool(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                                   plugin_failure *f)
+{
+    const char *pci, *pool = arg(a, "pool");
+    char canon[GP_PCI_ID_LEN];
+    if (need_arg(a, "pci_id", &pci, f) || pci_arg(ctx, pci, canon, f))
+        return -1;
+    if (gp_pool_gpu_remove(ctx, pool && *pool ? pool : NULL, canon))
+        return lib_fail(ctx, f);
+    if (gpu_object(ctx, canon, out, f))
+        return -1;
+    add_dom0_access(ctx, *out, canon);
+    return 0;
+}
+
+static const char *const assign_args[] = { "vm_uuid", "pool", "pci_id", "vcpus", "memory_mib",
+                                           NULL };
+static int fn_assign_gpu(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                         plugin_failure *f)
+{
+    const char *vm, *pool = arg(a, "pool"), *pci = arg(a, "pci_id");
+    long long vcpus, mem;
+    gp_assign_args aa;
+    gp_assignment as;
+    char canon[GP_PCI_ID_LEN];
+    int rc;
+
+    if (need_arg(a, "vm_uuid", &vm, f) || int_arg(a, "vcpus", 4096, &vcpus, f) ||
+        int_arg(a, "memory_mib", (long long)1 << 40, &mem, f))
+        return -1;
+    if ((!pool || !*pool) && (!pci || !*pci))
+        return bad_arg(f, "pool", "give pool or pci_id");
+    memset(&aa, 0, sizeof(aa));
+    aa.pool = pool && *pool ? pool : NULL;
+    if (pci && *pci) {
+        if (pci_arg(ctx, pci, canon, f))
+            return -1;
+        aa.pci_id = canon;
+    }
+    aa.vcpus = (int)vcpus;
+    aa.memory_mib = (uint64_t)mem;
+    gp_assignment_init(&as);
+    rc = gp_vm_gpu_assign(ctx, vm, &aa, &as) ? lib_fail(ctx, f) : 0;
+    if (rc == 0)
+        *out = assignment_json(&as);
+    gp_assignment_dispose(&as);
+    return rc;
+}
+
+static const char *const vm_arg[] = { "vm_uuid", NULL };
+static int fn_release_gpu(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                          plugin_failure *f)
+{
+    const char *vm;
+    gp_assignment as;
+    if (need_arg(a, "vm_uuid", &vm, f))
+        return -1;
+    gp_assignment_init(&as);
+    if (gp_assignment_get(ctx, vm, &as) || gp_vm_gpu_release(ctx, vm)) {
+        gp_assignment_dispose(&as);
+        return lib_fail(ctx, f);
+    }
+    *out = json_object_new_object();
+    json_object_object_add(*out, "vm_uuid", json_object_new_string(as.vm_uuid));
+    json_object_object_add(*out, "pci_id", json_object_new_string(as.pci_id));
+    json_object_object_add(*out, "pool_uuid", json_object_new_string(as.pool_uuid));
+    json_object_object_add(*out, "released", json_object_new_boolean(1));
+    gp_assignment_dispose(&as);
+    return 0;
+}
+
+static int fn_list_assignments(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                               plugin_failure *f)
+{
+    gp_assignment *as = NULL;
+    size_t n = 0;
+    (void)a;
+    if (gp_assignment_list(ctx, &as, &n))
+        return lib_fail(ctx, f);
+    json_object *arr = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(arr, assignment_json(&as[i]));
+    gp_assignment_list_free(as, n);
+    *out = json_object_new_object();
+    json_object_object_add(*out, "assignments", arr);
+    return 0;
+}
+
+static const char *const audit_args[] = { "since_id", "limit", NULL };
+static int fn_audit_log(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
+{
+    gp_audit_entry *e = NULL;
+    size_t n = 0;
+    long long since, limit;
+    if (int_arg(a, "since_id", INT64_MAX, &since, f) ||
+        int_arg(a, "limit", 1000000, &limit, f))
+        return -1;
+    if (gp_audit_list(ctx, since, (size_t)limit, &e, &n))
+        return lib_fail(ctx, f);
+    json_object *arr = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_int64(e[i].id));
+        json_object_object_add(o, "time", jstr(e[i].time));
+        json_object_object_add(o, "caller", jstr(e[i].caller));
+        json_object_object_add(o, "operation", jstr(e[i].operation));
+        json_object_object_add(o, "object", jstr(e[i].object));
+        json_object_object_add(o, "before", jjson_text(e[i].before));
+        json_object_object_add(o, "after", jjson_text(e[i].after));
+        json_object_array_add(arr, o);
+    }
+    gp_audit_list_free(e, n);
+    *out = json_object_new_object();
+    json_object_object_add(*out, "entries", arr);
+    return 0;
+}
+
+static int fn_check_drift(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                          plugin_failure *f)
+{
+    gp_drift *d = NULL;
+    size_t n = 0;
+    (void)a;
+    if (gp_drift_check(ctx, &d, &n))
+        return lib_fail(ctx, f);
+    json_object *arr = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "kind", jstr(d[i].kind));
+        json_object_object_add(o, "vm_uuid", json_object_new_string(d[i].vm_uuid));
+        json_object_object_add(o, "vm_name_label", jstr(d[i].vm_name_label));
+        json_object_object_add(o, "pci_id", json_object_new_string(d[i].pci_id));
+        json_object_object_add(o, "other_config_pci", jstr(d[i].other_config_pci));
+        json_object_object_add(o, "detail", jstr(d[i].detail));
+        json_object_array_add(arr, o);
+    }
+    gp_drift_list_free(d, n);
+    *out = json_object_new_object();
+    json_object_object_add(*out, "drift", arr);
+    return 0;
+}
+
+static const plugin_fn functions[] = {
+    { "list_gpus", false, no_args, fn_list_gpus },
+    { "get_gpu", false, get_gpu_args, fn_get_gpu },
+    { "host_topology", false, no_args, fn_host_topology },
+    { "list_pools", false, no_args, fn_list_pools },
+    { "create_pool", true, create_pool_args, fn_create_pool },
+    { "destroy_pool", true, pool_arg, fn_destroy_pool },
+    { "set_pool_param", true, set_pool_param_args, fn_set_pool_param },
+    { "add_gpu_to_pool", true, add_gpu_args, fn_add_gpu_to_pool },
+    { "remove_gpu_from_pool", true, remove_gpu_args, fn_remove_gpu_from_pool },
+    { "assign_gpu", true, assign_args, fn_assign_gpu },
+    { "release_gpu", true, vm_arg, fn_release_gpu },
+    { "list_assignments", false, no_args, fn_list_assignments },
+    { "audit_log", false, audit_args, fn_audit_log },
+    { "check_drift", false, no_args, fn_check_drift },
+};
+
+const char *const plugin_function_names[] = {
+    "list_gpus", "get_gpu", "host_topology", "list_pools", "create_pool", "destroy_pool",
+    "set_pool_param", "add_gpu_to_pool", "remove_gpu_from_pool", "assign_gpu",
+    "release_gpu", "list_assignments", "audit_log", "check_drift", NULL
+};
+
+int plugin_dispatch(gp_ctx *ctx, const char *fn, const plugin_args *args,
+                    json_object **result, plugin_failure *f, bool *mutating)
+{
+    *result = NULL;
+    *mutating = false;
+    for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
+        const plugin_fn *p = &functions[i];
+        if (strcmp(p->name, fn))
+            continue;
+        *mutating = p->mutating;
+        for (size_t k = 0; k < args->n; k++) {
+            bool known = false;
+            for (const char *const *al = p->allowed; *al && !known; al++)
+                known = !strcmp(*al, args->keys[k]);
+            if (!known) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "%s takes no argument named '%.64s'", fn,
+                         args->keys[k]);
+                return bad_arg(f, args->keys[k], msg);
+            }
+        }
+        if (p->run(ctx, args, result, f)) {
+            json_object_put(*result);
+            *result = NULL;
+            return -1;
+        }
+        return *result ? 0 : nomem(f);
+    }
+    plugin_failure_set(f, "UNKNOWN_XENAPI_PLUGIN_FUNCTION", fn, NULL);
+    return -1;
+}

@@ -1,0 +1,350 @@
+/*
+ * main.c - the gpupool XAPI plugin (/etc/xapi.d/plugins/gpupool).
+ *
+ * xapi runs a plugin as `gpupool '<methodCall>...</methodCall>'`: argv[1] is
+ * the whole XML-RPC call (method = the function, param 1 = the caller's
+ * session ref, param 2 = a struct of string arguments), stdin is /dev/null
+ * and the environment holds only PATH.  The reply is one methodResponse on
+ * stdout in the XenAPIPlugin shape: {Status: "Success", Value: "<JSON>"} or
+ * {Status: "Failure", ErrorDescription: [code, params..., message]}.
+ * Nothing else reaches stdout: fd 1 points at /dev/null while the call
+ * runs and the reply goes to a private copy of the original stdout.
+ * The plugin exits 0 whenever it wrote a reply (a non-zero exit makes xapi
+ * report XENAPI_PLUGIN_FAILURE instead of the reply).
+ *
+ * Time limit: xapi puts none on a plugin, so the plugin bounds itself with
+ * timeout-ms from the configuration (default 60000):
+ *  - cooperative: the sqlite busy timeout is at most half of it, and every
+ *    xapi request is abandoned at the deadline (the library then rolls the
+ *    transaction back and undoes driver writes), giving GPUPOOL_TIMEOUT;
+ *  - hard stop: one second after the deadline a SIGALRM handler writes a
+ *    pre-built GPUPOOL_TIMEOUT reply with write(2) and _exit(2)s (both
+ *    async-signal-safe).  A transaction that was open is then never
+ *    committed and sqlite rolls it back (journal/WAL), so the database is
+ *    unchanged by the call.
+ *
+ * Configuration: $GPUPOOL_CONFIG, else /etc/gpupool/gpupool.conf (the same
+ * file xe-gpupool reads), then GPUPOOL_* environment variables (which xapi
+ * never passes; tests and planning hosts use them).
+ *
+ * Log: syslog (facility daemon, ident "gpupool-plugin"): one line per call
+ * with the function, the outcome and the time taken; never the session ref.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plugin.h"
+#include "internal.h"   /* gp_xr_*: the shared XML-RPC code of libgpupool */
+
+#define PLUGIN_DEFAULT_TIMEOUT_MS 60000u
+#define PLUGIN_HARD_STOP_GRACE_MS 1000u
+
+static int reply_fd = -1;
+static char *timeout_reply;
+static size_t timeout_reply_len;
+static volatile sig_atomic_t replying;
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        buf += w;
+        len -= (size_t)w;
+    }
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (replying)
+        return;  /* the outcome is known and being written: let it finish */
+    if (timeout_reply)
+        write_all(reply_fd, timeout_reply, timeout_reply_len);
+    _exit(0);
+}
+
+void plugin_failure_init(plugin_failure *f)
+{
+    memset(f, 0, sizeof(*f));
+}
+
+void plugin_failure_dispose(plugin_failure *f)
+{
+    free(f->code);
+    for (size_t i = 0; i < f->n_params; i++)
+        free(f->params[i]);
+    free(f->params);
+    plugin_failure_init(f);
+}
+
+static int failure_push(plugin_failure *f, const char *s)
+{
+    char **p = realloc(f->params, (f->n_params + 1) * sizeof(*p));
+    if (!p)
+        return -1;
+    f->params = p;
+    p[f->n_params] = strdup(s ? s : "");
+    if (!p[f->n_params])
+        return -1;
+    f->n_params++;
+    return 0;
+}
+
+int plugin_failure_set(plugin_failure *f, const char *code, ...)
+{
+    va_list ap;
+    int rc = 0;
+    plugin_failure_dispose(f);
+    f->code = strdup(code);
+    if (!f->code)
+        return -1;
+    va_start(ap, code);
+    for (const char *s; (s = va_arg(ap, const char *));)
+        if (failure_push(f, s))
+            rc = -1;
+    va_end(ap);
+    return rc;
+}
+
+int plugin_failure_from_error(plugin_failure *f, const gp_error_info *e)
+{
+    char code[64];
+    plugin_failure_dispose(f);
+    snprintf(code, sizeof(code), "GPUPOOL_%s", gp_error_name(e->code));
+    f->code = strdup(code);
+    if (!f->code)
+        return -1;
+    for (size_t i = 0; i < e->n_params; i++)
+        if (failure_push(f, e->params[i].value))
+            return -1;
+    return failure_push(f, e->message && *e->message ? e->message : gp_error_name(e->code));
+}
+
+static char *failure_reply(const plugin_failure *f, size_t *len)
+{
+    const char **desc = calloc(f->n_params + 1, sizeof(*desc));
+    char *out = NULL;
+    if (!desc)
+        return NULL;
+    desc[0] = f->code;
+    for (size_t i = 0; i < f->n_params; i++)
+        desc[i + 1] = f->params[i];
+    if (gp_xr_build_plugin_failure(desc, f->n_params + 1, &out, len))
+        out = NULL;
+    free(desc);
+    return out;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Read the configuration the way xe-gpupool does. */
+static int load_config(gp_config *cfg, gp_error_info *err)
+{
+    const char *path = getenv("GPUPOOL_CONFIG");
+    int rc;
+
+    cfg->timeout_ms = PLUGIN_DEFAULT_TIMEOUT_MS;
+    if (path && *path)
+        rc = gp_config_load_file(cfg, path, false, err);
+    else
+        rc = gp_config_load_file(cfg, GP_DEFAULT_CONFIG_PATH, true, err);
+    if (rc == GP_OK)
+        rc = gp_config_load_env(cfg, err);
+    return rc;
+}
+
+/* Check the shape of the call: (session string, struct of strings). */
+static int check_params(const gp_xr_value *params, const char **session, plugin_args *args,
+                        plugin_failure *f)
+{
+    static const char *const none[1] = { NULL };
+    const gp_xr_value *st;
+
+    if (params->n < 1 || params->items[0].type != GP_XR_STRING ||
+        (params->n >= 2 && params->items[1].type != GP_XR_STRUCT) || params->n > 2) {
+        plugin_failure_set(f, "GPUPOOL_INVALID_ARGUMENT", "methodCall",
+                           "expected the params (session ref, struct of string arguments)",
+                           NULL);
+        return -1;
+    }
+    *session = params->items[0].str;
+    args->keys = none;
+    args->values = none;
+    args->n = 0;
+    if (params->n < 2)
+        return 0;
+    st = &params->items[1];
+    for (size_t i = 0; i < st->n; i++)
+        if (st->items[i].type != GP_XR_STRING) {
+            plugin_failure_set(f, "GPUPOOL_INVALID_ARGUMENT", st->keys[i],
+                               "every argument must be a string", NULL);
+            return -1;
+        }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    gp_config cfg;
+    gp_error_info err;
+    gp_ctx *ctx = NULL;
+    gp_xr_value params;
+    plugin_failure fail;
+    plugin_args args = { NULL, NULL, 0 };
+    json_object *result = NULL;
+    const char **keys = NULL, **values = NULL;
+    const char *session = NULL;
+    char *method = NULL, *reply = NULL, caller[64];
+    size_t reply_len = 0;
+    bool mutating = false, ok = false;
+    double t0 = now_ms();
+    int devnull;
+
+    gp_config_init(&cfg);
+    gp_error_info_init(&err);
+    gp_xr_value_init(&params);
+    plugin_failure_init(&fail);
+
+    /* Keep the real stdout for the reply only. */
+    reply_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (reply_fd < 0)
+        return 1;
+    devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, STDOUT_FILENO);
+        close(devnull);
+    }
+    openlog("gpupool-plugin", LOG_PID, LOG_DAEMON);
+
+    if (argc != 2) {
+        plugin_failure_set(&fail, "GPUPOOL_INVALID_ARGUMENT", "argv",
+                           "expected one argument: the XML-RPC methodCall", NULL);
+        goto reply;
+    }
+    if (gp_xr_parse_call(argv[1], strlen(argv[1]), &method, &params, &err)) {
+        plugin_failure_from_error(&fail, &err);
+        goto reply;
+    }
+    if (check_params(&params, &session, &args, &fail))
+        goto reply;
+    if (params.n >= 2) {
+        const gp_xr_value *st = &params.items[1];
+        keys = calloc(st->n + 1, sizeof(*keys));
+        values = calloc(st->n + 1, sizeof(*values));
+        if (!keys || !values) {
+            plugin_failure_set(&fail, "GPUPOOL_OUT_OF_MEMORY", "out of memory", NULL);
+            goto reply;
+        }
+        for (size_t i = 0; i < st->n; i++) {
+            keys[i] = st->keys[i];
+            values[i] = st->items[i].str;
+        }
+        args.keys = keys;
+        args.values = values;
+        args.n = st->n;
+    }
+
+    if (load_config(&cfg, &err)) {
+        plugin_failure_from_error(&fail, &err);
+        goto reply;
+    }
+    snprintf(caller, sizeof(caller), "xapi-plugin pid=%ld", (long)getpid());
+    free(cfg.caller);
+    cfg.caller = strdup(caller);
+    free(cfg.xapi_session);
+    cfg.xapi_session = session && *session ? strdup(session) : NULL;
+    if (cfg.timeout_ms) {
+        unsigned busy = cfg.busy_timeout_ms ? cfg.busy_timeout_ms : 10000u;
+        if (busy > cfg.timeout_ms / 2)
+            busy = cfg.timeout_ms / 2 ? cfg.timeout_ms / 2 : 1;
+        cfg.busy_timeout_ms = busy;
+
+        /* The hard stop, with its reply built now (no allocation later). */
+        char ms[24];
+        plugin_failure tf;
+        plugin_failure_init(&tf);
+        snprintf(ms, sizeof(ms), "%u", cfg.timeout_ms);
+        plugin_failure_set(&tf, "GPUPOOL_TIMEOUT", method, ms,
+                           "the call ran past its time limit (timeout-ms) and was stopped; "
+                           "changes it had not committed were rolled back", NULL);
+        timeout_reply = failure_reply(&tf, &timeout_reply_len);
+        plugin_failure_dispose(&tf);
+
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_alarm;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGALRM, &sa, NULL);
+        unsigned total = cfg.timeout_ms + PLUGIN_HARD_STOP_GRACE_MS;
+        struct itimerval it = { { 0, 0 }, { (time_t)(total / 1000), (suseconds_t)(total % 1000) * 1000 } };
+        setitimer(ITIMER_REAL, &it, NULL);
+    }
+
+    if (gp_ctx_alloc(&ctx, &cfg, &err)) {
+        plugin_failure_from_error(&fail, &err);
+        goto reply;
+    }
+    ok = plugin_dispatch(ctx, method, &args, &result, &fail, &mutating) == 0;
+
+reply:
+    replying = 1;
+    {
+        struct itimerval off;
+        memset(&off, 0, sizeof(off));
+        setitimer(ITIMER_REAL, &off, NULL);
+    }
+    if (ok) {
+        const char *json = json_object_to_json_string_ext(
+            result, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!json || gp_xr_build_plugin_success(json, &reply, &reply_len)) {
+            ok = false;
+            plugin_failure_set(&fail, "GPUPOOL_OUT_OF_MEMORY", "out of memory", NULL);
+        }
+    }
+    if (!ok)
+        reply = failure_reply(&fail, &reply_len);
+    if (reply)
+        write_all(reply_fd, reply, reply_len);
+
+    if (ok)
+        syslog(mutating ? LOG_NOTICE : LOG_INFO, "%s: Success (%.1f ms)",
+               method ? method : "?", now_ms() - t0);
+    else
+        syslog(LOG_WARNING, "%s: %s %s (%.1f ms)", method ? method : "?",
+               fail.code ? fail.code : "?",
+               fail.n_params ? fail.params[fail.n_params - 1] : "", now_ms() - t0);
+    closelog();
+
+    json_object_put(result);
+    gp_ctx_free(ctx);
+    free(reply);
+    free(timeout_reply);
+    free(keys);
+    free(values);
+    free(method);
+    plugin_failure_dispose(&fail);
+    gp_xr_value_dispose(&params);
+    gp_error_info_dispose(&err);
+    gp_config_dispose(&cfg);
+    close(reply_fd);
+    return reply ? 0 : 1;
+}

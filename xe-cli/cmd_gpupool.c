@@ -1,0 +1,523 @@
+/*
+ * cmd_gpupool.c - the core xe-gpupool commands: GPUs, host, pools,
+ * assignments, VMs, audit log, simulated VMs.
+ *
+ * Each command reads its keys, calls one libgpupool function and prints the
+ * result; a library error is passed through unchanged (code, params,
+ * message).  Checks here are only about the shape of arguments.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Fields a list shows without params= (params=all shows every field). */
+static const char *const gpu_defaults[] = {
+    "pci-id", "vendor-name", "device-name", "numa-node", "pool", "vm-uuid", NULL
+};
+static const char *const pool_defaults[] = {
+    "uuid", "name-label", "name-description", "numa-policy", "pin-mode", "gpus",
+    "free-gpus", NULL
+};
+static const char *const assignment_defaults[] = {
+    "vm-uuid", "vm-name-label", "pci-id", "pool", "numa-node", "pcpus", "memory-node",
+    NULL
+};
+static const char *const audit_defaults[] = {
+    "id", "time", "caller", "operation", "object", NULL
+};
+/* Pool parameters pool-param-set changes (gp_pool_set_param). */
+static const char *const pool_rw[] = {
+    "name-label", "name-description", "numa-policy", "pin-mode", "cpu-overcommit", NULL
+};
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* The record whose field key equals value, or NULL. */
+static gp_record *find_record(gp_record *rs, size_t n, const char *key, const char *value)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *v = gp_record_get(&rs[i], key);
+        if (v && !strcmp(v, value))
+            return &rs[i];
+    }
+    return NULL;
+}
+
+/* Print one param's value, or fail with UNKNOWN_PARAMETER. */
+static int print_param(xe_call *c, const gp_record *r, const char *param)
+{
+    const char *v = gp_record_get(r, param);
+    if (!v) {
+        xe_error_set(&c->err, "UNKNOWN_PARAMETER", "no parameter '%s'", param);
+        xe_error_param(&c->err, "param-name", param);
+        return 1;
+    }
+    fprintf(c->out, "%s\n", v);
+    return 0;
+}
+
+/* Print one record (all fields, or params=) in xe's format. */
+static int print_one(xe_call *c, const gp_record *r, const char *const *rw)
+{
+    xe_print_opts o = { xe_arg_get(c, "params"), NULL, rw, c->minimal };
+    return xe_print_records(c->out, r, 1, &o, &c->err);
+}
+
+static int parse_policy(xe_call *c, const char *v, gp_numa_policy *out)
+{
+    if (gp_numa_policy_parse(v, out) == GP_OK)
+        return 0;
+    xe_error_set(&c->err, "INVALID_ARGUMENT",
+                 "numa-policy must be required, preferred, socket or legacy, not '%s'", v);
+    xe_error_param(&c->err, "numa-policy", v);
+    return 1;
+}
+
+static int parse_pin(xe_call *c, const char *v, gp_pin_mode *out)
+{
+    if (gp_pin_mode_parse(v, out) == GP_OK)
+        return 0;
+    xe_error_set(&c->err, "INVALID_ARGUMENT",
+                 "pin-mode must be hard, soft or none, not '%s'", v);
+    xe_error_param(&c->err, "pin-mode", v);
+    return 1;
+}
+
+static int parse_overcommit(xe_call *c, const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end) {
+        xe_error_set(&c->err, "INVALID_ARGUMENT",
+                     "cpu-overcommit must be a number such as 1 or 1.5, not '%s'", v);
+        xe_error_param(&c->err, "cpu-overcommit", v);
+        return 1;
+    }
+    *out = d;
+    return 0;
+}
+
+/* Canonical pci-id of the pci-id= argument (PCI_ID_INVALID when malformed). */
+static int arg_pci_id(xe_call *c, char buf[GP_PCI_ID_LEN])
+{
+    const char *v = xe_arg_get(c, "pci-id");
+    gp_pci_addr a;
+    gp_error_info gi;
+
+    gp_error_info_init(&gi);
+    if (gp_pci_addr_parse(v, &a, &gi)) {
+        xe_error_from_info(&c->err, &gi);
+        gp_error_info_dispose(&gi);
+        return 1;
+    }
+    gp_pci_addr_format(&a, buf);
+    return 0;
+}
+
+/* ---- GPUs and host -------------------------------------------------------- */
+
+static int cmd_gpu_list(xe_call *c)
+{
+    gp_record *rs;
+    size_t n;
+    if (gp_gpu_records(c->ctx, &rs, &n))
+        return xe_fail_ctx(c);
+    return xe_list_records(c, rs, n, gpu_defaults, NULL);
+}
+
+/* The GPU record named by pci-id= (rs/n hold the whole list). */
+static gp_record *gpu_lookup(xe_call *c, gp_record **rs, size_t *n)
+{
+    char id[GP_PCI_ID_LEN];
+    gp_record *r;
+
+    *rs = NULL;
+    *n = 0;
+    if (arg_pci_id(c, id))
+        return NULL;
+    if (gp_gpu_records(c->ctx, rs, n)) {
+        xe_fail_ctx(c);
+        return NULL;
+    }
+    r = find_record(*rs, *n, "pci-id", id);
+    if (!r) {
+        xe_error_set(&c->err, "UNKNOWN_GPU", "no GPU %s on this host", id);
+        xe_error_param(&c->err, "pci-id", id);
+    }
+    return r;
+}
+
+static int cmd_gpu_param_list(xe_call *c)
+{
+    gp_record *rs;
+    size_t n;
+    int rc = 1;
+    gp_record *r = gpu_lookup(c, &rs, &n);
+    if (r)
+        rc = print_one(c, r, NULL);
+    gp_record_list_free(rs, n);
+    return rc;
+}
+
+static int cmd_gpu_param_get(xe_call *c)
+{
+    gp_record *rs;
+    size_t n;
+    int rc = 1;
+    gp_record *r = gpu_lookup(c, &rs, &n);
+    if (r)
+        rc = print_param(c, r, xe_arg_get(c, "param-name"));
+    gp_record_list_free(rs, n);
+    return rc;
+}
+
+static int cmd_host_show(xe_call *c)
+{
+    gp_record *rs;
+    size_t n;
+    if (gp_host_records(c->ctx, &rs, &n))
+        return xe_fail_ctx(c);
+    return xe_list_records(c, rs, n, NULL, NULL);
+}
+
+/* ---- pools ---------------------------------------------------------------- */
+
+static int cmd_pool_create(xe_call *c)
+{
+    gp_numa_policy policy = GP_NUMA_REQUIRED;
+    gp_pin_mode pin = GP_PIN_HARD;
+    double overcommit = 1.0;
+    const char *v;
+    char uuid[37];
+
+    if ((v = xe_arg_get(c, "numa-policy")) && parse_policy(c, v, &policy))
+        return 1;
+    if ((v = xe_arg_get(c, "pin-mode")) && parse_pin(c, v, &pin))
+        return 1;
+    if ((v = xe_arg_get(c, "cpu-overcommit")) && parse_overcommit(c, v, &overcommit))
+        return 1;
+    if (gp_pool_create(c->ctx, xe_arg_get(c, "name-label"),
+                       xe_arg_get(c, "name-description"), policy, pin, overcommit, uuid))
+        return xe_fail_ctx(c);
+    fprintf(c->out, "%s\n", uuid);
+    return 0;
+}
+
+static int cmd_pool_destroy(xe_call *c)
+{
+    if (gp_pool_destroy(c->ctx, xe_arg_get(c, "pool|uuid")))
+        return xe_fail_ctx(c);
+    return 0;
+}
+
+static int cmd_pool_list(xe_call *c)
+{
+    gp_record *rs;
+    size_t n;
+    if (gp_pool_records(c->ctx, &rs, &n))
+        return xe_fail_ctx(c);
+    return xe_list_records(c, rs, n, pool_defaults, pool_rw);
+}
+
+/* The pool record named by pool= / uuid=. */
+static gp_record *pool_lookup(xe_call *c, gp_record **rs, size_t *n)
+{
+    gp_pool p;
+    gp_record *r = NULL;
+
+    *rs = NULL;
+    *n = 0;
+    gp_pool_init(&p);
+    if (gp_pool_get(c->ctx, xe_arg_get(c, "pool|uuid"), &p)) {
+        xe_fail_ctx(c);
+        goto out;
+    }
+    if (gp_pool_records(c->ctx, rs, n)) {
+        xe_fail_ctx(c);
+        goto out;
+    }
+    r = find_record(*rs, *n, "uuid", p.uuid);
+    if (!r) {
+        /* Destroyed between the two reads. */
+        xe_error_set(&c->err, "UNKNOWN_POOL", "pool %s no longer exists", p.uuid);
+        xe_error_param(&c->err, "pool", p.uuid);
+    }
+out:
+    gp_pool_dispose(&p);
+    return r;
+}
+
+static int cmd_pool_param_list(xe_call *c)
+{
+    gp_record *rs;
+    size_t n;
+    int rc = 1;
+    gp_record *r = pool_lookup(c, &rs, &n);
+    if (r)
+        rc = print_one(c, r, pool_rw);
+    gp_record_list_free(rs, n);
+    return rc;
+}
+
+static int cmd_pool_param_get(xe_call *c)
+{
+    gp_record *rs;
+    size_t n;
+    int rc = 1;
+    gp_record *r = pool_lookup(c, &rs, &n);
+    if (r)
+        rc = print_param(c, r, xe_arg_get(c, "param-name"));
+    gp_record_list_free(rs, n);
+    return rc;
+}
+
+static int cmd_pool_param_set(xe_call *c)
+{
+    const char *pool = xe_arg_get(c, "pool|uuid");
+    size_t n_set = 0;
+
+    /* Check every key and value first so a typo changes nothing. */
+    for (size_t i = 0; i < c->n_args; i++) {
+        const char *k = c->args[i].key, *v = c->args[i].value;
+        gp_numa_policy np;
+        gp_pin_mode pm;
+        double d;
+        if (!strcmp(k, "pool") || !strcmp(k, "uuid"))
+            continue;
+        if (!xe_key_in(k, pool_rw)) {
+            xe_error_set(&c->err, "UNKNOWN_PARAMETER",
+                         "pool parameter '%s' does not exist or cannot be set", k);
+            xe_error_param(&c->err, "param-name", k);
+            return 1;
+        }
+        if ((!strcmp(k, "numa-policy") && parse_policy(c, v, &np)) ||
+            (!strcmp(k, "pin-mode") && parse_pin(c, v, &pm)) ||
+            (!strcmp(k, "cpu-overcommit") && parse_overcommit(c, v, &d)))
+            return 1;
+        n_set++;
+    }
+    if (!n_set) {
+        xe_error_set(&c->err, "MISSING_PARAMETER",
+                     "pool-param-set needs a <param>=<value> (name-label, name-description, "
+                     "numa-policy, pin-mode, cpu-overcommit)");
+        xe_error_param(&c->err, "param-name", "name-label/name-description/numa-policy/"
+                       "pin-mode/cpu-overcommit");
+        return 1;
+    }
+    /* Address the pool by uuid: a new name-label must not lose it. */
+    gp_pool p;
+    int rc = 0;
+    gp_pool_init(&p);
+    if (gp_pool_get(c->ctx, pool, &p)) {
+        rc = xe_fail_ctx(c);
+        goto out;
+    }
+    for (size_t i = 0; i < c->n_args; i++) {
+        const char *k = c->args[i].key;
+        if (!strcmp(k, "pool") || !strcmp(k, "uuid"))
+            continue;
+        if (gp_pool_set_param(c->ctx, p.uuid, k, c->args[i].value)) {
+            rc = xe_fail_ctx(c);
+            goto out;
+        }
+    }
+out:
+    gp_pool_dispose(&p);
+    return rc;
+}
+
+static int cmd_pool_gpu_add(xe_call *c)
+{
+    if (gp_pool_gpu_add(c->ctx, xe_arg_get(c, "pool"), xe_arg_get(c, "pci-id")))
+        return xe_fail_ctx(c);
+    return 0;
+}
+
+static int cmd_pool_gpu_remove(xe_call *c)
+{
+    if (gp_pool_gpu_remove(c->ctx, xe_arg_get(c, "pool"), xe_arg_get(c, "pci-id")))
+        return xe_fail_ctx(c);
+    return 0;
+}
+
+/* ---- assignments ---------------------------------------------------------- */
+
+static int cmd_vm_gpu_assign(xe_call *c)
+{
+    gp_assign_args a = { 0 };
+    gp_assignment as;
+    gp_record r;
+    long long vcpus = 0, mem = 0;
+    int rc = 1;
+
+    a.pool = xe_arg_get(c, "pool");
+    a.pci_id = xe_arg_get(c, "pci-id");
+    if (!a.pool && !a.pci_id) {
+        xe_error_set(&c->err, "MISSING_PARAMETER", "vm-gpu-assign needs pool= (or pci-id=)");
+        xe_error_param(&c->err, "param-name", "pool");
+        return 1;
+    }
+    if (xe_arg_long(c, "vcpus", 1, 4096, &vcpus) ||
+        xe_arg_long(c, "memory", 1, 1LL << 40, &mem))
+        return 1;
+    a.vcpus = (int)vcpus;
+    a.memory_mib = (uint64_t)mem;
+
+    gp_assignment_init(&as);
+    gp_record_init(&r);
+    if (gp_vm_gpu_assign(c->ctx, xe_arg_get(c, "vm"), &a, &as)) {
+        xe_fail_ctx(c);
+        goto out;
+    }
+    if (gp_placement_record(&as, &r)) {
+        xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+        goto out;
+    }
+    rc = print_one(c, &r, NULL);
+out:
+    gp_record_dispose(&r);
+    gp_assignment_dispose(&as);
+    return rc;
+}
+
+static int cmd_vm_gpu_release(xe_call *c)
+{
+    if (gp_vm_gpu_release(c->ctx, xe_arg_get(c, "vm")))
+        return xe_fail_ctx(c);
+    return 0;
+}
+
+static int cmd_assignment_list(xe_call *c)
+{
+    gp_record *rs;
+    size_t n;
+    if (gp_assignment_records(c->ctx, &rs, &n))
+        return xe_fail_ctx(c);
+    return xe_list_records(c, rs, n, assignment_defaults, NULL);
+}
+
+/* ---- VMs and audit -------------------------------------------------------- */
+
+static int cmd_vm_list(xe_call *c)
+{
+    gp_record *rs;
+    size_t n;
+    if (gp_vm_records(c->ctx, &rs, &n))
+        return xe_fail_ctx(c);
+    return xe_list_records(c, rs, n, NULL, NULL);
+}
+
+static int cmd_audit_list(xe_call *c)
+{
+    long long since = 0, limit = 0;
+    gp_record *rs;
+    size_t n;
+
+    if (xe_arg_long(c, "since", 0, INT64_MAX, &since) ||
+        xe_arg_long(c, "limit", 0, 1LL << 40, &limit))
+        return 1;
+    if (gp_audit_records(c->ctx, since, (size_t)limit, &rs, &n))
+        return xe_fail_ctx(c);
+    return xe_list_records(c, rs, n, audit_defaults, NULL);
+}
+
+static int cmd_sim_vm_create(xe_call *c)
+{
+    long long vcpus = 0, mem = 0;
+    char uuid[37];
+
+    if (xe_arg_long(c, "vcpus", 1, 4096, &vcpus) ||
+        xe_arg_long(c, "memory", 1, 1LL << 40, &mem))
+        return 1;
+    if (gp_sim_vm_create(c->ctx, xe_arg_get(c, "name-label"), (int)vcpus,
+                         (uint64_t)mem, uuid))
+        return xe_fail_ctx(c);
+    fprintf(c->out, "%s\n", uuid);
+    return 0;
+}
+
+#define SIM_VM_CMD(fn, libfn)                                                   \
+    static int fn(xe_call *c)                                                   \
+    {                                                                           \
+        if (libfn(c->ctx, xe_arg_get(c, "vm")))                                 \
+            return xe_fail_ctx(c);                                              \
+        return 0;                                                               \
+    }
+SIM_VM_CMD(cmd_sim_vm_start, gp_sim_vm_start)
+SIM_VM_CMD(cmd_sim_vm_pause, gp_sim_vm_pause)
+SIM_VM_CMD(cmd_sim_vm_shutdown, gp_sim_vm_shutdown)
+SIM_VM_CMD(cmd_sim_vm_destroy, gp_sim_vm_destroy)
+
+/* ---- the table ------------------------------------------------------------ */
+
+#define KEYS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define NOKEYS NULL
+
+static const struct xe_cmd core_cmds[] = {
+    { "gpu-list", "[params=a,b|all] [<field>=<value> ...]",
+      "list the host's GPUs (filters: pool=training numa-node=1 ...)",
+      NOKEYS, NOKEYS, XE_CMD_LIST, cmd_gpu_list },
+    { "gpu-param-list", "pci-id=<SBDF> [params=]", "every fact about one GPU",
+      KEYS("pci-id"), KEYS("params"), 0, cmd_gpu_param_list },
+    { "gpu-param-get", "pci-id=<SBDF> param-name=<field>", "one fact about one GPU",
+      KEYS("pci-id", "param-name"), NOKEYS, 0, cmd_gpu_param_get },
+    { "host-show", "[params=] [<field>=<value> ...]",
+      "the host's NUMA nodes: sockets, pCPUs, memory, GPUs, distances",
+      NOKEYS, NOKEYS, XE_CMD_LIST, cmd_host_show },
+    { "pool-create",
+      "name-label=<name> [name-description=] [numa-policy=required|preferred|socket|legacy] "
+      "[pin-mode=hard|soft|none] [cpu-overcommit=<ratio>]",
+      "create a GPU pool; prints its uuid",
+      KEYS("name-label"), KEYS("name-description", "numa-policy", "pin-mode",
+                               "cpu-overcommit"), 0, cmd_pool_create },
+    { "pool-destroy", "pool=<uuid|name-label>", "destroy an empty pool",
+      KEYS("pool|uuid"), NOKEYS, 0, cmd_pool_destroy },
+    { "pool-list", "[params=] [<field>=<value> ...]", "list the pools",
+      NOKEYS, NOKEYS, XE_CMD_LIST, cmd_pool_list },
+    { "pool-param-list", "pool=<uuid|name-label> [params=]", "every parameter of one pool",
+      KEYS("pool|uuid"), KEYS("params"), 0, cmd_pool_param_list },
+    { "pool-param-get", "pool=<uuid|name-label> param-name=<field>",
+      "one parameter of one pool",
+      KEYS("pool|uuid", "param-name"), NOKEYS, 0, cmd_pool_param_get },
+    { "pool-param-set", "pool=<uuid|name-label> <param>=<value> ...",
+      "set name-label, name-description, numa-policy, pin-mode or cpu-overcommit",
+      KEYS("pool|uuid"), pool_rw, XE_CMD_ANYKEYS, cmd_pool_param_set },
+    { "pool-gpu-add", "pool=<uuid|name-label> pci-id=<SBDF>",
+      "put a GPU (and its companions) in a pool, assignable through pciback",
+      KEYS("pool", "pci-id"), NOKEYS, 0, cmd_pool_gpu_add },
+    { "pool-gpu-remove", "[pool=<uuid|name-label>] pci-id=<SBDF>",
+      "take an unassigned GPU out of its pool",
+      KEYS("pci-id"), KEYS("pool"), 0, cmd_pool_gpu_remove },
+    { "vm-gpu-assign",
+      "vm=<uuid|name-label> pool=<uuid|name-label> [pci-id=] [vcpus=] [memory=<MiB>]",
+      "give a halted VM a GPU of the pool with NUMA-local vCPUs and memory",
+      KEYS("vm"), KEYS("pool", "pci-id", "vcpus", "memory"), 0, cmd_vm_gpu_assign },
+    { "vm-gpu-release", "vm=<uuid|name-label>", "take the GPU back from a halted VM",
+      KEYS("vm"), NOKEYS, 0, cmd_vm_gpu_release },
+    { "assignment-list", "[params=] [<field>=<value> ...]",
+      "list assignments: VM, GPU, NUMA node, pCPUs, memory node",
+      NOKEYS, NOKEYS, XE_CMD_LIST, cmd_assignment_list },
+    { "audit-list", "[since=<id>] [limit=<n>] [params=] [<field>=<value> ...]",
+      "the audit log, oldest first",
+      NOKEYS, KEYS("since", "limit"), XE_CMD_LIST, cmd_audit_list },
+    { "vm-list", "[params=] [<field>=<value> ...]", "list the VMs the driver knows",
+      NOKEYS, NOKEYS, XE_CMD_LIST, cmd_vm_list },
+    { "sim-vm-create", "name-label=<name> vcpus=<n> memory=<MiB>",
+      "create a halted simulated VM (sim driver); prints its uuid",
+      KEYS("name-label", "vcpus", "memory"), NOKEYS, 0, cmd_sim_vm_create },
+    { "sim-vm-start", "vm=<uuid|name-label>", "start a simulated VM",
+      KEYS("vm"), NOKEYS, 0, cmd_sim_vm_start },
+    { "sim-vm-pause", "vm=<uuid|name-label>", "pause a running simulated VM",
+      KEYS("vm"), NOKEYS, 0, cmd_sim_vm_pause },
+    { "sim-vm-shutdown", "vm=<uuid|name-label>", "halt a running or paused simulated VM",
+      KEYS("vm"), NOKEYS, 0, cmd_sim_vm_shutdown },
+    { "sim-vm-destroy", "vm=<uuid|name-label>", "delete a halted simulated VM without a GPU",
+      KEYS("vm"), NOKEYS, 0, cmd_sim_vm_destroy },
+};
+
+const struct xe_cmd_table xe_cmds_core = {
+    core_cmds, sizeof(core_cmds) / sizeof(core_cmds[0])
+};
