@@ -676,6 +676,78 @@ void gp_drift_list_free(gp_drift *d, size_t n);
 int gp_drift_check(gp_ctx *ctx, gp_drift **out, size_t *n_out);
 
 /* ------------------------------------------------------------------------ */
+/* xen driver: plain Xen with xl (no xapi)                                   */
+/* ------------------------------------------------------------------------ */
+
+/* gp_vm_xl_config(), gp_vm_boot_prepare(), gp_host_reconcile(). */
+#define GPUPOOL_HAVE_XEN_OPS 1
+
+/*
+ * The xl domain configuration lines that apply a VM's assignment at boot
+ * (way 1 on plain Xen): a comment naming the placement, then
+ *   uuid = "<vm uuid>"
+ *   pci = [ "<gpu>", "<companion>", ... ]
+ *   cpus = "<pcpus>"        (pin-mode hard; cpus_soft = "..." for soft,
+ *                            nothing for none)
+ * each line ending in '\n'.  Append them to the domain's xl config (xl takes
+ * the last value of a key).  Works with every driver (it reads gpupool's
+ * assignment).  *text_out is malloc'ed (caller frees).
+ * Errors: GP_ERR_UNKNOWN_VM, GP_ERR_VM_AMBIGUOUS, GP_ERR_VM_NO_GPU,
+ * GP_ERR_DB*, GP_ERR_NOMEM.
+ */
+int gp_vm_xl_config(gp_ctx *ctx, const char *vm, char **text_out);
+
+/*
+ * Apply a VM's assignment to its domain created paused (`xl create -p`,
+ * way 2 on plain Xen, the config carrying the VM's uuid and
+ * passthrough = "enabled"): attach the GPU and its companions
+ * (libxl_device_pci_add; functions already attached are kept) and set the
+ * vCPUs' hard or soft affinity per the pool's pin-mode, read back with
+ * libxl_list_vcpu.  Only for a domain that has never run (paused, cpu time
+ * 0).  On error the domain is left as it was (what this call attached is
+ * detached again).  Writes an audit row "vm-boot-prepare".
+ * Errors: GP_ERR_NOT_SUPPORTED (driver is not "xen"), GP_ERR_UNKNOWN_VM (no
+ * live domain with that uuid), GP_ERR_VM_NO_GPU, GP_ERR_VM_STARTED (the
+ * domain is not paused or has run), GP_ERR_NO_PASSTHROUGH, GP_ERR_DRIVER
+ * (libxl refused: the message is libxl's own), GP_ERR_DB*.
+ */
+int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm);
+
+/* One difference between gpupool's database and what Xen reports. */
+typedef struct {
+    char *kind;      /* "not-assignable": a pool GPU / companion not bound to
+                        pciback nor attached to a domain;
+                        "foreign-assignable": assignable in Xen, in no pool;
+                        "gpu-missing": a pool GPU gone from the host;
+                        "pci-missing": a live domain of an assigned VM lacks
+                        the GPU or a companion;
+                        "foreign-attachment": a pool GPU attached to a domain
+                        that is not its assigned VM;
+                        "affinity-mismatch": a vCPU's hard/soft affinity is
+                        not the assignment's pCPUs */
+    char *object;    /* pci-id, or "vm-uuid/vcpu" for affinity */
+    char *expected;  /* what the database says, "" when nothing */
+    char *actual;    /* what Xen reports */
+    char *detail;    /* one line naming the objects */
+    bool fixable;    /* fix=true may repair it (assignable_add, re-pin) */
+    bool fixed;      /* repaired by this call */
+} gp_reconcile_item;
+
+void gp_reconcile_list_free(gp_reconcile_item *items, size_t n);
+
+/*
+ * Compare the database with Xen (assignable list, live domains, devices
+ * attached to domains, actual vCPU affinity) and list every difference,
+ * in the order of the kinds above, then by object.  With fix, repair what is
+ * safe: make a pool function assignable again (rebind=1) when no domain
+ * holds it, re-pin a live assigned VM's vCPUs.  Never detaches a device
+ * from a live domain.  Caller frees with gp_reconcile_list_free().
+ * Errors: GP_ERR_NOT_SUPPORTED (driver is not "xen"), GP_ERR_DRIVER,
+ * GP_ERR_DB*, GP_ERR_NOMEM and host discovery errors.
+ */
+int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_out);
+
+/* ------------------------------------------------------------------------ */
 /* Records: objects as ordered key/value lists for front ends                */
 /* ------------------------------------------------------------------------ */
 

@@ -53,7 +53,9 @@ typedef struct {
     uint16_t class_code, vendor_id, device_id, sv, sd;
     uint8_t rev, prog_if;
     char *vendor_name, *device_name;
-    char *nodeset, *cpuset;   /* of the nearest non-I/O ancestor */
+    bool has_nodeset;    /* the nearest non-I/O ancestor had a nodeset */
+    int nodeset_node;    /* its single node, -1 when several */
+    char *cpuset;        /* its cpuset, kept only without a nodeset */
     int node;            /* resolved locality, -1 */
 } hw_pci;
 
@@ -61,8 +63,8 @@ typedef struct {
 typedef struct {
     bool object;
     int package, core, core_gp, core_obj;
-    const char *nonio_nodeset, *nonio_cpuset;  /* borrowed from a frame below */
-    char *own_nodeset, *own_cpuset;
+    ssize_t nonio_nodeset, nonio_cpuset;  /* offsets in hw_state.sbuf, -1 none */
+    size_t mark;         /* sbuf length when the element opened */
     ssize_t pci;         /* index of this PCIDev/Bridge in pci, -1 */
 } hw_frame;
 
@@ -86,6 +88,7 @@ typedef struct {
     bool saw_topology;
     int n_cores;
     hw_frame *stack; size_t depth, cap_stack;
+    char *sbuf; size_t slen, scap;  /* bitmaps of the open elements, a stack */
     hw_dist cur, best;   /* distances being read, and the chosen one */
     bool in_dist, have_best;
     int text;            /* 1 indexes, 2 values, 0 none */
@@ -135,6 +138,35 @@ static char *attr_dup(const hw_attrs *at, const char *name)
             return strndup((const char *)q[3], (size_t)(q[4] - q[3]));
     }
     return NULL;
+}
+
+/* Copy attribute name onto the string stack; its offset, or -1. */
+static ssize_t attr_push(hw_state *st, const hw_attrs *at, const char *name)
+{
+    for (int i = 0; i < at->n; i++) {
+        const xmlChar **q = at->a + 5 * i;
+        if (strcmp((const char *)q[0], name))
+            continue;
+        size_t len = (size_t)(q[4] - q[3]);
+        if (st->slen + len + 1 > st->scap) {
+            size_t nc = st->scap ? st->scap * 2 : 4096;
+            while (nc < st->slen + len + 1)
+                nc *= 2;
+            char *nb = realloc(st->sbuf, nc);
+            if (!nb) {
+                st->nomem = true;
+                return -1;
+            }
+            st->sbuf = nb;
+            st->scap = nc;
+        }
+        ssize_t off = (ssize_t)st->slen;
+        memcpy(st->sbuf + st->slen, q[3], len);
+        st->sbuf[st->slen + len] = '\0';
+        st->slen += len + 1;
+        return off;
+    }
+    return -1;
 }
 
 static long attr_long(const hw_attrs *at, const char *name, long dflt)
@@ -259,12 +291,13 @@ static ssize_t read_pci(hw_state *st, const hw_attrs *at, bool bridge, const hw_
     p->node = -1;
     if (attr_get(at, "pci_type", type, sizeof(type)))
         p->typed = parse_pci_type(type, p);
-    if (parent) {
-        p->nodeset = gp_strdup(parent->nonio_nodeset);
-        p->cpuset = gp_strdup(parent->nonio_cpuset);
-        if ((parent->nonio_nodeset && !p->nodeset) || (parent->nonio_cpuset && !p->cpuset)) {
-            free(p->nodeset);
-            free(p->cpuset);
+    p->nodeset_node = -1;
+    if (parent && parent->nonio_nodeset >= 0) {
+        p->has_nodeset = true;
+        p->nodeset_node = nodeset_single(st->sbuf + parent->nonio_nodeset);
+    } else if (parent && parent->nonio_cpuset >= 0) {
+        p->cpuset = strdup(st->sbuf + parent->nonio_cpuset);
+        if (!p->cpuset) {
             st->nomem = true;
             return -1;
         }
@@ -321,10 +354,8 @@ static void object_start(hw_state *st, const hw_attrs *at, hw_frame *f, const hw
         f->pci = read_pci(st, at, true, parent);
     }
     if (type[0] && !is_io_type(type)) {
-        f->own_nodeset = attr_dup(at, "nodeset");
-        f->own_cpuset = attr_dup(at, "cpuset");
-        f->nonio_nodeset = f->own_nodeset;
-        f->nonio_cpuset = f->own_cpuset;
+        f->nonio_nodeset = attr_push(st, at, "nodeset");
+        f->nonio_cpuset = attr_push(st, at, "cpuset");
     }
 }
 
@@ -371,6 +402,8 @@ static void sax_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
     st->depth++;
     memset(f, 0, sizeof(*f));
     f->pci = -1;
+    f->mark = st->slen;
+    f->nonio_nodeset = f->nonio_cpuset = -1;
     if (parent) {
         f->package = parent->package;
         f->core = parent->core;
@@ -453,9 +486,7 @@ static void sax_end(void *ud, const xmlChar *localname, const xmlChar *prefix,
     if (!st->depth)
         return;
     hw_frame *f = &st->stack[--st->depth];
-    free(f->own_nodeset);
-    free(f->own_cpuset);
-    f->own_nodeset = f->own_cpuset = NULL;
+    st->slen = f->mark;
     if (st->depth == 2)
         st->text = 0;
     if (st->depth == 1 && st->in_dist) {
@@ -575,8 +606,8 @@ fail:
  * names one node; else its cpuset when all those PUs sit on one node. */
 static int pci_locality(const hw_state *st, const hw_pci *p, const int *pu_node)
 {
-    if (p->nodeset)
-        return nodeset_single(p->nodeset);
+    if (p->has_nodeset)
+        return p->nodeset_node;
     if (p->cpuset) {
         int bits[4096];
         int nb = bitmap_bits(p->cpuset, bits, (int)GP_ARRAY_SIZE(bits));
@@ -606,15 +637,11 @@ static void hw_state_free(hw_state *st)
     for (size_t i = 0; i < st->n_pci; i++) {
         free(st->pci[i].vendor_name);
         free(st->pci[i].device_name);
-        free(st->pci[i].nodeset);
         free(st->pci[i].cpuset);
     }
     free(st->pci);
-    for (size_t i = 0; i < st->depth; i++) {
-        free(st->stack[i].own_nodeset);
-        free(st->stack[i].own_cpuset);
-    }
     free(st->stack);
+    free(st->sbuf);
     dist_clear(&st->cur);
     dist_clear(&st->best);
     memset(st, 0, sizeof(*st));
@@ -763,7 +790,6 @@ static void pci_dedupe(hw_state *st)
             q->dev == p->addr.dev && q->func == p->addr.func) {
             free(p->vendor_name);
             free(p->device_name);
-            free(p->nodeset);
             free(p->cpuset);
             continue;
         }

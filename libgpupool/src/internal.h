@@ -149,12 +149,15 @@ typedef struct {
     uint64_t cpu_time_ns;
     int vcpus;
     int cpupool;
+    bool pv;                 /* PV domain (libxl_domain_type PV) */
 } gp_xen_dom;
 GP_HIDDEN int gp_xen_domain_find(gp_ctx *ctx, const char *vm_uuid, gp_xen_dom *out);
 /* Attach pci_ids[0..n) to domid (libxl_device_pci_add); functions already
- * attached are skipped; on failure the ones this call attached are detached
- * again and ctx->err carries libxl's message. */
-GP_HIDDEN int gp_xen_pci_attach(gp_ctx *ctx, int domid, const char *const *pci_ids, size_t n);
+ * attached are skipped; attached (may be NULL, n entries) tells which this
+ * call attached.  On failure the ones this call attached are detached again
+ * and ctx->err carries libxl's message. */
+GP_HIDDEN int gp_xen_pci_attach(gp_ctx *ctx, int domid, const char *const *pci_ids, size_t n,
+                                bool *attached);
 GP_HIDDEN int gp_xen_pci_detach(gp_ctx *ctx, int domid, const char *const *pci_ids, size_t n);
 /* Set hard / soft affinity of every vCPU of domid to pcpus and read it back
  * (libxl_list_vcpu); a difference is GP_ERR_DRIVER naming the vCPU. */

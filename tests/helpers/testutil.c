@@ -99,7 +99,7 @@ char *tu_unpack_fixture(const char *rel_tarball)
         mkdir_p(dest);
         /* Unpack into a private directory, then rename: parallel tests never
          * see half a tree. */
-        char priv[PATH_MAX + 100], cmd[3 * PATH_MAX];
+        char priv[PATH_MAX + 100], cmd[8 * PATH_MAX];
         snprintf(priv, sizeof(priv), "%s/.unpack.%d", dest, (int)getpid());
         mkdir_p(priv);
         snprintf(cmd, sizeof(cmd), "tar -xjf '%s' -C '%s' 2>/dev/null && mv '%s/%s' '%s' 2>/dev/null; rm -rf '%s'",

@@ -1,0 +1,562 @@
+/*
+ * xen_ops.c - plain Xen (xl, no xapi) operations of the public API:
+ * gp_vm_xl_config() (xl config lines of an assignment), gp_vm_boot_prepare()
+ * (apply it to a domain created paused) and gp_host_reconcile() (database
+ * against what Xen reports).  Always compiled: without libxl the last two
+ * answer GP_ERR_NOT_SUPPORTED.  The libxl side is in driver_xen.c.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- vm-xl-config ------------------------------------------------------------------ */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+} sbuf;
+
+static void GP_PRINTF(2, 3) sb_printf(sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    if (b->oom)
+        return;
+    for (;;) {
+        size_t room = b->cap - b->len;
+        va_start(ap, fmt);
+        n = vsnprintf(b->buf ? b->buf + b->len : NULL, b->buf ? room : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = true;
+            return;
+        }
+        if (b->buf && (size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t ncap = (b->cap ? b->cap : 128);
+        while (ncap < b->len + (size_t)n + 1)
+            ncap *= 2;
+        char *nb = realloc(b->buf, ncap);
+        if (!nb) {
+            b->oom = true;
+            return;
+        }
+        b->buf = nb;
+        b->cap = ncap;
+    }
+}
+
+int gp_vm_xl_config(gp_ctx *ctx, const char *vm, char **text_out)
+{
+    gp_assignment a;
+    sbuf b = { 0 };
+    char *cpus = NULL;
+    int rc;
+
+    *text_out = NULL;
+    gp_err_clear(&ctx->err);
+    gp_assignment_init(&a);
+    rc = gp_assignment_get(ctx, vm, &a);
+    if (rc)
+        goto out;
+    sb_printf(&b, "# gpupool: VM %s: GPU %s, node %d, %d vCPUs, %llu MiB, pin-mode %s\n",
+              a.vm_uuid, a.pci_id, a.numa_node, a.vcpus, (unsigned long long)a.memory_mib,
+              gp_pin_mode_name(a.pin_mode));
+    sb_printf(&b, "uuid = \"%s\"\n", a.vm_uuid);
+    sb_printf(&b, "pci = [ \"%s\"", a.pci_id);
+    for (size_t i = 0; i < a.n_companions; i++)
+        sb_printf(&b, ", \"%s\"", a.companions[i]);
+    sb_printf(&b, " ]\n");
+    if (a.pin_mode != GP_PIN_NONE && a.n_pcpus) {
+        cpus = gp_cpulist_ranges(a.pcpus, a.n_pcpus);
+        if (!cpus) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        sb_printf(&b, "%s = \"%s\"\n", a.pin_mode == GP_PIN_HARD ? "cpus" : "cpus_soft", cpus);
+    }
+    if (b.oom) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    *text_out = b.buf;
+    b.buf = NULL;
+out:
+    free(b.buf);
+    free(cpus);
+    gp_assignment_dispose(&a);
+    return rc;
+}
+
+/* ---- reconcile items ---------------------------------------------------------------- */
+
+void gp_reconcile_list_free(gp_reconcile_item *items, size_t n)
+{
+    for (size_t i = 0; items && i < n; i++) {
+        free(items[i].kind);
+        free(items[i].object);
+        free(items[i].expected);
+        free(items[i].actual);
+        free(items[i].detail);
+    }
+    free(items);
+}
+
+#ifndef GPUPOOL_WITH_XEN
+
+int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
+{
+    int rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
+                    "vm-boot-prepare needs the xen driver: libgpupool was built without libxl");
+    GP_PARAM(ctx, "vm", "%s", vm ? vm : "");
+    return rc;
+}
+
+int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_out)
+{
+    (void)fix;
+    *out = NULL;
+    *n_out = 0;
+    return GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
+                  "host-reconcile needs the xen driver: libgpupool was built without libxl");
+}
+
+#else /* GPUPOOL_WITH_XEN */
+
+static int need_xen(gp_ctx *ctx, const char *op)
+{
+    const gp_driver_ops *drv;
+    int rc = gp_driver_get(ctx, &drv);
+    if (rc)
+        return rc;
+    if (drv != &gp_driver_xen) {
+        rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED, "%s needs the xen driver (this context uses %s)",
+                    op, drv->name);
+        GP_PARAM(ctx, "driver", "%s", drv->name);
+        return rc;
+    }
+    return GP_OK;
+}
+
+/* ---- vm-boot-prepare ----------------------------------------------------------------- */
+
+int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
+{
+    gp_assignment a;
+    gp_xen_dom d;
+    const char **ids = NULL;
+    bool *attached = NULL;
+    size_t n = 0;
+    char *pcpus = NULL, *after = NULL;
+    int rc;
+
+    gp_err_clear(&ctx->err);
+    gp_assignment_init(&a);
+    rc = need_xen(ctx, "vm-boot-prepare");
+    if (rc)
+        return rc;
+    rc = gp_assignment_get(ctx, vm, &a);
+    if (rc)
+        goto out;
+    rc = gp_xen_domain_find(ctx, a.vm_uuid, &d);
+    if (rc)
+        goto out;
+    if (d.domid < 0) {
+        rc = GP_ERR(ctx, GP_ERR_UNKNOWN_VM,
+                    "VM %s has no live domain: create it paused first (xl create -p, with "
+                    "uuid = \"%s\" and passthrough = \"enabled\" in its config)",
+                    a.vm_uuid, a.vm_uuid);
+        GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
+        goto out;
+    }
+    if (!d.paused || d.cpu_time_ns != 0 || d.shutdown || d.dying) {
+        rc = GP_ERR(ctx, GP_ERR_VM_STARTED,
+                    "domain %d of VM %s has already run (%s, cpu time %.3f s): vm-boot-prepare "
+                    "is only for a domain created paused that never ran",
+                    d.domid, a.vm_uuid,
+                    d.dying ? "dying" : d.shutdown ? "shut down" : d.paused ? "paused" : "running",
+                    (double)d.cpu_time_ns / 1e9);
+        GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
+        GP_PARAM(ctx, "domid", "%d", d.domid);
+        goto out;
+    }
+    n = 1 + a.n_companions;
+    ids = calloc(n, sizeof(*ids));
+    attached = calloc(n, sizeof(*attached));
+    if (!ids || !attached) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    ids[0] = a.pci_id;
+    for (size_t i = 0; i < a.n_companions; i++)
+        ids[1 + i] = a.companions[i];
+    /* libxl 4.17 hot-adds the first PCI function of a PV domain by creating
+     * its pciback backend; every further one waits for the guest's pcifront
+     * to connect, which a domain that never ran cannot do: libxl fails
+     * after 10 s with "libxl__wait_for_backend: Backend ... not ready" and
+     * cannot detach the first one either (same wait).  Refuse before
+     * touching the domain. */
+    if (d.pv) {
+        gp_xen_state xs;
+        size_t have = 0, todo = 0;
+        rc = gp_xen_state_get(ctx, &xs);
+        if (rc)
+            goto out;
+        for (size_t j = 0; j < xs.n_attached; j++)
+            have += xs.attached[j].domid == d.domid;
+        for (size_t i = 0; i < n; i++) {
+            bool att = false;
+            for (size_t j = 0; j < xs.n_attached && !att; j++)
+                att = xs.attached[j].domid == d.domid && !strcmp(xs.attached[j].pci_id, ids[i]);
+            todo += !att;
+        }
+        gp_xen_state_dispose(&xs);
+        if (have + todo > 1 && todo > 0) {
+            rc = GP_ERR(ctx, GP_ERR_DRIVER,
+                        "libxl cannot hot-add %zu PCI functions (%s and %zu companion%s) to PV "
+                        "domain %d that never ran: after the first, libxl_device_pci_add waits "
+                        "for the guest's pcifront (libxl__wait_for_backend: Backend "
+                        "/local/domain/0/backend/pci/%d/0 not ready); nothing was changed: "
+                        "start the domain with the vm-xl-config lines instead",
+                        todo, a.pci_id, a.n_companions, a.n_companions == 1 ? "" : "s",
+                        d.domid, d.domid);
+            GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
+            GP_PARAM(ctx, "domid", "%d", d.domid);
+            GP_PARAM(ctx, "libxl-limitation",
+                     "libxl__wait_for_backend: Backend /local/domain/0/backend/pci/%d/0 "
+                     "not ready", d.domid);
+            goto out;
+        }
+    }
+    rc = gp_xen_pci_attach(ctx, d.domid, ids, n, attached);
+    if (rc) {
+        GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
+        goto out;
+    }
+    rc = gp_xen_pin(ctx, d.domid, a.pcpus, a.n_pcpus, a.pin_mode);
+    if (rc) {
+        /* Leave the domain as it was. */
+        gp_error_info saved;
+        gp_error_info_init(&saved);
+        gp_err_copy(&saved, &ctx->err);
+        for (size_t i = n; i-- > 0;)
+            if (attached[i])
+                gp_xen_pci_detach(ctx, d.domid, &ids[i], 1);
+        gp_err_copy(&ctx->err, &saved);
+        gp_error_info_dispose(&saved);
+        GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
+        goto out;
+    }
+    /* Audit: what was applied to which domain. */
+    pcpus = gp_cpulist_join(a.pcpus, a.n_pcpus);
+    {
+        sbuf b = { 0 };
+        sb_printf(&b, "{\"domid\":%d,\"pci_ids\":[", d.domid);
+        for (size_t i = 0; i < n; i++)
+            sb_printf(&b, "%s\"%s\"", i ? "," : "", ids[i]);
+        sb_printf(&b, "],\"pcpus\":\"%s\",\"pin_mode\":\"%s\"}", pcpus ? pcpus : "",
+                  gp_pin_mode_name(a.pin_mode));
+        after = b.oom ? NULL : b.buf;
+        if (b.oom)
+            free(b.buf);
+    }
+    rc = gp_store_begin(ctx);
+    if (!rc) {
+        rc = gp_store_audit(ctx, "vm-boot-prepare", a.vm_uuid, NULL, after);
+        if (!rc)
+            rc = gp_store_commit(ctx);
+        else
+            gp_store_rollback(ctx);
+    }
+out:
+    free(ids);
+    free(attached);
+    free(pcpus);
+    free(after);
+    gp_assignment_dispose(&a);
+    return rc;
+}
+
+/* ---- host-reconcile ------------------------------------------------------------------ */
+
+typedef struct {
+    gp_reconcile_item *v;
+    size_t n, cap;
+    bool oom;
+} items;
+
+static const char *const kind_order[] = {
+    "not-assignable", "foreign-assignable", "gpu-missing", "pci-missing",
+    "foreign-attachment", "affinity-mismatch",
+};
+
+static gp_reconcile_item *GP_PRINTF(6, 7) item_add(items *it, const char *kind, const char *object,
+                                               const char *expected, const char *actual,
+                                               const char *fmt, ...)
+{
+    va_list ap;
+    char line[512];
+    gp_reconcile_item *r;
+    if (it->n == it->cap) {
+        gp_reconcile_item *nv = realloc(it->v, (it->cap = it->cap ? it->cap * 2 : 8) * sizeof(*nv));
+        if (!nv) {
+            it->oom = true;
+            return NULL;
+        }
+        it->v = nv;
+    }
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    r = &it->v[it->n];
+    memset(r, 0, sizeof(*r));
+    r->kind = gp_strdup(kind);
+    r->object = gp_strdup(object);
+    r->expected = gp_strdup(expected ? expected : "");
+    r->actual = gp_strdup(actual ? actual : "");
+    r->detail = gp_strdup(line);
+    if (!r->kind || !r->object || !r->expected || !r->actual || !r->detail) {
+        free(r->kind); free(r->object); free(r->expected); free(r->actual); free(r->detail);
+        it->oom = true;
+        return NULL;
+    }
+    it->n++;
+    return r;
+}
+
+static int kind_rank(const char *k)
+{
+    for (size_t i = 0; i < GP_ARRAY_SIZE(kind_order); i++)
+        if (!strcmp(k, kind_order[i]))
+            return (int)i;
+    return (int)GP_ARRAY_SIZE(kind_order);
+}
+
+static int item_cmp(const void *x, const void *y)
+{
+    const gp_reconcile_item *a = x, *b = y;
+    int c = kind_rank(a->kind) - kind_rank(b->kind);
+    return c ? c : strcmp(a->object, b->object);
+}
+
+/* A pool function: a member GPU or a companion (gpu = its GPU). */
+typedef struct {
+    char pci_id[GP_PCI_ID_LEN];
+    char gpu[GP_PCI_ID_LEN];
+} pool_fn;
+
+static int pool_functions(gp_ctx *ctx, pool_fn **out, size_t *n_out)
+{
+    sqlite3_stmt *st = NULL;
+    pool_fn *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc, s;
+    *out = NULL;
+    *n_out = 0;
+    rc = gp_store_prepare(ctx, "SELECT pci_id, pci_id FROM pool_members UNION ALL "
+                               "SELECT pci_id, gpu_pci_id FROM pool_companions ORDER BY 1", &st);
+    if (rc)
+        return rc;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            pool_fn *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
+            if (!nv) {
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            v = nv;
+        }
+        snprintf(v[n].pci_id, sizeof(v[n].pci_id), "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(v[n].gpu, sizeof(v[n].gpu), "%s", (const char *)sqlite3_column_text(st, 1));
+        n++;
+    }
+    if (s != SQLITE_DONE)
+        rc = gp_store_error(ctx, s, "reading pool members");
+out:
+    sqlite3_finalize(st);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n_out = n;
+    return GP_OK;
+}
+
+int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_out)
+{
+    const gp_host *host;
+    gp_xen_state st;
+    pool_fn *fns = NULL;
+    size_t nf = 0, na = 0;
+    gp_assignment *as = NULL;
+    items it = { 0 };
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    gp_err_clear(&ctx->err);
+    memset(&st, 0, sizeof(st));
+    rc = need_xen(ctx, "host-reconcile");
+    if (rc)
+        return rc;
+    rc = gp_host_get(ctx, &host);
+    if (rc)
+        return rc;
+    rc = pool_functions(ctx, &fns, &nf);
+    if (rc)
+        return rc;
+    rc = gp_assignment_list(ctx, &as, &na);
+    if (rc)
+        goto out;
+    rc = gp_xen_state_get(ctx, &st);
+    if (rc)
+        goto out;
+
+    /* Pool functions: on the host, assignable or held by a domain. */
+    for (size_t i = 0; i < nf; i++) {
+        const char *id = fns[i].pci_id;
+        bool is_gpu = !strcmp(id, fns[i].gpu), held = false, assignable = false;
+        for (size_t j = 0; j < st.n_attached && !held; j++)
+            held = !strcmp(st.attached[j].pci_id, id);
+        for (size_t j = 0; j < st.n_assignable && !assignable; j++)
+            assignable = !strcmp(st.assignable[j], id);
+        if (is_gpu && !gp_host_find_gpu(host, id)) {
+            item_add(&it, "gpu-missing", id, "present", "absent",
+                     "pool GPU %s is no longer on this host", id);
+            continue;
+        }
+        if (held || assignable)
+            continue;
+        char *drv = NULL;
+        if (ctx->drv->device_driver(ctx, id, &drv))
+            drv = NULL;
+        gp_reconcile_item *r = item_add(&it, "not-assignable", id, "pciback",
+                                        drv ? drv : "unknown",
+                                        "%s %s%s%s is not assignable in Xen (bound to %s)",
+                                        is_gpu ? "pool GPU" : "companion", id,
+                                        is_gpu ? "" : " of GPU ", is_gpu ? "" : fns[i].gpu,
+                                        drv ? drv : "unknown");
+        free(drv);
+        if (!r)
+            continue;
+        r->fixable = true;
+        if (fix) {
+            char *orig = NULL;
+            gp_error_info saved;
+            gp_error_info_init(&saved);
+            gp_err_copy(&saved, &ctx->err);
+            if (ctx->drv->device_assignable_add(ctx, id, &orig) == GP_OK)
+                r->fixed = true;
+            gp_err_copy(&ctx->err, &saved);
+            gp_error_info_dispose(&saved);
+            free(orig);
+        }
+    }
+
+    /* Assignable in Xen but in no pool. */
+    for (size_t j = 0; j < st.n_assignable; j++) {
+        bool mine = false;
+        for (size_t i = 0; i < nf && !mine; i++)
+            mine = !strcmp(fns[i].pci_id, st.assignable[j]);
+        if (!mine)
+            item_add(&it, "foreign-assignable", st.assignable[j], "", "pciback",
+                     "%s is assignable in Xen but in no gpupool pool", st.assignable[j]);
+    }
+
+    /* Attached devices of pool GPUs: held by their assigned VM only. */
+    for (size_t j = 0; j < st.n_attached; j++) {
+        const char *gpu = NULL;
+        const gp_assignment *owner = NULL;
+        for (size_t i = 0; i < nf && !gpu; i++)
+            if (!strcmp(fns[i].pci_id, st.attached[j].pci_id))
+                gpu = fns[i].gpu;
+        if (!gpu)
+            continue;
+        for (size_t k = 0; k < na && !owner; k++)
+            if (!strcmp(as[k].pci_id, gpu))
+                owner = &as[k];
+        if (owner && !strcasecmp(owner->vm_uuid, st.attached[j].vm_uuid))
+            continue;
+        item_add(&it, "foreign-attachment", st.attached[j].pci_id,
+                 owner ? owner->vm_uuid : "", st.attached[j].vm_uuid,
+                 "%s is attached to domain %d (VM %s) but %s%s", st.attached[j].pci_id,
+                 st.attached[j].domid, st.attached[j].vm_uuid,
+                 owner ? "gpupool assigned it to VM " : "gpupool assigned it to no VM",
+                 owner ? owner->vm_uuid : "");
+    }
+
+    /* Live domains of assigned VMs: devices and affinity. */
+    for (size_t k = 0; k < na; k++) {
+        const gp_assignment *a = &as[k];
+        gp_xen_dom d;
+        if (gp_xen_domain_find(ctx, a->vm_uuid, &d) || d.domid < 0)
+            continue;
+        for (size_t c = 0; c <= a->n_companions; c++) {
+            const char *id = c == 0 ? a->pci_id : a->companions[c - 1];
+            bool ok = false;
+            for (size_t j = 0; j < st.n_attached && !ok; j++)
+                ok = st.attached[j].domid == d.domid && !strcmp(st.attached[j].pci_id, id);
+            if (!ok)
+                item_add(&it, "pci-missing", id, a->vm_uuid, "",
+                         "domain %d of VM %s does not have %s attached", d.domid, a->vm_uuid, id);
+        }
+        if (a->pin_mode == GP_PIN_NONE || !a->n_pcpus)
+            continue;
+        char **aff = NULL;
+        size_t nv = 0;
+        char *want = gp_cpulist_join(a->pcpus, a->n_pcpus);
+        if (!want || gp_xen_affinity_get(ctx, d.domid, a->pin_mode, &aff, &nv)) {
+            free(want);
+            continue;
+        }
+        size_t first = it.n;
+        for (size_t v = 0; v < nv; v++) {
+            if (!strcmp(aff[v], want))
+                continue;
+            char obj[64];
+            snprintf(obj, sizeof(obj), "%s/%zu", a->vm_uuid, v);
+            gp_reconcile_item *r = item_add(&it, "affinity-mismatch", obj, want, aff[v],
+                                            "vCPU %zu of domain %d (VM %s) has %s affinity %s, "
+                                            "assignment says %s", v, d.domid, a->vm_uuid,
+                                            gp_pin_mode_name(a->pin_mode), aff[v], want);
+            if (r)
+                r->fixable = true;
+        }
+        if (fix && it.n > first) {
+            gp_error_info saved;
+            gp_error_info_init(&saved);
+            gp_err_copy(&saved, &ctx->err);
+            if (gp_xen_pin(ctx, d.domid, a->pcpus, a->n_pcpus, a->pin_mode) == GP_OK)
+                for (size_t r = first; r < it.n; r++)
+                    it.v[r].fixed = true;
+            gp_err_copy(&ctx->err, &saved);
+            gp_error_info_dispose(&saved);
+        }
+        gp_strv_free(aff, nv);
+        free(want);
+    }
+    if (it.oom) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (it.n)
+        qsort(it.v, it.n, sizeof(*it.v), item_cmp);
+    *out = it.v;
+    *n_out = it.n;
+    it.v = NULL;
+    it.n = 0;
+out:
+    gp_reconcile_list_free(it.v, it.n);
+    gp_xen_state_dispose(&st);
+    gp_assignment_list_free(as, na);
+    free(fns);
+    return rc;
+}
+
+#endif /* GPUPOOL_WITH_XEN */

@@ -1,0 +1,167 @@
+/*
+ * bench_plugin.c - the XAPI plugin's list_gpus, a whole process per call,
+ * on the embedded dual-socket 8-GPU host (two GPUs in a pool, one
+ * assigned), run as xapi runs it (argv[1] the methodCall, stdin /dev/null,
+ * environment PATH + GPUPOOL_CONFIG).  Prints the median and the spread
+ * beside the same call made by the equivalent Python plugin
+ * (tests/bench/gpupool_plugin.py: xmlrpc.client + sqlite3 + json) and the
+ * ratio, from one run.  Target: median <= 3 ms.
+ *
+ *   tests/bench/bench_plugin [RUNS]        (default 300; run from the repo root)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gpupool.h"
+#include "testutil.h"
+
+#define CALL "<methodCall><methodName>list_gpus</methodName><params><param><value>" \
+             "OpaqueRef:bench</value></param><param><value><struct/></value></param>" \
+             "</params></methodCall>"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Run argv once with stdin /dev/null, stdout to a pipe we drain; returns ms
+ * or -1.  *out_ok: the reply carried "Success". */
+static double run_once(char *const *argv, char *const *envp, int *out_ok)
+{
+    posix_spawn_file_actions_t fa;
+    int pfd[2];
+    pid_t pid;
+    double t0 = now_ms();
+    char buf[65536];
+    size_t total = 0;
+    int status;
+
+    if (pipe(pfd))
+        return -1;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+    posix_spawn_file_actions_addclose(&fa, pfd[0]);
+    posix_spawn_file_actions_addclose(&fa, pfd[1]);
+    if (posix_spawn(&pid, argv[0], &fa, NULL, argv, envp)) {
+        posix_spawn_file_actions_destroy(&fa);
+        return -1;
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    close(pfd[1]);
+    *out_ok = 0;
+    for (;;) {
+        ssize_t r = read(pfd[0], buf, sizeof(buf) - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        buf[r] = '\0';
+        if (total == 0 || strstr(buf, "Success"))
+            *out_ok |= strstr(buf, "<string>Success</string>") != NULL;
+        total += (size_t)r;
+    }
+    close(pfd[0]);
+    waitpid(pid, &status, 0);
+    return now_ms() - t0;
+}
+
+static int measure(const char *label, char *const *argv, char *const *envp, int runs,
+                   double *median)
+{
+    double *t = calloc((size_t)runs, sizeof(*t));
+    int ok = 0;
+    for (int i = 0; i < 5; i++)  /* warm the page cache */
+        run_once(argv, envp, &ok);
+    for (int i = 0; i < runs; i++) {
+        t[i] = run_once(argv, envp, &ok);
+        if (t[i] < 0 || !ok) {
+            fprintf(stderr, "bench_plugin: %s failed (no Success reply)\n", label);
+            free(t);
+            return -1;
+        }
+    }
+    qsort(t, (size_t)runs, sizeof(*t), cmp_double);
+    *median = t[runs / 2];
+    printf("  %-28s median %7.2f ms  p10 %7.2f  p90 %7.2f  (%d runs)\n", label, *median,
+           t[runs / 10], t[runs * 9 / 10], runs);
+    free(t);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int runs = argc > 1 ? atoi(argv[1]) : 300;
+    char *dir = tu_scratch_dir("bench-plugin");
+    char conf[600], db[600], envconf[700], vm[37];
+    gp_config cfg;
+    gp_ctx *ctx = NULL;
+    double c_ms, py_ms;
+
+    if (!dir || runs < 10)
+        return 1;
+    snprintf(conf, sizeof(conf), "%s/gpupool.conf", dir);
+    snprintf(db, sizeof(db), "%s/state.db", dir);
+    FILE *f = fopen(conf, "w");
+    fprintf(f, "db = %s\ndriver = sim\ntopology = embedded\n", db);
+    fclose(f);
+
+    /* Two GPUs in a pool, one assigned: list_gpus joins all of it. */
+    gp_config_init(&cfg);
+    gp_config_load_file(&cfg, conf, false, NULL);
+    if (gp_ctx_alloc(&ctx, &cfg, NULL) ||
+        gp_pool_create(ctx, "bench", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL) ||
+        gp_pool_gpu_add(ctx, "bench", "0000:18:00.0") ||
+        gp_pool_gpu_add(ctx, "bench", "0000:9a:00.0") ||
+        gp_sim_vm_create(ctx, "bench-vm", 4, 8192, vm) ||
+        gp_vm_gpu_assign(ctx, vm, &(gp_assign_args){ .pool = "bench" }, NULL)) {
+        fprintf(stderr, "bench_plugin: setup failed: %s\n",
+                ctx ? gp_ctx_last_error(ctx)->message : "context");
+        return 1;
+    }
+    gp_ctx_free(ctx);
+    gp_config_dispose(&cfg);
+
+    snprintf(envconf, sizeof(envconf), "GPUPOOL_CONFIG=%s", conf);
+    char *envp[] = { "PATH=/sbin:/usr/sbin:/bin:/usr/bin", envconf, NULL };
+    char *c_argv[] = { "xapi-plugin/gpupool", CALL, NULL };
+    const char *plugin = getenv("GPUPOOL_PLUGIN");
+    if (plugin)
+        c_argv[0] = (char *)plugin;
+
+    /* The Python plugin runs under the python3 found on this PATH. */
+    tu_run_result r;
+    const char *which[] = { "/bin/sh", "-c", "command -v python3", NULL };
+    char python[512] = "/usr/bin/python3";
+    if (tu_run(&r, which, NULL) == 0 && r.status == 0 && r.out[0]) {
+        snprintf(python, sizeof(python), "%s", r.out);
+        python[strcspn(python, "\n")] = '\0';
+    }
+    tu_run_free(&r);
+    char *py_argv[] = { python, "tests/bench/gpupool_plugin.py", CALL, NULL };
+
+    printf("plugin list_gpus, one process per call, embedded 8-GPU host:\n");
+    if (measure("C plugin (xapi-plugin/gpupool)", c_argv, envp, runs, &c_ms) ||
+        measure("Python plugin (equivalent)", py_argv, envp, runs / 3 > 10 ? runs / 3 : 10,
+                &py_ms))
+        return 1;
+    printf("  ratio Python/C: %.1fx   target C median <= 3 ms: %s\n", py_ms / c_ms,
+           c_ms <= 3.0 ? "met" : "NOT met");
+    free(dir);
+    return 0;
+}

@@ -1,0 +1,282 @@
+#!/bin/sh
+# tests/xen/suite.sh - gpupool's integration suite against real Xen 4.17.
+# Runs in dom0 of the QEMU host that tests/xen/run boots (2 NUMA nodes, VT-d,
+# display functions 0000:21:00.0 0000:22:00.0 on node 0, 0000:41:00.0 (+
+# 0000:41:00.1 audio companion) 0000:42:00.0 on node 1), with the project
+# tree as cwd.  Prints PASS/FAIL lines and ends with "N passed, N failed".
+ROOT=$(pwd)
+X="$ROOT/xe-cli/xe-gpupool"
+IMG="$ROOT/build/xen-image"
+W=/tmp/gpsuite
+rm -rf "$W"; mkdir -p "$W"
+export GPUPOOL_DB="$W/state.db"
+export GPUPOOL_CONFIG="$W/none.conf"
+unset GPUPOOL_DRIVER GPUPOOL_TOPOLOGY GPUPOOL_SYSFS_ROOT GPUPOOL_PCI_DUMP
+P=0; F=0
+pass() { P=$((P + 1)); echo "PASS: $*"; }
+fail() { F=$((F + 1)); echo "FAIL: $*"; }
+check() { d=$1; shift; if "$@"; then pass "$d"; else fail "$d"; fi; }
+note() { echo "---- $*"; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+uuid() { cat /proc/sys/kernel/random/uuid; }
+# "2-3,5" -> "2,3,5"
+expand() {
+    echo "$1" | tr ',' '\n' | awk -F- 'NF == 2 { for (i = $1; i <= $2; i++) printf "%s%d", s++ ? "," : "", i; next }
+                                       NF == 1 && $1 != "" { printf "%s%d", s++ ? "," : "", $1 } END { print "" }'
+}
+# field of a record printed by xe-gpupool: rfield KEY < output
+rfield() { awk -v k="$1" '{ line = $0; sub(/^ +/, "", line) }
+    index(line, k " ( R") == 1 { sub(/^[^:]*: ?/, "", line); print line; exit }'; }
+gp() { "$X" "$@" > "$W/out" 2> "$W/err"; r=$?; cat "$W/err" >> "$W/out"; return $r; }
+code_is() { head -1 "$W/out" | grep -qx "$1"; }
+refused() { [ "$1" -ne 0 ] && code_is "$2"; }  # refused RC CODE
+assign_field() { "$X" assignment-list vm-uuid="$1" params="$2" | rfield "$2"; }
+# cpu -> node from xl info -n
+xl info -n | awk '/^cpu_topology/ {t = 1; next} /^device topology/ {t = 0} /^numa_info/ {t = 0}
+                  t && $1 ~ /^[0-9]+:$/ { sub(":", "", $1); print $1, $4 }' > "$W/cpunode"
+node_of_cpu() { awk -v c="$1" '$1 == c { print $2 }' "$W/cpunode"; }
+nodes_of() { for c in $(echo "$1" | tr ',' ' '); do node_of_cpu "$c"; done | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+gpu_node() { "$X" gpu-param-get pci-id="$1" param-name=numa-node 2>/dev/null; }
+assignable() { xl pci-assignable-list 2>/dev/null | tr -d ' ' | grep -qx "$1"; }
+dom0_driver() { d=$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null); echo "${d##*/}"; }
+pcilist() { xl pci-list "$1" 2>/dev/null | awk 'NR > 1 { print $2 }' | sort | tr '\n' ' ' | sed 's/ $//'; }
+hard_aff() { xl vcpu-list "$1" 2>/dev/null | awk 'NR > 1 { print $(NF - 2) }' | sort -u; }
+mkcfg() { # name uuid vcpus
+    cat <<EOC
+name = "$1"
+uuid = "$2"
+type = "pv"
+kernel = "$IMG/vmlinuz"
+ramdisk = "$IMG/guest.cpio.gz"
+extra = "console=hvc0 quiet"
+memory = 128
+vcpus = $3
+passthrough = "enabled"
+EOC
+}
+guest_log() { cat "/var/log/xen/console/guest-$1.log" 2>/dev/null; }
+wait_guest_pci() { # name: wait for the guest to print its PCI functions
+    i=0; while [ $i -lt 60 ]; do guest_log "$1" | grep -q 'guest: pci functions' && break; sleep 1; i=$((i + 1)); done
+    guest_log "$1" | grep 'guest: pci functions' | tail -1
+}
+
+note "driver and topology"
+"$X" vm-list > /dev/null 2>&1
+check "xe-gpupool runs in dom0 (vm-list)" [ $? -eq 0 ]
+
+# host-show equals xl info -n: nodes, pCPUs per node, memory
+xl info -n | awk '/^numa_info/ {t = 1; next} t && $1 ~ /^[0-9]+:$/ { sub(":", "", $1); print $1, $2 }' | sort > "$W/xl_mem"
+awk '{ c[$2] = c[$2] (c[$2] == "" ? "" : ",") $1 } END { for (n in c) print n, c[n] }' "$W/cpunode" | sort > "$W/xl_cpus"
+"$X" host-show > "$W/hs" 2>&1
+awk '{ l = $0; sub(/^ +/, "", l) }
+     index(l, "node ( RO)") == 1 { sub(/^[^:]*: /, "", l); n = l }
+     index(l, "cpus ( RO)") == 1 { sub(/^[^:]*: /, "", l); print n, l }' "$W/hs" | sort > "$W/gp_cpus"
+awk '{ l = $0; sub(/^ +/, "", l) }
+     index(l, "node ( RO)") == 1 { sub(/^[^:]*: /, "", l); n = l }
+     index(l, "memory-total-mib ( RO)") == 1 { sub(/^[^:]*: /, "", l); print n, l }' "$W/hs" | sort > "$W/gp_mem"
+echo "xl nodes/cpus: $(tr '\n' ';' < "$W/xl_cpus")  gpupool: $(tr '\n' ';' < "$W/gp_cpus")"
+echo "xl nodes/MiB:  $(tr '\n' ';' < "$W/xl_mem")  gpupool: $(tr '\n' ';' < "$W/gp_mem")"
+check "host-show has the nodes and pCPUs per node of xl info -n" cmp -s "$W/xl_cpus" "$W/gp_cpus"
+check "host-show has the memory per node of xl info -n" cmp -s "$W/xl_mem" "$W/gp_mem"
+check "two NUMA nodes" [ "$(wc -l < "$W/xl_mem")" -eq 2 ]
+
+# every emulated GPU on the node QEMU gave it (and xl info -n agrees)
+for g in 0000:21:00.0:0 0000:22:00.0:0 0000:41:00.0:1 0000:42:00.0:1; do
+    id=${g%:*}; want=${g##*:}
+    got=$(gpu_node "$id")
+    xlnode=$(xl info -n | awk -v d="$id" '$1 == d { print $2 }')
+    check "GPU $id on node $want (gpupool: $got, xl: $xlnode)" [ "$got" = "$want" -a "$xlnode" = "$want" ]
+done
+"$X" gpu-param-list pci-id=0000:41:00.0 > "$W/g41" 2>&1
+check "0000:41:00.1 (audio) is a companion of 0000:41:00.0" grep -q '0000:41:00.1' "$W/g41"
+
+note "pools: assignable through pciback"
+gp pool-create name-label=p1 numa-policy=required pin-mode=hard cpu-overcommit=4
+check "pool-create p1" [ $? -eq 0 ]
+gp pool-gpu-add pool=p1 pci-id=0000:41:00.0; r=$?
+[ $r -eq 0 ] || cat "$W/out"
+check "pool-gpu-add 0000:41:00.0" [ $r -eq 0 ]
+check "0000:41:00.0 in xl pci-assignable-list" assignable 0000:41:00.0
+check "companion 0000:41:00.1 in xl pci-assignable-list" assignable 0000:41:00.1
+check "0000:41:00.0 bound to pciback" [ "$(dom0_driver 0000:41:00.0)" = pciback ]
+check "0000:41:00.1 bound to pciback" [ "$(dom0_driver 0000:41:00.1)" = pciback ]
+gp pool-gpu-remove pci-id=0000:41:00.0; r=$?
+[ $r -eq 0 ] || cat "$W/out"
+check "pool-gpu-remove 0000:41:00.0" [ $r -eq 0 ]
+check "0000:41:00.0 handed back (not assignable, not pciback)" \
+    sh -c "! xl pci-assignable-list | tr -d ' ' | grep -qx 0000:41:00.0 && [ \"\$(basename \"\$(readlink /sys/bus/pci/devices/0000:41:00.0/driver 2>/dev/null)\")\" != pciback ]"
+check "companion 0000:41:00.1 handed back" sh -c "! xl pci-assignable-list | tr -d ' ' | grep -qx 0000:41:00.1"
+for g in 0000:41:00.0 0000:42:00.0 0000:21:00.0 0000:22:00.0; do
+    gp pool-gpu-add pool=p1 pci-id=$g; r=$?
+    [ $r -eq 0 ] || cat "$W/out"
+    check "pool-gpu-add $g" [ $r -eq 0 ]
+done
+
+note "vm-boot-prepare: GPU without companion (0000:42:00.0)"
+UA=$(uuid)
+gp vm-gpu-assign vm=$UA pool=p1 pci-id=0000:42:00.0 vcpus=2 memory=128; r=$?
+[ $r -eq 0 ] || cat "$W/out"
+check "vm-gpu-assign halted VM $UA (by uuid) to 0000:42:00.0" [ $r -eq 0 ]
+PA=$(expand "$(assign_field $UA pcpus)")
+check "assignment pCPUs $PA on node 1" [ "$(nodes_of "$PA")" = 1 ]
+mkcfg gA $UA 2 > "$W/gA.cfg"
+xl create -p "$W/gA.cfg" > "$W/xl.out" 2>&1 || cat "$W/xl.out"
+gp vm-boot-prepare vm=$UA; r=$?
+[ $r -eq 0 ] || cat "$W/out"
+check "vm-boot-prepare (paused, never ran)" [ $r -eq 0 ]
+check "xl pci-list gA = 0000:42:00.0 (got: $(pcilist gA))" [ "$(pcilist gA)" = "0000:42:00.0" ]
+aff=$(hard_aff gA)
+check "gA vCPUs hard-pinned to $PA (xl vcpu-list: $aff)" [ -n "$PA" -a "$(expand "$aff")" = "$PA" ]
+xl unpause gA
+gl=$(wait_guest_pci gA)
+check "guest gA sees one PCI function ($gl)" [ "$(echo "$gl" | wc -w)" -eq 4 ]
+gp vm-boot-prepare vm=$UA; r=$?
+check "vm-boot-prepare on a domain that ran: VM_ALREADY_RAN" refused $r VM_ALREADY_RAN
+
+note "vm-boot-prepare: GPU with companion (0000:41:00.0 + 0000:41:00.1)"
+UB=$(uuid)
+gp vm-gpu-assign vm=$UB pool=p1 pci-id=0000:41:00.0 vcpus=1 memory=128; r=$?
+check "vm-gpu-assign $UB to 0000:41:00.0" [ $r -eq 0 ]
+mkcfg gB $UB 1 > "$W/gB.cfg"
+xl create -p "$W/gB.cfg" > "$W/xl.out" 2>&1 || cat "$W/xl.out"
+aff_before=$(xl vcpu-list gB | awk 'NR > 1 { print $(NF - 2), $NF }')
+t0=$(ms); gp vm-boot-prepare vm=$UB; r=$?; t1=$(ms)
+cat "$W/out"
+if [ $r -eq 0 ]; then
+    check "xl pci-list gB = GPU + companion (got: $(pcilist gB))" [ "$(pcilist gB)" = "0000:41:00.0 0000:41:00.1" ]
+    PB=$(expand "$(assign_field $UB pcpus)")
+    check "gB vCPUs hard-pinned to $PB" [ "$(expand "$(hard_aff gB)")" = "$PB" ]
+    BP_COMPANION=attached
+else
+    # Refused (libxl cannot hot-add a second function to a PV domain that
+    # never ran): gpupool must say so and leave gB as it was.
+    BP_COMPANION=refused
+    echo "vm-boot-prepare refused after $((t1 - t0)) ms"
+    check "refusal is DRIVER_ERROR" refused $r DRIVER_ERROR
+    check "gB has no device attached (got: '$(pcilist gB)')" [ -z "$(pcilist gB)" ]
+    check "gB affinity unchanged" [ "$(xl vcpu-list gB | awk 'NR > 1 { print $(NF - 2), $NF }')" = "$aff_before" ]
+    # The same attach through xl on an identical paused domain.
+    xl destroy gB
+    sed 's/^name = .*/name = "gBx"/; /^uuid/d' "$W/gB.cfg" > "$W/gBx.cfg"
+    xl create -p "$W/gBx.cfg" > /dev/null 2>&1
+    xl pci-attach gBx 0000:41:00.0 > "$W/xl1" 2>&1
+    xl pci-attach gBx 0000:41:00.1 > "$W/xl2" 2>&1; xr=$?
+    cat "$W/xl2"
+    xlmsg=$(grep 'libxl__wait_for_backend' "$W/xl2" | head -1 | sed 's/^libxl: error: libxl_device.c:[0-9]*://; s/[0-9][0-9]*/N/g')
+    gpmsg=$(grep '^libxl-limitation: ' "$W/out" | sed 's/^libxl-limitation: //; s/[0-9][0-9]*/N/g')
+    echo "xl: $xlmsg"; echo "gpupool: $gpmsg"
+    check "xl pci-attach of the companion is refused too" [ $xr -ne 0 ]
+    check "gpupool names the libxl refusal xl gets (numbers masked)" [ -n "$xlmsg" -a "$xlmsg" = "$gpmsg" ]
+    xl destroy gBx > /dev/null 2>&1
+fi
+xl destroy gB > /dev/null 2>&1
+gp vm-gpu-release vm=$UB
+check "vm-gpu-release $UB after xl destroy" [ $? -eq 0 ]
+for f in 0000:41:00.0 0000:41:00.1; do
+    check "$f assignable again after destroy" assignable $f
+done
+
+note "vm-xl-config: GPU with companion at domain creation"
+UC=$(uuid)
+gp vm-gpu-assign vm=$UC pool=p1 pci-id=0000:41:00.0 vcpus=2 memory=128; r=$?
+check "vm-gpu-assign $UC to 0000:41:00.0" [ $r -eq 0 ]
+gp vm-xl-config vm=$UC; r=$?
+cat "$W/out"
+check "vm-xl-config prints pci with the companion" grep -qx 'pci = \[ "0000:41:00.0", "0000:41:00.1" \]' "$W/out"
+PC=$(expand "$(assign_field $UC pcpus)")
+check "vm-xl-config prints cpus = the assignment's pCPUs" grep -q "^cpus = \"" "$W/out"
+{ mkcfg gC $UC 2; grep -v '^#' "$W/out"; } > "$W/gC.cfg"
+xl create "$W/gC.cfg" > "$W/xl.out" 2>&1; r=$?
+[ $r -eq 0 ] || cat "$W/xl.out"
+check "xl create from the vm-xl-config lines" [ $r -eq 0 ]
+check "xl pci-list gC = GPU + companion (got: $(pcilist gC))" [ "$(pcilist gC)" = "0000:41:00.0 0000:41:00.1" ]
+check "gC vCPUs hard-pinned to $PC (xl: $(hard_aff gC))" [ -n "$PC" -a "$(expand "$(hard_aff gC)")" = "$PC" ]
+gl=$(wait_guest_pci gC)
+check "guest gC sees two PCI functions ($gl)" [ "$(echo "$gl" | wc -w)" -eq 5 ]
+
+note "every assignment: GPU node = node of its pCPUs (database and Xen)"
+for u in $UA $UC; do
+    g=$(assign_field $u pci-id); p=$(expand "$(assign_field $u pcpus)")
+    name=$(xl list | awk -v u=$u 'NR > 1 { print $1 }' | while read -r n; do
+        [ "$(xl list -l "$n" 2>/dev/null | grep -c "$u")" -gt 0 ] && echo "$n"; done | head -1)
+    live=""
+    [ -n "$name" ] && live=$(nodes_of "$(expand "$(hard_aff "$name")")")
+    check "VM $u: GPU $g node $(gpu_node "$g") = pCPU node $(nodes_of "$p") = live vCPU node ${live:-?}" \
+        [ -n "$g" -a "$(gpu_node "$g")" = "$(nodes_of "$p")" -a "$live" = "$(nodes_of "$p")" ]
+done
+
+note "running VM: assign / release refused, nothing changed"
+"$X" assignment-list > "$W/before" 2>&1
+gp vm-gpu-release vm=$UC; r=$?
+check "vm-gpu-release on running gC: VM_NOT_HALTED" refused $r VM_NOT_HALTED
+gp vm-gpu-assign vm=$UC pool=p1 vcpus=1 memory=64; r=$?
+check "vm-gpu-assign on running gC: VM_NOT_HALTED" refused $r VM_NOT_HALTED
+gp vm-gpu-release vm=gC; r=$?
+check "vm-gpu-release by name-label of running gC: VM_NOT_HALTED" refused $r VM_NOT_HALTED
+"$X" assignment-list > "$W/after" 2>&1
+check "assignments unchanged" cmp -s "$W/before" "$W/after"
+check "gC still has its devices" [ "$(pcilist gC)" = "0000:41:00.0 0000:41:00.1" ]
+gp pool-gpu-remove pci-id=0000:41:00.0; r=$?
+check "pool-gpu-remove of a GPU a live domain holds is refused" [ $r -ne 0 ]
+check "0000:41:00.0 still attached to gC" [ "$(pcilist gC)" = "0000:41:00.0 0000:41:00.1" ]
+
+note "after xl destroy the GPU can be reassigned"
+xl destroy gC
+gp vm-gpu-release vm=$UC; r=$?
+check "vm-gpu-release $UC (halted now)" [ $r -eq 0 ]
+UD=$(uuid)
+gp vm-gpu-assign vm=$UD pool=p1 pci-id=0000:41:00.0 vcpus=1 memory=64; r=$?
+[ $r -eq 0 ] || cat "$W/out"
+check "0000:41:00.0 reassigned to another VM $UD" [ $r -eq 0 ]
+check "assignment of $UD is on node 1" [ "$(nodes_of "$(expand "$(assign_field $UD pcpus)")")" = 1 ]
+
+note "host-reconcile"
+gp host-reconcile; cat "$W/out"
+xl pci-assignable-remove 0000:22:00.0 > /dev/null 2>&1
+check "0000:22:00.0 made unassignable behind gpupool's back" sh -c "! xl pci-assignable-list | tr -d ' ' | grep -qx 0000:22:00.0"
+# Xen refuses attaching an unassignable device: gpupool reports libxl's own
+# errors, exactly as xl gets them, and changes nothing.
+UE=$(uuid)
+gp vm-gpu-assign vm=$UE pool=p1 pci-id=0000:22:00.0 vcpus=1 memory=64; r=$?
+check "vm-gpu-assign $UE to 0000:22:00.0 (database only)" [ $r -eq 0 ]
+mkcfg gE $UE 1 > "$W/gE.cfg"
+xl create -p "$W/gE.cfg" > /dev/null 2>&1
+affE=$(xl vcpu-list gE | awk 'NR > 1 { print $(NF - 2), $NF }')
+gp vm-boot-prepare vm=$UE; r=$?
+cat "$W/out"
+check "vm-boot-prepare of an unassignable GPU: DRIVER_ERROR" refused $r DRIVER_ERROR
+check "gE has no device attached" [ -z "$(pcilist gE)" ]
+check "gE affinity unchanged" [ "$(xl vcpu-list gE | awk 'NR > 1 { print $(NF - 2), $NF }')" = "$affE" ]
+xl pci-attach gE 0000:22:00.0 > "$W/xlE" 2>&1
+cat "$W/xlE"
+grep 'libxl: error:' "$W/xlE" | sed 's/^libxl: error: //; s/[0-9][0-9]*/N/g' > "$W/xlmsg"
+grep '^libxl-error: ' "$W/out" | sed 's/^libxl-error: //; s/[0-9][0-9]*/N/g' > "$W/gpmsg"
+check "gpupool reports libxl's exact errors, as xl pci-attach prints them (numbers masked)" \
+    sh -c "[ -s '$W/xlmsg' ] && cmp -s '$W/xlmsg' '$W/gpmsg'"
+xl destroy gE > /dev/null 2>&1
+gp vm-gpu-release vm=$UE
+gp host-reconcile; r=$?
+cat "$W/out"
+check "host-reconcile reports 0000:22:00.0 not-assignable" \
+    sh -c "grep -A1 'kind ( RO).*not-assignable' '$W/out' | grep -q 0000:22:00.0"
+gp host-reconcile fix=true; cat "$W/out"
+check "host-reconcile fix=true fixes it" grep -q 'fixed ( RO): true' "$W/out"
+check "0000:22:00.0 assignable again" assignable 0000:22:00.0
+gp host-reconcile
+check "no not-assignable difference left" sh -c "! grep -q 'not-assignable' '$W/out'"
+xl vcpu-pin gA all 0-3 > /dev/null 2>&1
+gp host-reconcile; cat "$W/out"
+check "host-reconcile reports gA's changed affinity" grep -q 'affinity-mismatch' "$W/out"
+gp host-reconcile fix=true
+check "fix=true re-pins gA to $PA" [ "$(expand "$(hard_aff gA)")" = "$PA" ]
+
+note "timing inside dom0 (5 runs each, ms)"
+t() { s=$(ms); i=0; while [ $i -lt 5 ]; do "$@" > /dev/null 2>&1; i=$((i + 1)); done; echo $(( ($(ms) - s) / 5 )); }
+a=$(t "$X" gpu-list); b=$(t xl pci-assignable-list); c=$(t "$X" host-show); d=$(t xl info -n)
+echo "xe-gpupool gpu-list ${a} ms, xl pci-assignable-list ${b} ms, ratio $(awk -v a=$a -v b=$b 'BEGIN { printf "%.1f", b ? a / b : 0 }')"
+echo "xe-gpupool host-show ${c} ms, xl info -n ${d} ms, ratio $(awk -v a=$c -v b=$d 'BEGIN { printf "%.1f", b ? a / b : 0 }')"
+echo "vm-boot-prepare with companion: ${BP_COMPANION:-not run}"
+
+xl destroy gA > /dev/null 2>&1
+echo "$P passed, $F failed"
+[ $F -eq 0 ]
