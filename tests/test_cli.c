@@ -330,7 +330,17 @@ static void test_help_version_usage(void **state)
     }
     free(s);
     s = xe_ok("help --minimal");
-    assert_int_equal(count_items(s), 24);
+    /* 24 core commands; the xen driver's commands come on top when built. */
+    assert_true(count_items(s) >= 24);
+    for (size_t i = 0; cmds[i]; i++) {
+        char pat[64];
+        snprintf(pat, sizeof(pat), ",%s,", cmds[i]);
+        char *wrapped = NULL;
+        assert_true(asprintf(&wrapped, ",%.*s,", (int)strcspn(s, "\n"), s) > 0);
+        if (!strstr(wrapped, pat))
+            fail_msg("help --minimal lacks %s", cmds[i]);
+        free(wrapped);
+    }
     free(s);
     s = xe_line("help vm-gpu-assign --minimal");
     assert_string_equal(s, "vm,pool,pci-id,vcpus,memory");

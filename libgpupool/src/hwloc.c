@@ -211,6 +211,9 @@ static int bitmap_bits(const char *s, int *out, int max)
         char *end;
         if (!strncmp(q, "0xf...f", 7))
             return -1;
+        /* hwloc writes an all-zero 32-bit word as nothing: "0xff,,,0x1". */
+        if (*q == ',' || *q == '\0')
+            continue;
         unsigned long v = strtoul(q, &end, 16);
         if (end == q || (*end && *end != ','))
             return -1;
