@@ -41,6 +41,7 @@ void gp_ctx_free(gp_ctx *ctx)
             sqlite3_exec(ctx->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close_v2(ctx->db);
     }
+    gp_host_cache_close(ctx);
     gp_host_dispose(&ctx->host);
     gp_error_info_dispose(&ctx->err);
     gp_config_dispose(&ctx->cfg);

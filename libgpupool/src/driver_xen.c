@@ -34,6 +34,73 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <dlfcn.h>
+
+/* ---- libxl, loaded on first use -------------------------------------------------- *
+ *
+ * libxenlight and its dependencies are loaded (dlopen) when the xen driver is
+ * first opened, not at process start: a read command on a planning host, the
+ * sim or xapi driver, and the XAPI plugin do not pay for them.  The headers
+ * still come from libxen-dev 4.17, so every type and signature is checked at
+ * compile time; the soname pins the ABI. */
+#define GP_XL_SONAME "libxenlight.so.4.17"
+#define GP_XL_SYMS(X)                                                                    \
+    X(libxl_ctx_alloc) X(libxl_ctx_free) X(libxl_get_physinfo) X(libxl_physinfo_init)     \
+    X(libxl_physinfo_dispose) X(libxl_get_cpu_topology) X(libxl_cputopology_list_free)    \
+    X(libxl_get_numainfo) X(libxl_numainfo_list_free) X(libxl_get_pci_topology)         \
+    X(libxl_pcitopology_list_free) X(libxl_list_cpupool) X(libxl_cpupoolinfo_list_free)  \
+    X(libxl_list_domain) X(libxl_dominfo_list_free) X(libxl_domid_to_name)              \
+    X(libxl_list_vcpu) X(libxl_vcpuinfo_list_free) X(libxl_set_vcpuaffinity)            \
+    X(libxl_device_pci_assignable_add) X(libxl_device_pci_assignable_remove)            \
+    X(libxl_device_pci_assignable_list) X(libxl_device_pci_assignable_list_free)        \
+    X(libxl_device_pci_add) X(libxl_device_pci_remove) X(libxl_device_pci_destroy)      \
+    X(libxl_device_pci_list) X(libxl_device_pci_list_free) X(libxl_device_pci_init)     \
+    X(libxl_device_pci_dispose) X(libxl_error_to_string) X(libxl_bitmap_init)
+
+static struct {
+#define X(n) __typeof__(n) *n;
+    GP_XL_SYMS(X)
+#undef X
+} xl;
+
+/* Load libxenlight once.  NULL on success, else a static message. */
+static const char *xl_load(void)
+{
+    static int state;  /* 0 not tried, 1 loaded, -1 failed */
+    static char why[256];
+    if (state)
+        return state > 0 ? NULL : why;
+    void *h = dlopen(GP_XL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(why, sizeof(why), "cannot load %s: %s", GP_XL_SONAME, dlerror());
+        state = -1;
+        return why;
+    }
+#define X(n)                                                                     \
+    if (!(*(void **)&xl.n = dlsym(h, #n))) {                                     \
+        snprintf(why, sizeof(why), "%s lacks %s", GP_XL_SONAME, #n);              \
+        state = -1;                                                              \
+        return why;                                                              \
+    }
+    GP_XL_SYMS(X)
+#undef X
+    state = 1;
+    return NULL;
+}
+
+/* From here on every libxl function is called through the loaded table. */
+#define libxl_ctx_alloc (*xl.libxl_ctx_alloc)
+#define libxl_ctx_free (*xl.libxl_ctx_free)
+#define libxl_physinfo_init (*xl.libxl_physinfo_init)
+#define libxl_physinfo_dispose (*xl.libxl_physinfo_dispose)
+#define libxl_set_vcpuaffinity (*xl.libxl_set_vcpuaffinity)
+#define libxl_device_pci_add (*xl.libxl_device_pci_add)
+#define libxl_device_pci_remove (*xl.libxl_device_pci_remove)
+#define libxl_device_pci_destroy (*xl.libxl_device_pci_destroy)
+#define libxl_device_pci_init (*xl.libxl_device_pci_init)
+#define libxl_device_pci_dispose (*xl.libxl_device_pci_dispose)
+#define libxl_error_to_string (*xl.libxl_error_to_string)
+#define libxl_bitmap_init (*xl.libxl_bitmap_init)
 
 /* ---- the libxl seam ------------------------------------------------------------ */
 
@@ -98,36 +165,45 @@ static int real_pci_bind(const char *pci_id, const char *driver)
     return e;
 }
 
-static const struct gp_xen_libxl real_libxl = {
+static struct gp_xen_libxl real_libxl = {
     .ctx_alloc = real_ctx_alloc,
     .ctx_free = real_ctx_free,
-    .get_physinfo = libxl_get_physinfo,
-    .get_cpu_topology = libxl_get_cpu_topology,
-    .cputopology_list_free = libxl_cputopology_list_free,
-    .get_numainfo = libxl_get_numainfo,
-    .numainfo_list_free = libxl_numainfo_list_free,
-    .get_pci_topology = libxl_get_pci_topology,
-    .pcitopology_list_free = libxl_pcitopology_list_free,
-    .list_cpupool = libxl_list_cpupool,
-    .cpupoolinfo_list_free = libxl_cpupoolinfo_list_free,
-    .list_domain = libxl_list_domain,
-    .dominfo_list_free = libxl_dominfo_list_free,
-    .domid_to_name = libxl_domid_to_name,
-    .list_vcpu = libxl_list_vcpu,
-    .vcpuinfo_list_free = libxl_vcpuinfo_list_free,
     .set_vcpuaffinity = real_set_vcpuaffinity,
-    .pci_assignable_add = libxl_device_pci_assignable_add,
-    .pci_assignable_remove = libxl_device_pci_assignable_remove,
-    .pci_assignable_list = libxl_device_pci_assignable_list,
-    .pci_assignable_list_free = libxl_device_pci_assignable_list_free,
     .pci_add = real_pci_add,
     .pci_remove = real_pci_remove,
     .pci_destroy = real_pci_destroy,
-    .pci_list = libxl_device_pci_list,
-    .pci_list_free = libxl_device_pci_list_free,
     .pci_driver = real_pci_driver,
     .pci_bind = real_pci_bind,
 };
+
+/* Point the seam at the loaded libxenlight.  NULL or why it failed. */
+static const char *real_libxl_load(void)
+{
+    const char *why = xl_load();
+    if (why)
+        return why;
+    real_libxl.get_physinfo = xl.libxl_get_physinfo;
+    real_libxl.get_cpu_topology = xl.libxl_get_cpu_topology;
+    real_libxl.cputopology_list_free = xl.libxl_cputopology_list_free;
+    real_libxl.get_numainfo = xl.libxl_get_numainfo;
+    real_libxl.numainfo_list_free = xl.libxl_numainfo_list_free;
+    real_libxl.get_pci_topology = xl.libxl_get_pci_topology;
+    real_libxl.pcitopology_list_free = xl.libxl_pcitopology_list_free;
+    real_libxl.list_cpupool = xl.libxl_list_cpupool;
+    real_libxl.cpupoolinfo_list_free = xl.libxl_cpupoolinfo_list_free;
+    real_libxl.list_domain = xl.libxl_list_domain;
+    real_libxl.dominfo_list_free = xl.libxl_dominfo_list_free;
+    real_libxl.domid_to_name = xl.libxl_domid_to_name;
+    real_libxl.list_vcpu = xl.libxl_list_vcpu;
+    real_libxl.vcpuinfo_list_free = xl.libxl_vcpuinfo_list_free;
+    real_libxl.pci_assignable_add = xl.libxl_device_pci_assignable_add;
+    real_libxl.pci_assignable_remove = xl.libxl_device_pci_assignable_remove;
+    real_libxl.pci_assignable_list = xl.libxl_device_pci_assignable_list;
+    real_libxl.pci_assignable_list_free = xl.libxl_device_pci_assignable_list_free;
+    real_libxl.pci_list = xl.libxl_device_pci_list;
+    real_libxl.pci_list_free = xl.libxl_device_pci_list_free;
+    return NULL;
+}
 
 static const struct gp_xen_libxl *LX = &real_libxl;
 
@@ -257,6 +333,15 @@ static int xen_open(gp_ctx *ctx)
         return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     gpx_init(&p->log);
     p->directio = -1;
+    /* libxenlight itself (also for a test's fake seam: the _init/_dispose
+     * helpers are libxl's own). */
+    const char *why = real_libxl_load();
+    if (why) {
+        free(p);
+        GP_ERR(ctx, GP_ERR_DRIVER, "xen driver unavailable: %s", why);
+        GP_PARAM(ctx, "driver", "xen");
+        return GP_ERR_DRIVER;
+    }
     ctx->drv_priv = p;
     lrc = LX->ctx_alloc(&p->lx, &p->log.vtable);
     if (lrc || !p->lx) {
@@ -289,6 +374,8 @@ bool gp_xen_present(void)
     /* Cheap first: no privcmd, no hypervisor to talk to. */
     if (LX == &real_libxl &&
         (access("/proc/xen/capabilities", F_OK) || access("/dev/xen/privcmd", F_OK)))
+        return false;
+    if (real_libxl_load())
         return false;
     gpx_init(&log);
     if (LX->ctx_alloc(&lx, &log.vtable) || !lx)

@@ -268,6 +268,20 @@ int gp_host_get(gp_ctx *ctx, const gp_host **out)
     gp_host_init(&h);
     gp_err_clear(&ctx->err);
 
+    /* Immutable sources (hwloc file, embedded host, dump): a model parsed
+     * before is in the state database. */
+    char *cache_key = NULL, *cache_stamp = NULL;
+    rc = gp_host_cache_key(cfg, &cache_key, &cache_stamp);
+    if (rc) {
+        rc = GP_ERR(ctx, rc, "out of memory");
+        goto out;
+    }
+    if (cache_key && gp_host_cache_load(ctx, cache_key, cache_stamp, &h)) {
+        free(cache_key);
+        free(cache_stamp);
+        goto done;
+    }
+
     /* Topology (and, for an hwloc file alone, the PCI functions). */
     if (topology_is_embedded(topo)) {
         rc = gp_hwloc_load(NULL, gp_embedded_host_xml, gp_embedded_host_xml_len,
@@ -316,11 +330,18 @@ int gp_host_get(gp_ctx *ctx, const gp_host **out)
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         goto out;
     }
+    if (cache_key)
+        gp_host_cache_store(ctx, cache_key, cache_stamp, &h);
+    free(cache_key);
+    free(cache_stamp);
+done:
     ctx->host = h;
     ctx->host_loaded = true;
     *out = &ctx->host;
     return GP_OK;
 out:
+    free(cache_key);
+    free(cache_stamp);
     gp_host_dispose(&h);
     return rc;
 }

@@ -79,6 +79,20 @@ GP_HIDDEN int gp_pci_fill_names(gp_gpu *g, gp_error_info *err);
 GP_HIDDEN void gp_gpu_update_link_state(gp_gpu *g);
 /* Sort host arrays into their documented order and fill node sockets. */
 GP_HIDDEN void gp_host_finish(gp_host *host);
+/* Host model cache (host_cache.c).  Key and stamp of cfg's sources, both
+ * malloc'ed, or both NULL when the sources are not cacheable (live or
+ * captured sysfs).  GP_ERR_NOMEM only. */
+GP_HIDDEN int gp_host_cache_key(const gp_config *cfg, char **key, char **stamp);
+/* Load a cached model with this key and stamp into *out (initialised by the
+ * call on a hit).  False on a miss or any failure (ctx->err left clear).
+ * The cache is its own database, "<state db>.hostcache", never the state. */
+GP_HIDDEN bool gp_host_cache_load(gp_ctx *ctx, const char *key, const char *stamp,
+                                  gp_host *out);
+/* Best-effort store of h under key/stamp; silently nothing on failure. */
+GP_HIDDEN void gp_host_cache_store(gp_ctx *ctx, const char *key, const char *stamp,
+                                   const gp_host *h);
+/* Close the cache database (gp_ctx_free). */
+GP_HIDDEN void gp_host_cache_close(gp_ctx *ctx);
 
 /* ---- the hypervisor driver (driver.c, driver_sim.c, driver_xen.c) -------- */
 
@@ -347,6 +361,7 @@ struct gp_ctx {
     bool in_txn;
     gp_host host;
     bool host_loaded;
+    sqlite3 *cache_db;      /* host model cache (host_cache.c), lazily opened */
     const gp_driver_ops *drv;
     void *drv_priv;
 };

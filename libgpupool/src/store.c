@@ -315,6 +315,10 @@ int gp_store_open(gp_ctx *ctx)
     sqlite3_extended_result_codes(ctx->db, 1);
     sqlite3_busy_timeout(ctx->db, ctx->cfg.busy_timeout_ms ? (int)ctx->cfg.busy_timeout_ms
                                                            : GP_BUSY_TIMEOUT_MS_DEFAULT);
+    /* Keep the -wal and -shm files when the last connection closes: every
+     * xe-gpupool process would otherwise recreate and size them again. */
+    int persist = 1;
+    sqlite3_file_control(ctx->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     rc = sqlite3_exec(ctx->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
