@@ -654,7 +654,7 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
                         &holder);
         if (rc)
             goto out;
-        if (!holder && !args->pool && !gp_host_find_gpu(host, canon)) {
+        if (!holder && !gp_host_find_gpu(host, canon)) {
             rc = GP_ERR(ctx, GP_ERR_UNKNOWN_GPU, "no GPU %s on this host", canon);
             GP_PARAM(ctx, "pci-id", "%s", canon);
             goto out;
@@ -706,6 +706,14 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     req.vm_vcpus = args->vcpus ? args->vcpus : v.vcpus;
     req.vm_memory_mib = args->memory_mib ? args->memory_mib : v.memory_mib;
     req.force_pci_id = args->pci_id ? canon : NULL;
+    /* On Xen a VM's pin set stays inside its cpupool.  xl and xapi start
+     * domains in Pool-0 (cpupool id 0) unless told otherwise, so placement
+     * uses Pool-0's pCPUs when the hypervisor reports cpupools. */
+    for (size_t i = 0; i < host->n_cpupools; i++)
+        if (host->cpupools[i].id == 0) {
+            req.allowed_cpus = host->cpupools[i].cpus;
+            req.n_allowed_cpus = host->cpupools[i].n_cpus;
+        }
     if (req.vm_vcpus <= 0 || req.vm_memory_mib == 0) {
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
                     "the %s of VM %s (%s) is unknown: give it explicitly",

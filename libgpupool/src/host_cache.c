@@ -161,8 +161,13 @@ static sqlite3 *cache_open(gp_ctx *ctx)
     sqlite3_busy_timeout(db, 2000);
     sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW)
+        sqlite3_step(st) != SQLITE_ROW) {
+        /* Not a database (damaged, or something else): it is only a cache,
+         * so remove it; the next process builds a new one. */
+        if ((sqlite3_errcode(db) & 0xff) == SQLITE_NOTADB)
+            unlink(path);
         goto fail;
+    }
     version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     st = NULL;
