@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "gpupool.h"
 #include "synthhost.h"
 #include "testutil.h"
@@ -233,11 +235,60 @@ static void test_sysfs_tree_not_cached_state_untouched(void **state)
     struct stat st;
     snprintf(sys, sizeof(sys), "%s/sys", root);
     free(discover(f->db, NULL, sys));
-    assert_int_not_equal(stat(f->cache, &st), 0);
+    /* A tree's model is never cached (at most PCI names are). */
+    if (stat(f->cache, &st) == 0) {
+        sqlite3 *db;
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_open(f->cache, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM host_cache", -1, &q, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(q, 0), 0);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+    }
     /* Discovery alone never creates or changes the state database. */
     assert_int_not_equal(stat(f->db, &st), 0);
     free(discover(f->db, GP_TOPOLOGY_EMBEDDED, NULL));
     assert_int_not_equal(stat(f->db, &st), 0);
+    free(root);
+}
+
+/* Names found in pci.ids by one process are reused by the next without
+ * loading pci.ids: prove it by editing the cached name between two runs of
+ * the CLI (the memo is per process, so this needs separate processes). */
+static void test_pci_names_reused_across_processes(void **state)
+{
+    fixture *f = *state;
+    char *root = tu_unpack_fixture("sysfs/32intel64-2p8co2t+8ve.tar.bz2");
+    if (!root)
+        skip();
+    char sysopt[4200], dbopt[600];
+    snprintf(sysopt, sizeof(sysopt), "--sysfs-root=%s/sys", root);
+    snprintf(dbopt, sizeof(dbopt), "--db=%s", f->db);
+    const char *argv[] = { "xe-cli/xe-gpupool", "gpu-param-get", "pci-id=0000:1b:00.0",
+                           "param-name=device-name", sysopt, dbopt, "--driver=sim",
+                           "--gpu-classes=0b40", NULL };
+    tu_run_result r;
+    assert_int_equal(tu_run(&r, argv, NULL), 0);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "Vector Engine 1.0\n");
+    tu_run_free(&r);
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->cache, &db), SQLITE_OK);
+    char *errmsg = NULL;
+    int rc = sqlite3_exec(db, "UPDATE pci_names SET device_name = 'from the cache' "
+                              "WHERE vendor_id = 7119 AND device_id = 28", NULL, NULL, &errmsg);
+    if (rc != SQLITE_OK)
+        fail_msg("update: %s", errmsg);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+
+    assert_int_equal(tu_run(&r, argv, NULL), 0);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "from the cache\n");
+    tu_run_free(&r);
     free(root);
 }
 
@@ -250,6 +301,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_broken_cache_is_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_place_still_discovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sysfs_tree_not_cached_state_untouched, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pci_names_reused_across_processes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
  * main.c - xe-gpupool: options, configuration, argument checks, dispatch.
  *
  *   xe-gpupool <command> [key=value ...] [--minimal] [--db=PATH]
- *              [--driver=sim|xen|auto] [--sysfs-root=DIR] [--pci-dump=FILE]
+ *              [--driver=sim|xen|xapi|auto] [--sysfs-root=DIR] [--pci-dump=FILE]
  *              [--topology=FILE|embedded] [--gpu-classes=LIST] [--config=FILE]
  *
  * Configuration, lowest to highest precedence: built-in defaults, the
@@ -230,7 +230,7 @@ static int cmd_help(xe_call *c)
     }
     fprintf(c->out,
             "Usage: xe-gpupool <command> [key=value ...] [--minimal] [--db=PATH]\n"
-            "         [--driver=sim|xen|auto] [--sysfs-root=DIR] [--pci-dump=FILE]\n"
+            "         [--driver=sim|xen|xapi|auto] [--sysfs-root=DIR] [--pci-dump=FILE]\n"
             "         [--topology=FILE|embedded] [--gpu-classes=0300,0302,...]\n"
             "         [--config=FILE]\n\nCommands:\n");
     for (size_t i = 0; (cmd = xe_cmd_at(i)); i++)
@@ -291,12 +291,12 @@ static int load_config(xe_call *c, const opt_slot *opts)
         if (!strcmp(d, "auto")) {
             free(c->cfg.driver);
             c->cfg.driver = NULL;
-        } else if (!strcmp(d, "sim") || !strcmp(d, "xen")) {
+        } else if (!strcmp(d, "sim") || !strcmp(d, "xen") || !strcmp(d, "xapi")) {
             if (set_str(&c->cfg.driver, d))
                 goto nomem;
         } else {
             xe_error_set(&c->err, "INVALID_ARGUMENT",
-                         "unknown driver '%s' (sim, xen or auto)", d);
+                         "unknown driver '%s' (sim, xen, xapi or auto)", d);
             xe_error_param(&c->err, "driver", d);
             goto out;
         }

@@ -281,6 +281,8 @@ int gp_host_get(gp_ctx *ctx, const gp_host **out)
         free(cache_stamp);
         goto done;
     }
+    /* Names an earlier process found in pci.ids, so this one need not load it. */
+    gp_host_cache_names_seed(ctx);
 
     /* Topology (and, for an hwloc file alone, the PCI functions). */
     if (topology_is_embedded(topo)) {
@@ -330,6 +332,7 @@ int gp_host_get(gp_ctx *ctx, const gp_host **out)
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         goto out;
     }
+    gp_host_cache_names_store(ctx);
     if (cache_key)
         gp_host_cache_store(ctx, cache_key, cache_stamp, &h);
     free(cache_key);

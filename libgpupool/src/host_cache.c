@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 /* Bump when the serialised shape or the discovery logic changes. */
-#define HOST_CACHE_FORMAT 2
+#define HOST_CACHE_FORMAT 3
 
 static int file_stamp(const char *path, char *buf, size_t len)
 {
@@ -99,6 +99,14 @@ static const char cache_schema[] =
     "DROP TABLE IF EXISTS host_cache_gpu;"
     "DROP TABLE IF EXISTS host_cache_function;"
     "DROP TABLE IF EXISTS host_cache;"
+    "DROP TABLE IF EXISTS pci_names;"
+    "CREATE TABLE pci_names ("
+    "  stamp TEXT NOT NULL,"
+    "  vendor_id INTEGER NOT NULL, device_id INTEGER NOT NULL,"
+    "  subsys_vendor_id INTEGER NOT NULL, subsys_device_id INTEGER NOT NULL,"
+    "  vendor_name TEXT, device_name TEXT, subsys_name TEXT,"
+    "  PRIMARY KEY (stamp, vendor_id, device_id, subsys_vendor_id, subsys_device_id)"
+    ") WITHOUT ROWID;"
     "CREATE TABLE host_cache ("
     "  key TEXT PRIMARY KEY NOT NULL,"
     "  stamp TEXT NOT NULL,"
@@ -648,4 +656,83 @@ void gp_host_cache_store(gp_ctx *ctx, const char *key, const char *stamp, const 
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     else
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- PCI names ------------------------------------------------------------ */
+
+void gp_host_cache_names_seed(gp_ctx *ctx)
+{
+    sqlite3 *db = cache_open(ctx);
+    char *stamp;
+    sqlite3_stmt *st;
+    gp_pci_name *v = NULL;
+    size_t n = 0, cap = 0;
+
+    if (!db || !(stamp = gp_pci_ids_stamp()))
+        return;
+    st = prep(db, "SELECT vendor_id, device_id, subsys_vendor_id, subsys_device_id,"
+                  " vendor_name, device_name, subsys_name FROM pci_names WHERE stamp = ?1",
+              stamp);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        gp_pci_name *e = grow((void **)&v, &n, &cap, sizeof(*e));
+        if (!e)
+            break;
+        e->vendor_id = (uint16_t)sqlite3_column_int(st, 0);
+        e->device_id = (uint16_t)sqlite3_column_int(st, 1);
+        e->subsys_vendor_id = (uint16_t)sqlite3_column_int(st, 2);
+        e->subsys_device_id = (uint16_t)sqlite3_column_int(st, 3);
+        e->vendor_name = col_str(st, 4);
+        e->device_name = col_str(st, 5);
+        e->subsys_name = col_str(st, 6);
+    }
+    sqlite3_finalize(st);
+    gp_pci_names_seed(v, n);
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].vendor_name);
+        free(v[i].device_name);
+        free(v[i].subsys_name);
+    }
+    free(v);
+    free(stamp);
+}
+
+void gp_host_cache_names_store(gp_ctx *ctx)
+{
+    const gp_pci_name *fresh;
+    size_t n = gp_pci_names_fresh(&fresh);
+    sqlite3 *db;
+    char *stamp;
+    sqlite3_stmt *st;
+    bool ok = true;
+
+    if (!n || !(db = cache_open(ctx)) || !(stamp = gp_pci_ids_stamp()))
+        return;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        free(stamp);
+        return;
+    }
+    /* Names of an older pci.ids are never read again. */
+    st = prep(db, "DELETE FROM pci_names WHERE stamp <> ?1", stamp);
+    ok = st && sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    st = prep(db, "INSERT OR REPLACE INTO pci_names VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+              stamp);
+    for (size_t i = 0; ok && st && i < n; i++) {
+        sqlite3_bind_text(st, 1, stamp, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, fresh[i].vendor_id);
+        sqlite3_bind_int(st, 3, fresh[i].device_id);
+        sqlite3_bind_int(st, 4, fresh[i].subsys_vendor_id);
+        sqlite3_bind_int(st, 5, fresh[i].subsys_device_id);
+        bind_opt_text(st, 6, fresh[i].vendor_name);
+        bind_opt_text(st, 7, fresh[i].device_name);
+        bind_opt_text(st, 8, fresh[i].subsys_name);
+        ok = step_done(st) == 0;
+    }
+    ok = ok && st;
+    sqlite3_finalize(st);
+    if (ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        gp_pci_names_mark_saved();
+    else
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    free(stamp);
 }

@@ -73,8 +73,21 @@ GP_HIDDEN int gp_hwloc_apply_locality(const char *path, gp_host *host, gp_error_
 /* Embedded dual-socket 8-GPU host (hwloc XML). */
 GP_HIDDEN extern const char gp_embedded_host_xml[];
 GP_HIDDEN extern const size_t gp_embedded_host_xml_len;
-/* Look up vendor/device/subsystem names for g in pci.ids (libpci). */
+/* Look up vendor/device/subsystem names for g: the process's name memo,
+ * else pci.ids (libpci; loading it costs ~5 ms, once per process). */
 GP_HIDDEN int gp_pci_fill_names(gp_gpu *g, gp_error_info *err);
+/* Names of one (vendor, device, subsystem) id set. */
+typedef struct {
+    uint16_t vendor_id, device_id, subsys_vendor_id, subsys_device_id;
+    char *vendor_name, *device_name, *subsys_name;  /* NULL unknown */
+} gp_pci_name;
+/* Seed the memo with names an earlier process found (copied). */
+GP_HIDDEN void gp_pci_names_seed(const gp_pci_name *names, size_t n);
+/* Entries looked up in pci.ids since the last seed or mark (memo-owned). */
+GP_HIDDEN size_t gp_pci_names_fresh(const gp_pci_name **out);
+GP_HIDDEN void gp_pci_names_mark_saved(void);
+/* "path:size:mtime" of libpci's pci.ids, malloc'ed; NULL if absent. */
+GP_HIDDEN char *gp_pci_ids_stamp(void);
 /* Derive link_downgraded from link_cap / link_sta. */
 GP_HIDDEN void gp_gpu_update_link_state(gp_gpu *g);
 /* Sort host arrays into their documented order and fill node sockets. */
@@ -91,6 +104,10 @@ GP_HIDDEN bool gp_host_cache_load(gp_ctx *ctx, const char *key, const char *stam
 /* Best-effort store of h under key/stamp; silently nothing on failure. */
 GP_HIDDEN void gp_host_cache_store(gp_ctx *ctx, const char *key, const char *stamp,
                                    const gp_host *h);
+/* Seed the PCI name memo from the cache (names found against the current
+ * pci.ids), and store what this process looked up.  Best effort. */
+GP_HIDDEN void gp_host_cache_names_seed(gp_ctx *ctx);
+GP_HIDDEN void gp_host_cache_names_store(gp_ctx *ctx);
 /* Close the cache database (gp_ctx_free). */
 GP_HIDDEN void gp_host_cache_close(gp_ctx *ctx);
 

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef PCI_EXT_CAP_ID_SRIOV
@@ -115,6 +116,107 @@ static bool names_lookup(gp_gpu *g)
     return true;
 }
 
+/* ---- the name memo: names known without loading pci.ids ----------------------------- *
+ *
+ * Seeded from the host cache (gp_pci_names_seed, names looked up by an
+ * earlier process against the same pci.ids) and grown by every pci.ids
+ * lookup of this process; gp_pci_names_fresh() hands the grown part to the
+ * cache.  A real host has a handful of distinct GPU ids, so a list is enough. */
+static gp_pci_name *memo;
+static size_t n_memo, cap_memo, n_seeded;
+
+__attribute__((destructor)) static void memo_fini(void)
+{
+    for (size_t i = 0; i < n_memo; i++) {
+        free(memo[i].vendor_name);
+        free(memo[i].device_name);
+        free(memo[i].subsys_name);
+    }
+    free(memo);
+    memo = NULL;
+    n_memo = cap_memo = n_seeded = 0;
+}
+
+static gp_pci_name *memo_find(uint16_t v, uint16_t d, uint16_t sv, uint16_t sd)
+{
+    for (size_t i = 0; i < n_memo; i++)
+        if (memo[i].vendor_id == v && memo[i].device_id == d &&
+            memo[i].subsys_vendor_id == sv && memo[i].subsys_device_id == sd)
+            return &memo[i];
+    return NULL;
+}
+
+/* Add an entry (names copied); caller holds names_lock. */
+static void memo_add(uint16_t v, uint16_t d, uint16_t sv, uint16_t sd, const char *vn,
+                     const char *dn, const char *sn)
+{
+    if (memo_find(v, d, sv, sd))
+        return;
+    if (n_memo == cap_memo) {
+        size_t nc = cap_memo ? cap_memo * 2 : 16;
+        gp_pci_name *nm = realloc(memo, nc * sizeof(*nm));
+        if (!nm)
+            return;  /* only a memo */
+        memo = nm;
+        cap_memo = nc;
+    }
+    gp_pci_name *e = &memo[n_memo++];
+    *e = (gp_pci_name){ v, d, sv, sd, gp_strdup(vn), gp_strdup(dn), gp_strdup(sn) };
+}
+
+void gp_pci_names_seed(const gp_pci_name *names, size_t n)
+{
+    pthread_mutex_lock(&names_lock);
+    for (size_t i = 0; i < n; i++)
+        memo_add(names[i].vendor_id, names[i].device_id, names[i].subsys_vendor_id,
+                 names[i].subsys_device_id, names[i].vendor_name, names[i].device_name,
+                 names[i].subsys_name);
+    n_seeded = n_memo;
+    pthread_mutex_unlock(&names_lock);
+}
+
+size_t gp_pci_names_fresh(const gp_pci_name **out)
+{
+    pthread_mutex_lock(&names_lock);
+    *out = memo + n_seeded;
+    size_t n = n_memo - n_seeded;
+    pthread_mutex_unlock(&names_lock);
+    return n;
+}
+
+void gp_pci_names_mark_saved(void)
+{
+    pthread_mutex_lock(&names_lock);
+    n_seeded = n_memo;
+    pthread_mutex_unlock(&names_lock);
+}
+
+char *gp_pci_ids_stamp(void)
+{
+    struct pci_access *a = pci_alloc();
+    char *stamp = NULL;
+    struct stat st;
+    if (!a)
+        return NULL;
+    /* libpci names "pci.ids.gz" and falls back to "pci.ids" without it. */
+    char *path = a->id_file_name ? strdup(a->id_file_name) : NULL;
+    if (path && stat(path, &st) != 0) {
+        size_t l = strlen(path);
+        if (l > 3 && !strcmp(path + l - 3, ".gz"))
+            path[l - 3] = '\0';
+        if (stat(path, &st) != 0) {
+            free(path);
+            path = NULL;
+        }
+    }
+    if (path)
+        stamp = gp_asprintf("%s:%lld:%lld.%09ld", path, (long long)st.st_size,
+                            (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    free(path);
+    pci_cleanup(a);
+    return stamp;
+}
+
 int gp_pci_fill_names(gp_gpu *g, gp_error_info *err)
 {
     int rc = GP_OK;
@@ -122,6 +224,17 @@ int gp_pci_fill_names(gp_gpu *g, gp_error_info *err)
     if (g->vendor_name && g->device_name)
         return GP_OK;
     pthread_mutex_lock(&names_lock);
+    gp_pci_name *m = memo_find(g->vendor_id, g->device_id, g->subsys_vendor_id,
+                               g->subsys_device_id);
+    if (m) {
+        if (!g->vendor_name)
+            g->vendor_name = gp_strdup(m->vendor_name);
+        if (!g->device_name)
+            g->device_name = gp_strdup(m->device_name);
+        if (!g->subsys_name)
+            g->subsys_name = gp_strdup(m->subsys_name);
+        goto out;
+    }
     if (names_broken)
         goto out;
     if (!names_acc) {
@@ -135,6 +248,9 @@ int gp_pci_fill_names(gp_gpu *g, gp_error_info *err)
     /* A broken pci.ids: names stay unknown, discovery goes on. */
     if (!names_lookup(g))
         names_broken = true;
+    else
+        memo_add(g->vendor_id, g->device_id, g->subsys_vendor_id, g->subsys_device_id,
+                 g->vendor_name, g->device_name, g->subsys_name);
 out:
     pthread_mutex_unlock(&names_lock);
     return rc;
