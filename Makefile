@@ -123,6 +123,11 @@ install: all
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgpupool.so
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libgpupool.a
 	install -m 0644 libgpupool/include/gpupool.h $(DESTDIR)$(INCLUDEDIR)/gpupool.h
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	    'Name: gpupool' 'Description: GPU passthrough pools with NUMA-aware placement for Xen / XCP-ng' \
+	    'Version: 0.1.0' 'Requires.private: $(PKGS)' 'Libs: -L$${libdir} -lgpupool' \
+	    'Cflags: -I$${includedir}' > $(DESTDIR)$(LIBDIR)/pkgconfig/gpupool.pc
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/xe-gpupool
 	install -m 0755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/gpupool
 	install -m 0644 xe-cli/xe-gpupool.bash-completion \
