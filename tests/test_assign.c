@@ -19,84 +19,32 @@
 
 #include "gpupool.h"
 #include "internal.h"
-#include "testutil.h"
+#include "gptest.h"
 
 #define GPU0 "0000:18:00.0"   /* node 0 */
 #define GPU1 "0000:2a:00.0"   /* node 0 */
 #define GPU4 "0000:9a:00.0"   /* node 1 */
 #define GPU5 "0000:ab:00.0"   /* node 1 */
 
-typedef struct {
-    char *dir;
-    char *db;
-    gp_ctx *ctx;
-    char *dump;
-    char pool[37];
-} fixture;
+typedef gt_env fixture;
 
-static gp_ctx *ctx_new(const char *db)
-{
-    gp_config cfg;
-    gp_ctx *ctx = NULL;
-    gp_config_init(&cfg);
-    cfg.db_path = strdup(db);
-    cfg.driver = strdup("sim");
-    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
-    cfg.caller = strdup("test-assign");
-    cfg.busy_timeout_ms = 30000;
-    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
-    gp_config_dispose(&cfg);
-    return ctx;
-}
+#define CALLER "test-assign"
+#define BUSY_MS 30000
+
+/* uuid of the pool "gpu" that setup() made for the running test. */
+static char pool_uuid[37];
 
 /* A pool "gpu" (required, hard) of GPU0, GPU1, GPU4, GPU5. */
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    f->dir = tu_scratch_dir("assign");
-    assert_true(asprintf(&f->db, "%s/state.db", f->dir) > 0);
-    f->ctx = ctx_new(f->db);
+    fixture *f = gt_env_sim("assign", CALLER, BUSY_MS);
     assert_int_equal(gp_pool_create(f->ctx, "gpu", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0,
-                                    f->pool), GP_OK);
+                                    pool_uuid), GP_OK);
     static const char *const gpus[] = { GPU0, GPU1, GPU4, GPU5 };
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(gp_pool_gpu_add(f->ctx, "gpu", gpus[i]), GP_OK);
     *state = f;
     return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    gp_ctx_free(f->ctx);
-    free(f->dump);
-    free(f->db);
-    free(f->dir);
-    free(f);
-    return 0;
-}
-
-static void snap(fixture *f)
-{
-    free(f->dump);
-    f->dump = tu_db_dump(f->db);
-}
-
-static void assert_unchanged(fixture *f)
-{
-    char *now = tu_db_dump(f->db);
-    assert_string_equal(f->dump, now);
-    free(now);
-}
-
-static const char *param_of(fixture *f, const char *key)
-{
-    const gp_error_info *e = gp_ctx_last_error(f->ctx);
-    for (size_t i = 0; i < e->n_params; i++)
-        if (!strcmp(e->params[i].key, key))
-            return e->params[i].value;
-    fail_msg("no param %s in error %s: %s", key, gp_error_name(e->code), e->message);
-    return NULL;
 }
 
 static void vm_new(fixture *f, const char *name, int vcpus, char uuid[37])
@@ -122,7 +70,7 @@ static void test_assign_basic(void **state)
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "train", &args, &a), GP_OK);
     assert_string_equal(a.vm_uuid, vm);
     assert_string_equal(a.vm_name_label, "train");
-    assert_string_equal(a.pool_uuid, f->pool);
+    assert_string_equal(a.pool_uuid, pool_uuid);
     assert_string_equal(a.pool_name_label, "gpu");
     assert_int_equal(a.pin_mode, GP_PIN_HARD);
     assert_int_equal(a.vcpus, 4);
@@ -194,27 +142,27 @@ static void test_not_halted(void **state)
     assert_int_equal(gp_sim_vm_start(f->ctx, "pau"), GP_OK);
     assert_int_equal(gp_sim_vm_pause(f->ctx, "pau"), GP_OK);
     gp_assign_args args = pool_args(f);
-    snap(f);
+    gt_snap(f);
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "run", &args, NULL), GP_ERR_VM_NOT_HALTED);
-    assert_string_equal(param_of(f, "vm"), run);
-    assert_string_equal(param_of(f, "power-state"), "running");
+    assert_string_equal(gt_err_param(f, "vm"), run);
+    assert_string_equal(gt_err_param(f, "power-state"), "running");
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "pau", &args, NULL), GP_ERR_VM_NOT_HALTED);
-    assert_string_equal(param_of(f, "vm"), pau);
-    assert_string_equal(param_of(f, "power-state"), "paused");
-    assert_unchanged(f);
+    assert_string_equal(gt_err_param(f, "vm"), pau);
+    assert_string_equal(gt_err_param(f, "power-state"), "paused");
+    gt_assert_unchanged(f);
 
     /* Release is halted-only too: assign while halted, then start. */
     assert_int_equal(gp_sim_vm_shutdown(f->ctx, "run"), GP_OK);
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "run", &args, NULL), GP_OK);
     assert_int_equal(gp_sim_vm_start(f->ctx, "run"), GP_OK);
-    snap(f);
+    gt_snap(f);
     assert_int_equal(gp_vm_gpu_release(f->ctx, "run"), GP_ERR_VM_NOT_HALTED);
-    assert_string_equal(param_of(f, "power-state"), "running");
+    assert_string_equal(gt_err_param(f, "power-state"), "running");
     assert_int_equal(gp_sim_vm_pause(f->ctx, "run"), GP_OK);
-    snap(f);
+    gt_snap(f);
     assert_int_equal(gp_vm_gpu_release(f->ctx, "run"), GP_ERR_VM_NOT_HALTED);
-    assert_string_equal(param_of(f, "power-state"), "paused");
-    assert_unchanged(f);
+    assert_string_equal(gt_err_param(f, "power-state"), "paused");
+    gt_assert_unchanged(f);
 }
 
 static void test_one_gpu_per_vm(void **state)
@@ -225,14 +173,14 @@ static void test_one_gpu_per_vm(void **state)
     gp_assignment_init(&a);
     vm_new(f, "vm", 2, NULL);
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &args, &a), GP_OK);
-    snap(f);
+    gt_snap(f);
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &args, NULL), GP_ERR_VM_HAS_GPU);
-    assert_string_equal(param_of(f, "pci-id"), a.pci_id);
+    assert_string_equal(gt_err_param(f, "pci-id"), a.pci_id);
     gp_assign_args forced = { .pci_id = GPU5 };
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &forced, NULL), GP_ERR_VM_HAS_GPU);
     /* A VM holding a GPU cannot be destroyed. */
     assert_int_equal(gp_sim_vm_destroy(f->ctx, "vm"), GP_ERR_VM_HAS_GPU);
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
     gp_assignment_dispose(&a);
 }
 
@@ -244,13 +192,13 @@ static void test_gpu_held_by_one_vm(void **state)
     vm_new(f, "b", 2, NULL);
     gp_assign_args forced = { .pci_id = GPU4 };
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "a", &forced, NULL), GP_OK);
-    snap(f);
+    gt_snap(f);
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "b", &forced, NULL), GP_ERR_GPU_ASSIGNED);
-    assert_string_equal(param_of(f, "vm"), a_uuid);
-    assert_string_equal(param_of(f, "pci-id"), GPU4);
+    assert_string_equal(gt_err_param(f, "vm"), a_uuid);
+    assert_string_equal(gt_err_param(f, "pci-id"), GPU4);
     gp_assign_args both = { .pool = "gpu", .pci_id = "9a:00.0" };
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "b", &both, NULL), GP_ERR_GPU_ASSIGNED);
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
 
     /* The schema refuses it too, whatever the code does. */
     sqlite3 *h;
@@ -260,15 +208,15 @@ static void test_gpu_held_by_one_vm(void **state)
     snprintf(sql, sizeof(sql),
              "INSERT INTO assignments(vm_uuid, pci_id, pool_uuid, numa_node, pcpus, memory_node,"
              " pin_mode, vcpus, memory_mib, created) VALUES ('x', '%s', '%s', 1, '1', 1, 'hard',"
-             " 1, 1, 'now')", GPU4, f->pool);
+             " 1, 1, 'now')", GPU4, pool_uuid);
     assert_int_not_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
     snprintf(sql, sizeof(sql),
              "INSERT INTO assignments(vm_uuid, pci_id, pool_uuid, numa_node, pcpus, memory_node,"
              " pin_mode, vcpus, memory_mib, created) VALUES ('%s', '%s', '%s', 0, '1', 0, 'hard',"
-             " 1, 1, 'now')", a_uuid, GPU0, f->pool);
+             " 1, 1, 'now')", a_uuid, GPU0, pool_uuid);
     assert_int_not_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
 }
 
 static void test_release_and_reassign(void **state)
@@ -285,11 +233,11 @@ static void test_release_and_reassign(void **state)
     char *dump = tu_db_dump(f->db);
     assert_null(strstr(dump, "pci_ids="));   /* boot record cleared */
     free(dump);
-    snap(f);
+    gt_snap(f);
     assert_int_equal(gp_vm_gpu_release(f->ctx, "vm"), GP_ERR_VM_NO_GPU);
-    assert_string_equal(param_of(f, "vm"), vm);
+    assert_string_equal(gt_err_param(f, "vm"), vm);
     assert_int_equal(gp_vm_gpu_release(f->ctx, "ghost"), GP_ERR_UNKNOWN_VM);
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
 
     /* Reassign = release + assign, to another GPU on the other node. */
     assert_int_equal(gp_vm_gpu_assign(f->ctx, vm, &forced, NULL), GP_OK);
@@ -326,13 +274,13 @@ static void test_assign_refusals(void **state)
     vm_new(f, "vm", 2, NULL);
     assert_int_equal(gp_pool_create(f->ctx, "empty", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0,
                                     NULL), GP_OK);
-    snap(f);
+    gt_snap(f);
     gp_assign_args none = { 0 };
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &none, NULL), GP_ERR_INVALID_ARGUMENT);
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", NULL, NULL), GP_ERR_INVALID_ARGUMENT);
     gp_assign_args a1 = { .pool = "nope" };
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &a1, NULL), GP_ERR_UNKNOWN_POOL);
-    assert_string_equal(param_of(f, "pool"), "nope");
+    assert_string_equal(gt_err_param(f, "pool"), "nope");
     gp_assign_args a2 = { .pool = "gpu" };
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "ghost", &a2, NULL), GP_ERR_UNKNOWN_VM);
     gp_assign_args a3 = { .pci_id = "0000:3a:00.0" };  /* a GPU in no pool */
@@ -350,7 +298,7 @@ static void test_assign_refusals(void **state)
     /* More vCPUs than a node has pCPUs under policy required. */
     gp_assign_args a9 = { .pool = "gpu", .vcpus = 49 };
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm", &a9, NULL), GP_ERR_NO_PLACEMENT);
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
 }
 
 static void test_overrides_and_pool_exhaustion(void **state)
@@ -370,9 +318,9 @@ static void test_overrides_and_pool_exhaustion(void **state)
     assert_int_equal(a.n_pcpus, 8);
     for (int i = 1; i < 4; i++)
         assert_int_equal(gp_vm_gpu_assign(f->ctx, names[i], &args, NULL), GP_OK);
-    snap(f);
+    gt_snap(f);
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm4", &args, NULL), GP_ERR_POOL_EMPTY);
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
     gp_assignment *as = NULL;
     size_t n = 0;
     assert_int_equal(gp_assignment_list(f->ctx, &as, &n), GP_OK);
@@ -406,7 +354,7 @@ static void race(fixture *f, char vms[RACERS][37], int codes[RACERS])
         if (pids[i] == 0) {
             char c;
             close(go[1]);
-            gp_ctx *ctx = ctx_new(f->db);
+            gp_ctx *ctx = gt_ctx_embedded(f->db, "sim", CALLER, BUSY_MS);
             /* Discovery and driver before the start signal. */
             const gp_host *h;
             if (gp_host_get(ctx, &h) || !gp_ctx_driver_name(ctx))
@@ -499,15 +447,15 @@ static void test_race_same_vm(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_assign_basic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_halted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_one_gpu_per_vm, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gpu_held_by_one_vm, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_release_and_reassign, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_assign_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_overrides_and_pool_exhaustion, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_race_distinct_vms, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_race_same_vm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_assign_basic, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_not_halted, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_one_gpu_per_vm, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_held_by_one_vm, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_release_and_reassign, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_assign_refusals, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_overrides_and_pool_exhaustion, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_race_distinct_vms, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_race_same_vm, setup, gt_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

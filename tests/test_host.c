@@ -15,20 +15,12 @@
 
 #include "gpupool.h"
 #include "internal.h"
-#include "testutil.h"
+#include "gptest.h"
 
 static gp_ctx *embedded_ctx(const char *classes)
 {
-    gp_config cfg;
-    gp_ctx *ctx = NULL;
-    gp_config_init(&cfg);
-    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
-    cfg.driver = strdup("sim");
-    if (classes)
-        assert_int_equal(gp_config_set_classes(&cfg, classes, NULL), GP_OK);
-    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
-    gp_config_dispose(&cfg);
-    return ctx;
+    return gt_ctx_new(&(gt_ctx_spec){ .topology = GP_TOPOLOGY_EMBEDDED, .driver = "sim",
+                                      .classes = classes });
 }
 
 static void test_embedded(void **state)
@@ -213,12 +205,7 @@ static void test_live(void **state)
     char *dir = tu_scratch_dir("host-live");
     char db[4096];
     snprintf(db, sizeof(db), "%s/state.db", dir);
-    gp_config cfg;
-    gp_ctx *ctx;
-    gp_config_init(&cfg);
-    cfg.driver = strdup("sim");
-    cfg.db_path = strdup(db);
-    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
+    gp_ctx *ctx = gt_ctx_new(&(gt_ctx_spec){ .driver = "sim", .db = db });
     const gp_host *h;
     int rc = gp_host_get(ctx, &h);
     assert_int_equal(rc, GP_OK);
@@ -227,7 +214,6 @@ static void test_live(void **state)
     assert_string_equal(h->pci_source, "libpci");
     assert_string_equal(h->topology_source, "sysfs:/sys");
     gp_ctx_free(ctx);
-    gp_config_dispose(&cfg);
     free(dir);
 }
 

@@ -20,7 +20,7 @@
 
 #include "gpupool.h"
 #include "synthhost.h"
-#include "testutil.h"
+#include "gptest.h"
 
 typedef struct {
     char *dir;
@@ -51,18 +51,8 @@ static int teardown(void **state)
 
 static gp_ctx *ctx_for(const char *db, const char *topology, const char *sysfs_root)
 {
-    gp_config cfg;
-    gp_ctx *ctx = NULL;
-    gp_config_init(&cfg);
-    cfg.db_path = strdup(db);
-    cfg.driver = strdup("sim");
-    if (topology)
-        cfg.topology_file = strdup(topology);
-    if (sysfs_root)
-        cfg.sysfs_root = strdup(sysfs_root);
-    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
-    gp_config_dispose(&cfg);
-    return ctx;
+    return gt_ctx_new(&(gt_ctx_spec){ .db = db, .driver = "sim", .topology = topology,
+                                      .sysfs_root = sysfs_root });
 }
 
 /* Every field the model carries, as text, to compare two discoveries. */
@@ -149,17 +139,10 @@ static void test_fixture_with_companions_round_trips(void **state)
         skip();
     char path[4096];
     snprintf(path, sizeof(path), "%s", dump);
-    gp_config cfg;
-    gp_ctx *ctx = NULL;
     const gp_host *h;
     char *texts[2];
     for (int i = 0; i < 2; i++) {
-        gp_config_init(&cfg);
-        cfg.db_path = strdup(f->db);
-        cfg.driver = strdup("sim");
-        cfg.pci_dump = strdup(path);
-        assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
-        gp_config_dispose(&cfg);
+        gp_ctx *ctx = gt_ctx_new(&(gt_ctx_spec){ .db = f->db, .driver = "sim", .pci_dump = path });
         assert_int_equal(gp_host_get(ctx, &h), GP_OK);
         texts[i] = host_text(h);
         gp_ctx_free(ctx);

@@ -17,7 +17,7 @@
 
 #include "gpupool.h"
 #include "internal.h"
-#include "testutil.h"
+#include "gptest.h"
 
 static bool have_pci_ids(void)
 {
@@ -27,18 +27,8 @@ static bool have_pci_ids(void)
 /* Host of an hwloc file through a context (no PCI source). */
 static gp_ctx *ctx_for(const char *topology, const char *classes, const char *pci_dump)
 {
-    gp_config cfg;
-    gp_ctx *ctx = NULL;
-    gp_config_init(&cfg);
-    cfg.topology_file = strdup(topology);
-    cfg.driver = strdup("sim");
-    if (pci_dump)
-        cfg.pci_dump = strdup(pci_dump);
-    if (classes)
-        assert_int_equal(gp_config_set_classes(&cfg, classes, NULL), GP_OK);
-    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
-    gp_config_dispose(&cfg);
-    return ctx;
+    return gt_ctx_new(&(gt_ctx_spec){ .topology = topology, .driver = "sim",
+                                      .pci_dump = pci_dump, .classes = classes });
 }
 
 static const char *need(const char *rel)
@@ -238,19 +228,6 @@ static void test_32em64t(void **state)
 
 /* ---- crafted files ----------------------------------------------------------- */
 
-static char *write_scratch(const char *tag, const char *name, const char *text)
-{
-    char *dir = tu_scratch_dir(tag);
-    char *path = malloc(strlen(dir) + strlen(name) + 2);
-    sprintf(path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    free(dir);
-    return path;
-}
-
 /* Two nodes whose PUs sit past bit 31 (two-word bitmaps), a GPU under the
  * Machine (both nodes: unknown locality), one under a Group of node 1, and
  * hwloc 1 style <distances>. */
@@ -295,7 +272,7 @@ static const char crafted_xml[] =
 static void test_crafted(void **state)
 {
     (void)state;
-    char *path = write_scratch("hwloc-crafted", "crafted.xml", crafted_xml);
+    char *path = gt_write_scratch("hwloc-crafted", "crafted.xml", crafted_xml);
     gp_ctx *ctx = ctx_for(path, NULL, NULL);
     const gp_host *h;
     assert_int_equal(gp_host_get(ctx, &h), GP_OK);
@@ -344,21 +321,21 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(gp_ctx_last_error(ctx)->message, "no-such-topology.xml"));
     gp_ctx_free(ctx);
 
-    char *path = write_scratch("hwloc-bad", "garbage.xml", "<topology><object type=\"PU\"");
+    char *path = gt_write_scratch("hwloc-bad", "garbage.xml", "<topology><object type=\"PU\"");
     ctx = ctx_for(path, NULL, NULL);
     assert_int_equal(gp_host_get(ctx, &h), GP_ERR_TOPOLOGY);
     gp_ctx_free(ctx);
     free(path);
 
-    path = write_scratch("hwloc-bad", "other.xml", "<?xml version=\"1.0\"?><html/>\n");
+    path = gt_write_scratch("hwloc-bad", "other.xml", "<?xml version=\"1.0\"?><html/>\n");
     ctx = ctx_for(path, NULL, NULL);
     assert_int_equal(gp_host_get(ctx, &h), GP_ERR_TOPOLOGY);
     assert_non_null(strstr(gp_ctx_last_error(ctx)->message, "not an hwloc topology"));
     gp_ctx_free(ctx);
     free(path);
 
-    path = write_scratch("hwloc-bad", "nopu.xml",
-                         "<topology><object type=\"Machine\"/></topology>\n");
+    path = gt_write_scratch("hwloc-bad", "nopu.xml",
+                            "<topology><object type=\"Machine\"/></topology>\n");
     ctx = ctx_for(path, NULL, NULL);
     assert_int_equal(gp_host_get(ctx, &h), GP_ERR_TOPOLOGY);
     gp_ctx_free(ctx);

@@ -15,7 +15,7 @@
 
 #include "gpupool.h"
 #include "internal.h"
-#include "testutil.h"
+#include "gptest.h"
 
 static int discover_dump(const char *dump, const char *classes, gp_host *h, gp_error_info *err)
 {
@@ -115,19 +115,6 @@ static void test_dump_gt218(void **state)
     free(dump);
 }
 
-static char *scratch_file(const char *name, const char *text)
-{
-    char *dir = tu_scratch_dir("pci");
-    char *path = malloc(strlen(dir) + strlen(name) + 2);
-    sprintf(path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    free(dir);
-    return path;
-}
-
 /* libpci's fatal errors come back as PCI_ACCESS_ERROR, the process lives. */
 static void test_dump_errors(void **state)
 {
@@ -140,14 +127,14 @@ static void test_dump_errors(void **state)
     assert_int_equal(discover_dump("tests/tmp/no-such-dump", NULL, &h, &err), GP_ERR_IO);
     assert_int_equal(err.code, GP_ERR_IO);
 
-    char *bad = scratch_file("malformed", "00:01.0 VGA\n00: 86 80 zz\n");
+    char *bad = gt_write_scratch("pci", "malformed", "00:01.0 VGA\n00: 86 80 zz\n");
     assert_int_equal(discover_dump(bad, NULL, &h, &err), GP_ERR_PCI);
     assert_non_null(strstr(err.message, "Malformed"));
     assert_int_equal(h.n_gpus, 0);
     free(bad);
 
     /* And a later scan still works (trap state reset). */
-    char *one = scratch_file("one",
+    char *one = gt_write_scratch("pci", "one",
         "00:02.0 VGA\n"
         "00: 34 12 11 11 07 00 10 00 02 00 00 03 00 00 00 00\n"
         "10: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00\n"

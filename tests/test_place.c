@@ -55,6 +55,14 @@ static void fx_build(fx *f)
     gp_error_info_init(&f->err);
 }
 
+/* fx_build() with n GPUs, GPU i on node gpu_nodes[i] (-1: locality unknown). */
+static void fx_build_on(fx *f, const int *gpu_nodes, int n)
+{
+    f->spec.n_gpus = n;
+    f->spec.gpu_nodes = gpu_nodes;
+    fx_build(f);
+}
+
 /* 2 nodes x 4 cores x 2 threads, contiguous, GPU 0 on node 0, GPU 1 on node 1. */
 static fx *fx_new(void)
 {
@@ -162,9 +170,7 @@ static void test_lowest_pci_id_on_ties(void **state)
 {
     fx *f = fx_new();
     static const int nodes[] = { 0, 0, 0 };
-    f->spec.n_gpus = 3;
-    f->spec.gpu_nodes = nodes;
-    fx_build(f);
+    fx_build_on(f, nodes, 3);
     /* Pool listed in reverse order and in other spellings. */
     f->pool[0] = "03:00.0";
     f->pool[1] = "0000:02:00.0";
@@ -182,9 +188,7 @@ static void test_required_refuses_remote(void **state)
     fx *f = fx_new();
     f->spec.cores_per_node = 12;   /* 24 pCPUs per node */
     static const int nodes[] = { 0 };
-    f->spec.n_gpus = 1;
-    f->spec.gpu_nodes = nodes;
-    fx_build(f);
+    fx_build_on(f, nodes, 1);
     fx_existing(f, "0000:77:00.0", 0, NULL, 0, 22, 1024, true);
     f->req.vm_vcpus = 8;
     assert_int_equal(fx_place(f), GP_ERR_NO_PLACEMENT);
@@ -205,9 +209,7 @@ static void test_unknown_locality_by_policy(void **state)
 {
     fx *f = fx_new();
     static const int nodes[] = { -1 };
-    f->spec.n_gpus = 1;
-    f->spec.gpu_nodes = nodes;
-    fx_build(f);
+    fx_build_on(f, nodes, 1);
     assert_int_equal(fx_place(f), GP_ERR_NO_PLACEMENT);
     assert_contains(f->err.message, ": node 0: no free GPU of the pool; node 1: no free GPU of the pool");
     f->req.policy = GP_NUMA_SOCKET;
@@ -233,9 +235,7 @@ static void test_preferred_local_unknown_remote(void **state)
     fx *f = fx_new();
     /* GPU 0 on node 0, GPU 1 of unknown locality. */
     static const int nodes[] = { 0, -1 };
-    f->spec.n_gpus = 2;
-    f->spec.gpu_nodes = nodes;
-    fx_build(f);
+    fx_build_on(f, nodes, 2);
     f->req.policy = GP_NUMA_PREFERRED;
     assert_int_equal(fx_place(f), GP_OK);
     assert_int_equal(f->pl.locality, GP_LOCALITY_LOCAL);
@@ -262,9 +262,7 @@ static void test_preferred_remote_nearest_first(void **state)
     f->spec.n_nodes = 4;
     f->spec.nodes_per_socket = 2;
     static const int nodes[] = { 0 };
-    f->spec.n_gpus = 1;
-    f->spec.gpu_nodes = nodes;
-    fx_build(f);
+    fx_build_on(f, nodes, 1);
     f->req.policy = GP_NUMA_PREFERRED;
     fx_existing(f, "0000:55:00.0", 0, NULL, 0, 8, 0, true);   /* node 0 full */
     fx_existing(f, "0000:56:00.0", 1, NULL, 0, 3, 0, true);   /* node 1 busier than 2, 3 */
@@ -296,9 +294,7 @@ static void test_socket_policy(void **state)
     f->spec.n_nodes = 4;
     f->spec.nodes_per_socket = 2;
     static const int nodes[] = { 0 };
-    f->spec.n_gpus = 1;
-    f->spec.gpu_nodes = nodes;
-    fx_build(f);
+    fx_build_on(f, nodes, 1);
     f->req.policy = GP_NUMA_SOCKET;
     assert_int_equal(fx_place(f), GP_OK);
     assert_int_equal(f->pl.node, 0);
@@ -327,9 +323,7 @@ static void test_legacy_never_remote(void **state)
 {
     fx *f = fx_new();
     static const int nodes[] = { 0 };
-    f->spec.n_gpus = 1;
-    f->spec.gpu_nodes = nodes;
-    fx_build(f);
+    fx_build_on(f, nodes, 1);
     f->req.policy = GP_NUMA_LEGACY;
     assert_int_equal(fx_place(f), GP_OK);
     assert_int_equal(f->pl.node, 0);
@@ -345,9 +339,7 @@ static void test_overcommit(void **state)
 {
     fx *f = fx_new();
     static const int nodes[] = { 0 };
-    f->spec.n_gpus = 1;
-    f->spec.gpu_nodes = nodes;
-    fx_build(f);
+    fx_build_on(f, nodes, 1);
     fx_existing(f, "0000:55:00.0", 0, NULL, 0, 8, 0, true);
     assert_int_equal(fx_place(f), GP_ERR_NO_PLACEMENT);
     f->req.cpu_overcommit = 1.5;   /* capacity 12 */
@@ -522,9 +514,7 @@ static void test_interleaved_synthetic(void **state)
     f->spec.cores_per_node = 6;
     f->spec.interleaved = true;
     static const int nodes[] = { 0, 1, 1 };
-    f->spec.n_gpus = 3;
-    f->spec.gpu_nodes = nodes;
-    fx_build(f);
+    fx_build_on(f, nodes, 3);
     assert_int_equal(f->host.nodes[0].cpus[1], 2);
     f->pool[0] = f->ids[0];
     f->req.n_pool_gpus = 1;

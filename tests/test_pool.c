@@ -16,7 +16,7 @@
 
 #include "gpupool.h"
 #include "internal.h"
-#include "testutil.h"
+#include "gptest.h"
 
 /* GPUs of the embedded host: 4 on node 0, 4 on node 1. */
 #define GPU0 "0000:18:00.0"
@@ -27,78 +27,12 @@
 #define NIC "0000:4b:00.0"
 #define BRIDGE1 "0000:29:01.0"
 
-typedef struct {
-    char *dir;
-    char *db;
-    gp_ctx *ctx;
-    char *dump;   /* taken by snap() */
-} fixture;
-
-static gp_ctx *ctx_new(const char *db)
-{
-    gp_config cfg;
-    gp_ctx *ctx = NULL;
-    gp_config_init(&cfg);
-    cfg.db_path = strdup(db);
-    cfg.driver = strdup("sim");
-    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
-    cfg.caller = strdup("test-pool");
-    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
-    gp_config_dispose(&cfg);
-    return ctx;
-}
+typedef gt_env fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    f->dir = tu_scratch_dir("pool");
-    assert_true(asprintf(&f->db, "%s/state.db", f->dir) > 0);
-    f->ctx = ctx_new(f->db);
-    *state = f;
+    *state = gt_env_sim("pool", "test-pool", 0);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    gp_ctx_free(f->ctx);
-    free(f->dump);
-    free(f->db);
-    free(f->dir);
-    free(f);
-    return 0;
-}
-
-/* Remember the database, to check a refusal changed nothing. */
-static void snap(fixture *f)
-{
-    free(f->dump);
-    f->dump = tu_db_dump(f->db);
-}
-
-static void assert_unchanged(fixture *f)
-{
-    char *now = tu_db_dump(f->db);
-    assert_string_equal(f->dump, now);
-    free(now);
-}
-
-static void assert_err(fixture *f, int rc, int code, const char *param, const char *value)
-{
-    const gp_error_info *e = gp_ctx_last_error(f->ctx);
-    assert_int_equal(rc, code);
-    assert_int_equal(e->code, code);
-    assert_non_null(e->message);
-    assert_true(e->message[0] != '\0');
-    if (!param)
-        return;
-    for (size_t i = 0; i < e->n_params; i++)
-        if (!strcmp(e->params[i].key, param)) {
-            if (value)
-                assert_string_equal(e->params[i].value, value);
-            return;
-        }
-    fail_msg("error %s has no param %s (message: %s)", gp_error_name(code), param, e->message);
 }
 
 static int64_t audit_count(fixture *f)
@@ -193,7 +127,7 @@ static void test_create_list_get(void **state)
     assert_string_equal(p.name_label, "alpha");
     gp_pool_dispose(&p);
     gp_pool_dispose(&p);  /* twice is fine */
-    assert_err(f, gp_pool_get(f->ctx, "nope", &p), GP_ERR_UNKNOWN_POOL, "pool", "nope");
+    gt_assert_err(f, gp_pool_get(f->ctx, "nope", &p), GP_ERR_UNKNOWN_POOL, "pool", "nope");
     assert_int_equal(audit_count(f), 2);
 }
 
@@ -201,29 +135,29 @@ static void test_create_refusals(void **state)
 {
     fixture *f = *state;
     make_pool(f, "taken", NULL);
-    snap(f);
-    assert_err(f, gp_pool_create(f->ctx, "", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
-               GP_ERR_INVALID_ARGUMENT, "name-label", "");
-    assert_err(f, gp_pool_create(f->ctx, NULL, NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
-               GP_ERR_INVALID_ARGUMENT, "name-label", NULL);
-    assert_err(f, gp_pool_create(f->ctx, "taken", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
-               GP_ERR_POOL_EXISTS, "name-label", "taken");
-    assert_err(f, gp_pool_create(f->ctx, "p", NULL, (gp_numa_policy)7, GP_PIN_HARD, 1, NULL),
-               GP_ERR_INVALID_ARGUMENT, "numa-policy", NULL);
-    assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, (gp_pin_mode)3, 1, NULL),
-               GP_ERR_INVALID_ARGUMENT, "pin-mode", NULL);
-    assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 0, NULL),
-               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", NULL);
-    assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, -1, NULL),
-               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", NULL);
-    assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 64.01, NULL),
-               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", NULL);
-    assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, NAN, NULL),
-               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", NULL);
-    assert_err(f, gp_pool_create(f->ctx, "6f1c9a4e-0b7d-4c3e-9a51-2d8e4f6a7b90", NULL,
+    gt_snap(f);
+    gt_assert_err(f, gp_pool_create(f->ctx, "", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
+                  GP_ERR_INVALID_ARGUMENT, "name-label", "");
+    gt_assert_err(f, gp_pool_create(f->ctx, NULL, NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
+                  GP_ERR_INVALID_ARGUMENT, "name-label", NULL);
+    gt_assert_err(f, gp_pool_create(f->ctx, "taken", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
+                  GP_ERR_POOL_EXISTS, "name-label", "taken");
+    gt_assert_err(f, gp_pool_create(f->ctx, "p", NULL, (gp_numa_policy)7, GP_PIN_HARD, 1, NULL),
+                  GP_ERR_INVALID_ARGUMENT, "numa-policy", NULL);
+    gt_assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, (gp_pin_mode)3, 1, NULL),
+                  GP_ERR_INVALID_ARGUMENT, "pin-mode", NULL);
+    gt_assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 0, NULL),
+                  GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", NULL);
+    gt_assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, -1, NULL),
+                  GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", NULL);
+    gt_assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 64.01, NULL),
+                  GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", NULL);
+    gt_assert_err(f, gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, NAN, NULL),
+                  GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", NULL);
+    gt_assert_err(f, gp_pool_create(f->ctx, "6f1c9a4e-0b7d-4c3e-9a51-2d8e4f6a7b90", NULL,
                                  GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
-               GP_ERR_INVALID_ARGUMENT, "name-label", NULL);
-    assert_unchanged(f);
+                  GP_ERR_INVALID_ARGUMENT, "name-label", NULL);
+    gt_assert_unchanged(f);
 }
 
 static void test_set_param(void **state)
@@ -248,26 +182,26 @@ static void test_set_param(void **state)
     gp_pool_dispose(&p);
     assert_int_equal(audit_count(f), 7);
 
-    snap(f);
-    assert_err(f, gp_pool_set_param(f->ctx, "c", "name-label", "b"), GP_ERR_POOL_EXISTS,
-               "name-label", "b");
-    assert_err(f, gp_pool_set_param(f->ctx, "c", "name-label", ""), GP_ERR_INVALID_ARGUMENT,
-               "name-label", "");
-    assert_err(f, gp_pool_set_param(f->ctx, "c", "numa-policy", "strict"),
-               GP_ERR_INVALID_ARGUMENT, "numa-policy", "strict");
-    assert_err(f, gp_pool_set_param(f->ctx, "c", "pin-mode", "firm"), GP_ERR_INVALID_ARGUMENT,
-               "pin-mode", "firm");
-    assert_err(f, gp_pool_set_param(f->ctx, "c", "cpu-overcommit", "0"),
-               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", "0");
-    assert_err(f, gp_pool_set_param(f->ctx, "c", "cpu-overcommit", "65"),
-               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", "65");
-    assert_err(f, gp_pool_set_param(f->ctx, "c", "cpu-overcommit", "2x"),
-               GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", "2x");
-    assert_err(f, gp_pool_set_param(f->ctx, "c", "colour", "red"), GP_ERR_INVALID_ARGUMENT,
-               "param", "colour");
-    assert_err(f, gp_pool_set_param(f->ctx, "a", "pin-mode", "hard"), GP_ERR_UNKNOWN_POOL,
-               "pool", "a");
-    assert_unchanged(f);
+    gt_snap(f);
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "c", "name-label", "b"), GP_ERR_POOL_EXISTS,
+                  "name-label", "b");
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "c", "name-label", ""), GP_ERR_INVALID_ARGUMENT,
+                  "name-label", "");
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "c", "numa-policy", "strict"),
+                  GP_ERR_INVALID_ARGUMENT, "numa-policy", "strict");
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "c", "pin-mode", "firm"), GP_ERR_INVALID_ARGUMENT,
+                  "pin-mode", "firm");
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "c", "cpu-overcommit", "0"),
+                  GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", "0");
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "c", "cpu-overcommit", "65"),
+                  GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", "65");
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "c", "cpu-overcommit", "2x"),
+                  GP_ERR_INVALID_ARGUMENT, "cpu-overcommit", "2x");
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "c", "colour", "red"), GP_ERR_INVALID_ARGUMENT,
+                  "param", "colour");
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "a", "pin-mode", "hard"), GP_ERR_UNKNOWN_POOL,
+                  "pool", "a");
+    gt_assert_unchanged(f);
 }
 
 static void test_destroy(void **state)
@@ -277,10 +211,10 @@ static void test_destroy(void **state)
     make_pool(f, "full", u);
     make_pool(f, "empty", NULL);
     assert_int_equal(gp_pool_gpu_add(f->ctx, "full", GPU0), GP_OK);
-    snap(f);
-    assert_err(f, gp_pool_destroy(f->ctx, "full"), GP_ERR_POOL_NOT_EMPTY, "pool", u);
-    assert_err(f, gp_pool_destroy(f->ctx, "ghost"), GP_ERR_UNKNOWN_POOL, "pool", "ghost");
-    assert_unchanged(f);
+    gt_snap(f);
+    gt_assert_err(f, gp_pool_destroy(f->ctx, "full"), GP_ERR_POOL_NOT_EMPTY, "pool", u);
+    gt_assert_err(f, gp_pool_destroy(f->ctx, "ghost"), GP_ERR_UNKNOWN_POOL, "pool", "ghost");
+    gt_assert_unchanged(f);
     assert_int_equal(gp_pool_destroy(f->ctx, "empty"), GP_OK);
     gp_pool *pools = NULL;
     size_t n = 0;
@@ -323,9 +257,9 @@ static void test_gpu_add_remove(void **state)
     free(d);
 
     /* Adding again: success, nothing changes (no audit row either). */
-    snap(f);
+    gt_snap(f);
     assert_int_equal(gp_pool_gpu_add(f->ctx, "p", GPU0), GP_OK);
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
 
     assert_int_equal(gp_pool_gpu_remove(f->ctx, NULL, GPU0), GP_OK);
     assert_int_equal(gp_pool_gpu_remove(f->ctx, "p", "0000:2a:00.0"), GP_OK);
@@ -356,22 +290,22 @@ static void test_gpu_add_refusals(void **state)
     host_gpu(f, GPU0)->boot_vga = GP_YES;
     static const char *const g1[] = { BRIDGE1, NIC };
     gpu_set_group(host_gpu(f, GPU1), 7, g1, 2);
-    snap(f);
+    gt_snap(f);
 
-    assert_err(f, gp_pool_gpu_add(f->ctx, "p", "0000:18:00"), GP_ERR_PCI_ID_INVALID,
-               "pci-id", "0000:18:00");
-    assert_err(f, gp_pool_gpu_add(f->ctx, "p", "0000:18:20.0"), GP_ERR_PCI_ID_INVALID,
-               "pci-id", NULL);
-    assert_err(f, gp_pool_gpu_add(f->ctx, "p", "0000:19:00.0"), GP_ERR_UNKNOWN_GPU,
-               "pci-id", "0000:19:00.0");
+    gt_assert_err(f, gp_pool_gpu_add(f->ctx, "p", "0000:18:00"), GP_ERR_PCI_ID_INVALID,
+                  "pci-id", "0000:18:00");
+    gt_assert_err(f, gp_pool_gpu_add(f->ctx, "p", "0000:18:20.0"), GP_ERR_PCI_ID_INVALID,
+                  "pci-id", NULL);
+    gt_assert_err(f, gp_pool_gpu_add(f->ctx, "p", "0000:19:00.0"), GP_ERR_UNKNOWN_GPU,
+                  "pci-id", "0000:19:00.0");
     /* A NIC is a PCI function, not a GPU. */
-    assert_err(f, gp_pool_gpu_add(f->ctx, "p", NIC), GP_ERR_UNKNOWN_GPU, "pci-id", NIC);
-    assert_err(f, gp_pool_gpu_add(f->ctx, "nope", GPU2), GP_ERR_UNKNOWN_POOL, "pool", "nope");
-    assert_err(f, gp_pool_gpu_add(f->ctx, "p", GPU0), GP_ERR_GPU_BOOT_VGA, "pci-id", GPU0);
-    assert_err(f, gp_pool_gpu_add(f->ctx, "p", GPU1), GP_ERR_IOMMU_GROUP, "device", NIC);
-    assert_err(f, gp_pool_gpu_add(f->ctx, "p", GPU3), GP_ERR_GPU_IN_OTHER_POOL, "pool", other);
+    gt_assert_err(f, gp_pool_gpu_add(f->ctx, "p", NIC), GP_ERR_UNKNOWN_GPU, "pci-id", NIC);
+    gt_assert_err(f, gp_pool_gpu_add(f->ctx, "nope", GPU2), GP_ERR_UNKNOWN_POOL, "pool", "nope");
+    gt_assert_err(f, gp_pool_gpu_add(f->ctx, "p", GPU0), GP_ERR_GPU_BOOT_VGA, "pci-id", GPU0);
+    gt_assert_err(f, gp_pool_gpu_add(f->ctx, "p", GPU1), GP_ERR_IOMMU_GROUP, "device", NIC);
+    gt_assert_err(f, gp_pool_gpu_add(f->ctx, "p", GPU3), GP_ERR_GPU_IN_OTHER_POOL, "pool", other);
     assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "other"));
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
 }
 
 static void test_gpu_add_companions_and_bridges(void **state)
@@ -421,20 +355,21 @@ static void test_gpu_remove_refusals(void **state)
     assert_int_equal(gp_sim_vm_create(f->ctx, "vm1", 4, 8192, vm), GP_OK);
     gp_assign_args args = { .pci_id = GPU0 };
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm1", &args, NULL), GP_OK);
-    snap(f);
-    assert_err(f, gp_pool_gpu_remove(f->ctx, "p", GPU0), GP_ERR_GPU_ASSIGNED, "vm", vm);
-    assert_err(f, gp_pool_gpu_remove(f->ctx, NULL, GPU1), GP_ERR_GPU_NOT_IN_POOL, "pci-id", GPU1);
-    assert_err(f, gp_pool_gpu_remove(f->ctx, "q", GPU4), GP_ERR_GPU_NOT_IN_POOL, "pool", "q");
-    assert_err(f, gp_pool_gpu_remove(f->ctx, "nope", GPU4), GP_ERR_UNKNOWN_POOL, "pool", "nope");
-    assert_err(f, gp_pool_gpu_remove(f->ctx, "p", "zz"), GP_ERR_PCI_ID_INVALID, "pci-id", "zz");
-    assert_err(f, gp_pool_destroy(f->ctx, "p"), GP_ERR_POOL_NOT_EMPTY, "pool", NULL);
-    assert_unchanged(f);
+    gt_snap(f);
+    gt_assert_err(f, gp_pool_gpu_remove(f->ctx, "p", GPU0), GP_ERR_GPU_ASSIGNED, "vm", vm);
+    gt_assert_err(f, gp_pool_gpu_remove(f->ctx, NULL, GPU1), GP_ERR_GPU_NOT_IN_POOL, "pci-id",
+                  GPU1);
+    gt_assert_err(f, gp_pool_gpu_remove(f->ctx, "q", GPU4), GP_ERR_GPU_NOT_IN_POOL, "pool", "q");
+    gt_assert_err(f, gp_pool_gpu_remove(f->ctx, "nope", GPU4), GP_ERR_UNKNOWN_POOL, "pool", "nope");
+    gt_assert_err(f, gp_pool_gpu_remove(f->ctx, "p", "zz"), GP_ERR_PCI_ID_INVALID, "pci-id", "zz");
+    gt_assert_err(f, gp_pool_destroy(f->ctx, "p"), GP_ERR_POOL_NOT_EMPTY, "pool", NULL);
+    gt_assert_unchanged(f);
 }
 
 static void test_two_contexts_see_each_other(void **state)
 {
     fixture *f = *state;
-    gp_ctx *other = ctx_new(f->db);
+    gp_ctx *other = gt_ctx_embedded(f->db, "sim", "test-pool", 0);
     make_pool(f, "p", NULL);
     assert_int_equal(gp_pool_gpu_add(other, "p", GPU0), GP_OK);
     /* A GPU is in at most one pool, whoever asks. */
@@ -446,15 +381,16 @@ static void test_two_contexts_see_each_other(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_list_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_create_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_set_param, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_destroy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gpu_add_remove, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gpu_add_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gpu_add_companions_and_bridges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gpu_remove_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_contexts_see_each_other, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_list_get, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_create_refusals, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_set_param, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_destroy, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_add_remove, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_add_refusals, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_add_companions_and_bridges, setup,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_remove_refusals, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_two_contexts_see_each_other, setup, gt_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

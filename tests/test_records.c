@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "gpupool.h"
-#include "testutil.h"
+#include "gptest.h"
 
 #include "../xe-cli/output.c"
 
@@ -65,6 +65,17 @@ static char *mo_close(memout *m)
     return m->buf;
 }
 
+/* xe_print_records() of rs[0..n) into a string (caller frees); asserts it
+ * returned want_rc. */
+static char *print_records(gp_record *rs, size_t n, const xe_print_opts *o, xe_error *e,
+                           int want_rc)
+{
+    memout m;
+    mo_open(&m);
+    assert_int_equal(xe_print_records(m.f, rs, n, o, e), want_rc);
+    return mo_close(&m);
+}
+
 static const char *const rw[] = { "name-label", NULL };
 
 /* ---- formatter ------------------------------------------------------------ */
@@ -93,11 +104,8 @@ static void test_records_blank_line_between(void **state)
     gp_record *rs = two_records(&n);
     xe_print_opts o = { NULL, NULL, rw, false };
     xe_error e;
-    memout m;
     xe_error_init(&e);
-    mo_open(&m);
-    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 0);
-    char *s = mo_close(&m);
+    char *s = print_records(rs, n, &o, &e, 0);
     assert_non_null(strstr(s, "required\n\nuuid ( RO)"));
     size_t len = strlen(s);
     assert_true(len > 2 && s[len - 1] == '\n' && s[len - 2] == '\n' && s[len - 3] != '\n');
@@ -111,23 +119,18 @@ static void test_records_params_and_defaults(void **state)
     gp_record *rs = two_records(&n);
     static const char *const defaults[] = { "uuid", "name-label", NULL };
     xe_error e;
-    memout m;
     xe_error_init(&e);
 
     /* defaults: numa-policy hidden */
     xe_print_opts o = { NULL, defaults, rw, false };
-    mo_open(&m);
-    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 0);
-    char *s = mo_close(&m);
+    char *s = print_records(rs, n, &o, &e, 0);
     assert_null(strstr(s, "numa-policy"));
     assert_non_null(strstr(s, "uuid ( RO)          : u1\n    name-label ( RW): training\n"));
     free(s);
 
     /* params= in the given order; the width follows the shown fields */
     o.params = "numa-policy,uuid";
-    mo_open(&m);
-    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 0);
-    s = mo_close(&m);
+    s = print_records(rs, n, &o, &e, 0);
     assert_string_equal(s, "numa-policy ( RO)    : required\n"
                            "           uuid ( RO): u1\n\n"
                            "numa-policy ( RO)    : preferred\n"
@@ -136,17 +139,13 @@ static void test_records_params_and_defaults(void **state)
 
     /* params=all overrides the defaults */
     o.params = "all";
-    mo_open(&m);
-    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 0);
-    s = mo_close(&m);
+    s = print_records(rs, n, &o, &e, 0);
     assert_non_null(strstr(s, "numa-policy ( RO): preferred"));
     free(s);
 
     /* an unknown field is an error and prints nothing */
     o.params = "uuid,no-such-field";
-    mo_open(&m);
-    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 1);
-    s = mo_close(&m);
+    s = print_records(rs, n, &o, &e, 1);
     assert_string_equal(s, "");
     assert_string_equal(e.code, "UNKNOWN_PARAMETER");
     assert_int_equal(e.n_params, 1);
@@ -161,29 +160,22 @@ static void test_records_minimal(void **state)
     size_t n;
     gp_record *rs = two_records(&n);
     xe_error e;
-    memout m;
     xe_error_init(&e);
 
     xe_print_opts o = { NULL, NULL, NULL, true };
-    mo_open(&m);
-    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 0);
-    char *s = mo_close(&m);
+    char *s = print_records(rs, n, &o, &e, 0);
     assert_string_equal(s, "u1,u2\n");
     free(s);
 
     /* the chosen param, with xe's escaping of ',' and '\' */
     o.params = "name-label";
-    mo_open(&m);
-    assert_int_equal(xe_print_records(m.f, rs, n, &o, &e), 0);
-    s = mo_close(&m);
+    s = print_records(rs, n, &o, &e, 0);
     assert_string_equal(s, "training,a\\,b\\\\c\n");
     free(s);
 
     /* no records: an empty line */
     o.params = NULL;
-    mo_open(&m);
-    assert_int_equal(xe_print_records(m.f, rs, 0, &o, &e), 0);
-    s = mo_close(&m);
+    s = print_records(rs, 0, &o, &e, 0);
     assert_string_equal(s, "\n");
     free(s);
     gp_record_list_free(rs, n);
@@ -305,41 +297,11 @@ static void test_placement_record(void **state)
 
 /* ---- builders on the embedded host with the sim driver -------------------- */
 
-typedef struct {
-    char *dir;
-    gp_ctx *ctx;
-} fixture;
+typedef gt_env fixture;
 
 static int setup_ctx(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    gp_config cfg;
-    char path[4096];
-
-    f->dir = tu_scratch_dir("records");
-    snprintf(path, sizeof(path), "%s/state.db", f->dir);
-    gp_config_init(&cfg);
-    cfg.db_path = strdup(path);
-    cfg.driver = strdup("sim");
-    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
-    cfg.caller = strdup("test_records");
-    if (gp_ctx_alloc(&f->ctx, &cfg, NULL) != GP_OK) {
-        gp_config_dispose(&cfg);
-        free(f->dir);
-        free(f);
-        return -1;
-    }
-    gp_config_dispose(&cfg);
-    *state = f;
-    return 0;
-}
-
-static int teardown_ctx(void **state)
-{
-    fixture *f = *state;
-    gp_ctx_free(f->ctx);
-    free(f->dir);
-    free(f);
+    *state = gt_env_sim("records", "test_records", 0);
     return 0;
 }
 
@@ -489,7 +451,7 @@ int main(void)
         cmocka_unit_test(test_error_print),
         cmocka_unit_test(test_record_get_dispose),
         cmocka_unit_test(test_placement_record),
-        cmocka_unit_test_setup_teardown(test_builders_embedded, setup_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(test_builders_embedded, setup_ctx, gt_env_teardown),
     };
     return cmocka_run_group_tests_name("records", tests, NULL, NULL);
 }

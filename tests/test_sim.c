@@ -14,60 +14,14 @@
 
 #include "gpupool.h"
 #include "internal.h"
-#include "testutil.h"
+#include "gptest.h"
 
-typedef struct {
-    char *dir;
-    char *db;
-    gp_ctx *ctx;
-    char *dump;
-} fixture;
-
-static gp_ctx *ctx_new(const char *db, const char *driver)
-{
-    gp_config cfg;
-    gp_ctx *ctx = NULL;
-    gp_config_init(&cfg);
-    cfg.db_path = strdup(db);
-    cfg.driver = driver ? strdup(driver) : NULL;
-    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
-    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
-    gp_config_dispose(&cfg);
-    return ctx;
-}
+typedef gt_env fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    f->dir = tu_scratch_dir("sim");
-    assert_true(asprintf(&f->db, "%s/state.db", f->dir) > 0);
-    f->ctx = ctx_new(f->db, "sim");
-    *state = f;
+    *state = gt_env_sim("sim", NULL, 0);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    gp_ctx_free(f->ctx);
-    free(f->dump);
-    free(f->db);
-    free(f->dir);
-    free(f);
-    return 0;
-}
-
-static void snap(fixture *f)
-{
-    free(f->dump);
-    f->dump = tu_db_dump(f->db);
-}
-
-static void assert_unchanged(fixture *f)
-{
-    char *now = tu_db_dump(f->db);
-    assert_string_equal(f->dump, now);
-    free(now);
 }
 
 static gp_vm_state state_of(fixture *f, const char *vm)
@@ -145,14 +99,14 @@ static void test_create_refusals(void **state)
 {
     fixture *f = *state;
     assert_int_equal(gp_sim_vm_create(f->ctx, "keep", 1, 1, NULL), GP_OK);
-    snap(f);
+    gt_snap(f);
     assert_int_equal(gp_sim_vm_create(f->ctx, "x", 0, 1024, NULL), GP_ERR_INVALID_ARGUMENT);
     assert_int_equal(gp_sim_vm_create(f->ctx, "x", 4097, 1024, NULL), GP_ERR_INVALID_ARGUMENT);
     assert_int_equal(gp_sim_vm_create(f->ctx, "x", -1, 1024, NULL), GP_ERR_INVALID_ARGUMENT);
     assert_int_equal(gp_sim_vm_create(f->ctx, "x", 4, 0, NULL), GP_ERR_INVALID_ARGUMENT);
     assert_int_equal(gp_sim_vm_create(f->ctx, "", 4, 1024, NULL), GP_ERR_INVALID_ARGUMENT);
     assert_int_equal(gp_sim_vm_create(f->ctx, NULL, 4, 1024, NULL), GP_ERR_INVALID_ARGUMENT);
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
     assert_int_equal(gp_sim_vm_create(f->ctx, "max", 4096, 1, NULL), GP_OK);
 }
 
@@ -169,28 +123,28 @@ static void test_lifecycle(void **state)
     assert_true(v.domid > 0);
     gp_vm_dispose(&v);
 
-    snap(f);
+    gt_snap(f);
     assert_int_equal(gp_sim_vm_start(f->ctx, "vm"), GP_ERR_VM_NOT_HALTED);
     assert_int_equal(gp_sim_vm_destroy(f->ctx, "vm"), GP_ERR_VM_NOT_HALTED);
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
 
     assert_int_equal(gp_sim_vm_pause(f->ctx, "vm"), GP_OK);
     assert_int_equal(state_of(f, u), GP_VM_PAUSED);
-    snap(f);
+    gt_snap(f);
     assert_int_equal(gp_sim_vm_pause(f->ctx, "vm"), GP_ERR_INVALID_ARGUMENT);
     assert_int_equal(gp_sim_vm_start(f->ctx, "vm"), GP_ERR_VM_NOT_HALTED);
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
 
     assert_int_equal(gp_sim_vm_shutdown(f->ctx, "vm"), GP_OK);
     assert_int_equal(state_of(f, u), GP_VM_HALTED);
     assert_int_equal(gp_vm_get(f->ctx, u, &v), GP_OK);
     assert_int_equal(v.domid, -1);
     gp_vm_dispose(&v);
-    snap(f);
+    gt_snap(f);
     assert_int_equal(gp_sim_vm_shutdown(f->ctx, "vm"), GP_ERR_INVALID_ARGUMENT);
     assert_int_equal(gp_sim_vm_pause(f->ctx, "vm"), GP_ERR_INVALID_ARGUMENT);
     assert_int_equal(gp_sim_vm_start(f->ctx, "nobody"), GP_ERR_UNKNOWN_VM);
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
 
     /* running -> shutdown straight from running too */
     assert_int_equal(gp_sim_vm_start(f->ctx, u), GP_OK);
@@ -291,9 +245,9 @@ static void test_not_sim_not_supported(void **state)
     fixture *f = *state;
     /* With another driver the sim lifecycle is refused and nothing is
      * written (on a machine without Xen the xen driver cannot even open). */
-    gp_ctx *x = ctx_new(f->db, "xen");
+    gp_ctx *x = gt_ctx_embedded(f->db, "xen", NULL, 0);
     assert_int_equal(gp_sim_vm_create(f->ctx, "keep", 1, 1, NULL), GP_OK);
-    snap(f);
+    gt_snap(f);
     int rc = gp_sim_vm_create(x, "vm", 1, 1024, NULL);
     /* NOT_SUPPORTED when xen opens; its own error (built without libxl, no
      * hypervisor) when it cannot. */
@@ -301,21 +255,21 @@ static void test_not_sim_not_supported(void **state)
     assert_int_not_equal(rc, GP_ERR_INVALID_ARGUMENT);
     assert_string_not_equal(gp_error_name(rc), "UNKNOWN_ERROR");
     assert_int_equal(gp_sim_vm_start(x, "keep"), rc);
-    assert_unchanged(f);
+    gt_assert_unchanged(f);
     gp_ctx_free(x);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_driver_selection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_create_and_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_create_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_domids_distinct, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bindings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_boot_record_and_affinity, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_sim_not_supported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_driver_selection, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_create_and_get, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_create_refusals, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_lifecycle, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_domids_distinct, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_bindings, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_boot_record_and_affinity, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_not_sim_not_supported, setup, gt_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

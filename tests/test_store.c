@@ -17,48 +17,16 @@
 
 #include "gpupool.h"
 #include "internal.h"
-#include "testutil.h"
+#include "gptest.h"
 
-typedef struct {
-    char *dir;
-    char *db;
-    gp_ctx *ctx;
-} fixture;
-
-static gp_ctx *ctx_new(const char *db, const char *caller, unsigned busy_ms)
-{
-    gp_config cfg;
-    gp_ctx *ctx = NULL;
-    gp_config_init(&cfg);
-    cfg.db_path = strdup(db);
-    cfg.driver = strdup("sim");
-    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
-    cfg.caller = caller ? strdup(caller) : NULL;
-    cfg.busy_timeout_ms = busy_ms;
-    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
-    gp_config_dispose(&cfg);
-    return ctx;
-}
+typedef gt_env fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    f->dir = tu_scratch_dir("store");
-    assert_non_null(f->dir);
     /* A parent directory that does not exist yet: open creates it. */
-    assert_true(asprintf(&f->db, "%s/var/lib/gpupool/state.db", f->dir) > 0);
-    f->ctx = ctx_new(f->db, "test-store", 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    gp_ctx_free(f->ctx);
-    free(f->db);
-    free(f->dir);
-    free(f);
+    *state = gt_env_new("store", "var/lib/gpupool/state.db",
+                        (gt_ctx_spec){ .driver = "sim", .topology = GP_TOPOLOGY_EMBEDDED,
+                                       .caller = "test-store" });
     return 0;
 }
 
@@ -182,7 +150,7 @@ static void test_newer_schema_refused(void **state)
     assert_int_equal(sql_exec(f->db, "PRAGMA user_version=999"), SQLITE_OK);
     char *before = tu_db_dump(f->db);
 
-    f->ctx = ctx_new(f->db, NULL, 0);
+    f->ctx = gt_ctx_embedded(f->db, "sim", NULL, 0);
     gp_pool *pools = NULL;
     size_t n = 0;
     assert_int_equal(gp_pool_list(f->ctx, &pools, &n), GP_ERR_DB_VERSION);
@@ -208,13 +176,13 @@ static void test_migrates_empty_file(void **state)
     FILE *fp = fopen(db, "w");  /* a zero-byte file is an empty database */
     assert_non_null(fp);
     fclose(fp);
-    gp_ctx *ctx = ctx_new(db, NULL, 0);
+    gp_ctx *ctx = gt_ctx_embedded(db, "sim", NULL, 0);
     assert_int_equal(gp_store_open(ctx), GP_OK);
     assert_int_equal(sql_int(db, "PRAGMA user_version"), gp_store_schema_version());
     gp_ctx_free(ctx);
     /* Opening again does nothing: same dump. */
     char *d1 = tu_db_dump(db);
-    ctx = ctx_new(db, NULL, 0);
+    ctx = gt_ctx_embedded(db, "sim", NULL, 0);
     assert_int_equal(gp_store_open(ctx), GP_OK);
     gp_ctx_free(ctx);
     char *d2 = tu_db_dump(db);
@@ -272,7 +240,7 @@ static void test_audit_rows_and_append_only(void **state)
 static void test_default_caller(void **state)
 {
     fixture *f = *state;
-    gp_ctx *ctx = ctx_new(f->db, NULL, 0);
+    gp_ctx *ctx = gt_ctx_embedded(f->db, "sim", NULL, 0);
     assert_int_equal(gp_pool_create(ctx, "c", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
                      GP_OK);
     gp_audit_entry *e = NULL;
@@ -290,7 +258,7 @@ static void test_busy_is_db_busy_and_changes_nothing(void **state)
 {
     fixture *f = *state;
     assert_int_equal(gp_store_open(f->ctx), GP_OK);
-    gp_ctx *ctx = ctx_new(f->db, NULL, 50);
+    gp_ctx *ctx = gt_ctx_embedded(f->db, "sim", NULL, 50);
     sqlite3 *h;
     assert_int_equal(sqlite3_open_v2(f->db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
@@ -324,16 +292,17 @@ static void test_error_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_lazy_open, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_creates_schema, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mode_0600_whatever_umask, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_foreign_keys_on, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrates_empty_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_audit_rows_and_append_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_default_caller, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_busy_is_db_busy_and_changes_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_open, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_creates_schema, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_mode_0600_whatever_umask, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_keys_on, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_empty_file, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_rows_and_append_only, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_default_caller, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_busy_is_db_busy_and_changes_nothing, setup,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_error_names, setup, gt_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,20 +15,11 @@
 
 #include "gpupool.h"
 #include "internal.h"
-#include "testutil.h"
+#include "gptest.h"
 
 static gp_ctx *ctx_for_root(const char *root, const char *classes)
 {
-    gp_config cfg;
-    gp_ctx *ctx = NULL;
-    gp_config_init(&cfg);
-    cfg.sysfs_root = strdup(root);
-    cfg.driver = strdup("sim");
-    if (classes)
-        assert_int_equal(gp_config_set_classes(&cfg, classes, NULL), GP_OK);
-    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
-    gp_config_dispose(&cfg);
-    return ctx;
+    return gt_ctx_new(&(gt_ctx_spec){ .sysfs_root = root, .driver = "sim", .classes = classes });
 }
 
 /* "<dir>/sys" of an unpacked fixture, or NULL (then the test skips). */

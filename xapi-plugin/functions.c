@@ -359,6 +359,23 @@ static void add_dom0_access(gp_ctx *ctx, json_object *o, const char *pci_id)
     free(status);
 }
 
+/* The reply of a list function: {key: arr}.  Returns 0. */
+static int list_reply(json_object **out, const char *key, json_object *arr)
+{
+    *out = json_object_new_object();
+    json_object_object_add(*out, key, arr);
+    return 0;
+}
+
+/* The reply of a membership change: the GPU's object with its dom0 access. */
+static int member_reply(gp_ctx *ctx, const char *canon, json_object **out, plugin_failure *f)
+{
+    if (gpu_object(ctx, canon, out, f))
+        return -1;
+    add_dom0_access(ctx, *out, canon);
+    return 0;
+}
+
 /* ---- functions ------------------------------------------------------------- */
 
 static const char *const no_args[] = { NULL };
@@ -381,9 +398,7 @@ static int fn_list_gpus(gp_ctx *ctx, const plugin_args *a, json_object **out, pl
                                             assignment_of_gpu(s.as, s.n_as, g->pci_id)));
     }
     state_free(&s);
-    *out = json_object_new_object();
-    json_object_object_add(*out, "gpus", arr);
-    return 0;
+    return list_reply(out, "gpus", arr);
 }
 
 static const char *const get_gpu_args[] = { "pci_id", NULL };
@@ -470,9 +485,7 @@ static int fn_list_pools(gp_ctx *ctx, const plugin_args *a, json_object **out, p
     for (size_t i = 0; i < s.n_pools; i++)
         json_object_array_add(arr, pool_json(&s.pools[i], s.as, s.n_as));
     state_free(&s);
-    *out = json_object_new_object();
-    json_object_object_add(*out, "pools", arr);
-    return 0;
+    return list_reply(out, "pools", arr);
 }
 
 static const char *const create_pool_args[] = {
@@ -564,10 +577,7 @@ static int fn_add_gpu_to_pool(gp_ctx *ctx, const plugin_args *a, json_object **o
         return -1;
     if (gp_pool_gpu_add(ctx, pool, canon))
         return lib_fail(ctx, f);
-    if (gpu_object(ctx, canon, out, f))
-        return -1;
-    add_dom0_access(ctx, *out, canon);
-    return 0;
+    return member_reply(ctx, canon, out, f);
 }
 
 static const char *const remove_gpu_args[] = { "pool", "pci_id", NULL };
@@ -580,10 +590,7 @@ static int fn_remove_gpu_from_pool(gp_ctx *ctx, const plugin_args *a, json_objec
         return -1;
     if (gp_pool_gpu_remove(ctx, pool && *pool ? pool : NULL, canon))
         return lib_fail(ctx, f);
-    if (gpu_object(ctx, canon, out, f))
-        return -1;
-    add_dom0_access(ctx, *out, canon);
-    return 0;
+    return member_reply(ctx, canon, out, f);
 }
 
 static const char *const assign_args[] = { "vm_uuid", "pool", "pci_id", "vcpus", "memory_mib",
@@ -654,9 +661,7 @@ static int fn_list_assignments(gp_ctx *ctx, const plugin_args *a, json_object **
     for (size_t i = 0; i < n; i++)
         json_object_array_add(arr, assignment_json(&as[i]));
     gp_assignment_list_free(as, n);
-    *out = json_object_new_object();
-    json_object_object_add(*out, "assignments", arr);
-    return 0;
+    return list_reply(out, "assignments", arr);
 }
 
 static const char *const audit_args[] = { "since_id", "limit", NULL };
@@ -683,9 +688,7 @@ static int fn_audit_log(gp_ctx *ctx, const plugin_args *a, json_object **out, pl
         json_object_array_add(arr, o);
     }
     gp_audit_list_free(e, n);
-    *out = json_object_new_object();
-    json_object_object_add(*out, "entries", arr);
-    return 0;
+    return list_reply(out, "entries", arr);
 }
 
 static int fn_check_drift(gp_ctx *ctx, const plugin_args *a, json_object **out,
@@ -708,9 +711,7 @@ static int fn_check_drift(gp_ctx *ctx, const plugin_args *a, json_object **out,
         json_object_array_add(arr, o);
     }
     gp_drift_list_free(d, n);
-    *out = json_object_new_object();
-    json_object_object_add(*out, "drift", arr);
-    return 0;
+    return list_reply(out, "drift", arr);
 }
 
 static const plugin_fn functions[] = {

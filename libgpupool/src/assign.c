@@ -259,7 +259,7 @@ out:
 static char *assignment_json(const gp_assignment *a)
 {
     json_object *o = json_object_new_object(), *c = json_object_new_array();
-    char *pcpus = gp_cpulist_join(a->pcpus, a->n_pcpus), *s = NULL;
+    char *pcpus = gp_cpulist_join(a->pcpus, a->n_pcpus);
 
     if (!o || !c || !pcpus) {
         json_object_put(o);
@@ -284,10 +284,8 @@ static char *assignment_json(const gp_assignment *a)
     json_object_object_add(o, "vcpus", json_object_new_int(a->vcpus));
     json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)a->memory_mib));
     json_object_object_add(o, "reason", a->reason ? json_object_new_string(a->reason) : NULL);
-    s = gp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
     free(pcpus);
-    return s;
+    return gp_json_take_text(o);
 }
 
 static void boot_config_of(const gp_assignment *a, gp_boot_config *bc)
@@ -328,26 +326,6 @@ static int require_halted(gp_ctx *ctx, const gp_vm *v, const char *op)
     GP_PARAM(ctx, "vm", "%s", v->uuid);
     GP_PARAM(ctx, "power-state", "%s", gp_vm_state_name(v->state));
     return GP_ERR_VM_NOT_HALTED;
-}
-
-/* Text of a one-row query binding ?1, NULL when no row. */
-static int query_text(gp_ctx *ctx, const char *sql, const char *arg, char **val)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = gp_store_prepare(ctx, sql, &st);
-    *val = NULL;
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *val = gp_strdup((const char *)sqlite3_column_text(st, 0));
-        rc = *val ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    } else {
-        rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, "reading the state");
-    }
-    sqlite3_finalize(st);
-    return rc;
 }
 
 /* Everything placement needs from the database for one pool. */
@@ -633,7 +611,8 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     rc = require_halted(ctx, &v, "vm-gpu-assign");
     if (rc)
         goto out;
-    rc = query_text(ctx, "SELECT pci_id FROM assignments WHERE vm_uuid = ?1", v.uuid, &held);
+    rc = gp_store_query_text(ctx, "reading the state",
+                             "SELECT pci_id FROM assignments WHERE vm_uuid = ?1", v.uuid, &held);
     if (rc)
         goto out;
     if (held) {
@@ -650,8 +629,9 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
             goto out;
     }
     if (args->pci_id) {
-        rc = query_text(ctx, "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon,
-                        &holder);
+        rc = gp_store_query_text(ctx, "reading the state",
+                                 "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon,
+                                 &holder);
         if (rc)
             goto out;
         if (!holder && !gp_host_find_gpu(host, canon)) {
@@ -677,8 +657,9 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
             GP_PARAM(ctx, "pci-id", "%s", canon);
             goto out;
         }
-        rc = query_text(ctx, "SELECT vm_uuid FROM assignments WHERE pci_id = ?1", canon,
-                        &holder_vm);
+        rc = gp_store_query_text(ctx, "reading the state",
+                                 "SELECT vm_uuid FROM assignments WHERE pci_id = ?1", canon,
+                                 &holder_vm);
         if (rc)
             goto out;
         if (holder_vm) {
@@ -854,17 +835,10 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    sqlite3_stmt *st = NULL;
-    rc = gp_store_prepare(ctx, "DELETE FROM assignments WHERE vm_uuid = ?1", &st);
+    rc = gp_store_exec(ctx, "releasing a GPU", "DELETE FROM assignments WHERE vm_uuid = ?1", 1,
+                       v.uuid);
     if (rc)
         goto out;
-    sqlite3_bind_text(st, 1, v.uuid, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        rc = gp_store_error(ctx, rc, "releasing a GPU");
-        goto out;
-    }
     rc = gp_store_audit(ctx, "vm-gpu-release", v.uuid, before, NULL);
     if (rc)
         goto out;

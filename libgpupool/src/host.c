@@ -66,15 +66,20 @@ void gp_host_init(gp_host *h)
     h->passthrough = GP_UNKNOWN;
 }
 
+void gp_numa_nodes_free(gp_numa_node *nodes, size_t n)
+{
+    for (size_t i = 0; nodes && i < n; i++) {
+        free(nodes[i].cpus);
+        free(nodes[i].distances);
+    }
+    free(nodes);
+}
+
 void gp_host_dispose(gp_host *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < h->n_nodes; i++) {
-        free(h->nodes[i].cpus);
-        free(h->nodes[i].distances);
-    }
-    free(h->nodes);
+    gp_numa_nodes_free(h->nodes, h->n_nodes);
     free(h->cpus);
     for (size_t i = 0; i < h->n_gpus; i++)
         gp_gpu_dispose(&h->gpus[i]);

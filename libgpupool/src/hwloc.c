@@ -982,13 +982,7 @@ int gp_hwloc_load(const char *path, const char *buf, size_t len,
 nomem:
     rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
 out:
-    if (nodes) {
-        for (size_t i = 0; i < n_nodes; i++) {
-            free(nodes[i].cpus);
-            free(nodes[i].distances);
-        }
-        free(nodes);
-    }
+    gp_numa_nodes_free(nodes, n_nodes);
     for (size_t i = 0; i < n_gpus; i++)
         gp_gpu_dispose(&gpus[i]);
     free(gpus);

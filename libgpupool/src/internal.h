@@ -90,6 +90,9 @@ GP_HIDDEN void gp_pci_names_mark_saved(void);
 GP_HIDDEN char *gp_pci_ids_stamp(void);
 /* Derive link_downgraded from link_cap / link_sta. */
 GP_HIDDEN void gp_gpu_update_link_state(gp_gpu *g);
+/* Free an array of n NUMA nodes and each node's cpus and distances (host.c).
+ * nodes may be NULL. */
+GP_HIDDEN void gp_numa_nodes_free(gp_numa_node *nodes, size_t n);
 /* Sort host arrays into their documented order and fill node sockets. */
 GP_HIDDEN void gp_host_finish(gp_host *host);
 /* Host model cache (host_cache.c).  Key and stamp of cfg's sources, both
@@ -368,6 +371,28 @@ GP_HIDDEN int gp_store_prepare(gp_ctx *ctx, const char *sql, sqlite3_stmt **st);
  * GP_ERR_NOMEM. */
 GP_HIDDEN int gp_store_pool_find(gp_ctx *ctx, const char *pool, char uuid_out[37],
                                  char **name_out);
+/* Run one statement of sql binding ?1..?n to the n strings that follow
+ * (NULL binds SQL NULL; sqlite copies nothing, so they must outlive the
+ * call).  Errors (ctx->err set): GP_ERR_DB* naming what ("removing a GPU
+ * from its pool") from gp_store_prepare / gp_store_error. */
+GP_HIDDEN int gp_store_exec(gp_ctx *ctx, const char *what, const char *sql, int n, ...);
+/* The first column of the first row of sql binding ?1 = arg, as a copy in
+ * *val (caller frees); *val is NULL when there is no row.  For NOT NULL
+ * columns: a NULL value reads as GP_ERR_NOMEM.  Errors (ctx->err set):
+ * GP_ERR_DB* naming what, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_store_query_text(gp_ctx *ctx, const char *what, const char *sql,
+                                  const char *arg, char **val);
+/* Append an audit row for a change of one object: before / after (either
+ * may be NULL: created / destroyed) are turned into JSON text by to_json
+ * (malloc'ed string, NULL on ENOMEM) and passed to gp_store_audit.
+ * Errors: GP_ERR_NOMEM (to_json failed), those of gp_store_audit. */
+GP_HIDDEN int gp_store_audit_change(gp_ctx *ctx, const char *operation, const char *object,
+                                    char *(*to_json)(const void *obj), const void *before,
+                                    const void *after);
+/* Compact JSON text of o (json-c JSON_C_TO_STRING_PLAIN), malloc'ed; o is
+ * released (json_object_put) either way.  NULL when o is NULL or on ENOMEM. */
+struct json_object;
+GP_HIDDEN char *gp_json_take_text(struct json_object *o);
 
 /* ---- the context ---------------------------------------------------------- */
 

@@ -161,15 +161,10 @@ int gp_pool_get(gp_ctx *ctx, const char *pool, gp_pool *out)
     return pool_load(ctx, uuid, out);
 }
 
-static char *json_dup(json_object *o)
+/* Audit JSON of a pool (a const gp_pool *). */
+static char *pool_json(const void *obj)
 {
-    char *s = o ? gp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) : NULL;
-    json_object_put(o);
-    return s;
-}
-
-static char *pool_json(const gp_pool *p)
-{
+    const gp_pool *p = obj;
     json_object *o = json_object_new_object(), *g = json_object_new_array();
     if (!o || !g) {
         json_object_put(o);
@@ -186,61 +181,7 @@ static char *pool_json(const gp_pool *p)
     for (size_t i = 0; i < p->n_gpus; i++)
         json_object_array_add(g, json_object_new_string(p->gpus[i]));
     json_object_object_add(o, "gpus", g);
-    return json_dup(o);
-}
-
-static int audit_pool(gp_ctx *ctx, const char *op, const char *uuid, const gp_pool *before,
-                      const gp_pool *after)
-{
-    char *b = before ? pool_json(before) : NULL;
-    char *a = after ? pool_json(after) : NULL;
-    int rc;
-    if ((before && !b) || (after && !a))
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    else
-        rc = gp_store_audit(ctx, op, uuid, b, a);
-    free(b);
-    free(a);
-    return rc;
-}
-
-/* Run one statement binding ?1..?n to the given strings. */
-static int exec_bound(gp_ctx *ctx, const char *what, const char *sql, int n, ...)
-{
-    sqlite3_stmt *st = NULL;
-    va_list ap;
-    int rc = gp_store_prepare(ctx, sql, &st);
-    if (rc)
-        return rc;
-    va_start(ap, n);
-    for (int i = 1; i <= n; i++)
-        sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_STATIC);
-    va_end(ap);
-    rc = sqlite3_step(st);
-    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, what);
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* One text value of a one-row query binding ?1 = arg: *val NULL when no row. */
-static int query_text(gp_ctx *ctx, const char *what, const char *sql, const char *arg,
-                      char **val)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = gp_store_prepare(ctx, sql, &st);
-    *val = NULL;
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *val = gp_strdup((const char *)sqlite3_column_text(st, 0));
-        rc = *val ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    } else {
-        rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, what);
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return gp_json_take_text(o);
 }
 
 /* ---- create / destroy / set-param ------------------------------------------- */
@@ -279,8 +220,8 @@ static int check_overcommit(gp_ctx *ctx, double v, const char *text)
 static int check_name_free(gp_ctx *ctx, const char *name, const char *except_uuid)
 {
     char *other = NULL;
-    int rc = query_text(ctx, "checking pool names",
-                        "SELECT uuid FROM pools WHERE name_label = ?1", name, &other);
+    int rc = gp_store_query_text(ctx, "checking pool names",
+                                 "SELECT uuid FROM pools WHERE name_label = ?1", name, &other);
     if (rc)
         return rc;
     if (other && (!except_uuid || strcmp(other, except_uuid))) {
@@ -350,7 +291,7 @@ int gp_pool_create(gp_ctx *ctx, const char *name_label, const char *description,
     rc = pool_load(ctx, uuid, &after);
     if (rc)
         goto out;
-    rc = audit_pool(ctx, "pool-create", uuid, NULL, &after);
+    rc = gp_store_audit_change(ctx, "pool-create", uuid, pool_json, NULL, &after);
     if (rc)
         goto out;
     rc = gp_store_commit(ctx);
@@ -389,10 +330,10 @@ int gp_pool_destroy(gp_ctx *ctx, const char *pool)
         GP_PARAM(ctx, "gpus", "%zu", before.n_gpus);
         goto out;
     }
-    rc = exec_bound(ctx, "destroying a pool", "DELETE FROM pools WHERE uuid = ?1", 1, uuid);
+    rc = gp_store_exec(ctx, "destroying a pool", "DELETE FROM pools WHERE uuid = ?1", 1, uuid);
     if (rc)
         goto out;
-    rc = audit_pool(ctx, "pool-destroy", uuid, &before, NULL);
+    rc = gp_store_audit_change(ctx, "pool-destroy", uuid, pool_json, &before, NULL);
     if (rc)
         goto out;
     rc = gp_store_commit(ctx);
@@ -501,7 +442,7 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
     rc = pool_load(ctx, uuid, &after);
     if (rc)
         goto out;
-    rc = audit_pool(ctx, "pool-param-set", uuid, &before, &after);
+    rc = gp_store_audit_change(ctx, "pool-param-set", uuid, pool_json, &before, &after);
     if (rc)
         goto out;
     rc = gp_store_commit(ctx);
@@ -555,7 +496,7 @@ static char *member_json(const char *pool_uuid, const char *pool_name, const mem
         json_object_array_add(c, e);
     }
     json_object_object_add(o, "companions", c);
-    return json_dup(o);
+    return gp_json_take_text(o);
 }
 
 /* Canonical spelling of a pci-id, false when malformed. */
@@ -681,14 +622,16 @@ int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
     rc = check_iommu_group(ctx, host, g);
     if (rc)
         goto out;
-    rc = query_text(ctx, "reading pool members",
-                    "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon, &holder);
+    rc = gp_store_query_text(ctx, "reading pool members",
+                             "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon,
+                             &holder);
     if (rc)
         goto out;
     if (holder && strcmp(holder, uuid)) {
         char *holder_name = NULL;
-        rc = query_text(ctx, "reading pools", "SELECT name_label FROM pools WHERE uuid = ?1",
-                        holder, &holder_name);
+        rc = gp_store_query_text(ctx, "reading pools",
+                                 "SELECT name_label FROM pools WHERE uuid = ?1", holder,
+                                 &holder_name);
         if (rc)
             goto out;
         rc = GP_ERR(ctx, GP_ERR_GPU_IN_OTHER_POOL,
@@ -729,15 +672,15 @@ int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
     }
     need_undo = !drv->transactional;
     gp_now_iso(now);
-    rc = exec_bound(ctx, "recording pool membership",
-                    "INSERT INTO pool_members(pci_id, pool_uuid, original_driver, added)"
-                    " VALUES (?1, ?2, ?3, ?4)", 4, canon, uuid, fns[0].orig, now);
+    rc = gp_store_exec(ctx, "recording pool membership",
+                       "INSERT INTO pool_members(pci_id, pool_uuid, original_driver, added)"
+                       " VALUES (?1, ?2, ?3, ?4)", 4, canon, uuid, fns[0].orig, now);
     if (rc)
         goto out;
     for (size_t i = 1; i < n_fns; i++) {
-        rc = exec_bound(ctx, "recording a companion function",
-                        "INSERT INTO pool_companions(pci_id, gpu_pci_id, original_driver)"
-                        " VALUES (?1, ?2, ?3)", 3, fns[i].pci_id, canon, fns[i].orig);
+        rc = gp_store_exec(ctx, "recording a companion function",
+                           "INSERT INTO pool_companions(pci_id, gpu_pci_id, original_driver)"
+                           " VALUES (?1, ?2, ?3)", 3, fns[i].pci_id, canon, fns[i].orig);
         if (rc)
             goto out;
     }
@@ -793,8 +736,9 @@ int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
         if (rc)
             goto out;
     }
-    rc = query_text(ctx, "reading pool members",
-                    "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon, &holder);
+    rc = gp_store_query_text(ctx, "reading pool members",
+                             "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon,
+                             &holder);
     if (rc)
         goto out;
     if (!holder || (pool && strcmp(holder, uuid))) {
@@ -807,12 +751,13 @@ int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
             GP_PARAM(ctx, "pool", "%s", pool);
         goto out;
     }
-    rc = query_text(ctx, "reading pools", "SELECT name_label FROM pools WHERE uuid = ?1",
-                    holder, &holder_name);
+    rc = gp_store_query_text(ctx, "reading pools",
+                             "SELECT name_label FROM pools WHERE uuid = ?1", holder,
+                             &holder_name);
     if (rc)
         goto out;
-    rc = query_text(ctx, "reading assignments",
-                    "SELECT vm_uuid FROM assignments WHERE pci_id = ?1", canon, &vm);
+    rc = gp_store_query_text(ctx, "reading assignments",
+                             "SELECT vm_uuid FROM assignments WHERE pci_id = ?1", canon, &vm);
     if (rc)
         goto out;
     if (vm) {
@@ -855,11 +800,11 @@ int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    rc = exec_bound(ctx, "removing a GPU from its pool",
-                    "DELETE FROM pool_companions WHERE gpu_pci_id = ?1", 1, canon);
+    rc = gp_store_exec(ctx, "removing a GPU from its pool",
+                       "DELETE FROM pool_companions WHERE gpu_pci_id = ?1", 1, canon);
     if (!rc)
-        rc = exec_bound(ctx, "removing a GPU from its pool",
-                        "DELETE FROM pool_members WHERE pci_id = ?1", 1, canon);
+        rc = gp_store_exec(ctx, "removing a GPU from its pool",
+                           "DELETE FROM pool_members WHERE pci_id = ?1", 1, canon);
     if (!rc)
         rc = gp_store_audit(ctx, "pool-gpu-remove", canon, before, NULL);
     if (rc)

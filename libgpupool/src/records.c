@@ -189,17 +189,37 @@ static int rb_finish(rec_builder *b)
     return GP_OK;
 }
 
-/* A growing array of records. */
-typedef struct {
-    gp_record *v;
-    size_t n;
-} rec_list;
-
-static int rl_alloc(rec_list *l, size_t n)
+/* What every gp_*_records() failure to allocate reports. */
+static int records_nomem(gp_ctx *ctx, const char *what)
 {
-    l->n = 0;
-    l->v = calloc(n ? n : 1, sizeof(*l->v));
-    return l->v ? GP_OK : GP_ERR_NOMEM;
+    return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building %s records", what);
+}
+
+/* Builds record i of a list from arg; GP_ERR_NOMEM (the record left empty)
+ * or GP_OK. */
+typedef int (*rec_build_fn)(const void *arg, size_t i, gp_record *out);
+
+/*
+ * The list of n records build() makes from arg, handed to *out / *n_out
+ * (caller frees with gp_record_list_free).  Any failure is GP_ERR_NOMEM
+ * "out of memory building <what> records"; *out is then NULL.
+ */
+static int records_build(gp_ctx *ctx, const char *what, size_t n, rec_build_fn build,
+                         const void *arg, gp_record **out, size_t *n_out)
+{
+    gp_record *v = calloc(n ? n : 1, sizeof(*v));
+    size_t done = 0;
+
+    if (!v)
+        return records_nomem(ctx, what);
+    for (; done < n; done++)
+        if (build(arg, done, &v[done])) {
+            gp_record_list_free(v, done);
+            return records_nomem(ctx, what);
+        }
+    *out = v;
+    *n_out = done;
+    return GP_OK;
 }
 
 /* ---- lookups by sorted key ------------------------------------------------ */
@@ -299,24 +319,25 @@ out:
     return rc;
 }
 
-/* Index member rows by pci-id, or (held_only) the held ones by VM uuid.
- * *n_out (may be NULL) receives the number indexed.  NULL on ENOMEM. */
-static kv_ref *index_members(const member_row *ms, size_t n, bool by_vm, size_t *n_out)
+/* Index member rows by pci-id (by_vm false) or the held ones by VM uuid
+ * (by_vm true); held_only leaves out the free ones in either case.  *n_out
+ * receives the number indexed.  NULL on ENOMEM. */
+static kv_ref *index_members(const member_row *ms, size_t n, bool held_only, bool by_vm,
+                             size_t *n_out)
 {
     kv_ref *v = malloc((n ? n : 1) * sizeof(*v));
     size_t k = 0;
     if (!v)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        if (by_vm && !ms[i].vm_uuid[0])
+        if ((held_only || by_vm) && !ms[i].vm_uuid[0])
             continue;
         v[k].key = by_vm ? ms[i].vm_uuid : ms[i].pci_id;
         v[k].val = &ms[i];
         k++;
     }
     qsort(v, k, sizeof(*v), kv_cmp);
-    if (n_out)
-        *n_out = k;
+    *n_out = k;
     return v;
 }
 
@@ -374,45 +395,46 @@ static int gpu_record(const gp_host *host, const gp_gpu *g, const char *pool,
     return rb_finish(&b);
 }
 
+/* What gpu_record_at() builds record i from. */
+typedef struct {
+    const gp_host *host;
+    const kv_ref *by_pci;       /* member rows by pci-id */
+    size_t n_by_pci;
+} gpu_records_in;
+
+static int gpu_record_at(const void *arg, size_t i, gp_record *out)
+{
+    const gpu_records_in *in = arg;
+    const gp_gpu *g = &in->host->gpus[i];
+    const member_row *m = kv_find(in->by_pci, in->n_by_pci, g->pci_id);
+    return gpu_record(in->host, g, m ? m->pool : NULL, m && m->vm_uuid[0] ? m->vm_uuid : NULL,
+                      out);
+}
+
 int gp_gpu_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
 {
-    const gp_host *host;
+    gpu_records_in in = { NULL, NULL, 0 };
     member_row *ms = NULL;
     size_t n_ms = 0;
     kv_ref *by_pci = NULL;
-    rec_list l = { NULL, 0 };
     int rc;
 
     *out = NULL;
     *n_out = 0;
-    rc = gp_host_get(ctx, &host);
+    rc = gp_host_get(ctx, &in.host);
     if (rc)
         goto out;
     rc = members_read(ctx, &ms, &n_ms);
     if (rc)
         goto out;
-    by_pci = index_members(ms, n_ms, false, NULL);
-    if (!by_pci || rl_alloc(&l, host->n_gpus)) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building GPU records");
+    by_pci = index_members(ms, n_ms, false, false, &in.n_by_pci);
+    if (!by_pci) {
+        rc = records_nomem(ctx, "GPU");
         goto out;
     }
-    for (size_t i = 0; i < host->n_gpus; i++) {
-        const gp_gpu *g = &host->gpus[i];
-        const member_row *m = kv_find(by_pci, n_ms, g->pci_id);
-        rc = gpu_record(host, g, m ? m->pool : NULL, m && m->vm_uuid[0] ? m->vm_uuid : NULL,
-                        &l.v[l.n]);
-        if (rc) {
-            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building GPU records");
-            goto out;
-        }
-        l.n++;
-    }
-    *out = l.v;
-    *n_out = l.n;
-    l.v = NULL;
-    rc = GP_OK;
+    in.by_pci = by_pci;
+    rc = records_build(ctx, "GPU", in.host->n_gpus, gpu_record_at, &in, out, n_out);
 out:
-    gp_record_list_free(l.v, l.n);
     free(by_pci);
     members_free(ms, n_ms);
     return rc;
@@ -447,14 +469,27 @@ static int pool_record(const gp_pool *p, const kv_ref *held, size_t n_held,
     return rb_finish(&b);
 }
 
+/* What pool_record_at() builds record i from. */
+typedef struct {
+    const gp_pool *pools;
+    const kv_ref *held;         /* held member rows by pci-id */
+    size_t n_held;
+} pool_records_in;
+
+static int pool_record_at(const void *arg, size_t i, gp_record *out)
+{
+    const pool_records_in *in = arg;
+    return pool_record(&in->pools[i], in->held, in->n_held, out);
+}
+
 int gp_pool_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
 {
+    pool_records_in in = { NULL, NULL, 0 };
     gp_pool *pools = NULL;
     size_t n_pools = 0;
     member_row *ms = NULL;
-    size_t n_ms = 0, n_held = 0;
+    size_t n_ms = 0;
     kv_ref *held = NULL;
-    rec_list l = { NULL, 0 };
     int rc;
 
     *out = NULL;
@@ -465,32 +500,15 @@ int gp_pool_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     rc = members_read(ctx, &ms, &n_ms);
     if (rc)
         goto out;
-    /* held GPUs, keyed by pci-id */
-    held = malloc((n_ms ? n_ms : 1) * sizeof(*held));
-    if (!held || rl_alloc(&l, n_pools)) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building pool records");
+    held = index_members(ms, n_ms, true, false, &in.n_held);
+    if (!held) {
+        rc = records_nomem(ctx, "pool");
         goto out;
     }
-    for (size_t i = 0; i < n_ms; i++)
-        if (ms[i].vm_uuid[0]) {
-            held[n_held].key = ms[i].pci_id;
-            held[n_held].val = &ms[i];
-            n_held++;
-        }
-    qsort(held, n_held, sizeof(*held), kv_cmp);
-    for (size_t i = 0; i < n_pools; i++) {
-        if (pool_record(&pools[i], held, n_held, &l.v[l.n])) {
-            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building pool records");
-            goto out;
-        }
-        l.n++;
-    }
-    *out = l.v;
-    *n_out = l.n;
-    l.v = NULL;
-    rc = GP_OK;
+    in.pools = pools;
+    in.held = held;
+    rc = records_build(ctx, "pool", n_pools, pool_record_at, &in, out, n_out);
 out:
-    gp_record_list_free(l.v, l.n);
     free(held);
     gp_pool_list_free(pools, n_pools);
     members_free(ms, n_ms);
@@ -521,35 +539,22 @@ int gp_placement_record(const gp_assignment *a, gp_record *out)
     return rb_finish(&b);
 }
 
+static int placement_record_at(const void *arg, size_t i, gp_record *out)
+{
+    return gp_placement_record(&((const gp_assignment *)arg)[i], out);
+}
+
 int gp_assignment_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
 {
     gp_assignment *as = NULL;
     size_t n_as = 0;
-    rec_list l = { NULL, 0 };
     int rc;
 
     *out = NULL;
     *n_out = 0;
     rc = gp_assignment_list(ctx, &as, &n_as);
-    if (rc)
-        goto out;
-    if (rl_alloc(&l, n_as)) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building assignment records");
-        goto out;
-    }
-    for (size_t i = 0; i < n_as; i++) {
-        if (gp_placement_record(&as[i], &l.v[l.n])) {
-            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building assignment records");
-            goto out;
-        }
-        l.n++;
-    }
-    *out = l.v;
-    *n_out = l.n;
-    l.v = NULL;
-    rc = GP_OK;
-out:
-    gp_record_list_free(l.v, l.n);
+    if (!rc)
+        rc = records_build(ctx, "assignment", n_as, placement_record_at, as, out, n_out);
     gp_assignment_list_free(as, n_as);
     return rc;
 }
@@ -584,93 +589,95 @@ static int node_record(const gp_host *host, const gp_numa_node *nd, gp_record *o
     return rb_finish(&b);
 }
 
+static int node_record_at(const void *arg, size_t i, gp_record *out)
+{
+    const gp_host *host = arg;
+    return node_record(host, &host->nodes[i], out);
+}
+
 int gp_host_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
 {
     const gp_host *host;
-    rec_list l = { NULL, 0 };
     int rc;
 
     *out = NULL;
     *n_out = 0;
     rc = gp_host_get(ctx, &host);
     if (rc)
-        goto out;
-    if (rl_alloc(&l, host->n_nodes)) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building host records");
-        goto out;
-    }
-    for (size_t i = 0; i < host->n_nodes; i++) {
-        if (node_record(host, &host->nodes[i], &l.v[l.n])) {
-            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building host records");
-            goto out;
-        }
-        l.n++;
-    }
-    *out = l.v;
-    *n_out = l.n;
-    l.v = NULL;
-    rc = GP_OK;
-out:
-    gp_record_list_free(l.v, l.n);
-    return rc;
+        return rc;
+    return records_build(ctx, "host", host->n_nodes, node_record_at, host, out, n_out);
 }
 
 /* ---- audit ---------------------------------------------------------------- */
+
+static int audit_record_at(const void *arg, size_t i, gp_record *out)
+{
+    const gp_audit_entry *e = &((const gp_audit_entry *)arg)[i];
+    rec_builder b;
+    rb_init(&b, out);
+    rb_take(&b, "id", gp_asprintf("%" PRId64, e->id));
+    rb_str(&b, "time", e->time);
+    rb_str(&b, "caller", e->caller);
+    rb_str(&b, "operation", e->operation);
+    rb_str(&b, "object", e->object ? e->object : "");
+    rb_str(&b, "before", e->before ? e->before : "");
+    rb_str(&b, "after", e->after ? e->after : "");
+    return rb_finish(&b);
+}
 
 int gp_audit_records(gp_ctx *ctx, int64_t since_id, size_t limit,
                      gp_record **out, size_t *n_out)
 {
     gp_audit_entry *es = NULL;
     size_t n_es = 0;
-    rec_list l = { NULL, 0 };
     int rc;
 
     *out = NULL;
     *n_out = 0;
     rc = gp_audit_list(ctx, since_id, limit, &es, &n_es);
-    if (rc)
-        goto out;
-    if (rl_alloc(&l, n_es)) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building audit records");
-        goto out;
-    }
-    for (size_t i = 0; i < n_es; i++) {
-        const gp_audit_entry *e = &es[i];
-        rec_builder b;
-        rb_init(&b, &l.v[l.n]);
-        rb_take(&b, "id", gp_asprintf("%" PRId64, e->id));
-        rb_str(&b, "time", e->time);
-        rb_str(&b, "caller", e->caller);
-        rb_str(&b, "operation", e->operation);
-        rb_str(&b, "object", e->object ? e->object : "");
-        rb_str(&b, "before", e->before ? e->before : "");
-        rb_str(&b, "after", e->after ? e->after : "");
-        if (rb_finish(&b)) {
-            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building audit records");
-            goto out;
-        }
-        l.n++;
-    }
-    *out = l.v;
-    *n_out = l.n;
-    l.v = NULL;
-    rc = GP_OK;
-out:
-    gp_record_list_free(l.v, l.n);
+    if (!rc)
+        rc = records_build(ctx, "audit", n_es, audit_record_at, es, out, n_out);
     gp_audit_list_free(es, n_es);
     return rc;
 }
 
 /* ---- vm ------------------------------------------------------------------- */
 
+/* What vm_record_at() builds record i from. */
+typedef struct {
+    const gp_vm *vms;
+    const kv_ref *by_vm;        /* held member rows by VM uuid */
+    size_t n_by_vm;
+} vm_records_in;
+
+static int vm_record_at(const void *arg, size_t i, gp_record *out)
+{
+    const vm_records_in *in = arg;
+    const gp_vm *v = &in->vms[i];
+    char key[37];
+    snprintf(key, sizeof(key), "%s", v->uuid);
+    for (char *c = key; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    const member_row *m = kv_find(in->by_vm, in->n_by_vm, key);
+    rec_builder b;
+    rb_init(&b, out);
+    rb_str(&b, "uuid", v->uuid);
+    rb_str(&b, "name-label", v->name_label ? v->name_label : "");
+    rb_str(&b, "power-state", gp_vm_state_name(v->state));
+    rb_int(&b, "vcpus", v->vcpus, 1);
+    rb_u64(&b, "memory-mib", v->memory_mib, v->memory_mib != 0);
+    rb_str(&b, "gpu", m ? m->pci_id : "");
+    return rb_finish(&b);
+}
+
 int gp_vm_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
 {
+    vm_records_in in = { NULL, NULL, 0 };
     gp_vm *vms = NULL;
     size_t n_vms = 0;
     member_row *ms = NULL;
-    size_t n_ms = 0, n_held = 0;
+    size_t n_ms = 0;
     kv_ref *by_vm = NULL;
-    rec_list l = { NULL, 0 };
     int rc;
 
     *out = NULL;
@@ -681,38 +688,15 @@ int gp_vm_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     rc = members_read(ctx, &ms, &n_ms);
     if (rc)
         goto out;
-    by_vm = index_members(ms, n_ms, true, &n_held);
-    if (!by_vm || rl_alloc(&l, n_vms)) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building VM records");
+    by_vm = index_members(ms, n_ms, true, true, &in.n_by_vm);
+    if (!by_vm) {
+        rc = records_nomem(ctx, "VM");
         goto out;
     }
-    for (size_t i = 0; i < n_vms; i++) {
-        const gp_vm *v = &vms[i];
-        char key[37];
-        snprintf(key, sizeof(key), "%s", v->uuid);
-        for (char *c = key; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
-        const member_row *m = kv_find(by_vm, n_held, key);
-        rec_builder b;
-        rb_init(&b, &l.v[l.n]);
-        rb_str(&b, "uuid", v->uuid);
-        rb_str(&b, "name-label", v->name_label ? v->name_label : "");
-        rb_str(&b, "power-state", gp_vm_state_name(v->state));
-        rb_int(&b, "vcpus", v->vcpus, 1);
-        rb_u64(&b, "memory-mib", v->memory_mib, v->memory_mib != 0);
-        rb_str(&b, "gpu", m ? m->pci_id : "");
-        if (rb_finish(&b)) {
-            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building VM records");
-            goto out;
-        }
-        l.n++;
-    }
-    *out = l.v;
-    *n_out = l.n;
-    l.v = NULL;
-    rc = GP_OK;
+    in.vms = vms;
+    in.by_vm = by_vm;
+    rc = records_build(ctx, "VM", n_vms, vm_record_at, &in, out, n_out);
 out:
-    gp_record_list_free(l.v, l.n);
     free(by_vm);
     gp_vm_list_free(vms, n_vms);
     members_free(ms, n_ms);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -468,4 +469,64 @@ int gp_store_pool_find(gp_ctx *ctx, const char *pool, char uuid_out[37], char **
     }
     sqlite3_finalize(st);
     return rc;
+}
+
+int gp_store_exec(gp_ctx *ctx, const char *what, const char *sql, int n, ...)
+{
+    sqlite3_stmt *st = NULL;
+    va_list ap;
+    int rc = gp_store_prepare(ctx, sql, &st);
+    if (rc)
+        return rc;
+    va_start(ap, n);
+    for (int i = 1; i <= n; i++)
+        sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_STATIC);
+    va_end(ap);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int gp_store_query_text(gp_ctx *ctx, const char *what, const char *sql, const char *arg,
+                        char **val)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = gp_store_prepare(ctx, sql, &st);
+    *val = NULL;
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *val = gp_strdup((const char *)sqlite3_column_text(st, 0));
+        rc = *val ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    } else {
+        rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, what);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int gp_store_audit_change(gp_ctx *ctx, const char *operation, const char *object,
+                          char *(*to_json)(const void *obj), const void *before,
+                          const void *after)
+{
+    char *b = before ? to_json(before) : NULL;
+    char *a = after ? to_json(after) : NULL;
+    int rc;
+    if ((before && !b) || (after && !a))
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    else
+        rc = gp_store_audit(ctx, operation, object, b, a);
+    free(b);
+    free(a);
+    return rc;
+}
+
+char *gp_json_take_text(struct json_object *o)
+{
+    char *s = o ? gp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) : NULL;
+    json_object_put(o);
+    return s;
 }

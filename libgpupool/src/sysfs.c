@@ -231,13 +231,7 @@ int gp_sysfs_topology(const char *sysfs_root, gp_host *host, gp_error_info *err)
 nomem:
     rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
 out:
-    if (nodes) {
-        for (size_t i = 0; i < n_node_ids; i++) {
-            free(nodes[i].cpus);
-            free(nodes[i].distances);
-        }
-        free(nodes);
-    }
+    gp_numa_nodes_free(nodes, n_node_ids);
     free(cpus);
     free(node_ids);
     free(cpu_ids);

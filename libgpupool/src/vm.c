@@ -117,10 +117,11 @@ static int sim_only(gp_ctx *ctx, const char *what)
     return GP_OK;
 }
 
-static char *vm_json(const gp_vm *v)
+/* Audit JSON of a VM (a const gp_vm *). */
+static char *vm_json(const void *obj)
 {
+    const gp_vm *v = obj;
     json_object *o = json_object_new_object();
-    char *s;
     if (!o)
         return NULL;
     json_object_object_add(o, "uuid", json_object_new_string(v->uuid));
@@ -129,38 +130,7 @@ static char *vm_json(const gp_vm *v)
     json_object_object_add(o, "domid", json_object_new_int(v->domid));
     json_object_object_add(o, "vcpus", json_object_new_int(v->vcpus));
     json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)v->memory_mib));
-    s = gp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    return s;
-}
-
-/* Audit a VM change: before/after JSON of the VM (either may be NULL). */
-static int audit_vm(gp_ctx *ctx, const char *op, const char *uuid, const gp_vm *before,
-                    const gp_vm *after)
-{
-    char *b = before ? vm_json(before) : NULL;
-    char *a = after ? vm_json(after) : NULL;
-    int rc;
-    if ((before && !b) || (after && !a))
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    else
-        rc = gp_store_audit(ctx, op, uuid, b, a);
-    free(b);
-    free(a);
-    return rc;
-}
-
-static int exec_vm_sql(gp_ctx *ctx, const char *sql, const char *uuid, const char *what)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = gp_store_prepare(ctx, sql, &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, what);
-    sqlite3_finalize(st);
-    return rc;
+    return gp_json_take_text(o);
 }
 
 int gp_sim_vm_create(gp_ctx *ctx, const char *name_label, int vcpus,
@@ -218,7 +188,7 @@ int gp_sim_vm_create(gp_ctx *ctx, const char *name_label, int vcpus,
         rc = gp_store_error(ctx, rc, "creating a simulated VM");
         goto out;
     }
-    rc = audit_vm(ctx, "vm-create", v.uuid, NULL, &v);
+    rc = gp_store_audit_change(ctx, "vm-create", v.uuid, vm_json, NULL, &v);
     if (rc)
         goto out;
     rc = gp_store_commit(ctx);
@@ -235,26 +205,6 @@ out:
 }
 
 enum sim_action { SIM_START, SIM_PAUSE, SIM_SHUTDOWN, SIM_DESTROY };
-
-/* The GPU assigned to vm_uuid (caller frees) or NULL. */
-static int assigned_gpu(gp_ctx *ctx, const char *vm_uuid, char **pci_id)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = gp_store_prepare(ctx, "SELECT pci_id FROM assignments WHERE vm_uuid = ?1", &st);
-    *pci_id = NULL;
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *pci_id = gp_strdup((const char *)sqlite3_column_text(st, 0));
-        rc = *pci_id ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    } else {
-        rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, "reading assignments");
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
 
 static int wrong_state(gp_ctx *ctx, int code, const gp_vm *v, const char *op,
                        const char *needed)
@@ -292,17 +242,19 @@ static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
             goto out;
         }
         /* Live domains get the next free domid, like Xen (dom0 is 0). */
-        rc = exec_vm_sql(ctx, "UPDATE sim_vms SET power_state = 'running',"
-                         " domid = (SELECT COALESCE(MAX(domid), 0) + 1 FROM sim_vms)"
-                         " WHERE uuid = ?1", before.uuid, "starting a simulated VM");
+        rc = gp_store_exec(ctx, "starting a simulated VM",
+                           "UPDATE sim_vms SET power_state = 'running',"
+                           " domid = (SELECT COALESCE(MAX(domid), 0) + 1 FROM sim_vms)"
+                           " WHERE uuid = ?1", 1, before.uuid);
         break;
     case SIM_PAUSE:
         if (before.state != GP_VM_RUNNING) {
             rc = wrong_state(ctx, GP_ERR_INVALID_ARGUMENT, &before, "vm-pause", "running");
             goto out;
         }
-        rc = exec_vm_sql(ctx, "UPDATE sim_vms SET power_state = 'paused' WHERE uuid = ?1",
-                         before.uuid, "pausing a simulated VM");
+        rc = gp_store_exec(ctx, "pausing a simulated VM",
+                           "UPDATE sim_vms SET power_state = 'paused' WHERE uuid = ?1", 1,
+                           before.uuid);
         break;
     case SIM_SHUTDOWN:
         if (before.state != GP_VM_RUNNING && before.state != GP_VM_PAUSED) {
@@ -310,16 +262,19 @@ static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
                              "running or paused");
             goto out;
         }
-        rc = exec_vm_sql(ctx, "UPDATE sim_vms SET power_state = 'halted', domid = NULL,"
-                         " affinity = NULL, affinity_mode = NULL WHERE uuid = ?1",
-                         before.uuid, "shutting down a simulated VM");
+        rc = gp_store_exec(ctx, "shutting down a simulated VM",
+                           "UPDATE sim_vms SET power_state = 'halted', domid = NULL,"
+                           " affinity = NULL, affinity_mode = NULL WHERE uuid = ?1", 1,
+                           before.uuid);
         break;
     case SIM_DESTROY:
         if (before.state != GP_VM_HALTED) {
             rc = wrong_state(ctx, GP_ERR_VM_NOT_HALTED, &before, "vm-destroy", "halted");
             goto out;
         }
-        rc = assigned_gpu(ctx, before.uuid, &gpu);
+        rc = gp_store_query_text(ctx, "reading assignments",
+                                 "SELECT pci_id FROM assignments WHERE vm_uuid = ?1",
+                                 before.uuid, &gpu);
         if (rc)
             goto out;
         if (gpu) {
@@ -330,11 +285,11 @@ static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
             GP_PARAM(ctx, "pci-id", "%s", gpu);
             goto out;
         }
-        rc = exec_vm_sql(ctx, "DELETE FROM sim_boot WHERE vm_uuid = ?1", before.uuid,
-                         "destroying a simulated VM");
+        rc = gp_store_exec(ctx, "destroying a simulated VM",
+                           "DELETE FROM sim_boot WHERE vm_uuid = ?1", 1, before.uuid);
         if (!rc)
-            rc = exec_vm_sql(ctx, "DELETE FROM sim_vms WHERE uuid = ?1", before.uuid,
-                             "destroying a simulated VM");
+            rc = gp_store_exec(ctx, "destroying a simulated VM",
+                               "DELETE FROM sim_vms WHERE uuid = ?1", 1, before.uuid);
         break;
     }
     if (rc)
@@ -344,8 +299,8 @@ static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
         if (rc)
             goto out;
     }
-    rc = audit_vm(ctx, ops[action], before.uuid, &before,
-                  action == SIM_DESTROY ? NULL : &after);
+    rc = gp_store_audit_change(ctx, ops[action], before.uuid, vm_json, &before,
+                               action == SIM_DESTROY ? NULL : &after);
     if (rc)
         goto out;
     rc = gp_store_commit(ctx);

@@ -682,19 +682,22 @@ static int xr_dump(xmlDoc *doc, char **out, size_t *len)
     return GP_OK;
 }
 
-int gp_xr_build_call(const char *method, const gp_xr_value *params, size_t n_params,
-                     char **out, size_t *len)
+/* A methodCall (call: with <methodName>method</methodName>) or a
+ * methodResponse, with one <param> per value of params[0..n_params). */
+static int xr_build_message(bool call, const char *method, const gp_xr_value *params,
+                            size_t n_params, char **out, size_t *len)
 {
     int rc = GP_ERR_NOMEM;
     xmlDoc *doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNode *root = doc ? xmlNewNode(NULL, BAD_CAST "methodCall") : NULL;
+    xmlNode *root = doc ? xmlNewNode(NULL, BAD_CAST (call ? "methodCall" : "methodResponse"))
+                        : NULL;
     xmlNode *plist;
 
     *out = NULL;
     if (!root)
         goto out;
     xmlDocSetRootElement(doc, root);
-    if (!xr_text_child(root, "methodName", method))
+    if (call && !xr_text_child(root, "methodName", method))
         goto out;
     plist = xmlNewChild(root, NULL, BAD_CAST "params", NULL);
     if (!plist)
@@ -713,28 +716,15 @@ out:
     return rc;
 }
 
+int gp_xr_build_call(const char *method, const gp_xr_value *params, size_t n_params,
+                     char **out, size_t *len)
+{
+    return xr_build_message(true, method, params, n_params, out, len);
+}
+
 int gp_xr_build_response(const gp_xr_value *v, char **out, size_t *len)
 {
-    int rc = GP_ERR_NOMEM;
-    xmlDoc *doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNode *root = doc ? xmlNewNode(NULL, BAD_CAST "methodResponse") : NULL;
-    xmlNode *plist, *p;
-
-    *out = NULL;
-    if (!root)
-        goto out;
-    xmlDocSetRootElement(doc, root);
-    plist = xmlNewChild(root, NULL, BAD_CAST "params", NULL);
-    p = plist ? xmlNewChild(plist, NULL, BAD_CAST "param", NULL) : NULL;
-    if (!p)
-        goto out;
-    rc = xr_build_value(p, v, 1);
-    if (rc)
-        goto out;
-    rc = xr_dump(doc, out, len);
-out:
-    xmlFreeDoc(doc);
-    return rc;
+    return xr_build_message(false, NULL, v, 1, out, len);
 }
 
 int gp_xr_build_plugin_success(const char *value, char **out, size_t *len)

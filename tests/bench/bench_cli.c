@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "gpupool.h"
 #include "synthhost.h"
 
@@ -38,38 +39,6 @@
 #define N_POOLS     8
 #define N_ASSIGN    128
 #define TARGET_MS   5.0
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void print_machine(void)
-{
-    char line[512], model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        while (fgets(line, sizeof(line), f))
-            if (strncmp(line, "model name", 10) == 0) {
-                char *c = strchr(line, ':');
-                if (c) {
-                    snprintf(model, sizeof(model), "%s", c + 2);
-                    model[strcspn(model, "\n")] = '\0';
-                }
-                break;
-            }
-        fclose(f);
-    }
-    printf("  machine: %s, nproc %ld\n", model, sysconf(_SC_NPROCESSORS_ONLN));
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Deterministic v4-shaped uuid for row i of a table tag. */
 static void bench_uuid(char out[37], unsigned tag, unsigned i)
@@ -281,21 +250,15 @@ int main(void)
         unlink(p);
     }
 
-    synth_spec_init(&s);
-    s.n_nodes = 32;
-    s.nodes_per_socket = 4;
-    s.cores_per_node = 16;
-    s.threads_per_core = 2;
-    s.n_gpus = 256;
-    s.mem_bytes_per_node = 512ULL << 30;
+    bu_spec_large(&s);
     if (synth_host_write_hwloc(&s, xml_path) < 0) {
         fprintf(stderr, "bench_cli: write %s: %s\n", xml_path, strerror(errno));
         return 1;
     }
-    double t0 = now_ms();
+    double t0 = bu_now_ms();
     if (build_store(db_path, xml_path, &n_assigned) < 0)
         return 1;
-    double build_ms = now_ms() - t0;
+    double build_ms = bu_now_ms() - t0;
 
     snprintf(env_db, sizeof(env_db), "GPUPOOL_DB=%s", db_path);
     snprintf(env_topo, sizeof(env_topo), "GPUPOOL_TOPOLOGY=%s", xml_path);
@@ -330,25 +293,25 @@ int main(void)
     for (int i = 0; i < N_WARMUP; i++)
         run_cli(argv, envp, -1);
     for (int i = 0; i < N_RUNS; i++) {
-        double a = now_ms();
+        double a = bu_now_ms();
         st = run_cli(argv, envp, -1);
-        ms[i] = now_ms() - a;
+        ms[i] = bu_now_ms() - a;
         if (st != 0) {
             fprintf(stderr, "bench_cli: run %d exited %d\n", i, st);
             return 1;
         }
     }
-    qsort(ms, N_RUNS, sizeof(double), cmp_double);
+    bu_sort_ms(ms, N_RUNS);
 
     /* Baseline: the same process start without a context (`version`). */
     char *argv_v[] = { (char *)cli, (char *)"version", NULL };
     double base[N_BASE];
     for (int i = 0; i < N_BASE; i++) {
-        double a = now_ms();
+        double a = bu_now_ms();
         run_cli(argv_v, envp, -1);
-        base[i] = now_ms() - a;
+        base[i] = bu_now_ms() - a;
     }
-    qsort(base, N_BASE, sizeof(double), cmp_double);
+    bu_sort_ms(base, N_BASE);
     struct stat xs;
     long long xml_bytes = stat(xml_path, &xs) == 0 ? (long long)xs.st_size : -1;
     double med = (ms[N_RUNS / 2 - 1] + ms[N_RUNS / 2]) / 2, p90 = ms[(N_RUNS * 9) / 10 - 1];
@@ -364,6 +327,6 @@ int main(void)
     printf("  target: median <= %.0f ms: %s\n", TARGET_MS, med <= TARGET_MS ? "met" : "NOT met");
     printf("  baseline `xe-gpupool version` (process start, no store or host): median %.2f ms\n",
            (base[N_BASE / 2 - 1] + base[N_BASE / 2]) / 2);
-    print_machine();
+    bu_print_machine();
     return 0;
 }

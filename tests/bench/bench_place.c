@@ -15,44 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "gpupool.h"
 #include "synthhost.h"
 
 #define N_PLACEMENTS 1000
 #define N_RUNS 5
 #define TARGET_MS 50.0
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void print_machine(void)
-{
-    char line[512], model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        while (fgets(line, sizeof(line), f))
-            if (strncmp(line, "model name", 10) == 0) {
-                char *c = strchr(line, ':');
-                if (c) {
-                    snprintf(model, sizeof(model), "%s", c + 2);
-                    model[strcspn(model, "\n")] = '\0';
-                }
-                break;
-            }
-        fclose(f);
-    }
-    printf("  machine: %s, nproc %ld\n", model, sysconf(_SC_NPROCESSORS_ONLN));
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct {
     int placed, released, no_placement;
@@ -88,7 +57,7 @@ static int one_run(const gp_host *h, const char *const *pool, size_t n_pool, dou
     req.vm_memory_mib = 32768;
 
     static const int sizes[] = { 2, 4, 4, 6 };
-    double t0 = now_ms();
+    double t0 = bu_now_ms();
     for (int i = 0; i < N_PLACEMENTS; i++) {
         if (n == n_pool) {
             /* Every GPU held: release 64 pseudo-random assignments. */
@@ -129,7 +98,7 @@ static int one_run(const gp_host *h, const char *const *pool, size_t n_pool, dou
         if (n > rs->max_existing)
             rs->max_existing = n;
     }
-    *ms = now_ms() - t0;
+    *ms = bu_now_ms() - t0;
 out:
     for (size_t k = 0; res && k < n; k++)
         gp_placement_dispose(&res[k]);
@@ -150,13 +119,7 @@ int main(void)
     run_stats rs;
     int rc = 1;
 
-    synth_spec_init(&s);
-    s.n_nodes = 32;
-    s.nodes_per_socket = 4;
-    s.cores_per_node = 16;
-    s.threads_per_core = 2;
-    s.n_gpus = 256;
-    s.mem_bytes_per_node = 512ULL << 30;
+    bu_spec_large(&s);
     if (synth_host_build(&s, &h) < 0) {
         fprintf(stderr, "bench_place: cannot build the synthetic host\n");
         return 1;
@@ -174,7 +137,7 @@ int main(void)
         if (one_run(&h, pool, (size_t)s.n_gpus, &ms[r], &rs) < 0)
             goto out;
     double first = ms[0];
-    qsort(ms, N_RUNS, sizeof(double), cmp_double);
+    bu_sort_ms(ms, N_RUNS);
     double med = ms[N_RUNS / 2];
 
     printf("bench_place: %d successive placements, %zu NUMA nodes / %zu sockets / %zu pCPUs / "
@@ -187,7 +150,7 @@ int main(void)
            "%d released, up to %zu existing assignments\n", rs.placed,
            rs.tiers[GP_LOCALITY_LOCAL], rs.tiers[GP_LOCALITY_SOCKET], rs.tiers[GP_LOCALITY_UNKNOWN],
            rs.tiers[GP_LOCALITY_REMOTE], rs.no_placement, rs.released, rs.max_existing);
-    print_machine();
+    bu_print_machine();
     rc = 0;
 out:
     free(ids);

@@ -19,25 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "gpupool.h"
 #include "testutil.h"
 
 #define CALL "<methodCall><methodName>list_gpus</methodName><params><param><value>" \
              "OpaqueRef:bench</value></param><param><value><struct/></value></param>" \
              "</params></methodCall>"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* Run argv once with stdin /dev/null, stdout to a pipe we drain; returns ms
  * or -1.  *out_ok: the reply carried "Success". */
@@ -46,7 +34,7 @@ static double run_once(char *const *argv, char *const *envp, int *out_ok)
     posix_spawn_file_actions_t fa;
     int pfd[2];
     pid_t pid;
-    double t0 = now_ms();
+    double t0 = bu_now_ms();
     char buf[65536];
     size_t total = 0;
     int status;
@@ -78,7 +66,7 @@ static double run_once(char *const *argv, char *const *envp, int *out_ok)
     }
     close(pfd[0]);
     waitpid(pid, &status, 0);
-    return now_ms() - t0;
+    return bu_now_ms() - t0;
 }
 
 static int measure(const char *label, char *const *argv, char *const *envp, int runs,
@@ -96,7 +84,7 @@ static int measure(const char *label, char *const *argv, char *const *envp, int 
             return -1;
         }
     }
-    qsort(t, (size_t)runs, sizeof(*t), cmp_double);
+    bu_sort_ms(t, (size_t)runs);
     *median = t[runs / 2];
     printf("  %-28s median %7.2f ms  p10 %7.2f  p90 %7.2f  (%d runs)\n", label, *median,
            t[runs / 10], t[runs * 9 / 10], runs);
