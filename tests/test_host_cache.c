@@ -115,20 +115,68 @@ static char *discover(const char *db, const char *topology, const char *sysfs_ro
     return t;
 }
 
-static void test_embedded_cached_equals_fresh(void **state)
+/* A synthetic host big enough to be cached (over 128 KiB of hwloc XML). */
+static void write_big_host(const char *path, int n_nodes)
+{
+    synth_spec s;
+    synth_spec_init(&s);
+    s.n_nodes = n_nodes;
+    s.nodes_per_socket = 2;
+    s.cores_per_node = 16;
+    s.n_gpus = 8 * n_nodes;
+    assert_int_equal(synth_host_write_hwloc(&s, path), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 128 * 1024);
+}
+
+/* Host models held in the cache database (0 when it does not exist). */
+static int cached_models(const fixture *f)
+{
+    struct stat st;
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    int n;
+    if (stat(f->cache, &st) != 0)
+        return 0;
+    assert_int_equal(sqlite3_open_v2(f->cache, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM host_cache", -1, &q, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return 0;
+    }
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_large_file_cached_equals_fresh(void **state)
 {
     fixture *f = *state;
     struct stat st;
 
+    write_big_host(f->xml, 16);
     assert_int_not_equal(stat(f->cache, &st), 0);
-    char *first = discover(f->db, GP_TOPOLOGY_EMBEDDED, NULL);   /* parses, stores */
+    char *first = discover(f->db, f->xml, NULL);   /* parses, stores */
     assert_int_equal(stat(f->cache, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    char *second = discover(f->db, GP_TOPOLOGY_EMBEDDED, NULL);  /* from the cache */
+    assert_int_equal(cached_models(f), 1);
+    char *second = discover(f->db, f->xml, NULL);  /* from the cache */
     assert_string_equal(first, second);
-    assert_non_null(strstr(first, "gpu 0000:9a:00.0"));
+    assert_non_null(strstr(first, "node 15 "));
     free(first);
     free(second);
+}
+
+static void test_small_source_not_cached(void **state)
+{
+    fixture *f = *state;
+    /* The embedded host (52 KiB) parses faster than a cache reads back. */
+    char *a = discover(f->db, GP_TOPOLOGY_EMBEDDED, NULL);
+    assert_int_equal(cached_models(f), 0);
+    assert_non_null(strstr(a, "gpu 0000:9a:00.0"));
+    free(a);
 }
 
 static void test_fixture_with_companions_round_trips(void **state)
@@ -156,21 +204,17 @@ static void test_fixture_with_companions_round_trips(void **state)
 static void test_changed_file_is_parsed_again(void **state)
 {
     fixture *f = *state;
-    synth_spec s;
-    synth_spec_init(&s);
-    s.n_nodes = 2;
-    s.n_gpus = 2;
-    assert_int_equal(synth_host_write_hwloc(&s, f->xml), 0);
+    write_big_host(f->xml, 16);
     char *a = discover(f->db, f->xml, NULL);
-    assert_non_null(strstr(a, "node 1 "));
-    assert_null(strstr(a, "node 2 "));
+    assert_int_equal(cached_models(f), 1);
+    assert_non_null(strstr(a, "node 15 "));
+    assert_null(strstr(a, "node 16 "));
 
     /* Same path, new content (size and mtime change): never the old model. */
-    s.n_nodes = 3;
-    s.n_gpus = 3;
-    assert_int_equal(synth_host_write_hwloc(&s, f->xml), 0);
+    write_big_host(f->xml, 18);
     char *b = discover(f->db, f->xml, NULL);
-    assert_non_null(strstr(b, "node 2 "));
+    assert_non_null(strstr(b, "node 17 "));
+    assert_int_equal(cached_models(f), 1);  /* replaced: same key */
     char *c = discover(f->db, f->xml, NULL);
     assert_string_equal(b, c);
     free(a);
@@ -181,20 +225,18 @@ static void test_changed_file_is_parsed_again(void **state)
 static void test_broken_cache_is_ignored(void **state)
 {
     fixture *f = *state;
-    char *fresh = discover(f->db, GP_TOPOLOGY_EMBEDDED, NULL);
+    write_big_host(f->xml, 16);
+    char *fresh = discover(f->db, f->xml, NULL);
     FILE *fp = fopen(f->cache, "w");
     assert_non_null(fp);
     fputs("this is not a database\n", fp);
     fclose(fp);
-    char *again = discover(f->db, GP_TOPOLOGY_EMBEDDED, NULL);
+    char *again = discover(f->db, f->xml, NULL);
     assert_string_equal(fresh, again);
     /* The damaged file was dropped and the next run caches again. */
-    char *third = discover(f->db, GP_TOPOLOGY_EMBEDDED, NULL);
+    char *third = discover(f->db, f->xml, NULL);
     assert_string_equal(fresh, third);
-    char *head = tu_slurp(f->cache);
-    assert_non_null(head);
-    assert_memory_equal(head, "SQLite format 3", 15);
-    free(head);
+    assert_int_equal(cached_models(f), 1);
     free(fresh);
     free(again);
     free(third);
@@ -278,7 +320,8 @@ static void test_pci_names_reused_across_processes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_embedded_cached_equals_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_file_cached_equals_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_source_not_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fixture_with_companions_round_trips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_file_is_parsed_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_cache_is_ignored, setup, teardown),

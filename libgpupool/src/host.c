@@ -286,8 +286,10 @@ int gp_host_get(gp_ctx *ctx, const gp_host **out)
         free(cache_stamp);
         goto done;
     }
-    /* Names an earlier process found in pci.ids, so this one need not load it. */
-    gp_host_cache_names_seed(ctx);
+    /* libpci sources: names an earlier process found in pci.ids, so this one
+     * need not load it (hwloc files carry their own names). */
+    if (have_pci_source || !topo)
+        gp_host_cache_names_seed(ctx);
 
     /* Topology (and, for an hwloc file alone, the PCI functions). */
     if (topology_is_embedded(topo)) {

@@ -317,10 +317,13 @@ int gp_store_open(gp_ctx *ctx)
     sqlite3_busy_timeout(ctx->db, ctx->cfg.busy_timeout_ms ? (int)ctx->cfg.busy_timeout_ms
                                                            : GP_BUSY_TIMEOUT_MS_DEFAULT);
     /* Keep the -wal and -shm files when the last connection closes: every
-     * xe-gpupool process would otherwise recreate and size them again. */
+     * xe-gpupool process would otherwise recreate and size them again.  The
+     * WAL is truncated after each checkpoint (journal_size_limit=0), so the
+     * next process never has to scan a stale WAL to rebuild its index. */
     int persist = 1;
     sqlite3_file_control(ctx->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-    rc = sqlite3_exec(ctx->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL",
+    rc = sqlite3_exec(ctx->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"
+                      " PRAGMA journal_size_limit=0",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         rc = gp_store_error(ctx, rc, "setting connection options");
