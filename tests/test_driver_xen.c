@@ -433,6 +433,31 @@ static void test_topology(void **state)
     gp_host_dispose(&h);
 }
 
+/* On XCP-ng the xapi driver takes the same facts from libxl (dom0's sysfs
+ * shows neither the host's NUMA layout nor device locality), without
+ * disturbing its own driver state. */
+static void test_xapi_driver_uses_libxl_facts(void **state)
+{
+    gp_ctx *ctx = *state;
+    gp_host h;
+    gp_host_init(&h);
+    void *priv = ctx->drv_priv;
+    assert_int_equal(gp_driver_xapi.host_topology(ctx, &h), GP_OK);
+    assert_ptr_equal(ctx->drv_priv, priv);
+    assert_int_equal(h.n_nodes, 2);
+    assert_int_equal(h.n_cpus, 4);
+    assert_int_equal(h.nodes[1].cpus[0], 2);
+    assert_string_equal(h.topology_source, "libxl");
+    h.gpus = calloc(1, sizeof(*h.gpus));
+    h.n_gpus = 1;
+    gp_gpu_init(&h.gpus[0]);
+    h.gpus[0].addr = (gp_pci_addr){ 0, 0x41, 0, 0 };
+    assert_int_equal(gp_driver_xapi.host_pci_locality(ctx, &h), GP_OK);
+    assert_ptr_equal(ctx->drv_priv, priv);
+    assert_int_equal(h.gpus[0].numa_node, 1);
+    gp_host_dispose(&h);
+}
+
 static void test_pci_locality(void **state)
 {
     gp_ctx *ctx = *state;
@@ -589,6 +614,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pci_locality, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xapi_driver_uses_libxl_facts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_iommu, setup, teardown),
         cmocka_unit_test_setup_teardown(test_assignable_add_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_libxl_error_captured, setup, teardown),

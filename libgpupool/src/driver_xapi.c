@@ -650,11 +650,35 @@ static int xapi_apply_affinity(gp_ctx *ctx, const char *vm_uuid, const int *pcpu
     return rc;
 }
 
+/* On XCP-ng the hypervisor's topology comes from libxl, as on plain Xen:
+ * dom0 is a PV guest whose sysfs shows its own vCPUs and no NUMA.  Where no
+ * hypervisor answers (planning hosts, the tests' stand-in for xapi), the
+ * configured sources are used as for the sim driver. */
+static int xapi_host_topology(gp_ctx *ctx, gp_host *h)
+{
+#ifdef GPUPOOL_WITH_XEN
+    if (gp_xen_present())
+        return gp_xen_host_topology(ctx, h);
+#endif
+    return gp_sysfs_topology(ctx->cfg.sysfs_root, h, &ctx->err);
+}
+
+static int xapi_host_pci_locality(gp_ctx *ctx, gp_host *h)
+{
+#ifdef GPUPOOL_WITH_XEN
+    if (gp_xen_present())
+        return gp_xen_host_pci_locality(ctx, h);
+#endif
+    (void)ctx;
+    (void)h;
+    return GP_OK;
+}
+
 const gp_driver_ops gp_driver_xapi = {
     .name = "xapi",
     .open = xapi_open,
     .close = xapi_close,
-    .host_topology = NULL,
+    .host_topology = xapi_host_topology,
     .vm_list = xapi_vm_list,
     .device_assignable_add = xapi_assignable_add,
     .device_assignable_remove = xapi_assignable_remove,
@@ -663,6 +687,7 @@ const gp_driver_ops gp_driver_xapi = {
     .vm_apply_affinity = xapi_apply_affinity,
     .transactional = false,
     .vm_get = xapi_vm_get,
+    .host_pci_locality = xapi_host_pci_locality,
 };
 
 /* ---- public XCP-ng helpers ---------------------------------------------- */

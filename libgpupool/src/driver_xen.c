@@ -364,7 +364,19 @@ static void xen_close(gp_ctx *ctx)
     ctx->drv_priv = NULL;
 }
 
+static bool xen_present_probe(void);
+
 bool gp_xen_present(void)
+{
+    static int known = -1;  /* the hypervisor does not come and go */
+    if (LX != &real_libxl)
+        return xen_present_probe();  /* tests swap the seam */
+    if (known < 0)
+        known = xen_present_probe() ? 1 : 0;
+    return known == 1;
+}
+
+static bool xen_present_probe(void)
 {
     gp_xtl log;
     libxl_ctx *lx = NULL;
@@ -613,6 +625,33 @@ static int xen_host_pci_locality(gp_ctx *ctx, gp_host *h)
     }
     LX->pcitopology_list_free(pt, n);
     return GP_OK;
+}
+
+/* The same facts for another driver (xapi on XCP-ng, whose dom0 sysfs does
+ * not show the host's NUMA layout either): run the hook with a short-lived
+ * xen driver state, keeping the other driver's state aside. */
+static int with_xen_state(gp_ctx *ctx, int (*fn)(gp_ctx *, gp_host *), gp_host *h)
+{
+    void *saved = ctx->drv_priv;
+    int rc;
+    ctx->drv_priv = NULL;
+    rc = xen_open(ctx);
+    if (!rc) {
+        rc = fn(ctx, h);
+        xen_close(ctx);
+    }
+    ctx->drv_priv = saved;
+    return rc;
+}
+
+int gp_xen_host_topology(gp_ctx *ctx, gp_host *h)
+{
+    return with_xen_state(ctx, xen_host_topology, h);
+}
+
+int gp_xen_host_pci_locality(gp_ctx *ctx, gp_host *h)
+{
+    return with_xen_state(ctx, xen_host_pci_locality, h);
 }
 
 /* ---- domains --------------------------------------------------------------------- */

@@ -172,6 +172,12 @@ GP_HIDDEN extern const gp_driver_ops gp_driver_sim;
 GP_HIDDEN extern const gp_driver_ops gp_driver_xen;
 /* True when libxl can talk to a hypervisor here. */
 GP_HIDDEN bool gp_xen_present(void);
+/* The xen driver's topology (libxl cpu topology, numainfo, cpupools,
+ * physinfo) and PCI locality (libxl_get_pci_topology) for another driver:
+ * xapi on XCP-ng, where dom0's sysfs shows neither.  Errors as the xen
+ * driver's (GP_ERR_DRIVER with libxl's message). */
+GP_HIDDEN int gp_xen_host_topology(gp_ctx *ctx, gp_host *h);
+GP_HIDDEN int gp_xen_host_pci_locality(gp_ctx *ctx, gp_host *h);
 
 /* ---- xen driver (driver_xen.c): what xen_ops.c and the tests use ---------- */
 
