@@ -301,6 +301,138 @@ static void test_assign_refusals(void **state)
     gt_assert_unchanged(f);
 }
 
+/* ---- the pool's Xen cpupool ------------------------------------------------ */
+
+/* Give the context's host model cpupools, as the xen driver (or xapi on
+ * XCP-ng) reports them: Pool-0 = pCPUs 0-3 (node 0) and 24-27 (node 1);
+ * "accel" = 8-11 (node 0) and 32-35 (node 1); "idle" = no pCPU. */
+static void host_set_cpupools(fixture *f)
+{
+    static const int pool0[] = { 0, 1, 2, 3, 24, 25, 26, 27 };
+    static const int accel[] = { 8, 9, 10, 11, 32, 33, 34, 35 };
+    const gp_host *h;
+    gp_host *host = &f->ctx->host;
+
+    assert_int_equal(gp_host_get(f->ctx, &h), GP_OK);
+    assert_int_equal(host->n_cpupools, 0);
+    host->cpupools = calloc(3, sizeof(*host->cpupools));
+    assert_non_null(host->cpupools);
+    host->n_cpupools = 3;
+    host->cpupools[0].id = 0;
+    host->cpupools[0].name = strdup("Pool-0");
+    host->cpupools[0].cpus = malloc(sizeof(pool0));
+    memcpy(host->cpupools[0].cpus, pool0, sizeof(pool0));
+    host->cpupools[0].n_cpus = 8;
+    host->cpupools[1].id = 3;
+    host->cpupools[1].name = strdup("accel");
+    host->cpupools[1].cpus = malloc(sizeof(accel));
+    memcpy(host->cpupools[1].cpus, accel, sizeof(accel));
+    host->cpupools[1].n_cpus = 8;
+    host->cpupools[2].id = 4;
+    host->cpupools[2].name = strdup("idle");
+}
+
+static void assert_pcpus_within(const gp_assignment *a, int lo, int hi, int lo2, int hi2)
+{
+    assert_true(a->n_pcpus > 0);
+    for (size_t i = 0; i < a->n_pcpus; i++)
+        assert_true((a->pcpus[i] >= lo && a->pcpus[i] <= hi) ||
+                    (a->pcpus[i] >= lo2 && a->pcpus[i] <= hi2));
+}
+
+static void test_cpupool_bounds_placement(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args args = { .pool = "gpu" };
+    gp_assignment a;
+
+    gp_assignment_init(&a);
+    host_set_cpupools(f);
+    vm_new(f, "in-pool0", 4, NULL);
+    vm_new(f, "in-accel", 4, NULL);
+    vm_new(f, "third", 6, NULL);
+    /* Default: Pool-0, by name. */
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "in-pool0", &args, &a), GP_OK);
+    assert_pcpus_within(&a, 0, 3, 24, 27);
+    /* The pool's own cpupool. */
+    assert_int_equal(gp_pool_set_param(f->ctx, "gpu", "cpupool", "accel"), GP_OK);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "in-accel", &args, &a), GP_OK);
+    assert_pcpus_within(&a, 8, 11, 32, 35);
+    assert_int_equal(a.n_pcpus, 4);
+    /* 6 vCPUs do not fit the 4 accel pCPUs of any node (overcommit 1):
+     * the cpupool bounds placement, the other 44 pCPUs of a node do not count. */
+    gt_snap(f);
+    args.vcpus = 6;
+    gt_assert_err(f, gp_vm_gpu_assign(f->ctx, "third", &args, &a), GP_ERR_NO_PLACEMENT, NULL,
+                  NULL);
+    gt_assert_unchanged(f);
+    gp_assignment_dispose(&a);
+}
+
+static void test_cpupool_missing_refused(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args args = { .pool = "gpu" };
+    const gp_error_info *e;
+
+    host_set_cpupools(f);
+    vm_new(f, "vm", 2, NULL);
+    assert_int_equal(gp_pool_set_param(f->ctx, "gpu", "cpupool", "gpu-vms"), GP_OK);
+    gt_snap(f);
+    /* Never a silent fall-back to Pool-0 or to every pCPU. */
+    gt_assert_err(f, gp_vm_gpu_assign(f->ctx, "vm", &args, NULL), GP_ERR_NO_PLACEMENT,
+                  "pool", pool_uuid);
+    assert_string_equal(gt_err_param(f, "cpupool"), "gpu-vms");
+    e = gp_ctx_last_error(f->ctx);
+    assert_non_null(strstr(e->message, "pool gpu"));
+    assert_non_null(strstr(e->message, "'gpu-vms'"));
+    assert_non_null(strstr(e->message, "Pool-0, accel, idle"));
+    /* A cpupool without pCPUs is refused too. */
+    assert_int_equal(gp_pool_set_param(f->ctx, "gpu", "cpupool", "idle"), GP_OK);
+    gt_snap(f);
+    gt_assert_err(f, gp_vm_gpu_assign(f->ctx, "vm", &args, NULL), GP_ERR_NO_PLACEMENT,
+                  "cpupool", "idle");
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "no pCPU"));
+    gt_assert_unchanged(f);
+}
+
+static void test_cpupool_xl_config_line(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args args = { .pool = "gpu" };
+    char vm[37], *text = NULL;
+
+    vm_new(f, "xl", 2, vm);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "xl", &args, NULL), GP_OK);
+    /* Pool-0 is xl's default: no line. */
+    assert_int_equal(gp_vm_xl_config(f->ctx, "xl", &text), GP_OK);
+    assert_null(strstr(text, "pool ="));
+    free(text);
+    /* Another cpupool: pool = "<name>" (the pool's current cpupool). */
+    assert_int_equal(gp_pool_set_param(f->ctx, "gpu", "cpupool", "accel"), GP_OK);
+    assert_int_equal(gp_vm_xl_config(f->ctx, vm, &text), GP_OK);
+    assert_non_null(strstr(text, "\npool = \"accel\"\n"));
+    assert_non_null(strstr(text, "\nuuid = \""));
+    assert_non_null(strstr(text, "\ncpus = \""));
+    free(text);
+}
+
+static void test_cpupool_recorded_without_xen(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args args = { .pool = "gpu", .vcpus = 40 };
+    gp_assignment a;
+
+    /* sim / planning: no cpupools reported, the name does not restrict. */
+    gp_assignment_init(&a);
+    assert_int_equal(gp_pool_set_param(f->ctx, "gpu", "cpupool", "gpu-vms"), GP_OK);
+    vm_new(f, "big", 2, NULL);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "big", &args, &a), GP_OK);
+    assert_int_equal(a.n_pcpus, 40);
+    assert_int_equal(f->ctx->host.n_cpupools, 0);
+    gp_assignment_dispose(&a);
+}
+
 static void test_overrides_and_pool_exhaustion(void **state)
 {
     fixture *f = *state;
@@ -454,6 +586,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_release_and_reassign, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_assign_refusals, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_overrides_and_pool_exhaustion, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_cpupool_bounds_placement, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_cpupool_missing_refused, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_cpupool_xl_config_line, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_cpupool_recorded_without_xen, setup,
+                                        gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_race_distinct_vms, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_race_same_vm, setup, gt_env_teardown),
     };

@@ -667,6 +667,54 @@ static void test_pool_lifecycle(void **state)
     free(u2);
 }
 
+/* The pool's Xen cpupool: pool-create key, pool-param-set / -get, xl config. */
+static void test_pool_cpupool(void **state)
+{
+    char *uuid = xe_line("pool-create name-label=gpuvms cpupool=gpu");
+    assert_int_equal(strlen(uuid), 36);
+    free(xe_ok("pool-create name-label=plain"));
+    char *out = xe_line("pool-param-get pool=gpuvms param-name=cpupool");
+    assert_string_equal(out, "gpu");
+    free(out);
+    out = xe_line("pool-param-get pool=plain param-name=cpupool");
+    assert_string_equal(out, "Pool-0");
+    free(out);
+    out = xe_ok("pool-param-list pool=gpuvms");
+    check_layout(out);
+    assert_non_null(strstr(out, "cpupool ( RW): gpu\n"));
+    free(out);
+
+    free(xe_ok("pool-param-set pool=gpuvms cpupool=accel"));
+    out = xe_line("pool-param-get pool=gpuvms param-name=cpupool");
+    assert_string_equal(out, "accel");
+    free(out);
+
+    /* Refusals change nothing. */
+    char *before = xe_ok("pool-list params=all");
+    expect_refusal("pool-param-set pool=gpuvms cpupool=", "INVALID_ARGUMENT");
+    expect_refusal("pool-param-set pool=gpuvms cpupool=a\"b", "INVALID_ARGUMENT");
+    expect_refusal("pool-create name-label=x cpupool=", "INVALID_ARGUMENT");
+    expect_refusal("pool-create name-label=x cpupool=a'b", "INVALID_ARGUMENT");
+    char *after = xe_ok("pool-list params=all");
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+
+    /* An assignment of the pool: its xl config lines name the cpupool (sim
+     * reports no cpupools, so placement is not bounded by it). */
+    free(xe_ok("sim-vm-create name-label=xlvm vcpus=2 memory=4096"));
+    char *n0 = xe_line("gpu-list numa-node=0 --minimal");
+    char args[256];
+    snprintf(args, sizeof(args), "pool-gpu-add pool=gpuvms pci-id=%s", item(n0, 0));
+    free(xe_ok(args));
+    free(xe_ok("vm-gpu-assign vm=xlvm pool=gpuvms"));
+    out = xe_ok("vm-xl-config vm=xlvm");
+    assert_non_null(strstr(out, "\npool = \"accel\"\n"));
+    free(out);
+    free(n0);
+    free(uuid);
+}
+
 /* ---- VMs ------------------------------------------------------------------------ */
 
 static void test_sim_vms(void **state)
@@ -1201,6 +1249,7 @@ int main(void)
         T(test_gpu_list_format),
         T(test_host_show),
         T(test_pool_lifecycle),
+        T(test_pool_cpupool),
         T(test_sim_vms),
         T(test_assign_numa_local),
         T(test_refusals_change_nothing),

@@ -33,6 +33,7 @@ typedef struct {
     uint8_t hard[4], soft[4];   /* per vCPU affinity bitmaps (4 pCPUs) */
     char pci[4][GP_PCI_ID_LEN];
     int npci;
+    int cpupool;                /* cpupool id of the domain (0 = Pool-0) */
 } fake_dom;
 
 static struct {
@@ -48,6 +49,7 @@ static struct {
     int pci_add_ok;
     bool affinity_ignored;            /* set_vcpuaffinity "succeeds" but changes nothing */
     char driver[GP_PCI_ID_LEN];       /* function bound to "nvidia" in dom0 */
+    bool accel_cpupool;               /* a second cpupool "accel" (id 3, pCPUs 2-3) */
 } F;
 
 static void fake_reset(void)
@@ -133,14 +135,22 @@ static void f_pcitopo_free(libxl_pcitopology *l, int n) { (void)n; free(l); }
 
 static libxl_cpupoolinfo *f_cpupools(libxl_ctx *lx, int *n)
 {
-    libxl_cpupoolinfo *c = calloc(1, sizeof(*c));
+    libxl_cpupoolinfo *c = calloc(2, sizeof(*c));
     (void)lx;
     c[0].poolid = 0;
     c[0].pool_name = strdup("Pool-0");
     c[0].cpumap.size = 1;
     c[0].cpumap.map = calloc(1, 1);
-    c[0].cpumap.map[0] = 0x0f;
+    c[0].cpumap.map[0] = F.accel_cpupool ? 0x03 : 0x0f;
     *n = 1;
+    if (F.accel_cpupool) {
+        c[1].poolid = 3;
+        c[1].pool_name = strdup("accel");
+        c[1].cpumap.size = 1;
+        c[1].cpumap.map = calloc(1, 1);
+        c[1].cpumap.map[0] = 0x0c;
+        *n = 2;
+    }
     return c;
 }
 static void f_cpupools_free(libxl_cpupoolinfo *l, int n)
@@ -166,6 +176,7 @@ static libxl_dominfo *f_list_domain(libxl_ctx *lx, int *n)
         x->cpu_time = F.doms[i].cpu_time;
         x->vcpu_max_id = (uint32_t)F.doms[i].nvcpus - 1;
         x->current_memkb = 128 * 1024;
+        x->cpupool = (uint32_t)F.doms[i].cpupool;
     }
     *n = F.ndoms + 1;
     return d;
@@ -609,6 +620,94 @@ static void test_attach_rollback(void **state)
     assert_int_equal(d->npci, 2);
 }
 
+/* Put GPU 0000:41:00.0 in pool "train" (cpupool cp) and record its
+ * assignment to VM UUID_A on pCPUs 2,3 (node 1), hard pinning, as
+ * gp_vm_gpu_assign would have: the state boot-prepare reads. */
+static void seed_assignment(gp_ctx *ctx, const char *cp)
+{
+    char *sql = NULL;
+    assert_int_equal(gp_store_open(ctx), GP_OK);
+    assert_true(asprintf(&sql,
+        "INSERT INTO pools(uuid, name_label, numa_policy, pin_mode, cpu_overcommit, created,"
+        " cpupool) VALUES ('" UUID_B "', 'train', 'required', 'hard', 1, 'now', '%s');"
+        "INSERT INTO pool_members(pci_id, pool_uuid, original_driver, added)"
+        " VALUES ('0000:41:00.0', '" UUID_B "', 'nvidia', 'now');"
+        "INSERT INTO assignments(vm_uuid, pci_id, pool_uuid, numa_node, pcpus, memory_node,"
+        " pin_mode, vcpus, memory_mib, created) VALUES ('" UUID_A "', '0000:41:00.0', '"
+        UUID_B "', 1, '2,3', 1, 'hard', 2, 128, 'now');", cp) > 0);
+    assert_int_equal(sqlite3_exec(ctx->db, sql, NULL, NULL, NULL), SQLITE_OK);
+    free(sql);
+}
+
+static const char *err_param(gp_ctx *ctx, const char *key)
+{
+    const gp_error_info *e = gp_ctx_last_error(ctx);
+    for (size_t i = 0; i < e->n_params; i++)
+        if (!strcmp(e->params[i].key, key))
+            return e->params[i].value;
+    fail_msg("no param %s in %s: %s", key, gp_error_name(e->code), e->message);
+    return NULL;
+}
+
+static void test_boot_prepare_cpupool(void **state)
+{
+    gp_ctx *ctx = *state;
+    F.accel_cpupool = true;
+    seed_assignment(ctx, "accel");
+    fake_dom *d = add_dom(7, UUID_A, "g1", true, 2);
+
+    /* Created in Pool-0 (no pool = line): refused before attaching anything. */
+    assert_int_equal(gp_vm_boot_prepare(ctx, UUID_A), GP_ERR_INVALID_ARGUMENT);
+    const gp_error_info *e = gp_ctx_last_error(ctx);
+    assert_non_null(strstr(e->message, "cpupool 'Pool-0'"));
+    assert_non_null(strstr(e->message, "cpupool 'accel'"));
+    assert_non_null(strstr(e->message, "pool = \"accel\""));
+    assert_string_equal(err_param(ctx, "cpupool"), "accel");
+    assert_string_equal(err_param(ctx, "domain-cpupool"), "Pool-0");
+    assert_string_equal(err_param(ctx, "domid"), "7");
+    assert_int_equal(d->npci, 0);
+    assert_int_equal(F.pci_add_ok, 0);
+    assert_int_equal(d->hard[0], 0x0f);
+    assert_int_equal(d->hard[1], 0x0f);
+
+    /* In the pool's cpupool: attached and pinned. */
+    d->cpupool = 3;
+    assert_int_equal(gp_vm_boot_prepare(ctx, UUID_A), GP_OK);
+    assert_int_equal(d->npci, 1);
+    assert_string_equal(d->pci[0], "0000:41:00.0");
+    assert_int_equal(d->hard[0], 0x0c);
+    assert_int_equal(d->hard[1], 0x0c);
+
+    /* The audit row says what was applied to which domain, as JSON. */
+    gp_audit_entry *au = NULL;
+    size_t nau = 0;
+    assert_int_equal(gp_audit_list(ctx, 0, 0, &au, &nau), GP_OK);
+    assert_true(nau > 0);
+    assert_string_equal(au[nau - 1].operation, "vm-boot-prepare");
+    assert_string_equal(au[nau - 1].object, UUID_A);
+    assert_string_equal(au[nau - 1].after,
+                        "{\"domid\":7,\"pci_ids\":[\"0000:41:00.0\"],\"pcpus\":\"2,3\","
+                        "\"pin_mode\":\"hard\"}");
+    gp_audit_list_free(au, nau);
+}
+
+static void test_boot_prepare_default_cpupool(void **state)
+{
+    gp_ctx *ctx = *state;
+    /* A pool in Pool-0 and a domain in Pool-0: the default works as before. */
+    seed_assignment(ctx, "Pool-0");
+    fake_dom *d = add_dom(8, UUID_A, "g1", true, 2);
+    assert_int_equal(gp_vm_boot_prepare(ctx, UUID_A), GP_OK);
+    assert_int_equal(d->npci, 1);
+    assert_int_equal(d->hard[0], 0x0c);
+    /* xl config lines: no pool = line for Pool-0. */
+    char *text = NULL;
+    assert_int_equal(gp_vm_xl_config(ctx, UUID_A, &text), GP_OK);
+    assert_null(strstr(text, "pool ="));
+    assert_non_null(strstr(text, "cpus = \"2-3\"\n"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -623,6 +722,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pin_hard_soft, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pin_readback_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attach_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_boot_prepare_cpupool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_boot_prepare_default_cpupool, setup, teardown),
     };
     return cmocka_run_group_tests_name("driver_xen", tests, NULL, NULL);
 }

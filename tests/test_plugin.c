@@ -411,6 +411,38 @@ static void test_time_limit(void **state)
     json_object_put(r);
 }
 
+/* create_pool / set_pool_param / list_pools carry the pool's Xen cpupool. */
+static void test_pool_cpupool(void **state)
+{
+    fixture *f = *state;
+    json_object *r = CALL(f, "create_pool", "name_label=accel", "cpupool=gpu");
+    assert_success(r);
+    assert_string_equal(gets(r, "value.cpupool"), "gpu");
+    json_object_put(r);
+    /* Absent or empty: the default, Pool-0. */
+    r = CALL(f, "create_pool", "name_label=plain", "cpupool=");
+    assert_success(r);
+    assert_string_equal(gets(r, "value.cpupool"), "Pool-0");
+    json_object_put(r);
+    r = CALL(f, "set_pool_param", "pool=accel", "param=cpupool", "value=gpu-2");
+    assert_success(r);
+    assert_string_equal(gets(r, "value.cpupool"), "gpu-2");
+    json_object_put(r);
+    r = CALL(f, "set_pool_param", "pool=accel", "param=cpupool", "value=");
+    assert_failure(r, "GPUPOOL_INVALID_ARGUMENT");
+    json_object_put(r);
+    r = CALL(f, "create_pool", "name_label=bad", "cpupool=a\"b");
+    assert_failure(r, "GPUPOOL_INVALID_ARGUMENT");
+    json_object_put(r);
+    r = CALL(f, "list_pools");
+    assert_success(r);
+    assert_int_equal(json_object_array_length(get(r, "value.pools")), 2);
+    assert_string_equal(gets(r, "value.pools.0.name_label"), "accel");
+    assert_string_equal(gets(r, "value.pools.0.cpupool"), "gpu-2");
+    assert_string_equal(gets(r, "value.pools.1.cpupool"), "Pool-0");
+    json_object_put(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +451,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_strings_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_assign_release_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doc_examples, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_cpupool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

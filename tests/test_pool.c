@@ -204,6 +204,148 @@ static void test_set_param(void **state)
     gt_assert_unchanged(f);
 }
 
+/* ---- the Xen cpupool of a pool --------------------------------------------- */
+
+/* True when an audit column's JSON text holds "key":"value". */
+static bool audit_has(const char *json, const char *key, const char *value)
+{
+    char *want = NULL;
+    bool found;
+    assert_true(asprintf(&want, "\"%s\":\"%s\"", key, value) > 0);
+    found = json && strstr(json, want);
+    free(want);
+    return found;
+}
+
+static void test_cpupool_create_get_list(void **state)
+{
+    fixture *f = *state;
+    char u1[37], u2[37];
+    gp_pool_spec spec;
+
+    /* gp_pool_create: the default cpupool. */
+    make_pool(f, "plain", u1);
+    gp_pool_spec_init(&spec);
+    assert_null(spec.cpupool);
+    assert_int_equal(spec.policy, GP_NUMA_REQUIRED);
+    assert_int_equal(spec.pin, GP_PIN_HARD);
+    assert_true(spec.cpu_overcommit == 1.0);
+    spec.name_label = "gpu-vms";
+    spec.description = "in their own cpupool";
+    spec.policy = GP_NUMA_PREFERRED;
+    spec.pin = GP_PIN_SOFT;
+    spec.cpu_overcommit = 2;
+    spec.cpupool = "gpu";
+    assert_int_equal(gp_pool_create_ex(f->ctx, &spec, u2), GP_OK);
+    assert_true(gp_uuid_valid(u2));
+
+    gp_pool p;
+    gp_pool_init(&p);
+    assert_int_equal(gp_pool_get(f->ctx, u1, &p), GP_OK);
+    assert_string_equal(p.cpupool, GP_CPUPOOL_DEFAULT);
+    assert_string_equal(p.cpupool, "Pool-0");
+    assert_int_equal(gp_pool_get(f->ctx, "gpu-vms", &p), GP_OK);
+    assert_string_equal(p.cpupool, "gpu");
+    assert_string_equal(p.name_description, "in their own cpupool");
+    assert_int_equal(p.numa_policy, GP_NUMA_PREFERRED);
+    assert_int_equal(p.pin_mode, GP_PIN_SOFT);
+    assert_true(p.cpu_overcommit == 2.0);
+    gp_pool_dispose(&p);
+    assert_null(p.cpupool);
+
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_pool_list(f->ctx, &pools, &n), GP_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(pools[0].name_label, "gpu-vms");
+    assert_string_equal(pools[0].cpupool, "gpu");
+    assert_string_equal(pools[1].cpupool, "Pool-0");
+    gp_pool_list_free(pools, n);
+
+    /* Records: a cpupool field on every pool. */
+    gp_record *rs = NULL;
+    assert_int_equal(gp_pool_records(f->ctx, &rs, &n), GP_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(gp_record_get(&rs[0], "cpupool"), "gpu");
+    assert_string_equal(gp_record_get(&rs[1], "cpupool"), "Pool-0");
+    gp_record_list_free(rs, n);
+
+    /* set-param; the audit rows carry the cpupool before and after. */
+    assert_int_equal(gp_pool_set_param(f->ctx, "plain", "cpupool", "gpu-2"), GP_OK);
+    assert_int_equal(gp_pool_get(f->ctx, u1, &p), GP_OK);
+    assert_string_equal(p.cpupool, "gpu-2");
+    gp_pool_dispose(&p);
+    gp_audit_entry *e = NULL;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &n), GP_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(e[0].operation, "pool-create");
+    assert_true(audit_has(e[0].after, "cpupool", "Pool-0"));
+    assert_string_equal(e[1].operation, "pool-create");
+    assert_true(audit_has(e[1].after, "cpupool", "gpu"));
+    assert_string_equal(e[2].operation, "pool-param-set");
+    assert_true(audit_has(e[2].before, "cpupool", "Pool-0"));
+    assert_true(audit_has(e[2].after, "cpupool", "gpu-2"));
+    gp_audit_list_free(e, n);
+
+    /* 64 bytes is the longest name; printable punctuation and spaces pass. */
+    char longest[GP_CPUPOOL_NAME_MAX + 1];
+    memset(longest, 'x', GP_CPUPOOL_NAME_MAX);
+    longest[GP_CPUPOOL_NAME_MAX] = '\0';
+    assert_int_equal(gp_pool_set_param(f->ctx, "plain", "cpupool", longest), GP_OK);
+    assert_int_equal(gp_pool_set_param(f->ctx, "plain", "cpupool", "gpu pool_1.a-b"), GP_OK);
+    assert_int_equal(gp_pool_get(f->ctx, u1, &p), GP_OK);
+    assert_string_equal(p.cpupool, "gpu pool_1.a-b");
+    gp_pool_dispose(&p);
+}
+
+static void test_cpupool_refusals(void **state)
+{
+    fixture *f = *state;
+    char too_long[GP_CPUPOOL_NAME_MAX + 2];
+    static const char *const bad[] = { "", "a\"b", "a'b", "a\\b", "tab\there", "new\nline",
+                                       "caf\xc3\xa9", "\x7f" };
+    gp_pool_spec spec;
+
+    memset(too_long, 'x', GP_CPUPOOL_NAME_MAX + 1);
+    too_long[GP_CPUPOOL_NAME_MAX + 1] = '\0';
+    make_pool(f, "c", NULL);
+    assert_int_equal(gp_pool_set_param(f->ctx, "c", "cpupool", "gpu"), GP_OK);
+    gt_snap(f);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        gt_assert_err(f, gp_pool_set_param(f->ctx, "c", "cpupool", bad[i]),
+                      GP_ERR_INVALID_ARGUMENT, "cpupool", bad[i]);
+        gp_pool_spec_init(&spec);
+        spec.name_label = "new";
+        spec.cpupool = bad[i];
+        gt_assert_err(f, gp_pool_create_ex(f->ctx, &spec, NULL), GP_ERR_INVALID_ARGUMENT,
+                      "cpupool", bad[i]);
+    }
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "c", "cpupool", too_long),
+                  GP_ERR_INVALID_ARGUMENT, "cpupool", NULL);
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "64"));
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "c", "cpupool", NULL), GP_ERR_INVALID_ARGUMENT,
+                  "param", "cpupool");
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "nope", "cpupool", "gpu"), GP_ERR_UNKNOWN_POOL,
+                  "pool", "nope");
+    gt_assert_err(f, gp_pool_create_ex(f->ctx, NULL, NULL), GP_ERR_INVALID_ARGUMENT, NULL, NULL);
+    /* The other fields of a spec are checked as gp_pool_create checks them. */
+    gp_pool_spec_init(&spec);
+    spec.name_label = "c";
+    spec.cpupool = "gpu";
+    gt_assert_err(f, gp_pool_create_ex(f->ctx, &spec, NULL), GP_ERR_POOL_EXISTS, "name-label",
+                  "c");
+    spec.name_label = "d";
+    spec.cpu_overcommit = 0;
+    gt_assert_err(f, gp_pool_create_ex(f->ctx, &spec, NULL), GP_ERR_INVALID_ARGUMENT,
+                  "cpu-overcommit", NULL);
+    gt_assert_unchanged(f);
+    gp_pool p;
+    gp_pool_init(&p);
+    assert_int_equal(gp_pool_get(f->ctx, "c", &p), GP_OK);
+    assert_string_equal(p.cpupool, "gpu");
+    gp_pool_dispose(&p);
+}
+
 static void test_destroy(void **state)
 {
     fixture *f = *state;
@@ -384,6 +526,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_list_get, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_create_refusals, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_set_param, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_cpupool_create_get_list, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_cpupool_refusals, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_destroy, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_gpu_add_remove, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_gpu_add_refusals, setup, gt_env_teardown),

@@ -98,7 +98,13 @@ static void test_creates_schema(void **state)
         assert_int_equal(sql_int(f->db, sql), 1);
     }
     assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
-    assert_true(gp_store_schema_version() >= 1);
+    /* Version 2 added pools.cpupool. */
+    assert_int_equal(gp_store_schema_version(), 2);
+    char *cp = sql_text(f->db, "SELECT dflt_value FROM pragma_table_info('pools')"
+                               " WHERE name = 'cpupool'");
+    assert_non_null(cp);
+    assert_string_equal(cp, "'Pool-0'");
+    free(cp);
     char *mode = sql_text(f->db, "PRAGMA journal_mode");
     assert_non_null(mode);
     assert_string_equal(mode, "wal");
@@ -189,6 +195,141 @@ static void test_migrates_empty_file(void **state)
     assert_string_equal(d1, d2);
     free(d1);
     free(d2);
+    free(db);
+}
+
+/* The version-1 schema as it shipped, frozen here: the migration test must
+ * start from what real databases hold, not from the current code. */
+static const char v1_schema[] =
+    "CREATE TABLE pools ("
+    "  uuid TEXT PRIMARY KEY NOT NULL,"
+    "  name_label TEXT NOT NULL UNIQUE CHECK (name_label <> ''),"
+    "  name_description TEXT NOT NULL DEFAULT '',"
+    "  numa_policy TEXT NOT NULL"
+    "    CHECK (numa_policy IN ('required','preferred','socket','legacy')),"
+    "  pin_mode TEXT NOT NULL CHECK (pin_mode IN ('hard','soft','none')),"
+    "  cpu_overcommit REAL NOT NULL CHECK (cpu_overcommit > 0 AND cpu_overcommit <= 64),"
+    "  created TEXT NOT NULL"
+    ");"
+    "CREATE TABLE pool_members ("
+    "  pci_id TEXT PRIMARY KEY NOT NULL,"
+    "  pool_uuid TEXT NOT NULL REFERENCES pools(uuid),"
+    "  original_driver TEXT,"
+    "  added TEXT NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX pool_members_by_pool ON pool_members(pool_uuid, pci_id);"
+    "CREATE TABLE pool_companions ("
+    "  pci_id TEXT PRIMARY KEY NOT NULL,"
+    "  gpu_pci_id TEXT NOT NULL REFERENCES pool_members(pci_id) ON DELETE CASCADE,"
+    "  original_driver TEXT"
+    ");"
+    "CREATE UNIQUE INDEX pool_companions_by_gpu ON pool_companions(gpu_pci_id, pci_id);"
+    "CREATE TABLE assignments ("
+    "  vm_uuid TEXT NOT NULL UNIQUE,"
+    "  pci_id TEXT NOT NULL UNIQUE,"
+    "  pool_uuid TEXT NOT NULL REFERENCES pools(uuid),"
+    "  numa_node INTEGER NOT NULL,"
+    "  pcpus TEXT NOT NULL,"
+    "  memory_node INTEGER NOT NULL,"
+    "  pin_mode TEXT NOT NULL CHECK (pin_mode IN ('hard','soft','none')),"
+    "  vcpus INTEGER NOT NULL CHECK (vcpus > 0),"
+    "  memory_mib INTEGER NOT NULL CHECK (memory_mib > 0),"
+    "  reason TEXT,"
+    "  created TEXT NOT NULL,"
+    "  FOREIGN KEY (pool_uuid, pci_id) REFERENCES pool_members(pool_uuid, pci_id)"
+    ");"
+    "CREATE TABLE sim_vms ("
+    "  uuid TEXT PRIMARY KEY NOT NULL,"
+    "  name_label TEXT NOT NULL,"
+    "  power_state TEXT NOT NULL"
+    "    CHECK (power_state IN ('halted','running','paused','suspended','shutdown','dying')),"
+    "  domid INTEGER,"
+    "  vcpus INTEGER NOT NULL CHECK (vcpus > 0),"
+    "  memory_mib INTEGER NOT NULL CHECK (memory_mib > 0),"
+    "  affinity TEXT,"
+    "  affinity_mode TEXT,"
+    "  created TEXT NOT NULL"
+    ");"
+    "CREATE INDEX sim_vms_by_name ON sim_vms(name_label, uuid);"
+    "CREATE INDEX sim_vms_by_domid ON sim_vms(domid);"
+    "CREATE TABLE sim_bindings ("
+    "  pci_id TEXT PRIMARY KEY NOT NULL,"
+    "  driver TEXT NOT NULL,"
+    "  original_driver TEXT"
+    ");"
+    "CREATE TABLE sim_boot ("
+    "  vm_uuid TEXT PRIMARY KEY NOT NULL,"
+    "  pci_ids TEXT NOT NULL,"
+    "  pcpus TEXT NOT NULL,"
+    "  pin_mode TEXT NOT NULL,"
+    "  memory_node INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  time TEXT NOT NULL,"
+    "  caller TEXT NOT NULL,"
+    "  operation TEXT NOT NULL,"
+    "  object TEXT,"
+    "  before TEXT,"
+    "  after TEXT"
+    ");"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "PRAGMA user_version=1;";
+
+static void test_migrates_version_1(void **state)
+{
+    fixture *f = *state;
+    static const char pool_uuid[] = "7b0c6a57-1d0e-4c57-9a53-6f8e8f1d2c11";
+    char *db = NULL, *sql = NULL;
+    assert_true(asprintf(&db, "%s/v1.db", f->dir) > 0);
+    unlink(db);
+    assert_true(asprintf(&sql, "%s"
+                         "INSERT INTO pools VALUES ('%s', 'training', 'A100s', 'socket',"
+                         " 'soft', 2.5, '2024-01-02T03:04:05.000Z');"
+                         "INSERT INTO pool_members VALUES ('0000:18:00.0', '%s', 'nvidia',"
+                         " '2024-01-02T03:04:06.000Z');"
+                         "INSERT INTO audit(time, caller, operation, object) VALUES"
+                         " ('2024-01-02T03:04:05.000Z', 'old', 'pool-create', '%s');",
+                         v1_schema, pool_uuid, pool_uuid, pool_uuid) > 0);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(sql_int(db, "PRAGMA user_version"), 1);
+    assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_table_info('pools')"
+                                 " WHERE name = 'cpupool'"), 0);
+
+    gp_ctx *ctx = gt_ctx_embedded(db, "sim", NULL, 0);
+    gp_pool p;
+    gp_pool_init(&p);
+    assert_int_equal(gp_pool_get(ctx, "training", &p), GP_OK);
+    /* Migrated: the column exists, existing pools are in Pool-0, nothing lost. */
+    assert_int_equal(sql_int(db, "PRAGMA user_version"), 2);
+    char *cp = sql_text(db, "SELECT cpupool FROM pools WHERE name_label = 'training'");
+    assert_non_null(cp);
+    assert_string_equal(cp, "Pool-0");
+    free(cp);
+    assert_string_equal(p.uuid, pool_uuid);
+    assert_string_equal(p.cpupool, "Pool-0");
+    assert_string_equal(p.name_description, "A100s");
+    assert_int_equal(p.numa_policy, GP_NUMA_SOCKET);
+    assert_int_equal(p.pin_mode, GP_PIN_SOFT);
+    assert_true(p.cpu_overcommit == 2.5);
+    assert_int_equal(p.n_gpus, 1);
+    assert_string_equal(p.gpus[0], "0000:18:00.0");
+    assert_int_equal(sql_int(db, "SELECT count(*) FROM audit WHERE caller = 'old'"), 1);
+    /* The migrated pool takes the new parameter. */
+    assert_int_equal(gp_pool_set_param(ctx, "training", "cpupool", "gpu"), GP_OK);
+    gp_pool_dispose(&p);
+    assert_int_equal(gp_pool_get(ctx, "training", &p), GP_OK);
+    assert_string_equal(p.cpupool, "gpu");
+    gp_pool_dispose(&p);
+    gp_ctx_free(ctx);
+    free(sql);
     free(db);
 }
 
@@ -298,6 +439,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_keys_on, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_migrates_empty_file, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_version_1, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_audit_rows_and_append_only, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_default_caller, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_busy_is_db_busy_and_changes_nothing, setup,

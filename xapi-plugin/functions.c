@@ -231,6 +231,7 @@ static json_object *pool_json(const gp_pool *p, const gp_assignment *as, size_t 
                            json_object_new_string(gp_numa_policy_name(p->numa_policy)));
     json_object_object_add(o, "pin_mode", json_object_new_string(gp_pin_mode_name(p->pin_mode)));
     json_object_object_add(o, "cpu_overcommit", json_object_new_double(p->cpu_overcommit));
+    json_object_object_add(o, "cpupool", jstr(p->cpupool ? p->cpupool : GP_CPUPOOL_DEFAULT));
     json_object_object_add(o, "gpus", jstrs(p->gpus, p->n_gpus));
     for (size_t i = 0; i < p->n_gpus; i++)
         if (!assignment_of_gpu(as, n_as, p->gpus[i]))
@@ -489,31 +490,36 @@ static int fn_list_pools(gp_ctx *ctx, const plugin_args *a, json_object **out, p
 }
 
 static const char *const create_pool_args[] = {
-    "name_label", "name_description", "numa_policy", "pin_mode", "cpu_overcommit", NULL
+    "name_label", "name_description", "numa_policy", "pin_mode", "cpu_overcommit", "cpupool",
+    NULL
 };
 static int fn_create_pool(gp_ctx *ctx, const plugin_args *a, json_object **out,
                           plugin_failure *f)
 {
-    const char *name, *s;
-    gp_numa_policy policy = GP_NUMA_REQUIRED;
-    gp_pin_mode pin = GP_PIN_HARD;
-    double over = 1.0;
+    const char *s;
+    gp_pool_spec spec;
     char uuid[37];
 
-    if (need_arg(a, "name_label", &name, f))
+    gp_pool_spec_init(&spec);
+    if (need_arg(a, "name_label", &spec.name_label, f))
         return -1;
-    if ((s = arg(a, "numa_policy")) && *s && gp_numa_policy_parse(s, &policy))
+    spec.description = arg(a, "name_description");
+    if ((s = arg(a, "numa_policy")) && *s && gp_numa_policy_parse(s, &spec.policy))
         return bad_arg(f, "numa_policy", "numa_policy must be required, preferred, socket or legacy");
-    if ((s = arg(a, "pin_mode")) && *s && gp_pin_mode_parse(s, &pin))
+    if ((s = arg(a, "pin_mode")) && *s && gp_pin_mode_parse(s, &spec.pin))
         return bad_arg(f, "pin_mode", "pin_mode must be hard, soft or none");
     if ((s = arg(a, "cpu_overcommit")) && *s) {
         char *end;
         errno = 0;
-        over = strtod(s, &end);
+        spec.cpu_overcommit = strtod(s, &end);
         if (errno || *end || end == s)
             return bad_arg(f, "cpu_overcommit", "cpu_overcommit must be a number");
     }
-    if (gp_pool_create(ctx, name, arg(a, "name_description"), policy, pin, over, uuid))
+    /* Absent or empty: the library's default (Pool-0), as for the other
+     * optional arguments. */
+    if ((s = arg(a, "cpupool")) && *s)
+        spec.cpupool = s;
+    if (gp_pool_create_ex(ctx, &spec, uuid))
         return lib_fail(ctx, f);
     return pool_object(ctx, uuid, out, f);
 }

@@ -29,7 +29,8 @@ static const char *const audit_defaults[] = {
 };
 /* Pool parameters pool-param-set changes (gp_pool_set_param). */
 static const char *const pool_rw[] = {
-    "name-label", "name-description", "numa-policy", "pin-mode", "cpu-overcommit", NULL
+    "name-label", "name-description", "numa-policy", "pin-mode", "cpu-overcommit", "cpupool",
+    NULL
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -187,20 +188,21 @@ static int cmd_host_show(xe_call *c)
 
 static int cmd_pool_create(xe_call *c)
 {
-    gp_numa_policy policy = GP_NUMA_REQUIRED;
-    gp_pin_mode pin = GP_PIN_HARD;
-    double overcommit = 1.0;
+    gp_pool_spec spec;
     const char *v;
     char uuid[37];
 
-    if ((v = xe_arg_get(c, "numa-policy")) && parse_policy(c, v, &policy))
+    gp_pool_spec_init(&spec);
+    spec.name_label = xe_arg_get(c, "name-label");
+    spec.description = xe_arg_get(c, "name-description");
+    spec.cpupool = xe_arg_get(c, "cpupool");  /* NULL: the library's default */
+    if ((v = xe_arg_get(c, "numa-policy")) && parse_policy(c, v, &spec.policy))
         return 1;
-    if ((v = xe_arg_get(c, "pin-mode")) && parse_pin(c, v, &pin))
+    if ((v = xe_arg_get(c, "pin-mode")) && parse_pin(c, v, &spec.pin))
         return 1;
-    if ((v = xe_arg_get(c, "cpu-overcommit")) && parse_overcommit(c, v, &overcommit))
+    if ((v = xe_arg_get(c, "cpu-overcommit")) && parse_overcommit(c, v, &spec.cpu_overcommit))
         return 1;
-    if (gp_pool_create(c->ctx, xe_arg_get(c, "name-label"),
-                       xe_arg_get(c, "name-description"), policy, pin, overcommit, uuid))
+    if (gp_pool_create_ex(c->ctx, &spec, uuid))
         return xe_fail_ctx(c);
     fprintf(c->out, "%s\n", uuid);
     return 0;
@@ -302,9 +304,9 @@ static int cmd_pool_param_set(xe_call *c)
     if (!n_set) {
         xe_error_set(&c->err, "MISSING_PARAMETER",
                      "pool-param-set needs a <param>=<value> (name-label, name-description, "
-                     "numa-policy, pin-mode, cpu-overcommit)");
+                     "numa-policy, pin-mode, cpu-overcommit, cpupool)");
         xe_error_param(&c->err, "param-name", "name-label/name-description/numa-policy/"
-                       "pin-mode/cpu-overcommit");
+                       "pin-mode/cpu-overcommit/cpupool");
         return 1;
     }
     /* Address the pool by uuid: a new name-label must not lose it. */
@@ -469,10 +471,10 @@ static const struct xe_cmd core_cmds[] = {
       NOKEYS, NOKEYS, XE_CMD_LIST, cmd_host_show },
     { "pool-create",
       "name-label=<name> [name-description=] [numa-policy=required|preferred|socket|legacy] "
-      "[pin-mode=hard|soft|none] [cpu-overcommit=<ratio>]",
+      "[pin-mode=hard|soft|none] [cpu-overcommit=<ratio>] [cpupool=<Xen cpupool>]",
       "create a GPU pool; prints its uuid",
       KEYS("name-label"), KEYS("name-description", "numa-policy", "pin-mode",
-                               "cpu-overcommit"), 0, cmd_pool_create },
+                               "cpu-overcommit", "cpupool"), 0, cmd_pool_create },
     { "pool-destroy", "pool=<uuid|name-label>", "destroy an empty pool",
       KEYS("pool|uuid"), NOKEYS, 0, cmd_pool_destroy },
     { "pool-list", "[params=] [<field>=<value> ...]", "list the pools",
@@ -483,7 +485,7 @@ static const struct xe_cmd core_cmds[] = {
       "one parameter of one pool",
       KEYS("pool|uuid", "param-name"), NOKEYS, 0, cmd_pool_param_get },
     { "pool-param-set", "pool=<uuid|name-label> <param>=<value> ...",
-      "set name-label, name-description, numa-policy, pin-mode or cpu-overcommit",
+      "set name-label, name-description, numa-policy, pin-mode, cpu-overcommit or cpupool",
       KEYS("pool|uuid"), pool_rw, XE_CMD_ANYKEYS, cmd_pool_param_set },
     { "pool-gpu-add", "pool=<uuid|name-label> pci-id=<SBDF>",
       "put a GPU (and its companions) in a pool, assignable through pciback",

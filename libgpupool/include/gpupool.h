@@ -43,6 +43,9 @@ extern "C" {
 #define GPUPOOL_HAVE_CONFIG 1
 /* The "xapi" driver (XCP-ng), gp_xapi_dom0_access() and gp_drift_check(). */
 #define GPUPOOL_HAVE_XAPI 1
+/* gp_pool.cpupool, gp_pool_spec / gp_pool_create_ex() and the "cpupool" pool
+ * parameter: a pool's VMs live in one named Xen cpupool. */
+#define GPUPOOL_HAVE_POOL_CPUPOOL 1
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -379,6 +382,8 @@ typedef struct {
     gp_numa_policy numa_policy;
     gp_pin_mode pin_mode;
     double cpu_overcommit;      /* vCPUs per pCPU allowed on a node; default 1.0 */
+    char *cpupool;              /* Xen cpupool of the pool's VMs (xl's pool = "...");
+                                   default GP_CPUPOOL_DEFAULT */
     char **gpus;                /* member pci-ids, ascending */
     size_t n_gpus;
     char *created;              /* ISO 8601 UTC */
@@ -388,10 +393,48 @@ void gp_pool_init(gp_pool *p);
 void gp_pool_dispose(gp_pool *p);
 void gp_pool_list_free(gp_pool *pools, size_t n);
 
+/* The cpupool Xen puts every domain in unless told otherwise (xl, xapi). */
+#define GP_CPUPOOL_DEFAULT "Pool-0"
+/* Longest cpupool name gpupool accepts, in bytes (without the NUL). */
+#define GP_CPUPOOL_NAME_MAX 64
+
 /*
- * Create a pool.  name_label must be non-empty and unique; description may be
- * NULL.  policy/pin/overcommit as above (overcommit > 0 and <= 64).
+ * What a new pool is made of (gp_pool_create_ex).  The strings are the
+ * caller's: the call copies what it keeps.  gp_pool_spec_init() sets the
+ * defaults below; set the fields you need after it, so that fields added
+ * later keep their defaults.
+ */
+typedef struct {
+    const char *name_label;     /* required: non-empty, unique, not uuid-shaped */
+    const char *description;    /* NULL = "" */
+    gp_numa_policy policy;      /* default GP_NUMA_REQUIRED */
+    gp_pin_mode pin;            /* default GP_PIN_HARD */
+    double cpu_overcommit;      /* > 0 and <= 64; default 1.0 */
+    const char *cpupool;        /* Xen cpupool name (1..GP_CPUPOOL_NAME_MAX printable
+                                   ASCII bytes, no quotes nor backslash); NULL =
+                                   GP_CPUPOOL_DEFAULT */
+} gp_pool_spec;
+
+/* Defaults: no name, no description, required, hard, 1.0, Pool-0 (NULL). */
+void gp_pool_spec_init(gp_pool_spec *spec);
+
+/*
+ * Create a pool from spec, checks, row and audit row ("pool-create", after =
+ * the new pool) in one transaction.  The cpupool is recorded as given: it is
+ * checked against the host's cpupools when a VM is placed (gp_vm_gpu_assign),
+ * not here, so that a pool can be planned before its cpupool exists.
  * uuid_out (37 bytes, may be NULL) receives the new uuid.
+ * Errors: GP_ERR_INVALID_ARGUMENT (spec NULL, or a bad field: err names it),
+ * GP_ERR_POOL_EXISTS, GP_ERR_DB, GP_ERR_DB_BUSY, GP_ERR_NOMEM.  On error
+ * nothing changed.
+ */
+int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37]);
+
+/*
+ * Create a pool in the default cpupool: gp_pool_create_ex() with name_label,
+ * description (may be NULL), policy, pin and cpu_overcommit (> 0 and <= 64),
+ * cpupool GP_CPUPOOL_DEFAULT.  uuid_out (37 bytes, may be NULL) receives the
+ * new uuid.
  * Errors: GP_ERR_INVALID_ARGUMENT, GP_ERR_POOL_EXISTS, GP_ERR_DB, GP_ERR_DB_BUSY.
  */
 int gp_pool_create(gp_ctx *ctx, const char *name_label, const char *description,
@@ -411,8 +454,10 @@ int gp_pool_get(gp_ctx *ctx, const char *pool, gp_pool *out);
 
 /*
  * Set one parameter of a pool: "name-label", "name-description",
- * "numa-policy", "pin-mode", "cpu-overcommit".  A changed policy, pin-mode or
- * overcommit applies to later assignments only.
+ * "numa-policy", "pin-mode", "cpu-overcommit", "cpupool" (a Xen cpupool name,
+ * as in gp_pool_spec).  A changed policy, pin-mode, overcommit or cpupool
+ * applies to later assignments only (an existing assignment keeps its pCPUs
+ * until it is released and assigned again).
  * Errors: GP_ERR_UNKNOWN_POOL, GP_ERR_INVALID_ARGUMENT (unknown param or bad
  * value), GP_ERR_POOL_EXISTS (name clash), GP_ERR_DB*.
  */
@@ -589,7 +634,10 @@ typedef struct {
  * Assign a GPU to a halted VM: one decision for GPU, pCPUs and memory node
  * (gp_place), recorded in the database and handed to the driver ("record the
  * boot-time GPU and affinity"), all in one transaction.  out (may be NULL,
- * _init'ed by caller) receives the assignment.
+ * _init'ed by caller) receives the assignment.  When the host reports
+ * cpupools (xen driver, xapi on XCP-ng) the pCPUs are chosen inside the host
+ * cpupool named by the pool's cpupool; none of that name (or one without
+ * pCPUs) is GP_ERR_NO_PLACEMENT with params pool and cpupool.
  * Errors: GP_ERR_UNKNOWN_VM, GP_ERR_VM_AMBIGUOUS, GP_ERR_VM_NOT_HALTED,
  * GP_ERR_VM_HAS_GPU, GP_ERR_UNKNOWN_POOL, GP_ERR_PCI_ID_INVALID,
  * GP_ERR_UNKNOWN_GPU, GP_ERR_GPU_NOT_IN_POOL, GP_ERR_GPU_ASSIGNED,
@@ -687,6 +735,8 @@ int gp_drift_check(gp_ctx *ctx, gp_drift **out, size_t *n_out);
  * (way 1 on plain Xen): a comment naming the placement, then
  *   uuid = "<vm uuid>"
  *   pci = [ "<gpu>", "<companion>", ... ]
+ *   pool = "<cpupool>"      (only when the pool's cpupool is not
+ *                            GP_CPUPOOL_DEFAULT)
  *   cpus = "<pcpus>"        (pin-mode hard; cpus_soft = "..." for soft,
  *                            nothing for none)
  * each line ending in '\n'.  Append them to the domain's xl config (xl takes
@@ -704,12 +754,15 @@ int gp_vm_xl_config(gp_ctx *ctx, const char *vm, char **text_out);
  * (libxl_device_pci_add; functions already attached are kept) and set the
  * vCPUs' hard or soft affinity per the pool's pin-mode, read back with
  * libxl_list_vcpu.  Only for a domain that has never run (paused, cpu time
- * 0).  On error the domain is left as it was (what this call attached is
- * detached again).  Writes an audit row "vm-boot-prepare".
+ * 0) and that is in the pool's cpupool (libxl_dominfo.cpupool, named through
+ * libxl_list_cpupool).  On error the domain is left as it was (what this
+ * call attached is detached again).  Writes an audit row "vm-boot-prepare".
  * Errors: GP_ERR_NOT_SUPPORTED (driver is not "xen"), GP_ERR_UNKNOWN_VM (no
  * live domain with that uuid), GP_ERR_VM_NO_GPU, GP_ERR_VM_STARTED (the
- * domain is not paused or has run), GP_ERR_NO_PASSTHROUGH, GP_ERR_DRIVER
- * (libxl refused: the message is libxl's own), GP_ERR_DB*.
+ * domain is not paused or has run), GP_ERR_INVALID_ARGUMENT (the domain is in
+ * another cpupool: params cpupool, domain-cpupool, domid; nothing attached),
+ * GP_ERR_NO_PASSTHROUGH, GP_ERR_DRIVER (libxl refused: the message is
+ * libxl's own), GP_ERR_DB*.
  */
 int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm);
 

@@ -328,12 +328,26 @@ static int require_halted(gp_ctx *ctx, const gp_vm *v, const char *op)
     return GP_ERR_VM_NOT_HALTED;
 }
 
+/* The host's cpupool names, "Pool-0, gpu" (malloc'ed; NULL on ENOMEM). */
+static char *cpupool_names(const gp_host *host)
+{
+    char *s = gp_strdup("");
+    for (size_t i = 0; s && i < host->n_cpupools; i++) {
+        char *n = gp_asprintf("%s%s%s", s, i ? ", " : "",
+                              host->cpupools[i].name ? host->cpupools[i].name : "?");
+        free(s);
+        s = n;
+    }
+    return s;
+}
+
 /* Everything placement needs from the database for one pool. */
 typedef struct {
     gp_numa_policy policy;
     gp_pin_mode pin;
     double overcommit;
     char *name_label;
+    char *cpupool;               /* Xen cpupool of the pool's VMs */
     char **gpus;                 /* members present on the host */
     size_t n_gpus;
     gp_place_existing *existing; /* every assignment on the host */
@@ -345,6 +359,7 @@ typedef struct {
 static void place_inputs_dispose(place_inputs *pi)
 {
     free(pi->name_label);
+    free(pi->cpupool);
     gp_strv_free(pi->gpus, pi->n_gpus);
     for (size_t i = 0; i < pi->n_existing; i++) {
         free(pi->existing_pcpus[i]);
@@ -362,8 +377,8 @@ static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_
     sqlite3_stmt *st = NULL;
     int rc;
 
-    rc = gp_store_prepare(ctx, "SELECT numa_policy, pin_mode, cpu_overcommit, name_label"
-                          " FROM pools WHERE uuid = ?1", &st);
+    rc = gp_store_prepare(ctx, "SELECT numa_policy, pin_mode, cpu_overcommit, name_label,"
+                          " cpupool FROM pools WHERE uuid = ?1", &st);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, pool_uuid, -1, SQLITE_STATIC);
@@ -380,7 +395,8 @@ static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_
     }
     pi->overcommit = sqlite3_column_double(st, 2);
     pi->name_label = gp_strdup((const char *)sqlite3_column_text(st, 3));
-    if (!pi->name_label)
+    pi->cpupool = gp_strdup((const char *)sqlite3_column_text(st, 4));
+    if (!pi->name_label || !pi->cpupool)
         goto nomem;
     sqlite3_finalize(st);
     st = NULL;
@@ -687,14 +703,39 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     req.vm_vcpus = args->vcpus ? args->vcpus : v.vcpus;
     req.vm_memory_mib = args->memory_mib ? args->memory_mib : v.memory_mib;
     req.force_pci_id = args->pci_id ? canon : NULL;
-    /* On Xen a VM's pin set stays inside its cpupool.  xl and xapi start
-     * domains in Pool-0 (cpupool id 0) unless told otherwise, so placement
-     * uses Pool-0's pCPUs when the hypervisor reports cpupools. */
-    for (size_t i = 0; i < host->n_cpupools; i++)
-        if (host->cpupools[i].id == 0) {
-            req.allowed_cpus = host->cpupools[i].cpus;
-            req.n_allowed_cpus = host->cpupools[i].n_cpus;
+    /* On Xen a VM's pin set stays inside its cpupool: the pool's cpupool
+     * (Pool-0 unless set), by name, when the hypervisor reports cpupools.
+     * Without them (sim, planning) the name is recorded, not enforced. */
+    if (host->n_cpupools) {
+        const gp_cpupool *cp = NULL;
+        for (size_t i = 0; i < host->n_cpupools && !cp; i++)
+            if (host->cpupools[i].name && !strcmp(host->cpupools[i].name, pi.cpupool))
+                cp = &host->cpupools[i];
+        if (!cp || !cp->n_cpus) {
+            char *names = cpupool_names(host);
+            if (!names) {
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            if (!cp)
+                rc = GP_ERR(ctx, GP_ERR_NO_PLACEMENT,
+                            "pool %s (%s) places its VMs in Xen cpupool '%s', which this host "
+                            "does not have (cpupools: %s): create it (xl cpupool-create) or "
+                            "set the pool's cpupool", pi.name_label, a.pool_uuid, pi.cpupool,
+                            names);
+            else
+                rc = GP_ERR(ctx, GP_ERR_NO_PLACEMENT,
+                            "pool %s (%s) places its VMs in Xen cpupool '%s', which holds no "
+                            "pCPU", pi.name_label, a.pool_uuid, pi.cpupool);
+            free(names);
+            GP_PARAM(ctx, "pool", "%s", a.pool_uuid);
+            GP_PARAM(ctx, "cpupool", "%s", pi.cpupool);
+            GP_PARAM(ctx, "vm", "%s", v.uuid);
+            goto out;
         }
+        req.allowed_cpus = cp->cpus;
+        req.n_allowed_cpus = cp->n_cpus;
+    }
     if (req.vm_vcpus <= 0 || req.vm_memory_mib == 0) {
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
                     "the %s of VM %s (%s) is unknown: give it explicitly",

@@ -725,6 +725,28 @@ int gp_xen_domain_find(gp_ctx *ctx, const char *vm_uuid, gp_xen_dom *out)
     return GP_OK;
 }
 
+int gp_xen_cpupool_name(gp_ctx *ctx, int poolid, char **name_out)
+{
+    libxl_cpupoolinfo *cp;
+    int ncp = 0, rc = GP_OK;
+
+    *name_out = NULL;
+    cp = LX->list_cpupool(LXC(ctx), &ncp);
+    if (!cp && ncp != 0)
+        return lx_fail(ctx, ERROR_FAIL, "libxl_list_cpupool failed");
+    for (int i = 0; i < ncp; i++) {
+        if ((int)cp[i].poolid != poolid)
+            continue;
+        *name_out = gp_strdup(cp[i].pool_name ? cp[i].pool_name : "");
+        if (!*name_out)
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        break;
+    }
+    if (cp)
+        LX->cpupoolinfo_list_free(cp, ncp);
+    return rc;
+}
+
 /* Halted VMs gpupool knows: assigned VMs without a live domain. */
 typedef struct {
     char uuid[37];

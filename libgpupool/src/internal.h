@@ -192,6 +192,11 @@ typedef struct {
     bool pv;                 /* PV domain (libxl_domain_type PV) */
 } gp_xen_dom;
 GP_HIDDEN int gp_xen_domain_find(gp_ctx *ctx, const char *vm_uuid, gp_xen_dom *out);
+/* Name of the cpupool with id poolid as Xen reports it now
+ * (libxl_list_cpupool), malloc'ed in *name_out (caller frees); *name_out is
+ * NULL when Xen has no cpupool with that id.  Errors: GP_ERR_DRIVER (libxl's
+ * message), GP_ERR_NOMEM. */
+GP_HIDDEN int gp_xen_cpupool_name(gp_ctx *ctx, int poolid, char **name_out);
 /* Attach pci_ids[0..n) to domid (libxl_device_pci_add); functions already
  * attached are skipped; attached (may be NULL, n entries) tells which this
  * call attached.  On failure the ones this call attached are detached again

@@ -27,6 +27,7 @@ void gp_pool_dispose(gp_pool *p)
         return;
     free(p->name_label);
     free(p->name_description);
+    free(p->cpupool);
     gp_strv_free(p->gpus, p->n_gpus);
     free(p->created);
     gp_pool_init(p);
@@ -43,7 +44,7 @@ void gp_pool_list_free(gp_pool *pools, size_t n)
 
 #define POOL_SELECT                                                                   \
     "SELECT p.uuid, p.name_label, p.name_description, p.numa_policy, p.pin_mode,"     \
-    " p.cpu_overcommit, p.created, m.pci_id"                                          \
+    " p.cpu_overcommit, p.created, m.pci_id, p.cpupool"                               \
     " FROM pools p LEFT JOIN pool_members m ON m.pool_uuid = p.uuid"
 
 /* Read rows of POOL_SELECT (grouped by pool, members ascending) into a list. */
@@ -71,7 +72,8 @@ static int pools_from_rows(gp_ctx *ctx, sqlite3_stmt *st, gp_pool **out, size_t 
             p->name_label = gp_strdup((const char *)sqlite3_column_text(st, 1));
             p->name_description = gp_strdup((const char *)sqlite3_column_text(st, 2));
             p->created = gp_strdup((const char *)sqlite3_column_text(st, 6));
-            if (!p->name_label || !p->name_description || !p->created)
+            p->cpupool = gp_strdup((const char *)sqlite3_column_text(st, 8));
+            if (!p->name_label || !p->name_description || !p->created || !p->cpupool)
                 goto nomem;
             if (gp_numa_policy_parse((const char *)sqlite3_column_text(st, 3),
                                      &p->numa_policy) ||
@@ -178,6 +180,8 @@ static char *pool_json(const void *obj)
     json_object_object_add(o, "numa_policy", json_object_new_string(gp_numa_policy_name(p->numa_policy)));
     json_object_object_add(o, "pin_mode", json_object_new_string(gp_pin_mode_name(p->pin_mode)));
     json_object_object_add(o, "cpu_overcommit", json_object_new_double(p->cpu_overcommit));
+    json_object_object_add(o, "cpupool",
+                           json_object_new_string(p->cpupool ? p->cpupool : GP_CPUPOOL_DEFAULT));
     for (size_t i = 0; i < p->n_gpus; i++)
         json_object_array_add(g, json_object_new_string(p->gpus[i]));
     json_object_object_add(o, "gpus", g);
@@ -216,6 +220,34 @@ static int check_overcommit(gp_ctx *ctx, double v, const char *text)
     return GP_OK;
 }
 
+/* A Xen cpupool name: 1..GP_CPUPOOL_NAME_MAX printable ASCII bytes, none
+ * of them a quote or a backslash (it is written into xl's pool = "..."). */
+_Static_assert(GP_CPUPOOL_NAME_MAX == 64, "check_cpupool's message names the limit");
+static int check_cpupool(gp_ctx *ctx, const char *name)
+{
+    const char *why = NULL;
+    size_t len = name ? strlen(name) : 0;
+    int rc;
+
+    if (!len)
+        why = "must not be empty";
+    else if (len > GP_CPUPOOL_NAME_MAX)
+        why = "is longer than 64 bytes";  /* GP_CPUPOOL_NAME_MAX */
+    for (size_t i = 0; !why && i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c > 0x7e)
+            why = "may hold only printable ASCII characters";
+        else if (c == '"' || c == '\'' || c == '\\')
+            why = "may not hold quotes or backslashes";
+    }
+    if (!why)
+        return GP_OK;
+    rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "cpupool name '%.*s%s' %s", GP_CPUPOOL_NAME_MAX,
+                name ? name : "", len > GP_CPUPOOL_NAME_MAX ? "..." : "", why);
+    GP_PARAM(ctx, "cpupool", "%.*s", GP_CPUPOOL_NAME_MAX, name ? name : "");
+    return rc;
+}
+
 /* Refuse a name-label another pool (not except_uuid) has. */
 static int check_name_free(gp_ctx *ctx, const char *name, const char *except_uuid)
 {
@@ -234,17 +266,50 @@ static int check_name_free(gp_ctx *ctx, const char *name, const char *except_uui
     return rc;
 }
 
+void gp_pool_spec_init(gp_pool_spec *spec)
+{
+    memset(spec, 0, sizeof(*spec));
+    spec->policy = GP_NUMA_REQUIRED;
+    spec->pin = GP_PIN_HARD;
+    spec->cpu_overcommit = 1.0;
+}
+
 int gp_pool_create(gp_ctx *ctx, const char *name_label, const char *description,
                    gp_numa_policy policy, gp_pin_mode pin, double cpu_overcommit,
                    char uuid_out[37])
 {
+    gp_pool_spec spec;
+
+    gp_pool_spec_init(&spec);
+    spec.name_label = name_label;
+    spec.description = description;
+    spec.policy = policy;
+    spec.pin = pin;
+    spec.cpu_overcommit = cpu_overcommit;
+    return gp_pool_create_ex(ctx, &spec, uuid_out);
+}
+
+int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
+{
     sqlite3_stmt *st = NULL;
     gp_pool after;
+    const char *name_label, *description, *cpupool;
+    gp_numa_policy policy;
+    gp_pin_mode pin;
+    double cpu_overcommit;
     char uuid[37], now[32], oc[64];
     int rc;
 
     gp_pool_init(&after);
     gp_err_clear(&ctx->err);
+    if (!spec)
+        return GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "creating a pool needs a pool spec");
+    name_label = spec->name_label;
+    description = spec->description;
+    policy = spec->policy;
+    pin = spec->pin;
+    cpu_overcommit = spec->cpu_overcommit;
+    cpupool = spec->cpupool ? spec->cpupool : GP_CPUPOOL_DEFAULT;
     rc = check_name_label(ctx, name_label);
     if (rc)
         return rc;
@@ -263,6 +328,9 @@ int gp_pool_create(gp_ctx *ctx, const char *name_label, const char *description,
     rc = check_overcommit(ctx, cpu_overcommit, oc);
     if (rc)
         return rc;
+    rc = check_cpupool(ctx, cpupool);
+    if (rc)
+        return rc;
     rc = gp_store_begin(ctx);
     if (rc)
         return rc;
@@ -272,8 +340,8 @@ int gp_pool_create(gp_ctx *ctx, const char *name_label, const char *description,
     gp_uuid_generate(uuid);
     gp_now_iso(now);
     rc = gp_store_prepare(ctx, "INSERT INTO pools(uuid, name_label, name_description,"
-                          " numa_policy, pin_mode, cpu_overcommit, created)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st);
+                          " numa_policy, pin_mode, cpu_overcommit, created, cpupool)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st);
     if (rc)
         goto out;
     sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
@@ -283,6 +351,7 @@ int gp_pool_create(gp_ctx *ctx, const char *name_label, const char *description,
     sqlite3_bind_text(st, 5, gp_pin_mode_name(pin), -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 6, cpu_overcommit);
     sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, cpupool, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) {
         rc = gp_store_error(ctx, rc, "creating a pool");
@@ -352,6 +421,7 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         { "numa-policy", "numa_policy" },
         { "pin-mode", "pin_mode" },
         { "cpu-overcommit", "cpu_overcommit" },
+        { "cpupool", "cpupool" },
     };
     sqlite3_stmt *st = NULL;
     gp_pool before, after;
@@ -369,7 +439,7 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
     if (!column) {
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
                     "unknown pool parameter '%s' (name-label, name-description, numa-policy,"
-                    " pin-mode, cpu-overcommit)", param ? param : "");
+                    " pin-mode, cpu-overcommit, cpupool)", param ? param : "");
         GP_PARAM(ctx, "param", "%s", param ? param : "");
         return rc;
     }
@@ -402,6 +472,8 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         if (errno || end == value || *end)
             oc = NAN;
         rc = check_overcommit(ctx, oc, value);
+    } else if (!strcmp(param, "cpupool")) {
+        rc = check_cpupool(ctx, value);
     } else {
         rc = GP_OK;
     }

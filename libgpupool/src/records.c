@@ -462,6 +462,7 @@ static int pool_record(const gp_pool *p, const kv_ref *held, size_t n_held,
     rb_str(&b, "numa-policy", gp_numa_policy_name(p->numa_policy));
     rb_str(&b, "pin-mode", gp_pin_mode_name(p->pin_mode));
     rb_take(&b, "cpu-overcommit", gp_asprintf("%g", p->cpu_overcommit));
+    rb_str(&b, "cpupool", p->cpupool ? p->cpupool : GP_CPUPOOL_DEFAULT);
     rb_strs(&b, "gpus", p->gpus, p->n_gpus);
     rb_take(&b, "free-gpus", join_strs(free_ids, n_free));
     rb_str(&b, "created", p->created);

@@ -101,6 +101,9 @@ static const char *const migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+    /* 1 -> 2: the Xen cpupool of a pool's VMs (xl's pool = "..."); existing
+     * pools keep Xen's default, Pool-0, which placement used before. */
+    "ALTER TABLE pools ADD COLUMN cpupool TEXT NOT NULL DEFAULT 'Pool-0';",
 };
 
 int gp_store_schema_version(void)

@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,7 @@ int gp_vm_xl_config(gp_ctx *ctx, const char *vm, char **text_out)
 {
     gp_assignment a;
     sbuf b = { 0 };
-    char *cpus = NULL;
+    char *cpus = NULL, *cpupool = NULL;
     int rc;
 
     *text_out = NULL;
@@ -72,6 +73,14 @@ int gp_vm_xl_config(gp_ctx *ctx, const char *vm, char **text_out)
     for (size_t i = 0; i < a.n_companions; i++)
         sb_printf(&b, ", \"%s\"", a.companions[i]);
     sb_printf(&b, " ]\n");
+    /* The pool's cpupool (its pCPUs were chosen inside it); Pool-0 is xl's
+     * default and needs no line. */
+    rc = gp_store_query_text(ctx, "reading the pool's cpupool",
+                             "SELECT cpupool FROM pools WHERE uuid = ?1", a.pool_uuid, &cpupool);
+    if (rc)
+        goto out;
+    if (cpupool && strcmp(cpupool, GP_CPUPOOL_DEFAULT))
+        sb_printf(&b, "pool = \"%s\"\n", cpupool);
     if (a.pin_mode != GP_PIN_NONE && a.n_pcpus) {
         cpus = gp_cpulist_ranges(a.pcpus, a.n_pcpus);
         if (!cpus) {
@@ -89,6 +98,7 @@ int gp_vm_xl_config(gp_ctx *ctx, const char *vm, char **text_out)
 out:
     free(b.buf);
     free(cpus);
+    free(cpupool);
     gp_assignment_dispose(&a);
     return rc;
 }
@@ -152,7 +162,7 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
     const char **ids = NULL;
     bool *attached = NULL;
     size_t n = 0;
-    char *pcpus = NULL, *after = NULL;
+    char *pcpus = NULL, *after = NULL, *pool_cpupool = NULL, *dom_cpupool = NULL;
     int rc;
 
     gp_err_clear(&ctx->err);
@@ -183,6 +193,33 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
                     (double)d.cpu_time_ns / 1e9);
         GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
         GP_PARAM(ctx, "domid", "%d", d.domid);
+        goto out;
+    }
+    /* The pool's cpupool: the assignment's pCPUs were chosen inside it, and
+     * Xen keeps a domain's affinity inside the domain's cpupool.  A domain
+     * created in another cpupool (pool = "..." missing from its config) is
+     * refused before anything is attached. */
+    rc = gp_store_query_text(ctx, "reading the pool's cpupool",
+                             "SELECT cpupool FROM pools WHERE uuid = ?1", a.pool_uuid,
+                             &pool_cpupool);
+    if (rc)
+        goto out;
+    rc = gp_xen_cpupool_name(ctx, d.cpupool, &dom_cpupool);
+    if (rc)
+        goto out;
+    if (!pool_cpupool || !dom_cpupool || strcmp(pool_cpupool, dom_cpupool)) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
+                    "domain %d of VM %s is in Xen cpupool '%s' (id %d) but pool %s (%s) "
+                    "places its VMs in cpupool '%s': create the domain with pool = \"%s\" "
+                    "(vm-xl-config prints it); nothing was changed",
+                    d.domid, a.vm_uuid, dom_cpupool ? dom_cpupool : "unknown", d.cpupool,
+                    a.pool_name_label ? a.pool_name_label : "?", a.pool_uuid,
+                    pool_cpupool ? pool_cpupool : "unknown", pool_cpupool ? pool_cpupool : "");
+        GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
+        GP_PARAM(ctx, "domid", "%d", d.domid);
+        GP_PARAM(ctx, "pool", "%s", a.pool_uuid);
+        GP_PARAM(ctx, "cpupool", "%s", pool_cpupool ? pool_cpupool : "");
+        GP_PARAM(ctx, "domain-cpupool", "%s", dom_cpupool ? dom_cpupool : "unknown");
         goto out;
     }
     n = 1 + a.n_companions;
@@ -255,15 +292,15 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
     /* Audit: what was applied to which domain. */
     pcpus = gp_cpulist_join(a.pcpus, a.n_pcpus);
     {
-        sbuf b = { 0 };
-        sb_printf(&b, "{\"domid\":%d,\"pci_ids\":[", d.domid);
+        json_object *o = json_object_new_object(), *arr = json_object_new_array();
+        json_object_object_add(o, "domid", json_object_new_int(d.domid));
         for (size_t i = 0; i < n; i++)
-            sb_printf(&b, "%s\"%s\"", i ? "," : "", ids[i]);
-        sb_printf(&b, "],\"pcpus\":\"%s\",\"pin_mode\":\"%s\"}", pcpus ? pcpus : "",
-                  gp_pin_mode_name(a.pin_mode));
-        after = b.oom ? NULL : b.buf;
-        if (b.oom)
-            free(b.buf);
+            json_object_array_add(arr, json_object_new_string(ids[i]));
+        json_object_object_add(o, "pci_ids", arr);
+        json_object_object_add(o, "pcpus", json_object_new_string(pcpus ? pcpus : ""));
+        json_object_object_add(o, "pin_mode",
+                               json_object_new_string(gp_pin_mode_name(a.pin_mode)));
+        after = gp_json_take_text(o);
     }
     rc = gp_store_begin(ctx);
     if (!rc) {
@@ -278,6 +315,8 @@ out:
     free(attached);
     free(pcpus);
     free(after);
+    free(pool_cpupool);
+    free(dom_cpupool);
     gp_assignment_dispose(&a);
     return rc;
 }
