@@ -354,7 +354,17 @@ static void test_cpupool_bounds_placement(void **state)
     /* Default: Pool-0, by name. */
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "in-pool0", &args, &a), GP_OK);
     assert_pcpus_within(&a, 0, 3, 24, 27);
-    /* The pool's own cpupool. */
+    /* The pool cannot move to another cpupool under a VM pinned in Pool-0. */
+    gt_snap(f);
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "gpu", "cpupool", "accel"), GP_ERR_GPU_ASSIGNED,
+                  "cpupool", "accel");
+    assert_non_null(gt_err_param(f, "vm"));
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "pinned in cpupool Pool-0"));
+    gt_assert_unchanged(f);
+    /* Setting the cpupool it already has changes nothing and is allowed. */
+    assert_int_equal(gp_pool_set_param(f->ctx, "gpu", "cpupool", "Pool-0"), GP_OK);
+    /* Released, the pool moves to its own cpupool. */
+    assert_int_equal(gp_vm_gpu_release(f->ctx, "in-pool0"), GP_OK);
     assert_int_equal(gp_pool_set_param(f->ctx, "gpu", "cpupool", "accel"), GP_OK);
     assert_int_equal(gp_vm_gpu_assign(f->ctx, "in-accel", &args, &a), GP_OK);
     assert_pcpus_within(&a, 8, 11, 32, 35);
@@ -408,8 +418,10 @@ static void test_cpupool_xl_config_line(void **state)
     assert_int_equal(gp_vm_xl_config(f->ctx, "xl", &text), GP_OK);
     assert_null(strstr(text, "pool ="));
     free(text);
-    /* Another cpupool: pool = "<name>" (the pool's current cpupool). */
+    /* Another cpupool: pool = "<name>" (moved while no VM is assigned). */
+    assert_int_equal(gp_vm_gpu_release(f->ctx, "xl"), GP_OK);
     assert_int_equal(gp_pool_set_param(f->ctx, "gpu", "cpupool", "accel"), GP_OK);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "xl", &args, NULL), GP_OK);
     assert_int_equal(gp_vm_xl_config(f->ctx, vm, &text), GP_OK);
     assert_non_null(strstr(text, "\npool = \"accel\"\n"));
     assert_non_null(strstr(text, "\nuuid = \""));

@@ -493,6 +493,28 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         if (rc)
             goto out;
     }
+    if (!strcmp(param, "cpupool") && strcmp(value, before.cpupool)) {
+        /* Assigned VMs are pinned inside the old cpupool: moving the pool
+         * under them would make vm-xl-config name a cpupool their pins are
+         * not in. */
+        char *held = NULL;
+        rc = gp_store_query_text(ctx, "looking for assignments of the pool",
+                                 "SELECT vm_uuid FROM assignments WHERE pool_uuid = ?1"
+                                 " ORDER BY vm_uuid LIMIT 1", uuid, &held);
+        if (rc)
+            goto out;
+        if (held) {
+            rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
+                        "pool %s has assigned VMs (VM %s) pinned in cpupool %s: release "
+                        "them before moving the pool to cpupool %s", before.name_label, held,
+                        before.cpupool, value);
+            GP_PARAM(ctx, "pool", "%s", before.name_label);
+            GP_PARAM(ctx, "vm", "%s", held);
+            GP_PARAM(ctx, "cpupool", "%s", value);
+            free(held);
+            goto out;
+        }
+    }
     sql = gp_asprintf("UPDATE pools SET %s = ?2 WHERE uuid = ?1", column);
     if (!sql) {
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
