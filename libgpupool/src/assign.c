@@ -328,6 +328,33 @@ static int require_halted(gp_ctx *ctx, const gp_vm *v, const char *op)
     return GP_ERR_VM_NOT_HALTED;
 }
 
+/*
+ * Open the write transaction on a halted VM: resolve vm (uuid or name-label)
+ * inside the transaction for a transactional driver (sim: its power state
+ * cannot change before COMMIT), before it for the others (the hypervisor is
+ * not in the database), then apply the halted-only rule for op.  On error
+ * the transaction, if opened, is left for the caller's rollback.
+ */
+static int begin_on_halted_vm(gp_ctx *ctx, const gp_driver_ops *drv, const char *vm,
+                              const char *op, gp_vm *v)
+{
+    int rc;
+    if (!drv->transactional) {
+        rc = vm_resolve(ctx, drv, vm, v);
+        if (rc)
+            return rc;
+    }
+    rc = gp_store_begin(ctx);
+    if (rc)
+        return rc;
+    if (drv->transactional) {
+        rc = vm_resolve(ctx, drv, vm, v);
+        if (rc)
+            return rc;
+    }
+    return require_halted(ctx, v, op);
+}
+
 /* The host's cpupool names, "Pool-0, gpu" (malloc'ed; NULL on ENOMEM). */
 static char *cpupool_names(const gp_host *host)
 {
@@ -608,23 +635,13 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     rc = gp_host_get(ctx, &host);
     if (rc)
         return rc;
+    /* Live domains count their memory in the host's free figure. */
     if (!drv->transactional) {
-        rc = vm_resolve(ctx, drv, vm, &v);
-        if (rc)
-            return rc;
         rc = drv->vm_list(ctx, &live, &n_live);
         if (rc)
             goto out;
     }
-    rc = gp_store_begin(ctx);
-    if (rc)
-        goto out;
-    if (drv->transactional) {
-        rc = vm_resolve(ctx, drv, vm, &v);
-        if (rc)
-            goto out;
-    }
-    rc = require_halted(ctx, &v, "vm-gpu-assign");
+    rc = begin_on_halted_vm(ctx, drv, vm, "vm-gpu-assign", &v);
     if (rc)
         goto out;
     rc = gp_store_query_text(ctx, "reading the state",
@@ -845,20 +862,7 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
     rc = gp_driver_get(ctx, &drv);
     if (rc)
         return rc;
-    if (!drv->transactional) {
-        rc = vm_resolve(ctx, drv, vm, &v);
-        if (rc)
-            return rc;
-    }
-    rc = gp_store_begin(ctx);
-    if (rc)
-        goto out;
-    if (drv->transactional) {
-        rc = vm_resolve(ctx, drv, vm, &v);
-        if (rc)
-            goto out;
-    }
-    rc = require_halted(ctx, &v, "vm-gpu-release");
+    rc = begin_on_halted_vm(ctx, drv, vm, "vm-gpu-release", &v);
     if (rc)
         goto out;
     rc = assignments_read(ctx, v.uuid, &as, &n);
