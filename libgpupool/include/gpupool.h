@@ -265,7 +265,7 @@ typedef struct {
     gp_companion *companions;       /* other functions of the same slot */
     size_t n_companions;
     char *driver;                   /* bound driver ("nvidia", "pciback", ...), "none", NULL unknown */
-    gp_tristate boot_vga;           /* sysfs boot_vga, else VGA Enable in the bridge control / firmware */
+    gp_tristate boot_vga;           /* sysfs boot_vga (VGA class only; other classes: no); unknown from a dump or hwloc */
     gp_pcie_link link_cap;          /* LnkCap or sysfs max_link_speed/width */
     gp_pcie_link link_sta;          /* LnkSta or sysfs current_link_speed/width */
     gp_tristate link_downgraded;    /* link_sta below link_cap; unknown if either is */
