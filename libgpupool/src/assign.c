@@ -73,14 +73,8 @@ static int assignments_read(gp_ctx *ctx, const char *vm_uuid, gp_assignment **ou
         const char *pci = (const char *)sqlite3_column_text(st, 1);
         gp_assignment *a = n ? &v[n - 1] : NULL;
         if (!a || strcmp(a->pci_id, pci)) {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 16;
-                gp_assignment *nv = realloc(v, ncap * sizeof(*nv));
-                if (!nv)
-                    goto nomem;
-                v = nv;
-                cap = ncap;
-            }
+            if (gp_array_reserve((void **)&v, &cap, n, sizeof(*v)))
+                goto nomem;
             a = &v[n++];
             gp_assignment_init(a);
             snprintf(a->vm_uuid, sizeof(a->vm_uuid), "%s", (const char *)sqlite3_column_text(st, 0));

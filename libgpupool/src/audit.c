@@ -46,14 +46,8 @@ int gp_audit_list(gp_ctx *ctx, int64_t since_id, size_t limit,
     sqlite3_bind_int64(st, 1, since_id);
     sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : -1);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 32;
-            gp_audit_entry *nv = realloc(v, ncap * sizeof(*nv));
-            if (!nv)
-                goto nomem;
-            v = nv;
-            cap = ncap;
-        }
+        if (gp_array_reserve((void **)&v, &cap, n, sizeof(*v)))
+            goto nomem;
         gp_audit_entry *e = &v[n++];
         memset(e, 0, sizeof(*e));
         e->id = sqlite3_column_int64(st, 0);

@@ -74,15 +74,9 @@ static int sim_vm_list(gp_ctx *ctx, gp_vm **out, size_t *n_out)
     if (rc)
         return rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            gp_vm *nv = realloc(vms, ncap * sizeof(*nv));
-            if (!nv) {
-                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-                goto out;
-            }
-            vms = nv;
-            cap = ncap;
+        if (gp_array_reserve((void **)&vms, &cap, n, sizeof(*vms))) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            goto out;
         }
         gp_vm_init(&vms[n]);
         rc = vm_from_row(ctx, st, &vms[n++]);

@@ -768,13 +768,9 @@ static int known_vms(gp_ctx *ctx, known_vm **out, size_t *n_out)
     if (rc)
         return rc;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            known_vm *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
-            if (!nv) {
-                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-                goto out;
-            }
-            v = nv;
+        if (gp_array_reserve((void **)&v, &cap, n, sizeof(*v))) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            goto out;
         }
         snprintf(v[n].uuid, sizeof(v[n].uuid), "%s", (const char *)sqlite3_column_text(st, 0));
         v[n].vcpus = sqlite3_column_int(st, 1);
@@ -1006,15 +1002,11 @@ int gp_xen_state_get(gp_ctx *ctx, gp_xen_state *st)
             continue;
         l = LX->pci_list(LXC(ctx), d[i].domid, &n);
         for (int j = 0; l && j < n; j++) {
-            if (st->n_attached == cap) {
-                gp_xen_attached *na = realloc(st->attached, (cap = cap ? cap * 2 : 8) *
-                                                                sizeof(*na));
-                if (!na) {
-                    LX->pci_list_free(l, n);
-                    rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-                    goto fail;
-                }
-                st->attached = na;
+            if (gp_array_reserve((void **)&st->attached, &cap, st->n_attached,
+                                 sizeof(*st->attached))) {
+                LX->pci_list_free(l, n);
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+                goto fail;
             }
             gp_xen_attached *a = &st->attached[st->n_attached++];
             pci_to_id(&l[j], a->pci_id);

@@ -349,17 +349,11 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql, const char *key)
     return st;
 }
 
-/* Append one element to a growing array; returns the new slot or NULL. */
-static void *grow(void **arr, size_t *n, size_t *cap, size_t size)
+/* Append one zeroed element to a growing array; the new slot or NULL. */
+static void *push(void **arr, size_t *n, size_t *cap, size_t size)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 8;
-        void *na = realloc(*arr, nc * size);
-        if (!na)
-            return NULL;
-        *arr = na;
-        *cap = nc;
-    }
+    if (gp_array_reserve(arr, cap, *n, size))
+        return NULL;
     void *slot = (char *)*arr + (*n)++ * size;
     memset(slot, 0, size);
     return slot;
@@ -379,7 +373,7 @@ static int load_rows(sqlite3 *db, const char *key, gp_host *h)
         return -1;
     cap = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        gp_numa_node *n = grow((void **)&h->nodes, &h->n_nodes, &cap, sizeof(*n));
+        gp_numa_node *n = push((void **)&h->nodes, &h->n_nodes, &cap, sizeof(*n));
         if (!n)
             goto out;
         n->id = sqlite3_column_int(st, 0);
@@ -398,7 +392,7 @@ static int load_rows(sqlite3 *db, const char *key, gp_host *h)
         return -1;
     cap = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        gp_pcpu *c = grow((void **)&h->cpus, &h->n_cpus, &cap, sizeof(*c));
+        gp_pcpu *c = push((void **)&h->cpus, &h->n_cpus, &cap, sizeof(*c));
         if (!c)
             goto out;
         c->id = sqlite3_column_int(st, 0);
@@ -417,7 +411,7 @@ static int load_rows(sqlite3 *db, const char *key, gp_host *h)
         return -1;
     cap = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        gp_gpu *g = grow((void **)&h->gpus, &h->n_gpus, &cap, sizeof(*g));
+        gp_gpu *g = push((void **)&h->gpus, &h->n_gpus, &cap, sizeof(*g));
         if (!g)
             goto out;
         gp_gpu_init(g);
@@ -463,7 +457,7 @@ static int load_rows(sqlite3 *db, const char *key, gp_host *h)
         return -1;
     cap = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        gp_pci_function *f = grow((void **)&h->functions, &h->n_functions, &cap, sizeof(*f));
+        gp_pci_function *f = push((void **)&h->functions, &h->n_functions, &cap, sizeof(*f));
         if (!f)
             goto out;
         snprintf(f->pci_id, sizeof(f->pci_id), "%s", (const char *)sqlite3_column_text(st, 0));
@@ -684,7 +678,7 @@ void gp_host_cache_names_seed(gp_ctx *ctx)
                   " vendor_name, device_name, subsys_name FROM pci_names WHERE stamp = ?1",
               stamp);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
-        gp_pci_name *e = grow((void **)&v, &n, &cap, sizeof(*e));
+        gp_pci_name *e = push((void **)&v, &n, &cap, sizeof(*e));
         if (!e)
             break;
         e->vendor_id = (uint16_t)sqlite3_column_int(st, 0);

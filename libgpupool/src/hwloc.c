@@ -95,18 +95,6 @@ typedef struct {
     char err[256];
 } hw_state;
 
-static int grow(void **v, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 32;
-    void *nv = realloc(*v, nc * elem);
-    if (!nv)
-        return -1;
-    *v = nv;
-    *cap = nc;
-    return 0;
-}
 
 /* SAX2 attributes: (localname, prefix, URI, value, end) quintuples. */
 typedef struct {
@@ -282,7 +270,7 @@ static ssize_t read_pci(hw_state *st, const hw_attrs *at, bool bridge, const hw_
 
     if (!attr_get(at, "pci_busid", busid, sizeof(busid)) || gp_pci_addr_parse(busid, &a, NULL))
         return -1;  /* host bridge, or nothing we can name */
-    if (grow((void **)&st->pci, &st->cap_pci, st->n_pci, sizeof(*st->pci))) {
+    if (gp_array_reserve((void **)&st->pci, &st->cap_pci, st->n_pci, sizeof(*st->pci))) {
         st->nomem = true;
         return -1;
     }
@@ -322,7 +310,7 @@ static void object_start(hw_state *st, const hw_attrs *at, hw_frame *f, const hw
         f->core_obj = st->n_cores++;
         f->core = os < 0 ? -1 : (f->package >= 0 ? f->package * 1000 + (int)os : (int)os);
     } else if (!strcmp(type, "PU")) {
-        if (grow((void **)&st->pus, &st->cap_pus, st->n_pus, sizeof(*st->pus))) {
+        if (gp_array_reserve((void **)&st->pus, &st->cap_pus, st->n_pus, sizeof(*st->pus))) {
             st->nomem = true;
             return;
         }
@@ -335,7 +323,7 @@ static void object_start(hw_state *st, const hw_attrs *at, hw_frame *f, const hw
         if (u->id >= 0)
             st->n_pus++;
     } else if (!strcmp(type, "NUMANode")) {
-        if (grow((void **)&st->nodes, &st->cap_nodes, st->n_nodes, sizeof(*st->nodes))) {
+        if (gp_array_reserve((void **)&st->nodes, &st->cap_nodes, st->n_nodes, sizeof(*st->nodes))) {
             st->nomem = true;
             return;
         }
@@ -396,7 +384,7 @@ static void sax_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
     (void)prefix; (void)uri; (void)nb_ns; (void)ns; (void)nb_defaulted;
     if (st->nomem)
         return;
-    if (grow((void **)&st->stack, &st->cap_stack, st->depth, sizeof(*st->stack))) {
+    if (gp_array_reserve((void **)&st->stack, &st->cap_stack, st->depth, sizeof(*st->stack))) {
         st->nomem = true;
         return;
     }

@@ -50,6 +50,10 @@ GP_HIDDEN bool gp_uuid_valid(const char *s);
 /* Current time as ISO 8601 UTC with milliseconds, static-size buffer. */
 GP_HIDDEN void gp_now_iso(char buf[32]);
 GP_HIDDEN int gp_cmp_int(const void *a, const void *b);
+/* Make room for element n of a growing array *arr of *cap elements of elem
+ * bytes (capacity doubles, from 16).  0, or -1 on ENOMEM with *arr and *cap
+ * untouched. */
+GP_HIDDEN int gp_array_reserve(void **arr, size_t *cap, size_t n, size_t elem);
 
 /* ---- host discovery (pci.c, sysfs.c, hwloc.c, host.c) --------------------- */
 

@@ -152,14 +152,8 @@ static void memo_add(uint16_t v, uint16_t d, uint16_t sv, uint16_t sd, const cha
 {
     if (memo_find(v, d, sv, sd))
         return;
-    if (n_memo == cap_memo) {
-        size_t nc = cap_memo ? cap_memo * 2 : 16;
-        gp_pci_name *nm = realloc(memo, nc * sizeof(*nm));
-        if (!nm)
-            return;  /* only a memo */
-        memo = nm;
-        cap_memo = nc;
-    }
+    if (gp_array_reserve((void **)&memo, &cap_memo, n_memo, sizeof(*memo)))
+        return;  /* only a memo */
     gp_pci_name *e = &memo[n_memo++];
     *e = (gp_pci_name){ v, d, sv, sd, gp_strdup(vn), gp_strdup(dn), gp_strdup(sn) };
 }
@@ -337,18 +331,6 @@ typedef struct {
     int rc;
 } pci_scan;
 
-static int grow(void **v, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 64;
-    void *nv = realloc(*v, nc * elem);
-    if (!nv)
-        return -1;
-    *v = nv;
-    *cap = nc;
-    return 0;
-}
 
 /* Capabilities: LnkCap/LnkSta, FLR, SR-IOV. */
 static void gpu_read_caps(struct pci_dev *d, gp_gpu *g)
@@ -432,7 +414,7 @@ static int scan_device(pci_scan *s, const gp_config *cfg, struct pci_dev *d)
                 PCI_FILL_NUMA_NODE | PCI_FILL_IOMMU_GROUP;
     bool has_dir = false;
 
-    if (grow((void **)&s->fns, &s->cap_fns, s->n_fns, sizeof(*s->fns)))
+    if (gp_array_reserve((void **)&s->fns, &s->cap_fns, s->n_fns, sizeof(*s->fns)))
         return GP_ERR_NOMEM;
     f = &s->fns[s->n_fns];
     memset(f, 0, sizeof(*f));
@@ -482,7 +464,7 @@ static int scan_device(pci_scan *s, const gp_config *cfg, struct pci_dev *d)
     if (!gp_class_is_gpu(cfg, f->class_code, f->vendor_id))
         return GP_OK;
 
-    if (grow((void **)&s->gpus, &s->cap_gpus, s->n_gpus, sizeof(*s->gpus)))
+    if (gp_array_reserve((void **)&s->gpus, &s->cap_gpus, s->n_gpus, sizeof(*s->gpus)))
         return GP_ERR_NOMEM;
     gp_gpu *g = &s->gpus[s->n_gpus];
     gp_gpu_init(g);

@@ -58,14 +58,8 @@ static int pools_from_rows(gp_ctx *ctx, sqlite3_stmt *st, gp_pool **out, size_t 
         const char *uuid = (const char *)sqlite3_column_text(st, 0);
         gp_pool *p = n ? &v[n - 1] : NULL;
         if (!p || strcmp(p->uuid, uuid)) {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 8;
-                gp_pool *nv = realloc(v, ncap * sizeof(*nv));
-                if (!nv)
-                    goto nomem;
-                v = nv;
-                cap = ncap;
-            }
+            if (gp_array_reserve((void **)&v, &cap, n, sizeof(*v)))
+                goto nomem;
             p = &v[n++];
             gp_pool_init(p);
             snprintf(p->uuid, sizeof(p->uuid), "%s", uuid);

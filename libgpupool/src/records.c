@@ -84,16 +84,11 @@ static void rb_take(rec_builder *b, const char *key, char *value)
         b->failed = true;
         return;
     }
-    if (b->r->n_fields == b->cap) {
-        size_t ncap = b->cap ? b->cap * 2 : 32;
-        gp_field *nf = realloc(b->r->fields, ncap * sizeof(*nf));
-        if (!nf) {
-            free(value);
-            b->failed = true;
-            return;
-        }
-        b->r->fields = nf;
-        b->cap = ncap;
+    if (gp_array_reserve((void **)&b->r->fields, &b->cap, b->r->n_fields,
+                         sizeof(*b->r->fields))) {
+        free(value);
+        b->failed = true;
+        return;
     }
     char *k = strdup(key);
     if (!k) {
@@ -283,14 +278,8 @@ static int members_read(gp_ctx *ctx, member_row **out, size_t *n_out)
         const char *pci = (const char *)sqlite3_column_text(st, 0);
         const char *pool = (const char *)sqlite3_column_text(st, 1);
         const char *vm = (const char *)sqlite3_column_text(st, 2);
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            member_row *nv = realloc(v, ncap * sizeof(*nv));
-            if (!nv)
-                goto nomem;
-            v = nv;
-            cap = ncap;
-        }
+        if (gp_array_reserve((void **)&v, &cap, n, sizeof(*v)))
+            goto nomem;
         member_row *m = &v[n];
         snprintf(m->pci_id, sizeof(m->pci_id), "%s", pci ? pci : "");
         snprintf(m->vm_uuid, sizeof(m->vm_uuid), "%s", vm ? vm : "");

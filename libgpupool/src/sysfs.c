@@ -49,15 +49,10 @@ static int list_numbered(const char *dir, const char *prefix, int **out, size_t 
         long v = strtol(e->d_name + plen, &end, 10);
         if (*end || v < 0 || v > 1000000)
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            int *ni = realloc(ids, cap * sizeof(*ids));
-            if (!ni) {
-                free(ids);
-                closedir(d);
-                return GP_ERR_NOMEM;
-            }
-            ids = ni;
+        if (gp_array_reserve((void **)&ids, &cap, n, sizeof(*ids))) {
+            free(ids);
+            closedir(d);
+            return GP_ERR_NOMEM;
         }
         ids[n++] = (int)v;
     }

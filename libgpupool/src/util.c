@@ -75,6 +75,21 @@ fail:
     return NULL;
 }
 
+int gp_array_reserve(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 16;
+    if (nc <= n)
+        nc = n + 1;
+    void *na = realloc(*arr, nc * elem);
+    if (!na)
+        return -1;
+    *arr = na;
+    *cap = nc;
+    return 0;
+}
+
 int gp_cmp_int(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;
@@ -109,14 +124,9 @@ int gp_cpulist_parse(const char *s, int **out, size_t *n_out)
             p = end;
         }
         for (long i = a; i <= b; i++) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                int *ni = realloc(ids, cap * sizeof(*ids));
-                if (!ni) {
-                    free(ids);
-                    return GP_ERR_NOMEM;
-                }
-                ids = ni;
+            if (gp_array_reserve((void **)&ids, &cap, n, sizeof(*ids))) {
+                free(ids);
+                return GP_ERR_NOMEM;
             }
             ids[n++] = (int)i;
         }

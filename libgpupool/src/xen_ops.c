@@ -341,13 +341,9 @@ static gp_reconcile_item *GP_PRINTF(6, 7) item_add(items *it, const char *kind, 
     va_list ap;
     char line[512];
     gp_reconcile_item *r;
-    if (it->n == it->cap) {
-        gp_reconcile_item *nv = realloc(it->v, (it->cap = it->cap ? it->cap * 2 : 8) * sizeof(*nv));
-        if (!nv) {
-            it->oom = true;
-            return NULL;
-        }
-        it->v = nv;
+    if (gp_array_reserve((void **)&it->v, &it->cap, it->n, sizeof(*it->v))) {
+        it->oom = true;
+        return NULL;
     }
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
@@ -402,13 +398,9 @@ static int pool_functions(gp_ctx *ctx, pool_fn **out, size_t *n_out)
     if (rc)
         return rc;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            pool_fn *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
-            if (!nv) {
-                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-                goto out;
-            }
-            v = nv;
+        if (gp_array_reserve((void **)&v, &cap, n, sizeof(*v))) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            goto out;
         }
         snprintf(v[n].pci_id, sizeof(v[n].pci_id), "%s", (const char *)sqlite3_column_text(st, 0));
         snprintf(v[n].gpu, sizeof(v[n].gpu), "%s", (const char *)sqlite3_column_text(st, 1));
