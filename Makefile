@@ -24,7 +24,7 @@ PKGS    := libpci sqlite3 libxml-2.0 json-c libcurl
 XEN_PKGS:= xenlight xentoollog
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-HAVE_XEN   := $(shell pkg-config --exists $(XEN_PKGS) 2>/dev/null && test -e libgpupool/src/driver_xen.c && echo 1)
+HAVE_XEN   := $(shell pkg-config --exists $(XEN_PKGS) 2>/dev/null && test -e libgpupool/src/drivers/xen.c && echo 1)
 ifeq ($(HAVE_XEN),1)
 # Headers only: the xen driver loads libxenlight with dlopen on first use, so
 # processes that never talk to Xen do not pay for loading it.  Tests that
@@ -43,11 +43,12 @@ ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilibgpupool/include \
 LIBS    := $(PKG_LIBS) -ldl -lpthread
 
 SONAME  := libgpupool.so.0
-LIB_SRCS := $(sort $(wildcard libgpupool/src/*.c))
+LIB_DIRS := core xenlight rpc store place discover drivers ops
+LIB_SRCS := $(sort $(foreach d,$(LIB_DIRS),$(wildcard libgpupool/src/$(d)/*.c)))
 ifneq ($(HAVE_XEN),1)
-LIB_SRCS := $(filter-out libgpupool/src/driver_xen%.c,$(LIB_SRCS))
+LIB_SRCS := $(filter-out libgpupool/src/drivers/xen.c libgpupool/src/ops/xen_ops.c libgpupool/src/xenlight/%.c libgpupool/src/discover/libxl_%.c,$(LIB_SRCS))
 endif
-LIB_ASM  := libgpupool/src/embedded_host.S
+LIB_ASM  := libgpupool/src/core/embedded_host.S
 LIB_OBJS := $(LIB_SRCS:.c=.o) $(LIB_ASM:.S=.o)
 LIB_SO   := libgpupool/libgpupool.so
 LIB_A    := libgpupool/libgpupool.a
@@ -67,10 +68,11 @@ BENCH_BINS := $(BENCH_SRCS:.c=)
 
 all: $(LIB_SO) $(LIB_A) $(CLI) $(PLUGIN)
 
-libgpupool/src/%.o: libgpupool/src/%.c libgpupool/include/gpupool.h libgpupool/src/internal.h
+LIB_HDRS := libgpupool/include/gpupool.h $(wildcard libgpupool/src/*.h libgpupool/src/*/*.h)
+libgpupool/src/%.o: libgpupool/src/%.c $(LIB_HDRS)
 	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
 
-libgpupool/src/embedded_host.o: libgpupool/src/embedded_host.S libgpupool/data/dual-socket-8gpu.xml
+libgpupool/src/core/embedded_host.o: libgpupool/src/core/embedded_host.S libgpupool/data/dual-socket-8gpu.xml
 	$(CC) -fPIC -c -Ilibgpupool/data -o $@ $<
 
 $(LIB_SO): $(LIB_OBJS)
@@ -136,6 +138,6 @@ install: all
 	    install -m 0644 xapi-plugin/gpupool.conf $(DESTDIR)$(SYSCONFDIR)/gpupool/gpupool.conf
 
 clean:
-	rm -f libgpupool/src/*.o $(LIB_SO) libgpupool/$(SONAME) $(LIB_A) $(CLI) $(PLUGIN) \
+	rm -f libgpupool/src/*/*.o $(LIB_SO) libgpupool/$(SONAME) $(LIB_A) $(CLI) $(PLUGIN) \
 	    $(TEST_BINS) $(BENCH_BINS)
 	rm -rf tests/tmp

@@ -11,7 +11,7 @@
 
 #ifdef GPUPOOL_WITH_XEN
 
-#include "driver_xen.h"
+#include "xenlight/xenlight.h"
 #include "internal.h"
 #include "testutil.h"
 

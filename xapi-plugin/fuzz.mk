@@ -13,8 +13,8 @@ SAN    := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I$(TOP)/libgpupool/include -I$(TOP)/libgpupool/src \
           $(shell pkg-config --cflags libxml-2.0 json-c libcurl)
 # The parser and what it needs; nothing else of the library.
-SRCS   := fuzz_methodcall.c $(TOP)/libgpupool/src/xmlrpc.c $(TOP)/libgpupool/src/error.c \
-          $(TOP)/libgpupool/src/util.c
+SRCS   := fuzz_methodcall.c $(TOP)/libgpupool/src/rpc/xmlrpc.c $(TOP)/libgpupool/src/core/error.c \
+          $(TOP)/libgpupool/src/core/util.c
 LIBS   := $(shell pkg-config --libs libxml-2.0)
 
 .PHONY: fuzz

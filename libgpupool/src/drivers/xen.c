@@ -23,7 +23,7 @@
  * Every libxl call goes through struct gp_xen_libxl so that the unit tests
  * (tests/test_driver_xen.c) can replace libxl.
  */
-#include "driver_xen.h"  /* first: pins LIBXL_API_VERSION before libxl.h */
+#include "xenlight/xenlight.h"  /* first: pins LIBXL_API_VERSION before libxl.h */
 #include "internal.h"
 
 #include <errno.h>
