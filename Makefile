@@ -83,12 +83,17 @@ $(LIB_A): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-# Front ends link the static library: one file to install, no rpath games.
-$(CLI): $(CLI_SRCS) $(LIB_A) libgpupool/include/gpupool.h
-	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_SRCS) $(LIB_A) $(LIBS)
+# Front ends see only the public header (libgpupool/include/): no -I into
+# the library's sources.  xe-gpupool links the static library (one file to
+# install); the plugin links libgpupool.so as the RPM ships it, found in the
+# tree ($ORIGIN/../libgpupool) or in $(LIBDIR) once installed.
+FRONT_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilibgpupool/include $(PKG_CFLAGS) $(CFLAGS)
+$(CLI): $(CLI_SRCS) $(LIB_A) libgpupool/include/gpupool.h $(wildcard xe-cli/*.h)
+	$(CC) $(FRONT_CFLAGS) -o $@ $(CLI_SRCS) $(LIB_A) $(LIBS)
 
-$(PLUGIN): $(PLUGIN_SRCS) $(LIB_A) libgpupool/include/gpupool.h
-	$(CC) $(ALL_CFLAGS) -o $@ $(PLUGIN_SRCS) $(LIB_A) $(LIBS)
+$(PLUGIN): $(PLUGIN_SRCS) $(LIB_SO) libgpupool/include/gpupool.h $(wildcard xapi-plugin/*.h)
+	$(CC) $(FRONT_CFLAGS) -o $@ $(PLUGIN_SRCS) -Llibgpupool -lgpupool \
+	    -Wl,-rpath,'$$ORIGIN/../libgpupool:$(LIBDIR)' $(PKG_LIBS)
 
 tests/test_%: tests/test_%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/helpers/*.h)
 	$(CC) $(ALL_CFLAGS) -Itests/helpers -o $@ $< $(TEST_HELPERS) $(LIB_A) $(LIBS) $(XEN_TEST_LIBS) $(CMOCKA_LIBS)

@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 #include "gpupool.h"
-#include "internal.h"
+#include "ops/ops.h"
+#include "rpc/rpc.h"
 #include "gptest.h"
 
 #define GPU0 "0000:18:00.0"   /* node 0 */

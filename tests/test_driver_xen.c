@@ -12,7 +12,8 @@
 #ifdef GPUPOOL_WITH_XEN
 
 #include "xenlight/xenlight.h"
-#include "internal.h"
+#include "ops/ops.h"
+#include "rpc/rpc.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -374,7 +375,7 @@ static gp_ctx *open_ctx(void)
 {
     gp_config cfg;
     gp_ctx *ctx = NULL;
-    const gp_driver_ops *d;
+    const gp_driver_entry *d;
     char *dir = tu_scratch_dir("driver_xen");
     gp_config_init(&cfg);
     cfg.driver = strdup("xen");
@@ -382,8 +383,8 @@ static gp_ctx *open_ctx(void)
     assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
     gp_config_dispose(&cfg);
     free(dir);
-    assert_int_equal(gp_driver_get(ctx, &d), GP_OK);
-    assert_ptr_equal(d, &gp_driver_xen);
+    assert_int_equal(gp_ctx_driver(ctx, &d), GP_OK);
+    assert_ptr_equal(d->ops, &gp_driver_xen);
     return ctx;
 }
 
@@ -423,7 +424,7 @@ static void test_topology(void **state)
     gp_ctx *ctx = *state;
     gp_host h;
     gp_host_init(&h);
-    assert_int_equal(gp_driver_xen.host_topology(ctx, &h), GP_OK);
+    assert_int_equal(gp_libxl_discover_topology(&h, ctx->err), GP_OK);
     assert_int_equal(h.n_cpus, 4);          /* the offline pCPU is left out */
     assert_int_equal(h.n_nodes, 2);
     assert_int_equal(h.nodes[1].n_cpus, 2);
@@ -444,17 +445,18 @@ static void test_topology(void **state)
     gp_host_dispose(&h);
 }
 
-/* On XCP-ng the xapi driver takes the same facts from libxl (dom0's sysfs
- * shows neither the host's NUMA layout nor device locality), without
- * disturbing its own driver state. */
+/* On XCP-ng the same facts come from libxl (dom0's sysfs shows neither the
+ * host's NUMA layout nor device locality): the libxl source has a session of
+ * its own and leaves the driver's state alone. */
 static void test_xapi_driver_uses_libxl_facts(void **state)
 {
     gp_ctx *ctx = *state;
     gp_host h;
     gp_host_init(&h);
-    void *priv = ctx->drv_priv;
-    assert_int_equal(gp_driver_xapi.host_topology(ctx, &h), GP_OK);
-    assert_ptr_equal(ctx->drv_priv, priv);
+    void *priv = ctx->drv.priv;
+    assert_non_null(priv);
+    assert_int_equal(gp_libxl_discover_topology(&h, ctx->err), GP_OK);
+    assert_ptr_equal(ctx->drv.priv, priv);
     assert_int_equal(h.n_nodes, 2);
     assert_int_equal(h.n_cpus, 4);
     assert_int_equal(h.nodes[1].cpus[0], 2);
@@ -463,8 +465,8 @@ static void test_xapi_driver_uses_libxl_facts(void **state)
     h.n_gpus = 1;
     gp_gpu_init(&h.gpus[0]);
     h.gpus[0].addr = (gp_pci_addr){ 0, 0x41, 0, 0 };
-    assert_int_equal(gp_driver_xapi.host_pci_locality(ctx, &h), GP_OK);
-    assert_ptr_equal(ctx->drv_priv, priv);
+    assert_int_equal(gp_libxl_discover_pci_locality(&h, ctx->err), GP_OK);
+    assert_ptr_equal(ctx->drv.priv, priv);
     assert_int_equal(h.gpus[0].numa_node, 1);
     gp_host_dispose(&h);
 }
@@ -480,7 +482,7 @@ static void test_pci_locality(void **state)
     gp_gpu_init(&h.gpus[1]);
     h.gpus[0].addr = (gp_pci_addr){ 0, 0x21, 0, 0 };
     h.gpus[1].addr = (gp_pci_addr){ 0, 0x41, 0, 0 };
-    assert_int_equal(gp_driver_xen.host_pci_locality(ctx, &h), GP_OK);
+    assert_int_equal(gp_libxl_discover_pci_locality(&h, ctx->err), GP_OK);
     assert_int_equal(h.gpus[0].numa_node, -1);   /* no node from Xen: unknown */
     assert_int_equal(h.gpus[1].numa_node, 1);
     gp_host_dispose(&h);
@@ -491,7 +493,7 @@ static void test_no_iommu(void **state)
     gp_ctx *ctx = *state;
     char *orig = NULL;
     F.directio = false;
-    assert_int_equal(gp_driver_xen.device_assignable_add(ctx, "41:00.0", &orig),
+    assert_int_equal(gp_driver_xen.device_assignable_add(&ctx->drv, "41:00.0", &orig),
                      GP_ERR_NO_PASSTHROUGH);
     assert_int_equal(F.assignable_add_calls, 0);
     assert_null(orig);
@@ -503,10 +505,10 @@ static void test_assignable_add_remove(void **state)
     gp_ctx *ctx = *state;
     char *orig = NULL;
     snprintf(F.driver, sizeof(F.driver), "0000:41:00.0");
-    assert_int_equal(gp_driver_xen.device_assignable_add(ctx, "0000:41:00.0", &orig), GP_OK);
+    assert_int_equal(gp_driver_xen.device_assignable_add(&ctx->drv, "0000:41:00.0", &orig), GP_OK);
     assert_string_equal(orig, "nvidia");
     assert_int_equal(F.nassignable, 1);
-    assert_int_equal(gp_driver_xen.device_assignable_remove(ctx, "0000:41:00.0", orig), GP_OK);
+    assert_int_equal(gp_driver_xen.device_assignable_remove(&ctx->drv, "0000:41:00.0", orig), GP_OK);
     assert_int_equal(F.nassignable, 0);
     assert_int_equal(F.assignable_remove_calls, 1);
     free(orig);
@@ -519,7 +521,7 @@ static void test_libxl_error_captured(void **state)
     char *orig = NULL;
     bool found = false;
     F.fail_assignable_add = ERROR_FAIL;
-    assert_int_equal(gp_driver_xen.device_assignable_add(ctx, "0000:41:00.0", &orig),
+    assert_int_equal(gp_driver_xen.device_assignable_add(&ctx->drv, "0000:41:00.0", &orig),
                      GP_ERR_DRIVER);
     e = gp_ctx_last_error(ctx);
     assert_non_null(strstr(e->message, "failed to quarantine 0000:41:00.0"));
@@ -539,7 +541,7 @@ static void test_never_unassign_attached(void **state)
     gp_ctx *ctx = *state;
     fake_dom *d = add_dom(3, UUID_A, "g1", false, 2);
     snprintf(d->pci[d->npci++], GP_PCI_ID_LEN, "0000:41:00.0");
-    assert_int_equal(gp_driver_xen.device_assignable_remove(ctx, "0000:41:00.0", "none"),
+    assert_int_equal(gp_driver_xen.device_assignable_remove(&ctx->drv, "0000:41:00.0", "none"),
                      GP_ERR_GPU_ASSIGNED);
     assert_int_equal(F.assignable_remove_calls, 0);
 }
@@ -552,24 +554,24 @@ static void test_vm_get_and_list(void **state)
     size_t n = 0;
     add_dom(3, UUID_A, "g1", true, 2);
     gp_vm_init(&v);
-    assert_int_equal(gp_driver_xen.vm_get(ctx, UUID_A, &v), GP_OK);
+    assert_int_equal(gp_driver_xen.vm_get(&ctx->drv, UUID_A, &v), GP_OK);
     assert_int_equal(v.state, GP_VM_PAUSED);
     assert_int_equal(v.domid, 3);
     assert_int_equal(v.vcpus, 2);
     assert_string_equal(v.name_label, "g1");
-    assert_int_equal(gp_driver_xen.vm_get(ctx, "g1", &v), GP_OK);
+    assert_int_equal(gp_driver_xen.vm_get(&ctx->drv, "g1", &v), GP_OK);
     assert_string_equal(v.uuid, UUID_A);
     /* a uuid without a live domain is a halted VM */
-    assert_int_equal(gp_driver_xen.vm_get(ctx, UUID_B, &v), GP_OK);
+    assert_int_equal(gp_driver_xen.vm_get(&ctx->drv, UUID_B, &v), GP_OK);
     assert_int_equal(v.state, GP_VM_HALTED);
     assert_int_equal(v.domid, -1);
-    assert_int_equal(gp_driver_xen.vm_get(ctx, "nope", &v), GP_ERR_UNKNOWN_VM);
+    assert_int_equal(gp_driver_xen.vm_get(&ctx->drv, "nope", &v), GP_ERR_UNKNOWN_VM);
     gp_vm_dispose(&v);
     add_dom(4, UUID_B, "g1", false, 1);
     gp_vm_init(&v);
-    assert_int_equal(gp_driver_xen.vm_get(ctx, "g1", &v), GP_ERR_VM_AMBIGUOUS);
+    assert_int_equal(gp_driver_xen.vm_get(&ctx->drv, "g1", &v), GP_ERR_VM_AMBIGUOUS);
     gp_vm_dispose(&v);
-    assert_int_equal(gp_driver_xen.vm_list(ctx, &vs, &n), GP_OK);
+    assert_int_equal(gp_driver_xen.vm_list(&ctx->drv, &vs, &n), GP_OK);
     assert_int_equal(n, 2);                  /* dom0 is not a VM */
     assert_int_equal(vs[1].state, GP_VM_RUNNING);
     gp_vm_list_free(vs, n);
@@ -580,13 +582,13 @@ static void test_pin_hard_soft(void **state)
     gp_ctx *ctx = *state;
     fake_dom *d = add_dom(5, UUID_A, "g1", true, 2);
     const int cpus[] = { 3, 2 };
-    assert_int_equal(gp_xen_pin(ctx, 5, cpus, 2, GP_PIN_HARD), GP_OK);
+    assert_int_equal(gp_xen_pin(&ctx->drv, 5, cpus, 2, GP_PIN_HARD), GP_OK);
     assert_int_equal(d->hard[0], 0x0c);
     assert_int_equal(d->hard[1], 0x0c);
     assert_int_equal(d->soft[0], 0x0f);
-    assert_int_equal(gp_xen_pin(ctx, 5, cpus, 2, GP_PIN_SOFT), GP_OK);
+    assert_int_equal(gp_xen_pin(&ctx->drv, 5, cpus, 2, GP_PIN_SOFT), GP_OK);
     assert_int_equal(d->soft[1], 0x0c);
-    assert_int_equal(gp_xen_pin(ctx, 5, cpus, 2, GP_PIN_NONE), GP_OK);
+    assert_int_equal(gp_xen_pin(&ctx->drv, 5, cpus, 2, GP_PIN_NONE), GP_OK);
 }
 
 static void test_pin_readback_mismatch(void **state)
@@ -595,7 +597,7 @@ static void test_pin_readback_mismatch(void **state)
     const int cpus[] = { 2, 3 };
     add_dom(5, UUID_A, "g1", true, 2);
     F.affinity_ignored = true;
-    assert_int_equal(gp_xen_pin(ctx, 5, cpus, 2, GP_PIN_HARD), GP_ERR_DRIVER);
+    assert_int_equal(gp_xen_pin(&ctx->drv, 5, cpus, 2, GP_PIN_HARD), GP_ERR_DRIVER);
     assert_non_null(strstr(gp_ctx_last_error(ctx)->message, "affinity 0,1,2,3 after pinning to 2,3"));
 }
 
@@ -606,16 +608,16 @@ static void test_attach_rollback(void **state)
     const char *ids[] = { "0000:41:00.0", "0000:41:00.1" };
     bool att[2];
     F.fail_pci_add_after = 1;
-    assert_int_equal(gp_xen_pci_attach(ctx, 6, ids, 2, att), GP_ERR_DRIVER);
+    assert_int_equal(gp_xen_pci_attach(&ctx->drv, 6, ids, 2, att), GP_ERR_DRIVER);
     assert_int_equal(d->npci, 0);            /* the first function was detached again */
     assert_false(att[0]);
     assert_non_null(strstr(gp_ctx_last_error(ctx)->message,
                            "Backend /local/domain/0/backend/pci/6/0 not ready"));
     /* without the failure both are attached; a second call changes nothing */
     F.fail_pci_add_after = -1;
-    assert_int_equal(gp_xen_pci_attach(ctx, 6, ids, 2, att), GP_OK);
+    assert_int_equal(gp_xen_pci_attach(&ctx->drv, 6, ids, 2, att), GP_OK);
     assert_true(att[0] && att[1]);
-    assert_int_equal(gp_xen_pci_attach(ctx, 6, ids, 2, att), GP_OK);
+    assert_int_equal(gp_xen_pci_attach(&ctx->drv, 6, ids, 2, att), GP_OK);
     assert_false(att[0] || att[1]);
     assert_int_equal(d->npci, 2);
 }
@@ -626,7 +628,7 @@ static void test_attach_rollback(void **state)
 static void seed_assignment(gp_ctx *ctx, const char *cp)
 {
     char *sql = NULL;
-    assert_int_equal(gp_store_open(ctx), GP_OK);
+    assert_int_equal(gp_store_open(&ctx->store), GP_OK);
     assert_true(asprintf(&sql,
         "INSERT INTO pools(uuid, name_label, numa_policy, pin_mode, cpu_overcommit, created,"
         " cpupool) VALUES ('" UUID_B "', 'train', 'required', 'hard', 1, 'now', '%s');"
@@ -635,7 +637,7 @@ static void seed_assignment(gp_ctx *ctx, const char *cp)
         "INSERT INTO assignments(vm_uuid, pci_id, pool_uuid, numa_node, pcpus, memory_node,"
         " pin_mode, vcpus, memory_mib, created) VALUES ('" UUID_A "', '0000:41:00.0', '"
         UUID_B "', 1, '2,3', 1, 'hard', 2, 128, 'now');", cp) > 0);
-    assert_int_equal(sqlite3_exec(ctx->db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(ctx->store.db, sql, NULL, NULL, NULL), SQLITE_OK);
     free(sql);
 }
 

@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "gpupool.h"
-#include "internal.h"
+#include "ops/ops.h"
+#include "rpc/rpc.h"
 #include "gptest.h"
 
 static gp_ctx *embedded_ctx(const char *classes)

@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #include "gpupool.h"
-#include "internal.h"
+#include "ops/ops.h"
+#include "rpc/rpc.h"
 #include "gptest.h"
 
 static bool have_pci_ids(void)

@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "gpupool.h"
-#include "internal.h"
+#include "ops/ops.h"
+#include "rpc/rpc.h"
 #include "gptest.h"
 
 static int discover_dump(const char *dump, const char *classes, gp_host *h, gp_error_info *err)

@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ops/ops.h"
+#include "rpc/rpc.h"
 #include "synthhost.h"
 #include "testutil.h"
 

@@ -15,7 +15,8 @@
 #include <string.h>
 
 #include "gpupool.h"
-#include "internal.h"
+#include "ops/ops.h"
+#include "rpc/rpc.h"
 #include "gptest.h"
 
 /* GPUs of the embedded host: 4 on node 0, 4 on node 1. */
@@ -85,7 +86,7 @@ static void gpu_add_companion(gp_gpu *g, const char *pci_id, uint16_t cls, const
 static char *binding(fixture *f, const char *pci_id)
 {
     char *d = NULL;
-    assert_int_equal(gp_driver_sim.device_driver(f->ctx, pci_id, &d), GP_OK);
+    assert_int_equal(gp_driver_sim.device_driver(&f->ctx->drv, pci_id, &d), GP_OK);
     return d;
 }
 

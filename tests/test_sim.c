@@ -13,7 +13,8 @@
 #include <string.h>
 
 #include "gpupool.h"
-#include "internal.h"
+#include "ops/ops.h"
+#include "rpc/rpc.h"
 #include "gptest.h"
 
 typedef gt_env fixture;
@@ -38,13 +39,16 @@ static void test_driver_selection(void **state)
 {
     fixture *f = *state;
     assert_string_equal(gp_ctx_driver_name(f->ctx), "sim");
-    const gp_driver_ops *d1, *d2;
-    assert_int_equal(gp_driver_get(f->ctx, &d1), GP_OK);
-    assert_int_equal(gp_driver_get(f->ctx, &d2), GP_OK);
+    const gp_driver_entry *d1, *d2;
+    assert_int_equal(gp_ctx_driver(f->ctx, &d1), GP_OK);
+    void *priv = f->ctx->drv.priv;
+    assert_int_equal(gp_ctx_driver(f->ctx, &d2), GP_OK);
     assert_ptr_equal(d1, d2);  /* opened once per context */
-    assert_ptr_equal(d1, &gp_driver_sim);
+    assert_ptr_equal(f->ctx->drv.priv, priv);
+    assert_ptr_equal(d1->ops, &gp_driver_sim);
+    assert_int_equal(d1->kind, GP_DRIVER_SIM);
     assert_true(d1->transactional);
-    assert_null(d1->host_topology);
+    assert_false(d1->topology_from_libxl);
 }
 
 static void test_create_and_get(void **state)
@@ -191,23 +195,24 @@ static void test_bindings(void **state)
 {
     fixture *f = *state;
     char *d = NULL, *orig = NULL;
+    assert_int_equal(gp_ctx_driver(f->ctx, NULL), GP_OK);  /* driver calls need it open */
     /* Unknown to the sim and to the embedded host: "none". */
-    assert_int_equal(gp_driver_sim.device_driver(f->ctx, "0000:18:00.0", &d), GP_OK);
+    assert_int_equal(gp_driver_sim.device_driver(&f->ctx->drv, "0000:18:00.0", &d), GP_OK);
     assert_string_equal(d, "none");
     free(d);
-    assert_int_equal(gp_driver_sim.device_assignable_add(f->ctx, "0000:18:00.0", &orig), GP_OK);
+    assert_int_equal(gp_driver_sim.device_assignable_add(&f->ctx->drv, "0000:18:00.0", &orig), GP_OK);
     assert_string_equal(orig, "none");
-    assert_int_equal(gp_driver_sim.device_driver(f->ctx, "0000:18:00.0", &d), GP_OK);
+    assert_int_equal(gp_driver_sim.device_driver(&f->ctx->drv, "0000:18:00.0", &d), GP_OK);
     assert_string_equal(d, "pciback");
     free(d);
-    assert_int_equal(gp_driver_sim.device_assignable_remove(f->ctx, "0000:18:00.0", "nvidia"),
+    assert_int_equal(gp_driver_sim.device_assignable_remove(&f->ctx->drv, "0000:18:00.0", "nvidia"),
                      GP_OK);
-    assert_int_equal(gp_driver_sim.device_driver(f->ctx, "0000:18:00.0", &d), GP_OK);
+    assert_int_equal(gp_driver_sim.device_driver(&f->ctx->drv, "0000:18:00.0", &d), GP_OK);
     assert_string_equal(d, "nvidia");
     free(d);
     free(orig);
     /* The binding now known is the next original driver. */
-    assert_int_equal(gp_driver_sim.device_assignable_add(f->ctx, "0000:18:00.0", &orig), GP_OK);
+    assert_int_equal(gp_driver_sim.device_assignable_add(&f->ctx->drv, "0000:18:00.0", &orig), GP_OK);
     assert_string_equal(orig, "nvidia");
     free(orig);
 }
@@ -222,21 +227,21 @@ static void test_boot_record_and_affinity(void **state)
     gp_boot_config bc = { .vm_uuid = u, .pci_id = "0000:18:00.0", .companions = comps,
                           .n_companions = 1, .pcpus = pcpus, .n_pcpus = 2, .memory_node = 0,
                           .pin_mode = GP_PIN_HARD };
-    assert_int_equal(gp_driver_sim.vm_record_boot(f->ctx, u, &bc), GP_OK);
+    assert_int_equal(gp_driver_sim.vm_record_boot(&f->ctx->drv, u, &bc), GP_OK);
     char *dump = tu_db_dump(f->db);
     assert_non_null(strstr(dump, "pci_ids=0000:18:00.0,0000:18:00.1|pcpus=32,33|pin_mode=hard"
                                  "|memory_node=0"));
     free(dump);
-    assert_int_equal(gp_driver_sim.vm_record_boot(f->ctx, u, NULL), GP_OK);
+    assert_int_equal(gp_driver_sim.vm_record_boot(&f->ctx->drv, u, NULL), GP_OK);
     dump = tu_db_dump(f->db);
     assert_null(strstr(dump, "pci_ids="));
     free(dump);
 
-    assert_int_equal(gp_driver_sim.vm_apply_affinity(f->ctx, u, pcpus, 2, GP_PIN_SOFT), GP_OK);
+    assert_int_equal(gp_driver_sim.vm_apply_affinity(&f->ctx->drv, u, pcpus, 2, GP_PIN_SOFT), GP_OK);
     dump = tu_db_dump(f->db);
     assert_non_null(strstr(dump, "affinity=32,33|affinity_mode=soft"));
     free(dump);
-    assert_int_equal(gp_driver_sim.vm_apply_affinity(f->ctx, "00000000-0000-4000-8000-000000000000",
+    assert_int_equal(gp_driver_sim.vm_apply_affinity(&f->ctx->drv, "00000000-0000-4000-8000-000000000000",
                                                      pcpus, 2, GP_PIN_SOFT), GP_ERR_UNKNOWN_VM);
 }
 

@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #include "gpupool.h"
-#include "internal.h"
+#include "ops/ops.h"
+#include "rpc/rpc.h"
 #include "gptest.h"
 
 typedef gt_env fixture;
@@ -87,9 +88,9 @@ static void test_creates_schema(void **state)
 {
     fixture *f = *state;
     static const char *const tables[] = { "pools", "pool_members", "pool_companions",
-                                          "assignments", "sim_vms", "sim_bindings",
-                                          "sim_boot", "audit" };
-    assert_int_equal(gp_store_open(f->ctx), GP_OK);
+                                          "assignments", "audit", "schema_sections",
+                                          "numa_policies", "pin_modes", "vm_states" };
+    assert_int_equal(gp_store_open(&f->ctx->store), GP_OK);
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
         char sql[200];
         snprintf(sql, sizeof(sql),
@@ -98,8 +99,11 @@ static void test_creates_schema(void **state)
         assert_int_equal(sql_int(f->db, sql), 1);
     }
     assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
-    /* Version 2 added pools.cpupool. */
-    assert_int_equal(gp_store_schema_version(), 2);
+    /* Version 2 added pools.cpupool, 3 the value tables and sections. */
+    assert_int_equal(gp_store_schema_version(), 3);
+    /* The sim driver's tables are its own section: not made by the store. */
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'sim_vms'"),
+                     0);
     char *cp = sql_text(f->db, "SELECT dflt_value FROM pragma_table_info('pools')"
                                " WHERE name = 'cpupool'");
     assert_non_null(cp);
@@ -134,15 +138,15 @@ static void test_mode_0600_whatever_umask(void **state)
 static void test_foreign_keys_on(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(gp_store_open(f->ctx), GP_OK);
+    assert_int_equal(gp_store_open(&f->ctx->store), GP_OK);
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(f->ctx->db, "PRAGMA foreign_keys", -1, &st, NULL),
+    assert_int_equal(sqlite3_prepare_v2(f->ctx->store.db, "PRAGMA foreign_keys", -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), 1);
     sqlite3_finalize(st);
     /* A member of a pool that does not exist is refused by the schema. */
-    assert_int_not_equal(sqlite3_exec(f->ctx->db, "INSERT INTO pool_members(pci_id, pool_uuid,"
+    assert_int_not_equal(sqlite3_exec(f->ctx->store.db, "INSERT INTO pool_members(pci_id, pool_uuid,"
                                       " added) VALUES ('0000:18:00.0', 'nope', 'x')",
                                       NULL, NULL, NULL), SQLITE_OK);
 }
@@ -150,7 +154,7 @@ static void test_foreign_keys_on(void **state)
 static void test_newer_schema_refused(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(gp_store_open(f->ctx), GP_OK);
+    assert_int_equal(gp_store_open(&f->ctx->store), GP_OK);
     gp_ctx_free(f->ctx);
     f->ctx = NULL;
     assert_int_equal(sql_exec(f->db, "PRAGMA user_version=999"), SQLITE_OK);
@@ -165,7 +169,7 @@ static void test_newer_schema_refused(void **state)
     assert_non_null(strstr(e->message, "999"));
     assert_int_equal(gp_pool_create(f->ctx, "x", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
                      GP_ERR_DB_VERSION);
-    assert_null(f->ctx->db);
+    assert_null(f->ctx->store.db);
     char *after = tu_db_dump(f->db);
     assert_string_equal(before, after);
     assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 999);
@@ -183,13 +187,13 @@ static void test_migrates_empty_file(void **state)
     assert_non_null(fp);
     fclose(fp);
     gp_ctx *ctx = gt_ctx_embedded(db, "sim", NULL, 0);
-    assert_int_equal(gp_store_open(ctx), GP_OK);
+    assert_int_equal(gp_store_open(&ctx->store), GP_OK);
     assert_int_equal(sql_int(db, "PRAGMA user_version"), gp_store_schema_version());
     gp_ctx_free(ctx);
     /* Opening again does nothing: same dump. */
     char *d1 = tu_db_dump(db);
     ctx = gt_ctx_embedded(db, "sim", NULL, 0);
-    assert_int_equal(gp_store_open(ctx), GP_OK);
+    assert_int_equal(gp_store_open(&ctx->store), GP_OK);
     gp_ctx_free(ctx);
     char *d2 = tu_db_dump(db);
     assert_string_equal(d1, d2);
@@ -308,7 +312,12 @@ static void test_migrates_version_1(void **state)
     gp_pool_init(&p);
     assert_int_equal(gp_pool_get(ctx, "training", &p), GP_OK);
     /* Migrated: the column exists, existing pools are in Pool-0, nothing lost. */
-    assert_int_equal(sql_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(db, "PRAGMA user_version"), 3);
+    /* The sim tables of the version-1 schema are the sim section's, at 1. */
+    assert_int_equal(sql_int(db, "SELECT version FROM schema_sections WHERE name = 'sim'"), 1);
+    /* pools.numa_policy now references the value table, not a CHECK list. */
+    assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'pools'"
+                                 " AND sql LIKE '%REFERENCES numa_policies%'"), 1);
     char *cp = sql_text(db, "SELECT cpupool FROM pools WHERE name_label = 'training'");
     assert_non_null(cp);
     assert_string_equal(cp, "Pool-0");
@@ -331,6 +340,47 @@ static void test_migrates_version_1(void **state)
     gp_ctx_free(ctx);
     free(sql);
     free(db);
+}
+
+/* The value tables hold exactly the names of libgpupool's enum tables, and
+ * the database refuses a name that is not in them (what a CHECK list did). */
+static void test_value_tables_follow_enum_tables(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(gp_store_open(&f->ctx->store), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM numa_policies"),
+                     (int)gp_numa_policy_count);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM pin_modes"), (int)gp_pin_mode_count);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM vm_states"), (int)gp_vm_state_count);
+    for (size_t i = 0; i < gp_numa_policy_count; i++) {
+        char sql[160];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM numa_policies WHERE name = '%s'",
+                 gp_numa_policy_names[i]);
+        assert_int_equal(sql_int(f->db, sql), 1);
+    }
+    assert_int_not_equal(sqlite3_exec(f->ctx->store.db,
+                                      "INSERT INTO pools(uuid, name_label, numa_policy, pin_mode,"
+                                      " cpu_overcommit, created) VALUES ('u', 'p', 'nearest',"
+                                      " 'hard', 1, 'now')", NULL, NULL, NULL), SQLITE_OK);
+    /* A name the library learns later reaches an existing file at open. */
+    assert_int_equal(sqlite3_exec(f->ctx->store.db, "DELETE FROM pin_modes WHERE name = 'none'",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    gp_ctx *ctx = gt_ctx_embedded(f->db, "sim", NULL, 0);
+    assert_int_equal(gp_store_open(&ctx->store), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM pin_modes WHERE name = 'none'"), 1);
+    gp_ctx_free(ctx);
+}
+
+/* The sim driver makes its tables on first use, as its own section. */
+static void test_sim_section(void **state)
+{
+    fixture *f = *state;
+    char uuid[37];
+    assert_int_equal(gp_store_open(&f->ctx->store), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM schema_sections"), 0);
+    assert_int_equal(gp_sim_vm_create(f->ctx, "vm1", 2, 1024, uuid), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT version FROM schema_sections WHERE name = 'sim'"), 1);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sim_vms"), 1);
 }
 
 static void test_audit_rows_and_append_only(void **state)
@@ -398,7 +448,7 @@ static void test_default_caller(void **state)
 static void test_busy_is_db_busy_and_changes_nothing(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(gp_store_open(f->ctx), GP_OK);
+    assert_int_equal(gp_store_open(&f->ctx->store), GP_OK);
     gp_ctx *ctx = gt_ctx_embedded(f->db, "sim", NULL, 50);
     sqlite3 *h;
     assert_int_equal(sqlite3_open_v2(f->db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -406,7 +456,7 @@ static void test_busy_is_db_busy_and_changes_nothing(void **state)
     assert_int_equal(gp_pool_create(ctx, "busy", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
                      GP_ERR_DB_BUSY);
     assert_int_equal(gp_ctx_last_error(ctx)->code, GP_ERR_DB_BUSY);
-    assert_false(ctx->in_txn);
+    assert_false(ctx->store.in_txn);
     /* Reads go on while another process writes (WAL). */
     gp_pool *pools = NULL;
     size_t n = 0;
@@ -423,10 +473,10 @@ static void test_error_names(void **state)
 {
     fixture *f = *state;
     /* SQLITE_BUSY and SQLITE_LOCKED both mean "lock not obtained". */
-    assert_int_equal(gp_store_error(f->ctx, SQLITE_BUSY, "x"), GP_ERR_DB_BUSY);
-    assert_int_equal(gp_store_error(f->ctx, SQLITE_LOCKED, "x"), GP_ERR_DB_BUSY);
-    assert_int_equal(gp_store_error(f->ctx, SQLITE_BUSY_SNAPSHOT, "x"), GP_ERR_DB_BUSY);
-    assert_int_equal(gp_store_error(f->ctx, SQLITE_CORRUPT, "reading"), GP_ERR_DB);
+    assert_int_equal(gp_store_error(&f->ctx->store, SQLITE_BUSY, "x"), GP_ERR_DB_BUSY);
+    assert_int_equal(gp_store_error(&f->ctx->store, SQLITE_LOCKED, "x"), GP_ERR_DB_BUSY);
+    assert_int_equal(gp_store_error(&f->ctx->store, SQLITE_BUSY_SNAPSHOT, "x"), GP_ERR_DB_BUSY);
+    assert_int_equal(gp_store_error(&f->ctx->store, SQLITE_CORRUPT, "reading"), GP_ERR_DB);
     assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "reading"));
 }
 
@@ -440,6 +490,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_migrates_empty_file, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_migrates_version_1, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_value_tables_follow_enum_tables, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_sim_section, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_audit_rows_and_append_only, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_default_caller, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_busy_is_db_busy_and_changes_nothing, setup,

@@ -14,7 +14,8 @@
 #include <string.h>
 
 #include "gpupool.h"
-#include "internal.h"
+#include "ops/ops.h"
+#include "rpc/rpc.h"
 #include "gptest.h"
 
 static gp_ctx *ctx_for_root(const char *root, const char *classes)

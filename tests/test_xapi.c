@@ -24,7 +24,8 @@
 
 #include <json-c/json.h>
 
-#include "internal.h"
+#include "ops/ops.h"
+#include "rpc/rpc.h"
 #include "testutil.h"
 
 #define VM_HALTED  "11111111-1111-4111-8111-111111111111"

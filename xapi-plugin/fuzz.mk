@@ -25,7 +25,7 @@ fuzz: $(OUT)/fuzz_methodcall
 	$(OUT)/fuzz_methodcall -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
 	    -rss_limit_mb=2048 -print_final_stats=1 $(CORPUS)
 
-$(OUT)/fuzz_methodcall: $(SRCS) $(TOP)/libgpupool/src/internal.h $(TOP)/libgpupool/include/gpupool.h
+$(OUT)/fuzz_methodcall: $(SRCS) $(TOP)/libgpupool/src/rpc/rpc.h $(TOP)/libgpupool/src/core/core.h $(TOP)/libgpupool/include/gpupool.h
 	@command -v $(CLANG) >/dev/null || { echo "fuzz: clang not found (apt-get install clang)"; exit 1; }
 	@mkdir -p $(OUT)
 	$(CLANG) $(CFLAGS) $(SAN) -o $@ $(SRCS) $(LIBS)

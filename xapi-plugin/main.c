@@ -43,7 +43,6 @@
 #include <unistd.h>
 
 #include "plugin.h"
-#include "internal.h"   /* gp_xr_*: the shared XML-RPC code of libgpupool */
 
 #define PLUGIN_DEFAULT_TIMEOUT_MS 60000u
 #define PLUGIN_HARD_STOP_GRACE_MS 1000u
@@ -143,7 +142,7 @@ static char *failure_reply(const plugin_failure *f, size_t *len)
     desc[0] = f->code;
     for (size_t i = 0; i < f->n_params; i++)
         desc[i + 1] = f->params[i];
-    if (gp_xr_build_plugin_failure(desc, f->n_params + 1, &out, len))
+    if (gp_plugin_reply_failure(desc, f->n_params + 1, &out, len))
         out = NULL;
     free(desc);
     return out;
@@ -172,48 +171,19 @@ static int load_config(gp_config *cfg, gp_error_info *err)
     return rc;
 }
 
-/* Check the shape of the call: (session string, struct of strings). */
-static int check_params(const gp_xr_value *params, const char **session, plugin_args *args,
-                        plugin_failure *f)
-{
-    static const char *const none[1] = { NULL };
-    const gp_xr_value *st;
-
-    if (params->n < 1 || params->items[0].type != GP_XR_STRING ||
-        (params->n >= 2 && params->items[1].type != GP_XR_STRUCT) || params->n > 2) {
-        plugin_failure_set(f, "GPUPOOL_INVALID_ARGUMENT", "methodCall",
-                           "expected the params (session ref, struct of string arguments)",
-                           NULL);
-        return -1;
-    }
-    *session = params->items[0].str;
-    args->keys = none;
-    args->values = none;
-    args->n = 0;
-    if (params->n < 2)
-        return 0;
-    st = &params->items[1];
-    for (size_t i = 0; i < st->n; i++)
-        if (st->items[i].type != GP_XR_STRING) {
-            plugin_failure_set(f, "GPUPOOL_INVALID_ARGUMENT", st->keys[i],
-                               "every argument must be a string", NULL);
-            return -1;
-        }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     gp_config cfg;
     gp_error_info err;
     gp_ctx *ctx = NULL;
-    gp_xr_value params;
+    gp_plugin_call call;
     plugin_failure fail;
     plugin_args args = { NULL, NULL, 0 };
     json_object *result = NULL;
-    const char **keys = NULL, **values = NULL;
+    static const char *const none[1] = { NULL };
     const char *session = NULL;
-    char *method = NULL, *reply = NULL, caller[64];
+    const char *method = NULL;
+    char *reply = NULL, caller[64];
     size_t reply_len = 0;
     bool mutating = false, ok = false;
     double t0 = now_ms();
@@ -221,7 +191,7 @@ int main(int argc, char **argv)
 
     gp_config_init(&cfg);
     gp_error_info_init(&err);
-    gp_xr_value_init(&params);
+    gp_plugin_call_init(&call);
     plugin_failure_init(&fail);
 
     /* Keep the real stdout for the reply only. */
@@ -240,28 +210,15 @@ int main(int argc, char **argv)
                            "expected one argument: the XML-RPC methodCall", NULL);
         goto reply;
     }
-    if (gp_xr_parse_call(argv[1], strlen(argv[1]), &method, &params, &err)) {
+    if (gp_plugin_call_parse(argv[1], strlen(argv[1]), &call, &err)) {
         plugin_failure_from_error(&fail, &err);
         goto reply;
     }
-    if (check_params(&params, &session, &args, &fail))
-        goto reply;
-    if (params.n >= 2) {
-        const gp_xr_value *st = &params.items[1];
-        keys = calloc(st->n + 1, sizeof(*keys));
-        values = calloc(st->n + 1, sizeof(*values));
-        if (!keys || !values) {
-            plugin_failure_set(&fail, "GPUPOOL_OUT_OF_MEMORY", "out of memory", NULL);
-            goto reply;
-        }
-        for (size_t i = 0; i < st->n; i++) {
-            keys[i] = st->keys[i];
-            values[i] = st->items[i].str;
-        }
-        args.keys = keys;
-        args.values = values;
-        args.n = st->n;
-    }
+    method = call.method;
+    session = call.session;
+    args.keys = call.n_args ? (const char *const *)call.keys : none;
+    args.values = call.n_args ? (const char *const *)call.values : none;
+    args.n = call.n_args;
 
     if (load_config(&cfg, &err)) {
         plugin_failure_from_error(&fail, &err);
@@ -315,7 +272,7 @@ reply:
     if (ok) {
         const char *json = json_object_to_json_string_ext(
             result, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (!json || gp_xr_build_plugin_success(json, &reply, &reply_len)) {
+        if (!json || gp_plugin_reply_success(json, &reply, &reply_len)) {
             ok = false;
             plugin_failure_set(&fail, "GPUPOOL_OUT_OF_MEMORY", "out of memory", NULL);
         }
@@ -338,11 +295,8 @@ reply:
     gp_ctx_free(ctx);
     free(reply);
     free(timeout_reply);
-    free(keys);
-    free(values);
-    free(method);
     plugin_failure_dispose(&fail);
-    gp_xr_value_dispose(&params);
+    gp_plugin_call_dispose(&call);
     gp_error_info_dispose(&err);
     gp_config_dispose(&cfg);
     close(reply_fd);

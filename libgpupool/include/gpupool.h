@@ -362,12 +362,14 @@ typedef enum {
     GP_NUMA_PREFERRED,      /* local first, then GPUs of unknown locality, then remote */
     GP_NUMA_SOCKET,         /* VM node on the GPU's socket */
     GP_NUMA_LEGACY,         /* local, or GPU of unknown locality */
+    GP_NUMA_POLICY_LAST     /* sentinel: the number of policies */
 } gp_numa_policy;
 
 typedef enum {
     GP_PIN_HARD = 0,
     GP_PIN_SOFT,
     GP_PIN_NONE,
+    GP_PIN_MODE_LAST        /* sentinel */
 } gp_pin_mode;
 
 const char *gp_numa_policy_name(gp_numa_policy p);  /* "required", ... */
@@ -495,6 +497,7 @@ typedef enum {
     GP_VM_SUSPENDED,
     GP_VM_SHUTDOWN,   /* Xen: shut down but not yet destroyed */
     GP_VM_DYING,
+    GP_VM_STATE_LAST  /* sentinel */
 } gp_vm_state;
 
 const char *gp_vm_state_name(gp_vm_state s);  /* "halted", "running", ... */
@@ -565,6 +568,7 @@ typedef enum {
     GP_LOCALITY_SOCKET,       /* another node of the GPU's socket */
     GP_LOCALITY_UNKNOWN,      /* GPU locality unknown */
     GP_LOCALITY_REMOTE,
+    GP_LOCALITY_LAST          /* sentinel */
 } gp_locality;
 
 typedef struct {
@@ -845,6 +849,45 @@ int gp_audit_records(gp_ctx *ctx, int64_t since_id, size_t limit,
 int gp_vm_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
 /* One-record helpers for a single placement result. */
 int gp_placement_record(const gp_assignment *a, gp_record *out);
+
+/* ---- the XAPI plugin protocol ------------------------------------------------ *
+ *
+ * What xapi hands a plugin (xapi_plugins.ml: the plugin's argv[1] is an
+ * XML-RPC methodCall whose methodName is the function and whose params are
+ * the session ref and a struct of string arguments) and the replies
+ * XenAPIPlugin.dispatch writes on stdout (a methodResponse of
+ * {Status: "Success", Value: string} or {Status: "Failure",
+ * ErrorDescription: [code, params...]}).  Parsed and built with libxml2. */
+
+typedef struct {
+    char *method;       /* methodName: the plugin function */
+    char *session;      /* params[0]: xapi session ref ("" when empty) */
+    char **keys;        /* params[1]: argument names, in document order */
+    char **values;      /* their string values */
+    size_t n_args;
+} gp_plugin_call;
+
+void gp_plugin_call_init(gp_plugin_call *c);
+void gp_plugin_call_dispose(gp_plugin_call *c);
+/*
+ * Parse len bytes of buf (no NUL needed) into *out (_init'ed by the call).
+ * Errors (err set, *out left empty): GP_ERR_INVALID_ARGUMENT - not a
+ * well-formed methodCall (a DTD, an unknown type, nesting deeper than 64;
+ * the message names the line), params not (session string[, struct]), or
+ * an argument that is not a string (param "argument": its name);
+ * GP_ERR_NOMEM.
+ */
+int gp_plugin_call_parse(const char *buf, size_t len, gp_plugin_call *out,
+                         gp_error_info *err);
+/*
+ * The reply for a Success carrying value (a string, e.g. JSON text) or a
+ * Failure carrying desc[0..n) (code first).  *out (caller frees) is a
+ * NUL-terminated methodResponse, *len (may be NULL) its length.  Strings
+ * that XML cannot carry are made valid first (invalid UTF-8 and forbidden
+ * characters become U+FFFD).  Errors: GP_ERR_NOMEM.
+ */
+int gp_plugin_reply_success(const char *value, char **out, size_t *len);
+int gp_plugin_reply_failure(const char *const *desc, size_t n, char **out, size_t *len);
 
 #ifdef __cplusplus
 }

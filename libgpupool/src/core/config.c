@@ -1,7 +1,7 @@
 /*
  * config.c - gp_config: defaults, /etc/gpupool/gpupool.conf, environment.
  */
-#include "internal.h"
+#include "core/core.h"
 
 #include <ctype.h>
 #include <errno.h>

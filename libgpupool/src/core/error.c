@@ -1,7 +1,7 @@
 /*
  * error.c - error codes, names and the error info carried by a context.
  */
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,9 @@
 /*
  * util.c - small helpers shared by libgpupool's files.
  */
-#include "internal.h"
+#include "core/core.h"
+
+#include <json.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -240,4 +242,18 @@ void gp_now_iso(char buf[32])
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(buf + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+uint64_t gp_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+char *gp_json_take_text(struct json_object *o)
+{
+    char *s = o ? gp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) : NULL;
+    json_object_put(o);
+    return s;
 }

@@ -19,7 +19,7 @@
  * host_cache_* tables (one per node, pCPU, GPU and PCI function); the few
  * companion functions of a GPU as a small JSON array (json-c).
  */
-#include "internal.h"
+#include "discover/discover.h"
 
 #include <json.h>
 #include <stdio.h>
@@ -159,12 +159,11 @@ static const char cache_schema[] =
 
 /* Open "<db>.hostcache" (created 0600), with its schema at HOST_CACHE_FORMAT.
  * NULL when it cannot be had: no cache this time. */
-static sqlite3 *cache_open(gp_ctx *ctx)
+static sqlite3 *cache_open(gp_host_cache *ctx)
 {
-    if (ctx->cache_db)
-        return ctx->cache_db;
-    char *path = gp_asprintf("%s.hostcache", ctx->cfg.db_path ? ctx->cfg.db_path
-                                                              : GP_DEFAULT_DB_PATH);
+    if (ctx->db)
+        return ctx->db;
+    char *path = gp_asprintf("%s.hostcache", ctx->db_path ? ctx->db_path : GP_DEFAULT_DB_PATH);
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     int version = -1;
@@ -200,7 +199,7 @@ static sqlite3 *cache_open(gp_ctx *ctx)
         }
     }
     free(path);
-    ctx->cache_db = db;
+    ctx->db = db;
     return db;
 fail:
     sqlite3_finalize(st);
@@ -209,11 +208,11 @@ fail:
     return NULL;
 }
 
-void gp_host_cache_close(gp_ctx *ctx)
+void gp_host_cache_close(gp_host_cache *ctx)
 {
-    if (ctx->cache_db)
-        sqlite3_close_v2(ctx->cache_db);
-    ctx->cache_db = NULL;
+    if (ctx->db)
+        sqlite3_close_v2(ctx->db);
+    ctx->db = NULL;
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -471,7 +470,7 @@ out:
     return rc;
 }
 
-bool gp_host_cache_load(gp_ctx *ctx, const char *key, const char *stamp, gp_host *out)
+bool gp_host_cache_load(gp_host_cache *ctx, const char *key, const char *stamp, gp_host *out)
 {
     sqlite3_stmt *st = NULL;
     bool hit = false;
@@ -644,7 +643,7 @@ out:
     return rc;
 }
 
-void gp_host_cache_store(gp_ctx *ctx, const char *key, const char *stamp, const gp_host *h)
+void gp_host_cache_store(gp_host_cache *ctx, const char *key, const char *stamp, const gp_host *h)
 {
     sqlite3 *db = cache_open(ctx);
     if (!db)
@@ -664,7 +663,7 @@ void gp_host_cache_store(gp_ctx *ctx, const char *key, const char *stamp, const 
 
 /* ---- PCI names ------------------------------------------------------------ */
 
-void gp_host_cache_names_seed(gp_ctx *ctx)
+void gp_host_cache_names_seed(gp_host_cache *ctx)
 {
     sqlite3 *db = cache_open(ctx);
     char *stamp;
@@ -700,7 +699,7 @@ void gp_host_cache_names_seed(gp_ctx *ctx)
     free(stamp);
 }
 
-void gp_host_cache_names_store(gp_ctx *ctx)
+void gp_host_cache_names_store(gp_host_cache *ctx)
 {
     const gp_pci_name *fresh;
     size_t n = gp_pci_names_fresh(&fresh);

@@ -15,7 +15,7 @@
  * Bitmaps (cpuset, nodeset) are hex with comma-separated 32-bit words, most
  * significant first: "0x00000003", "0x000000ff,0xffffffff".
  */
-#include "internal.h"
+#include "discover/discover.h"
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>

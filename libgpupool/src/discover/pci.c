@@ -18,7 +18,7 @@
  * prints and exits; the library never does either, so every libpci call
  * runs under a setjmp guard and the handler longjmps back with the message.
  */
-#include "internal.h"
+#include "discover/discover.h"
 
 #include <pci/pci.h>
 #include <pthread.h>

@@ -9,7 +9,7 @@
  * A kernel without NUMA support has no node directory: every CPU is then on
  * node 0 (the kernel's own view), memory unknown.
  */
-#include "internal.h"
+#include "discover/discover.h"
 
 #include <dirent.h>
 #include <stdio.h>

@@ -1,59 +1,101 @@
 /*
- * driver.c - choose and open the hypervisor driver of a context.
+ * driver.c - the methods table of the hypervisor drivers, in the style of
+ * pciutils' lib/ (one entry per backend, one file per backend), and the
+ * choice of one.
  *
- * cfg.driver "sim", "xen" or "xapi" selects one (front ends have already folded
- * GPUPOOL_DRIVER into cfg); NULL means auto: "xapi" when xapi's socket is
- * there (XCP-ng), else "xen" when the library was
- * built with libxl and a hypervisor answers, else "sim".  The choice is made
- * once per context.
+ * cfg.driver names one (front ends have already folded GPUPOOL_DRIVER into
+ * cfg); NULL means auto: the first entry whose probe answers, in the order
+ * xapi (xapi's socket is there: XCP-ng), xen (built with libxl and a
+ * hypervisor answers), sim.
  */
-#include "internal.h"
+#include "drivers/drivers.h"
+#include "rpc/rpc.h"
+#ifdef GPUPOOL_WITH_XEN
+#include "xenlight/xenlight.h"
+#endif
 
+#include <stdlib.h>
 #include <string.h>
 
-int gp_driver_get(gp_ctx *ctx, const gp_driver_ops **out)
+#ifdef GPUPOOL_WITH_XEN
+static bool xen_probe(const gp_config *cfg)
 {
-    const gp_driver_ops *d = NULL;
-    const char *name = ctx->cfg.driver;
+    (void)cfg;
+    return gp_xen_present();
+}
+#define XEN_OPS (&gp_driver_xen)
+#define libxl_answers xen_probe
+#else
+#define libxl_answers(cfg) false
+#define xen_probe NULL
+#define XEN_OPS NULL
+#endif
+
+const gp_driver_entry gp_drivers[GP_DRIVER_LAST] = {
+    [GP_DRIVER_SIM] = { GP_DRIVER_SIM, NULL, &gp_driver_sim, true, false, false },
+    [GP_DRIVER_XEN] = { GP_DRIVER_XEN, xen_probe, XEN_OPS, false, true, true },
+    [GP_DRIVER_XAPI] = { GP_DRIVER_XAPI, gp_xapi_present, &gp_driver_xapi, false, true, false },
+};
+
+/* Probe order of the automatic choice: the last is the fallback. */
+static const gp_driver_kind probe_order[] = { GP_DRIVER_XAPI, GP_DRIVER_XEN, GP_DRIVER_SIM };
+
+static const gp_driver_entry *choose(gp_drv *d)
+{
+    const char *name = d->cfg->driver;
+    int kind;
+
+    if (name) {
+        kind = gp_driver_kind_from_string(name);
+        if (kind < 0) {
+            gp_enum_invalid(d->err, "driver", "the driver", gp_driver_kind_names,
+                            gp_driver_kind_count, name);
+            return NULL;
+        }
+        if (!gp_drivers[kind].ops) {
+            gp_err_set(d->err, GP_ERR_NOT_SUPPORTED,
+                       "driver '%s' is not available: libgpupool was built without it", name);
+            gp_err_param(d->err, "driver", "%s", name);
+            return NULL;
+        }
+        return &gp_drivers[kind];
+    }
+    for (size_t i = 0; i < GP_ARRAY_SIZE(probe_order); i++) {
+        const gp_driver_entry *e = &gp_drivers[probe_order[i]];
+        if (e->ops && (!e->probe || e->probe(d->cfg)))
+            return e;
+    }
+    return &gp_drivers[GP_DRIVER_SIM];
+}
+
+int gp_driver_open(gp_drv *d, const gp_driver_entry **entry)
+{
+    const gp_driver_entry *e = choose(d);
     int rc;
 
-    if (ctx->drv) {
-        *out = ctx->drv;
-        return GP_OK;
-    }
-    *out = NULL;
-    if (!name && gp_xapi_present(&ctx->cfg)) {
-        d = &gp_driver_xapi;  /* XCP-ng: xapi owns the VMs */
-    } else if (!name) {
-#ifdef GPUPOOL_WITH_XEN
-        d = gp_xen_present() ? &gp_driver_xen : &gp_driver_sim;
-#else
-        d = &gp_driver_sim;
-#endif
-    } else if (!strcmp(name, "sim")) {
-        d = &gp_driver_sim;
-    } else if (!strcmp(name, "xapi")) {
-        d = &gp_driver_xapi;
-    } else if (!strcmp(name, "xen")) {
-#ifdef GPUPOOL_WITH_XEN
-        d = &gp_driver_xen;
-#else
-        rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
-                    "driver 'xen' is not available: libgpupool was built without libxl");
-        GP_PARAM(ctx, "driver", "%s", name);
-        return rc;
-#endif
-    } else {
-        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "unknown driver '%s' (sim, xen or xapi)", name);
-        GP_PARAM(ctx, "driver", "%s", name);
-        return rc;
-    }
-    if (d->open) {
-        rc = d->open(ctx);
-        if (rc)
+    *entry = NULL;
+    if (!e)
+        return d->err->code;
+    d->ops = e->ops;
+    d->priv = NULL;
+    if (e->ops->open) {
+        rc = e->ops->open(d);
+        if (rc) {
+            d->ops = NULL;
             return rc;
+        }
     }
-    ctx->drv = d;
-    *out = d;
+    /* The xen driver answers for libxl itself (tests replace libxl). */
+    d->libxl_topology = e->topology_from_libxl &&
+                        (e->kind == GP_DRIVER_XEN || libxl_answers(d->cfg));
+    *entry = e;
     return GP_OK;
+}
+
+void gp_driver_close(gp_drv *d)
+{
+    if (d->ops && d->ops->close)
+        d->ops->close(d);
+    d->ops = NULL;
+    d->priv = NULL;
 }

@@ -22,7 +22,8 @@
  * the library calls vm_record_boot last, just before COMMIT, and calls it
  * again to undo when the commit fails.
  */
-#include "internal.h"
+#include "drivers/drivers.h"
+#include "rpc/rpc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,9 +42,9 @@ typedef struct {
 /* ---- helpers --------------------------------------------------------------- */
 
 /* Call method(session, NULL-terminated string args) on ctx's connection. */
-static int xcall(gp_ctx *ctx, gp_xr_value *res, const char *method, ...)
+static int xcall(gp_drv *ctx, gp_xr_value *res, const char *method, ...)
 {
-    xapi_priv *p = ctx->drv_priv;
+    xapi_priv *p = ctx->priv;
     const char *args[8];
     size_t n = 0;
     va_list ap;
@@ -52,12 +53,12 @@ static int xcall(gp_ctx *ctx, gp_xr_value *res, const char *method, ...)
     for (const char *a; n < GP_ARRAY_SIZE(args) && (a = va_arg(ap, const char *));)
         args[n++] = a;
     va_end(ap);
-    return gp_xapi_call(p->x, method, args, n, res, &ctx->err);
+    return gp_xapi_call(p->x, method, args, n, res, ctx->err);
 }
 
-static const char *last_failure(gp_ctx *ctx)
+static const char *last_failure(gp_drv *ctx)
 {
-    xapi_priv *p = ctx->drv_priv;
+    xapi_priv *p = ctx->priv;
     const char *f = gp_xapi_last_failure(p->x);
     return f ? f : "";
 }
@@ -107,7 +108,7 @@ static bool rec_is_guest(const gp_xr_value *rec)
            !xr_bool(gp_xr_struct_get(rec, "is_control_domain"));
 }
 
-static int vm_from_record(gp_ctx *ctx, const gp_xr_value *rec, gp_vm *v)
+static int vm_from_record(gp_drv *ctx, const gp_xr_value *rec, gp_vm *v)
 {
     const char *uuid = gp_xr_struct_get_string(rec, "uuid");
     const char *name = gp_xr_struct_get_string(rec, "name_label");
@@ -128,7 +129,7 @@ static int vm_from_record(gp_ctx *ctx, const gp_xr_value *rec, gp_vm *v)
 }
 
 /* VM ref of a uuid; GP_ERR_UNKNOWN_VM when xapi has none. */
-static int vm_ref_of_uuid(gp_ctx *ctx, const char *uuid, char **ref)
+static int vm_ref_of_uuid(gp_drv *ctx, const char *uuid, char **ref)
 {
     gp_xr_value v;
     int rc = xcall(ctx, &v, "VM.get_by_uuid", uuid, NULL);
@@ -151,9 +152,9 @@ static int vm_ref_of_uuid(gp_ctx *ctx, const char *uuid, char **ref)
 }
 
 /* This host's ref (cached). */
-static int this_host(gp_ctx *ctx, const char **ref)
+static int this_host(gp_drv *ctx, const char **ref)
 {
-    xapi_priv *p = ctx->drv_priv;
+    xapi_priv *p = ctx->priv;
     if (!p->host_ref) {
         gp_xr_value v;
         int rc = xcall(ctx, &v, "session.get_this_host", gp_xapi_session(p->x), NULL);
@@ -172,7 +173,7 @@ static int this_host(gp_ctx *ctx, const char **ref)
 }
 
 /* The PCI object of this host with that pci-id; GP_ERR_UNKNOWN_GPU if none. */
-static int pci_ref_of(gp_ctx *ctx, const char *pci_id, char **ref)
+static int pci_ref_of(gp_drv *ctx, const char *pci_id, char **ref)
 {
     gp_xr_value all;
     const char *host;
@@ -181,7 +182,7 @@ static int pci_ref_of(gp_ctx *ctx, const char *pci_id, char **ref)
     int rc;
 
     *ref = NULL;
-    rc = gp_pci_addr_parse(pci_id, &want, &ctx->err);
+    rc = gp_pci_addr_parse(pci_id, &want, ctx->err);
     if (rc)
         return rc;
     gp_pci_addr_format(&want, canon);
@@ -212,7 +213,7 @@ out:
     return rc;
 }
 
-static int dom0_status(gp_ctx *ctx, const char *ref, char **status)
+static int dom0_status(gp_drv *ctx, const char *ref, char **status)
 {
     gp_xr_value v;
     int rc = xcall(ctx, &v, "PCI.get_dom0_access_status", ref, NULL);
@@ -231,7 +232,7 @@ static int dom0_status(gp_ctx *ctx, const char *ref, char **status)
 
 /* ---- ops ------------------------------------------------------------------- */
 
-static int xapi_open(gp_ctx *ctx)
+static int xapi_open(gp_drv *ctx)
 {
     xapi_priv *p = calloc(1, sizeof(*p));
     uint64_t deadline = 0;
@@ -239,27 +240,27 @@ static int xapi_open(gp_ctx *ctx)
 
     if (!p)
         return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    if (ctx->cfg.timeout_ms)
-        deadline = gp_monotonic_ms() + ctx->cfg.timeout_ms;
-    rc = gp_xapi_open(&p->x, gp_xapi_socket_path(&ctx->cfg), ctx->cfg.xapi_session,
-                      deadline, &ctx->err);
+    if (ctx->cfg->timeout_ms)
+        deadline = gp_monotonic_ms() + ctx->cfg->timeout_ms;
+    rc = gp_xapi_open(&p->x, gp_xapi_socket_path(ctx->cfg), ctx->cfg->xapi_session,
+                      deadline, ctx->err);
     if (rc) {
         free(p);
         return rc;
     }
-    ctx->drv_priv = p;
+    ctx->priv = p;
     return GP_OK;
 }
 
-static void xapi_close(gp_ctx *ctx)
+static void xapi_close(gp_drv *ctx)
 {
-    xapi_priv *p = ctx->drv_priv;
+    xapi_priv *p = ctx->priv;
     if (!p)
         return;
     gp_xapi_close(p->x);
     free(p->host_ref);
     free(p);
-    ctx->drv_priv = NULL;
+    ctx->priv = NULL;
 }
 
 static int cmp_vm(const void *a, const void *b)
@@ -269,7 +270,7 @@ static int cmp_vm(const void *a, const void *b)
     return c ? c : strcmp(x->uuid, y->uuid);
 }
 
-static int xapi_vm_list(gp_ctx *ctx, gp_vm **out, size_t *n_out)
+static int xapi_vm_list(gp_drv *ctx, gp_vm **out, size_t *n_out)
 {
     gp_xr_value all;
     gp_vm *vms = NULL;
@@ -308,7 +309,7 @@ out:
     return rc;
 }
 
-static int xapi_vm_get(gp_ctx *ctx, const char *vm, gp_vm *out)
+static int xapi_vm_get(gp_drv *ctx, const char *vm, gp_vm *out)
 {
     gp_xr_value refs, rec;
     char *ref = NULL;
@@ -367,7 +368,7 @@ out:
  * "xapi-dom0-access:<status>", so that removal restores exactly that. */
 #define ORIG_PREFIX "xapi-dom0-access:"
 
-static int xapi_assignable_add(gp_ctx *ctx, const char *pci_id, char **orig_driver)
+static int xapi_assignable_add(gp_drv *ctx, const char *pci_id, char **orig_driver)
 {
     char *ref = NULL, *before = NULL;
     gp_xr_value v;
@@ -396,7 +397,7 @@ out:
     return rc;
 }
 
-static int xapi_assignable_remove(gp_ctx *ctx, const char *pci_id, const char *orig_driver)
+static int xapi_assignable_remove(gp_drv *ctx, const char *pci_id, const char *orig_driver)
 {
     char *ref = NULL;
     gp_xr_value v;
@@ -417,7 +418,7 @@ static int xapi_assignable_remove(gp_ctx *ctx, const char *pci_id, const char *o
     return rc;
 }
 
-static int xapi_device_driver(gp_ctx *ctx, const char *pci_id, char **driver)
+static int xapi_device_driver(gp_drv *ctx, const char *pci_id, char **driver)
 {
     char *ref = NULL, *status = NULL;
     int rc;
@@ -439,7 +440,7 @@ static int xapi_device_driver(gp_ctx *ctx, const char *pci_id, char **driver)
 }
 
 /* Map of a VM (get_other_config / get_VCPUs_params). */
-static int vm_map(gp_ctx *ctx, const char *method, const char *ref, gp_xr_value *map)
+static int vm_map(gp_drv *ctx, const char *method, const char *ref, gp_xr_value *map)
 {
     int rc = xcall(ctx, map, method, ref, NULL);
     if (rc == GP_OK && map->type != GP_XR_STRUCT) {
@@ -450,7 +451,7 @@ static int vm_map(gp_ctx *ctx, const char *method, const char *ref, gp_xr_value 
 }
 
 /* Replace key in a VM map: remove (when present) then add. */
-static int map_put(gp_ctx *ctx, const char *ref, const char *field, bool present,
+static int map_put(gp_drv *ctx, const char *ref, const char *field, bool present,
                    const char *key, const char *value)
 {
     char rm[64], add[64];
@@ -470,7 +471,7 @@ static int map_put(gp_ctx *ctx, const char *ref, const char *field, bool present
     return rc;
 }
 
-static int map_del(gp_ctx *ctx, const char *ref, const char *field, const char *key)
+static int map_del(gp_drv *ctx, const char *ref, const char *field, const char *key)
 {
     char rm[64];
     gp_xr_value v;
@@ -495,7 +496,7 @@ static char *pci_value(const gp_boot_config *bc)
     return s;
 }
 
-static int require_halted(gp_ctx *ctx, const char *vm_uuid, const char *ref)
+static int require_halted(gp_drv *ctx, const char *vm_uuid, const char *ref)
 {
     gp_xr_value v;
     int rc = xcall(ctx, &v, "VM.get_power_state", ref, NULL);
@@ -513,7 +514,7 @@ static int require_halted(gp_ctx *ctx, const char *vm_uuid, const char *ref)
 }
 
 /* Remove what gpupool wrote on the VM (ref), per the markers in oc. */
-static int clear_boot(gp_ctx *ctx, const char *ref, const gp_xr_value *oc)
+static int clear_boot(gp_drv *ctx, const char *ref, const gp_xr_value *oc)
 {
     const char *mark_pci = gp_xr_struct_get_string(oc, MARK_PCI);
     const char *mark_mask = gp_xr_struct_get_string(oc, MARK_MASK);
@@ -543,7 +544,7 @@ static int clear_boot(gp_ctx *ctx, const char *ref, const gp_xr_value *oc)
     return rc;
 }
 
-static int xapi_vm_record_boot(gp_ctx *ctx, const char *vm_uuid, const gp_boot_config *bc)
+static int xapi_vm_record_boot(gp_drv *ctx, const char *vm_uuid, const gp_boot_config *bc)
 {
     gp_xr_value oc, params;
     char *ref = NULL, *pci = NULL, *mask = NULL;
@@ -621,12 +622,12 @@ out:
         gp_error_info saved;
         gp_xr_value now;
         gp_error_info_init(&saved);
-        gp_err_copy(&saved, &ctx->err);
+        gp_err_copy(&saved, ctx->err);
         gp_xr_value_init(&now);
         if (vm_map(ctx, "VM.get_other_config", ref, &now) == GP_OK)
             clear_boot(ctx, ref, &now);
         gp_xr_value_dispose(&now);
-        gp_err_copy(&ctx->err, &saved);
+        gp_err_copy(ctx->err, &saved);
         gp_error_info_dispose(&saved);
     }
     gp_xr_value_dispose(&oc);
@@ -637,7 +638,7 @@ out:
     return rc;
 }
 
-static int xapi_apply_affinity(gp_ctx *ctx, const char *vm_uuid, const int *pcpus,
+static int xapi_apply_affinity(gp_drv *ctx, const char *vm_uuid, const int *pcpus,
                                size_t n_pcpus, gp_pin_mode mode)
 {
     (void)pcpus;
@@ -654,267 +655,41 @@ static int xapi_apply_affinity(gp_ctx *ctx, const char *vm_uuid, const int *pcpu
  * dom0 is a PV guest whose sysfs shows its own vCPUs and no NUMA.  Where no
  * hypervisor answers (planning hosts, the tests' stand-in for xapi), the
  * configured sources are used as for the sim driver. */
-static int xapi_host_topology(gp_ctx *ctx, gp_host *h)
-{
-#ifdef GPUPOOL_WITH_XEN
-    if (gp_xen_present())
-        return gp_xen_host_topology(ctx, h);
-#endif
-    return gp_sysfs_topology(ctx->cfg.sysfs_root, h, &ctx->err);
-}
-
-static int xapi_host_pci_locality(gp_ctx *ctx, gp_host *h)
-{
-#ifdef GPUPOOL_WITH_XEN
-    if (gp_xen_present())
-        return gp_xen_host_pci_locality(ctx, h);
-#endif
-    (void)ctx;
-    (void)h;
-    return GP_OK;
-}
 
 const gp_driver_ops gp_driver_xapi = {
-    .name = "xapi",
     .open = xapi_open,
     .close = xapi_close,
-    .host_topology = xapi_host_topology,
     .vm_list = xapi_vm_list,
     .device_assignable_add = xapi_assignable_add,
     .device_assignable_remove = xapi_assignable_remove,
     .device_driver = xapi_device_driver,
     .vm_record_boot = xapi_vm_record_boot,
     .vm_apply_affinity = xapi_apply_affinity,
-    .transactional = false,
     .vm_get = xapi_vm_get,
-    .host_pci_locality = xapi_host_pci_locality,
 };
 
-/* ---- public XCP-ng helpers ---------------------------------------------- */
+/* ---- what the XCP-ng operations use (ops/xapi_ops.c) ---------------------- */
 
-static int need_xapi(gp_ctx *ctx)
-{
-    const gp_driver_ops *drv;
-    int rc = gp_driver_get(ctx, &drv);
-    if (rc)
-        return rc;
-    if (drv != &gp_driver_xapi) {
-        rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
-                    "only the xapi driver (XCP-ng) can do this; the driver in use is %s",
-                    drv->name);
-        GP_PARAM(ctx, "driver", "%s", drv->name);
-        return rc;
-    }
-    return GP_OK;
-}
-
-int gp_xapi_dom0_access(gp_ctx *ctx, const char *pci_id, char **status_out)
+int gp_xapi_drv_dom0_status(gp_drv *ctx, const char *pci_id, char **status)
 {
     char *ref = NULL;
-    int rc;
-
-    *status_out = NULL;
-    gp_err_clear(&ctx->err);
-    rc = need_xapi(ctx);
+    int rc = pci_ref_of(ctx, pci_id, &ref);
+    *status = NULL;
     if (rc == GP_OK)
-        rc = pci_ref_of(ctx, pci_id, &ref);
-    if (rc == GP_OK)
-        rc = dom0_status(ctx, ref, status_out);
+        rc = dom0_status(ctx, ref, status);
     free(ref);
     return rc;
 }
 
-void gp_drift_list_free(gp_drift *d, size_t n)
+int gp_xapi_drv_vm_records(gp_drv *ctx, gp_xr_value *all, const char **host_ref)
 {
-    if (!d)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(d[i].kind);
-        free(d[i].vm_name_label);
-        free(d[i].other_config_pci);
-        free(d[i].detail);
-    }
-    free(d);
-}
-
-typedef struct {
-    gp_drift *v;
-    size_t n;
-} drift_list;
-
-static int drift_add(gp_ctx *ctx, drift_list *l, const char *kind, const char *vm_uuid,
-                     const char *vm_name, const char *pci_id, const char *oc_pci,
-                     char *detail /* taken */)
-{
-    gp_drift *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
-    if (!nv) {
-        free(detail);
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    }
-    l->v = nv;
-    gp_drift *d = &nv[l->n];
-    memset(d, 0, sizeof(*d));
-    snprintf(d->vm_uuid, sizeof(d->vm_uuid), "%s", vm_uuid ? vm_uuid : "");
-    snprintf(d->pci_id, sizeof(d->pci_id), "%s", pci_id ? pci_id : "");
-    d->kind = strdup(kind);
-    d->vm_name_label = gp_strdup(vm_name);
-    d->other_config_pci = gp_strdup(oc_pci);
-    d->detail = detail;
-    l->n++;
-    if (!d->kind || !d->detail || (vm_name && !d->vm_name_label) ||
-        (oc_pci && !d->other_config_pci))
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    return GP_OK;
-}
-
-/* Does the xapi VM record belong on another host (resident there, or
- * affinity to another host)? */
-static bool rec_other_host(const gp_xr_value *rec, const char *host)
-{
-    const char *res = gp_xr_struct_get_string(rec, "resident_on");
-    const char *aff = gp_xr_struct_get_string(rec, "affinity");
-    if (res && strcmp(res, XAPI_NULL_REF) && *res)
-        return strcmp(res, host) != 0;
-    if (aff && strcmp(aff, XAPI_NULL_REF) && *aff)
-        return strcmp(aff, host) != 0;
-    return false;
-}
-
-/* Does other-config:pci (oc_pci) name the canonical pci-id? */
-static bool oc_pci_names(const char *oc_pci, const char *canon)
-{
-    bool found = false;
-    char *copy = strdup(oc_pci ? oc_pci : ""), *save = NULL;
-    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !found;
-         tok = strtok_r(NULL, ",", &save)) {
-        char *slash = strchr(tok, '/');
-        gp_pci_addr a;
-        char c[GP_PCI_ID_LEN];
-        while (*tok == ' ')
-            tok++;
-        if (gp_pci_addr_parse(slash ? slash + 1 : tok, &a, NULL) == GP_OK &&
-            !strcmp(gp_pci_addr_format(&a, c), canon))
-            found = true;
-    }
-    free(copy);
-    return found;
-}
-
-int gp_drift_check(gp_ctx *ctx, gp_drift **out, size_t *n_out)
-{
-    const gp_host *hostm = NULL;
-    const char *host = NULL;
-    gp_pool *pools = NULL;
-    gp_assignment *as = NULL;
-    size_t n_pools = 0, n_as = 0;
-    gp_xr_value all;
-    drift_list l = { NULL, 0 };
-    int rc;
-
-    *out = NULL;
-    *n_out = 0;
-    gp_xr_value_init(&all);
-    gp_err_clear(&ctx->err);
-    rc = need_xapi(ctx);
+    int rc = this_host(ctx, host_ref);
     if (rc == GP_OK)
-        rc = gp_host_get(ctx, &hostm);
-    if (rc == GP_OK)
-        rc = this_host(ctx, &host);
-    if (rc == GP_OK)
-        rc = gp_pool_list(ctx, &pools, &n_pools);
-    if (rc == GP_OK)
-        rc = gp_assignment_list(ctx, &as, &n_as);
-    if (rc == GP_OK)
-        rc = xcall(ctx, &all, "VM.get_all_records", NULL);
-    if (rc)
-        goto out;
-
-    /* 1. Each host GPU named by VMs' other-config:pci. */
-    for (size_t g = 0; g < hostm->n_gpus; g++) {
-        const char *gpu = hostm->gpus[g].pci_id;
-        const gp_pool *in_pool = NULL;
-        const gp_assignment *holder = NULL;
-        size_t naming = 0;
-
-        for (size_t p = 0; p < n_pools && !in_pool; p++)
-            for (size_t k = 0; k < pools[p].n_gpus; k++)
-                if (!strcmp(pools[p].gpus[k], gpu))
-                    in_pool = &pools[p];
-        for (size_t a = 0; a < n_as; a++)
-            if (!strcmp(as[a].pci_id, gpu))
-                holder = &as[a];
-        for (size_t i = 0; all.type == GP_XR_STRUCT && i < all.n; i++) {
-            const gp_xr_value *oc = gp_xr_struct_get(&all.items[i], "other_config");
-            if (rec_is_guest(&all.items[i]) && !rec_other_host(&all.items[i], host) &&
-                oc_pci_names(gp_xr_struct_get_string(oc, "pci"), gpu))
-                naming++;
-        }
-        for (size_t i = 0; all.type == GP_XR_STRUCT && i < all.n; i++) {
-            const gp_xr_value *rec = &all.items[i];
-            const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
-            const char *oc_pci = gp_xr_struct_get_string(oc, "pci");
-            const char *uuid = gp_xr_struct_get_string(rec, "uuid");
-            const char *name = gp_xr_struct_get_string(rec, "name_label");
-            if (!rec_is_guest(rec) || rec_other_host(rec, host) || !oc_pci_names(oc_pci, gpu))
-                continue;
-            if (naming > 1) {
-                rc = drift_add(ctx, &l, "shared-gpu", uuid, name, gpu, oc_pci,
-                               gp_asprintf("GPU %s is named by the other-config:pci of %zu "
-                                           "VMs, including %s", gpu, naming,
-                                           uuid ? uuid : "?"));
-                if (rc)
-                    goto out;
-            }
-            if (in_pool && (!holder || !uuid || strcmp(holder->vm_uuid, uuid))) {
-                rc = drift_add(ctx, &l, "foreign-pci", uuid, name, gpu, oc_pci,
-                               holder ? gp_asprintf("VM %s names GPU %s of pool %s in "
-                                                    "other-config:pci, but gpupool assigned "
-                                                    "it to VM %s", uuid ? uuid : "?", gpu,
-                                                    in_pool->name_label, holder->vm_uuid)
-                                      : gp_asprintf("VM %s names GPU %s of pool %s in "
-                                                    "other-config:pci, but gpupool has not "
-                                                    "assigned it", uuid ? uuid : "?", gpu,
-                                                    in_pool->name_label));
-                if (rc)
-                    goto out;
-            }
-        }
-    }
-    /* 2. Each gpupool assignment must be in its VM's other-config:pci. */
-    for (size_t a = 0; a < n_as; a++) {
-        const gp_xr_value *rec = NULL;
-        for (size_t i = 0; all.type == GP_XR_STRUCT && i < all.n && !rec; i++) {
-            const char *uuid = gp_xr_struct_get_string(&all.items[i], "uuid");
-            if (uuid && !strcmp(uuid, as[a].vm_uuid))
-                rec = &all.items[i];
-        }
-        if (!rec) {
-            rc = drift_add(ctx, &l, "vm-missing", as[a].vm_uuid, as[a].vm_name_label,
-                           as[a].pci_id, NULL,
-                           gp_asprintf("gpupool assigned GPU %s to VM %s, which xapi no "
-                                       "longer knows", as[a].pci_id, as[a].vm_uuid));
-        } else {
-            const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
-            const char *oc_pci = gp_xr_struct_get_string(oc, "pci");
-            if (!oc_pci_names(oc_pci, as[a].pci_id))
-                rc = drift_add(ctx, &l, "missing-pci", as[a].vm_uuid,
-                               gp_xr_struct_get_string(rec, "name_label"), as[a].pci_id,
-                               oc_pci,
-                               gp_asprintf("gpupool assigned GPU %s to VM %s, but its "
-                                           "other-config:pci is %s", as[a].pci_id,
-                                           as[a].vm_uuid, oc_pci ? oc_pci : "unset"));
-        }
-        if (rc)
-            goto out;
-    }
-    *out = l.v;
-    *n_out = l.n;
-    l.v = NULL;
-    l.n = 0;
-out:
-    gp_drift_list_free(l.v, l.n);
-    gp_pool_list_free(pools, n_pools);
-    gp_assignment_list_free(as, n_as);
-    gp_xr_value_dispose(&all);
+        rc = xcall(ctx, all, "VM.get_all_records", NULL);
     return rc;
+}
+
+bool gp_xapi_rec_is_guest(const gp_xr_value *rec)
+{
+    return rec_is_guest(rec);
 }

@@ -9,7 +9,7 @@
  * transaction; a non-transactional driver is asked first (VM state) and
  * acts last, undone if COMMIT fails.
  */
-#include "internal.h"
+#include "ops/ops.h"
 
 #include <ctype.h>
 #include <json.h>
@@ -63,7 +63,7 @@ static int assignments_read(gp_ctx *ctx, const char *vm_uuid, gp_assignment **ou
 
     *out = NULL;
     *n_out = 0;
-    rc = gp_store_prepare(ctx, vm_uuid ? ASSIGN_SELECT " WHERE a.vm_uuid = ?1 ORDER BY c.pci_id"
+    rc = gp_store_prepare(&ctx->store, vm_uuid ? ASSIGN_SELECT " WHERE a.vm_uuid = ?1 ORDER BY c.pci_id"
                                        : ASSIGN_SELECT " ORDER BY a.pci_id, c.pci_id", &st);
     if (rc)
         return rc;
@@ -111,7 +111,7 @@ static int assignments_read(gp_ctx *ctx, const char *vm_uuid, gp_assignment **ou
         }
     }
     if (rc != SQLITE_DONE) {
-        rc = gp_store_error(ctx, rc, "reading assignments");
+        rc = gp_store_error(&ctx->store, rc, "reading assignments");
         goto out;
     }
     rc = GP_OK;
@@ -138,12 +138,12 @@ static int fill_vm_names(gp_ctx *ctx, const gp_driver_ops *drv, gp_assignment *a
     if (!n)
         return GP_OK;
     gp_error_info_init(&saved);
-    gp_err_copy(&saved, &ctx->err);
+    gp_err_copy(&saved, ctx->err);
     if (drv->vm_get) {
         for (size_t i = 0; i < n; i++) {
             gp_vm v;
             gp_vm_init(&v);
-            if (drv->vm_get(ctx, as[i].vm_uuid, &v) == GP_OK) {
+            if (gp_ctx_vm_get(ctx, as[i].vm_uuid, &v) == GP_OK) {
                 as[i].vm_name_label = v.name_label;
                 v.name_label = NULL;
             }
@@ -152,7 +152,7 @@ static int fill_vm_names(gp_ctx *ctx, const gp_driver_ops *drv, gp_assignment *a
     } else {
         gp_vm *vms = NULL;
         size_t nv = 0;
-        if (drv->vm_list(ctx, &vms, &nv) == GP_OK)
+        if (gp_ctx_vm_list(ctx, &vms, &nv) == GP_OK)
             for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < nv; j++)
                     if (!strcasecmp(vms[j].uuid, as[i].vm_uuid)) {
@@ -163,7 +163,7 @@ static int fill_vm_names(gp_ctx *ctx, const gp_driver_ops *drv, gp_assignment *a
         gp_vm_list_free(vms, nv);
     }
     /* A VM the driver cannot name is not an error of the read. */
-    gp_err_copy(&ctx->err, &saved);
+    gp_err_copy(ctx->err, &saved);
     gp_error_info_dispose(&saved);
     return rc;
 }
@@ -175,8 +175,8 @@ int gp_assignment_list(gp_ctx *ctx, gp_assignment **out, size_t *n_out)
 
     *out = NULL;
     *n_out = 0;
-    gp_err_clear(&ctx->err);
-    rc = gp_driver_get(ctx, &drv);
+    gp_err_clear(ctx->err);
+    rc = gp_ctx_drv_ops(ctx, &drv);
     if (rc)
         return rc;
     rc = assignments_read(ctx, NULL, out, n_out);
@@ -205,8 +205,8 @@ int gp_assignment_get(gp_ctx *ctx, const char *vm, gp_assignment *out)
     int rc;
 
     gp_vm_init(&v);
-    gp_err_clear(&ctx->err);
-    rc = gp_driver_get(ctx, &drv);
+    gp_err_clear(ctx->err);
+    rc = gp_ctx_drv_ops(ctx, &drv);
     if (rc)
         return rc;
     if (!vm || !*vm) {
@@ -305,9 +305,8 @@ static int vm_resolve(gp_ctx *ctx, const gp_driver_ops *drv, const char *vm, gp_
         GP_PARAM(ctx, "vm", "%s", "");
         return rc;
     }
-    if (drv->vm_get)
-        return drv->vm_get(ctx, vm, out);
-    return gp_vm_get(ctx, vm, out);
+    (void)drv;
+    return gp_ctx_vm_get(ctx, vm, out);
 }
 
 static int require_halted(gp_ctx *ctx, const gp_vm *v, const char *op)
@@ -333,15 +332,15 @@ static int begin_on_halted_vm(gp_ctx *ctx, const gp_driver_ops *drv, const char 
                               const char *op, gp_vm *v)
 {
     int rc;
-    if (!drv->transactional) {
+    if (!ctx->drv_entry->transactional) {
         rc = vm_resolve(ctx, drv, vm, v);
         if (rc)
             return rc;
     }
-    rc = gp_store_begin(ctx);
+    rc = gp_store_begin(&ctx->store);
     if (rc)
         return rc;
-    if (drv->transactional) {
+    if (ctx->drv_entry->transactional) {
         rc = vm_resolve(ctx, drv, vm, v);
         if (rc)
             return rc;
@@ -398,7 +397,7 @@ static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_
     sqlite3_stmt *st = NULL;
     int rc;
 
-    rc = gp_store_prepare(ctx, "SELECT numa_policy, pin_mode, cpu_overcommit, name_label,"
+    rc = gp_store_prepare(&ctx->store, "SELECT numa_policy, pin_mode, cpu_overcommit, name_label,"
                           " cpupool FROM pools WHERE uuid = ?1", &st);
     if (rc)
         return rc;
@@ -406,7 +405,7 @@ static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         rc = rc == SQLITE_DONE ? GP_ERR(ctx, GP_ERR_UNKNOWN_POOL, "no pool %s", pool_uuid)
-                               : gp_store_error(ctx, rc, "reading a pool");
+                               : gp_store_error(&ctx->store, rc, "reading a pool");
         goto out;
     }
     if (gp_numa_policy_parse((const char *)sqlite3_column_text(st, 0), &pi->policy) ||
@@ -422,7 +421,7 @@ static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_
     sqlite3_finalize(st);
     st = NULL;
 
-    rc = gp_store_prepare(ctx, "SELECT pci_id FROM pool_members WHERE pool_uuid = ?1"
+    rc = gp_store_prepare(&ctx->store, "SELECT pci_id FROM pool_members WHERE pool_uuid = ?1"
                           " ORDER BY pci_id", &st);
     if (rc)
         goto out;
@@ -440,13 +439,13 @@ static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_
         pi->n_gpus++;
     }
     if (rc != SQLITE_DONE) {
-        rc = gp_store_error(ctx, rc, "reading pool members");
+        rc = gp_store_error(&ctx->store, rc, "reading pool members");
         goto out;
     }
     sqlite3_finalize(st);
     st = NULL;
 
-    rc = gp_store_prepare(ctx, "SELECT vm_uuid, pci_id, numa_node, pcpus, vcpus, memory_mib,"
+    rc = gp_store_prepare(&ctx->store, "SELECT vm_uuid, pci_id, numa_node, pcpus, vcpus, memory_mib,"
                           " memory_node FROM assignments ORDER BY pci_id", &st);
     if (rc)
         goto out;
@@ -494,7 +493,7 @@ static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_
             }
     }
     if (rc != SQLITE_DONE) {
-        rc = gp_store_error(ctx, rc, "reading assignments");
+        rc = gp_store_error(&ctx->store, rc, "reading assignments");
         goto out;
     }
     rc = GP_OK;
@@ -514,7 +513,7 @@ static int insert_assignment(gp_ctx *ctx, const gp_assignment *a)
 
     if (!pcpus)
         return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    rc = gp_store_prepare(ctx, "INSERT INTO assignments(vm_uuid, pci_id, pool_uuid, numa_node,"
+    rc = gp_store_prepare(&ctx->store, "INSERT INTO assignments(vm_uuid, pci_id, pool_uuid, numa_node,"
                           " pcpus, memory_node, pin_mode, vcpus, memory_mib, reason, created)"
                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", &st);
     if (rc)
@@ -531,7 +530,7 @@ static int insert_assignment(gp_ctx *ctx, const gp_assignment *a)
     sqlite3_bind_text(st, 10, a->reason, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 11, a->created, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, "recording an assignment");
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "recording an assignment");
 out:
     sqlite3_finalize(st);
     free(pcpus);
@@ -542,7 +541,7 @@ out:
 static int load_companions(gp_ctx *ctx, const char *pci_id, char ***out, size_t *n_out)
 {
     sqlite3_stmt *st = NULL;
-    int rc = gp_store_prepare(ctx, "SELECT pci_id FROM pool_companions WHERE gpu_pci_id = ?1"
+    int rc = gp_store_prepare(&ctx->store, "SELECT pci_id FROM pool_companions WHERE gpu_pci_id = ?1"
                               " ORDER BY pci_id", &st);
     if (rc)
         return rc;
@@ -560,7 +559,7 @@ static int load_companions(gp_ctx *ctx, const char *pci_id, char ***out, size_t 
         }
         (*n_out)++;
     }
-    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, "reading companion functions");
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading companion functions");
 out:
     sqlite3_finalize(st);
     return rc;
@@ -572,9 +571,9 @@ static void undo_record_boot(gp_ctx *ctx, const gp_driver_ops *drv, const char *
 {
     gp_error_info saved;
     gp_error_info_init(&saved);
-    gp_err_copy(&saved, &ctx->err);
-    drv->vm_record_boot(ctx, vm_uuid, bc);
-    gp_err_copy(&ctx->err, &saved);
+    gp_err_copy(&saved, ctx->err);
+    drv->vm_record_boot(&ctx->drv, vm_uuid, bc);
+    gp_err_copy(ctx->err, &saved);
     gp_error_info_dispose(&saved);
 }
 
@@ -601,7 +600,7 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     gp_placement_init(&pl);
     gp_error_info_init(&perr);
     memset(&pi, 0, sizeof(pi));
-    gp_err_clear(&ctx->err);
+    gp_err_clear(ctx->err);
     if (!args)
         args = &no_args;
     if (args->vcpus < 0 || args->vcpus > 4096) {
@@ -612,7 +611,7 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     }
     if (args->pci_id) {
         gp_pci_addr addr;
-        rc = gp_pci_addr_parse(args->pci_id, &addr, &ctx->err);
+        rc = gp_pci_addr_parse(args->pci_id, &addr, ctx->err);
         if (rc)
             return rc;
         gp_pci_addr_format(&addr, canon);
@@ -623,22 +622,22 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
         return rc;
     }
     /* Facts and driver before the write lock. */
-    rc = gp_driver_get(ctx, &drv);
+    rc = gp_ctx_drv_ops(ctx, &drv);
     if (rc)
         return rc;
     rc = gp_host_get(ctx, &host);
     if (rc)
         return rc;
     /* Live domains count their memory in the host's free figure. */
-    if (!drv->transactional) {
-        rc = drv->vm_list(ctx, &live, &n_live);
+    if (!ctx->drv_entry->transactional) {
+        rc = gp_ctx_vm_list(ctx, &live, &n_live);
         if (rc)
             goto out;
     }
     rc = begin_on_halted_vm(ctx, drv, vm, "vm-gpu-assign", &v);
     if (rc)
         goto out;
-    rc = gp_store_query_text(ctx, "reading the state",
+    rc = gp_store_query_text(&ctx->store, "reading the state",
                              "SELECT pci_id FROM assignments WHERE vm_uuid = ?1", v.uuid, &held);
     if (rc)
         goto out;
@@ -651,12 +650,12 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
         goto out;
     }
     if (args->pool) {
-        rc = gp_store_pool_find(ctx, args->pool, a.pool_uuid, NULL);
+        rc = gp_store_pool_find(&ctx->store, args->pool, a.pool_uuid, NULL);
         if (rc)
             goto out;
     }
     if (args->pci_id) {
-        rc = gp_store_query_text(ctx, "reading the state",
+        rc = gp_store_query_text(&ctx->store, "reading the state",
                                  "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon,
                                  &holder);
         if (rc)
@@ -684,7 +683,7 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
             GP_PARAM(ctx, "pci-id", "%s", canon);
             goto out;
         }
-        rc = gp_store_query_text(ctx, "reading the state",
+        rc = gp_store_query_text(&ctx->store, "reading the state",
                                  "SELECT vm_uuid FROM assignments WHERE pci_id = ?1", canon,
                                  &holder_vm);
         if (rc)
@@ -756,8 +755,8 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     }
     rc = gp_place(host, &req, &pl, &perr);
     if (rc) {
-        gp_err_copy(&ctx->err, &perr);
-        if (ctx->err.code == GP_OK)
+        gp_err_copy(ctx->err, &perr);
+        if (ctx->err->code == GP_OK)
             GP_ERR(ctx, rc, "placement failed");
         GP_PARAM(ctx, "vm", "%s", v.uuid);
         GP_PARAM(ctx, "pool", "%s", a.pool_uuid);
@@ -798,21 +797,21 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    rc = gp_store_audit(ctx, "vm-gpu-assign", a.vm_uuid, NULL, after);
+    rc = gp_store_audit(&ctx->store, "vm-gpu-assign", a.vm_uuid, NULL, after);
     if (rc)
         goto out;
     /* Driver last: record the boot-time GPU and affinity. */
     boot_config_of(&a, &bc);
-    rc = drv->vm_record_boot(ctx, a.vm_uuid, &bc);
+    rc = drv->vm_record_boot(&ctx->drv, a.vm_uuid, &bc);
     if (rc) {
-        if (ctx->err.code == GP_OK)
+        if (ctx->err->code == GP_OK)
             GP_ERR(ctx, rc, "driver %s could not record the boot configuration of VM %s",
-                   drv->name, a.vm_uuid);
-        need_undo = !drv->transactional;
+                   GP_CTX_DRIVER_NAME(ctx), a.vm_uuid);
+        need_undo = !ctx->drv_entry->transactional;
         goto out;
     }
-    need_undo = !drv->transactional;
-    rc = gp_store_commit(ctx);
+    need_undo = !ctx->drv_entry->transactional;
+    rc = gp_store_commit(&ctx->store);
     if (rc)
         goto out;
     need_undo = false;
@@ -823,7 +822,7 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     }
 out:
     if (rc) {
-        gp_store_rollback(ctx);
+        gp_store_rollback(&ctx->store);
         if (need_undo)
             undo_record_boot(ctx, drv, a.vm_uuid, NULL);
     }
@@ -852,8 +851,8 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
     int rc;
 
     gp_vm_init(&v);
-    gp_err_clear(&ctx->err);
-    rc = gp_driver_get(ctx, &drv);
+    gp_err_clear(ctx->err);
+    rc = gp_ctx_drv_ops(ctx, &drv);
     if (rc)
         return rc;
     rc = begin_on_halted_vm(ctx, drv, vm, "vm-gpu-release", &v);
@@ -874,28 +873,28 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    rc = gp_store_exec(ctx, "releasing a GPU", "DELETE FROM assignments WHERE vm_uuid = ?1", 1,
+    rc = gp_store_exec(&ctx->store, "releasing a GPU", "DELETE FROM assignments WHERE vm_uuid = ?1", 1,
                        v.uuid);
     if (rc)
         goto out;
-    rc = gp_store_audit(ctx, "vm-gpu-release", v.uuid, before, NULL);
+    rc = gp_store_audit(&ctx->store, "vm-gpu-release", v.uuid, before, NULL);
     if (rc)
         goto out;
-    rc = drv->vm_record_boot(ctx, v.uuid, NULL);
+    rc = drv->vm_record_boot(&ctx->drv, v.uuid, NULL);
     if (rc) {
-        if (ctx->err.code == GP_OK)
+        if (ctx->err->code == GP_OK)
             GP_ERR(ctx, rc, "driver %s could not clear the boot configuration of VM %s",
-                   drv->name, v.uuid);
-        need_undo = !drv->transactional;
+                   GP_CTX_DRIVER_NAME(ctx), v.uuid);
+        need_undo = !ctx->drv_entry->transactional;
         goto out;
     }
-    need_undo = !drv->transactional;
-    rc = gp_store_commit(ctx);
+    need_undo = !ctx->drv_entry->transactional;
+    rc = gp_store_commit(&ctx->store);
     if (!rc)
         need_undo = false;
 out:
     if (rc) {
-        gp_store_rollback(ctx);
+        gp_store_rollback(&ctx->store);
         if (need_undo && n) {
             boot_config_of(&as[0], &bc);
             undo_record_boot(ctx, drv, v.uuid, &bc);

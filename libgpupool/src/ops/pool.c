@@ -6,7 +6,7 @@
  * change, the audit row and (sim driver) the driver's own writes.  Host
  * discovery and driver selection happen before it.  A refusal rolls back.
  */
-#include "internal.h"
+#include "ops/ops.h"
 
 #include <errno.h>
 #include <json.h>
@@ -91,7 +91,7 @@ static int pools_from_rows(gp_ctx *ctx, sqlite3_stmt *st, gp_pool **out, size_t 
         }
     }
     if (rc != SQLITE_DONE) {
-        rc = gp_store_error(ctx, rc, "reading pools");
+        rc = gp_store_error(&ctx->store, rc, "reading pools");
         goto out;
     }
     *out = v;
@@ -110,7 +110,7 @@ static int pool_load(gp_ctx *ctx, const char *uuid, gp_pool *out)
     sqlite3_stmt *st = NULL;
     gp_pool *v = NULL;
     size_t n = 0;
-    int rc = gp_store_prepare(ctx, POOL_SELECT " WHERE p.uuid = ?1 ORDER BY m.pci_id", &st);
+    int rc = gp_store_prepare(&ctx->store, POOL_SELECT " WHERE p.uuid = ?1 ORDER BY m.pci_id", &st);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
@@ -137,9 +137,9 @@ int gp_pool_list(gp_ctx *ctx, gp_pool **out, size_t *n_out)
 
     *out = NULL;
     *n_out = 0;
-    gp_err_clear(&ctx->err);
+    gp_err_clear(ctx->err);
     /* One statement: one consistent snapshot, no sort (both indexes). */
-    rc = gp_store_prepare(ctx, POOL_SELECT " ORDER BY p.name_label, m.pci_id", &st);
+    rc = gp_store_prepare(&ctx->store, POOL_SELECT " ORDER BY p.name_label, m.pci_id", &st);
     if (rc)
         return rc;
     rc = pools_from_rows(ctx, st, out, n_out);
@@ -150,8 +150,8 @@ int gp_pool_list(gp_ctx *ctx, gp_pool **out, size_t *n_out)
 int gp_pool_get(gp_ctx *ctx, const char *pool, gp_pool *out)
 {
     char uuid[37];
-    gp_err_clear(&ctx->err);
-    int rc = gp_store_pool_find(ctx, pool, uuid, NULL);
+    gp_err_clear(ctx->err);
+    int rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
     if (rc)
         return rc;
     return pool_load(ctx, uuid, out);
@@ -246,7 +246,7 @@ static int check_cpupool(gp_ctx *ctx, const char *name)
 static int check_name_free(gp_ctx *ctx, const char *name, const char *except_uuid)
 {
     char *other = NULL;
-    int rc = gp_store_query_text(ctx, "checking pool names",
+    int rc = gp_store_query_text(&ctx->store, "checking pool names",
                                  "SELECT uuid FROM pools WHERE name_label = ?1", name, &other);
     if (rc)
         return rc;
@@ -295,7 +295,7 @@ int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
     int rc;
 
     gp_pool_init(&after);
-    gp_err_clear(&ctx->err);
+    gp_err_clear(ctx->err);
     if (!spec)
         return GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "creating a pool needs a pool spec");
     name_label = spec->name_label;
@@ -325,7 +325,7 @@ int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
     rc = check_cpupool(ctx, cpupool);
     if (rc)
         return rc;
-    rc = gp_store_begin(ctx);
+    rc = gp_store_begin(&ctx->store);
     if (rc)
         return rc;
     rc = check_name_free(ctx, name_label, NULL);
@@ -333,7 +333,7 @@ int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
         goto out;
     gp_uuid_generate(uuid);
     gp_now_iso(now);
-    rc = gp_store_prepare(ctx, "INSERT INTO pools(uuid, name_label, name_description,"
+    rc = gp_store_prepare(&ctx->store, "INSERT INTO pools(uuid, name_label, name_description,"
                           " numa_policy, pin_mode, cpu_overcommit, created, cpupool)"
                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st);
     if (rc)
@@ -348,22 +348,22 @@ int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
     sqlite3_bind_text(st, 8, cpupool, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) {
-        rc = gp_store_error(ctx, rc, "creating a pool");
+        rc = gp_store_error(&ctx->store, rc, "creating a pool");
         goto out;
     }
     rc = pool_load(ctx, uuid, &after);
     if (rc)
         goto out;
-    rc = gp_store_audit_change(ctx, "pool-create", uuid, pool_json, NULL, &after);
+    rc = gp_store_audit_change(&ctx->store, "pool-create", uuid, pool_json, NULL, &after);
     if (rc)
         goto out;
-    rc = gp_store_commit(ctx);
+    rc = gp_store_commit(&ctx->store);
     if (!rc && uuid_out)
         snprintf(uuid_out, 37, "%s", uuid);
 out:
     sqlite3_finalize(st);
     if (rc)
-        gp_store_rollback(ctx);
+        gp_store_rollback(&ctx->store);
     gp_pool_dispose(&after);
     return rc;
 }
@@ -375,11 +375,11 @@ int gp_pool_destroy(gp_ctx *ctx, const char *pool)
     int rc;
 
     gp_pool_init(&before);
-    gp_err_clear(&ctx->err);
-    rc = gp_store_begin(ctx);
+    gp_err_clear(ctx->err);
+    rc = gp_store_begin(&ctx->store);
     if (rc)
         return rc;
-    rc = gp_store_pool_find(ctx, pool, uuid, NULL);
+    rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
     if (rc)
         goto out;
     rc = pool_load(ctx, uuid, &before);
@@ -393,16 +393,16 @@ int gp_pool_destroy(gp_ctx *ctx, const char *pool)
         GP_PARAM(ctx, "gpus", "%zu", before.n_gpus);
         goto out;
     }
-    rc = gp_store_exec(ctx, "destroying a pool", "DELETE FROM pools WHERE uuid = ?1", 1, uuid);
+    rc = gp_store_exec(&ctx->store, "destroying a pool", "DELETE FROM pools WHERE uuid = ?1", 1, uuid);
     if (rc)
         goto out;
-    rc = gp_store_audit_change(ctx, "pool-destroy", uuid, pool_json, &before, NULL);
+    rc = gp_store_audit_change(&ctx->store, "pool-destroy", uuid, pool_json, &before, NULL);
     if (rc)
         goto out;
-    rc = gp_store_commit(ctx);
+    rc = gp_store_commit(&ctx->store);
 out:
     if (rc)
-        gp_store_rollback(ctx);
+        gp_store_rollback(&ctx->store);
     gp_pool_dispose(&before);
     return rc;
 }
@@ -426,7 +426,7 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
 
     gp_pool_init(&before);
     gp_pool_init(&after);
-    gp_err_clear(&ctx->err);
+    gp_err_clear(ctx->err);
     for (size_t i = 0; param && i < GP_ARRAY_SIZE(params); i++)
         if (!strcmp(param, params[i].param))
             column = params[i].column;
@@ -473,10 +473,10 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
     }
     if (rc)
         return rc;
-    rc = gp_store_begin(ctx);
+    rc = gp_store_begin(&ctx->store);
     if (rc)
         return rc;
-    rc = gp_store_pool_find(ctx, pool, uuid, NULL);
+    rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
     if (rc)
         goto out;
     rc = pool_load(ctx, uuid, &before);
@@ -492,7 +492,7 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
          * under them would make vm-xl-config name a cpupool their pins are
          * not in. */
         char *held = NULL;
-        rc = gp_store_query_text(ctx, "looking for assignments of the pool",
+        rc = gp_store_query_text(&ctx->store, "looking for assignments of the pool",
                                  "SELECT vm_uuid FROM assignments WHERE pool_uuid = ?1"
                                  " ORDER BY vm_uuid LIMIT 1", uuid, &held);
         if (rc)
@@ -514,7 +514,7 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    rc = gp_store_prepare(ctx, sql, &st);
+    rc = gp_store_prepare(&ctx->store, sql, &st);
     if (rc)
         goto out;
     sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
@@ -524,21 +524,21 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) {
-        rc = gp_store_error(ctx, rc, "setting a pool parameter");
+        rc = gp_store_error(&ctx->store, rc, "setting a pool parameter");
         goto out;
     }
     rc = pool_load(ctx, uuid, &after);
     if (rc)
         goto out;
-    rc = gp_store_audit_change(ctx, "pool-param-set", uuid, pool_json, &before, &after);
+    rc = gp_store_audit_change(&ctx->store, "pool-param-set", uuid, pool_json, &before, &after);
     if (rc)
         goto out;
-    rc = gp_store_commit(ctx);
+    rc = gp_store_commit(&ctx->store);
 out:
     sqlite3_finalize(st);
     free(sql);
     if (rc)
-        gp_store_rollback(ctx);
+        gp_store_rollback(&ctx->store);
     gp_pool_dispose(&before);
     gp_pool_dispose(&after);
     return rc;
@@ -641,10 +641,10 @@ static void undo_assignable_add(gp_ctx *ctx, const gp_driver_ops *drv, const mem
 {
     gp_error_info saved;
     gp_error_info_init(&saved);
-    gp_err_copy(&saved, &ctx->err);
+    gp_err_copy(&saved, ctx->err);
     for (size_t i = n; i-- > 0;)
-        drv->device_assignable_remove(ctx, fns[i].pci_id, fns[i].orig);
-    gp_err_copy(&ctx->err, &saved);
+        drv->device_assignable_remove(&ctx->drv, fns[i].pci_id, fns[i].orig);
+    gp_err_copy(ctx->err, &saved);
     gp_error_info_dispose(&saved);
 }
 
@@ -653,13 +653,13 @@ static void undo_assignable_remove(gp_ctx *ctx, const gp_driver_ops *drv, const 
 {
     gp_error_info saved;
     gp_error_info_init(&saved);
-    gp_err_copy(&saved, &ctx->err);
+    gp_err_copy(&saved, ctx->err);
     for (size_t i = 0; i < n; i++) {
         char *o = NULL;
-        drv->device_assignable_add(ctx, fns[i].pci_id, &o);
+        drv->device_assignable_add(&ctx->drv, fns[i].pci_id, &o);
         free(o);
     }
-    gp_err_copy(&ctx->err, &saved);
+    gp_err_copy(ctx->err, &saved);
     gp_error_info_dispose(&saved);
 }
 
@@ -676,22 +676,22 @@ int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
     bool need_undo = false;
     int rc;
 
-    gp_err_clear(&ctx->err);
-    rc = gp_pci_addr_parse(pci_id, &addr, &ctx->err);
+    gp_err_clear(ctx->err);
+    rc = gp_pci_addr_parse(pci_id, &addr, ctx->err);
     if (rc)
         return rc;
     gp_pci_addr_format(&addr, canon);
     /* Facts and driver first: the write lock is held briefly. */
-    rc = gp_driver_get(ctx, &drv);
+    rc = gp_ctx_drv_ops(ctx, &drv);
     if (rc)
         return rc;
     rc = gp_host_get(ctx, &host);
     if (rc)
         return rc;
-    rc = gp_store_begin(ctx);
+    rc = gp_store_begin(&ctx->store);
     if (rc)
         return rc;
-    rc = gp_store_pool_find(ctx, pool, uuid, &pool_name);
+    rc = gp_store_pool_find(&ctx->store, pool, uuid, &pool_name);
     if (rc)
         goto out;
     g = gp_host_find_gpu(host, canon);
@@ -710,14 +710,14 @@ int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
     rc = check_iommu_group(ctx, host, g);
     if (rc)
         goto out;
-    rc = gp_store_query_text(ctx, "reading pool members",
+    rc = gp_store_query_text(&ctx->store, "reading pool members",
                              "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon,
                              &holder);
     if (rc)
         goto out;
     if (holder && strcmp(holder, uuid)) {
         char *holder_name = NULL;
-        rc = gp_store_query_text(ctx, "reading pools",
+        rc = gp_store_query_text(&ctx->store, "reading pools",
                                  "SELECT name_label FROM pools WHERE uuid = ?1", holder,
                                  &holder_name);
         if (rc)
@@ -733,7 +733,7 @@ int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
     }
     if (holder) {
         /* Already a member of this pool: nothing to do. */
-        gp_store_rollback(ctx);
+        gp_store_rollback(&ctx->store);
         rc = GP_OK;
         goto out;
     }
@@ -748,25 +748,25 @@ int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
         snprintf(fns[i + 1].pci_id, GP_PCI_ID_LEN, "%s", g->companions[i].pci_id);
     /* Make the GPU and its companions assignable (pciback). */
     for (n_done = 0; n_done < n_fns; n_done++) {
-        rc = drv->device_assignable_add(ctx, fns[n_done].pci_id, &fns[n_done].orig);
+        rc = drv->device_assignable_add(&ctx->drv, fns[n_done].pci_id, &fns[n_done].orig);
         if (rc) {
-            if (ctx->err.code == GP_OK)
-                GP_ERR(ctx, rc, "driver %s could not make %s assignable", drv->name,
+            if (ctx->err->code == GP_OK)
+                GP_ERR(ctx, rc, "driver %s could not make %s assignable", GP_CTX_DRIVER_NAME(ctx),
                        fns[n_done].pci_id);
             GP_PARAM(ctx, "pci-id", "%s", fns[n_done].pci_id);
-            need_undo = !drv->transactional;
+            need_undo = !ctx->drv_entry->transactional;
             goto out;
         }
     }
-    need_undo = !drv->transactional;
+    need_undo = !ctx->drv_entry->transactional;
     gp_now_iso(now);
-    rc = gp_store_exec(ctx, "recording pool membership",
+    rc = gp_store_exec(&ctx->store, "recording pool membership",
                        "INSERT INTO pool_members(pci_id, pool_uuid, original_driver, added)"
                        " VALUES (?1, ?2, ?3, ?4)", 4, canon, uuid, fns[0].orig, now);
     if (rc)
         goto out;
     for (size_t i = 1; i < n_fns; i++) {
-        rc = gp_store_exec(ctx, "recording a companion function",
+        rc = gp_store_exec(&ctx->store, "recording a companion function",
                            "INSERT INTO pool_companions(pci_id, gpu_pci_id, original_driver)"
                            " VALUES (?1, ?2, ?3)", 3, fns[i].pci_id, canon, fns[i].orig);
         if (rc)
@@ -777,15 +777,15 @@ int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    rc = gp_store_audit(ctx, "pool-gpu-add", canon, NULL, after);
+    rc = gp_store_audit(&ctx->store, "pool-gpu-add", canon, NULL, after);
     if (rc)
         goto out;
-    rc = gp_store_commit(ctx);
+    rc = gp_store_commit(&ctx->store);
     if (!rc)
         need_undo = false;
 out:
     if (rc) {
-        gp_store_rollback(ctx);
+        gp_store_rollback(&ctx->store);
         if (need_undo)
             undo_assignable_add(ctx, drv, fns, n_done);
     }
@@ -808,23 +808,23 @@ int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
     bool need_undo = false;
     int rc;
 
-    gp_err_clear(&ctx->err);
-    rc = gp_pci_addr_parse(pci_id, &addr, &ctx->err);
+    gp_err_clear(ctx->err);
+    rc = gp_pci_addr_parse(pci_id, &addr, ctx->err);
     if (rc)
         return rc;
     gp_pci_addr_format(&addr, canon);
-    rc = gp_driver_get(ctx, &drv);
+    rc = gp_ctx_drv_ops(ctx, &drv);
     if (rc)
         return rc;
-    rc = gp_store_begin(ctx);
+    rc = gp_store_begin(&ctx->store);
     if (rc)
         return rc;
     if (pool) {
-        rc = gp_store_pool_find(ctx, pool, uuid, NULL);
+        rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
         if (rc)
             goto out;
     }
-    rc = gp_store_query_text(ctx, "reading pool members",
+    rc = gp_store_query_text(&ctx->store, "reading pool members",
                              "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon,
                              &holder);
     if (rc)
@@ -839,12 +839,12 @@ int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
             GP_PARAM(ctx, "pool", "%s", pool);
         goto out;
     }
-    rc = gp_store_query_text(ctx, "reading pools",
+    rc = gp_store_query_text(&ctx->store, "reading pools",
                              "SELECT name_label FROM pools WHERE uuid = ?1", holder,
                              &holder_name);
     if (rc)
         goto out;
-    rc = gp_store_query_text(ctx, "reading assignments",
+    rc = gp_store_query_text(&ctx->store, "reading assignments",
                              "SELECT vm_uuid FROM assignments WHERE pci_id = ?1", canon, &vm);
     if (rc)
         goto out;
@@ -857,7 +857,7 @@ int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
         goto out;
     }
     /* The GPU, then its companions, with their original drivers. */
-    rc = gp_store_prepare(ctx, "SELECT pci_id, original_driver, 0 AS k FROM pool_members"
+    rc = gp_store_prepare(&ctx->store, "SELECT pci_id, original_driver, 0 AS k FROM pool_members"
                           " WHERE pci_id = ?1 UNION ALL"
                           " SELECT pci_id, original_driver, 1 FROM pool_companions"
                           " WHERE gpu_pci_id = ?1 ORDER BY k, pci_id", &st);
@@ -878,7 +878,7 @@ int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
         n_fns++;
     }
     if (rc != SQLITE_DONE) {
-        rc = gp_store_error(ctx, rc, "reading pool members");
+        rc = gp_store_error(&ctx->store, rc, "reading pool members");
         goto out;
     }
     sqlite3_finalize(st);
@@ -888,34 +888,34 @@ int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    rc = gp_store_exec(ctx, "removing a GPU from its pool",
+    rc = gp_store_exec(&ctx->store, "removing a GPU from its pool",
                        "DELETE FROM pool_companions WHERE gpu_pci_id = ?1", 1, canon);
     if (!rc)
-        rc = gp_store_exec(ctx, "removing a GPU from its pool",
+        rc = gp_store_exec(&ctx->store, "removing a GPU from its pool",
                            "DELETE FROM pool_members WHERE pci_id = ?1", 1, canon);
     if (!rc)
-        rc = gp_store_audit(ctx, "pool-gpu-remove", canon, before, NULL);
+        rc = gp_store_audit(&ctx->store, "pool-gpu-remove", canon, before, NULL);
     if (rc)
         goto out;
     /* Driver last: give the functions back to their original drivers. */
-    need_undo = !drv->transactional;
+    need_undo = !ctx->drv_entry->transactional;
     for (n_done = 0; n_done < n_fns; n_done++) {
-        rc = drv->device_assignable_remove(ctx, fns[n_done].pci_id, fns[n_done].orig);
+        rc = drv->device_assignable_remove(&ctx->drv, fns[n_done].pci_id, fns[n_done].orig);
         if (rc) {
-            if (ctx->err.code == GP_OK)
-                GP_ERR(ctx, rc, "driver %s could not give %s back to %s", drv->name,
+            if (ctx->err->code == GP_OK)
+                GP_ERR(ctx, rc, "driver %s could not give %s back to %s", GP_CTX_DRIVER_NAME(ctx),
                        fns[n_done].pci_id, fns[n_done].orig ? fns[n_done].orig : "none");
             GP_PARAM(ctx, "pci-id", "%s", fns[n_done].pci_id);
             goto out;
         }
     }
-    rc = gp_store_commit(ctx);
+    rc = gp_store_commit(&ctx->store);
     if (!rc)
         need_undo = false;
 out:
     sqlite3_finalize(st);
     if (rc) {
-        gp_store_rollback(ctx);
+        gp_store_rollback(&ctx->store);
         if (need_undo)
             undo_assignable_remove(ctx, drv, fns, n_done);
     }

@@ -8,7 +8,7 @@
  * query per object kind: no per-GPU database access, and gpu records never
  * ask the driver for its VM list (the assignment already names the VM).
  */
-#include "internal.h"
+#include "ops/ops.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -267,7 +267,7 @@ static int members_read(gp_ctx *ctx, member_row **out, size_t *n_out)
 
     *out = NULL;
     *n_out = 0;
-    rc = gp_store_prepare(ctx,
+    rc = gp_store_prepare(&ctx->store,
                           "SELECT m.pci_id, p.name_label, a.vm_uuid"
                           "  FROM pool_members m JOIN pools p ON p.uuid = m.pool_uuid"
                           "  LEFT JOIN assignments a ON a.pci_id = m.pci_id"
@@ -291,7 +291,7 @@ static int members_read(gp_ctx *ctx, member_row **out, size_t *n_out)
         n++;
     }
     if (rc != SQLITE_DONE) {
-        rc = gp_store_error(ctx, rc, "reading pool members");
+        rc = gp_store_error(&ctx->store, rc, "reading pool members");
         goto out;
     }
     *out = v;

@@ -2,46 +2,130 @@
  * vm.c - VMs as the driver reports them, and the simulated driver's VM
  * lifecycle (create, start, pause, shutdown, destroy).
  */
-#include "internal.h"
+#include "ops/ops.h"
 
 #include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void gp_vm_init(gp_vm *v)
+/* Halted VMs the driver knows only by uuid (plain Xen): what gpupool's
+ * assignments know of them. */
+typedef struct {
+    char uuid[37];
+    int vcpus;
+    uint64_t memory_mib;
+} known_vm;
+
+static int known_vms(gp_ctx *ctx, known_vm **out, size_t *n_out)
 {
-    memset(v, 0, sizeof(*v));
-    v->domid = -1;
+    sqlite3_stmt *st = NULL;
+    known_vm *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc, s;
+
+    *out = NULL;
+    *n_out = 0;
+    rc = gp_store_prepare(&ctx->store, "SELECT vm_uuid, vcpus, memory_mib FROM assignments"
+                                       " ORDER BY vm_uuid", &st);
+    if (rc)
+        return rc;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (gp_array_reserve((void **)&v, &cap, n, sizeof(*v))) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        snprintf(v[n].uuid, sizeof(v[n].uuid), "%s", (const char *)sqlite3_column_text(st, 0));
+        v[n].vcpus = sqlite3_column_int(st, 1);
+        v[n].memory_mib = (uint64_t)sqlite3_column_int64(st, 2);
+        n++;
+    }
+    if (s != SQLITE_DONE)
+        rc = gp_store_error(&ctx->store, s, "reading assignments");
+out:
+    sqlite3_finalize(st);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n_out = n;
+    return GP_OK;
 }
 
-void gp_vm_dispose(gp_vm *v)
+static int vm_cmp(const void *a, const void *b)
 {
-    if (!v)
-        return;
-    free(v->name_label);
-    gp_vm_init(v);
+    const gp_vm *x = a, *y = b;
+    int c = strcmp(x->name_label ? x->name_label : "", y->name_label ? y->name_label : "");
+    return c ? c : strcmp(x->uuid, y->uuid);
 }
 
-void gp_vm_list_free(gp_vm *vms, size_t n)
+/* Add the assigned VMs the driver does not list (no live domain) as halted. */
+static int add_known_halted(gp_ctx *ctx, gp_vm **vms, size_t *n)
 {
-    for (size_t i = 0; vms && i < n; i++)
-        gp_vm_dispose(&vms[i]);
-    free(vms);
+    known_vm *k = NULL;
+    size_t nk = 0, added = 0;
+    int rc = known_vms(ctx, &k, &nk);
+    if (rc || nk == 0)
+        goto out;
+    gp_vm *nv = realloc(*vms, (*n + nk + 1) * sizeof(*nv));
+    if (!nv) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    *vms = nv;
+    for (size_t i = 0; i < nk; i++) {
+        bool live = false;
+        for (size_t j = 0; j < *n && !live; j++)
+            live = !strcasecmp(nv[j].uuid, k[i].uuid);
+        if (live)
+            continue;
+        gp_vm *v = &nv[*n + added];
+        gp_vm_init(v);
+        snprintf(v->uuid, sizeof(v->uuid), "%s", k[i].uuid);
+        v->name_label = gp_strdup("");
+        if (!v->name_label) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        v->state = GP_VM_HALTED;
+        v->vcpus = k[i].vcpus;
+        v->memory_mib = k[i].memory_mib;
+        added++;
+    }
+out:
+    if (added) {
+        *n += added;
+        qsort(*vms, *n, sizeof(**vms), vm_cmp);
+    }
+    free(k);
+    return rc;
 }
 
-int gp_vm_list(gp_ctx *ctx, gp_vm **out, size_t *n_out)
+int gp_ctx_vm_list(gp_ctx *ctx, gp_vm **out, size_t *n_out)
 {
     const gp_driver_ops *drv;
     int rc;
 
     *out = NULL;
     *n_out = 0;
-    gp_err_clear(&ctx->err);
-    rc = gp_driver_get(ctx, &drv);
-    if (rc)
-        return rc;
-    return drv->vm_list(ctx, out, n_out);
+    rc = gp_ctx_drv_ops(ctx, &drv);
+    if (rc == GP_OK)
+        rc = drv->vm_list(&ctx->drv, out, n_out);
+    if (rc == GP_OK && ctx->drv_entry->halted_by_uuid)
+        rc = add_known_halted(ctx, out, n_out);
+    if (rc) {
+        gp_vm_list_free(*out, *n_out);
+        *out = NULL;
+        *n_out = 0;
+    }
+    return rc;
+}
+
+int gp_vm_list(gp_ctx *ctx, gp_vm **out, size_t *n_out)
+{
+    gp_err_clear(ctx->err);
+    return gp_ctx_vm_list(ctx, out, n_out);
 }
 
 /* gp_vm_get for a driver without vm_get: search its list. */
@@ -49,7 +133,7 @@ static int vm_search_list(gp_ctx *ctx, const gp_driver_ops *drv, const char *vm,
 {
     gp_vm *vms = NULL;
     size_t n = 0, found = SIZE_MAX, matches = 0;
-    int rc = drv->vm_list(ctx, &vms, &n);
+    int rc = drv->vm_list(&ctx->drv, &vms, &n);
 
     if (rc)
         return rc;
@@ -81,13 +165,37 @@ static int vm_search_list(gp_ctx *ctx, const gp_driver_ops *drv, const char *vm,
     return rc;
 }
 
+int gp_ctx_vm_get(gp_ctx *ctx, const char *vm, gp_vm *out)
+{
+    const gp_driver_ops *drv;
+    int rc = gp_ctx_drv_ops(ctx, &drv);
+    if (rc)
+        return rc;
+    rc = drv->vm_get ? drv->vm_get(&ctx->drv, vm, out) : vm_search_list(ctx, drv, vm, out);
+    /* A halted VM known only by uuid: its vCPUs and memory from its
+     * assignment, if it has one. */
+    if (rc == GP_OK && out->state == GP_VM_HALTED && out->vcpus == 0 &&
+        ctx->drv_entry->halted_by_uuid) {
+        known_vm *k = NULL;
+        size_t nk = 0;
+        rc = known_vms(ctx, &k, &nk);
+        for (size_t i = 0; rc == GP_OK && i < nk; i++)
+            if (!strcasecmp(k[i].uuid, out->uuid)) {
+                out->vcpus = k[i].vcpus;
+                out->memory_mib = k[i].memory_mib;
+            }
+        free(k);
+    }
+    return rc;
+}
+
 int gp_vm_get(gp_ctx *ctx, const char *vm, gp_vm *out)
 {
     const gp_driver_ops *drv;
     int rc;
 
-    gp_err_clear(&ctx->err);
-    rc = gp_driver_get(ctx, &drv);
+    gp_err_clear(ctx->err);
+    rc = gp_ctx_drv_ops(ctx, &drv);
     if (rc)
         return rc;
     if (!vm || !*vm) {
@@ -95,23 +203,21 @@ int gp_vm_get(gp_ctx *ctx, const char *vm, gp_vm *out)
         GP_PARAM(ctx, "vm", "%s", "");
         return rc;
     }
-    if (drv->vm_get)
-        return drv->vm_get(ctx, vm, out);
-    return vm_search_list(ctx, drv, vm, out);
+    return gp_ctx_vm_get(ctx, vm, out);
 }
 
 /* ---- the simulated driver's VM lifecycle ---------------------------------- */
 
 static int sim_only(gp_ctx *ctx, const char *what)
 {
-    const gp_driver_ops *drv;
-    int rc = gp_driver_get(ctx, &drv);
+    const gp_driver_entry *e;
+    int rc = gp_ctx_driver(ctx, &e);
     if (rc)
         return rc;
-    if (drv != &gp_driver_sim) {
+    if (e->kind != GP_DRIVER_SIM) {
         rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED, "%s is only possible with the sim driver, not %s",
-                    what, drv->name);
-        GP_PARAM(ctx, "driver", "%s", drv->name);
+                    what, GP_CTX_DRIVER_NAME(ctx));
+        GP_PARAM(ctx, "driver", "%s", GP_CTX_DRIVER_NAME(ctx));
         return rc;
     }
     return GP_OK;
@@ -136,13 +242,11 @@ static char *vm_json(const void *obj)
 int gp_sim_vm_create(gp_ctx *ctx, const char *name_label, int vcpus,
                      uint64_t memory_mib, char uuid_out[37])
 {
-    sqlite3_stmt *st = NULL;
     gp_vm v;
-    char now[32];
     int rc;
 
     gp_vm_init(&v);
-    gp_err_clear(&ctx->err);
+    gp_err_clear(ctx->err);
     rc = sim_only(ctx, "vm-create");
     if (rc)
         return rc;
@@ -170,36 +274,23 @@ int gp_sim_vm_create(gp_ctx *ctx, const char *name_label, int vcpus,
     v.state = GP_VM_HALTED;
     v.vcpus = vcpus;
     v.memory_mib = memory_mib;
-    rc = gp_store_begin(ctx);
+    rc = gp_store_begin(&ctx->store);
     if (rc)
         goto out;
-    rc = gp_store_prepare(ctx, "INSERT INTO sim_vms(uuid, name_label, power_state, vcpus,"
-                          " memory_mib, created) VALUES (?1, ?2, 'halted', ?3, ?4, ?5)", &st);
+    rc = gp_sim_vm_insert(&ctx->drv, &v);
     if (rc)
         goto out;
-    gp_now_iso(now);
-    sqlite3_bind_text(st, 1, v.uuid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name_label, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, vcpus);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)memory_mib);
-    sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) {
-        rc = gp_store_error(ctx, rc, "creating a simulated VM");
-        goto out;
-    }
-    rc = gp_store_audit_change(ctx, "vm-create", v.uuid, vm_json, NULL, &v);
+    rc = gp_store_audit_change(&ctx->store, "vm-create", v.uuid, vm_json, NULL, &v);
     if (rc)
         goto out;
-    rc = gp_store_commit(ctx);
+    rc = gp_store_commit(&ctx->store);
     if (rc)
         goto out;
     if (uuid_out)
         snprintf(uuid_out, 37, "%s", v.uuid);
 out:
-    sqlite3_finalize(st);
     if (rc)
-        gp_store_rollback(ctx);
+        gp_store_rollback(&ctx->store);
     gp_vm_dispose(&v);
     return rc;
 }
@@ -225,14 +316,14 @@ static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
 
     gp_vm_init(&before);
     gp_vm_init(&after);
-    gp_err_clear(&ctx->err);
+    gp_err_clear(ctx->err);
     rc = sim_only(ctx, ops[action]);
     if (rc)
         return rc;
-    rc = gp_store_begin(ctx);
+    rc = gp_store_begin(&ctx->store);
     if (rc)
         return rc;
-    rc = gp_driver_sim.vm_get(ctx, vm, &before);
+    rc = gp_driver_sim.vm_get(&ctx->drv, vm, &before);
     if (rc)
         goto out;
     switch (action) {
@@ -242,19 +333,14 @@ static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
             goto out;
         }
         /* Live domains get the next free domid, like Xen (dom0 is 0). */
-        rc = gp_store_exec(ctx, "starting a simulated VM",
-                           "UPDATE sim_vms SET power_state = 'running',"
-                           " domid = (SELECT COALESCE(MAX(domid), 0) + 1 FROM sim_vms)"
-                           " WHERE uuid = ?1", 1, before.uuid);
+        rc = gp_sim_vm_set_state(&ctx->drv, before.uuid, GP_VM_RUNNING);
         break;
     case SIM_PAUSE:
         if (before.state != GP_VM_RUNNING) {
             rc = wrong_state(ctx, GP_ERR_INVALID_ARGUMENT, &before, "vm-pause", "running");
             goto out;
         }
-        rc = gp_store_exec(ctx, "pausing a simulated VM",
-                           "UPDATE sim_vms SET power_state = 'paused' WHERE uuid = ?1", 1,
-                           before.uuid);
+        rc = gp_sim_vm_set_state(&ctx->drv, before.uuid, GP_VM_PAUSED);
         break;
     case SIM_SHUTDOWN:
         if (before.state != GP_VM_RUNNING && before.state != GP_VM_PAUSED) {
@@ -262,17 +348,14 @@ static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
                              "running or paused");
             goto out;
         }
-        rc = gp_store_exec(ctx, "shutting down a simulated VM",
-                           "UPDATE sim_vms SET power_state = 'halted', domid = NULL,"
-                           " affinity = NULL, affinity_mode = NULL WHERE uuid = ?1", 1,
-                           before.uuid);
+        rc = gp_sim_vm_set_state(&ctx->drv, before.uuid, GP_VM_HALTED);
         break;
     case SIM_DESTROY:
         if (before.state != GP_VM_HALTED) {
             rc = wrong_state(ctx, GP_ERR_VM_NOT_HALTED, &before, "vm-destroy", "halted");
             goto out;
         }
-        rc = gp_store_query_text(ctx, "reading assignments",
+        rc = gp_store_query_text(&ctx->store, "reading assignments",
                                  "SELECT pci_id FROM assignments WHERE vm_uuid = ?1",
                                  before.uuid, &gpu);
         if (rc)
@@ -285,28 +368,24 @@ static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
             GP_PARAM(ctx, "pci-id", "%s", gpu);
             goto out;
         }
-        rc = gp_store_exec(ctx, "destroying a simulated VM",
-                           "DELETE FROM sim_boot WHERE vm_uuid = ?1", 1, before.uuid);
-        if (!rc)
-            rc = gp_store_exec(ctx, "destroying a simulated VM",
-                               "DELETE FROM sim_vms WHERE uuid = ?1", 1, before.uuid);
+        rc = gp_sim_vm_delete(&ctx->drv, before.uuid);
         break;
     }
     if (rc)
         goto out;
     if (action != SIM_DESTROY) {
-        rc = gp_driver_sim.vm_get(ctx, before.uuid, &after);
+        rc = gp_driver_sim.vm_get(&ctx->drv, before.uuid, &after);
         if (rc)
             goto out;
     }
-    rc = gp_store_audit_change(ctx, ops[action], before.uuid, vm_json, &before,
+    rc = gp_store_audit_change(&ctx->store, ops[action], before.uuid, vm_json, &before,
                                action == SIM_DESTROY ? NULL : &after);
     if (rc)
         goto out;
-    rc = gp_store_commit(ctx);
+    rc = gp_store_commit(&ctx->store);
 out:
     if (rc)
-        gp_store_rollback(ctx);
+        gp_store_rollback(&ctx->store);
     free(gpu);
     gp_vm_dispose(&before);
     gp_vm_dispose(&after);

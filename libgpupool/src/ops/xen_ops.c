@@ -5,7 +5,7 @@
  * against what Xen reports).  Always compiled: without libxl the last two
  * answer GP_ERR_NOT_SUPPORTED.  The libxl side is in driver_xen.c.
  */
-#include "internal.h"
+#include "ops/ops.h"
 
 #include <json.h>
 #include <stdio.h>
@@ -60,7 +60,7 @@ int gp_vm_xl_config(gp_ctx *ctx, const char *vm, char **text_out)
     int rc;
 
     *text_out = NULL;
-    gp_err_clear(&ctx->err);
+    gp_err_clear(ctx->err);
     gp_assignment_init(&a);
     rc = gp_assignment_get(ctx, vm, &a);
     if (rc)
@@ -75,7 +75,7 @@ int gp_vm_xl_config(gp_ctx *ctx, const char *vm, char **text_out)
     sb_printf(&b, " ]\n");
     /* The pool's cpupool (its pCPUs were chosen inside it); Pool-0 is xl's
      * default and needs no line. */
-    rc = gp_store_query_text(ctx, "reading the pool's cpupool",
+    rc = gp_store_query_text(&ctx->store, "reading the pool's cpupool",
                              "SELECT cpupool FROM pools WHERE uuid = ?1", a.pool_uuid, &cpupool);
     if (rc)
         goto out;
@@ -140,14 +140,14 @@ int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_
 
 static int need_xen(gp_ctx *ctx, const char *op)
 {
-    const gp_driver_ops *drv;
-    int rc = gp_driver_get(ctx, &drv);
+    const gp_driver_entry *e;
+    int rc = gp_ctx_driver(ctx, &e);
     if (rc)
         return rc;
-    if (drv != &gp_driver_xen) {
+    if (e->kind != GP_DRIVER_XEN) {
         rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED, "%s needs the xen driver (this context uses %s)",
-                    op, drv->name);
-        GP_PARAM(ctx, "driver", "%s", drv->name);
+                    op, GP_CTX_DRIVER_NAME(ctx));
+        GP_PARAM(ctx, "driver", "%s", GP_CTX_DRIVER_NAME(ctx));
         return rc;
     }
     return GP_OK;
@@ -165,7 +165,7 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
     char *pcpus = NULL, *after = NULL, *pool_cpupool = NULL, *dom_cpupool = NULL;
     int rc;
 
-    gp_err_clear(&ctx->err);
+    gp_err_clear(ctx->err);
     gp_assignment_init(&a);
     rc = need_xen(ctx, "vm-boot-prepare");
     if (rc)
@@ -173,7 +173,7 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
     rc = gp_assignment_get(ctx, vm, &a);
     if (rc)
         goto out;
-    rc = gp_xen_domain_find(ctx, a.vm_uuid, &d);
+    rc = gp_xen_domain_find(&ctx->drv, a.vm_uuid, &d);
     if (rc)
         goto out;
     if (d.domid < 0) {
@@ -199,12 +199,12 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
      * Xen keeps a domain's affinity inside the domain's cpupool.  A domain
      * created in another cpupool (pool = "..." missing from its config) is
      * refused before anything is attached. */
-    rc = gp_store_query_text(ctx, "reading the pool's cpupool",
+    rc = gp_store_query_text(&ctx->store, "reading the pool's cpupool",
                              "SELECT cpupool FROM pools WHERE uuid = ?1", a.pool_uuid,
                              &pool_cpupool);
     if (rc)
         goto out;
-    rc = gp_xen_cpupool_name(ctx, d.cpupool, &dom_cpupool);
+    rc = gp_xen_cpupool_name(&ctx->drv, d.cpupool, &dom_cpupool);
     if (rc)
         goto out;
     if (!pool_cpupool || !dom_cpupool || strcmp(pool_cpupool, dom_cpupool)) {
@@ -241,7 +241,7 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
     if (d.pv) {
         gp_xen_state xs;
         size_t have = 0, todo = 0;
-        rc = gp_xen_state_get(ctx, &xs);
+        rc = gp_xen_state_get(&ctx->drv, &xs);
         if (rc)
             goto out;
         for (size_t j = 0; j < xs.n_attached; j++)
@@ -270,21 +270,21 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
             goto out;
         }
     }
-    rc = gp_xen_pci_attach(ctx, d.domid, ids, n, attached);
+    rc = gp_xen_pci_attach(&ctx->drv, d.domid, ids, n, attached);
     if (rc) {
         GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
         goto out;
     }
-    rc = gp_xen_pin(ctx, d.domid, a.pcpus, a.n_pcpus, a.pin_mode);
+    rc = gp_xen_pin(&ctx->drv, d.domid, a.pcpus, a.n_pcpus, a.pin_mode);
     if (rc) {
         /* Leave the domain as it was. */
         gp_error_info saved;
         gp_error_info_init(&saved);
-        gp_err_copy(&saved, &ctx->err);
+        gp_err_copy(&saved, ctx->err);
         for (size_t i = n; i-- > 0;)
             if (attached[i])
-                gp_xen_pci_detach(ctx, d.domid, &ids[i], 1);
-        gp_err_copy(&ctx->err, &saved);
+                gp_xen_pci_detach(&ctx->drv, d.domid, &ids[i], 1);
+        gp_err_copy(ctx->err, &saved);
         gp_error_info_dispose(&saved);
         GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
         goto out;
@@ -302,13 +302,13 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
                                json_object_new_string(gp_pin_mode_name(a.pin_mode)));
         after = gp_json_take_text(o);
     }
-    rc = gp_store_begin(ctx);
+    rc = gp_store_begin(&ctx->store);
     if (!rc) {
-        rc = gp_store_audit(ctx, "vm-boot-prepare", a.vm_uuid, NULL, after);
+        rc = gp_store_audit(&ctx->store, "vm-boot-prepare", a.vm_uuid, NULL, after);
         if (!rc)
-            rc = gp_store_commit(ctx);
+            rc = gp_store_commit(&ctx->store);
         else
-            gp_store_rollback(ctx);
+            gp_store_rollback(&ctx->store);
     }
 out:
     free(ids);
@@ -393,7 +393,7 @@ static int pool_functions(gp_ctx *ctx, pool_fn **out, size_t *n_out)
     int rc, s;
     *out = NULL;
     *n_out = 0;
-    rc = gp_store_prepare(ctx, "SELECT pci_id, pci_id FROM pool_members UNION ALL "
+    rc = gp_store_prepare(&ctx->store, "SELECT pci_id, pci_id FROM pool_members UNION ALL "
                                "SELECT pci_id, gpu_pci_id FROM pool_companions ORDER BY 1", &st);
     if (rc)
         return rc;
@@ -407,7 +407,7 @@ static int pool_functions(gp_ctx *ctx, pool_fn **out, size_t *n_out)
         n++;
     }
     if (s != SQLITE_DONE)
-        rc = gp_store_error(ctx, s, "reading pool members");
+        rc = gp_store_error(&ctx->store, s, "reading pool members");
 out:
     sqlite3_finalize(st);
     if (rc) {
@@ -431,7 +431,7 @@ int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_
 
     *out = NULL;
     *n_out = 0;
-    gp_err_clear(&ctx->err);
+    gp_err_clear(ctx->err);
     memset(&st, 0, sizeof(st));
     rc = need_xen(ctx, "host-reconcile");
     if (rc)
@@ -445,7 +445,7 @@ int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_
     rc = gp_assignment_list(ctx, &as, &na);
     if (rc)
         goto out;
-    rc = gp_xen_state_get(ctx, &st);
+    rc = gp_xen_state_get(&ctx->drv, &st);
     if (rc)
         goto out;
 
@@ -465,7 +465,7 @@ int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_
         if (held || assignable)
             continue;
         char *drv = NULL;
-        if (ctx->drv->device_driver(ctx, id, &drv))
+        if (ctx->drv.ops->device_driver(&ctx->drv, id, &drv))
             drv = NULL;
         gp_reconcile_item *r = item_add(&it, "not-assignable", id, "pciback",
                                         drv ? drv : "unknown",
@@ -481,10 +481,10 @@ int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_
             char *orig = NULL;
             gp_error_info saved;
             gp_error_info_init(&saved);
-            gp_err_copy(&saved, &ctx->err);
-            if (ctx->drv->device_assignable_add(ctx, id, &orig) == GP_OK)
+            gp_err_copy(&saved, ctx->err);
+            if (ctx->drv.ops->device_assignable_add(&ctx->drv, id, &orig) == GP_OK)
                 r->fixed = true;
-            gp_err_copy(&ctx->err, &saved);
+            gp_err_copy(ctx->err, &saved);
             gp_error_info_dispose(&saved);
             free(orig);
         }
@@ -526,7 +526,7 @@ int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_
     for (size_t k = 0; k < na; k++) {
         const gp_assignment *a = &as[k];
         gp_xen_dom d;
-        if (gp_xen_domain_find(ctx, a->vm_uuid, &d) || d.domid < 0)
+        if (gp_xen_domain_find(&ctx->drv, a->vm_uuid, &d) || d.domid < 0)
             continue;
         for (size_t c = 0; c <= a->n_companions; c++) {
             const char *id = c == 0 ? a->pci_id : a->companions[c - 1];
@@ -542,7 +542,7 @@ int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_
         char **aff = NULL;
         size_t nv = 0;
         char *want = gp_cpulist_join(a->pcpus, a->n_pcpus);
-        if (!want || gp_xen_affinity_get(ctx, d.domid, a->pin_mode, &aff, &nv)) {
+        if (!want || gp_xen_affinity_get(&ctx->drv, d.domid, a->pin_mode, &aff, &nv)) {
             free(want);
             continue;
         }
@@ -562,11 +562,11 @@ int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_
         if (fix && it.n > first) {
             gp_error_info saved;
             gp_error_info_init(&saved);
-            gp_err_copy(&saved, &ctx->err);
-            if (gp_xen_pin(ctx, d.domid, a->pcpus, a->n_pcpus, a->pin_mode) == GP_OK)
+            gp_err_copy(&saved, ctx->err);
+            if (gp_xen_pin(&ctx->drv, d.domid, a->pcpus, a->n_pcpus, a->pin_mode) == GP_OK)
                 for (size_t r = first; r < it.n; r++)
                     it.v[r].fixed = true;
-            gp_err_copy(&ctx->err, &saved);
+            gp_err_copy(ctx->err, &saved);
             gp_error_info_dispose(&saved);
         }
         gp_strv_free(aff, nv);

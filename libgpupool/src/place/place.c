@@ -24,7 +24,7 @@
  * best GPU of every (tier, node) is known without enumerating GPU x node
  * pairs, and pci-ids are matched through a per-call hash of the host GPUs.
  */
-#include "internal.h"
+#include "place/place.h"
 
 #include <limits.h>
 #include <math.h>

@@ -12,7 +12,7 @@
  * alone costs a few milliseconds, and most runs of the plugin and the CLI
  * never talk to xapi.
  */
-#include "internal.h"
+#include "rpc/rpc.h"
 
 #include <curl/curl.h>
 #include <dlfcn.h>
@@ -89,12 +89,6 @@ struct gp_xapi {
     bool too_big;
 };
 
-uint64_t gp_monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 const char *gp_xapi_socket_path(const gp_config *cfg)
 {

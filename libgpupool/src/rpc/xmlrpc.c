@@ -16,7 +16,7 @@
  * UTF-8 and characters XML forbids become U+FFFD), since a reply that an
  * XML parser rejects is worse than a replaced byte.
  */
-#include "internal.h"
+#include "rpc/rpc.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -7,7 +7,7 @@
  * library is refused (GP_ERR_DB_VERSION) rather than guessed at.  Opening a
  * current database does no migration work: one PRAGMA read.
  */
-#include "internal.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,32 +62,9 @@ static const char *const migrations[] = {
     "  created TEXT NOT NULL,"
     "  FOREIGN KEY (pool_uuid, pci_id) REFERENCES pool_members(pool_uuid, pci_id)"
     ");"
-    "CREATE TABLE sim_vms ("
-    "  uuid TEXT PRIMARY KEY NOT NULL,"
-    "  name_label TEXT NOT NULL,"
-    "  power_state TEXT NOT NULL"
-    "    CHECK (power_state IN ('halted','running','paused','suspended','shutdown','dying')),"
-    "  domid INTEGER,"
-    "  vcpus INTEGER NOT NULL CHECK (vcpus > 0),"
-    "  memory_mib INTEGER NOT NULL CHECK (memory_mib > 0),"
-    "  affinity TEXT,"
-    "  affinity_mode TEXT,"
-    "  created TEXT NOT NULL"
-    ");"
-    "CREATE INDEX sim_vms_by_name ON sim_vms(name_label, uuid);"
-    "CREATE INDEX sim_vms_by_domid ON sim_vms(domid);"
-    "CREATE TABLE sim_bindings ("
-    "  pci_id TEXT PRIMARY KEY NOT NULL,"
-    "  driver TEXT NOT NULL,"
-    "  original_driver TEXT"
-    ");"
-    "CREATE TABLE sim_boot ("
-    "  vm_uuid TEXT PRIMARY KEY NOT NULL,"
-    "  pci_ids TEXT NOT NULL,"
-    "  pcpus TEXT NOT NULL,"
-    "  pin_mode TEXT NOT NULL,"
-    "  memory_node INTEGER NOT NULL"
-    ");"
+    /* The sim driver's tables (sim_vms, sim_bindings, sim_boot) were made
+     * here up to schema version 2; they are the sim driver's own section
+     * now (drivers/sim.c), which adopts them where they exist. */
     "CREATE TABLE audit ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  time TEXT NOT NULL,"
@@ -104,6 +81,54 @@ static const char *const migrations[] = {
     /* 1 -> 2: the Xen cpupool of a pool's VMs (xl's pool = "..."); existing
      * pools keep Xen's default, Pool-0, which placement used before. */
     "ALTER TABLE pools ADD COLUMN cpupool TEXT NOT NULL DEFAULT 'Pool-0';",
+    /* 2 -> 3: value tables filled from libgpupool's enum tables
+     * (core/enum.c; sync_value_tables() adds new names at open), which
+     * pools and assignments reference instead of spelling the names in a
+     * CHECK; per-owner schema sections (gp_store_section_ensure).  Runs with
+     * foreign keys off (migrate()); foreign_key_check runs before COMMIT. */
+    "CREATE TABLE schema_sections ("
+    "  name TEXT PRIMARY KEY NOT NULL,"
+    "  version INTEGER NOT NULL CHECK (version >= 0)"
+    ");"
+    "INSERT INTO schema_sections(name, version)"
+    "  SELECT 'sim', 1 WHERE EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sim_vms');"
+    "CREATE TABLE numa_policies (name TEXT PRIMARY KEY NOT NULL);"
+    "CREATE TABLE pin_modes (name TEXT PRIMARY KEY NOT NULL);"
+    "CREATE TABLE vm_states (name TEXT PRIMARY KEY NOT NULL);"
+    "CREATE TABLE pools_v3 ("
+    "  uuid TEXT PRIMARY KEY NOT NULL,"
+    "  name_label TEXT NOT NULL UNIQUE CHECK (name_label <> ''),"
+    "  name_description TEXT NOT NULL DEFAULT '',"
+    "  numa_policy TEXT NOT NULL REFERENCES numa_policies(name),"
+    "  pin_mode TEXT NOT NULL REFERENCES pin_modes(name),"
+    "  cpu_overcommit REAL NOT NULL CHECK (cpu_overcommit > 0 AND cpu_overcommit <= 64),"
+    "  created TEXT NOT NULL,"
+    "  cpupool TEXT NOT NULL DEFAULT 'Pool-0'"
+    ");"
+    "INSERT INTO pools_v3(uuid, name_label, name_description, numa_policy, pin_mode,"
+    "  cpu_overcommit, created, cpupool)"
+    "  SELECT uuid, name_label, name_description, numa_policy, pin_mode, cpu_overcommit,"
+    "  created, cpupool FROM pools;"
+    "CREATE TABLE assignments_v3 ("
+    "  vm_uuid TEXT NOT NULL UNIQUE,"
+    "  pci_id TEXT NOT NULL UNIQUE,"
+    "  pool_uuid TEXT NOT NULL REFERENCES pools(uuid),"
+    "  numa_node INTEGER NOT NULL,"
+    "  pcpus TEXT NOT NULL,"
+    "  memory_node INTEGER NOT NULL,"
+    "  pin_mode TEXT NOT NULL REFERENCES pin_modes(name),"
+    "  vcpus INTEGER NOT NULL CHECK (vcpus > 0),"
+    "  memory_mib INTEGER NOT NULL CHECK (memory_mib > 0),"
+    "  reason TEXT,"
+    "  created TEXT NOT NULL,"
+    "  FOREIGN KEY (pool_uuid, pci_id) REFERENCES pool_members(pool_uuid, pci_id)"
+    ");"
+    "INSERT INTO assignments_v3 SELECT vm_uuid, pci_id, pool_uuid, numa_node, pcpus,"
+    "  memory_node, pin_mode, vcpus, memory_mib, reason, created FROM assignments;"
+    "DROP TABLE assignments;"
+    "DROP TABLE pools;"
+    "ALTER TABLE pools_v3 RENAME TO pools;"
+    "ALTER TABLE assignments_v3 RENAME TO assignments;",
 };
 
 int gp_store_schema_version(void)
@@ -111,12 +136,12 @@ int gp_store_schema_version(void)
     return (int)GP_ARRAY_SIZE(migrations);
 }
 
-static const char *store_path(const gp_ctx *ctx)
+static const char *store_path(const gp_store *ctx)
 {
-    return ctx->cfg.db_path ? ctx->cfg.db_path : GP_DEFAULT_DB_PATH;
+    return ctx->cfg->db_path ? ctx->cfg->db_path : GP_DEFAULT_DB_PATH;
 }
 
-int gp_store_error(gp_ctx *ctx, int rc, const char *what)
+int gp_store_error(gp_store *ctx, int rc, const char *what)
 {
     int primary = rc & 0xff;
     int code = GP_ERR_DB;
@@ -139,7 +164,7 @@ int gp_store_error(gp_ctx *ctx, int rc, const char *what)
 }
 
 /* mkdir -p of the directory holding path. */
-static int make_parent_dir(gp_ctx *ctx, const char *path)
+static int make_parent_dir(gp_store *ctx, const char *path)
 {
     char *dir = gp_strdup(path);
     int rc = GP_OK;
@@ -173,7 +198,7 @@ out:
 
 /* Create the file ourselves so its mode is 0600 whatever the umask; sqlite
  * gives the -wal and -shm files the database file's mode. */
-static int create_db_file(gp_ctx *ctx, const char *path)
+static int create_db_file(gp_store *ctx, const char *path)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -183,7 +208,7 @@ static int create_db_file(gp_ctx *ctx, const char *path)
         GP_ERR(ctx, e == EACCES ? GP_ERR_PERMISSION : GP_ERR_IO,
                "cannot create database %s: %s", path, strerror(e));
         GP_PARAM(ctx, "db", "%s", path);
-        return ctx->err.code;
+        return ctx->err->code;
     }
     int rc = GP_OK;
     if (fchmod(fd, 0600) < 0) {
@@ -194,7 +219,7 @@ static int create_db_file(gp_ctx *ctx, const char *path)
     return rc;
 }
 
-static int read_user_version(gp_ctx *ctx, int *version)
+static int read_user_version(gp_store *ctx, int *version)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(ctx->db, "PRAGMA user_version", -1, &st, NULL);
@@ -211,7 +236,7 @@ static int read_user_version(gp_ctx *ctx, int *version)
     return GP_OK;
 }
 
-static int refuse_newer(gp_ctx *ctx, int version)
+static int refuse_newer(gp_store *ctx, int version)
 {
     GP_ERR(ctx, GP_ERR_DB_VERSION,
            "database %s has schema version %d, newer than this library's %d",
@@ -223,7 +248,79 @@ static int refuse_newer(gp_ctx *ctx, int version)
 }
 
 /* Bring the schema to the current version in one write transaction. */
-static int migrate(gp_ctx *ctx)
+/* The value tables and the enum table each mirrors (core/enum.c). */
+static const struct {
+    const char *table;
+    const char *const *names;
+    const size_t *count;
+} value_tables[] = {
+    { "numa_policies", gp_numa_policy_names, &gp_numa_policy_count },
+    { "pin_modes", gp_pin_mode_names, &gp_pin_mode_count },
+    { "vm_states", gp_vm_state_names, &gp_vm_state_count },
+};
+
+/* Insert the names of every enum table missing from its value table (in the
+ * caller's transaction). */
+static int fill_value_tables(gp_store *ctx)
+{
+    for (size_t t = 0; t < GP_ARRAY_SIZE(value_tables); t++) {
+        char sql[96];
+        sqlite3_stmt *st = NULL;
+        snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO %s(name) VALUES (?1)",
+                 value_tables[t].table);
+        int rc = sqlite3_prepare_v2(ctx->db, sql, -1, &st, NULL);
+        for (size_t i = 0; rc == SQLITE_OK && i < *value_tables[t].count; i++) {
+            sqlite3_bind_text(st, 1, value_tables[t].names[i], -1, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+            rc = rc == SQLITE_DONE ? sqlite3_reset(st) : rc;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_OK)
+            return gp_store_error(ctx, rc, "filling the value tables");
+    }
+    return GP_OK;
+}
+
+/* True when every value table holds as many names as its enum table: one
+ * read per open.  A library with a new name (a NUMA policy, say) adds it
+ * at its first open of an older file. */
+static bool value_tables_current(gp_store *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    bool ok = false;
+    if (sqlite3_prepare_v2(ctx->db, "SELECT (SELECT count(*) FROM numa_policies),"
+                           " (SELECT count(*) FROM pin_modes), (SELECT count(*) FROM vm_states)",
+                           -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        ok = true;
+        for (size_t t = 0; t < GP_ARRAY_SIZE(value_tables); t++)
+            if ((size_t)sqlite3_column_int64(st, (int)t) != *value_tables[t].count)
+                ok = false;
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* Rows that break a foreign key after a migration: refuse to commit. */
+static int check_foreign_keys(gp_store *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(ctx->db, "PRAGMA foreign_key_check", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return gp_store_error(ctx, rc, "checking foreign keys");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        GP_ERR(ctx, GP_ERR_DB, "database %s: migration left a row of %s without its %s",
+               store_path(ctx), (const char *)sqlite3_column_text(st, 0),
+               (const char *)sqlite3_column_text(st, 2));
+        GP_PARAM(ctx, "db", "%s", store_path(ctx));
+        sqlite3_finalize(st);
+        return GP_ERR_DB;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, "checking foreign keys");
+}
+
+static int migrate(gp_store *ctx)
 {
     int version = 0, rc;
     char *errmsg = NULL;
@@ -232,6 +329,9 @@ static int migrate(gp_ctx *ctx)
     rc = sqlite3_exec(ctx->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return gp_store_error(ctx, rc, "switching to WAL");
+    /* Migrations rebuild tables that others reference (2 -> 3): foreign
+     * keys are checked once, before COMMIT, instead of row by row. */
+    sqlite3_exec(ctx->db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL);
     rc = sqlite3_exec(ctx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return gp_store_error(ctx, rc, "locking for migration");
@@ -262,18 +362,25 @@ static int migrate(gp_ctx *ctx)
             goto fail;
         }
     }
+    rc = fill_value_tables(ctx);
+    if (rc == GP_OK)
+        rc = check_foreign_keys(ctx);
+    if (rc)
+        goto fail;
     rc = sqlite3_exec(ctx->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         rc = gp_store_error(ctx, rc, "committing the migration");
         goto fail;
     }
+    sqlite3_exec(ctx->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
     return GP_OK;
 fail:
     sqlite3_exec(ctx->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(ctx->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
     return rc;
 }
 
-int gp_store_open(gp_ctx *ctx)
+int gp_store_open(gp_store *ctx)
 {
     const char *path = store_path(ctx);
     int rc, version = 0;
@@ -317,7 +424,7 @@ int gp_store_open(gp_ctx *ctx)
         goto fail;
     }
     sqlite3_extended_result_codes(ctx->db, 1);
-    sqlite3_busy_timeout(ctx->db, ctx->cfg.busy_timeout_ms ? (int)ctx->cfg.busy_timeout_ms
+    sqlite3_busy_timeout(ctx->db, ctx->cfg->busy_timeout_ms ? (int)ctx->cfg->busy_timeout_ms
                                                            : GP_BUSY_TIMEOUT_MS_DEFAULT);
     /* Keep the -wal and -shm files when the last connection closes: every
      * xe-gpupool process would otherwise recreate and size them again.  The
@@ -339,7 +446,8 @@ int gp_store_open(gp_ctx *ctx)
         rc = refuse_newer(ctx, version);
         goto fail;
     }
-    if (version < gp_store_schema_version()) {
+    if (version < gp_store_schema_version() ||
+        (flags & SQLITE_OPEN_READWRITE && !value_tables_current(ctx))) {
         rc = migrate(ctx);
         if (rc)
             goto fail;
@@ -351,7 +459,88 @@ fail:
     return rc;
 }
 
-int gp_store_prepare(gp_ctx *ctx, const char *sql, sqlite3_stmt **st)
+void gp_store_init(gp_store *s, const gp_config *cfg, gp_error_info *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->cfg = cfg;
+    s->err = err;
+}
+
+void gp_store_dispose(gp_store *s)
+{
+    if (s->db) {
+        if (s->in_txn)
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close_v2(s->db);
+    }
+    s->db = NULL;
+    s->in_txn = false;
+}
+
+static int section_version(gp_store *ctx, const char *name, int *version)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(ctx->db, "SELECT version FROM schema_sections WHERE name = ?1",
+                                -1, &st, NULL);
+    *version = 0;
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            *version = sqlite3_column_int(st, 0);
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? GP_OK : gp_store_error(ctx, rc, "reading schema sections");
+}
+
+int gp_store_section_ensure(gp_store *ctx, const gp_store_section *sec)
+{
+    int version = 0, rc = gp_store_open(ctx);
+    if (rc == GP_OK)
+        rc = section_version(ctx, sec->name, &version);
+    if (rc || version == (int)sec->n_migrations)
+        return rc;
+    if (version > (int)sec->n_migrations) {
+        rc = GP_ERR(ctx, GP_ERR_DB_VERSION,
+                    "database %s: the %s tables are at version %d; this library knows %zu",
+                    store_path(ctx), sec->name, version, sec->n_migrations);
+        GP_PARAM(ctx, "db", "%s", store_path(ctx));
+        return rc;
+    }
+    /* Inside a caller's transaction the section's tables join it. */
+    bool own = !ctx->in_txn;
+    if (own && (rc = gp_store_begin(ctx)))
+        return rc;
+    /* Another process may have migrated while we waited for the lock. */
+    rc = section_version(ctx, sec->name, &version);
+    for (int v = version; rc == GP_OK && v < (int)sec->n_migrations; v++) {
+        char *errmsg = NULL;
+        int src = sqlite3_exec(ctx->db, sec->migrations[v], NULL, NULL, &errmsg);
+        if (src != SQLITE_OK) {
+            rc = GP_ERR(ctx, GP_ERR_DB, "database %s: migration of the %s tables to version %d"
+                        " failed: %s", store_path(ctx), sec->name, v + 1,
+                        errmsg ? errmsg : sqlite3_errstr(src));
+            GP_PARAM(ctx, "db", "%s", store_path(ctx));
+        }
+        sqlite3_free(errmsg);
+    }
+    if (rc == GP_OK && version < (int)sec->n_migrations) {
+        char n[16];
+        snprintf(n, sizeof(n), "%zu", sec->n_migrations);
+        rc = gp_store_exec(ctx, "recording a schema section",
+                           "INSERT OR REPLACE INTO schema_sections(name, version)"
+                           " VALUES (?1, CAST(?2 AS INTEGER))", 2, sec->name, n);
+    }
+    if (rc) {
+        if (own)
+            gp_store_rollback(ctx);
+        return rc;
+    }
+    return own ? gp_store_commit(ctx) : GP_OK;
+}
+
+int gp_store_prepare(gp_store *ctx, const char *sql, sqlite3_stmt **st)
 {
     *st = NULL;
     int rc = gp_store_open(ctx);
@@ -365,7 +554,7 @@ int gp_store_prepare(gp_ctx *ctx, const char *sql, sqlite3_stmt **st)
     return GP_OK;
 }
 
-int gp_store_begin(gp_ctx *ctx)
+int gp_store_begin(gp_store *ctx)
 {
     int rc = gp_store_open(ctx);
     if (rc)
@@ -379,7 +568,7 @@ int gp_store_begin(gp_ctx *ctx)
     return GP_OK;
 }
 
-int gp_store_commit(gp_ctx *ctx)
+int gp_store_commit(gp_store *ctx)
 {
     if (!ctx->db || !ctx->in_txn)
         return GP_ERR(ctx, GP_ERR_INTERNAL, "commit without a transaction");
@@ -393,7 +582,7 @@ int gp_store_commit(gp_ctx *ctx)
     return GP_OK;
 }
 
-void gp_store_rollback(gp_ctx *ctx)
+void gp_store_rollback(gp_store *ctx)
 {
     if (!ctx->db || !ctx->in_txn)
         return;
@@ -403,7 +592,7 @@ void gp_store_rollback(gp_ctx *ctx)
     ctx->in_txn = false;
 }
 
-int gp_store_audit(gp_ctx *ctx, const char *operation, const char *object,
+int gp_store_audit(gp_store *ctx, const char *operation, const char *object,
                    const char *before, const char *after)
 {
     sqlite3_stmt *st = NULL;
@@ -413,8 +602,8 @@ int gp_store_audit(gp_ctx *ctx, const char *operation, const char *object,
 
     if (!ctx->in_txn)
         return GP_ERR(ctx, GP_ERR_INTERNAL, "audit row outside a transaction");
-    if (ctx->cfg.caller)
-        caller = gp_strdup(ctx->cfg.caller);
+    if (ctx->cfg->caller)
+        caller = gp_strdup(ctx->cfg->caller);
     else
         caller = gp_asprintf("uid=%u pid=%d", (unsigned)getuid(), (int)getpid());
     if (!caller)
@@ -439,7 +628,7 @@ out:
     return rc;
 }
 
-int gp_store_pool_find(gp_ctx *ctx, const char *pool, char uuid_out[37], char **name_out)
+int gp_store_pool_find(gp_store *ctx, const char *pool, char uuid_out[37], char **name_out)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -477,7 +666,7 @@ int gp_store_pool_find(gp_ctx *ctx, const char *pool, char uuid_out[37], char **
     return rc;
 }
 
-int gp_store_exec(gp_ctx *ctx, const char *what, const char *sql, int n, ...)
+int gp_store_exec(gp_store *ctx, const char *what, const char *sql, int n, ...)
 {
     sqlite3_stmt *st = NULL;
     va_list ap;
@@ -494,7 +683,7 @@ int gp_store_exec(gp_ctx *ctx, const char *what, const char *sql, int n, ...)
     return rc;
 }
 
-int gp_store_query_text(gp_ctx *ctx, const char *what, const char *sql, const char *arg,
+int gp_store_query_text(gp_store *ctx, const char *what, const char *sql, const char *arg,
                         char **val)
 {
     sqlite3_stmt *st = NULL;
@@ -514,7 +703,7 @@ int gp_store_query_text(gp_ctx *ctx, const char *what, const char *sql, const ch
     return rc;
 }
 
-int gp_store_audit_change(gp_ctx *ctx, const char *operation, const char *object,
+int gp_store_audit_change(gp_store *ctx, const char *operation, const char *object,
                           char *(*to_json)(const void *obj), const void *before,
                           const void *after)
 {
@@ -530,9 +719,3 @@ int gp_store_audit_change(gp_ctx *ctx, const char *operation, const char *object
     return rc;
 }
 
-char *gp_json_take_text(struct json_object *o)
-{
-    char *s = o ? gp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) : NULL;
-    json_object_put(o);
-    return s;
-}

@@ -1,7 +1,7 @@
 /*
  * audit.c - reading the append-only audit log.
  */
-#include "internal.h"
+#include "ops/ops.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +37,9 @@ int gp_audit_list(gp_ctx *ctx, int64_t since_id, size_t limit,
 
     *out = NULL;
     *n_out = 0;
-    gp_err_clear(&ctx->err);
+    gp_err_clear(ctx->err);
     /* The rowid range scan reads only the rows returned. */
-    rc = gp_store_prepare(ctx, "SELECT id, time, caller, operation, object, before, after"
+    rc = gp_store_prepare(&ctx->store, "SELECT id, time, caller, operation, object, before, after"
                           " FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2", &st);
     if (rc)
         return rc;
@@ -57,7 +57,7 @@ int gp_audit_list(gp_ctx *ctx, int64_t since_id, size_t limit,
             goto nomem;
     }
     if (rc != SQLITE_DONE) {
-        rc = gp_store_error(ctx, rc, "reading the audit log");
+        rc = gp_store_error(&ctx->store, rc, "reading the audit log");
         goto out;
     }
     rc = GP_OK;

@@ -1,0 +1,183 @@
+/*
+ * drivers/drivers.h - the hypervisor drivers: sim (drivers/sim.c), xen
+ * (drivers/xen.c, libxl) and xapi (drivers/xapi.c, XCP-ng), chosen from one
+ * methods table in the style of pciutils' lib/ (drivers/driver.c).  A
+ * driver sees its own state (gp_drv), the configuration, the state
+ * database and the host model; never the context or the operations above
+ * it.  Not installed.
+ */
+#ifndef GPUPOOL_DRIVERS_H
+#define GPUPOOL_DRIVERS_H
+
+#include "core/core.h"
+#include "store/store.h"
+
+struct gp_driver_ops;
+
+/* One opened driver: what a driver function may use. */
+typedef struct gp_drv {
+    const struct gp_driver_ops *ops;
+    void *priv;                 /* the driver's own state (open .. close) */
+    const gp_config *cfg;       /* borrowed */
+    gp_error_info *err;         /* where errors go: borrowed */
+    gp_store *store;            /* the state database: borrowed */
+    /* The host model, loaded by the owner on first call (discover/).
+     * Errors are the owner's discovery errors, set on err. */
+    int (*host_get)(struct gp_drv *d, const gp_host **out);
+    /* Set by gp_driver_open(): the live host's topology and PCI locality
+     * come from libxl (xen; xapi when libxl answers). */
+    bool libxl_topology;
+} gp_drv;
+
+/*
+ * A boot-time configuration for a VM: what "record the boot-time GPU and
+ * affinity" hands to the driver.  sim stores it; xen/xl prints it or applies
+ * it to a paused domain; xapi writes other-config:pci and VCPUs_params:mask.
+ */
+typedef struct {
+    const char *vm_uuid;
+    const char *pci_id;
+    const char *const *companions;
+    size_t n_companions;
+    const int *pcpus;
+    size_t n_pcpus;
+    int memory_node;
+    gp_pin_mode pin_mode;
+} gp_boot_config;
+
+typedef struct gp_driver_ops {
+    /* Open driver state into d->priv. */
+    int (*open)(gp_drv *d);
+    void (*close)(gp_drv *d);
+    /* All VMs known (live domains + driver records). */
+    int (*vm_list)(gp_drv *d, gp_vm **out, size_t *n_out);
+    /* Make a PCI function assignable (pciback); *orig_driver (caller frees)
+     * receives the driver it had ("none" if unbound). */
+    int (*device_assignable_add)(gp_drv *d, const char *pci_id, char **orig_driver);
+    /* Give it back to orig_driver (NULL/"none": leave unbound). */
+    int (*device_assignable_remove)(gp_drv *d, const char *pci_id, const char *orig_driver);
+    /* Current binding of a function ("pciback", "nvidia", "none"); caller frees. */
+    int (*device_driver)(gp_drv *d, const char *pci_id, char **driver);
+    /* Record (bc != NULL) or clear (bc == NULL) the VM's boot-time GPU and affinity. */
+    int (*vm_record_boot)(gp_drv *d, const char *vm_uuid, const gp_boot_config *bc);
+    /* Apply affinity to a running VM. */
+    int (*vm_apply_affinity)(gp_drv *d, const char *vm_uuid, const int *pcpus,
+                             size_t n_pcpus, gp_pin_mode mode);
+    /* Optional: one VM by uuid or unique name-label, without listing every
+     * VM (out is _init'ed by the caller).  Sets d->err and returns
+     * GP_ERR_UNKNOWN_VM, GP_ERR_VM_AMBIGUOUS, GP_ERR_DRIVER or GP_ERR_DB*.
+     * NULL: gp_vm_get() searches vm_list() instead. */
+    int (*vm_get)(gp_drv *d, const char *vm, gp_vm *out);
+} gp_driver_ops;
+
+/* One entry of the methods table. */
+typedef struct {
+    gp_driver_kind kind;        /* its name: gp_driver_kind_to_string(kind) */
+    /* True when the automatic choice should take this driver here (xapi's
+     * socket, a hypervisor answering libxl); NULL: never chosen
+     * automatically unless it is the last resort (sim). */
+    bool (*probe)(const gp_config *cfg);
+    const gp_driver_ops *ops;   /* NULL: not built into this library */
+    /* Writes happen in the caller's sqlite transaction (sim). */
+    bool transactional;
+    /* Host topology and PCI locality come from libxl on a live host when
+     * libxl answers (xen, xapi): dom0's sysfs shows neither. */
+    bool topology_from_libxl;
+    /* Halted VMs are known only by uuid: their vCPUs and memory come from
+     * gpupool's assignments (plain Xen). */
+    bool halted_by_uuid;
+} gp_driver_entry;
+
+/* The methods table, indexed by gp_driver_kind, probe order xapi, xen, sim. */
+GP_HIDDEN extern const gp_driver_entry gp_drivers[GP_DRIVER_LAST];
+/*
+ * Choose the driver for cfg (cfg->driver names one; NULL: the first entry
+ * whose probe answers, in the order xapi, xen, sim) and open it into d
+ * (d->cfg, err, store and host_get set by the caller).  *entry receives the
+ * table entry.  Errors: GP_ERR_INVALID_ARGUMENT (unknown name, param
+ * driver), GP_ERR_NOT_SUPPORTED (built without it), the driver's open errors.
+ */
+GP_HIDDEN int gp_driver_open(gp_drv *d, const gp_driver_entry **entry);
+/* Close d's driver (priv released); nothing when none is open. */
+GP_HIDDEN void gp_driver_close(gp_drv *d);
+
+GP_HIDDEN extern const gp_driver_ops gp_driver_sim;
+GP_HIDDEN extern const gp_driver_ops gp_driver_xapi;
+#ifdef GPUPOOL_WITH_XEN
+GP_HIDDEN extern const gp_driver_ops gp_driver_xen;
+#endif
+
+/* ---- sim driver (drivers/sim.c): its tables, for the sim VM lifecycle ---- */
+
+/* Add a halted simulated VM (v: uuid, name_label, vcpus, memory_mib), in the
+ * caller's transaction.  Errors: GP_ERR_DB*. */
+GP_HIDDEN int gp_sim_vm_insert(gp_drv *d, const gp_vm *v);
+/* Move a simulated VM to state to (running: the next free domid; halted:
+ * domid and affinity cleared), in the caller's transaction. */
+GP_HIDDEN int gp_sim_vm_set_state(gp_drv *d, const char *uuid, gp_vm_state to);
+/* Remove a simulated VM and its boot record, in the caller's transaction. */
+GP_HIDDEN int gp_sim_vm_delete(gp_drv *d, const char *uuid);
+
+/* ---- xapi driver (drivers/xapi.c): what the XCP-ng operations use -------- */
+
+struct gp_xr_value;
+/* dom0 access status of a PCI function ("enabled", "disable_on_reboot",
+ * ...), from PCI.get_dom0_access_status; *status caller frees.
+ * Errors: UNKNOWN_GPU (no PCI object), GP_ERR_DRIVER, GP_ERR_TIMEOUT. */
+GP_HIDDEN int gp_xapi_drv_dom0_status(gp_drv *d, const char *pci_id, char **status);
+/* Every VM record (VM.get_all_records, _init'ed by the callee) and this
+ * host's ref (static to d).  Errors: GP_ERR_DRIVER, GP_ERR_TIMEOUT. */
+GP_HIDDEN int gp_xapi_drv_vm_records(gp_drv *d, struct gp_xr_value *all, const char **host_ref);
+/* A VM record of a guest (not a template, snapshot or the control domain). */
+GP_HIDDEN bool gp_xapi_rec_is_guest(const struct gp_xr_value *rec);
+
+#ifdef GPUPOOL_WITH_XEN
+/* ---- xen driver (drivers/xen.c): what xen_ops.c and the tests use ---------- */
+
+/* Live domain of a VM uuid: *domid = -1 when none.  Fills dominfo fields
+ * the callers need: paused, cpu_time (ns), vcpus (max id + 1). */
+typedef struct {
+    int domid;
+    bool paused, running, shutdown, dying;
+    uint64_t cpu_time_ns;
+    int vcpus;
+    int cpupool;
+    bool pv;                 /* PV domain (libxl_domain_type PV) */
+} gp_xen_dom;
+GP_HIDDEN int gp_xen_domain_find(gp_drv *d, const char *vm_uuid, gp_xen_dom *out);
+/* Name of the cpupool with id poolid as Xen reports it now
+ * (libxl_list_cpupool), malloc'ed in *name_out (caller frees); *name_out is
+ * NULL when Xen has no cpupool with that id.  Errors: GP_ERR_DRIVER (libxl's
+ * message), GP_ERR_NOMEM. */
+GP_HIDDEN int gp_xen_cpupool_name(gp_drv *d, int poolid, char **name_out);
+/* Attach pci_ids[0..n) to domid (libxl_device_pci_add); functions already
+ * attached are skipped; attached (may be NULL, n entries) tells which this
+ * call attached.  On failure the ones this call attached are detached again
+ * and d->err carries libxl's message. */
+GP_HIDDEN int gp_xen_pci_attach(gp_drv *d, int domid, const char *const *pci_ids, size_t n,
+                                bool *attached);
+GP_HIDDEN int gp_xen_pci_detach(gp_drv *d, int domid, const char *const *pci_ids, size_t n);
+/* Set hard / soft affinity of every vCPU of domid to pcpus and read it back
+ * (libxl_list_vcpu); a difference is GP_ERR_DRIVER naming the vCPU. */
+GP_HIDDEN int gp_xen_pin(gp_drv *d, int domid, const int *pcpus, size_t n, gp_pin_mode mode);
+/* Snapshot of what Xen reports, for host-reconcile. */
+typedef struct {
+    char pci_id[GP_PCI_ID_LEN];
+    int domid;               /* domain it is attached to */
+    char vm_uuid[37];
+} gp_xen_attached;
+typedef struct {
+    char **assignable;       /* libxl_device_pci_assignable_list, canonical ids */
+    size_t n_assignable;
+    gp_xen_attached *attached; /* every PCI function attached to a live domain */
+    size_t n_attached;
+} gp_xen_state;
+GP_HIDDEN int gp_xen_state_get(gp_drv *d, gp_xen_state *st);
+GP_HIDDEN void gp_xen_state_dispose(gp_xen_state *st);
+/* Hard (mode hard) or soft affinity of each vCPU of domid, as cpulists
+ * ("2,3"); caller frees with gp_strv_free(v, n). */
+GP_HIDDEN int gp_xen_affinity_get(gp_drv *d, int domid, gp_pin_mode mode, char ***out,
+                                  size_t *n_out);
+#endif
+
+#endif /* GPUPOOL_DRIVERS_H */

@@ -1,0 +1,235 @@
+/*
+ * xapi_ops.c - XCP-ng operations of the public API: dom0 access of a PCI
+ * function and drift between gpupool's database and xapi's VM records.
+ * xapi itself is reached through the xapi driver (drivers/xapi.c).
+ */
+#include "ops/ops.h"
+#include "rpc/rpc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XAPI_NULL_REF "OpaqueRef:NULL"
+
+
+static int need_xapi(gp_ctx *ctx)
+{
+    const gp_driver_entry *e;
+    int rc = gp_ctx_driver(ctx, &e);
+    if (rc)
+        return rc;
+    if (e->kind != GP_DRIVER_XAPI) {
+        rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
+                    "only the xapi driver (XCP-ng) can do this; the driver in use is %s",
+                    GP_CTX_DRIVER_NAME(ctx));
+        GP_PARAM(ctx, "driver", "%s", GP_CTX_DRIVER_NAME(ctx));
+        return rc;
+    }
+    return GP_OK;
+}
+
+int gp_xapi_dom0_access(gp_ctx *ctx, const char *pci_id, char **status_out)
+{
+    int rc;
+
+    *status_out = NULL;
+    gp_err_clear(ctx->err);
+    rc = need_xapi(ctx);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_dom0_status(&ctx->drv, pci_id, status_out);
+    return rc;
+}
+
+void gp_drift_list_free(gp_drift *d, size_t n)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(d[i].kind);
+        free(d[i].vm_name_label);
+        free(d[i].other_config_pci);
+        free(d[i].detail);
+    }
+    free(d);
+}
+
+typedef struct {
+    gp_drift *v;
+    size_t n;
+} drift_list;
+
+static int drift_add(gp_ctx *ctx, drift_list *l, const char *kind, const char *vm_uuid,
+                     const char *vm_name, const char *pci_id, const char *oc_pci,
+                     char *detail /* taken */)
+{
+    gp_drift *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+    if (!nv) {
+        free(detail);
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    }
+    l->v = nv;
+    gp_drift *d = &nv[l->n];
+    memset(d, 0, sizeof(*d));
+    snprintf(d->vm_uuid, sizeof(d->vm_uuid), "%s", vm_uuid ? vm_uuid : "");
+    snprintf(d->pci_id, sizeof(d->pci_id), "%s", pci_id ? pci_id : "");
+    d->kind = strdup(kind);
+    d->vm_name_label = gp_strdup(vm_name);
+    d->other_config_pci = gp_strdup(oc_pci);
+    d->detail = detail;
+    l->n++;
+    if (!d->kind || !d->detail || (vm_name && !d->vm_name_label) ||
+        (oc_pci && !d->other_config_pci))
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    return GP_OK;
+}
+
+/* Does the xapi VM record belong on another host (resident there, or
+ * affinity to another host)? */
+static bool rec_other_host(const gp_xr_value *rec, const char *host)
+{
+    const char *res = gp_xr_struct_get_string(rec, "resident_on");
+    const char *aff = gp_xr_struct_get_string(rec, "affinity");
+    if (res && strcmp(res, XAPI_NULL_REF) && *res)
+        return strcmp(res, host) != 0;
+    if (aff && strcmp(aff, XAPI_NULL_REF) && *aff)
+        return strcmp(aff, host) != 0;
+    return false;
+}
+
+/* Does other-config:pci (oc_pci) name the canonical pci-id? */
+static bool oc_pci_names(const char *oc_pci, const char *canon)
+{
+    bool found = false;
+    char *copy = strdup(oc_pci ? oc_pci : ""), *save = NULL;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !found;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *slash = strchr(tok, '/');
+        gp_pci_addr a;
+        char c[GP_PCI_ID_LEN];
+        while (*tok == ' ')
+            tok++;
+        if (gp_pci_addr_parse(slash ? slash + 1 : tok, &a, NULL) == GP_OK &&
+            !strcmp(gp_pci_addr_format(&a, c), canon))
+            found = true;
+    }
+    free(copy);
+    return found;
+}
+
+int gp_drift_check(gp_ctx *ctx, gp_drift **out, size_t *n_out)
+{
+    const gp_host *hostm = NULL;
+    const char *host = NULL;
+    gp_pool *pools = NULL;
+    gp_assignment *as = NULL;
+    size_t n_pools = 0, n_as = 0;
+    gp_xr_value all;
+    drift_list l = { NULL, 0 };
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    gp_xr_value_init(&all);
+    gp_err_clear(ctx->err);
+    rc = need_xapi(ctx);
+    if (rc == GP_OK)
+        rc = gp_host_get(ctx, &hostm);
+    if (rc == GP_OK)
+        rc = gp_pool_list(ctx, &pools, &n_pools);
+    if (rc == GP_OK)
+        rc = gp_assignment_list(ctx, &as, &n_as);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_vm_records(&ctx->drv, &all, &host);
+    if (rc)
+        goto out;
+
+    /* 1. Each host GPU named by VMs' other-config:pci. */
+    for (size_t g = 0; g < hostm->n_gpus; g++) {
+        const char *gpu = hostm->gpus[g].pci_id;
+        const gp_pool *in_pool = NULL;
+        const gp_assignment *holder = NULL;
+        size_t naming = 0;
+
+        for (size_t p = 0; p < n_pools && !in_pool; p++)
+            for (size_t k = 0; k < pools[p].n_gpus; k++)
+                if (!strcmp(pools[p].gpus[k], gpu))
+                    in_pool = &pools[p];
+        for (size_t a = 0; a < n_as; a++)
+            if (!strcmp(as[a].pci_id, gpu))
+                holder = &as[a];
+        for (size_t i = 0; all.type == GP_XR_STRUCT && i < all.n; i++) {
+            const gp_xr_value *oc = gp_xr_struct_get(&all.items[i], "other_config");
+            if (gp_xapi_rec_is_guest(&all.items[i]) && !rec_other_host(&all.items[i], host) &&
+                oc_pci_names(gp_xr_struct_get_string(oc, "pci"), gpu))
+                naming++;
+        }
+        for (size_t i = 0; all.type == GP_XR_STRUCT && i < all.n; i++) {
+            const gp_xr_value *rec = &all.items[i];
+            const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
+            const char *oc_pci = gp_xr_struct_get_string(oc, "pci");
+            const char *uuid = gp_xr_struct_get_string(rec, "uuid");
+            const char *name = gp_xr_struct_get_string(rec, "name_label");
+            if (!gp_xapi_rec_is_guest(rec) || rec_other_host(rec, host) || !oc_pci_names(oc_pci, gpu))
+                continue;
+            if (naming > 1) {
+                rc = drift_add(ctx, &l, "shared-gpu", uuid, name, gpu, oc_pci,
+                               gp_asprintf("GPU %s is named by the other-config:pci of %zu "
+                                           "VMs, including %s", gpu, naming,
+                                           uuid ? uuid : "?"));
+                if (rc)
+                    goto out;
+            }
+            if (in_pool && (!holder || !uuid || strcmp(holder->vm_uuid, uuid))) {
+                rc = drift_add(ctx, &l, "foreign-pci", uuid, name, gpu, oc_pci,
+                               holder ? gp_asprintf("VM %s names GPU %s of pool %s in "
+                                                    "other-config:pci, but gpupool assigned "
+                                                    "it to VM %s", uuid ? uuid : "?", gpu,
+                                                    in_pool->name_label, holder->vm_uuid)
+                                      : gp_asprintf("VM %s names GPU %s of pool %s in "
+                                                    "other-config:pci, but gpupool has not "
+                                                    "assigned it", uuid ? uuid : "?", gpu,
+                                                    in_pool->name_label));
+                if (rc)
+                    goto out;
+            }
+        }
+    }
+    /* 2. Each gpupool assignment must be in its VM's other-config:pci. */
+    for (size_t a = 0; a < n_as; a++) {
+        const gp_xr_value *rec = NULL;
+        for (size_t i = 0; all.type == GP_XR_STRUCT && i < all.n && !rec; i++) {
+            const char *uuid = gp_xr_struct_get_string(&all.items[i], "uuid");
+            if (uuid && !strcmp(uuid, as[a].vm_uuid))
+                rec = &all.items[i];
+        }
+        if (!rec) {
+            rc = drift_add(ctx, &l, "vm-missing", as[a].vm_uuid, as[a].vm_name_label,
+                           as[a].pci_id, NULL,
+                           gp_asprintf("gpupool assigned GPU %s to VM %s, which xapi no "
+                                       "longer knows", as[a].pci_id, as[a].vm_uuid));
+        } else {
+            const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
+            const char *oc_pci = gp_xr_struct_get_string(oc, "pci");
+            if (!oc_pci_names(oc_pci, as[a].pci_id))
+                rc = drift_add(ctx, &l, "missing-pci", as[a].vm_uuid,
+                               gp_xr_struct_get_string(rec, "name_label"), as[a].pci_id,
+                               oc_pci,
+                               gp_asprintf("gpupool assigned GPU %s to VM %s, but its "
+                                           "other-config:pci is %s", as[a].pci_id,
+                                           as[a].vm_uuid, oc_pci ? oc_pci : "unset"));
+        }
+        if (rc)
+            goto out;
+    }
+    *out = l.v;
+    *n_out = l.n;
+    l.v = NULL;
+    l.n = 0;
+out:
+    gp_drift_list_free(l.v, l.n);
+    gp_pool_list_free(pools, n_pools);
+    gp_assignment_list_free(as, n_as);
+    gp_xr_value_dispose(&all);
+    return rc;
+}

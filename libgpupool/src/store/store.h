@@ -1,0 +1,83 @@
+/*
+ * store/store.h - the sqlite3 state database: open (create, 0600, WAL,
+ * foreign keys), schema migrations (the main schema and per-owner sections,
+ * such as the sim driver's tables), transactions, queries and the
+ * append-only audit log.  Depends on core only.  Not installed.
+ */
+#ifndef GPUPOOL_STORE_H
+#define GPUPOOL_STORE_H
+
+#include "core/core.h"
+
+#include <sqlite3.h>
+
+/* One connection to the state database.  Embedded in its owner (gp_ctx);
+ * opened lazily by the first call that needs it. */
+typedef struct gp_store {
+    sqlite3 *db;             /* NULL until opened */
+    bool in_txn;             /* inside gp_store_begin() */
+    const gp_config *cfg;    /* db_path, busy_timeout_ms, caller: borrowed */
+    gp_error_info *err;      /* where errors go: borrowed */
+} gp_store;
+
+/* A group of tables with its own version, kept in the table
+ * schema_sections(name, version): migrations[i] brings the section from
+ * version i to i + 1 (SQL text, run in the migration's transaction). */
+typedef struct {
+    const char *name;
+    const char *const *migrations;
+    size_t n_migrations;
+} gp_store_section;
+
+/* Bind s to cfg and err (nothing is opened). */
+GP_HIDDEN void gp_store_init(gp_store *s, const gp_config *cfg, gp_error_info *err);
+/* Roll back an open transaction and close the connection. */
+GP_HIDDEN void gp_store_dispose(gp_store *s);
+/* Bring sec to its newest version (one BEGIN IMMEDIATE transaction; nothing
+ * when it is current: one indexed read).  Errors: GP_ERR_DB*,
+ * GP_ERR_DB_VERSION (the section is newer than this library). */
+GP_HIDDEN int gp_store_section_ensure(gp_store *s, const gp_store_section *sec);
+
+/* ---- state (store.c) ------------------------------------------------------ */
+
+/* Open (create, chmod 0600, WAL, foreign keys, migrate) the database if not
+ * open yet. */
+GP_HIDDEN int gp_store_open(gp_store *s);
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+GP_HIDDEN int gp_store_begin(gp_store *s);
+GP_HIDDEN int gp_store_commit(gp_store *s);
+GP_HIDDEN void gp_store_rollback(gp_store *s);
+/* Turn a sqlite error into GP_ERR_DB / GP_ERR_DB_BUSY on ctx. */
+GP_HIDDEN int gp_store_error(gp_store *s, int rc, const char *what);
+/* Append an audit row in the current transaction.  before/after: JSON or NULL. */
+GP_HIDDEN int gp_store_audit(gp_store *s, const char *operation, const char *object,
+                             const char *before, const char *after);
+GP_HIDDEN int gp_store_schema_version(void);
+/* Prepare sql on s->db (opening the store if needed).  On failure sets
+ * s->err (GP_ERR_DB) and returns it; *st is then NULL.  Caller finalizes. */
+GP_HIDDEN int gp_store_prepare(gp_store *s, const char *sql, sqlite3_stmt **st);
+/* Find a pool by uuid or name-label (uuid first).  uuid_out (37 bytes)
+ * receives its uuid; name_out, when not NULL, its name-label (caller frees).
+ * Errors (s->err set): GP_ERR_UNKNOWN_POOL (param "pool"), GP_ERR_DB*,
+ * GP_ERR_NOMEM. */
+GP_HIDDEN int gp_store_pool_find(gp_store *s, const char *pool, char uuid_out[37],
+                                 char **name_out);
+/* Run one statement of sql binding ?1..?n to the n strings that follow
+ * (NULL binds SQL NULL; sqlite copies nothing, so they must outlive the
+ * call).  Errors (s->err set): GP_ERR_DB* naming what ("removing a GPU
+ * from its pool") from gp_store_prepare / gp_store_error. */
+GP_HIDDEN int gp_store_exec(gp_store *s, const char *what, const char *sql, int n, ...);
+/* The first column of the first row of sql binding ?1 = arg, as a copy in
+ * *val (caller frees); *val is NULL when there is no row.  For NOT NULL
+ * columns: a NULL value reads as GP_ERR_NOMEM.  Errors (s->err set):
+ * GP_ERR_DB* naming what, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_store_query_text(gp_store *s, const char *what, const char *sql,
+                                  const char *arg, char **val);
+/* Append an audit row for a change of one object: before / after (either
+ * may be NULL: created / destroyed) are turned into JSON text by to_json
+ * (malloc'ed string, NULL on ENOMEM) and passed to gp_store_audit.
+ * Errors: GP_ERR_NOMEM (to_json failed), those of gp_store_audit. */
+GP_HIDDEN int gp_store_audit_change(gp_store *s, const char *operation, const char *object,
+                                    char *(*to_json)(const void *obj), const void *before,
+                                    const void *after);
+#endif /* GPUPOOL_STORE_H */
