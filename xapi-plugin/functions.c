@@ -38,6 +38,21 @@ static int bad_arg(plugin_failure *f, const char *key, const char *msg)
     return -1;
 }
 
+/* One name of a closed set (the library's table) as its index. */
+static int parse_set(gp_set set, const char *key, const char *v, int *out, plugin_failure *f)
+{
+    gp_error_info e;
+    int i;
+    gp_error_info_init(&e);
+    i = gp_set_parse(set, key, v, &e);
+    if (i < 0)
+        plugin_failure_from_error(f, &e);
+    else
+        *out = i;
+    gp_error_info_dispose(&e);
+    return i < 0 ? -1 : 0;
+}
+
 static int need_arg(const plugin_args *a, const char *key, const char **out,
                     plugin_failure *f)
 {
@@ -349,9 +364,7 @@ static int pci_arg(gp_ctx *ctx, const char *text, char canon[GP_PCI_ID_LEN], plu
 static void add_dom0_access(gp_ctx *ctx, json_object *o, const char *pci_id)
 {
     char *status = NULL;
-    const char *drv = gp_ctx_driver_name(ctx);
-    if (!drv || strcmp(drv, "xapi"))
-        return;
+    /* Only the xapi driver answers (NOT_SUPPORTED elsewhere: no fields). */
     if (gp_xapi_dom0_access(ctx, pci_id, &status) == GP_OK) {
         json_object_object_add(o, "dom0_access", json_object_new_string(status));
         json_object_object_add(o, "reboot_required",
@@ -504,10 +517,12 @@ static int fn_create_pool(gp_ctx *ctx, const plugin_args *a, json_object **out,
     if (need_arg(a, "name_label", &spec.name_label, f))
         return -1;
     spec.description = arg(a, "name_description");
-    if ((s = arg(a, "numa_policy")) && *s && gp_numa_policy_parse(s, &spec.policy))
-        return bad_arg(f, "numa_policy", "numa_policy must be required, preferred, socket or legacy");
-    if ((s = arg(a, "pin_mode")) && *s && gp_pin_mode_parse(s, &spec.pin))
-        return bad_arg(f, "pin_mode", "pin_mode must be hard, soft or none");
+    if ((s = arg(a, "numa_policy")) && *s &&
+        parse_set(GP_SET_NUMA_POLICY, "numa_policy", s, (int *)&spec.policy, f))
+        return -1;
+    if ((s = arg(a, "pin_mode")) && *s &&
+        parse_set(GP_SET_PIN_MODE, "pin_mode", s, (int *)&spec.pin, f))
+        return -1;
     if ((s = arg(a, "cpu_overcommit")) && *s) {
         char *end;
         errno = 0;

@@ -66,24 +66,34 @@ static int print_one(xe_call *c, const gp_record *r, const char *const *rw)
     return xe_print_records(c->out, r, 1, &o, &c->err);
 }
 
+/* One name of a closed set (the library's table), as its index. */
+static int parse_set(xe_call *c, gp_set set, const char *v, int *out)
+{
+    gp_error_info e;
+    gp_error_info_init(&e);
+    *out = gp_set_parse(set, NULL, v, &e);
+    if (*out < 0)
+        xe_error_from_info(&c->err, &e);
+    gp_error_info_dispose(&e);
+    return *out < 0;
+}
+
 static int parse_policy(xe_call *c, const char *v, gp_numa_policy *out)
 {
-    if (gp_numa_policy_parse(v, out) == GP_OK)
-        return 0;
-    xe_error_set(&c->err, "INVALID_ARGUMENT",
-                 "numa-policy must be required, preferred, socket or legacy, not '%s'", v);
-    xe_error_param(&c->err, "numa-policy", v);
-    return 1;
+    int i;
+    if (parse_set(c, GP_SET_NUMA_POLICY, v, &i))
+        return 1;
+    *out = (gp_numa_policy)i;
+    return 0;
 }
 
 static int parse_pin(xe_call *c, const char *v, gp_pin_mode *out)
 {
-    if (gp_pin_mode_parse(v, out) == GP_OK)
-        return 0;
-    xe_error_set(&c->err, "INVALID_ARGUMENT",
-                 "pin-mode must be hard, soft or none, not '%s'", v);
-    xe_error_param(&c->err, "pin-mode", v);
-    return 1;
+    int i;
+    if (parse_set(c, GP_SET_PIN_MODE, v, &i))
+        return 1;
+    *out = (gp_pin_mode)i;
+    return 0;
 }
 
 static int parse_overcommit(xe_call *c, const char *v, double *out)

@@ -25,13 +25,17 @@
 
 static int cmd_help(xe_call *c);
 static int cmd_version(xe_call *c);
+static int cmd_names(xe_call *c);
 
 static const char *const help_opt[] = { NULL };
+static const char *const names_req[] = { "set", NULL };
 
 static const struct xe_cmd builtin_cmds[] = {
     { "help", "[command]", "list the commands, or describe one", NULL, help_opt,
       XE_CMD_NO_CTX, cmd_help },
     { "version", "", "print the version", NULL, NULL, XE_CMD_NO_CTX, cmd_version },
+    { "names", "set=", "the names a parameter takes (numa-policy, pin-mode, power-state,"
+      " driver), one per line", names_req, NULL, XE_CMD_NO_CTX, cmd_names },
 };
 
 static const struct xe_cmd_table builtins = {
@@ -245,6 +249,26 @@ static int cmd_version(xe_call *c)
     return 0;
 }
 
+/* The library's table of a closed set, by its parameter name (bash
+ * completion and scripts read the names here, never a copy). */
+static int cmd_names(xe_call *c)
+{
+    const char *want = xe_arg_get(c, "set");
+    for (int s = 0; s < GP_SET_LAST; s++) {
+        size_t n;
+        const char *const *names = gp_set_names((gp_set)s, &n);
+        if (strcmp(want, gp_set_param((gp_set)s)))
+            continue;
+        for (size_t i = 0; i < n; i++)
+            fprintf(c->out, "%s\n", names[i]);
+        return 0;
+    }
+    xe_error_set(&c->err, "INVALID_ARGUMENT", "no set of names '%s' (numa-policy, pin-mode,"
+                 " power-state or driver)", want);
+    xe_error_param(&c->err, "set", want);
+    return 1;
+}
+
 /* ---- options and configuration -------------------------------------------- */
 
 typedef struct {
@@ -287,19 +311,8 @@ static int load_config(xe_call *c, const opt_slot *opts)
     if (opts[OPT_DB].value && set_str(&c->cfg.db_path, opts[OPT_DB].value))
         goto nomem;
     if (opts[OPT_DRIVER].value) {
-        const char *d = opts[OPT_DRIVER].value;
-        if (!strcmp(d, "auto")) {
-            free(c->cfg.driver);
-            c->cfg.driver = NULL;
-        } else if (!strcmp(d, "sim") || !strcmp(d, "xen") || !strcmp(d, "xapi")) {
-            if (set_str(&c->cfg.driver, d))
-                goto nomem;
-        } else {
-            xe_error_set(&c->err, "INVALID_ARGUMENT",
-                         "unknown driver '%s' (sim, xen, xapi or auto)", d);
-            xe_error_param(&c->err, "driver", d);
-            goto out;
-        }
+        if (gp_config_set_driver(&c->cfg, opts[OPT_DRIVER].value, &gi))
+            goto fail;
     }
     if (opts[OPT_SYSFS].value && set_str(&c->cfg.sysfs_root, opts[OPT_SYSFS].value))
         goto nomem;

@@ -177,6 +177,10 @@ int gp_config_load_file(gp_config *cfg, const char *path, bool missing_ok,
  * GPUPOOL_TOPOLOGY, GPUPOOL_GPU_CLASSES, GPUPOOL_XAPI_SOCKET from the
  * environment. */
 int gp_config_load_env(gp_config *cfg, gp_error_info *err);
+/* Set cfg->driver to name, one of the driver set (gp_set_names(GP_SET_DRIVER))
+ * or "auto" (NULL: choose at open).  Errors: GP_ERR_INVALID_ARGUMENT
+ * (param driver; cfg unchanged), GP_ERR_NOMEM. */
+int gp_config_set_driver(gp_config *cfg, const char *name, gp_error_info *err);
 
 void gp_error_info_init(gp_error_info *e);
 void gp_error_info_dispose(gp_error_info *e);
@@ -371,6 +375,30 @@ typedef enum {
     GP_PIN_NONE,
     GP_PIN_MODE_LAST        /* sentinel */
 } gp_pin_mode;
+
+/*
+ * The closed sets of names, one table each inside the library (core/enum.c);
+ * front ends list and parse them through these rather than spelling them.
+ */
+typedef enum {
+    GP_SET_NUMA_POLICY = 0,  /* "numa-policy": gp_numa_policy */
+    GP_SET_PIN_MODE,         /* "pin-mode": gp_pin_mode */
+    GP_SET_VM_STATE,         /* "power-state": gp_vm_state */
+    GP_SET_DRIVER,           /* "driver": sim, xen, xapi */
+    GP_SET_LAST
+} gp_set;
+/* The names of set in enum order (static storage), *n their number; NULL
+ * (and *n = 0) for a set outside the enum. */
+const char *const *gp_set_names(gp_set set, size_t *n);
+/* The set's parameter name ("numa-policy"), NULL outside the enum. */
+const char *gp_set_param(gp_set set);
+/*
+ * The index of value in set (>= 0), or GP_ERR_INVALID_ARGUMENT with err set
+ * to "<param> must be a, b or c, not '<value>'" and the param <param>:
+ * value, where param is the given name (e.g. the plugin's "numa_policy"),
+ * else the set's.  err may be NULL.
+ */
+int gp_set_parse(gp_set set, const char *param, const char *value, gp_error_info *err);
 
 const char *gp_numa_policy_name(gp_numa_policy p);  /* "required", ... */
 int gp_numa_policy_parse(const char *s, gp_numa_policy *out);  /* GP_ERR_INVALID_ARGUMENT */

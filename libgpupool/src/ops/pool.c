@@ -307,16 +307,15 @@ int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
     rc = check_name_label(ctx, name_label);
     if (rc)
         return rc;
-    if ((unsigned)policy > GP_NUMA_LEGACY) {
-        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
-                    "numa-policy must be required, preferred, socket or legacy");
-        GP_PARAM(ctx, "numa-policy", "%d", (int)policy);
-        return rc;
+    if ((unsigned)policy >= GP_NUMA_POLICY_LAST) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", (int)policy);
+        return gp_set_parse(GP_SET_NUMA_POLICY, NULL, v, ctx->err);
     }
-    if ((unsigned)pin > GP_PIN_NONE) {
-        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "pin-mode must be hard, soft or none");
-        GP_PARAM(ctx, "pin-mode", "%d", (int)pin);
-        return rc;
+    if ((unsigned)pin >= GP_PIN_MODE_LAST) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", (int)pin);
+        return gp_set_parse(GP_SET_PIN_MODE, NULL, v, ctx->err);
     }
     snprintf(oc, sizeof(oc), "%g", cpu_overcommit);
     rc = check_overcommit(ctx, cpu_overcommit, oc);
@@ -445,20 +444,11 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
     if (!strcmp(param, "name-label")) {
         rc = check_name_label(ctx, value);
     } else if (!strcmp(param, "numa-policy")) {
-        gp_numa_policy p;
-        rc = gp_numa_policy_parse(value, &p);
-        if (rc) {
-            GP_ERR(ctx, rc, "numa-policy must be required, preferred, socket or legacy, not '%s'",
-                   value);
-            GP_PARAM(ctx, "numa-policy", "%s", value);
-        }
+        rc = gp_set_parse(GP_SET_NUMA_POLICY, NULL, value, ctx->err);
+        rc = rc < 0 ? rc : GP_OK;
     } else if (!strcmp(param, "pin-mode")) {
-        gp_pin_mode m;
-        rc = gp_pin_mode_parse(value, &m);
-        if (rc) {
-            GP_ERR(ctx, rc, "pin-mode must be hard, soft or none, not '%s'", value);
-            GP_PARAM(ctx, "pin-mode", "%s", value);
-        }
+        rc = gp_set_parse(GP_SET_PIN_MODE, NULL, value, ctx->err);
+        rc = rc < 0 ? rc : GP_OK;
     } else if (!strcmp(param, "cpu-overcommit")) {
         char *end;
         errno = 0;
