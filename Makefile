@@ -1,7 +1,8 @@
 # gpupool - top-level Makefile
 #
 #   make            libgpupool.so/.a, xe-cli/xe-gpupool, xapi-plugin/gpupool
-#   make check      every test (cmocka unit + end-to-end through the binaries)
+#   make check      every test (cmocka unit + end-to-end through the binaries),
+#                   after check-layers (one-way dependencies between folders)
 #   make check-xen  the integration suite against real Xen 4.17 booted in QEMU
 #   make bench      benchmark programs that print figures
 #   make fuzz       bounded fuzzing of the XML-RPC methodCall parser (clang)
@@ -64,7 +65,7 @@ TEST_HELPERS := $(sort $(wildcard tests/helpers/*.c))
 BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:.c=)
 
-.PHONY: all clean check check-unit check-e2e check-xen bench fuzz demo deps install
+.PHONY: all clean check check-layers check-unit check-e2e check-xen bench fuzz demo deps install
 
 all: $(LIB_SO) $(LIB_A) $(CLI) $(PLUGIN)
 
@@ -103,8 +104,14 @@ tests/bench/bench_%: tests/bench/bench_%.c $(LIB_A)
 
 # Every test: cmocka binaries (unit and end-to-end through xe-gpupool and the
 # plugin).  Each prints its own cmocka summary; the runner adds a total.
-check: all $(TEST_BINS)
+check: all check-layers $(TEST_BINS)
 	@tests/run-tests $(TEST_BINS)
+
+# The library's folders call only downward and never in a circle (nm of the
+# objects); the self-test shows that an upward call and a circle fail.
+check-layers: $(LIB_OBJS)
+	@tests/layers/check-layers $(filter %.o,$(LIB_OBJS))
+	@tests/layers/check-layers --self-test
 
 check-xen: all
 	tests/xen/run
