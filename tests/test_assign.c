@@ -349,7 +349,7 @@ static void assert_pcpus_within(const gp_assignment *a, int lo, int hi, int lo2,
 /* tu_db_dump() of db as it would be without the audit rows of id > since:
  * a copy (sqlite backup) with those rows deleted and audit's sqlite_sequence
  * put back to since (the audit log is append-only: its delete trigger is
- * dropped in the copy).  *n_after gets how many rows were deleted and
+ * dropped in the copy for that, then made again as it was).  *n_after gets how many rows were deleted and
  * *after_rows "operation|before|after" of each, one per line (caller frees). */
 static char *dump_without_audit_after(const char *db, const char *dir, long long since,
                                       int *n_after, char **after_rows)
@@ -380,12 +380,18 @@ static char *dump_without_audit_after(const char *db, const char *dir, long long
         (*n_after)++;
     }
     sqlite3_finalize(st);
-    /* (the copy only: tu_db_dump shows tables, not triggers) */
-    assert_true(asprintf(&sql, "DROP TRIGGER IF EXISTS audit_no_delete;"
+    char *trigger = NULL;
+    assert_int_equal(sqlite3_prepare_v2(dst, "SELECT sql FROM sqlite_master WHERE type = 'trigger'"
+                                        " AND name = 'audit_no_delete'", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    trigger = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    assert_true(asprintf(&sql, "DROP TRIGGER audit_no_delete;"
                          " DELETE FROM audit WHERE id > %lld;"
-                         " UPDATE sqlite_sequence SET seq = %lld WHERE name = 'audit'",
-                         since, since) > 0);
+                         " UPDATE sqlite_sequence SET seq = %lld WHERE name = 'audit'; %s",
+                         since, since, trigger) > 0);
     assert_int_equal(sqlite3_exec(dst, sql, NULL, NULL, NULL), SQLITE_OK);
+    free(trigger);
     sqlite3_close(dst);
     char *dump = tu_db_dump(copy);
     free(sql);
