@@ -512,7 +512,8 @@ static void test_gpu_list_format(void **state)
     free(out);
     snprintf(args, sizeof(args), "gpu-param-get pci-id=%s param-name=iommu-group", item(n0, 0));
     out = xe_ok(args);
-    assert_true(!strcmp(out, "unknown\n") || atoi(out) >= 0);
+    /* The embedded host is hwloc XML only: no sysfs, so no IOMMU groups. */
+    assert_string_equal(out, "unknown\n");
     free(out);
     snprintf(args, sizeof(args), "gpu-param-list pci-id=%s", item(n0, 1));
     out = xe_ok(args);

@@ -587,8 +587,23 @@ static void test_pin_hard_soft(void **state)
     assert_int_equal(d->hard[1], 0x0c);
     assert_int_equal(d->soft[0], 0x0f);
     assert_int_equal(gp_xen_pin(&ctx->drv, 5, cpus, 2, GP_PIN_SOFT), GP_OK);
+    assert_int_equal(d->soft[0], 0x0c);
     assert_int_equal(d->soft[1], 0x0c);
-    assert_int_equal(gp_xen_pin(&ctx->drv, 5, cpus, 2, GP_PIN_NONE), GP_OK);
+    assert_int_equal(d->hard[0], 0x0c);      /* soft leaves hard alone */
+    assert_int_equal(d->hard[1], 0x0c);
+    /* NONE pins nothing: other pCPUs (0,1 = 0x03) leave both maps as they were. */
+    const int others[] = { 0, 1 };
+    assert_int_equal(gp_xen_pin(&ctx->drv, 5, others, 2, GP_PIN_NONE), GP_OK);
+    assert_int_equal(d->hard[0], 0x0c);
+    assert_int_equal(d->hard[1], 0x0c);
+    assert_int_equal(d->soft[0], 0x0c);
+    assert_int_equal(d->soft[1], 0x0c);
+    /* No pCPUs: refused with its code and message, nothing changed. */
+    assert_int_equal(gp_xen_pin(&ctx->drv, 5, cpus, 0, GP_PIN_HARD), GP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(gp_ctx_last_error(ctx)->code, GP_ERR_INVALID_ARGUMENT);
+    assert_string_equal(gp_ctx_last_error(ctx)->message, "no pCPUs to pin domain 5 to");
+    assert_int_equal(d->hard[0], 0x0c);
+    assert_int_equal(d->soft[0], 0x0c);
 }
 
 static void test_pin_readback_mismatch(void **state)
@@ -732,10 +747,13 @@ int main(void)
 
 #else /* !GPUPOOL_WITH_XEN */
 
+#include <stdio.h>
+
 static void test_skipped(void **state)
 {
     (void)state;
-    skip();  /* libgpupool built without libxl (libxen-dev missing) */
+    fprintf(stderr, "skipped: libgpupool built without libxl (libxen-dev missing)\n");
+    skip();
 }
 
 int main(void)

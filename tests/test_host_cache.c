@@ -184,7 +184,7 @@ static void test_fixture_with_companions_round_trips(void **state)
     fixture *f = *state;
     char *dump = tu_fixture("lspci/tree-asus-p6t6");
     if (!dump)
-        skip();
+        gt_skip_fixture("lspci/tree-asus-p6t6");
     char path[4096];
     snprintf(path, sizeof(path), "%s", dump);
     const gp_host *h;
@@ -255,7 +255,7 @@ static void test_sysfs_tree_not_cached_state_untouched(void **state)
     fixture *f = *state;
     char *root = tu_unpack_fixture("sysfs/32intel64-2p8co2t+8ve.tar.bz2");
     if (!root)
-        skip();
+        gt_skip_fixture("sysfs/32intel64-2p8co2t+8ve.tar.bz2");
     char sys[4096];
     struct stat st;
     snprintf(sys, sizeof(sys), "%s/sys", root);
@@ -287,7 +287,7 @@ static void test_pci_names_reused_across_processes(void **state)
     fixture *f = *state;
     char *root = tu_unpack_fixture("sysfs/32intel64-2p8co2t+8ve.tar.bz2");
     if (!root)
-        skip();
+        gt_skip_fixture("sysfs/32intel64-2p8co2t+8ve.tar.bz2");
     char sysopt[4200], dbopt[600];
     snprintf(sysopt, sizeof(sysopt), "--sysfs-root=%s/sys", root);
     snprintf(dbopt, sizeof(dbopt), "--db=%s", f->db);

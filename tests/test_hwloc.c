@@ -52,7 +52,7 @@ static void test_24em64t(void **state)
     (void)state;
     char *path = (char *)need("hwloc/24em64t-2n6c2t-pci.xml");
     if (!path)
-        skip();
+        gt_skip_fixture("hwloc/24em64t-2n6c2t-pci.xml");
     gp_ctx *ctx = ctx_for(path, NULL, NULL);
     const gp_host *h;
     assert_int_equal(gp_host_get(ctx, &h), GP_OK);
@@ -167,7 +167,7 @@ static void test_32em64t(void **state)
     (void)state;
     char *path = (char *)need("hwloc/32em64t-2n8c2t-pci-normalio.xml");
     if (!path)
-        skip();
+        gt_skip_fixture("hwloc/32em64t-2n8c2t-pci-normalio.xml");
     gp_ctx *ctx = ctx_for(path, NULL, NULL);
     const gp_host *h;
     assert_int_equal(gp_host_get(ctx, &h), GP_OK);
@@ -350,9 +350,10 @@ static void test_hwloc_with_dump(void **state)
     char *xml = (char *)need("hwloc/24em64t-2n6c2t-pci.xml");
     char *dump = (char *)need("lspci/tree-asus-p6t6");
     if (!xml || !dump) {
+        const char *absent = !xml ? "hwloc/24em64t-2n6c2t-pci.xml" : "lspci/tree-asus-p6t6";
         free(xml);
         free(dump);
-        skip();
+        gt_skip_fixture(absent);
     }
     gp_ctx *ctx = ctx_for(xml, NULL, dump);
     const gp_host *h;

@@ -40,7 +40,7 @@ static void test_ve_topology(void **state)
     (void)state;
     char *root = fixture_root("sysfs/32intel64-2p8co2t+8ve.tar.bz2");
     if (!root)
-        skip();
+        gt_skip_fixture("sysfs/32intel64-2p8co2t+8ve.tar.bz2");
     gp_host h;
     gp_error_info err;
     gp_host_init(&h);
@@ -77,7 +77,7 @@ static void test_ve_gpus(void **state)
     (void)state;
     char *root = fixture_root("sysfs/32intel64-2p8co2t+8ve.tar.bz2");
     if (!root)
-        skip();
+        gt_skip_fixture("sysfs/32intel64-2p8co2t+8ve.tar.bz2");
 
     /* Default classes: no VGA/3D in this machine, 0b40 not a GPU. */
     gp_ctx *ctx = ctx_for_root(root, NULL);
@@ -137,7 +137,7 @@ static void test_ve_nic_facts(void **state)
     (void)state;
     char *root = fixture_root("sysfs/32intel64-2p8co2t+8ve.tar.bz2");
     if (!root)
-        skip();
+        gt_skip_fixture("sysfs/32intel64-2p8co2t+8ve.tar.bz2");
     gp_ctx *ctx = ctx_for_root(root, "0200:8086");
     const gp_host *h;
     assert_int_equal(gp_host_get(ctx, &h), GP_OK);
@@ -162,7 +162,7 @@ static void test_pcidomain32(void **state)
     (void)state;
     char *root = fixture_root("sysfs/2pa-pcidomain32bits.tar.bz2");
     if (!root)
-        skip();
+        gt_skip_fixture("sysfs/2pa-pcidomain32bits.tar.bz2");
     gp_ctx *ctx = ctx_for_root(root, NULL);
     const gp_host *h;
     assert_int_equal(gp_host_get(ctx, &h), GP_OK);

@@ -523,6 +523,33 @@ static void test_soft_pin_writes_no_mask(void **state)
     free(vp);
 }
 
+/* What a refusal must leave alone: the state database (tu_db_dump, every
+ * table) and the stand-in's records (state.json.out, rewritten after every
+ * call it answers, keys sorted). */
+typedef struct {
+    char *db, *xapi;
+} both_dumps;
+
+static both_dumps dumps_take(fixture *f)
+{
+    both_dumps d = { tu_db_dump(f->db), tu_slurp(f->state_out) };
+    assert_non_null(d.db);
+    assert_non_null(d.xapi);
+    assert_non_null(strstr(d.xapi, "\"vms\""));
+    return d;
+}
+
+static void dumps_assert_same(fixture *f, both_dumps *before)
+{
+    both_dumps now = dumps_take(f);
+    assert_string_equal(now.db, before->db);
+    assert_string_equal(now.xapi, before->xapi);
+    free(now.db);
+    free(now.xapi);
+    free(before->db);
+    free(before->xapi);
+}
+
 static void test_refusals_change_nothing(void **state)
 {
     fixture *f = *state;
@@ -531,13 +558,16 @@ static void test_refusals_change_nothing(void **state)
 
     /* Running VM: xapi's power state decides. */
     calls_reset(f);
+    both_dumps before = dumps_take(f);
     assert_int_equal(gp_vm_gpu_assign(f->ctx, VM_RUNNING, &aa, NULL), GP_ERR_VM_NOT_HALTED);
     char *calls = calls_text(f);
     assert_null(strstr(calls, "add_to"));
     free(calls);
+    dumps_assert_same(f, &before);
 
     /* An admin's own other-config:pci is never overwritten. */
     calls_reset(f);
+    before = dumps_take(f);
     int rc = gp_vm_gpu_assign(f->ctx, VM_ADMIN, &aa, NULL);
     assert_int_equal(rc, GP_ERR_DRIVER);
     assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "did not write"));
@@ -545,6 +575,7 @@ static void test_refusals_change_nothing(void **state)
     assert_null(strstr(calls, "add_to"));
     assert_null(strstr(calls, "remove_from"));
     free(calls);
+    dumps_assert_same(f, &before);
     char *oc = vm_map_text(f, VM_ADMIN, "other_config");
     assert_string_equal(oc, "{\"pci\":\"0/0000:4b:00.0\"}");
     free(oc);

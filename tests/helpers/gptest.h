@@ -166,6 +166,23 @@ static inline void gt_assert_err(const gt_env *env, int rc, int code, const char
     fail_msg("error %s has no param %s (message: %s)", gp_error_name(code), param, e->message);
 }
 
+/* Skip the running test for want of a real-machine fixture, saying why on
+ * stderr first: rel is the fixture's path under the fixtures directory
+ * (tu_fixtures_dir).  Absent directory, absent file, or a tarball that could
+ * not be unpacked each get their own line. */
+static inline void gt_skip_fixture(const char *rel)
+{
+    const char *d = tu_fixtures_dir();
+    if (!d)
+        fprintf(stderr, "skipped: ../shared/fixtures/%s absent (no fixtures directory;"
+                " set GPUPOOL_FIXTURES)\n", rel);
+    else if (!tu_fixture(rel))
+        fprintf(stderr, "skipped: %s/%s absent\n", d, rel);
+    else
+        fprintf(stderr, "skipped: %s/%s could not be unpacked into tests/tmp/fixtures\n", d, rel);
+    skip();
+}
+
 /* Write text to <fresh tests/tmp/<tag>>/<name> (tu_scratch_dir, so an
  * earlier directory of that tag is replaced); asserts the file could be
  * written.  Returns the malloc'ed path. */

@@ -245,11 +245,26 @@ char *tu_db_dump(const char *db_path)
     }
     char *acc = strdup("");
     sqlite3_stmt *st;
+    /* The schema too (tables, indexes, triggers, views), then every table
+     * ordered by all its columns, so equal contents always dump alike. */
+    sqlite3_exec(db, "SELECT type, name, tbl_name, sql FROM sqlite_master"
+                 " ORDER BY type, name", dump_row, &acc, NULL);
     if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name",
                            -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             const char *t = (const char *)sqlite3_column_text(st, 0);
-            char *q = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY 1", t);
+            int ncol = 1;
+            sqlite3_stmt *cs;
+            char *cq = sqlite3_mprintf("SELECT * FROM \"%w\"", t);
+            if (sqlite3_prepare_v2(db, cq, -1, &cs, NULL) == SQLITE_OK) {
+                ncol = sqlite3_column_count(cs);
+                sqlite3_finalize(cs);
+            }
+            sqlite3_free(cq);
+            char order[4096] = "1";
+            for (int c = 2; c <= ncol && strlen(order) + 8 < sizeof(order); c++)
+                snprintf(order + strlen(order), sizeof(order) - strlen(order), ",%d", c);
+            char *q = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY %s", t, order);
             char *hdr = NULL;
             if (asprintf(&hdr, "%s[%s]\n", acc, t) >= 0) {
                 free(acc);

@@ -40,8 +40,9 @@ void tu_run_free(tu_run_result *r);
 
 /* Whole file into a malloc'ed string, NULL if unreadable. */
 char *tu_slurp(const char *path);
-/* sqlite3 .dump-like stable text of every table of a database (for
- * "a refusal changes nothing" checks).  Caller frees. */
+/* sqlite3 .dump-like stable text of a database: its schema (sqlite_master)
+ * and every table, rows ordered by all columns (for "a refusal changes
+ * nothing" checks).  Caller frees. */
 char *tu_db_dump(const char *db_path);
 
 #endif
