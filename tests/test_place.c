@@ -140,6 +140,7 @@ static void test_fewest_pinned_wins(void **state)
     fx *f = fx_new();
     f->spec.n_gpus = 4;   /* 2 per node */
     fx_build(f);
+    f->req.strategy = GP_PLACE_SPREAD;   /* asserts spread's order */
     static const int pc[] = { 0, 2 };
     fx_existing(f, "0000:01:00.0", 0, pc, 2, 2, 1024, true);
     assert_int_equal(fx_place(f), GP_OK);
@@ -153,6 +154,7 @@ static void test_most_free_memory_wins(void **state)
 {
     fx *f = fx_new();
     fx_build(f);
+    f->req.strategy = GP_PLACE_SPREAD;   /* asserts spread's order */
     f->host.nodes[0].mem_free_bytes = 10 * GIB;
     f->host.nodes[1].mem_free_bytes = 20 * GIB;
     assert_int_equal(fx_place(f), GP_OK);
@@ -210,6 +212,7 @@ static void test_unknown_locality_by_policy(void **state)
     fx *f = fx_new();
     static const int nodes[] = { -1 };
     fx_build_on(f, nodes, 1);
+    f->req.strategy = GP_PLACE_SPREAD;   /* asserts spread's order */
     assert_int_equal(fx_place(f), GP_ERR_NO_PLACEMENT);
     assert_contains(f->err.message, ": node 0: no free GPU of the pool; node 1: no free GPU of the pool");
     f->req.policy = GP_NUMA_SOCKET;
@@ -263,6 +266,7 @@ static void test_preferred_remote_nearest_first(void **state)
     f->spec.nodes_per_socket = 2;
     static const int nodes[] = { 0 };
     fx_build_on(f, nodes, 1);
+    f->req.strategy = GP_PLACE_SPREAD;   /* asserts spread's order */
     f->req.policy = GP_NUMA_PREFERRED;
     fx_existing(f, "0000:55:00.0", 0, NULL, 0, 8, 0, true);   /* node 0 full */
     fx_existing(f, "0000:56:00.0", 1, NULL, 0, 3, 0, true);   /* node 1 busier than 2, 3 */
@@ -447,6 +451,7 @@ static void test_existing_without_node_counts_by_pcpus(void **state)
     fx *f = fx_new();
     f->spec.n_gpus = 4;
     fx_build(f);
+    f->req.strategy = GP_PLACE_SPREAD;   /* asserts spread's order */
     static const int pc[] = { 1, 3 };
     fx_existing(f, "0000:55:00.0", -1, pc, 2, 2, 0, true);
     assert_int_equal(fx_place(f), GP_OK);
@@ -606,6 +611,7 @@ static void test_pin_none(void **state)
 {
     fx *f = fx_new();
     fx_build(f);
+    f->req.strategy = GP_PLACE_SPREAD;   /* asserts spread's order */
     f->req.pin_mode = GP_PIN_NONE;
     assert_int_equal(fx_place(f), GP_OK);
     assert_int_equal(f->pl.node, 0);
@@ -705,6 +711,135 @@ static void test_invalid_arguments(void **state)
     assert_int_equal(gp_place(&f->host, &f->req, NULL, NULL), GP_ERR_INVALID_ARGUMENT);
     assert_int_equal(fx_place(f), GP_OK);
     fx_free(f);
+}
+
+/* ---- strategies ------------------------------------------------------------- */
+
+static void test_strategy_names_and_default(void **state)
+{
+    gp_placement_strategy st = GP_PLACE_SPREAD;
+    assert_int_equal(GP_PLACE_PACK, 0);
+    assert_string_equal(gp_placement_strategy_name(GP_PLACE_PACK), "pack");
+    assert_string_equal(gp_placement_strategy_name(GP_PLACE_SPREAD), "spread");
+    assert_string_equal(gp_placement_strategy_name((gp_placement_strategy)7), "unknown");
+    assert_int_equal(gp_placement_strategy_parse("pack", &st), GP_OK);
+    assert_int_equal(st, GP_PLACE_PACK);
+    assert_int_equal(gp_placement_strategy_parse("spread", &st), GP_OK);
+    assert_int_equal(st, GP_PLACE_SPREAD);
+    assert_int_equal(gp_placement_strategy_parse("Spread", &st), GP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(gp_placement_strategy_parse(NULL, &st), GP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(st, GP_PLACE_SPREAD);
+
+    fx *f = fx_new();
+    fx_build(f);
+    f->req.strategy = (gp_placement_strategy)2;
+    assert_int_equal(fx_place(f), GP_ERR_INVALID_ARGUMENT);
+    assert_contains(f->err.message, "unknown placement strategy 2");
+    fx_free(f);
+}
+
+/* Pack: a small VM joins the busier node that still fits it; spread takes
+ * the idle one.  Ties (empty host) go to the lowest node id. */
+static void test_pack_best_fit(void **state)
+{
+    fx *f = fx_new();
+    f->spec.n_gpus = 4;   /* 2 per node */
+    fx_build(f);
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_int_equal(f->pl.node, 0);
+    static const int pc[] = { 0, 2 };
+    fx_existing(f, "0000:01:00.0", 0, pc, 2, 2, 1024, true);
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_int_equal(f->pl.node, 0);
+    assert_string_equal(f->pl.pci_id, "0000:02:00.0");
+    assert_string_equal(f->pl.reason, "node 0: GPU local, 6 of 8 pCPUs free, 64 GiB free");
+    /* pCPUs still spread over the node's cores, least loaded first */
+    static const int want[] = { 1, 3, 4, 6 };
+    assert_int_equal(f->pl.n_pcpus, 4);
+    assert_memory_equal(f->pl.pcpus, want, sizeof(want));
+    f->req.strategy = GP_PLACE_SPREAD;
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_int_equal(f->pl.node, 1);
+    /* Too big for what is left on node 0: node 1 for both. */
+    f->req.strategy = GP_PLACE_PACK;
+    f->req.vm_vcpus = 7;
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_int_equal(f->pl.node, 1);
+    fx_free(f);
+}
+
+/* Pack looks ahead: it keeps the node that can take the largest VM
+ * untouched even when another node would be left with less. */
+static void test_pack_keeps_largest_placeable(void **state)
+{
+    fx *f = fx_new();
+    f->spec.n_gpus = 4;
+    fx_build(f);
+    /* node 0: 6 of 8 pCPUs and 48 GiB free (fits a 0.75-node VM);
+     * node 1: 8 of 8 pCPUs and 40 GiB free (0.625). */
+    f->host.nodes[0].mem_free_bytes = 48 * GIB;
+    f->host.nodes[1].mem_free_bytes = 40 * GIB;
+    static const int pc[] = { 0, 2 };
+    fx_existing(f, "0000:55:00.0", 0, pc, 2, 2, 0, true);
+    f->req.vm_vcpus = 2;
+    f->req.vm_memory_mib = 8192;
+    /* Least leftover alone would pick node 0 (4/8 + 40/64 < 6/8 + 32/64);
+     * node 1 keeps a 0.75-node VM placeable on node 0. */
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_int_equal(f->pl.node, 1);
+    assert_string_equal(f->pl.reason, "node 1: GPU local, 8 of 8 pCPUs free, 40 GiB free");
+    fx_free(f);
+}
+
+/* Issue 8's stream on a host shaped like the embedded one (2 nodes x 24
+ * cores x 2 threads, 512 GiB and 4 GPUs per node): spread refuses the fifth
+ * VM, pack admits all five. */
+static int issue8_stream(gp_placement_strategy strategy, gp_placement out[5])
+{
+    static const int vcpus[] = { 12, 20, 12, 16, 16 };
+    static const int gib[] = { 256, 32, 256, 256, 32 };
+    fx *f = fx_new();
+    f->spec.cores_per_node = 24;
+    f->spec.n_gpus = 8;
+    f->spec.mem_bytes_per_node = 512 * GIB;
+    fx_build(f);
+    f->req.strategy = strategy;
+    int placed = 0;
+    for (int i = 0; i < 5; i++) {
+        f->req.vm_vcpus = vcpus[i];
+        f->req.vm_memory_mib = (uint64_t)gib[i] << 10;
+        gp_placement_init(&out[i]);
+        if (gp_place(&f->host, &f->req, &out[i], &f->err) != GP_OK)
+            break;
+        placed++;
+        gp_place_existing *e = &f->ex[f->n_ex++];
+        *e = (gp_place_existing){ out[i].pci_id, out[i].node, out[i].pcpus, out[i].n_pcpus,
+                                  vcpus[i], (uint64_t)gib[i] << 10, out[i].memory_node, false };
+        f->req.n_existing = f->n_ex;
+    }
+    if (placed < 5)
+        assert_int_equal(f->err.code, GP_ERR_NO_PLACEMENT);
+    fx_free(f);
+    return placed;
+}
+
+static void test_pack_issue8_example(void **state)
+{
+    gp_placement p[5];
+    assert_int_equal(issue8_stream(GP_PLACE_SPREAD, p), 4);
+    for (int i = 0; i < 5; i++)
+        gp_placement_dispose(&p[i]);
+    assert_int_equal(issue8_stream(GP_PLACE_PACK, p), 5);
+    static const int nodes[] = { 0, 0, 1, 1, 0 };
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(p[i].node, nodes[i]);
+    /* one thread per core first: 12 vCPUs on 12 distinct cores of node 0 */
+    assert_int_equal(p[0].n_pcpus, 12);
+    for (size_t k = 0; k < p[0].n_pcpus; k++)
+        assert_int_equal(p[0].pcpus[k] % 2, 0);
+    assert_string_equal(p[4].reason, "node 0: GPU local, 16 of 48 pCPUs free, 224 GiB free");
+    for (int i = 0; i < 5; i++)
+        gp_placement_dispose(&p[i]);
 }
 
 /* ---- purity and scale ------------------------------------------------------- */
@@ -907,6 +1042,10 @@ int main(void)
         cmocka_unit_test(test_force_pci_id),
         cmocka_unit_test(test_pool_empty),
         cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_strategy_names_and_default),
+        cmocka_unit_test(test_pack_best_fit),
+        cmocka_unit_test(test_pack_keeps_largest_placeable),
+        cmocka_unit_test(test_pack_issue8_example),
         cmocka_unit_test(test_pure_and_deterministic),
         cmocka_unit_test(test_successive_placements_respect_capacity),
         cmocka_unit_test(test_synth_hwloc_roundtrip_interleaved),

@@ -14,8 +14,10 @@
  *    node; free memory = mem_free minus the memory of assignments on the node
  *    that mem_free does not yet reflect;
  *  - candidates (GPU, node) by policy, ordered by locality tier (local <
- *    socket < unknown < remote; remote nearer first), fewest pinned vCPUs,
- *    most free memory, lowest node id, lowest pci-id;
+ *    socket < unknown < remote; remote nearer first), then by strategy:
+ *    pack = largest VM still placeable on the host afterwards, then least
+ *    capacity left on the node; spread = fewest pinned vCPUs, most free
+ *    memory; then lowest node id, lowest pci-id;
  *  - pCPUs: least loaded first, one thread per core before siblings,
  *    ascending id on ties.
  *
@@ -54,6 +56,23 @@ void gp_placement_dispose(gp_placement *p)
     free(p->pcpus);
     free(p->reason);
     gp_placement_init(p);
+}
+
+static const char *const strategy_names[] = { "pack", "spread" };
+
+const char *gp_placement_strategy_name(gp_placement_strategy s)
+{
+    return (unsigned)s < GP_ARRAY_SIZE(strategy_names) ? strategy_names[s] : "unknown";
+}
+
+int gp_placement_strategy_parse(const char *s, gp_placement_strategy *out)
+{
+    for (size_t i = 0; s && i < GP_ARRAY_SIZE(strategy_names); i++)
+        if (!strcmp(s, strategy_names[i])) {
+            *out = (gp_placement_strategy)i;
+            return GP_OK;
+        }
+    return GP_ERR_INVALID_ARGUMENT;
 }
 
 /* ---- pci-id lookup -------------------------------------------------------- */
@@ -136,6 +155,8 @@ typedef struct {
     uint64_t mem_free;  /* bytes free for this VM (before it) */
     bool cpu_fits, mem_fits;
     int local_gpu;      /* lowest-pci-id free GPU local to the node, -1 none */
+    int n_free_gpus;    /* free GPUs local to the node */
+    double fit;         /* pack: size of the largest VM it can take (node_fit) */
     int stamp;          /* last existing assignment counted (pcpus spanning) */
 } node_info;
 
@@ -145,6 +166,8 @@ typedef struct {
     int node;           /* index into host->nodes */
     int gpu;            /* index into host->gpus */
     int gpu_node;       /* index of the GPU's node, -1 unknown */
+    double ahead;       /* pack: largest VM still placeable after this one */
+    double left;        /* pack: capacity left on the node after this one */
 } cand;
 
 typedef struct {
@@ -160,6 +183,11 @@ typedef struct {
     unsigned char *gpu_free; /* per host GPU */
     int *gpu_node;      /* per host GPU: node index, -1 unknown locality */
     gpu_index ix;
+    /* pack: normalising capacities and the (up to) 3 nodes with a free local
+     * GPU of largest fit, largest first */
+    double cap_ref, mem_ref;
+    int top[3];
+    int n_top;
 } place_state;
 
 static int node_index(const place_state *st, int id)
@@ -206,6 +234,9 @@ static int check_request(const gp_host *host, const gp_place_request *req,
         return gp_err_set(err, GP_ERR_INVALID_ARGUMENT, "unknown numa-policy %d", (int)req->policy);
     if ((unsigned)req->pin_mode > GP_PIN_NONE)
         return gp_err_set(err, GP_ERR_INVALID_ARGUMENT, "unknown pin-mode %d", (int)req->pin_mode);
+    if ((unsigned)req->strategy > GP_PLACE_SPREAD)
+        return gp_err_set(err, GP_ERR_INVALID_ARGUMENT, "unknown placement strategy %d",
+                          (int)req->strategy);
     if (!(req->cpu_overcommit > 0) || !isfinite(req->cpu_overcommit)) {
         gp_err_set(err, GP_ERR_INVALID_ARGUMENT, "cpu-overcommit must be > 0");
         gp_err_param(err, "cpu-overcommit", "%g", req->cpu_overcommit);
@@ -428,6 +459,8 @@ static int mark_gpus(place_state *st, gp_error_info *err)
     }
     for (size_t g = 0; g < h->n_gpus; g++) {
         int nn = st->gpu_node[g];
+        if (st->gpu_free[g] && nn >= 0)
+            st->nodes[nn].n_free_gpus++;
         if (st->gpu_free[g] && nn >= 0 && gpu_lower(h, (int)g, st->nodes[nn].local_gpu))
             st->nodes[nn].local_gpu = (int)g;
     }
@@ -446,15 +479,115 @@ static bool cand_better(const place_state *st, const cand *a, const cand *b)
         return a->tier < b->tier;
     if (a->tier == GP_LOCALITY_REMOTE && a->dist != b->dist)
         return a->dist < b->dist;
-    if (na->pinned != nb->pinned)
-        return na->pinned < nb->pinned;
-    uint64_t fa = na->mem_known ? na->mem_free : 0, fb = nb->mem_known ? nb->mem_free : 0;
-    if (fa != fb)
-        return fa > fb;
+    if (st->req->strategy == GP_PLACE_PACK) {
+        /* Same inputs, same arithmetic: exact comparisons are deterministic. */
+        if (a->ahead != b->ahead)
+            return a->ahead > b->ahead;
+        if (a->left != b->left)
+            return a->left < b->left;
+    } else {
+        if (na->pinned != nb->pinned)
+            return na->pinned < nb->pinned;
+        uint64_t fa = na->mem_known ? na->mem_free : 0, fb = nb->mem_known ? nb->mem_free : 0;
+        if (fa != fb)
+            return fa > fb;
+    }
     int ida = st->host->nodes[a->node].id, idb = st->host->nodes[b->node].id;
     if (ida != idb)
         return ida < idb;
     return strcmp(st->host->gpus[a->gpu].pci_id, st->host->gpus[b->gpu].pci_id) < 0;
+}
+
+/* ---- pack: look-ahead best fit ------------------------------------------------ */
+
+static long cpus_free(const node_info *ni);
+
+/*
+ * Size of the largest VM a node with cpu_free vCPU slots and mem_free bytes
+ * can take, in units of the largest node: min(cpu_free / cap_ref, mem_free /
+ * mem_ref).  Memory that cannot be judged (unknown node, or no node of the
+ * host knows its memory) does not bound it.
+ */
+static double node_fit(const place_state *st, const node_info *ni, long cpu_free,
+                       uint64_t mem_free)
+{
+    double c = (double)cpu_free / st->cap_ref;
+    if (!ni->mem_known || st->mem_ref <= 0)
+        return c;
+    double m = (double)mem_free / st->mem_ref;
+    return m < c ? m : c;
+}
+
+/* Normalising capacities, every node's fit, and the 3 nodes with a free
+ * local GPU of largest fit (ties: lower index first). */
+static void pack_prepare(place_state *st)
+{
+    const gp_host *h = st->host;
+    long cap = 0;
+    uint64_t mem = 0;
+
+    for (size_t i = 0; i < h->n_nodes; i++) {
+        const node_info *ni = &st->nodes[i];
+        uint64_t m = h->nodes[i].mem_total_bytes > ni->mem_free ? h->nodes[i].mem_total_bytes
+                                                                 : ni->mem_free;
+        if (ni->capacity > cap)
+            cap = ni->capacity;
+        if (ni->mem_known && m > mem)
+            mem = m;
+    }
+    st->cap_ref = cap > 0 ? (double)cap : 1.0;
+    st->mem_ref = (double)mem;
+    st->n_top = 0;
+    for (size_t i = 0; i < h->n_nodes; i++) {
+        node_info *ni = &st->nodes[i];
+        ni->fit = node_fit(st, ni, cpus_free(ni), ni->mem_free);
+        if (ni->n_free_gpus <= 0)
+            continue;
+        /* insert into top[] (descending fit, stable) */
+        int k = st->n_top < 3 ? st->n_top++ : 3;
+        while (k > 0 && st->nodes[st->top[k - 1]].fit < ni->fit) {
+            if (k < 3)
+                st->top[k] = st->top[k - 1];
+            k--;
+        }
+        if (k < 3)
+            st->top[k] = (int)i;
+    }
+}
+
+/*
+ * Pack keys of candidate c: after the VM takes a GPU of c->gpu_node and its
+ * vCPUs and memory go to c->node, the largest fit over the nodes that still
+ * have a free local GPU (-1 when none), and what is left on c->node
+ * (free vCPU slots / cap_ref + free memory / mem_ref).  O(1).
+ */
+static void pack_keys(const place_state *st, cand *c)
+{
+    const node_info *ni = &st->nodes[c->node];
+    long cpu_after = cpus_free(ni) - st->req->vm_vcpus;
+    uint64_t need = st->req->vm_memory_mib << 20;
+    uint64_t mem_after = ni->mem_free > need ? ni->mem_free - need : 0;
+    double best = -1.0;
+
+    if (cpu_after < 0)
+        cpu_after = 0;
+    for (int i = 0; i < st->n_top; i++)
+        if (st->top[i] != c->node && st->top[i] != c->gpu_node) {
+            best = st->nodes[st->top[i]].fit;
+            break;
+        }
+    if (ni->n_free_gpus - (c->gpu_node == c->node ? 1 : 0) > 0) {
+        double f = node_fit(st, ni, cpu_after, mem_after);
+        if (f > best)
+            best = f;
+    }
+    if (c->gpu_node >= 0 && c->gpu_node != c->node &&
+        st->nodes[c->gpu_node].n_free_gpus - 1 > 0 && st->nodes[c->gpu_node].fit > best)
+        best = st->nodes[c->gpu_node].fit;
+    c->ahead = best;
+    c->left = (double)cpu_after / st->cap_ref;
+    if (ni->mem_known && st->mem_ref > 0)
+        c->left += (double)mem_after / st->mem_ref;
 }
 
 /*
@@ -470,7 +603,7 @@ static size_t node_candidates(const place_state *st, int n, int unknown_gpu, can
     size_t k = 0;
 
     if (st->nodes[n].local_gpu >= 0)
-        c[k++] = (cand){ GP_LOCALITY_LOCAL, 0, n, st->nodes[n].local_gpu, n };
+        c[k++] = (cand){ GP_LOCALITY_LOCAL, 0, n, st->nodes[n].local_gpu, n, 0, 0 };
     if (pol == GP_NUMA_SOCKET && h->nodes[n].socket >= 0) {
         int best = -1, bn = -1;
         for (size_t m = 0; m < h->n_nodes; m++)
@@ -480,10 +613,10 @@ static size_t node_candidates(const place_state *st, int n, int unknown_gpu, can
                 bn = (int)m;
             }
         if (best >= 0)
-            c[k++] = (cand){ GP_LOCALITY_SOCKET, 0, n, best, bn };
+            c[k++] = (cand){ GP_LOCALITY_SOCKET, 0, n, best, bn, 0, 0 };
     }
     if ((pol == GP_NUMA_PREFERRED || pol == GP_NUMA_LEGACY) && unknown_gpu >= 0)
-        c[k++] = (cand){ GP_LOCALITY_UNKNOWN, 0, n, unknown_gpu, -1 };
+        c[k++] = (cand){ GP_LOCALITY_UNKNOWN, 0, n, unknown_gpu, -1, 0, 0 };
     if (pol == GP_NUMA_PREFERRED) {
         int best = -1, bn = -1, bd = INT_MAX;
         for (size_t m = 0; m < h->n_nodes; m++) {
@@ -498,7 +631,7 @@ static size_t node_candidates(const place_state *st, int n, int unknown_gpu, can
             }
         }
         if (best >= 0)
-            c[k++] = (cand){ GP_LOCALITY_REMOTE, bd, n, best, bn };
+            c[k++] = (cand){ GP_LOCALITY_REMOTE, bd, n, best, bn, 0, 0 };
     }
     return k;
 }
@@ -756,7 +889,7 @@ int gp_place(const gp_host *host, const gp_place_request *req,
 {
     place_state st;
     int *n_cands = NULL;
-    cand best = { GP_LOCALITY_UNKNOWN, 0, 0, 0, -1 };
+    cand best = { GP_LOCALITY_UNKNOWN, 0, 0, 0, -1, 0, 0 };
     bool have = false;
     int rc;
 
@@ -777,6 +910,8 @@ int gp_place(const gp_host *host, const gp_place_request *req,
     if (rc < 0)
         goto out;
     account_nodes(&st);
+    if (req->strategy == GP_PLACE_PACK)
+        pack_prepare(&st);
 
     int unknown_gpu = -1;
     for (size_t g = 0; g < host->n_gpus; g++)
@@ -794,11 +929,14 @@ int gp_place(const gp_host *host, const gp_place_request *req,
         n_cands[n] = (int)k;
         if (!st.nodes[n].cpu_fits || !st.nodes[n].mem_fits)
             continue;
-        for (size_t i = 0; i < k; i++)
+        for (size_t i = 0; i < k; i++) {
+            if (req->strategy == GP_PLACE_PACK)
+                pack_keys(&st, &c[i]);
             if (!have || cand_better(&st, &c[i], &best)) {
                 best = c[i];
                 have = true;
             }
+        }
     }
     if (!have) {
         rc = no_placement(&st, n_cands, err);
