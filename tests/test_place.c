@@ -743,7 +743,7 @@ static void test_strategy_names_and_default(void **state)
 static void test_pack_best_fit(void **state)
 {
     fx *f = fx_new();
-    f->spec.n_gpus = 4;   /* 2 per node */
+    f->spec.n_gpus = 8;   /* 4 per node */
     fx_build(f);
     assert_int_equal(fx_place(f), GP_OK);
     assert_int_equal(f->pl.node, 0);
@@ -768,26 +768,27 @@ static void test_pack_best_fit(void **state)
     fx_free(f);
 }
 
-/* Pack looks ahead: it keeps the node that can take the largest VM
- * untouched even when another node would be left with less. */
-static void test_pack_keeps_largest_placeable(void **state)
+/* Pack looks ahead: a node that would lose its last free GPU loses its
+ * room, so a small VM goes where GPUs remain. */
+static void test_pack_keeps_room(void **state)
 {
     fx *f = fx_new();
-    f->spec.n_gpus = 4;
-    fx_build(f);
-    /* node 0: 6 of 8 pCPUs and 48 GiB free (fits a 0.75-node VM);
-     * node 1: 8 of 8 pCPUs and 40 GiB free (0.625). */
-    f->host.nodes[0].mem_free_bytes = 48 * GIB;
-    f->host.nodes[1].mem_free_bytes = 40 * GIB;
-    static const int pc[] = { 0, 2 };
-    fx_existing(f, "0000:55:00.0", 0, pc, 2, 2, 0, true);
+    static const int nodes[] = { 0, 1, 1, 1 };   /* node 0: 1 GPU, node 1: 3 */
+    fx_build_on(f, nodes, 4);
     f->req.vm_vcpus = 2;
     f->req.vm_memory_mib = 8192;
-    /* Least leftover alone would pick node 0 (4/8 + 40/64 < 6/8 + 32/64);
-     * node 1 keeps a 0.75-node VM placeable on node 0. */
     assert_int_equal(fx_place(f), GP_OK);
     assert_int_equal(f->pl.node, 1);
-    assert_string_equal(f->pl.reason, "node 1: GPU local, 8 of 8 pCPUs free, 40 GiB free");
+    assert_string_equal(f->pl.pci_id, "0000:02:00.0");
+    assert_string_equal(f->pl.reason, "node 1: GPU local, 8 of 8 pCPUs free, 64 GiB free");
+    /* spread: equal nodes, lowest id */
+    f->req.strategy = GP_PLACE_SPREAD;
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_int_equal(f->pl.node, 0);
+    /* A VM only node 0 can hold still gets it. */
+    f->req.strategy = GP_PLACE_PACK;
+    f->host.nodes[1].mem_free_bytes = 4 * GIB;
+    assert_int_equal(f->pl.node, 0);
     fx_free(f);
 }
 
@@ -1044,7 +1045,7 @@ int main(void)
         cmocka_unit_test(test_invalid_arguments),
         cmocka_unit_test(test_strategy_names_and_default),
         cmocka_unit_test(test_pack_best_fit),
-        cmocka_unit_test(test_pack_keeps_largest_placeable),
+        cmocka_unit_test(test_pack_keeps_room),
         cmocka_unit_test(test_pack_issue8_example),
         cmocka_unit_test(test_pure_and_deterministic),
         cmocka_unit_test(test_successive_placements_respect_capacity),
