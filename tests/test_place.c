@@ -843,6 +843,140 @@ static void test_pack_issue8_example(void **state)
         gp_placement_dispose(&p[i]);
 }
 
+/* ---- re-plan ------------------------------------------------------------------ */
+
+/* 2 nodes x 8 pCPUs, 64 GiB, GPUs 01, 02 on node 0 and 03, 04 on node 1;
+ * VM A (4 vCPUs, 16 GiB) on node 0 with GPU 01, VM B (4, 16) on node 1 with
+ * GPU 03.  An 8-vCPU VM fits nowhere until one of them moves. */
+static const int rp_pc_a[] = { 0, 2, 4, 6 };
+static const int rp_pc_b[] = { 8, 10, 12, 14 };
+
+static fx *rp_fixture(bool a_running, bool b_running)
+{
+    fx *f = fx_new();
+    f->spec.n_gpus = 4;
+    fx_build(f);
+    fx_existing(f, "0000:01:00.0", 0, rp_pc_a, 4, 4, 16384, a_running);
+    fx_existing(f, "0000:03:00.0", 1, rp_pc_b, 4, 4, 16384, b_running);
+    f->req.vm_vcpus = 8;
+    f->req.vm_memory_mib = 16384;
+    return f;
+}
+
+static void test_replan_no_move_needed(void **state)
+{
+    fx *f = rp_fixture(false, false);
+    static const bool mov[] = { true, true };
+    gp_replan r;
+    gp_replan_init(&r);
+    f->req.vm_vcpus = 4;
+    assert_int_equal(gp_place_replan(&f->host, &f->req, mov, 0, &r, &f->err), GP_OK);
+    assert_int_equal(r.n_moves, 0);
+    assert_null(r.moves);
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_string_equal(r.vm.pci_id, f->pl.pci_id);
+    assert_int_equal(r.vm.node, f->pl.node);
+    assert_string_equal(r.vm.reason, f->pl.reason);
+    gp_replan_dispose(&r);
+    gp_replan_dispose(&r);
+    gp_replan_dispose(NULL);
+    fx_free(f);
+}
+
+static void test_replan_moves_halted(void **state)
+{
+    fx *f = rp_fixture(false, false);
+    static const bool both[] = { true, true };
+    gp_replan r;
+    gp_replan_init(&r);
+    assert_int_equal(fx_place(f), GP_ERR_NO_PLACEMENT);
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 0, &r, &f->err), GP_OK);
+    /* one move: A joins B on node 1 (GPU 04), the new VM takes node 0 */
+    assert_int_equal(r.n_moves, 1);
+    assert_int_equal(r.moves[0].existing, 0);
+    assert_int_equal(r.moves[0].placement.node, 1);
+    assert_int_equal(r.moves[0].placement.memory_node, 1);
+    assert_string_equal(r.moves[0].placement.pci_id, "0000:04:00.0");
+    static const int a_pins[] = { 9, 11, 13, 15 };   /* B holds 8,10,12,14 */
+    assert_int_equal(r.moves[0].placement.n_pcpus, 4);
+    assert_memory_equal(r.moves[0].placement.pcpus, a_pins, sizeof(a_pins));
+    assert_int_equal(r.vm.node, 0);
+    assert_string_equal(r.vm.pci_id, "0000:01:00.0");
+    assert_int_equal(r.vm.n_pcpus, 8);
+    assert_int_equal(r.vm.locality, GP_LOCALITY_LOCAL);
+    assert_string_equal(r.vm.reason, "node 0: GPU local, 8 of 8 pCPUs free, 64 GiB free");
+    /* Same input, same answer; the request is untouched. */
+    gp_replan r2;
+    gp_replan_init(&r2);
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 0, &r2, NULL), GP_OK);
+    assert_int_equal(r2.n_moves, 1);
+    assert_string_equal(r2.moves[0].placement.pci_id, r.moves[0].placement.pci_id);
+    assert_string_equal(r2.vm.pci_id, r.vm.pci_id);
+    assert_int_equal(f->ex[0].node, 0);
+    assert_string_equal(f->ex[0].pci_id, "0000:01:00.0");
+    gp_replan_dispose(&r2);
+    gp_replan_dispose(&r);
+    fx_free(f);
+
+    /* A running (fixed): B moves to node 0 next to A, the new VM gets node 1. */
+    f = rp_fixture(true, false);
+    static const bool only_b[] = { false, true };
+    gp_replan_init(&r);
+    assert_int_equal(gp_place_replan(&f->host, &f->req, only_b, 0, &r, &f->err), GP_OK);
+    assert_int_equal(r.n_moves, 1);
+    assert_int_equal(r.moves[0].existing, 1);
+    assert_int_equal(r.moves[0].placement.node, 0);
+    assert_string_equal(r.moves[0].placement.pci_id, "0000:02:00.0");
+    assert_int_equal(r.vm.node, 1);
+    assert_string_equal(r.vm.pci_id, "0000:03:00.0");
+    gp_replan_dispose(&r);
+    fx_free(f);
+}
+
+static void test_replan_refusals(void **state)
+{
+    fx *f = rp_fixture(true, false);
+    static const bool both[] = { true, true };
+    static const bool none[] = { false, false };
+    gp_replan r;
+    gp_replan_init(&r);
+    /* a running VM cannot move */
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 0, &r, &f->err),
+                     GP_ERR_INVALID_ARGUMENT);
+    assert_contains(f->err.message, "assignment 0 (GPU 0000:01:00.0) is marked movable");
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 0, NULL, &f->err),
+                     GP_ERR_INVALID_ARGUMENT);
+    /* nothing movable: gp_place's own refusal */
+    assert_int_equal(gp_place_replan(&f->host, &f->req, none, 0, &r, &f->err),
+                     GP_ERR_NO_PLACEMENT);
+    assert_contains(f->err.message, "no NUMA node can take 8 vCPUs");
+    assert_int_equal(gp_place_replan(&f->host, &f->req, NULL, 0, &r, &f->err),
+                     GP_ERR_NO_PLACEMENT);
+    fx_free(f);
+
+    /* no assignment exists: 12 vCPUs never fit an 8-pCPU node */
+    f = rp_fixture(false, false);
+    f->req.vm_vcpus = 12;
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 0, &r, &f->err),
+                     GP_ERR_NO_PLACEMENT);
+    assert_contains(f->err.message, "even by moving the 2 halted VMs");
+    /* the bound cuts the search */
+    f->req.vm_vcpus = 8;
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 1, &r, &f->err),
+                     GP_ERR_NO_PLACEMENT);
+    assert_contains(f->err.message, "within 1 search steps");
+    /* out untouched by the refusals */
+    assert_int_equal(r.n_moves, 0);
+    assert_int_equal(r.vm.node, -1);
+    assert_null(r.vm.reason);
+    /* a forced GPU is never re-planned */
+    f->req.force_pci_id = "0000:02:00.0";
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 0, &r, &f->err),
+                     GP_ERR_NO_PLACEMENT);
+    gp_replan_dispose(&r);
+    fx_free(f);
+}
+
 /* ---- purity and scale ------------------------------------------------------- */
 
 static void test_pure_and_deterministic(void **state)
@@ -1047,6 +1181,9 @@ int main(void)
         cmocka_unit_test(test_pack_best_fit),
         cmocka_unit_test(test_pack_keeps_room),
         cmocka_unit_test(test_pack_issue8_example),
+        cmocka_unit_test(test_replan_no_move_needed),
+        cmocka_unit_test(test_replan_moves_halted),
+        cmocka_unit_test(test_replan_refusals),
         cmocka_unit_test(test_pure_and_deterministic),
         cmocka_unit_test(test_successive_placements_respect_capacity),
         cmocka_unit_test(test_synth_hwloc_roundtrip_interleaved),
