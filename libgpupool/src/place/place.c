@@ -183,8 +183,10 @@ typedef struct {
     unsigned char *gpu_free; /* per host GPU */
     int *gpu_node;      /* per host GPU: node index, -1 unknown locality */
     gpu_index ix;
-    /* pack: largest node capacity (vCPU slots) and memory (MiB) */
+    /* pack: largest node capacity (vCPU slots) and memory (MiB); sum of the
+     * rooms of the nodes with a free local GPU */
     double cap_ref, mem_ref;
+    double room_total;
 } place_state;
 
 static int node_index(const place_state *st, int id)
@@ -533,9 +535,13 @@ static void pack_prepare(place_state *st)
     }
     st->mem_ref = mem ? (double)mem : 1.0;
     st->cap_ref = cap > 0 ? (double)cap : 1.0;
-    for (size_t i = 0; i < h->n_nodes; i++)
-        st->nodes[i].room = pack_room(st, &st->nodes[i], cpus_free(&st->nodes[i]),
-                                      st->nodes[i].mem_free);
+    st->room_total = 0;
+    for (size_t i = 0; i < h->n_nodes; i++) {
+        node_info *ni = &st->nodes[i];
+        ni->room = pack_room(st, ni, cpus_free(ni), ni->mem_free);
+        if (ni->n_free_gpus > 0)
+            st->room_total += ni->room;
+    }
 }
 
 /*
@@ -547,8 +553,10 @@ static void pack_prepare(place_state *st)
  *  - left: what stays free on c->node, free vCPU slots x mem_ref + free MiB
  *    x cap_ref (= free share of the largest node's vCPUs plus of its
  *    memory, scaled by cap_ref x mem_ref).
- * Summed in node order from integer values: exact, so equal hosts give
- * equal keys and the node id decides.  O(nodes).
+ * Rooms are integers held in doubles; while every sum stays below 2^53
+ * (1,024 slots x 4 TiB is 2^32 per node) the arithmetic is exact whatever
+ * the order, so equal nodes give equal keys and the node id decides.  O(1)
+ * from room_total.
  */
 static void pack_keys(const place_state *st, cand *c)
 {
@@ -556,17 +564,16 @@ static void pack_keys(const place_state *st, cand *c)
     long cpu_after = cpus_free(ni) - st->req->vm_vcpus;
     uint64_t need = st->req->vm_memory_mib << 20;
     uint64_t mem_after = ni->mem_free > need ? ni->mem_free - need : 0;
-    double ahead = 0;
+    double ahead = st->room_total;
 
     if (cpu_after < 0)
         cpu_after = 0;
-    for (size_t n = 0; n < st->host->n_nodes; n++) {
-        const node_info *m = &st->nodes[n];
-        int gpus = m->n_free_gpus - ((int)n == c->gpu_node ? 1 : 0);
-        if (gpus <= 0)
-            continue;
-        ahead += (int)n == c->node ? pack_room(st, m, cpu_after, mem_after) : m->room;
-    }
+    if (ni->n_free_gpus > 0)
+        ahead -= ni->room;
+    if (ni->n_free_gpus - (c->gpu_node == c->node ? 1 : 0) > 0)
+        ahead += pack_room(st, ni, cpu_after, mem_after);
+    if (c->gpu_node >= 0 && c->gpu_node != c->node && st->nodes[c->gpu_node].n_free_gpus == 1)
+        ahead -= st->nodes[c->gpu_node].room;   /* its last free GPU goes */
     c->ahead = ahead;
     c->left = (double)cpu_after * st->mem_ref + pack_mem(st, ni, mem_after) * st->cap_ref;
 }
