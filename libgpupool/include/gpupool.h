@@ -548,13 +548,12 @@ typedef struct {
  * How gp_place() orders the nodes that can take the VM within a locality
  * tier (docs/placement.md, "Strategies").
  *  - GP_PLACE_PACK (default): look-ahead best fit.  Prefer the node that
- *    leaves the largest VM still placeable on the host (the largest
- *    min(free vCPU slots / largest node capacity, free memory / largest node
- *    memory) over the nodes that keep a free GPU of the pool), then the one
- *    left with the least capacity (normalised free vCPU slots + free memory
- *    of the chosen node after the VM).  Admits more VMs before nodes
- *    fragment: on the embedded host, 0.97 of the offline optimum against
- *    0.92 for spread (tests/bench/bench_quality.c).
+ *    keeps the most room: the sum, over the nodes that still have a free GPU
+ *    of the pool afterwards, of free vCPU slots x free memory; then the one
+ *    left with the least capacity (free vCPU slots / largest node capacity
+ *    + free memory / largest node memory, after the VM).  Admits more VMs
+ *    before nodes fragment: on the embedded host, 0.97 of the offline
+ *    optimum against 0.91 for spread (tests/bench/bench_quality.c).
  *  - GP_PLACE_SPREAD: fewest pinned vCPUs, then most free memory (the
  *    behaviour before strategies existed).
  */
@@ -612,8 +611,8 @@ void gp_placement_dispose(gp_placement *p);
  * the policy), room for vm_vcpus within floor(cpu_overcommit * node pCPUs)
  * after the vCPUs already pinned there, and vm_memory_mib of free memory.
  * Order: locality tier (remote: nearest first), then by req->strategy
- * (pack: largest VM still placeable afterwards, least capacity left on the
- * node; spread: fewest pinned vCPUs, most free memory), then lowest node
+ * (pack: most room kept on the nodes that keep a free GPU, least capacity
+ * left on the node; spread: fewest pinned vCPUs, most free memory), then lowest node
  * id, lowest pci-id.  pCPUs are spread over cores (one thread per core before
  * siblings), least loaded first, ascending id on ties.
  * Errors (err filled): GP_ERR_POOL_EMPTY (no free GPU), GP_ERR_NO_PLACEMENT
