@@ -141,6 +141,7 @@ static void test_fewest_pinned_wins(void **state)
     fx *f = fx_new();
     f->spec.n_gpus = 4;   /* 2 per node */
     fx_build(f);
+    f->req.strategy = GP_PLACE_SPREAD;   /* asserts spread's order */
     static const int pc[] = { 0, 2 };
     fx_existing(f, "0000:01:00.0", 0, pc, 2, 2, 1024, true);
     assert_int_equal(fx_place(f), GP_OK);
@@ -154,6 +155,7 @@ static void test_most_free_memory_wins(void **state)
 {
     fx *f = fx_new();
     fx_build(f);
+    f->req.strategy = GP_PLACE_SPREAD;   /* asserts spread's order */
     f->host.nodes[0].mem_free_bytes = 10 * GIB;
     f->host.nodes[1].mem_free_bytes = 20 * GIB;
     assert_int_equal(fx_place(f), GP_OK);
@@ -211,6 +213,7 @@ static void test_unknown_locality_by_policy(void **state)
     fx *f = fx_new();
     static const int nodes[] = { -1 };
     fx_build_on(f, nodes, 1);
+    f->req.strategy = GP_PLACE_SPREAD;   /* asserts spread's order */
     assert_int_equal(fx_place(f), GP_ERR_NO_PLACEMENT);
     assert_contains(f->err.message, ": node 0: no free GPU of the pool; node 1: no free GPU of the pool");
     f->req.policy = GP_NUMA_SOCKET;
@@ -264,6 +267,7 @@ static void test_preferred_remote_nearest_first(void **state)
     f->spec.nodes_per_socket = 2;
     static const int nodes[] = { 0 };
     fx_build_on(f, nodes, 1);
+    f->req.strategy = GP_PLACE_SPREAD;   /* asserts spread's order */
     f->req.policy = GP_NUMA_PREFERRED;
     fx_existing(f, "0000:55:00.0", 0, NULL, 0, 8, 0, true);   /* node 0 full */
     fx_existing(f, "0000:56:00.0", 1, NULL, 0, 3, 0, true);   /* node 1 busier than 2, 3 */
@@ -448,6 +452,7 @@ static void test_existing_without_node_counts_by_pcpus(void **state)
     fx *f = fx_new();
     f->spec.n_gpus = 4;
     fx_build(f);
+    f->req.strategy = GP_PLACE_SPREAD;   /* asserts spread's order */
     static const int pc[] = { 1, 3 };
     fx_existing(f, "0000:55:00.0", -1, pc, 2, 2, 0, true);
     assert_int_equal(fx_place(f), GP_OK);
@@ -607,6 +612,7 @@ static void test_pin_none(void **state)
 {
     fx *f = fx_new();
     fx_build(f);
+    f->req.strategy = GP_PLACE_SPREAD;   /* asserts spread's order */
     f->req.pin_mode = GP_PIN_NONE;
     assert_int_equal(fx_place(f), GP_OK);
     assert_int_equal(f->pl.node, 0);
@@ -705,6 +711,270 @@ static void test_invalid_arguments(void **state)
     assert_int_equal(gp_place(&f->host, NULL, &f->pl, &f->err), GP_ERR_INVALID_ARGUMENT);
     assert_int_equal(gp_place(&f->host, &f->req, NULL, NULL), GP_ERR_INVALID_ARGUMENT);
     assert_int_equal(fx_place(f), GP_OK);
+    fx_free(f);
+}
+
+/* ---- strategies ------------------------------------------------------------- */
+
+static void test_strategy_names_and_default(void **state)
+{
+    gp_placement_strategy st = GP_PLACE_SPREAD;
+    assert_int_equal(GP_PLACE_PACK, 0);
+    assert_string_equal(gp_placement_strategy_name(GP_PLACE_PACK), "pack");
+    assert_string_equal(gp_placement_strategy_name(GP_PLACE_SPREAD), "spread");
+    assert_string_equal(gp_placement_strategy_name((gp_placement_strategy)7), "unknown");
+    assert_int_equal(gp_placement_strategy_parse("pack", &st), GP_OK);
+    assert_int_equal(st, GP_PLACE_PACK);
+    assert_int_equal(gp_placement_strategy_parse("spread", &st), GP_OK);
+    assert_int_equal(st, GP_PLACE_SPREAD);
+    assert_int_equal(gp_placement_strategy_parse("Spread", &st), GP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(gp_placement_strategy_parse(NULL, &st), GP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(st, GP_PLACE_SPREAD);
+
+    fx *f = fx_new();
+    fx_build(f);
+    f->req.strategy = (gp_placement_strategy)2;
+    assert_int_equal(fx_place(f), GP_ERR_INVALID_ARGUMENT);
+    assert_contains(f->err.message, "unknown placement strategy 2");
+    fx_free(f);
+}
+
+/* Pack: a small VM joins the busier node that still fits it; spread takes
+ * the idle one.  Ties (empty host) go to the lowest node id. */
+static void test_pack_best_fit(void **state)
+{
+    fx *f = fx_new();
+    f->spec.n_gpus = 8;   /* 4 per node */
+    fx_build(f);
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_int_equal(f->pl.node, 0);
+    static const int pc[] = { 0, 2 };
+    fx_existing(f, "0000:01:00.0", 0, pc, 2, 2, 1024, true);
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_int_equal(f->pl.node, 0);
+    assert_string_equal(f->pl.pci_id, "0000:02:00.0");
+    assert_string_equal(f->pl.reason, "node 0: GPU local, 6 of 8 pCPUs free, 64 GiB free");
+    /* pCPUs still spread over the node's cores, least loaded first */
+    static const int want[] = { 1, 3, 4, 6 };
+    assert_int_equal(f->pl.n_pcpus, 4);
+    assert_memory_equal(f->pl.pcpus, want, sizeof(want));
+    f->req.strategy = GP_PLACE_SPREAD;
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_int_equal(f->pl.node, 1);
+    /* Too big for what is left on node 0: node 1 for both. */
+    f->req.strategy = GP_PLACE_PACK;
+    f->req.vm_vcpus = 7;
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_int_equal(f->pl.node, 1);
+    fx_free(f);
+}
+
+/* Pack looks ahead: a node that would lose its last free GPU loses its
+ * room, so a small VM goes where GPUs remain. */
+static void test_pack_keeps_room(void **state)
+{
+    fx *f = fx_new();
+    static const int nodes[] = { 0, 1, 1, 1 };   /* node 0: 1 GPU, node 1: 3 */
+    fx_build_on(f, nodes, 4);
+    f->req.vm_vcpus = 2;
+    f->req.vm_memory_mib = 8192;
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_int_equal(f->pl.node, 1);
+    assert_string_equal(f->pl.pci_id, "0000:02:00.0");
+    assert_string_equal(f->pl.reason, "node 1: GPU local, 8 of 8 pCPUs free, 64 GiB free");
+    /* spread: equal nodes, lowest id */
+    f->req.strategy = GP_PLACE_SPREAD;
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_int_equal(f->pl.node, 0);
+    /* A VM only node 0 can hold still gets it. */
+    f->req.strategy = GP_PLACE_PACK;
+    f->host.nodes[1].mem_free_bytes = 4 * GIB;
+    assert_int_equal(f->pl.node, 0);
+    fx_free(f);
+}
+
+/* Issue 8's stream on a host shaped like the embedded one (2 nodes x 24
+ * cores x 2 threads, 512 GiB and 4 GPUs per node): spread refuses the fifth
+ * VM, pack admits all five. */
+static int issue8_stream(gp_placement_strategy strategy, gp_placement out[5])
+{
+    static const int vcpus[] = { 12, 20, 12, 16, 16 };
+    static const int gib[] = { 256, 32, 256, 256, 32 };
+    fx *f = fx_new();
+    f->spec.cores_per_node = 24;
+    f->spec.n_gpus = 8;
+    f->spec.mem_bytes_per_node = 512 * GIB;
+    fx_build(f);
+    f->req.strategy = strategy;
+    int placed = 0;
+    for (int i = 0; i < 5; i++) {
+        f->req.vm_vcpus = vcpus[i];
+        f->req.vm_memory_mib = (uint64_t)gib[i] << 10;
+        gp_placement_init(&out[i]);
+        if (gp_place(&f->host, &f->req, &out[i], &f->err) != GP_OK)
+            break;
+        placed++;
+        gp_place_existing *e = &f->ex[f->n_ex++];
+        *e = (gp_place_existing){ out[i].pci_id, out[i].node, out[i].pcpus, out[i].n_pcpus,
+                                  vcpus[i], (uint64_t)gib[i] << 10, out[i].memory_node, false };
+        f->req.n_existing = f->n_ex;
+    }
+    if (placed < 5)
+        assert_int_equal(f->err.code, GP_ERR_NO_PLACEMENT);
+    fx_free(f);
+    return placed;
+}
+
+static void test_pack_issue8_example(void **state)
+{
+    gp_placement p[5];
+    assert_int_equal(issue8_stream(GP_PLACE_SPREAD, p), 4);
+    for (int i = 0; i < 5; i++)
+        gp_placement_dispose(&p[i]);
+    assert_int_equal(issue8_stream(GP_PLACE_PACK, p), 5);
+    static const int nodes[] = { 0, 0, 1, 1, 0 };
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(p[i].node, nodes[i]);
+    /* one thread per core first: 12 vCPUs on 12 distinct cores of node 0 */
+    assert_int_equal(p[0].n_pcpus, 12);
+    for (size_t k = 0; k < p[0].n_pcpus; k++)
+        assert_int_equal(p[0].pcpus[k] % 2, 0);
+    assert_string_equal(p[4].reason, "node 0: GPU local, 16 of 48 pCPUs free, 224 GiB free");
+    for (int i = 0; i < 5; i++)
+        gp_placement_dispose(&p[i]);
+}
+
+/* ---- re-plan ------------------------------------------------------------------ */
+
+/* 2 nodes x 8 pCPUs, 64 GiB, GPUs 01, 02 on node 0 and 03, 04 on node 1;
+ * VM A (4 vCPUs, 16 GiB) on node 0 with GPU 01, VM B (4, 16) on node 1 with
+ * GPU 03.  An 8-vCPU VM fits nowhere until one of them moves. */
+static const int rp_pc_a[] = { 0, 2, 4, 6 };
+static const int rp_pc_b[] = { 8, 10, 12, 14 };
+
+static fx *rp_fixture(bool a_running, bool b_running)
+{
+    fx *f = fx_new();
+    f->spec.n_gpus = 4;
+    fx_build(f);
+    fx_existing(f, "0000:01:00.0", 0, rp_pc_a, 4, 4, 16384, a_running);
+    fx_existing(f, "0000:03:00.0", 1, rp_pc_b, 4, 4, 16384, b_running);
+    f->req.vm_vcpus = 8;
+    f->req.vm_memory_mib = 16384;
+    return f;
+}
+
+static void test_replan_no_move_needed(void **state)
+{
+    fx *f = rp_fixture(false, false);
+    static const bool mov[] = { true, true };
+    gp_replan r;
+    gp_replan_init(&r);
+    f->req.vm_vcpus = 4;
+    assert_int_equal(gp_place_replan(&f->host, &f->req, mov, 0, &r, &f->err), GP_OK);
+    assert_int_equal(r.n_moves, 0);
+    assert_null(r.moves);
+    assert_int_equal(fx_place(f), GP_OK);
+    assert_string_equal(r.vm.pci_id, f->pl.pci_id);
+    assert_int_equal(r.vm.node, f->pl.node);
+    assert_string_equal(r.vm.reason, f->pl.reason);
+    gp_replan_dispose(&r);
+    gp_replan_dispose(&r);
+    gp_replan_dispose(NULL);
+    fx_free(f);
+}
+
+static void test_replan_moves_halted(void **state)
+{
+    fx *f = rp_fixture(false, false);
+    static const bool both[] = { true, true };
+    gp_replan r;
+    gp_replan_init(&r);
+    assert_int_equal(fx_place(f), GP_ERR_NO_PLACEMENT);
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 0, &r, &f->err), GP_OK);
+    /* one move: A joins B on node 1 (GPU 04), the new VM takes node 0 */
+    assert_int_equal(r.n_moves, 1);
+    assert_int_equal(r.moves[0].existing, 0);
+    assert_int_equal(r.moves[0].placement.node, 1);
+    assert_int_equal(r.moves[0].placement.memory_node, 1);
+    assert_string_equal(r.moves[0].placement.pci_id, "0000:04:00.0");
+    static const int a_pins[] = { 9, 11, 13, 15 };   /* B holds 8,10,12,14 */
+    assert_int_equal(r.moves[0].placement.n_pcpus, 4);
+    assert_memory_equal(r.moves[0].placement.pcpus, a_pins, sizeof(a_pins));
+    assert_int_equal(r.vm.node, 0);
+    assert_string_equal(r.vm.pci_id, "0000:01:00.0");
+    assert_int_equal(r.vm.n_pcpus, 8);
+    assert_int_equal(r.vm.locality, GP_LOCALITY_LOCAL);
+    assert_string_equal(r.vm.reason, "node 0: GPU local, 8 of 8 pCPUs free, 64 GiB free");
+    /* Same input, same answer; the request is untouched. */
+    gp_replan r2;
+    gp_replan_init(&r2);
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 0, &r2, NULL), GP_OK);
+    assert_int_equal(r2.n_moves, 1);
+    assert_string_equal(r2.moves[0].placement.pci_id, r.moves[0].placement.pci_id);
+    assert_string_equal(r2.vm.pci_id, r.vm.pci_id);
+    assert_int_equal(f->ex[0].node, 0);
+    assert_string_equal(f->ex[0].pci_id, "0000:01:00.0");
+    gp_replan_dispose(&r2);
+    gp_replan_dispose(&r);
+    fx_free(f);
+
+    /* A running (fixed): B moves to node 0 next to A, the new VM gets node 1. */
+    f = rp_fixture(true, false);
+    static const bool only_b[] = { false, true };
+    gp_replan_init(&r);
+    assert_int_equal(gp_place_replan(&f->host, &f->req, only_b, 0, &r, &f->err), GP_OK);
+    assert_int_equal(r.n_moves, 1);
+    assert_int_equal(r.moves[0].existing, 1);
+    assert_int_equal(r.moves[0].placement.node, 0);
+    assert_string_equal(r.moves[0].placement.pci_id, "0000:02:00.0");
+    assert_int_equal(r.vm.node, 1);
+    assert_string_equal(r.vm.pci_id, "0000:03:00.0");
+    gp_replan_dispose(&r);
+    fx_free(f);
+}
+
+static void test_replan_refusals(void **state)
+{
+    fx *f = rp_fixture(true, false);
+    static const bool both[] = { true, true };
+    static const bool none[] = { false, false };
+    gp_replan r;
+    gp_replan_init(&r);
+    /* a running VM cannot move */
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 0, &r, &f->err),
+                     GP_ERR_INVALID_ARGUMENT);
+    assert_contains(f->err.message, "assignment 0 (GPU 0000:01:00.0) is marked movable");
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 0, NULL, &f->err),
+                     GP_ERR_INVALID_ARGUMENT);
+    /* nothing movable: gp_place's own refusal */
+    assert_int_equal(gp_place_replan(&f->host, &f->req, none, 0, &r, &f->err),
+                     GP_ERR_NO_PLACEMENT);
+    assert_contains(f->err.message, "no NUMA node can take 8 vCPUs");
+    assert_int_equal(gp_place_replan(&f->host, &f->req, NULL, 0, &r, &f->err),
+                     GP_ERR_NO_PLACEMENT);
+    fx_free(f);
+
+    /* no assignment exists: 12 vCPUs never fit an 8-pCPU node */
+    f = rp_fixture(false, false);
+    f->req.vm_vcpus = 12;
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 0, &r, &f->err),
+                     GP_ERR_NO_PLACEMENT);
+    assert_contains(f->err.message, "even by moving the 2 halted VMs");
+    /* the bound cuts the search */
+    f->req.vm_vcpus = 8;
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 1, &r, &f->err),
+                     GP_ERR_NO_PLACEMENT);
+    assert_contains(f->err.message, "within 1 search steps");
+    /* out untouched by the refusals */
+    assert_int_equal(r.n_moves, 0);
+    assert_int_equal(r.vm.node, -1);
+    assert_null(r.vm.reason);
+    /* a forced GPU is never re-planned */
+    f->req.force_pci_id = "0000:02:00.0";
+    assert_int_equal(gp_place_replan(&f->host, &f->req, both, 0, &r, &f->err),
+                     GP_ERR_NO_PLACEMENT);
+    gp_replan_dispose(&r);
     fx_free(f);
 }
 
@@ -908,6 +1178,13 @@ int main(void)
         cmocka_unit_test(test_force_pci_id),
         cmocka_unit_test(test_pool_empty),
         cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_strategy_names_and_default),
+        cmocka_unit_test(test_pack_best_fit),
+        cmocka_unit_test(test_pack_keeps_room),
+        cmocka_unit_test(test_pack_issue8_example),
+        cmocka_unit_test(test_replan_no_move_needed),
+        cmocka_unit_test(test_replan_moves_halted),
+        cmocka_unit_test(test_replan_refusals),
         cmocka_unit_test(test_pure_and_deterministic),
         cmocka_unit_test(test_successive_placements_respect_capacity),
         cmocka_unit_test(test_synth_hwloc_roundtrip_interleaved),

@@ -14,8 +14,10 @@
  *    node; free memory = mem_free minus the memory of assignments on the node
  *    that mem_free does not yet reflect;
  *  - candidates (GPU, node) by policy, ordered by locality tier (local <
- *    socket < unknown < remote; remote nearer first), fewest pinned vCPUs,
- *    most free memory, lowest node id, lowest pci-id;
+ *    socket < unknown < remote; remote nearer first), then by strategy:
+ *    pack = most room kept on the nodes that keep a free GPU (free vCPU
+ *    slots x free memory, summed), then least capacity left on the node; spread = fewest pinned vCPUs, most free
+ *    memory; then lowest node id, lowest pci-id;
  *  - pCPUs: least loaded first, one thread per core before siblings,
  *    ascending id on ties.
  *
@@ -54,6 +56,23 @@ void gp_placement_dispose(gp_placement *p)
     free(p->pcpus);
     free(p->reason);
     gp_placement_init(p);
+}
+
+static const char *const strategy_names[] = { "pack", "spread" };
+
+const char *gp_placement_strategy_name(gp_placement_strategy s)
+{
+    return (unsigned)s < GP_ARRAY_SIZE(strategy_names) ? strategy_names[s] : "unknown";
+}
+
+int gp_placement_strategy_parse(const char *s, gp_placement_strategy *out)
+{
+    for (size_t i = 0; s && i < GP_ARRAY_SIZE(strategy_names); i++)
+        if (!strcmp(s, strategy_names[i])) {
+            *out = (gp_placement_strategy)i;
+            return GP_OK;
+        }
+    return GP_ERR_INVALID_ARGUMENT;
 }
 
 /* ---- pci-id lookup -------------------------------------------------------- */
@@ -136,6 +155,8 @@ typedef struct {
     uint64_t mem_free;  /* bytes free for this VM (before it) */
     bool cpu_fits, mem_fits;
     int local_gpu;      /* lowest-pci-id free GPU local to the node, -1 none */
+    int n_free_gpus;    /* free GPUs local to the node */
+    double room;        /* pack: free vCPU slots x free MiB (pack_room) */
     int stamp;          /* last existing assignment counted (pcpus spanning) */
 } node_info;
 
@@ -145,6 +166,8 @@ typedef struct {
     int node;           /* index into host->nodes */
     int gpu;            /* index into host->gpus */
     int gpu_node;       /* index of the GPU's node, -1 unknown */
+    double ahead;       /* pack: room kept on nodes with a free GPU (pack_keys) */
+    double left;        /* pack: capacity left on the node after this VM */
 } cand;
 
 typedef struct {
@@ -160,6 +183,10 @@ typedef struct {
     unsigned char *gpu_free; /* per host GPU */
     int *gpu_node;      /* per host GPU: node index, -1 unknown locality */
     gpu_index ix;
+    /* pack: largest node capacity (vCPU slots) and memory (MiB); sum of the
+     * rooms of the nodes with a free local GPU */
+    double cap_ref, mem_ref;
+    double room_total;
 } place_state;
 
 static int node_index(const place_state *st, int id)
@@ -206,6 +233,9 @@ static int check_request(const gp_host *host, const gp_place_request *req,
         return gp_err_set(err, GP_ERR_INVALID_ARGUMENT, "unknown numa-policy %d", (int)req->policy);
     if ((unsigned)req->pin_mode > GP_PIN_NONE)
         return gp_err_set(err, GP_ERR_INVALID_ARGUMENT, "unknown pin-mode %d", (int)req->pin_mode);
+    if ((unsigned)req->strategy > GP_PLACE_SPREAD)
+        return gp_err_set(err, GP_ERR_INVALID_ARGUMENT, "unknown placement strategy %d",
+                          (int)req->strategy);
     if (!(req->cpu_overcommit > 0) || !isfinite(req->cpu_overcommit)) {
         gp_err_set(err, GP_ERR_INVALID_ARGUMENT, "cpu-overcommit must be > 0");
         gp_err_param(err, "cpu-overcommit", "%g", req->cpu_overcommit);
@@ -428,6 +458,8 @@ static int mark_gpus(place_state *st, gp_error_info *err)
     }
     for (size_t g = 0; g < h->n_gpus; g++) {
         int nn = st->gpu_node[g];
+        if (st->gpu_free[g] && nn >= 0)
+            st->nodes[nn].n_free_gpus++;
         if (st->gpu_free[g] && nn >= 0 && gpu_lower(h, (int)g, st->nodes[nn].local_gpu))
             st->nodes[nn].local_gpu = (int)g;
     }
@@ -446,15 +478,104 @@ static bool cand_better(const place_state *st, const cand *a, const cand *b)
         return a->tier < b->tier;
     if (a->tier == GP_LOCALITY_REMOTE && a->dist != b->dist)
         return a->dist < b->dist;
-    if (na->pinned != nb->pinned)
-        return na->pinned < nb->pinned;
-    uint64_t fa = na->mem_known ? na->mem_free : 0, fb = nb->mem_known ? nb->mem_free : 0;
-    if (fa != fb)
-        return fa > fb;
+    if (st->req->strategy == GP_PLACE_PACK) {
+        /* Same inputs, same arithmetic: exact comparisons are deterministic. */
+        if (a->ahead != b->ahead)
+            return a->ahead > b->ahead;
+        if (a->left != b->left)
+            return a->left < b->left;
+    } else {
+        if (na->pinned != nb->pinned)
+            return na->pinned < nb->pinned;
+        uint64_t fa = na->mem_known ? na->mem_free : 0, fb = nb->mem_known ? nb->mem_free : 0;
+        if (fa != fb)
+            return fa > fb;
+    }
     int ida = st->host->nodes[a->node].id, idb = st->host->nodes[b->node].id;
     if (ida != idb)
         return ida < idb;
     return strcmp(st->host->gpus[a->gpu].pci_id, st->host->gpus[b->gpu].pci_id) < 0;
+}
+
+/* ---- pack: look-ahead best fit ------------------------------------------------ */
+
+static long cpus_free(const node_info *ni);
+
+/* Free memory of a node in MiB for pack; a node whose memory cannot be
+ * judged counts as the largest node's memory (memory does not bound it). */
+static double pack_mem(const place_state *st, const node_info *ni, uint64_t bytes)
+{
+    return ni->mem_known ? (double)(bytes >> 20) : st->mem_ref;
+}
+
+/* Room of a node: free vCPU slots x free MiB.  Integer-valued and below
+ * 2^53 for any real host, so sums and comparisons of rooms are exact. */
+static double pack_room(const place_state *st, const node_info *ni, long cpu_free,
+                        uint64_t mem_free)
+{
+    return (double)cpu_free * pack_mem(st, ni, mem_free);
+}
+
+/* The largest node memory (MiB; 1 when no node knows it) and every node's
+ * room before the VM. */
+static void pack_prepare(place_state *st)
+{
+    const gp_host *h = st->host;
+    uint64_t mem = 0;
+    long cap = 0;
+
+    for (size_t i = 0; i < h->n_nodes; i++) {
+        const node_info *ni = &st->nodes[i];
+        uint64_t m = h->nodes[i].mem_total_bytes > ni->mem_free ? h->nodes[i].mem_total_bytes
+                                                                 : ni->mem_free;
+        if (ni->mem_known && (m >> 20) > mem)
+            mem = m >> 20;
+        if (ni->capacity > cap)
+            cap = ni->capacity;
+    }
+    st->mem_ref = mem ? (double)mem : 1.0;
+    st->cap_ref = cap > 0 ? (double)cap : 1.0;
+    st->room_total = 0;
+    for (size_t i = 0; i < h->n_nodes; i++) {
+        node_info *ni = &st->nodes[i];
+        ni->room = pack_room(st, ni, cpus_free(ni), ni->mem_free);
+        if (ni->n_free_gpus > 0)
+            st->room_total += ni->room;
+    }
+}
+
+/*
+ * Pack keys of candidate c, the VM's GPU taken from c->gpu_node and its vCPUs
+ * and memory put on c->node:
+ *  - ahead: the sum of the rooms of the nodes that still have a free local
+ *    GPU of the pool afterwards (a node that loses its last free GPU loses
+ *    its room: nothing can use it any more);
+ *  - left: what stays free on c->node, free vCPU slots x mem_ref + free MiB
+ *    x cap_ref (= free share of the largest node's vCPUs plus of its
+ *    memory, scaled by cap_ref x mem_ref).
+ * Rooms are integers held in doubles; while every sum stays below 2^53
+ * (1,024 slots x 4 TiB is 2^32 per node) the arithmetic is exact whatever
+ * the order, so equal nodes give equal keys and the node id decides.  O(1)
+ * from room_total.
+ */
+static void pack_keys(const place_state *st, cand *c)
+{
+    const node_info *ni = &st->nodes[c->node];
+    long cpu_after = cpus_free(ni) - st->req->vm_vcpus;
+    uint64_t need = st->req->vm_memory_mib << 20;
+    uint64_t mem_after = ni->mem_free > need ? ni->mem_free - need : 0;
+    double ahead = st->room_total;
+
+    if (cpu_after < 0)
+        cpu_after = 0;
+    if (ni->n_free_gpus > 0)
+        ahead -= ni->room;
+    if (ni->n_free_gpus - (c->gpu_node == c->node ? 1 : 0) > 0)
+        ahead += pack_room(st, ni, cpu_after, mem_after);
+    if (c->gpu_node >= 0 && c->gpu_node != c->node && st->nodes[c->gpu_node].n_free_gpus == 1)
+        ahead -= st->nodes[c->gpu_node].room;   /* its last free GPU goes */
+    c->ahead = ahead;
+    c->left = (double)cpu_after * st->mem_ref + pack_mem(st, ni, mem_after) * st->cap_ref;
 }
 
 /*
@@ -470,7 +591,7 @@ static size_t node_candidates(const place_state *st, int n, int unknown_gpu, can
     size_t k = 0;
 
     if (st->nodes[n].local_gpu >= 0)
-        c[k++] = (cand){ GP_LOCALITY_LOCAL, 0, n, st->nodes[n].local_gpu, n };
+        c[k++] = (cand){ GP_LOCALITY_LOCAL, 0, n, st->nodes[n].local_gpu, n, 0, 0 };
     if (pol == GP_NUMA_SOCKET && h->nodes[n].socket >= 0) {
         int best = -1, bn = -1;
         for (size_t m = 0; m < h->n_nodes; m++)
@@ -480,10 +601,10 @@ static size_t node_candidates(const place_state *st, int n, int unknown_gpu, can
                 bn = (int)m;
             }
         if (best >= 0)
-            c[k++] = (cand){ GP_LOCALITY_SOCKET, 0, n, best, bn };
+            c[k++] = (cand){ GP_LOCALITY_SOCKET, 0, n, best, bn, 0, 0 };
     }
     if ((pol == GP_NUMA_PREFERRED || pol == GP_NUMA_LEGACY) && unknown_gpu >= 0)
-        c[k++] = (cand){ GP_LOCALITY_UNKNOWN, 0, n, unknown_gpu, -1 };
+        c[k++] = (cand){ GP_LOCALITY_UNKNOWN, 0, n, unknown_gpu, -1, 0, 0 };
     if (pol == GP_NUMA_PREFERRED) {
         int best = -1, bn = -1, bd = INT_MAX;
         for (size_t m = 0; m < h->n_nodes; m++) {
@@ -498,7 +619,7 @@ static size_t node_candidates(const place_state *st, int n, int unknown_gpu, can
             }
         }
         if (best >= 0)
-            c[k++] = (cand){ GP_LOCALITY_REMOTE, bd, n, best, bn };
+            c[k++] = (cand){ GP_LOCALITY_REMOTE, bd, n, best, bn, 0, 0 };
     }
     return k;
 }
@@ -756,7 +877,7 @@ int gp_place(const gp_host *host, const gp_place_request *req,
 {
     place_state st;
     int *n_cands = NULL;
-    cand best = { GP_LOCALITY_UNKNOWN, 0, 0, 0, -1 };
+    cand best = { GP_LOCALITY_UNKNOWN, 0, 0, 0, -1, 0, 0 };
     bool have = false;
     int rc;
 
@@ -777,6 +898,8 @@ int gp_place(const gp_host *host, const gp_place_request *req,
     if (rc < 0)
         goto out;
     account_nodes(&st);
+    if (req->strategy == GP_PLACE_PACK)
+        pack_prepare(&st);
 
     int unknown_gpu = -1;
     for (size_t g = 0; g < host->n_gpus; g++)
@@ -794,11 +917,14 @@ int gp_place(const gp_host *host, const gp_place_request *req,
         n_cands[n] = (int)k;
         if (!st.nodes[n].cpu_fits || !st.nodes[n].mem_fits)
             continue;
-        for (size_t i = 0; i < k; i++)
+        for (size_t i = 0; i < k; i++) {
+            if (req->strategy == GP_PLACE_PACK)
+                pack_keys(&st, &c[i]);
             if (!have || cand_better(&st, &c[i], &best)) {
                 best = c[i];
                 have = true;
             }
+        }
     }
     if (!have) {
         rc = no_placement(&st, n_cands, err);
@@ -827,6 +953,376 @@ int gp_place(const gp_host *host, const gp_place_request *req,
     rc = GP_OK;
 out:
     free(n_cands);
+    place_state_dispose(&st);
+    return rc;
+}
+
+/* ---- re-plan: move halted VMs to make room ---------------------------------- */
+
+void gp_replan_init(gp_replan *r)
+{
+    memset(r, 0, sizeof(*r));
+    gp_placement_init(&r->vm);
+}
+
+void gp_replan_dispose(gp_replan *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_moves; i++)
+        gp_placement_dispose(&r->moves[i].placement);
+    free(r->moves);
+    gp_placement_dispose(&r->vm);
+    gp_replan_init(r);
+}
+
+/* A VM the search places: the new one (ex == SIZE_MAX) or a movable one. */
+typedef struct {
+    int vcpus;
+    uint64_t bytes;
+    int cur;            /* node index it is on now; -1 for the new VM */
+    size_t ex;          /* index into req->existing; SIZE_MAX for the new VM */
+    double size;        /* search order: largest first */
+} rp_item;
+
+typedef struct {
+    rp_item *items;
+    size_t n_items;
+    int n_nodes;
+    int *gpus;          /* per node: free local GPUs of the pool */
+    long *cpu;          /* per node: vCPU slots left (may be < 0) */
+    uint64_t *mem;      /* per node: bytes left (UINT64_MAX when unknown) */
+    bool *usable;       /* per node: has a pCPU in the cpupool */
+    int *assign, *best_assign;
+    int best_moves;     /* INT_MAX: none found */
+    size_t steps, max_steps;
+    bool cut;
+} rp_search;
+
+static bool rp_fits(const rp_search *s, int n, const rp_item *it)
+{
+    return s->usable[n] && s->gpus[n] > 0 && s->cpu[n] >= it->vcpus && s->mem[n] >= it->bytes;
+}
+
+/* Depth-first over node choices, the current node first; branch and bound on
+ * the number of moved VMs. */
+static void rp_dfs(rp_search *s, size_t i, int moves)
+{
+    if (moves >= s->best_moves)
+        return;
+    if (i == s->n_items) {
+        s->best_moves = moves;
+        memcpy(s->best_assign, s->assign, s->n_items * sizeof(int));
+        return;
+    }
+    if (s->steps >= s->max_steps) {
+        s->cut = true;
+        return;
+    }
+    s->steps++;
+    const rp_item *it = &s->items[i];
+    for (int pass = 0; pass < 2; pass++)
+        for (int n = 0; n < s->n_nodes; n++) {
+            bool here = n == it->cur;
+            if ((pass == 0) != here || !rp_fits(s, n, it))
+                continue;
+            s->gpus[n]--;
+            s->cpu[n] -= it->vcpus;
+            if (s->mem[n] != UINT64_MAX)
+                s->mem[n] -= it->bytes;
+            s->assign[i] = n;
+            rp_dfs(s, i + 1, moves + (here || it->cur < 0 ? 0 : 1));
+            s->gpus[n]++;
+            s->cpu[n] += it->vcpus;
+            if (s->mem[n] != UINT64_MAX)
+                s->mem[n] += it->bytes;
+            if (s->cut || s->best_moves == 0)
+                return;
+        }
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    const rp_item *x = a, *y = b;
+    if (x->size != y->size)
+        return x->size > y->size ? -1 : 1;
+    /* the new VM (SIZE_MAX) last among equals, else ascending index */
+    return (x->ex > y->ex) - (x->ex < y->ex);
+}
+
+static int cmp_move(const void *a, const void *b)
+{
+    const gp_place_move *x = a, *y = b;
+    return (x->existing > y->existing) - (x->existing < y->existing);
+}
+
+/* Lowest-pci-id GPU of the pool local to node n and not in taken[]. */
+static int rp_free_gpu(const place_state *st, const unsigned char *in_pool,
+                       const unsigned char *taken, int n)
+{
+    int best = -1;
+    for (size_t g = 0; g < st->host->n_gpus; g++)
+        if (in_pool[g] && !taken[g] && st->gpu_node[g] == n && gpu_lower(st->host, (int)g, best))
+            best = (int)g;
+    return best;
+}
+
+int gp_place_replan(const gp_host *host, const gp_place_request *req,
+                    const bool *movable, size_t max_steps,
+                    gp_replan *out, gp_error_info *err)
+{
+    place_state st;
+    gp_place_request fixed_req;
+    gp_place_existing *fixed = NULL, *cur = NULL;
+    unsigned char *eligible = NULL, *in_pool = NULL, *taken = NULL;
+    rp_search s;
+    gp_place_move *moves = NULL;
+    size_t n_moves = 0, n_fixed = 0, n_cur = 0, n_eligible = 0;
+    gp_placement vm;
+    int rc;
+
+    memset(&st, 0, sizeof(st));
+    memset(&s, 0, sizeof(s));
+    gp_placement_init(&vm);
+    gp_err_clear(err);
+    if (!out)
+        return gp_err_set(err, GP_ERR_INVALID_ARGUMENT, "re-plan needs an output");
+    rc = check_request(host, req, err);
+    if (rc < 0)
+        return rc;
+    for (size_t e = 0; movable && e < req->n_existing; e++)
+        if (movable[e] && req->existing[e].memory_in_free) {
+            gp_err_set(err, GP_ERR_INVALID_ARGUMENT,
+                       "assignment %zu (GPU %s) is marked movable but its VM is running", e,
+                       req->existing[e].pci_id ? req->existing[e].pci_id : "?");
+            gp_err_param(err, "existing", "%zu", e);
+            return GP_ERR_INVALID_ARGUMENT;
+        }
+
+    /* Which movable assignments can move: halted, GPU of the pool, NUMA-local. */
+    st.host = host;
+    st.req = req;
+    rc = build_maps(&st, err);
+    if (rc < 0)
+        goto out;
+    rc = gpu_index_build(&st.ix, host);
+    eligible = calloc(req->n_existing ? req->n_existing : 1, 1);
+    in_pool = calloc(host->n_gpus ? host->n_gpus : 1, 1);
+    if (rc < 0 || !eligible || !in_pool) {
+        rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory in placement");
+        goto out;
+    }
+    for (size_t p = 0; p < req->n_pool_gpus; p++) {
+        int g = gpu_index_find(&st.ix, req->pool_gpus[p]);
+        if (g >= 0)
+            in_pool[g] = 1;
+    }
+    for (size_t e = 0; movable && !req->force_pci_id && e < req->n_existing; e++) {
+        const gp_place_existing *ex = &req->existing[e];
+        int g = movable[e] ? gpu_index_find(&st.ix, ex->pci_id) : -1;
+        if (g < 0 || !in_pool[g] || ex->vcpus <= 0 || ex->memory_mib == 0)
+            continue;
+        int gn = node_index(&st, host->gpus[g].numa_node);
+        if (gn >= 0 && node_index(&st, ex->node) == gn && node_index(&st, ex->memory_node) == gn) {
+            eligible[e] = 1;
+            n_eligible++;
+        }
+    }
+    place_state_dispose(&st);
+    memset(&st, 0, sizeof(st));
+
+    /* Without a move first: nothing to search when that works, or when
+     * nothing can move, or for another error. */
+    rc = gp_place(host, req, &vm, err);
+    if (rc != GP_ERR_NO_PLACEMENT || n_eligible == 0)
+        goto done;
+
+    /* The host as the fixed assignments leave it. */
+    fixed = malloc((req->n_existing + 1) * sizeof(*fixed));
+    cur = malloc((req->n_existing + 1) * sizeof(*cur));
+    s.items = calloc(n_eligible + 1, sizeof(*s.items));
+    if (!fixed || !cur || !s.items) {
+        rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory in placement");
+        goto out;
+    }
+    for (size_t e = 0; e < req->n_existing; e++)
+        if (!eligible[e])
+            fixed[n_fixed++] = req->existing[e];
+    fixed_req = *req;
+    fixed_req.existing = fixed;
+    fixed_req.n_existing = n_fixed;
+    fixed_req.force_pci_id = NULL;
+    st.host = host;
+    st.req = &fixed_req;
+    rc = build_maps(&st, err);
+    if (rc < 0)
+        goto out;
+    rc = mark_gpus(&st, err);
+    if (rc < 0)
+        goto out;
+    account_nodes(&st);
+    pack_prepare(&st);   /* cap_ref / mem_ref for the search order */
+
+    s.n_nodes = (int)host->n_nodes;
+    size_t nn = host->n_nodes ? host->n_nodes : 1;
+    s.gpus = calloc(nn, sizeof(*s.gpus));
+    s.cpu = calloc(nn, sizeof(*s.cpu));
+    s.mem = calloc(nn, sizeof(*s.mem));
+    s.usable = calloc(nn, sizeof(*s.usable));
+    s.assign = calloc(n_eligible + 1, sizeof(int));
+    s.best_assign = calloc(n_eligible + 1, sizeof(int));
+    if (!s.gpus || !s.cpu || !s.mem || !s.usable || !s.assign || !s.best_assign) {
+        rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory in placement");
+        goto out;
+    }
+    for (int n = 0; n < s.n_nodes; n++) {
+        const node_info *ni = &st.nodes[n];
+        s.gpus[n] = ni->n_free_gpus;
+        s.cpu[n] = ni->capacity - ni->pinned;
+        s.mem[n] = ni->mem_known ? ni->mem_free : UINT64_MAX;
+        s.usable[n] = ni->n_pcpus > 0;
+    }
+    for (size_t e = 0; e < req->n_existing; e++) {
+        if (!eligible[e])
+            continue;
+        const gp_place_existing *ex = &req->existing[e];
+        rp_item *it = &s.items[s.n_items++];
+        it->vcpus = ex->vcpus;
+        it->bytes = ex->memory_mib << 20;
+        it->cur = node_index(&st, ex->node);
+        it->ex = e;
+        it->size = (double)it->vcpus / st.cap_ref + (double)(it->bytes >> 20) / st.mem_ref;
+    }
+    rp_item *nv = &s.items[s.n_items++];
+    nv->vcpus = req->vm_vcpus;
+    nv->bytes = req->vm_memory_mib << 20;
+    nv->cur = -1;
+    nv->ex = SIZE_MAX;
+    nv->size = (double)nv->vcpus / st.cap_ref + (double)(nv->bytes >> 20) / st.mem_ref;
+    qsort(s.items, s.n_items, sizeof(*s.items), cmp_item);
+    s.max_steps = max_steps ? max_steps : GP_REPLAN_DEFAULT_STEPS;
+    s.best_moves = INT_MAX;
+    rp_dfs(&s, 0, 0);
+
+    if (s.best_moves == INT_MAX) {
+        if (s.cut)
+            gp_err_set(err, GP_ERR_NO_PLACEMENT,
+                       "no room for %d vCPUs and %llu MiB found by moving %zu halted VMs "
+                       "within %zu search steps", req->vm_vcpus,
+                       (unsigned long long)req->vm_memory_mib, n_eligible, s.steps);
+        else
+            gp_err_set(err, GP_ERR_NO_PLACEMENT,
+                       "no room for %d vCPUs and %llu MiB even by moving the %zu halted VMs: "
+                       "no NUMA-local assignment of them all fits", req->vm_vcpus,
+                       (unsigned long long)req->vm_memory_mib, n_eligible);
+        gp_err_param(err, "vcpus", "%d", req->vm_vcpus);
+        gp_err_param(err, "memory-mib", "%llu", (unsigned long long)req->vm_memory_mib);
+        gp_err_param(err, "movable", "%zu", n_eligible);
+        gp_err_param(err, "steps", "%zu", s.steps);
+        rc = GP_ERR_NO_PLACEMENT;
+        goto out;
+    }
+
+    /* The assignments that stay, the GPUs they hold. */
+    taken = calloc(host->n_gpus ? host->n_gpus : 1, 1);
+    moves = calloc((size_t)s.best_moves + 1, sizeof(*moves));
+    if (!taken || !moves) {
+        rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory in placement");
+        goto out;
+    }
+    int new_node = -1;
+    memcpy(cur, fixed, n_fixed * sizeof(*cur));
+    n_cur = n_fixed;
+    for (size_t i = 0; i < s.n_items; i++) {
+        const rp_item *it = &s.items[i];
+        if (it->ex == SIZE_MAX)
+            new_node = s.best_assign[i];
+        else if (s.best_assign[i] == it->cur)
+            cur[n_cur++] = req->existing[it->ex];
+        else {
+            moves[n_moves].existing = it->ex;
+            gp_placement_init(&moves[n_moves].placement);
+            moves[n_moves].placement.node = s.best_assign[i];   /* node index for now */
+            n_moves++;
+        }
+    }
+    for (size_t k = 0; k < n_cur; k++) {
+        int g = gpu_index_find(&st.ix, cur[k].pci_id);
+        if (g >= 0)
+            taken[g] = 1;
+    }
+    qsort(moves, n_moves, sizeof(*moves), cmp_move);
+
+    /* Moved VMs, ascending index, then the new VM: GPU, then gp_place() for
+     * the pCPUs against what stays and what has moved already. */
+    for (size_t m = 0; m <= n_moves; m++) {
+        bool is_new = m == n_moves;
+        const gp_place_existing *ex = is_new ? NULL : &req->existing[moves[m].existing];
+        int node = is_new ? new_node : moves[m].placement.node;
+        int g = rp_free_gpu(&st, in_pool, taken, node);
+        gp_place_request r1 = fixed_req;
+        gp_placement pl;
+        if (g < 0) {
+            rc = gp_err_set(err, GP_ERR_NO_PLACEMENT, "re-plan: no free GPU left on node %d",
+                            host->nodes[node].id);
+            goto out;
+        }
+        taken[g] = 1;
+        r1.policy = GP_NUMA_REQUIRED;
+        r1.existing = cur;
+        r1.n_existing = n_cur;
+        r1.force_pci_id = host->gpus[g].pci_id;
+        if (!is_new) {
+            r1.vm_vcpus = ex->vcpus;
+            r1.vm_memory_mib = ex->memory_mib;
+            r1.pin_mode = ex->n_pcpus ? req->pin_mode : GP_PIN_NONE;
+        }
+        gp_placement_init(&pl);
+        rc = gp_place(host, &r1, &pl, err);
+        if (rc < 0)
+            goto out;
+        if (is_new) {
+            gp_placement_dispose(&vm);
+            vm = pl;
+        } else {
+            moves[m].placement = pl;
+            cur[n_cur++] = (gp_place_existing){ moves[m].placement.pci_id,
+                                                moves[m].placement.node,
+                                                moves[m].placement.pcpus,
+                                                moves[m].placement.n_pcpus, ex->vcpus,
+                                                ex->memory_mib, moves[m].placement.memory_node,
+                                                false };
+        }
+    }
+    rc = GP_OK;
+done:
+    if (rc == GP_OK) {
+        gp_replan_dispose(out);
+        out->vm = vm;
+        gp_placement_init(&vm);
+        out->moves = n_moves ? moves : NULL;
+        out->n_moves = n_moves;
+        if (n_moves)
+            moves = NULL;
+        n_moves = 0;
+    }
+out:
+    for (size_t m = 0; moves && m < n_moves; m++)
+        gp_placement_dispose(&moves[m].placement);
+    free(moves);
+    gp_placement_dispose(&vm);
+    free(fixed);
+    free(cur);
+    free(eligible);
+    free(in_pool);
+    free(taken);
+    free(s.items);
+    free(s.gpus);
+    free(s.cpu);
+    free(s.mem);
+    free(s.usable);
+    free(s.assign);
+    free(s.best_assign);
     place_state_dispose(&st);
     return rc;
 }
