@@ -34,8 +34,8 @@ static const struct xe_cmd builtin_cmds[] = {
     { "help", "[command]", "list the commands, or describe one", NULL, help_opt,
       XE_CMD_NO_CTX, cmd_help },
     { "version", "", "print the version", NULL, NULL, XE_CMD_NO_CTX, cmd_version },
-    { "names", "set=", "the names a parameter takes (numa-policy, pin-mode, power-state,"
-      " driver), one per line", names_req, NULL, XE_CMD_NO_CTX, cmd_names },
+    { "names", "set=", "the names a parameter takes (set=numa-policy, pin-mode, ...), one per"
+      " line", names_req, NULL, XE_CMD_NO_CTX, cmd_names },
 };
 
 static const struct xe_cmd_table builtins = {
@@ -263,8 +263,11 @@ static int cmd_names(xe_call *c)
             fprintf(c->out, "%s\n", names[i]);
         return 0;
     }
-    xe_error_set(&c->err, "INVALID_ARGUMENT", "no set of names '%s' (numa-policy, pin-mode,"
-                 " power-state or driver)", want);
+    char sets[256] = "";
+    for (int s = 0; s < GP_SET_LAST; s++)
+        snprintf(sets + strlen(sets), sizeof(sets) - strlen(sets), "%s%s", s ? ", " : "",
+                 gp_set_param((gp_set)s));
+    xe_error_set(&c->err, "INVALID_ARGUMENT", "no set of names '%s' (%s)", want, sets);
     xe_error_param(&c->err, "set", want);
     return 1;
 }

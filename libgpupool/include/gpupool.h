@@ -385,6 +385,7 @@ typedef enum {
     GP_SET_PIN_MODE,         /* "pin-mode": gp_pin_mode */
     GP_SET_VM_STATE,         /* "power-state": gp_vm_state */
     GP_SET_DRIVER,           /* "driver": sim, xen, xapi */
+    GP_SET_PLACEMENT,        /* "placement": gp_placement_strategy */
     GP_SET_LAST
 } gp_set;
 /* The names of set in enum order (static storage), *n their number; NULL
@@ -591,6 +592,7 @@ typedef struct {
 typedef enum {
     GP_PLACE_PACK = 0,
     GP_PLACE_SPREAD,
+    GP_PLACE_STRATEGY_LAST  /* sentinel */
 } gp_placement_strategy;
 
 /* "pack", "spread"; "unknown" for a value out of range. */

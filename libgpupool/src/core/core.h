@@ -116,6 +116,7 @@ typedef enum {
 
 GP_ENUM_DECL(gp_numa_policy);
 GP_ENUM_DECL(gp_pin_mode);
+GP_ENUM_DECL(gp_placement_strategy);
 GP_ENUM_DECL(gp_vm_state);
 GP_ENUM_DECL(gp_locality);
 GP_ENUM_DECL(gp_driver_kind);

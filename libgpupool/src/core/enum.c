@@ -13,6 +13,7 @@
 
 GP_ENUM_IMPL(gp_numa_policy, GP_NUMA_POLICY_LAST, "required", "preferred", "socket", "legacy")
 GP_ENUM_IMPL(gp_pin_mode, GP_PIN_MODE_LAST, "hard", "soft", "none")
+GP_ENUM_IMPL(gp_placement_strategy, GP_PLACE_STRATEGY_LAST, "pack", "spread")
 GP_ENUM_IMPL(gp_vm_state, GP_VM_STATE_LAST, "halted", "running", "paused", "suspended",
              "shutdown", "dying")
 GP_ENUM_IMPL(gp_locality, GP_LOCALITY_LAST, "local", "socket", "unknown", "remote")
@@ -48,6 +49,21 @@ int gp_pin_mode_parse(const char *s, gp_pin_mode *out)
     if (v < 0)
         return GP_ERR_INVALID_ARGUMENT;
     *out = (gp_pin_mode)v;
+    return GP_OK;
+}
+
+const char *gp_placement_strategy_name(gp_placement_strategy s)
+{
+    const char *n = gp_placement_strategy_to_string((int)s);
+    return n ? n : "unknown";
+}
+
+int gp_placement_strategy_parse(const char *s, gp_placement_strategy *out)
+{
+    int v = gp_placement_strategy_from_string(s);
+    if (v < 0)
+        return GP_ERR_INVALID_ARGUMENT;
+    *out = (gp_placement_strategy)v;
     return GP_OK;
 }
 
@@ -93,6 +109,8 @@ static const struct {
     [GP_SET_PIN_MODE] = { "pin-mode", gp_pin_mode_names, &gp_pin_mode_count },
     [GP_SET_VM_STATE] = { "power-state", gp_vm_state_names, &gp_vm_state_count },
     [GP_SET_DRIVER] = { "driver", gp_driver_kind_names, &gp_driver_kind_count },
+    [GP_SET_PLACEMENT] = { "placement", gp_placement_strategy_names,
+                           &gp_placement_strategy_count },
 };
 
 const char *const *gp_set_names(gp_set set, size_t *n)

@@ -58,23 +58,6 @@ void gp_placement_dispose(gp_placement *p)
     gp_placement_init(p);
 }
 
-static const char *const strategy_names[] = { "pack", "spread" };
-
-const char *gp_placement_strategy_name(gp_placement_strategy s)
-{
-    return (unsigned)s < GP_ARRAY_SIZE(strategy_names) ? strategy_names[s] : "unknown";
-}
-
-int gp_placement_strategy_parse(const char *s, gp_placement_strategy *out)
-{
-    for (size_t i = 0; s && i < GP_ARRAY_SIZE(strategy_names); i++)
-        if (!strcmp(s, strategy_names[i])) {
-            *out = (gp_placement_strategy)i;
-            return GP_OK;
-        }
-    return GP_ERR_INVALID_ARGUMENT;
-}
-
 /* ---- pci-id lookup -------------------------------------------------------- */
 
 /* Open-addressing hash of the host GPUs' (canonical) pci-ids. */
