@@ -69,17 +69,20 @@ static double run_once(char *const *argv, char *const *envp, int *out_ok)
     return bu_now_ms() - t0;
 }
 
-static int measure(const char *label, char *const *argv, char *const *envp, int runs,
-                   double *median)
+/* want_ok: the reply must carry Success (else: must not, e.g. an unknown
+ * function's Failure). */
+static int measure_reply(const char *label, char *const *argv, char *const *envp, int runs,
+                         int want_ok, double *median)
 {
     double *t = calloc((size_t)runs, sizeof(*t));
     int ok = 0;
-    for (int i = 0; i < 5; i++)  /* warm the page cache */
+    for (int i = 0; i < 5; i++)  /* warm the page cache (and the host cache) */
         run_once(argv, envp, &ok);
     for (int i = 0; i < runs; i++) {
         t[i] = run_once(argv, envp, &ok);
-        if (t[i] < 0 || !ok) {
-            fprintf(stderr, "bench_plugin: %s failed (no Success reply)\n", label);
+        if (t[i] < 0 || ok != want_ok) {
+            fprintf(stderr, "bench_plugin: %s failed (reply %s Success)\n", label,
+                    want_ok ? "without" : "with");
             free(t);
             return -1;
         }
@@ -89,6 +92,69 @@ static int measure(const char *label, char *const *argv, char *const *envp, int 
     printf("  %-28s median %7.2f ms  p10 %7.2f  p90 %7.2f  (%d runs)\n", label, *median,
            t[runs / 10], t[runs * 9 / 10], runs);
     free(t);
+    return 0;
+}
+
+static int measure(const char *label, char *const *argv, char *const *envp, int runs,
+                   double *median)
+{
+    return measure_reply(label, argv, envp, runs, 1, median);
+}
+
+#define UNKNOWN_CALL "<methodCall><methodName>no_such_function</methodName><params><param>" \
+                     "<value>OpaqueRef:bench</value></param><param><value><struct/></value>" \
+                     "</param></params></methodCall>"
+
+/* list_gpus against the plugin's own floor (an unknown function: process
+ * start, config, parsing, reply) on each topology source, in one run.
+ * Issue 7's target: at most 2x on every fixture, which needs PCI names to
+ * come from the cache for every source, not from pci.ids on each call. */
+static int floor_ratios(const char *dir, const char *plugin, int runs, int *failed)
+{
+    const char *fx = getenv("GPUPOOL_FIXTURES");
+    char base[512];
+    snprintf(base, sizeof(base), "%s", fx ? fx : "../shared/fixtures");
+    const char *sources[][2] = {
+        { "embedded", "topology = embedded\n" },
+        { "24em64t-2n6c2t-pci.xml", "topology = %s/hwloc/24em64t-2n6c2t-pci.xml\n" },
+        { "32em64t-2n8c2t-pci-normalio.xml",
+          "topology = %s/hwloc/32em64t-2n8c2t-pci-normalio.xml\n" },
+        { "lspci dump tree-asus-p6t6", "pci-dump = %s/lspci/tree-asus-p6t6\n" },
+    };
+    printf("plugin list_gpus against its floor (unknown function), one process per call:\n");
+    for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+        char conf[700], db[700], envconf[800], line[700];
+        double list_ms, floor_ms;
+        snprintf(line, sizeof(line), sources[i][1], base);
+        if (i > 0) {
+            char path[700];
+            snprintf(path, sizeof(path), "%s", strchr(line, '=') + 2);
+            path[strcspn(path, "\n")] = '\0';
+            if (access(path, R_OK)) {
+                printf("  %-34s skipped: %s absent\n", sources[i][0], path);
+                continue;
+            }
+        }
+        snprintf(conf, sizeof(conf), "%s/floor-%zu.conf", dir, i);
+        snprintf(db, sizeof(db), "%s/floor-%zu.db", dir, i);
+        FILE *f = fopen(conf, "w");
+        if (!f)
+            return -1;
+        fprintf(f, "db = %s\ndriver = sim\n%s", db, line);
+        fclose(f);
+        snprintf(envconf, sizeof(envconf), "GPUPOOL_CONFIG=%s", conf);
+        char *envp[] = { "PATH=/sbin:/usr/sbin:/bin:/usr/bin", envconf, NULL };
+        char *list_argv[] = { (char *)plugin, CALL, NULL };
+        char *floor_argv[] = { (char *)plugin, UNKNOWN_CALL, NULL };
+        if (measure_reply("list_gpus", list_argv, envp, runs, 1, &list_ms) ||
+            measure_reply("unknown function (floor)", floor_argv, envp, runs, 0, &floor_ms))
+            return -1;
+        double ratio = list_ms / floor_ms;
+        printf("  %-34s list_gpus/floor %.2fx  target <= 2x: %s\n", sources[i][0], ratio,
+               ratio <= 2.0 ? "met" : "NOT met");
+        if (ratio > 2.0)
+            (*failed)++;
+    }
     return 0;
 }
 
@@ -150,6 +216,9 @@ int main(int argc, char **argv)
         return 1;
     printf("  ratio Python/C: %.1fx   target C median <= 3 ms: %s\n", py_ms / c_ms,
            c_ms <= 3.0 ? "met" : "NOT met");
+    int over = 0;
+    if (floor_ratios(dir, c_argv[0], runs / 3 > 20 ? runs / 3 : 20, &over))
+        return 1;
     free(dir);
     return 0;
 }
