@@ -47,7 +47,7 @@ static void test_driver_selection(void **state)
     assert_ptr_equal(d1, d2);  /* opened once per context */
     assert_ptr_equal(f->ctx->drv.priv, priv);
     assert_ptr_equal(d1->ops, &gp_driver_sim);
-    assert_int_equal(d1->kind, GP_DRIVER_SIM);
+    assert_string_equal(d1->name, "sim");
     assert_true(d1->transactional);
     assert_false(d1->topology_from_libxl);
 }

@@ -170,34 +170,21 @@ static int set_str(char **dst, const char *val)
     return GP_OK;
 }
 
-int gp_config_set_driver(gp_config *cfg, const char *name, gp_error_info *err)
-{
-    char *copy = NULL;
-    if (!name || strcmp(name, "auto")) {
-        if (gp_driver_kind_from_string(name) < 0) {
-            char *list = gp_enum_list(gp_driver_kind_names, gp_driver_kind_count, ", ");
-            gp_err_set(err, GP_ERR_INVALID_ARGUMENT, "unknown driver '%s' (%s or auto)",
-                       name ? name : "", list ? list : "?");
-            gp_err_param(err, "driver", "%s", name ? name : "");
-            free(list);
-            return GP_ERR_INVALID_ARGUMENT;
-        }
-        if (!(copy = strdup(name)))
-            return gp_err_set(err, GP_ERR_NOMEM, "out of memory");
-    }
-    free(cfg->driver);
-    cfg->driver = copy;
-    return GP_OK;
-}
-
 /* One key of the file or the environment. */
 static int config_set_key(gp_config *cfg, const char *key, const char *val,
                           gp_error_info *err)
 {
     if (!strcmp(key, "db"))
         return set_str(&cfg->db_path, val);
-    if (!strcmp(key, "driver"))
-        return gp_config_set_driver(cfg, val, err);
+    if (!strcmp(key, "driver")) {
+        /* Checked against the drivers' table when a context opens. */
+        if (!strcmp(val, "auto")) {
+            free(cfg->driver);
+            cfg->driver = NULL;
+            return GP_OK;
+        }
+        return set_str(&cfg->driver, val);
+    }
     if (!strcmp(key, "sysfs-root"))
         return set_str(&cfg->sysfs_root, val);
     if (!strcmp(key, "pci-dump"))

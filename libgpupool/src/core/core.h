@@ -99,7 +99,6 @@ GP_HIDDEN char *gp_json_take_text(struct json_object *o);
     }
 
 /* Internal closed sets (the public ones are in gpupool.h). */
-typedef enum { GP_DRIVER_SIM = 0, GP_DRIVER_XEN, GP_DRIVER_XAPI, GP_DRIVER_LAST } gp_driver_kind;
 /* Where a host's CPU / NUMA topology comes from (discover/). */
 typedef enum {
     GP_HOST_SOURCE_EMBEDDED = 0, /* the compiled-in dual-socket 8-GPU host */
@@ -119,7 +118,6 @@ GP_ENUM_DECL(gp_pin_mode);
 GP_ENUM_DECL(gp_placement_strategy);
 GP_ENUM_DECL(gp_vm_state);
 GP_ENUM_DECL(gp_locality);
-GP_ENUM_DECL(gp_driver_kind);
 GP_ENUM_DECL(gp_host_source);
 GP_ENUM_DECL(gp_record_kind);
 

@@ -17,7 +17,6 @@ GP_ENUM_IMPL(gp_placement_strategy, GP_PLACE_STRATEGY_LAST, "pack", "spread")
 GP_ENUM_IMPL(gp_vm_state, GP_VM_STATE_LAST, "halted", "running", "paused", "suspended",
              "shutdown", "dying")
 GP_ENUM_IMPL(gp_locality, GP_LOCALITY_LAST, "local", "socket", "unknown", "remote")
-GP_ENUM_IMPL(gp_driver_kind, GP_DRIVER_LAST, "sim", "xen", "xapi")
 GP_ENUM_IMPL(gp_host_source, GP_HOST_SOURCE_LAST, "embedded", "hwloc", "libxl", "sysfs")
 GP_ENUM_IMPL(gp_record_kind, GP_RECORD_KIND_LAST, "gpu", "pool", "assignment", "host",
              "audit", "vm", "placement")
@@ -98,43 +97,3 @@ int gp_enum_invalid(gp_error_info *err, const char *param, const char *what,
     return GP_ERR_INVALID_ARGUMENT;
 }
 
-/* ---- the public view of the sets ---------------------------------------- */
-
-static const struct {
-    const char *param;
-    const char *const *names;
-    const size_t *count;
-} sets[GP_SET_LAST] = {
-    [GP_SET_NUMA_POLICY] = { "numa-policy", gp_numa_policy_names, &gp_numa_policy_count },
-    [GP_SET_PIN_MODE] = { "pin-mode", gp_pin_mode_names, &gp_pin_mode_count },
-    [GP_SET_VM_STATE] = { "power-state", gp_vm_state_names, &gp_vm_state_count },
-    [GP_SET_DRIVER] = { "driver", gp_driver_kind_names, &gp_driver_kind_count },
-    [GP_SET_PLACEMENT] = { "placement", gp_placement_strategy_names,
-                           &gp_placement_strategy_count },
-};
-
-const char *const *gp_set_names(gp_set set, size_t *n)
-{
-    if ((unsigned)set >= GP_SET_LAST) {
-        *n = 0;
-        return NULL;
-    }
-    *n = *sets[set].count;
-    return sets[set].names;
-}
-
-const char *gp_set_param(gp_set set)
-{
-    return (unsigned)set < GP_SET_LAST ? sets[set].param : NULL;
-}
-
-int gp_set_parse(gp_set set, const char *param, const char *value, gp_error_info *err)
-{
-    if ((unsigned)set >= GP_SET_LAST)
-        return gp_err_set(err, GP_ERR_INVALID_ARGUMENT, "no such set of names: %d", (int)set);
-    for (size_t i = 0; value && i < *sets[set].count; i++)
-        if (!strcmp(value, sets[set].names[i]))
-            return (int)i;
-    param = param ? param : sets[set].param;
-    return gp_enum_invalid(err, param, param, sets[set].names, *sets[set].count, value);
-}

@@ -14,6 +14,7 @@
 #include "xenlight/xenlight.h"
 #endif
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,41 +32,67 @@ static bool xen_probe(const gp_config *cfg)
 #define XEN_OPS NULL
 #endif
 
-const gp_driver_entry gp_drivers[GP_DRIVER_LAST] = {
-    [GP_DRIVER_SIM] = { GP_DRIVER_SIM, NULL, &gp_driver_sim, true, false, false },
-    [GP_DRIVER_XEN] = { GP_DRIVER_XEN, xen_probe, XEN_OPS, false, true, true },
-    [GP_DRIVER_XAPI] = { GP_DRIVER_XAPI, gp_xapi_present, &gp_driver_xapi, false, true, false },
+/* A new driver: its file in drivers/ and one line here (its ops declared
+ * here too when nothing else names them). */
+const gp_driver_entry gp_drivers[] = {
+    /* name    probe            ops              transactional libxl  by uuid */
+    { "xapi", gp_xapi_present, &gp_driver_xapi, false,        true,  false },
+    { "xen",  xen_probe,       XEN_OPS,         false,        true,  true },
+    { "sim",  NULL,            &gp_driver_sim,  true,         false, false },
 };
+const size_t gp_drivers_count = GP_ARRAY_SIZE(gp_drivers);
 
-/* Probe order of the automatic choice: the last is the fallback. */
-static const gp_driver_kind probe_order[] = { GP_DRIVER_XAPI, GP_DRIVER_XEN, GP_DRIVER_SIM };
+const gp_driver_entry *gp_driver_find(const char *name)
+{
+    for (size_t i = 0; name && i < gp_drivers_count; i++)
+        if (!strcmp(name, gp_drivers[i].name))
+            return &gp_drivers[i];
+    return NULL;
+}
+
+static const char *driver_names[GP_ARRAY_SIZE(gp_drivers) + 1];
+static pthread_once_t driver_names_once = PTHREAD_ONCE_INIT;
+
+static void driver_names_fill(void)
+{
+    for (size_t i = 0; i < gp_drivers_count; i++)
+        driver_names[i] = gp_drivers[i].name;
+}
+
+const char *const *gp_driver_names(size_t *n)
+{
+    pthread_once(&driver_names_once, driver_names_fill);
+    *n = gp_drivers_count;
+    return driver_names;
+}
 
 static const gp_driver_entry *choose(gp_drv *d)
 {
     const char *name = d->cfg->driver;
-    int kind;
+    const gp_driver_entry *e;
 
     if (name) {
-        kind = gp_driver_kind_from_string(name);
-        if (kind < 0) {
-            gp_enum_invalid(d->err, "driver", "the driver", gp_driver_kind_names,
-                            gp_driver_kind_count, name);
+        size_t n;
+        const char *const *names = gp_driver_names(&n);
+        e = gp_driver_find(name);
+        if (!e) {
+            gp_enum_invalid(d->err, "driver", "the driver", names, n, name);
             return NULL;
         }
-        if (!gp_drivers[kind].ops) {
+        if (!e->ops) {
             gp_err_set(d->err, GP_ERR_NOT_SUPPORTED,
                        "driver '%s' is not available: libgpupool was built without it", name);
             gp_err_param(d->err, "driver", "%s", name);
             return NULL;
         }
-        return &gp_drivers[kind];
+        return e;
     }
-    for (size_t i = 0; i < GP_ARRAY_SIZE(probe_order); i++) {
-        const gp_driver_entry *e = &gp_drivers[probe_order[i]];
+    for (size_t i = 0; i < gp_drivers_count; i++) {
+        e = &gp_drivers[i];
         if (e->ops && (!e->probe || e->probe(d->cfg)))
             return e;
     }
-    return &gp_drivers[GP_DRIVER_SIM];
+    return &gp_drivers[gp_drivers_count - 1];
 }
 
 int gp_driver_open(gp_drv *d, const gp_driver_entry **entry)
@@ -87,7 +114,7 @@ int gp_driver_open(gp_drv *d, const gp_driver_entry **entry)
     }
     /* The xen driver answers for libxl itself (tests replace libxl). */
     d->libxl_topology = e->topology_from_libxl &&
-                        (e->kind == GP_DRIVER_XEN || libxl_answers(d->cfg));
+                        (e->ops == XEN_OPS || libxl_answers(d->cfg));
     *entry = e;
     return GP_OK;
 }

@@ -72,7 +72,7 @@ typedef struct gp_driver_ops {
 
 /* One entry of the methods table. */
 typedef struct {
-    gp_driver_kind kind;        /* its name: gp_driver_kind_to_string(kind) */
+    const char *name;           /* "sim", "xen", "xapi": --driver=, GPUPOOL_DRIVER */
     /* True when the automatic choice should take this driver here (xapi's
      * socket, a hypervisor answering libxl); NULL: never chosen
      * automatically unless it is the last resort (sim). */
@@ -88,8 +88,13 @@ typedef struct {
     bool halted_by_uuid;
 } gp_driver_entry;
 
-/* The methods table, indexed by gp_driver_kind, probe order xapi, xen, sim. */
-GP_HIDDEN extern const gp_driver_entry gp_drivers[GP_DRIVER_LAST];
+/* The methods table in probe order (xapi, xen, sim: the last is the
+ * fallback), and the entry of a name (NULL when none has it). */
+GP_HIDDEN extern const gp_driver_entry gp_drivers[];
+GP_HIDDEN extern const size_t gp_drivers_count;
+GP_HIDDEN const gp_driver_entry *gp_driver_find(const char *name);
+/* The names of the table's entries, in table order (static, built once). */
+GP_HIDDEN const char *const *gp_driver_names(size_t *n);
 /*
  * Choose the driver for cfg (cfg->driver names one; NULL: the first entry
  * whose probe answers, in the order xapi, xen, sim) and open it into d

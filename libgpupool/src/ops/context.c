@@ -51,9 +51,8 @@ int gp_ctx_alloc(gp_ctx **out, const gp_config *cfg, gp_error_info *err)
     gp_ctx *ctx;
 
     *out = NULL;
-    if (cfg && cfg->driver && gp_driver_kind_from_string(cfg->driver) < 0)
-        return gp_enum_invalid(err, "driver", "the driver", gp_driver_kind_names,
-                               gp_driver_kind_count, cfg->driver);
+    if (cfg && cfg->driver && gp_driver_check(cfg->driver, err))
+        return GP_ERR_INVALID_ARGUMENT;
     ctx = calloc(1, sizeof(*ctx));
     if (!ctx)
         return gp_err_set(err, GP_ERR_NOMEM, "out of memory");
@@ -97,7 +96,7 @@ const char *gp_ctx_driver_name(gp_ctx *ctx)
     const gp_driver_entry *e;
     if (gp_ctx_driver(ctx, &e))
         return NULL;
-    return gp_driver_kind_to_string(e->kind);
+    return e->name;
 }
 
 int gp_ctx_driver(gp_ctx *ctx, const gp_driver_entry **entry)

@@ -32,8 +32,11 @@ struct gp_ctx {
 GP_HIDDEN int gp_ctx_driver(gp_ctx *ctx, const gp_driver_entry **entry);
 /* The same, returning the driver's ops (call them with &ctx->drv). */
 GP_HIDDEN int gp_ctx_drv_ops(gp_ctx *ctx, const gp_driver_ops **ops);
+/* GP_OK when name is in the drivers' table, else GP_ERR_INVALID_ARGUMENT
+ * "unknown driver 'x' (xapi, xen, sim or auto)" with param driver. */
+GP_HIDDEN int gp_driver_check(const char *name, gp_error_info *err);
 /* The name of the context's driver (after gp_ctx_driver succeeded). */
-#define GP_CTX_DRIVER_NAME(ctx) gp_driver_kind_to_string((ctx)->drv_entry->kind)
+#define GP_CTX_DRIVER_NAME(ctx) ((ctx)->drv_entry->name)
 
 /* VMs through the driver, with what gpupool's assignments know of halted
  * VMs the driver knows only by uuid (halted_by_uuid: plain Xen); the

@@ -214,7 +214,7 @@ static int sim_only(gp_ctx *ctx, const char *what)
     int rc = gp_ctx_driver(ctx, &e);
     if (rc)
         return rc;
-    if (e->kind != GP_DRIVER_SIM) {
+    if (e->ops != &gp_driver_sim) {
         rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED, "%s is only possible with the sim driver, not %s",
                     what, GP_CTX_DRIVER_NAME(ctx));
         GP_PARAM(ctx, "driver", "%s", GP_CTX_DRIVER_NAME(ctx));

@@ -19,7 +19,7 @@ static int need_xapi(gp_ctx *ctx)
     int rc = gp_ctx_driver(ctx, &e);
     if (rc)
         return rc;
-    if (e->kind != GP_DRIVER_XAPI) {
+    if (e->ops != &gp_driver_xapi) {
         rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
                     "only the xapi driver (XCP-ng) can do this; the driver in use is %s",
                     GP_CTX_DRIVER_NAME(ctx));

@@ -144,7 +144,7 @@ static int need_xen(gp_ctx *ctx, const char *op)
     int rc = gp_ctx_driver(ctx, &e);
     if (rc)
         return rc;
-    if (e->kind != GP_DRIVER_XEN) {
+    if (e->ops != &gp_driver_xen) {
         rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED, "%s needs the xen driver (this context uses %s)",
                     op, GP_CTX_DRIVER_NAME(ctx));
         GP_PARAM(ctx, "driver", "%s", GP_CTX_DRIVER_NAME(ctx));
