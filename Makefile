@@ -153,3 +153,4 @@ clean:
 	rm -f libgpupool/src/*/*.o $(LIB_SO) libgpupool/$(SONAME) $(LIB_A) $(CLI) $(PLUGIN) \
 	    $(TEST_BINS) $(BENCH_BINS)
 	rm -rf tests/tmp
+include mk/xcpng83.mk

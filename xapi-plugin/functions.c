@@ -15,6 +15,12 @@
 
 #include "plugin.h"
 
+/* json-c < 0.15 (XCP-ng 8.3 has 0.14) has no json_object_new_array_ext; its
+ * size is only the initial capacity, so the plain array is the same array. */
+#if JSON_C_VERSION_NUM < ((0 << 16) | (15 << 8))
+#define json_object_new_array_ext(n) ((void)(n), json_object_new_array())
+#endif
+
 typedef struct {
     const char *name;
     bool mutating;

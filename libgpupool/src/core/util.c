@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,13 +193,15 @@ void gp_uuid_generate(char out[37])
 {
     unsigned char b[16];
     size_t got = 0;
+    /* /dev/urandom, not getrandom(): glibc 2.17 (XCP-ng 8.3) has no wrapper. */
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     while (got < sizeof(b)) {
-        ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
-        if (r < 0) {
-            if (errno == EINTR)
+        ssize_t r = fd >= 0 ? read(fd, b + got, sizeof(b) - got) : -1;
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR)
                 continue;
-            /* getrandom cannot fail on Linux >= 3.17 with flags 0 except EINTR;
-             * fall back to time-seeded bytes rather than leave zeros. */
+            /* No /dev/urandom (a bare chroot): fall back to time-seeded
+             * bytes rather than leave zeros. */
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             srandom((unsigned)(ts.tv_nsec ^ ts.tv_sec ^ getpid()));
@@ -210,6 +211,8 @@ void gp_uuid_generate(char out[37])
         }
         got += (size_t)r;
     }
+    if (fd >= 0)
+        close(fd);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37,

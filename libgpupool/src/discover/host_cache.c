@@ -29,8 +29,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Bump when the serialised shape or the discovery logic changes. */
-#define HOST_CACHE_FORMAT 3
+/* Bump when the serialised shape or the discovery logic changes.  4: plain
+ * rowid tables (sqlite 3.7.17 on XCP-ng 8.3 has no WITHOUT ROWID); a format-3
+ * cache is dropped and rebuilt on first open, as for any format change. */
+#define HOST_CACHE_FORMAT 4
 
 /* Sources smaller than this parse faster than the cache reads back (the
  * embedded 8-GPU host: 52 KiB, ~0.3 ms), so they are not cached. */
@@ -116,7 +118,7 @@ static const char cache_schema[] =
     "  subsys_vendor_id INTEGER NOT NULL, subsys_device_id INTEGER NOT NULL,"
     "  vendor_name TEXT, device_name TEXT, subsys_name TEXT,"
     "  PRIMARY KEY (stamp, vendor_id, device_id, subsys_vendor_id, subsys_device_id)"
-    ") WITHOUT ROWID;"
+    ");"
     "CREATE TABLE host_cache ("
     "  key TEXT PRIMARY KEY NOT NULL,"
     "  stamp TEXT NOT NULL,"
@@ -130,13 +132,13 @@ static const char cache_schema[] =
     "  mem_total INTEGER NOT NULL, mem_free INTEGER NOT NULL,"
     "  cpus TEXT NOT NULL, distances TEXT,"
     "  PRIMARY KEY (key, idx)"
-    ") WITHOUT ROWID;"
+    ");"
     "CREATE TABLE host_cache_cpu ("
     "  key TEXT NOT NULL REFERENCES host_cache(key) ON DELETE CASCADE,"
     "  id INTEGER NOT NULL, core INTEGER NOT NULL, socket INTEGER NOT NULL,"
     "  node INTEGER NOT NULL,"
     "  PRIMARY KEY (key, id)"
-    ") WITHOUT ROWID;"
+    ");"
     "CREATE TABLE host_cache_gpu ("
     "  key TEXT NOT NULL REFERENCES host_cache(key) ON DELETE CASCADE,"
     "  idx INTEGER NOT NULL, pci_id TEXT NOT NULL,"
@@ -149,13 +151,13 @@ static const char cache_schema[] =
     "  driver TEXT, reset_method TEXT, source TEXT,"
     "  group_members TEXT, companions TEXT,"
     "  PRIMARY KEY (key, idx)"
-    ") WITHOUT ROWID;"
+    ");"
     "CREATE TABLE host_cache_function ("
     "  key TEXT NOT NULL REFERENCES host_cache(key) ON DELETE CASCADE,"
     "  idx INTEGER NOT NULL, pci_id TEXT NOT NULL, class_code INTEGER NOT NULL,"
     "  header_type INTEGER NOT NULL, iommu_group INTEGER NOT NULL,"
     "  PRIMARY KEY (key, idx)"
-    ") WITHOUT ROWID;";
+    ");";
 
 /* Open "<db>.hostcache" (created 0600), with its schema at HOST_CACHE_FORMAT.
  * NULL when it cannot be had: no cache this time. */

@@ -40,6 +40,24 @@
 #define GP_PCI_AF_CAP_FLR 0x02
 #define GP_PCI_SRIOV_TOTALVFS 0x0e
 
+/* libpci before 3.8 (XCP-ng 8.3 has pciutils 3.5.1): no PCI_NONRET, no
+ * PCI_FILL_CLASS_EXT / PCI_FILL_SUBSYS / PCI_FILL_IOMMU_GROUP, no prog_if,
+ * rev_id, subsys_* fields, no pci_get_string_property.  pci_fill_ext() gives
+ * scan_device the same facts with either. */
+#if PCI_LIB_VERSION >= 0x030800
+#define GP_PCI_NATIVE_EXT 1
+#else
+#define GP_PCI_NATIVE_EXT 0
+#ifndef PCI_NONRET
+#define PCI_NONRET __attribute__((noreturn))
+#endif
+#ifndef PCI_FILL_IOMMU_GROUP
+#define PCI_FILL_IOMMU_GROUP 0x4000
+#endif
+#define PCI_FILL_CLASS_EXT 0x00020000
+#define PCI_FILL_SUBSYS 0x00040000
+#endif
+
 /* ---- libpci error trap -------------------------------------------------------- */
 
 static __thread jmp_buf *pci_trap;
@@ -405,6 +423,67 @@ static void gpu_read_sysfs(const char *dir, gp_gpu *g)
         g->boot_vga = v ? GP_YES : GP_NO;
 }
 
+/* pci_fill_info, plus prog-if, revision, subsystem ids and IOMMU group in *x.
+ * Before libpci 3.8 these are read the way 3.8's back ends read them: from
+ * the sysfs attributes (class, revision, subsystem_vendor, subsystem_device,
+ * the iommu_group link) when the device has a sysfs dir, else from config
+ * space (a dump has no IOMMU group either way). */
+typedef struct {
+    int known;
+    unsigned prog_if, rev_id, subsys_vendor_id, subsys_id;
+    int iommu_group;  /* -1: unknown */
+} pci_ext;
+
+static int pci_fill_ext(struct pci_dev *d, int flags, const char *dir, pci_ext *x)
+{
+    memset(x, 0, sizeof(*x));
+    x->iommu_group = -1;
+#if GP_PCI_NATIVE_EXT
+    (void)dir;
+    x->known = pci_fill_info(d, flags);
+    x->prog_if = d->prog_if;
+    x->rev_id = d->rev_id;
+    x->subsys_vendor_id = d->subsys_vendor_id;
+    x->subsys_id = d->subsys_id;
+    if (x->known & PCI_FILL_IOMMU_GROUP) {
+        const char *grp = pci_get_string_property(d, PCI_FILL_IOMMU_GROUP);
+        if (grp && *grp)
+            x->iommu_group = atoi(grp);
+    }
+#else
+    long v;
+    x->known = pci_fill_info(d, flags & ~(PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS |
+                                          PCI_FILL_IOMMU_GROUP));
+    if (flags & PCI_FILL_CLASS_EXT) {
+        x->prog_if = dir && !sysfs_int(dir, "class", 16, &v) ? (unsigned)v & 0xff
+                                                             : pci_read_byte(d, PCI_CLASS_PROG);
+        x->rev_id = dir && !sysfs_int(dir, "revision", 16, &v) ? (unsigned)v & 0xff
+                                                               : pci_read_byte(d, PCI_REVISION_ID);
+        x->known |= PCI_FILL_CLASS_EXT;
+    }
+    if (flags & PCI_FILL_SUBSYS) {
+        if (dir && !sysfs_int(dir, "subsystem_vendor", 16, &v)) {
+            x->subsys_vendor_id = (unsigned)v & 0xffff;
+            if (!sysfs_int(dir, "subsystem_device", 16, &v))
+                x->subsys_id = (unsigned)v & 0xffff;
+            x->known |= PCI_FILL_SUBSYS;
+        } else if ((pci_read_byte(d, PCI_HEADER_TYPE) & 0x7f) == PCI_HEADER_TYPE_NORMAL) {
+            x->subsys_vendor_id = pci_read_word(d, PCI_SUBSYSTEM_VENDOR_ID);
+            x->subsys_id = pci_read_word(d, PCI_SUBSYSTEM_ID);
+            x->known |= PCI_FILL_SUBSYS;
+        }
+    }
+    if ((flags & PCI_FILL_IOMMU_GROUP) && dir) {
+        char *grp = sysfs_link_base(dir, "iommu_group");
+        if (grp && *grp)
+            x->iommu_group = atoi(grp);
+        free(grp);
+        x->known |= PCI_FILL_IOMMU_GROUP;
+    }
+#endif
+    return x->known;
+}
+
 static int scan_device(pci_scan *s, const gp_config *cfg, struct pci_dev *d)
 {
     char dir[4096];
@@ -438,7 +517,8 @@ static int scan_device(pci_scan *s, const gp_config *cfg, struct pci_dev *d)
             flags |= PCI_FILL_SIZES;
         dir[strlen(dir) - strlen("/resource")] = '\0';
     }
-    int known = pci_fill_info(d, flags);
+    pci_ext x;
+    int known = pci_fill_ext(d, flags, has_dir ? dir : NULL, &x);
 
     f->class_code = d->device_class;
     f->vendor_id = d->vendor_id;
@@ -447,11 +527,8 @@ static int scan_device(pci_scan *s, const gp_config *cfg, struct pci_dev *d)
         f->header_type = hdr & 0x7f;
     else
         f->header_type = (d->device_class == PCI_CLASS_BRIDGE_PCI) ? 1 : 0;
-    if (known & PCI_FILL_IOMMU_GROUP) {
-        const char *grp = pci_get_string_property(d, PCI_FILL_IOMMU_GROUP);
-        if (grp && *grp)
-            f->iommu_group = atoi(grp);
-    }
+    if (known & PCI_FILL_IOMMU_GROUP)
+        f->iommu_group = x.iommu_group;
     if (has_dir) {
         f->driver = sysfs_link_base(dir, "driver");
         if (!f->driver)
@@ -475,13 +552,13 @@ static int scan_device(pci_scan *s, const gp_config *cfg, struct pci_dev *d)
     g->vendor_id = d->vendor_id;
     g->device_id = d->device_id;
     if (known & PCI_FILL_SUBSYS) {
-        g->subsys_vendor_id = d->subsys_vendor_id;
-        g->subsys_device_id = d->subsys_id;
+        g->subsys_vendor_id = x.subsys_vendor_id;
+        g->subsys_device_id = x.subsys_id;
     }
     g->class_code = d->device_class;
     if (known & PCI_FILL_CLASS_EXT) {
-        g->prog_if = d->prog_if;
-        g->revision = d->rev_id;
+        g->prog_if = x.prog_if;
+        g->revision = x.rev_id;
     }
     g->numa_node = (known & PCI_FILL_NUMA_NODE) && d->numa_node >= 0 ? d->numa_node : -1;
     g->iommu_group = f->iommu_group;
