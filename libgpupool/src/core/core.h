@@ -99,14 +99,6 @@ GP_HIDDEN char *gp_json_take_text(struct json_object *o);
     }
 
 /* Internal closed sets (the public ones are in gpupool.h). */
-/* Where a host's CPU / NUMA topology comes from (discover/). */
-typedef enum {
-    GP_HOST_SOURCE_EMBEDDED = 0, /* the compiled-in dual-socket 8-GPU host */
-    GP_HOST_SOURCE_HWLOC,        /* an lstopo XML file */
-    GP_HOST_SOURCE_LIBXL,        /* the hypervisor, through libxl */
-    GP_HOST_SOURCE_SYSFS,        /* /sys or a captured tree */
-    GP_HOST_SOURCE_LAST
-} gp_host_source;
 /* The objects the records layer (ops/records.c) serialises. */
 typedef enum {
     GP_RECORD_GPU = 0, GP_RECORD_POOL, GP_RECORD_ASSIGNMENT, GP_RECORD_HOST,
@@ -118,7 +110,6 @@ GP_ENUM_DECL(gp_pin_mode);
 GP_ENUM_DECL(gp_placement_strategy);
 GP_ENUM_DECL(gp_vm_state);
 GP_ENUM_DECL(gp_locality);
-GP_ENUM_DECL(gp_host_source);
 GP_ENUM_DECL(gp_record_kind);
 
 /* "a, b or c" of a table (for messages), malloc'ed; NULL on ENOMEM. */

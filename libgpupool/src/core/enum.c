@@ -17,7 +17,6 @@ GP_ENUM_IMPL(gp_placement_strategy, GP_PLACE_STRATEGY_LAST, "pack", "spread")
 GP_ENUM_IMPL(gp_vm_state, GP_VM_STATE_LAST, "halted", "running", "paused", "suspended",
              "shutdown", "dying")
 GP_ENUM_IMPL(gp_locality, GP_LOCALITY_LAST, "local", "socket", "unknown", "remote")
-GP_ENUM_IMPL(gp_host_source, GP_HOST_SOURCE_LAST, "embedded", "hwloc", "libxl", "sysfs")
 GP_ENUM_IMPL(gp_record_kind, GP_RECORD_KIND_LAST, "gpu", "pool", "assignment", "host",
              "audit", "vm", "placement")
 

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+GP_ENUM_IMPL(gp_host_source, GP_HOST_SOURCE_LAST, "embedded", "hwloc", "libxl", "sysfs")
+
 static gp_host_source topology_source(const gp_config *cfg, bool use_libxl)
 {
     const char *t = cfg->topology_file;
@@ -44,8 +46,13 @@ static int load_topology(const gp_config *cfg, gp_host_source src, bool with_pci
     case GP_HOST_SOURCE_HWLOC:
         return gp_hwloc_load(cfg->topology_file, NULL, 0, cfg, with_pci, h, err);
 #ifdef GPUPOOL_WITH_XEN
-    case GP_HOST_SOURCE_LIBXL:
-        return gp_libxl_discover_topology(h, err);
+    case GP_HOST_SOURCE_LIBXL: {
+        int rc = gp_libxl_discover_topology(h, err);
+        if (rc == GP_OK && !h->topology_source &&
+            !(h->topology_source = gp_strdup(gp_host_source_to_string(src))))
+            rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
+        return rc;
+    }
 #endif
     default:
         return gp_sysfs_topology(cfg->sysfs_root, h, err);

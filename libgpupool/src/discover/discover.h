@@ -13,6 +13,16 @@
 
 #include <sqlite3.h>
 
+/* Where a host's CPU / NUMA topology comes from (discover.c). */
+typedef enum {
+    GP_HOST_SOURCE_EMBEDDED = 0, /* the compiled-in dual-socket 8-GPU host */
+    GP_HOST_SOURCE_HWLOC,        /* an lstopo XML file */
+    GP_HOST_SOURCE_LIBXL,        /* the hypervisor, through libxl */
+    GP_HOST_SOURCE_SYSFS,        /* /sys or a captured tree */
+    GP_HOST_SOURCE_LAST
+} gp_host_source;
+GP_ENUM_DECL(gp_host_source);
+
 /* The host model cache, "<state db>.hostcache": derived data, never state. */
 typedef struct {
     const char *db_path;   /* the state database's path (borrowed); NULL: default */

@@ -127,8 +127,6 @@ static int topology(gp_xl *s, gp_host *h, gp_error_info *err)
                     p->cpus[p->n_cpus++] = (int)b;
         }
     }
-    if (!h->topology_source && !(h->topology_source = gp_strdup(gp_host_source_to_string(GP_HOST_SOURCE_LIBXL))))
-        goto nomem;
     goto out;
 nomem:
     rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
