@@ -50,6 +50,7 @@ static struct {
     bool affinity_ignored;            /* set_vcpuaffinity "succeeds" but changes nothing */
     char driver[GP_PCI_ID_LEN];       /* function bound to "nvidia" in dom0 */
     bool accel_cpupool;               /* a second cpupool "accel" (id 3, pCPUs 2-3) */
+    bool cores_unknown;               /* online pCPUs with core ~0 (QEMU sockets=N,cores=1) */
 } F;
 
 static void fake_reset(void)
@@ -89,7 +90,7 @@ static libxl_cputopology *f_cputopo(libxl_ctx *lx, int *n)
     libxl_cputopology *t = calloc(5, sizeof(*t));
     (void)lx;
     for (int i = 0; i < 4; i++) {
-        t[i].core = (uint32_t)(i % 2);
+        t[i].core = F.cores_unknown ? LIBXL_CPUTOPOLOGY_INVALID_ENTRY : (uint32_t)(i % 2);
         t[i].socket = (uint32_t)(i / 2);
         t[i].node = (uint32_t)(i / 2);
     }
@@ -444,6 +445,75 @@ static void test_topology(void **state)
     gp_host_dispose(&h);
 }
 
+/* Xen 4.17 under QEMU -smp 4,sockets=4,cores=1 reports core ~0
+ * (LIBXL_CPUTOPOLOGY_INVALID_ENTRY) for online pCPUs: the core is unknown,
+ * the pCPU is not offline (only a wholly invalid entry is).  Placement still
+ * finds the node's pCPUs and spreads over them, each its own core. */
+static void test_topology_unknown_core(void **state)
+{
+    gp_ctx *ctx = *state;
+    gp_host h;
+    gp_placement pl;
+    gp_error_info err;
+    const char *pool[] = { "0000:41:00.0" };
+    gp_place_request req;
+
+    F.cores_unknown = true;
+    gp_host_init(&h);
+    assert_int_equal(gp_driver_xen.host_topology(ctx, &h), GP_OK);
+    assert_int_equal(h.n_cpus, 4);          /* online, core unknown; the offline one left out */
+    for (size_t i = 0; i < h.n_cpus; i++) {
+        assert_int_equal(h.cpus[i].id, (int)i);
+        assert_int_equal(h.cpus[i].core, -1);
+        assert_int_equal(h.cpus[i].node, (int)i / 2);
+        assert_int_equal(h.cpus[i].socket, (int)i / 2);
+    }
+    assert_int_equal(h.n_nodes, 2);
+    assert_int_equal(h.nodes[1].n_cpus, 2);
+    assert_int_equal(h.nodes[1].cpus[0], 2);
+    assert_int_equal(h.nodes[1].cpus[1], 3);
+
+    /* a GPU on node 1: 2 vCPUs spread over both pCPUs of node 1 */
+    h.gpus = calloc(1, sizeof(*h.gpus));
+    h.n_gpus = 1;
+    gp_gpu_init(&h.gpus[0]);
+    h.gpus[0].addr = (gp_pci_addr){ 0, 0x41, 0, 0 };
+    snprintf(h.gpus[0].pci_id, sizeof(h.gpus[0].pci_id), "0000:41:00.0");
+    h.gpus[0].numa_node = 1;
+    memset(&req, 0, sizeof(req));
+    req.policy = GP_NUMA_REQUIRED;
+    req.pin_mode = GP_PIN_HARD;
+    req.cpu_overcommit = 1;
+    req.pool_gpus = pool;
+    req.n_pool_gpus = 1;
+    req.vm_vcpus = 2;
+    req.vm_memory_mib = 128;
+    gp_placement_init(&pl);
+    gp_error_info_init(&err);
+    assert_int_equal(gp_place(&h, &req, &pl, &err), GP_OK);
+    assert_int_equal(pl.node, 1);
+    assert_int_equal(pl.memory_node, 1);
+    assert_int_equal(pl.n_pcpus, 2);
+    assert_int_equal(pl.pcpus[0], 2);
+    assert_int_equal(pl.pcpus[1], 3);
+    gp_placement_dispose(&pl);
+
+    /* 1 vCPU with pCPU 2 already loaded: the other pCPU of the node. */
+    const int busy[] = { 2 };
+    gp_place_existing ex = { "0000:99:00.0", 1, busy, 1, 1, 64, 1, false };
+    req.vm_vcpus = 1;
+    req.existing = &ex;
+    req.n_existing = 1;
+    req.cpu_overcommit = 2;
+    gp_placement_init(&pl);
+    assert_int_equal(gp_place(&h, &req, &pl, &err), GP_OK);
+    assert_int_equal(pl.n_pcpus, 1);
+    assert_int_equal(pl.pcpus[0], 3);
+    gp_placement_dispose(&pl);
+    gp_error_info_dispose(&err);
+    gp_host_dispose(&h);
+}
+
 /* On XCP-ng the xapi driver takes the same facts from libxl (dom0's sysfs
  * shows neither the host's NUMA layout nor device locality), without
  * disturbing its own driver state. */
@@ -712,6 +782,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_topology_unknown_core, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pci_locality, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xapi_driver_uses_libxl_facts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_iommu, setup, teardown),
