@@ -44,6 +44,10 @@ GP_HIDDEN int gp_cpulist_parse(const char *s, int **out, size_t *n_out);
 GP_HIDDEN char *gp_cpulist_join(const int *ids, size_t n);
 /* Format ids as a compact range list "0-3,8" (xl config style).  Caller frees. */
 GP_HIDDEN char *gp_cpulist_ranges(const int *ids, size_t n);
+/* A VM in a message: "name (uuid)", or the uuid alone when it has no name
+ * (a halted VM on plain Xen is known by its uuid only).  Returns buf. */
+GP_HIDDEN const char *gp_vm_label(const char *name_label, const char *uuid, char *buf,
+                                  size_t len);
 /* Generate a random RFC 4122 v4 UUID into out (37 bytes). */
 GP_HIDDEN void gp_uuid_generate(char out[37]);
 GP_HIDDEN bool gp_uuid_valid(const char *s);

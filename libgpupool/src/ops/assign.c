@@ -231,7 +231,9 @@ int gp_assignment_get(gp_ctx *ctx, const char *vm, gp_assignment *out)
         if (rc)
             goto out;
         if (!n) {
-            rc = GP_ERR(ctx, GP_ERR_VM_NO_GPU, "VM %s (%s) has no GPU", v.name_label, v.uuid);
+            char lb[320];
+            rc = GP_ERR(ctx, GP_ERR_VM_NO_GPU, "VM %s has no GPU",
+                        gp_vm_label(v.name_label, v.uuid, lb, sizeof(lb)));
             GP_PARAM(ctx, "vm", "%s", v.uuid);
             goto out;
         }
@@ -314,9 +316,10 @@ static int require_halted(gp_ctx *ctx, const gp_vm *v, const char *op)
 {
     if (v->state == GP_VM_HALTED)
         return GP_OK;
+    char lb[320];
     GP_ERR(ctx, GP_ERR_VM_NOT_HALTED,
-           "VM %s (%s) is %s: %s is only possible while it is halted",
-           v->name_label ? v->name_label : "?", v->uuid, gp_vm_state_name(v->state), op);
+           "VM %s is %s: %s is only possible while it is halted",
+           gp_vm_label(v->name_label, v->uuid, lb, sizeof(lb)), gp_vm_state_name(v->state), op);
     GP_PARAM(ctx, "vm", "%s", v->uuid);
     GP_PARAM(ctx, "power-state", "%s", gp_vm_state_name(v->state));
     return GP_ERR_VM_NOT_HALTED;
@@ -643,9 +646,10 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     if (rc)
         goto out;
     if (held) {
+        char lb[320];
         rc = GP_ERR(ctx, GP_ERR_VM_HAS_GPU,
-                    "VM %s (%s) already holds GPU %s: one GPU per VM (release it first)",
-                    v.name_label, v.uuid, held);
+                    "VM %s already holds GPU %s: one GPU per VM (release it first)",
+                    gp_vm_label(v.name_label, v.uuid, lb, sizeof(lb)), held);
         GP_PARAM(ctx, "vm", "%s", v.uuid);
         GP_PARAM(ctx, "pci-id", "%s", held);
         goto out;
@@ -748,9 +752,11 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
         req.n_allowed_cpus = cp->n_cpus;
     }
     if (req.vm_vcpus <= 0 || req.vm_memory_mib == 0) {
+        char lb[320];
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
-                    "the %s of VM %s (%s) is unknown: give it explicitly",
-                    req.vm_vcpus <= 0 ? "vCPU count" : "memory size", v.name_label, v.uuid);
+                    "the %s of VM %s is unknown: give it explicitly",
+                    req.vm_vcpus <= 0 ? "vCPU count" : "memory size",
+                    gp_vm_label(v.name_label, v.uuid, lb, sizeof(lb)));
         GP_PARAM(ctx, "vm", "%s", v.uuid);
         goto out;
     }
@@ -863,8 +869,9 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
     if (rc)
         goto out;
     if (!n) {
-        rc = GP_ERR(ctx, GP_ERR_VM_NO_GPU, "VM %s (%s) has no GPU to release", v.name_label,
-                    v.uuid);
+        char lb[320];
+        rc = GP_ERR(ctx, GP_ERR_VM_NO_GPU, "VM %s has no GPU to release",
+                    gp_vm_label(v.name_label, v.uuid, lb, sizeof(lb)));
         GP_PARAM(ctx, "vm", "%s", v.uuid);
         goto out;
     }

@@ -81,14 +81,68 @@ int gp_vm_xl_config(gp_ctx *ctx, const char *vm, char **text_out)
         goto out;
     if (cpupool && strcmp(cpupool, GP_CPUPOOL_DEFAULT))
         sb_printf(&b, "pool = \"%s\"\n", cpupool);
+    /*
+     * Memory.  libxl 4.17 (libxl__build_pre) runs its automatic NUMA
+     * placement unless the config gives a soft affinity (xl: cpus_soft, or
+     * cpus as a list); numa_place_domain() ignores the hard affinity (it
+     * passes the cpupool's cpumap, not hard & cpupool, to
+     * libxl__get_numa_candidate) and sets the domain's node affinity to the
+     * node it picks (fewest vCPUs, then most free memory), which is where
+     * Xen then allocates the memory.  A cpus_soft line turns that off; Xen's
+     * automatic node affinity then is the node of hard & soft affinity,
+     * set before the memory is populated.  So every pin mode gets cpus_soft:
+     * hard = the pin set twice (hard and soft), soft = the pin set, none =
+     * every pCPU of the memory node in the pool's cpupool.
+     */
     if (a.pin_mode != GP_PIN_NONE && a.n_pcpus) {
         cpus = gp_cpulist_ranges(a.pcpus, a.n_pcpus);
-        if (!cpus) {
+    } else if (a.memory_node >= 0) {
+        const gp_host *host = NULL;
+        const gp_numa_node *nd;
+        const gp_cpupool *cp = NULL;
+        int *ids = NULL;
+        size_t nids = 0;
+        rc = gp_host_get(ctx, &host);
+        if (rc)
+            goto out;
+        nd = gp_host_find_node(host, a.memory_node);
+        for (size_t i = 0; i < host->n_cpupools && !cp; i++)
+            if (cpupool && host->cpupools[i].name && !strcmp(host->cpupools[i].name, cpupool))
+                cp = &host->cpupools[i];
+        if (nd && nd->n_cpus && (ids = malloc(nd->n_cpus * sizeof(int)))) {
+            for (size_t i = 0; i < nd->n_cpus; i++) {
+                bool in = !host->n_cpupools;
+                for (size_t j = 0; cp && j < cp->n_cpus && !in; j++)
+                    in = cp->cpus[j] == nd->cpus[i];
+                if (in)
+                    ids[nids++] = nd->cpus[i];
+            }
+            if (nids)
+                cpus = gp_cpulist_ranges(ids, nids);
+            else
+                sb_printf(&b, "# gpupool: node %d has no pCPU in cpupool %s: memory placement "
+                              "left to libxl\n", a.memory_node, cpupool ? cpupool : "?");
+            free(ids);
+            if (nids && !cpus) {
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+        } else if (nd && nd->n_cpus) {
             rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
             goto out;
+        } else {
+            sb_printf(&b, "# gpupool: node %d has no known pCPU: memory placement left to "
+                          "libxl\n", a.memory_node);
         }
-        sb_printf(&b, "%s = \"%s\"\n", a.pin_mode == GP_PIN_HARD ? "cpus" : "cpus_soft", cpus);
     }
+    if ((a.pin_mode != GP_PIN_NONE && a.n_pcpus) && !cpus) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (cpus && a.pin_mode == GP_PIN_HARD)
+        sb_printf(&b, "cpus = \"%s\"\n", cpus);
+    if (cpus)
+        sb_printf(&b, "cpus_soft = \"%s\"\n", cpus);
     if (b.oom) {
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         goto out;
