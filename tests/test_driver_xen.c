@@ -51,6 +51,7 @@ static struct {
     char driver[GP_PCI_ID_LEN];       /* function bound to "nvidia" in dom0 */
     bool accel_cpupool;               /* a second cpupool "accel" (id 3, pCPUs 2-3) */
     bool cores_unknown;               /* online pCPUs with core ~0 (QEMU sockets=N,cores=1) */
+    uint8_t node_aff;                 /* node affinity libxl reports for every domain */
 } F;
 
 static void fake_reset(void)
@@ -339,6 +340,15 @@ static libxl_device_pci *f_pci_list(libxl_ctx *lx, uint32_t domid, int *n)
     return d ? list_of(d->pci, d->npci) : NULL;
 }
 
+static int f_nodeaff(libxl_ctx *lx, uint32_t domid, libxl_bitmap *nodemap)
+{
+    (void)lx;
+    if (!dom_by_id(domid))
+        return ERROR_FAIL;
+    nodemap->map[0] = F.node_aff;
+    return 0;
+}
+
 static char *f_pci_driver(const char *pci_id)
 {
     for (int i = 0; i < F.nassignable; i++)
@@ -367,6 +377,7 @@ static const struct gp_xen_libxl fake = {
     .pci_add = f_pci_add, .pci_remove = f_pci_remove, .pci_destroy = f_pci_remove,
     .pci_list = f_pci_list, .pci_list_free = f_pci_list_free,
     .pci_driver = f_pci_driver, .pci_bind = f_pci_bind,
+    .get_nodeaffinity = f_nodeaff,
 };
 
 /* ---- fixtures -------------------------------------------------------------------- */
@@ -740,9 +751,17 @@ static void test_boot_prepare_cpupool(void **state)
     assert_int_equal(d->hard[0], 0x0f);
     assert_int_equal(d->hard[1], 0x0f);
 
-    /* In the pool's cpupool: attached and pinned. */
+    /* In the pool's cpupool: attached and pinned.  Created with node
+     * affinity 1 (the memory node): memory best-effort on node 1. */
     d->cpupool = 3;
-    assert_int_equal(gp_vm_boot_prepare(ctx, UUID_A), GP_OK);
+    F.node_aff = 0x02;
+    gp_boot_prepare_result r;
+    assert_int_equal(gp_vm_boot_prepare_ex(ctx, UUID_A, &r), GP_OK);
+    assert_int_equal(r.domid, 7);
+    assert_int_equal(r.memory_node, 1);
+    assert_int_equal(r.memory_node_certainty, GP_MEMNODE_BEST_EFFORT);
+    assert_string_equal(r.node_affinity, "1");
+    assert_string_equal(r.note, "");
     assert_int_equal(d->npci, 1);
     assert_string_equal(d->pci[0], "0000:41:00.0");
     assert_int_equal(d->hard[0], 0x0c);
@@ -757,7 +776,8 @@ static void test_boot_prepare_cpupool(void **state)
     assert_string_equal(au[nau - 1].object, UUID_A);
     assert_string_equal(au[nau - 1].after,
                         "{\"domid\":7,\"pci_ids\":[\"0000:41:00.0\"],\"pcpus\":\"2,3\","
-                        "\"pin_mode\":\"hard\"}");
+                        "\"pin_mode\":\"hard\",\"node_affinity\":\"1\","
+                        "\"memory_node_certainty\":\"best-effort\"}");
     gp_audit_list_free(au, nau);
 }
 
@@ -767,15 +787,31 @@ static void test_boot_prepare_default_cpupool(void **state)
     /* A pool in Pool-0 and a domain in Pool-0: the default works as before. */
     seed_assignment(ctx, "Pool-0");
     fake_dom *d = add_dom(8, UUID_A, "g1", true, 2);
-    assert_int_equal(gp_vm_boot_prepare(ctx, UUID_A), GP_OK);
+    /* Created without gpupool's lines: libxl's own placement gave node
+     * affinity 0, so the memory is not known to be on node 1.  Prepared
+     * anyway, and said so. */
+    F.node_aff = 0x01;
+    gp_boot_prepare_result r;
+    assert_int_equal(gp_vm_boot_prepare_ex(ctx, UUID_A, &r), GP_OK);
+    assert_int_equal(r.memory_node_certainty, GP_MEMNODE_UNKNOWN);
+    assert_string_equal(r.node_affinity, "0");
+    assert_non_null(strstr(r.note, "node affinity 0, not memory node 1"));
+    assert_non_null(strstr(r.note, "cpus_soft"));
     assert_int_equal(d->npci, 1);
     assert_int_equal(d->hard[0], 0x0c);
     /* xl config lines: no pool = line for Pool-0. */
     char *text = NULL;
     assert_int_equal(gp_vm_xl_config(ctx, UUID_A, &text), GP_OK);
     assert_null(strstr(text, "pool ="));
-    assert_non_null(strstr(text, "cpus = \"2-3\"\n"));
+    assert_non_null(strstr(text, "cpus = \"2-3\"\ncpus_soft = \"2-3\"\n"));
     free(text);
+    /* The assignment's memory node: best-effort with the xen driver. */
+    gp_assignment a;
+    gp_assignment_init(&a);
+    assert_int_equal(gp_assignment_get(ctx, UUID_A, &a), GP_OK);
+    assert_int_equal(a.memory_node_certainty, GP_MEMNODE_BEST_EFFORT);
+    assert_non_null(strstr(a.memory_node_basis, "cpus_soft"));
+    gp_assignment_dispose(&a);
 }
 
 int main(void)

@@ -140,6 +140,10 @@ typedef struct {
     gp_pin_mode pin_mode;
 } gp_boot_config;
 
+struct gp_driver_ops;
+/* memory_node_certainty / _basis of an assignment from its driver. */
+GP_HIDDEN void gp_assignment_memory_certainty(const struct gp_driver_ops *drv, gp_assignment *a);
+
 typedef struct gp_driver_ops {
     const char *name;
     /* Open driver state; priv is stored in ctx->drv_priv. */
@@ -173,6 +177,11 @@ typedef struct gp_driver_ops {
      * (libxl_get_pci_topology); a device the hypervisor gives no node keeps
      * what discovery found.  NULL: nothing. */
     int (*host_pci_locality)(gp_ctx *ctx, gp_host *host);
+    /* What an assignment's memory_node is worth with this driver (the
+     * assignment's memory_node_certainty) and why (static text).  Zero /
+     * NULL: unknown, "the <name> driver does not place memory". */
+    gp_memnode_certainty memory_certainty;
+    const char *memory_basis;
 } gp_driver_ops;
 
 GP_HIDDEN extern const gp_driver_ops gp_driver_sim;
@@ -215,6 +224,10 @@ GP_HIDDEN int gp_xen_pci_detach(gp_ctx *ctx, int domid, const char *const *pci_i
 /* Set hard / soft affinity of every vCPU of domid to pcpus and read it back
  * (libxl_list_vcpu); a difference is GP_ERR_DRIVER naming the vCPU. */
 GP_HIDDEN int gp_xen_pin(gp_ctx *ctx, int domid, const int *pcpus, size_t n, gp_pin_mode mode);
+/* The domain's NUMA node affinity (libxl_domain_get_nodeaffinity) as a
+ * range list ("2", "0-3") in out; "" when libxl cannot tell (seam without
+ * it).  Errors: GP_ERR_DRIVER (libxl's message), GP_ERR_NOMEM. */
+GP_HIDDEN int gp_xen_node_affinity(gp_ctx *ctx, int domid, char *out, size_t len);
 /* Snapshot of what Xen reports, for host-reconcile. */
 typedef struct {
     char pci_id[GP_PCI_ID_LEN];

@@ -341,4 +341,6 @@ const gp_driver_ops gp_driver_sim = {
     .vm_apply_affinity = sim_vm_apply_affinity,
     .transactional = true,
     .vm_get = sim_vm_get,
+    .memory_certainty = GP_MEMNODE_UNKNOWN,
+    .memory_basis = "sim driver: simulated VMs, no memory is allocated",
 };

@@ -688,6 +688,8 @@ const gp_driver_ops gp_driver_xapi = {
     .transactional = false,
     .vm_get = xapi_vm_get,
     .host_pci_locality = xapi_host_pci_locality,
+    .memory_certainty = GP_MEMNODE_UNKNOWN,
+    .memory_basis = "xapi driver: xenopsd places the memory; gpupool reads no per-node figure",
 };
 
 /* ---- public XCP-ng helpers ---------------------------------------------- */

@@ -55,7 +55,8 @@
     X(libxl_device_pci_assignable_list) X(libxl_device_pci_assignable_list_free)        \
     X(libxl_device_pci_add) X(libxl_device_pci_remove) X(libxl_device_pci_destroy)      \
     X(libxl_device_pci_list) X(libxl_device_pci_list_free) X(libxl_device_pci_init)     \
-    X(libxl_device_pci_dispose) X(libxl_error_to_string) X(libxl_bitmap_init)
+    X(libxl_device_pci_dispose) X(libxl_error_to_string) X(libxl_bitmap_init)             \
+    X(libxl_domain_get_nodeaffinity)
 
 static struct {
 #define X(n) __typeof__(n) *n;
@@ -202,6 +203,7 @@ static const char *real_libxl_load(void)
     real_libxl.pci_assignable_list_free = xl.libxl_device_pci_assignable_list_free;
     real_libxl.pci_list = xl.libxl_device_pci_list;
     real_libxl.pci_list_free = xl.libxl_device_pci_list_free;
+    real_libxl.get_nodeaffinity = xl.libxl_domain_get_nodeaffinity;
     return NULL;
 }
 
@@ -1343,6 +1345,44 @@ out:
     return rc;
 }
 
+/* ---- node affinity ---------------------------------------------------------------- */
+
+int gp_xen_node_affinity(gp_ctx *ctx, int domid, char *out, size_t len)
+{
+    libxl_bitmap bm;
+    int ids[1024], lrc;
+    size_t n = 0;
+    char *s;
+
+    out[0] = '\0';
+    if (!LX->get_nodeaffinity)
+        return GP_OK;
+    libxl_bitmap_init(&bm);
+    /* xc_domain_node_getaffinity writes xc_get_nodemap_size() bytes: room
+     * for 1024 nodes. */
+    bm.size = 128;
+    bm.map = calloc(bm.size, 1);
+    if (!bm.map)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    lrc = LX->get_nodeaffinity(LXC(ctx), (uint32_t)domid, &bm);
+    if (lrc) {
+        free(bm.map);
+        lrc = lx_fail(ctx, lrc, "libxl_domain_get_nodeaffinity failed for domain %d", domid);
+        GP_PARAM(ctx, "domid", "%d", domid);
+        return lrc;
+    }
+    for (unsigned b = 0; b < bm.size * 8u && n < GP_ARRAY_SIZE(ids); b++)
+        if (bitmap_test(&bm, b))
+            ids[n++] = (int)b;
+    free(bm.map);
+    s = gp_cpulist_ranges(ids, n);
+    if (!s)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    snprintf(out, len, "%s", s);
+    free(s);
+    return GP_OK;
+}
+
 /* ---- boot record, running VMs ------------------------------------------------------- */
 
 /* The assignment itself (gpupool's database) is the boot record on plain
@@ -1380,4 +1420,11 @@ const gp_driver_ops gp_driver_xen = {
     .transactional = false,
     .vm_get = xen_vm_get,
     .host_pci_locality = xen_host_pci_locality,
+    /* docs/xen.md "Memory": a plan, kept only if the domain is created with
+     * vm-xl-config's cpus / cpus_soft lines; nothing reads per-node pages. */
+    .memory_certainty = GP_MEMNODE_BEST_EFFORT,
+    .memory_basis = "xen driver: libxl 4.17 populates the memory from the node of the "
+                    "vCPUs' hard & soft affinity when the domain is created with the cpus / "
+                    "cpus_soft lines of vm-xl-config; Xen falls back to other nodes when "
+                    "that node is short of free memory",
 };

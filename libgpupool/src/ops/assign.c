@@ -128,6 +128,14 @@ out:
     return rc;
 }
 
+void gp_assignment_memory_certainty(const gp_driver_ops *drv, gp_assignment *a)
+{
+    a->memory_node_certainty = a->memory_node >= 0 ? drv->memory_certainty : GP_MEMNODE_UNKNOWN;
+    a->memory_node_basis = a->memory_node < 0 ? "no memory node"
+                           : drv->memory_basis ? drv->memory_basis
+                           : "this driver does not place memory";
+}
+
 /* vm_name_label of each assignment from the driver, at read time; a VM the
  * driver does not know keeps NULL (unknown). */
 static int fill_vm_names(gp_ctx *ctx, const gp_driver_ops *drv, gp_assignment *as, size_t n)
@@ -137,6 +145,8 @@ static int fill_vm_names(gp_ctx *ctx, const gp_driver_ops *drv, gp_assignment *a
 
     if (!n)
         return GP_OK;
+    for (size_t i = 0; i < n; i++)
+        gp_assignment_memory_certainty(drv, &as[i]);
     gp_error_info_init(&saved);
     gp_err_copy(&saved, &ctx->err);
     if (drv->vm_get) {
@@ -782,6 +792,7 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     pl.pcpus = NULL;
     pl.n_pcpus = 0;
     a.memory_node = pl.memory_node;
+    gp_assignment_memory_certainty(drv, &a);
     a.pin_mode = pi.pin;
     a.vcpus = req.vm_vcpus;
     a.memory_mib = req.vm_memory_mib;

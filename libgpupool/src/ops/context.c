@@ -88,6 +88,15 @@ const char *gp_pin_mode_name(gp_pin_mode m)
     return (unsigned)m < GP_ARRAY_SIZE(pin_names) ? pin_names[m] : "unknown";
 }
 
+const char *gp_memnode_certainty_name(gp_memnode_certainty c)
+{
+    switch (c) {
+    case GP_MEMNODE_BEST_EFFORT: return "best-effort";
+    case GP_MEMNODE_VERIFIED: return "verified";
+    default: return "unknown";
+    }
+}
+
 int gp_pin_mode_parse(const char *s, gp_pin_mode *out)
 {
     for (size_t i = 0; s && i < GP_ARRAY_SIZE(pin_names); i++)

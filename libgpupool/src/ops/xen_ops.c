@@ -175,6 +175,13 @@ void gp_reconcile_list_free(gp_reconcile_item *items, size_t n)
 
 int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
 {
+    return gp_vm_boot_prepare_ex(ctx, vm, NULL);
+}
+
+int gp_vm_boot_prepare_ex(gp_ctx *ctx, const char *vm, gp_boot_prepare_result *out)
+{
+    if (out)
+        memset(out, 0, sizeof(*out));
     int rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
                     "vm-boot-prepare needs the xen driver: libgpupool was built without libxl");
     GP_PARAM(ctx, "vm", "%s", vm ? vm : "");
@@ -211,8 +218,15 @@ static int need_xen(gp_ctx *ctx, const char *op)
 
 int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
 {
+    return gp_vm_boot_prepare_ex(ctx, vm, NULL);
+}
+
+int gp_vm_boot_prepare_ex(gp_ctx *ctx, const char *vm, gp_boot_prepare_result *out)
+{
     gp_assignment a;
     gp_xen_dom d;
+    char node_aff[128] = "", note[512] = "";
+    gp_memnode_certainty cert = GP_MEMNODE_UNKNOWN;
     const char **ids = NULL;
     bool *attached = NULL;
     size_t n = 0;
@@ -221,6 +235,8 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
 
     gp_err_clear(&ctx->err);
     gp_assignment_init(&a);
+    if (out)
+        memset(out, 0, sizeof(*out));
     rc = need_xen(ctx, "vm-boot-prepare");
     if (rc)
         return rc;
@@ -324,6 +340,33 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
             goto out;
         }
     }
+    /* Memory: `xl create -p` populated it already, under the node affinity
+     * the domain had then; pinning below does not move it.  That affinity
+     * is read before pinning (an explicit one, set by libxl's own NUMA
+     * placement, stays; Xen's automatic one is recomputed by the pinning).
+     * Exactly the memory node: best-effort (Xen allocates there first,
+     * falls back when short); anything else: unknown, and why. */
+    {
+        char want[16];
+        gp_error_info saved;
+        gp_error_info_init(&saved);
+        gp_err_copy(&saved, &ctx->err);
+        if (gp_xen_node_affinity(ctx, d.domid, node_aff, sizeof(node_aff)) != GP_OK)
+            node_aff[0] = '\0';
+        gp_err_copy(&ctx->err, &saved);
+        gp_error_info_dispose(&saved);
+        snprintf(want, sizeof(want), "%d", a.memory_node);
+        if (a.memory_node >= 0 && !strcmp(node_aff, want))
+            cert = GP_MEMNODE_BEST_EFFORT;
+        else if (!node_aff[0])
+            snprintf(note, sizeof(note), "libxl did not give domain %d's node affinity: where "
+                     "xl create put its memory is unknown", d.domid);
+        else
+            snprintf(note, sizeof(note), "domain %d's memory was populated by xl create under "
+                     "node affinity %s, not memory node %d; pinning does not move it: create "
+                     "the paused domain with the cpus / cpus_soft lines of vm-xl-config",
+                     d.domid, node_aff, a.memory_node);
+    }
     rc = gp_xen_pci_attach(ctx, d.domid, ids, n, attached);
     if (rc) {
         GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
@@ -354,6 +397,9 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
         json_object_object_add(o, "pcpus", json_object_new_string(pcpus ? pcpus : ""));
         json_object_object_add(o, "pin_mode",
                                json_object_new_string(gp_pin_mode_name(a.pin_mode)));
+        json_object_object_add(o, "node_affinity", json_object_new_string(node_aff));
+        json_object_object_add(o, "memory_node_certainty",
+                               json_object_new_string(gp_memnode_certainty_name(cert)));
         after = gp_json_take_text(o);
     }
     rc = gp_store_begin(ctx);
@@ -363,6 +409,13 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
             rc = gp_store_commit(ctx);
         else
             gp_store_rollback(ctx);
+    }
+    if (!rc && out) {
+        out->domid = d.domid;
+        out->memory_node = a.memory_node;
+        out->memory_node_certainty = cert;
+        snprintf(out->node_affinity, sizeof(out->node_affinity), "%s", node_aff);
+        snprintf(out->note, sizeof(out->note), "%s", note);
     }
 out:
     free(ids);

@@ -44,6 +44,9 @@ struct gp_xen_libxl {
     int (*pci_destroy)(libxl_ctx *lx, uint32_t domid, libxl_device_pci *pci);
     libxl_device_pci *(*pci_list)(libxl_ctx *lx, uint32_t domid, int *n);
     void (*pci_list_free)(libxl_device_pci *l, int n);
+    /* libxl_domain_get_nodeaffinity (nodemap allocated by the caller);
+     * NULL: not available (the node affinity is then unknown). */
+    int (*get_nodeaffinity)(libxl_ctx *lx, uint32_t domid, libxl_bitmap *nodemap);
     /* dom0 side (sysfs): bound driver of a function (NULL = none; caller
      * frees) and binding one (0 or -errno). */
     char *(*pci_driver)(const char *pci_id);
