@@ -111,7 +111,7 @@ guest_facts() {
     gaff=$(xl list -n "$gn" 2>/dev/null | awk 'NR == 2 { print $NF }')
     ghard=$(expand "$(hard_aff "$gn" | tr '\n' ',' | sed 's/,$//')")
     gsoft=$(soft_aff "$gn" | tr '\n' ',' | sed 's/,$//')
-    gseen=$(guest_log "$gn" | grep '^guest: pci [0-9a-f]' | sed 's/^guest: pci //' | tr '\n' ';')
+    gseen=$(guest_log "$gn" | grep '^guest: pci [0-9a-f]\{4\}:' | sed 's/^guest: pci //' | tr '\n' ';')
     echo "FACT: layout=$LAYOUT guest=$gn pin-mode=$gmode gpu=$ggpu node=$gnode pages-on-node=${gon:-?}/${gtot:-?} ($gpct%) per-node=$gper node-affinity=$gaff vcpu-hard=$ghard vcpu-soft=$gsoft guest-sees=$gseen"
     check "$gn ($gmode): >= 95% of its pages on node $gnode (Xen: ${gon:-?} of ${gtot:-?}, $gpct%)" \
         awk -v a="${gon:-0}" -v b="${gtot:-0}" 'BEGIN { exit !(b > 0 && a * 100 >= b * 95) }'
@@ -123,7 +123,7 @@ guest_facts() {
                   [ -n "$gwant" -a "$(hard_aff "$gn")" = all -a "$(expand "$gsoft")" = "$gwant" ] ;;
     esac
     check "$gn: the guest sees $gnf PCI function(s) ($gseen)" \
-        [ "$(guest_log "$gn" | grep -c '^guest: pci [0-9a-f]')" -eq "$gnf" ]
+        [ "$(guest_log "$gn" | grep -c '^guest: pci [0-9a-f]\{4\}:')" -eq "$gnf" ]
 }
 # cpus of node N (xl info -n), comma-joined
 node_cpus() { awk -v n="$1" '$2 == n { printf "%s%s", s++ ? "," : "", $1 } END { print "" }' "$W/cpunode"; }
