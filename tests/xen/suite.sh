@@ -109,7 +109,7 @@ guest_facts() {
     gper=$(awk '$1 != "total" { printf "%s%s:%s", s++ ? "," : "", $1, $2 }' "$W/pages")
     gpct=$(awk -v a="${gon:-0}" -v b="${gtot:-0}" 'BEGIN { printf "%.1f", b ? 100 * a / b : 0 }')
     gaff=$(xl list -n "$gn" 2>/dev/null | awk 'NR == 2 { print $NF }')
-    ghard=$(expand "$(hard_aff "$gn" | tr '\n' ',' | sed 's/,$//')")
+    ghard=$(hard_aff "$gn" | tr '\n' ',' | sed 's/,$//')
     gsoft=$(soft_aff "$gn" | tr '\n' ',' | sed 's/,$//')
     gseen=$(guest_log "$gn" | grep '^guest: pci [0-9a-f]\{4\}:' | sed 's/^guest: pci //' | tr '\n' ';')
     echo "FACT: layout=$LAYOUT guest=$gn pin-mode=$gmode gpu=$ggpu node=$gnode pages-on-node=${gon:-?}/${gtot:-?} ($gpct%) per-node=$gper node-affinity=$gaff vcpu-hard=$ghard vcpu-soft=$gsoft guest-sees=$gseen"
@@ -118,7 +118,7 @@ guest_facts() {
     check "$gn: node affinity $gnode (xl list -n: $gaff)" [ "$gaff" = "$gnode" ]
     case $gmode in
         hard) check "$gn: vCPUs hard and soft affinity $gwant (xl vcpu-list: $ghard / $gsoft)" \
-                  [ -n "$gwant" -a "$ghard" = "$gwant" -a "$(expand "$gsoft")" = "$gwant" ] ;;
+                  [ -n "$gwant" -a "$(expand "$ghard")" = "$gwant" -a "$(expand "$gsoft")" = "$gwant" ] ;;
         *)    check "$gn: vCPUs hard affinity all, soft $gwant (xl vcpu-list: $(hard_aff "$gn") / $gsoft)" \
                   [ -n "$gwant" -a "$(hard_aff "$gn")" = all -a "$(expand "$gsoft")" = "$gwant" ] ;;
     esac
