@@ -526,6 +526,63 @@ static void test_cpupool_xl_config_line(void **state)
     free(text);
 }
 
+/* Memory lines of vm-xl-config, one per pin mode (docs/xen.md): libxl 4.17
+ * runs its own NUMA placement, which ignores cpus = and picks the memory
+ * node itself, unless the config gives a soft affinity.  hard: cpus and
+ * cpus_soft, both the pin set; soft: cpus_soft; none: cpus_soft = every
+ * pCPU of the memory node. */
+static void test_xl_config_memory_lines(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args args = { .pool = "gpu" };
+    gp_assignment a;
+    char vm[37], *text = NULL, want[256], *cpus;
+    const gp_host *host;
+    const gp_numa_node *nd;
+
+    vm_new(f, "xm", 2, vm);
+    gp_assignment_init(&a);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "xm", &args, &a), GP_OK);
+    cpus = gp_cpulist_ranges(a.pcpus, a.n_pcpus);
+    assert_int_equal(gp_vm_xl_config(f->ctx, "xm", &text), GP_OK);
+    snprintf(want, sizeof(want), "\ncpus = \"%s\"\ncpus_soft = \"%s\"\n", cpus, cpus);
+    assert_non_null(strstr(text, want));
+    free(text);
+
+    assert_int_equal(gp_vm_gpu_release(f->ctx, "xm"), GP_OK);
+    assert_int_equal(gp_pool_set_param(f->ctx, "gpu", "pin-mode", "soft"), GP_OK);
+    gp_assignment_dispose(&a);
+    gp_assignment_init(&a);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "xm", &args, &a), GP_OK);
+    free(cpus);
+    cpus = gp_cpulist_ranges(a.pcpus, a.n_pcpus);
+    assert_int_equal(gp_vm_xl_config(f->ctx, "xm", &text), GP_OK);
+    assert_null(strstr(text, "\ncpus = "));
+    snprintf(want, sizeof(want), "\ncpus_soft = \"%s\"\n", cpus);
+    assert_non_null(strstr(text, want));
+    free(text);
+
+    assert_int_equal(gp_vm_gpu_release(f->ctx, "xm"), GP_OK);
+    assert_int_equal(gp_pool_set_param(f->ctx, "gpu", "pin-mode", "none"), GP_OK);
+    gp_assignment_dispose(&a);
+    gp_assignment_init(&a);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "xm", &args, &a), GP_OK);
+    assert_int_equal(a.n_pcpus, 0);
+    assert_true(a.memory_node >= 0);
+    assert_int_equal(gp_host_get(f->ctx, &host), GP_OK);
+    nd = gp_host_find_node(host, a.memory_node);
+    assert_non_null(nd);
+    free(cpus);
+    cpus = gp_cpulist_ranges(nd->cpus, nd->n_cpus);
+    assert_int_equal(gp_vm_xl_config(f->ctx, "xm", &text), GP_OK);
+    assert_null(strstr(text, "\ncpus = "));
+    snprintf(want, sizeof(want), "\ncpus_soft = \"%s\"\n", cpus);
+    assert_non_null(strstr(text, want));
+    free(text);
+    free(cpus);
+    gp_assignment_dispose(&a);
+}
+
 static void test_cpupool_recorded_without_xen(void **state)
 {
     fixture *f = *state;
@@ -698,6 +755,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cpupool_bounds_placement, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_cpupool_missing_refused, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_cpupool_xl_config_line, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_xl_config_memory_lines, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_cpupool_recorded_without_xen, setup,
                                         gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_race_distinct_vms, setup, gt_env_teardown),

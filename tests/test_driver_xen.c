@@ -51,6 +51,8 @@ static struct {
     bool affinity_ignored;            /* set_vcpuaffinity "succeeds" but changes nothing */
     char driver[GP_PCI_ID_LEN];       /* function bound to "nvidia" in dom0 */
     bool accel_cpupool;               /* a second cpupool "accel" (id 3, pCPUs 2-3) */
+    bool cores_unknown;               /* online pCPUs with core ~0 (QEMU sockets=N,cores=1) */
+    uint8_t node_aff;                 /* node affinity libxl reports for every domain */
 } F;
 
 static void fake_reset(void)
@@ -90,7 +92,7 @@ static libxl_cputopology *f_cputopo(libxl_ctx *lx, int *n)
     libxl_cputopology *t = calloc(5, sizeof(*t));
     (void)lx;
     for (int i = 0; i < 4; i++) {
-        t[i].core = (uint32_t)(i % 2);
+        t[i].core = F.cores_unknown ? LIBXL_CPUTOPOLOGY_INVALID_ENTRY : (uint32_t)(i % 2);
         t[i].socket = (uint32_t)(i / 2);
         t[i].node = (uint32_t)(i / 2);
     }
@@ -339,6 +341,15 @@ static libxl_device_pci *f_pci_list(libxl_ctx *lx, uint32_t domid, int *n)
     return d ? list_of(d->pci, d->npci) : NULL;
 }
 
+static int f_nodeaff(libxl_ctx *lx, uint32_t domid, libxl_bitmap *nodemap)
+{
+    (void)lx;
+    if (!dom_by_id(domid))
+        return ERROR_FAIL;
+    nodemap->map[0] = F.node_aff;
+    return 0;
+}
+
 static char *f_pci_driver(const char *pci_id)
 {
     for (int i = 0; i < F.nassignable; i++)
@@ -367,6 +378,7 @@ static const struct gp_xen_libxl fake = {
     .pci_add = f_pci_add, .pci_remove = f_pci_remove, .pci_destroy = f_pci_remove,
     .pci_list = f_pci_list, .pci_list_free = f_pci_list_free,
     .pci_driver = f_pci_driver, .pci_bind = f_pci_bind,
+    .get_nodeaffinity = f_nodeaff,
 };
 
 /* ---- fixtures -------------------------------------------------------------------- */
@@ -443,6 +455,75 @@ static void test_topology(void **state)
     assert_int_equal(h.cpupools[0].n_cpus, 4);
     assert_int_equal(h.passthrough, GP_YES);
     assert_string_equal(h.topology_source, "libxl");
+}
+
+/* Xen 4.17 under QEMU -smp 4,sockets=4,cores=1 reports core ~0
+ * (LIBXL_CPUTOPOLOGY_INVALID_ENTRY) for online pCPUs: the core is unknown,
+ * the pCPU is not offline (only a wholly invalid entry is).  Placement still
+ * finds the node's pCPUs and spreads over them, each its own core. */
+static void test_topology_unknown_core(void **state)
+{
+    gp_ctx *ctx = *state;
+    gp_host h;
+    gp_placement pl;
+    gp_error_info err;
+    const char *pool[] = { "0000:41:00.0" };
+    gp_place_request req;
+
+    F.cores_unknown = true;
+    gp_host_init(&h);
+    assert_int_equal(gp_libxl_discover_topology(&h, ctx->err), GP_OK);
+    assert_int_equal(h.n_cpus, 4);          /* online, core unknown; the offline one left out */
+    for (size_t i = 0; i < h.n_cpus; i++) {
+        assert_int_equal(h.cpus[i].id, (int)i);
+        assert_int_equal(h.cpus[i].core, -1);
+        assert_int_equal(h.cpus[i].node, (int)i / 2);
+        assert_int_equal(h.cpus[i].socket, (int)i / 2);
+    }
+    assert_int_equal(h.n_nodes, 2);
+    assert_int_equal(h.nodes[1].n_cpus, 2);
+    assert_int_equal(h.nodes[1].cpus[0], 2);
+    assert_int_equal(h.nodes[1].cpus[1], 3);
+
+    /* a GPU on node 1: 2 vCPUs spread over both pCPUs of node 1 */
+    h.gpus = calloc(1, sizeof(*h.gpus));
+    h.n_gpus = 1;
+    gp_gpu_init(&h.gpus[0]);
+    h.gpus[0].addr = (gp_pci_addr){ 0, 0x41, 0, 0 };
+    snprintf(h.gpus[0].pci_id, sizeof(h.gpus[0].pci_id), "0000:41:00.0");
+    h.gpus[0].numa_node = 1;
+    memset(&req, 0, sizeof(req));
+    req.policy = GP_NUMA_REQUIRED;
+    req.pin_mode = GP_PIN_HARD;
+    req.cpu_overcommit = 1;
+    req.pool_gpus = pool;
+    req.n_pool_gpus = 1;
+    req.vm_vcpus = 2;
+    req.vm_memory_mib = 128;
+    gp_placement_init(&pl);
+    gp_error_info_init(&err);
+    assert_int_equal(gp_place(&h, &req, &pl, &err), GP_OK);
+    assert_int_equal(pl.node, 1);
+    assert_int_equal(pl.memory_node, 1);
+    assert_int_equal(pl.n_pcpus, 2);
+    assert_int_equal(pl.pcpus[0], 2);
+    assert_int_equal(pl.pcpus[1], 3);
+    gp_placement_dispose(&pl);
+
+    /* 1 vCPU with pCPU 2 already loaded: the other pCPU of the node. */
+    const int busy[] = { 2 };
+    gp_place_existing ex = { "0000:99:00.0", 1, busy, 1, 1, 64, 1, false };
+    req.vm_vcpus = 1;
+    req.existing = &ex;
+    req.n_existing = 1;
+    req.cpu_overcommit = 2;
+    gp_placement_init(&pl);
+    assert_int_equal(gp_place(&h, &req, &pl, &err), GP_OK);
+    assert_int_equal(pl.n_pcpus, 1);
+    assert_int_equal(pl.pcpus[0], 3);
+    gp_placement_dispose(&pl);
+    gp_error_info_dispose(&err);
+    gp_host_dispose(&h);
 }
 
 /* On XCP-ng the same facts come from libxl (dom0's sysfs shows neither the
@@ -687,9 +768,17 @@ static void test_boot_prepare_cpupool(void **state)
     assert_int_equal(d->hard[0], 0x0f);
     assert_int_equal(d->hard[1], 0x0f);
 
-    /* In the pool's cpupool: attached and pinned. */
+    /* In the pool's cpupool: attached and pinned.  Created with node
+     * affinity 1 (the memory node): memory best-effort on node 1. */
     d->cpupool = 3;
-    assert_int_equal(gp_vm_boot_prepare(ctx, UUID_A), GP_OK);
+    F.node_aff = 0x02;
+    gp_boot_prepare_result r;
+    assert_int_equal(gp_vm_boot_prepare_ex(ctx, UUID_A, &r), GP_OK);
+    assert_int_equal(r.domid, 7);
+    assert_int_equal(r.memory_node, 1);
+    assert_int_equal(r.memory_node_certainty, GP_MEMNODE_BEST_EFFORT);
+    assert_string_equal(r.node_affinity, "1");
+    assert_string_equal(r.note, "");
     assert_int_equal(d->npci, 1);
     assert_string_equal(d->pci[0], "0000:41:00.0");
     assert_int_equal(d->hard[0], 0x0c);
@@ -704,7 +793,8 @@ static void test_boot_prepare_cpupool(void **state)
     assert_string_equal(au[nau - 1].object, UUID_A);
     assert_string_equal(au[nau - 1].after,
                         "{\"domid\":7,\"pci_ids\":[\"0000:41:00.0\"],\"pcpus\":\"2,3\","
-                        "\"pin_mode\":\"hard\"}");
+                        "\"pin_mode\":\"hard\",\"node_affinity\":\"1\","
+                        "\"memory_node_certainty\":\"best-effort\"}");
     gp_audit_list_free(au, nau);
 }
 
@@ -714,21 +804,38 @@ static void test_boot_prepare_default_cpupool(void **state)
     /* A pool in Pool-0 and a domain in Pool-0: the default works as before. */
     seed_assignment(ctx, "Pool-0");
     fake_dom *d = add_dom(8, UUID_A, "g1", true, 2);
-    assert_int_equal(gp_vm_boot_prepare(ctx, UUID_A), GP_OK);
+    /* Created without gpupool's lines: libxl's own placement gave node
+     * affinity 0, so the memory is not known to be on node 1.  Prepared
+     * anyway, and said so. */
+    F.node_aff = 0x01;
+    gp_boot_prepare_result r;
+    assert_int_equal(gp_vm_boot_prepare_ex(ctx, UUID_A, &r), GP_OK);
+    assert_int_equal(r.memory_node_certainty, GP_MEMNODE_UNKNOWN);
+    assert_string_equal(r.node_affinity, "0");
+    assert_non_null(strstr(r.note, "node affinity 0, not memory node 1"));
+    assert_non_null(strstr(r.note, "cpus_soft"));
     assert_int_equal(d->npci, 1);
     assert_int_equal(d->hard[0], 0x0c);
     /* xl config lines: no pool = line for Pool-0. */
     char *text = NULL;
     assert_int_equal(gp_vm_xl_config(ctx, UUID_A, &text), GP_OK);
     assert_null(strstr(text, "pool ="));
-    assert_non_null(strstr(text, "cpus = \"2-3\"\n"));
+    assert_non_null(strstr(text, "cpus = \"2-3\"\ncpus_soft = \"2-3\"\n"));
     free(text);
+    /* The assignment's memory node: best-effort with the xen driver. */
+    gp_assignment a;
+    gp_assignment_init(&a);
+    assert_int_equal(gp_assignment_get(ctx, UUID_A, &a), GP_OK);
+    assert_int_equal(a.memory_node_certainty, GP_MEMNODE_BEST_EFFORT);
+    assert_non_null(strstr(a.memory_node_basis, "cpus_soft"));
+    gp_assignment_dispose(&a);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_topology_unknown_core, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pci_locality, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xapi_driver_uses_libxl_facts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_iommu, setup, teardown),

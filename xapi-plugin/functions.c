@@ -274,6 +274,8 @@ static json_object *assignment_json(const gp_assignment *a)
     json_object_object_add(o, "numa_node", jint_known(a->numa_node, a->numa_node >= 0));
     json_object_object_add(o, "pcpus", jints(a->pcpus, a->n_pcpus));
     json_object_object_add(o, "memory_node", jint_known(a->memory_node, a->memory_node >= 0));
+    json_object_object_add(o, "memory_node_certainty",
+                           json_object_new_string(gp_memnode_certainty_name(a->memory_node_certainty)));
     json_object_object_add(o, "pin_mode", json_object_new_string(gp_pin_mode_name(a->pin_mode)));
     json_object_object_add(o, "vcpus", json_object_new_int(a->vcpus));
     json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)a->memory_mib));

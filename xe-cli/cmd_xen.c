@@ -18,10 +18,30 @@ static int cmd_vm_xl_config(xe_call *c)
     return 0;
 }
 
+/* One record: the domain, and what is known of where its memory is. */
 static int cmd_vm_boot_prepare(xe_call *c)
 {
-    if (gp_vm_boot_prepare(c->ctx, xe_arg_get(c, "vm")))
+    static const char *const keys[] = { "domid", "memory-node", "memory-node-certainty",
+                                        "node-affinity", "note" };
+    gp_boot_prepare_result r;
+    char domid[16], node[16];
+    if (gp_vm_boot_prepare_ex(c->ctx, xe_arg_get(c, "vm"), &r))
         return xe_fail_ctx(c);
+    snprintf(domid, sizeof(domid), "%d", r.domid);
+    if (r.memory_node >= 0)
+        snprintf(node, sizeof(node), "%d", r.memory_node);
+    else
+        snprintf(node, sizeof(node), "unknown");
+    gp_field f[5] = {
+        { (char *)"domid", domid },
+        { (char *)"memory-node", node },
+        { (char *)"memory-node-certainty",
+          (char *)gp_memnode_certainty_name(r.memory_node_certainty) },
+        { (char *)"node-affinity", (char *)(r.node_affinity[0] ? r.node_affinity : "unknown") },
+        { (char *)"note", r.note },
+    };
+    gp_record rec = { f, 5 };
+    xe_print_record(c->out, &rec, keys, 5, NULL);
     return 0;
 }
 

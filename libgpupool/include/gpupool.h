@@ -560,6 +560,28 @@ int gp_sim_vm_shutdown(gp_ctx *ctx, const char *vm); /* running/paused -> halted
 int gp_sim_vm_destroy(gp_ctx *ctx, const char *vm);  /* halted only; releases nothing itself:
                                                         refused with GP_ERR_VM_HAS_GPU while assigned */
 
+/*
+ * How much is known of where a VM's memory is (or will be) once its domain
+ * exists.  Never more than a source says:
+ *  - unknown: nothing gpupool can read says where the memory is (sim and
+ *    xapi drivers; a domain whose memory was populated under another node
+ *    affinity);
+ *  - best-effort: the toolstack allocates from the memory node first (Xen:
+ *    the domain's node affinity is that node when its memory is populated)
+ *    but Xen falls back to other nodes when that node is short of free
+ *    memory, and nothing read the per-node page counts;
+ *  - verified: per-node page counts of the live domain were read from the
+ *    hypervisor and show the memory on that node.
+ */
+typedef enum {
+    GP_MEMNODE_UNKNOWN = 0,
+    GP_MEMNODE_BEST_EFFORT,
+    GP_MEMNODE_VERIFIED,
+    GP_MEMNODE_CERTAINTY_LAST  /* sentinel */
+} gp_memnode_certainty;
+
+const char *gp_memnode_certainty_name(gp_memnode_certainty c); /* "unknown", "best-effort", "verified" */
+
 /* ------------------------------------------------------------------------ */
 /* Placement (pure)                                                          */
 /* ------------------------------------------------------------------------ */
@@ -742,6 +764,10 @@ typedef struct {
     uint64_t memory_mib;
     char *reason;
     char *created;         /* ISO 8601 UTC */
+    /* How sure the memory_node is, from the driver at read time, and the
+     * basis of that claim (static text, not freed). */
+    gp_memnode_certainty memory_node_certainty;
+    const char *memory_node_basis;
 } gp_assignment;
 
 void gp_assignment_init(gp_assignment *a);
@@ -891,6 +917,28 @@ int gp_vm_xl_config(gp_ctx *ctx, const char *vm, char **text_out);
  * libxl's own), GP_ERR_DB*.
  */
 int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm);
+
+/*
+ * What vm-boot-prepare did and what it knows of the domain's memory.  A
+ * domain created with `xl create -p` has its memory populated before
+ * boot-prepare runs; pinning its vCPUs afterwards does not move it.  The
+ * memory went where the domain's node affinity pointed at creation, which
+ * boot-prepare reads (libxl_domain_get_nodeaffinity) before pinning:
+ * exactly the assignment's memory node gives best-effort, anything else
+ * unknown (with a note saying why and how to fix: create the paused
+ * domain with the cpus / cpus_soft lines vm-xl-config prints).
+ */
+typedef struct {
+    int domid;
+    int memory_node;                          /* the assignment's memory node */
+    gp_memnode_certainty memory_node_certainty;
+    char node_affinity[128];                  /* domain's node affinity before pinning ("2",
+                                                 "0-3"); "" when libxl did not say */
+    char note[512];                           /* why, when not best-effort; "" otherwise */
+} gp_boot_prepare_result;
+
+/* gp_vm_boot_prepare() that also fills *out (may be NULL). */
+int gp_vm_boot_prepare_ex(gp_ctx *ctx, const char *vm, gp_boot_prepare_result *out);
 
 /* One difference between gpupool's database and what Xen reports. */
 typedef struct {

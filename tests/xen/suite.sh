@@ -1,9 +1,18 @@
 #!/bin/sh
 # tests/xen/suite.sh - gpupool's integration suite against real Xen 4.17.
-# Runs in dom0 of the QEMU host that tests/xen/run boots (2 NUMA nodes, VT-d,
-# display functions 0000:21:00.0 0000:22:00.0 on node 0, 0000:41:00.0 (+
-# 0000:41:00.1 audio companion) 0000:42:00.0 on node 1), with the project
-# tree as cwd.  Prints PASS/FAIL lines and ends with "N passed, N failed".
+# Runs in dom0 of the QEMU host that tests/xen/run boots, with the project
+# tree as cwd; GPUPOOL_LAYOUT (from the dom0 kernel command line) names it:
+#  2node: 2 NUMA nodes, VT-d, display functions 0000:21:00.0 0000:22:00.0
+#         on node 0, 0000:41:00.0 (+ 0000:41:00.1 audio companion)
+#         0000:42:00.0 on node 1;
+#  numa4: 4 nodes of one pCPU (sockets=4,cores=1: Xen gives no core id),
+#         0000:81:00.0 (+ .1 audio, multifunction) and 0000:82:00.0 on
+#         node 2, 0000:c1:00.0 on node 3, 0000:00:05.0 on the root bus.
+# Every guest started with a GPU gets its facts from Xen itself (guest_facts:
+# per-node pages from the 'u' debug key, node affinity, vCPU affinity, the
+# device the guest sees), one "FACT:" line each.
+# Prints PASS/FAIL lines and ends with "N passed, N failed".
+LAYOUT=${GPUPOOL_LAYOUT:-2node}
 ROOT=$(pwd)
 X="$ROOT/xe-cli/xe-gpupool"
 IMG="$ROOT/build/xen-image"
@@ -34,6 +43,13 @@ assign_field() { "$X" assignment-list vm-uuid="$1" params="$2" | rfield "$2"; }
 # cpu -> node from xl info -n
 xl info -n | awk '/^cpu_topology/ {t = 1; next} /^device topology/ {t = 0} /^numa_info/ {t = 0}
                   t && $1 ~ /^[0-9]+:$/ { sub(":", "", $1); print $1, $4 }' > "$W/cpunode"
+# xl 4.17's info -n prints no cpu_topology line for a CPU whose core id is
+# invalid (QEMU sockets=N,cores=1): then CPU -> node from Xen's 'u' key.
+if [ "$(wc -l < "$W/cpunode")" -lt "$(xl info | awk '$1 == "nr_cpus" { print $3 }')" ]; then
+    echo "xl info -n lists $(wc -l < "$W/cpunode") CPUs: CPU -> node from Xen's 'u' debug key"
+    xl dmesg -c > /dev/null 2>&1; xl debug-keys u; sleep 1
+    xl dmesg | sed -n 's/.*CPU\([0-9][0-9]*\) -> NODE\([0-9][0-9]*\).*/\1 \2/p' | sort -un > "$W/cpunode"
+fi
 node_of_cpu() { awk -v c="$1" '$1 == c { print $2 }' "$W/cpunode"; }
 nodes_of() { for c in $(echo "$1" | tr ',' ' '); do node_of_cpu "$c"; done | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 gpu_node() { "$X" gpu-param-get pci-id="$1" param-name=numa-node 2>/dev/null; }
@@ -54,10 +70,71 @@ vcpus = $3
 passthrough = "enabled"
 EOC
 }
-guest_log() { cat "/var/log/xen/console/guest-$1.log" 2>/dev/null; }
+guest_log() { tr -d '\r' < "/var/log/xen/console/guest-$1.log" 2>/dev/null; }
 wait_guest_pci() { # name: wait for the guest to print its PCI functions
-    i=0; while [ $i -lt 60 ]; do guest_log "$1" | grep -q 'guest: pci functions' && break; sleep 1; i=$((i + 1)); done
+    i=0; while [ $i -lt 90 ]; do guest_log "$1" | grep -q 'guest: pci done' && break; sleep 1; i=$((i + 1)); done
     guest_log "$1" | grep 'guest: pci functions' | tail -1
+}
+soft_aff() { xl vcpu-list "$1" 2>/dev/null | awk 'NR > 1 { print $NF }' | sort -u; }
+# node of a PCI function as Xen reports it (xl info -n device topology)
+xl_dev_node() { xl info -n | awk -v d="$1" '$1 == d { print $2 }'; }
+# Per-node pages of domain NAME from Xen's own 'u' debug key ("Memory
+# location of each domain" in xl dmesg): "total T" then "NODE PAGES" lines.
+dom_pages() {
+    id=$(xl domid "$1" 2>/dev/null) || return 1
+    xl dmesg -c > /dev/null 2>&1
+    xl debug-keys u
+    i=0; while [ $i -lt 10 ]; do
+        xl dmesg > "$W/dmesg" 2>&1
+        grep -q "Domain $id (total" "$W/dmesg" && break
+        sleep 1; i=$((i + 1))
+    done
+    awk -v id="$id" '
+        /Domain [0-9]+ \(total: [0-9]+\)/ { l = $0; sub(/.*Domain /, "", l); split(l, a, " ")
+            cur = (a[1] == id && !done); if (cur) { done = 1; t = $0; sub(/.*total: /, "", t); sub(/\).*/, "", t); print "total", t }; next }
+        cur && /Node [0-9]+: [0-9]+/ { l = $0; sub(/.*Node /, "", l); sub(/:/, "", l); print l; next }
+        { cur = 0 }' "$W/dmesg"
+}
+# guest_facts NAME PIN-MODE NODE PCPUS NFUNCS GPU: what Xen and the guest say
+# of a guest gpupool placed (NODE and PCPUS from Xen's own topology:
+# xl info -n for the GPU, or the node of the pins for a GPU without one).
+# One FACT line, then checks: >= 95% of its pages on NODE, node affinity
+# NODE, vCPU hard/soft affinity for the pin mode, NFUNCS functions seen.
+guest_facts() {
+    gn=$1; gmode=$2; gnode=$3; gwant=$4; gnf=$5; ggpu=$6
+    wait_guest_pci "$gn" > /dev/null
+    dom_pages "$gn" > "$W/pages"
+    gtot=$(awk '$1 == "total" { print $2 }' "$W/pages")
+    gon=$(awk -v k="$gnode" '$1 == k { print $2 }' "$W/pages")
+    gper=$(awk '$1 != "total" { printf "%s%s:%s", s++ ? "," : "", $1, $2 }' "$W/pages")
+    gpct=$(awk -v a="${gon:-0}" -v b="${gtot:-0}" 'BEGIN { printf "%.1f", b ? 100 * a / b : 0 }')
+    gaff=$(xl list -n "$gn" 2>/dev/null | awk 'NR == 2 { print $NF }')
+    ghard=$(hard_aff "$gn" | tr '\n' ',' | sed 's/,$//')
+    gsoft=$(soft_aff "$gn" | tr '\n' ',' | sed 's/,$//')
+    gseen=$(guest_log "$gn" | grep '^guest: pci [0-9a-f]\{4\}:' | sed 's/^guest: pci //' | tr '\n' ';')
+    echo "FACT: layout=$LAYOUT guest=$gn pin-mode=$gmode gpu=$ggpu node=$gnode pages-on-node=${gon:-?}/${gtot:-?} ($gpct%) per-node=$gper node-affinity=$gaff vcpu-hard=$ghard vcpu-soft=$gsoft guest-sees=$gseen"
+    check "$gn ($gmode): >= 95% of its pages on node $gnode (Xen: ${gon:-?} of ${gtot:-?}, $gpct%)" \
+        awk -v a="${gon:-0}" -v b="${gtot:-0}" 'BEGIN { exit !(b > 0 && a * 100 >= b * 95) }'
+    check "$gn: node affinity $gnode (xl list -n: $gaff)" [ "$gaff" = "$gnode" ]
+    case $gmode in
+        hard) check "$gn: vCPUs hard and soft affinity $gwant (xl vcpu-list: $ghard / $gsoft)" \
+                  [ -n "$gwant" -a "$(expand "$ghard")" = "$gwant" -a "$(expand "$gsoft")" = "$gwant" ] ;;
+        *)    check "$gn: vCPUs hard affinity all, soft $gwant (xl vcpu-list: $(hard_aff "$gn") / $gsoft)" \
+                  [ -n "$gwant" -a "$(hard_aff "$gn")" = all -a "$(expand "$gsoft")" = "$gwant" ] ;;
+    esac
+    check "$gn: the guest sees $gnf PCI function(s) ($gseen)" \
+        [ "$(guest_log "$gn" | grep -c '^guest: pci [0-9a-f]\{4\}:')" -eq "$gnf" ]
+}
+# cpus of node N (xl info -n), comma-joined
+node_cpus() { awk -v n="$1" '$2 == n { printf "%s%s", s++ ? "," : "", $1 } END { print "" }' "$W/cpunode"; }
+# start a guest from vm-xl-config's lines: xlguest NAME UUID VCPUS
+xlguest() {
+    gp vm-xl-config vm=$2; r=$?
+    cat "$W/out"
+    { mkcfg "$1" "$2" "$3"; grep -v '^#' "$W/out"; } > "$W/$1.cfg"
+    [ $r -eq 0 ] && xl create "$W/$1.cfg" > "$W/xl.out" 2>&1; r=$?
+    [ $r -eq 0 ] || cat "$W/xl.out"
+    return $r
 }
 
 note "driver and topology"
@@ -78,15 +155,30 @@ echo "xl nodes/cpus: $(tr '\n' ';' < "$W/xl_cpus")  gpupool: $(tr '\n' ';' < "$W
 echo "xl nodes/MiB:  $(tr '\n' ';' < "$W/xl_mem")  gpupool: $(tr '\n' ';' < "$W/gp_mem")"
 check "host-show has the nodes and pCPUs per node of xl info -n" cmp -s "$W/xl_cpus" "$W/gp_cpus"
 check "host-show has the memory per node of xl info -n" cmp -s "$W/xl_mem" "$W/gp_mem"
-check "two NUMA nodes" [ "$(wc -l < "$W/xl_mem")" -eq 2 ]
+if [ "$LAYOUT" = numa4 ]; then
+    NNODES=4; GPUNODES="0000:81:00.0:2 0000:82:00.0:2 0000:c1:00.0:3"
+else
+    NNODES=2; GPUNODES="0000:21:00.0:0 0000:22:00.0:0 0000:41:00.0:1 0000:42:00.0:1"
+fi
+check "$NNODES NUMA nodes" [ "$(wc -l < "$W/xl_mem")" -eq $NNODES ]
+check "host-show lists every pCPU of xl info -n ($(wc -l < "$W/cpunode"))" \
+    [ "$(awk '{ n += split($2, a, ",") } END { print n + 0 }' "$W/gp_cpus")" -eq "$(wc -l < "$W/cpunode")" ]
 
 # every emulated GPU on the node QEMU gave it (and xl info -n agrees)
-for g in 0000:21:00.0:0 0000:22:00.0:0 0000:41:00.0:1 0000:42:00.0:1; do
+for g in $GPUNODES; do
     id=${g%:*}; want=${g##*:}
     got=$(gpu_node "$id")
     xlnode=$(xl info -n | awk -v d="$id" '$1 == d { print $2 }')
     check "GPU $id on node $want (gpupool: $got, xl: $xlnode)" [ "$got" = "$want" -a "$xlnode" = "$want" ]
 done
+
+if [ "$LAYOUT" = numa4 ]; then
+    . tests/xen/suite-numa4.sh
+    xl list | awk 'NR > 2 { print $1 }' | while read -r d; do xl destroy "$d" > /dev/null 2>&1; done
+    echo "$P passed, $F failed"
+    [ $F -eq 0 ]
+    exit
+fi
 "$X" gpu-param-list pci-id=0000:41:00.0 > "$W/g41" 2>&1
 check "0000:41:00.1 (audio) is a companion of 0000:41:00.0" grep -q '0000:41:00.1' "$W/g41"
 
@@ -119,17 +211,24 @@ gp vm-gpu-assign vm=$UA pool=p1 pci-id=0000:42:00.0 vcpus=2 memory=128; r=$?
 check "vm-gpu-assign halted VM $UA (by uuid) to 0000:42:00.0" [ $r -eq 0 ]
 PA=$(expand "$(assign_field $UA pcpus)")
 check "assignment pCPUs $PA on node 1" [ "$(nodes_of "$PA")" = 1 ]
+# The paused domain gets vm-xl-config's affinity lines (not its pci line):
+# xl create -p populates the memory, so they must be there at creation.
 mkcfg gA $UA 2 > "$W/gA.cfg"
+gp vm-xl-config vm=$UA
+grep -E '^(pool|cpus|cpus_soft) = ' "$W/out" >> "$W/gA.cfg"
 xl create -p "$W/gA.cfg" > "$W/xl.out" 2>&1 || cat "$W/xl.out"
 gp vm-boot-prepare vm=$UA; r=$?
-[ $r -eq 0 ] || cat "$W/out"
+cat "$W/out"
 check "vm-boot-prepare (paused, never ran)" [ $r -eq 0 ]
+check "vm-boot-prepare: memory-node-certainty best-effort, node affinity 1 (created with the affinity lines)" \
+    [ "$(rfield memory-node-certainty < "$W/out")" = best-effort -a "$(rfield node-affinity < "$W/out")" = 1 ]
 check "xl pci-list gA = 0000:42:00.0 (got: $(pcilist gA))" [ "$(pcilist gA)" = "0000:42:00.0" ]
 aff=$(hard_aff gA)
 check "gA vCPUs hard-pinned to $PA (xl vcpu-list: $aff)" [ -n "$PA" -a "$(expand "$aff")" = "$PA" ]
 xl unpause gA
 gl=$(wait_guest_pci gA)
 check "guest gA sees one PCI function ($gl)" [ "$(echo "$gl" | wc -w)" -eq 4 ]
+guest_facts gA hard "$(xl_dev_node 0000:42:00.0)" "$PA" 1 0000:42:00.0
 gp vm-boot-prepare vm=$UA; r=$?
 check "vm-boot-prepare on a domain that ran: VM_ALREADY_RAN" refused $r VM_ALREADY_RAN
 
@@ -193,6 +292,7 @@ check "xl pci-list gC = GPU + companion (got: $(pcilist gC))" [ "$(pcilist gC)" 
 check "gC vCPUs hard-pinned to $PC (xl: $(hard_aff gC))" [ -n "$PC" -a "$(expand "$(hard_aff gC)")" = "$PC" ]
 gl=$(wait_guest_pci gC)
 check "guest gC sees two PCI functions ($gl)" [ "$(echo "$gl" | wc -w)" -eq 5 ]
+guest_facts gC hard "$(xl_dev_node 0000:41:00.0)" "$PC" 2 0000:41:00.0
 
 note "every assignment: GPU node = node of its pCPUs (database and Xen)"
 for u in $UA $UC; do
@@ -269,6 +369,28 @@ gp host-reconcile; cat "$W/out"
 check "host-reconcile reports gA's changed affinity" grep -q 'affinity-mismatch' "$W/out"
 gp host-reconcile fix=true
 check "fix=true re-pins gA to $PA" [ "$(expand "$(hard_aff gA)")" = "$PA" ]
+
+note "pin modes soft and none: guests from vm-xl-config, memory on the GPU's node"
+gp pool-gpu-remove pci-id=0000:21:00.0
+check "pool-gpu-remove 0000:21:00.0 from p1" [ $? -eq 0 ]
+gp pool-create name-label=p2 numa-policy=required pin-mode=soft cpu-overcommit=4
+gp pool-gpu-add pool=p2 pci-id=0000:21:00.0; r=$?
+check "pool p2 (soft) with 0000:21:00.0" [ $r -eq 0 ]
+N21=$(xl_dev_node 0000:21:00.0)
+for m in soft none; do
+    [ $m = none ] && { gp pool-param-set pool=p2 pin-mode=none; check "pool p2: pin-mode none" [ $? -eq 0 ]; }
+    U=$(uuid)
+    gp vm-gpu-assign vm=$U pool=p2 vcpus=2 memory=128; r=$?
+    [ $r -eq 0 ] || cat "$W/out"
+    check "vm-gpu-assign $U (pin-mode $m) to 0000:21:00.0" [ $r -eq 0 ]
+    pins=$(expand "$(assign_field $U pcpus)")
+    [ $m = none ] && pins=$(node_cpus "$N21")
+    xlguest g$m $U 2; r=$?
+    check "g$m: xl create from the vm-xl-config lines" [ $r -eq 0 ]
+    [ $r -eq 0 ] && guest_facts g$m $m "$N21" "$pins" 1 0000:21:00.0
+    xl destroy g$m > /dev/null 2>&1
+    gp vm-gpu-release vm=$U
+done
 
 note "timing inside dom0 (5 runs each, ms)"
 t() { s=$(ms); i=0; while [ $i -lt 5 ]; do "$@" > /dev/null 2>&1; i=$((i + 1)); done; echo $(( ($(ms) - s) / 5 )); }

@@ -59,6 +59,10 @@ GP_HIDDEN void gp_now_iso(char buf[32]);
 /* Milliseconds of CLOCK_MONOTONIC (for deadlines). */
 GP_HIDDEN uint64_t gp_monotonic_ms(void);
 GP_HIDDEN int gp_cmp_int(const void *a, const void *b);
+/* A VM in a message: "name (uuid)", or the uuid alone when it has no name
+ * (a halted VM on plain Xen is known by its uuid only).  Returns buf. */
+GP_HIDDEN const char *gp_vm_label(const char *name_label, const char *uuid, char *buf,
+                                  size_t len);
 /* Make room for element n of a growing array *arr of *cap elements of elem
  * bytes (capacity doubles, from 16).  0, or -1 on ENOMEM with *arr and *cap
  * untouched. */
@@ -108,6 +112,7 @@ typedef enum {
 GP_ENUM_DECL(gp_numa_policy);
 GP_ENUM_DECL(gp_pin_mode);
 GP_ENUM_DECL(gp_placement_strategy);
+GP_ENUM_DECL(gp_memnode_certainty);
 GP_ENUM_DECL(gp_vm_state);
 GP_ENUM_DECL(gp_locality);
 GP_ENUM_DECL(gp_record_kind);

@@ -14,6 +14,8 @@
 GP_ENUM_IMPL(gp_numa_policy, GP_NUMA_POLICY_LAST, "required", "preferred", "socket", "legacy")
 GP_ENUM_IMPL(gp_pin_mode, GP_PIN_MODE_LAST, "hard", "soft", "none")
 GP_ENUM_IMPL(gp_placement_strategy, GP_PLACE_STRATEGY_LAST, "pack", "spread")
+GP_ENUM_IMPL(gp_memnode_certainty, GP_MEMNODE_CERTAINTY_LAST, "unknown", "best-effort",
+             "verified")
 GP_ENUM_IMPL(gp_vm_state, GP_VM_STATE_LAST, "halted", "running", "paused", "suspended",
              "shutdown", "dying")
 GP_ENUM_IMPL(gp_locality, GP_LOCALITY_LAST, "local", "socket", "unknown", "remote")
@@ -63,6 +65,12 @@ int gp_placement_strategy_parse(const char *s, gp_placement_strategy *out)
         return GP_ERR_INVALID_ARGUMENT;
     *out = (gp_placement_strategy)v;
     return GP_OK;
+}
+
+const char *gp_memnode_certainty_name(gp_memnode_certainty c)
+{
+    const char *n = gp_memnode_certainty_to_string((int)c);
+    return n ? n : "unknown";
 }
 
 const char *gp_vm_state_name(gp_vm_state s)

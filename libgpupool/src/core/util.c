@@ -154,6 +154,15 @@ bad:
     return GP_ERR_INVALID_ARGUMENT;
 }
 
+const char *gp_vm_label(const char *name_label, const char *uuid, char *buf, size_t len)
+{
+    if (name_label && *name_label)
+        snprintf(buf, len, "%s (%s)", name_label, uuid);
+    else
+        snprintf(buf, len, "%s", uuid);
+    return buf;
+}
+
 char *gp_cpulist_join(const int *ids, size_t n)
 {
     size_t cap = n * 12 + 1;

@@ -45,18 +45,28 @@ static int topology(gp_xl *s, gp_host *h, gp_error_info *err)
         goto out;
     }
 
-    /* pCPUs: offline ones (invalid entries) are not part of the host. */
+    /* pCPUs: an offline one is the entry Xen leaves wholly invalid (core,
+     * socket and node all LIBXL_CPUTOPOLOGY_INVALID_ENTRY, as
+     * XEN_SYSCTL_cputopo reports a CPU that is not online).  A single
+     * invalid field is an unknown fact, not an absent CPU: e.g. with QEMU
+     * -smp N,sockets=N,cores=1 Xen 4.17 reports core ~0 for online CPUs. */
     h->cpus = calloc((size_t)(nct > 0 ? nct : 1), sizeof(*h->cpus));
     if (!h->cpus)
         goto nomem;
     for (int i = 0; i < nct; i++) {
-        if (ct[i].core == LIBXL_CPUTOPOLOGY_INVALID_ENTRY)
+        if (ct[i].core == LIBXL_CPUTOPOLOGY_INVALID_ENTRY &&
+            ct[i].socket == LIBXL_CPUTOPOLOGY_INVALID_ENTRY &&
+            ct[i].node == LIBXL_CPUTOPOLOGY_INVALID_ENTRY)
             continue;
         gp_pcpu *c = &h->cpus[h->n_cpus++];
         c->id = i;
         c->socket = ct[i].socket == LIBXL_CPUTOPOLOGY_INVALID_ENTRY ? -1 : (int)ct[i].socket;
-        /* Xen's core id is per socket: make it host-wide unique (as sysfs.c). */
-        c->core = c->socket >= 0 ? c->socket * 1000 + (int)ct[i].core : (int)ct[i].core;
+        /* Xen's core id is per socket: make it host-wide unique (as sysfs.c);
+         * an unknown core stays -1 (placement: its own core). */
+        if (ct[i].core == LIBXL_CPUTOPOLOGY_INVALID_ENTRY)
+            c->core = -1;
+        else
+            c->core = c->socket >= 0 ? c->socket * 1000 + (int)ct[i].core : (int)ct[i].core;
         c->node = ct[i].node == LIBXL_CPUTOPOLOGY_INVALID_ENTRY ? -1 : (int)ct[i].node;
     }
 

@@ -68,6 +68,11 @@ typedef struct gp_driver_ops {
      * GP_ERR_UNKNOWN_VM, GP_ERR_VM_AMBIGUOUS, GP_ERR_DRIVER or GP_ERR_DB*.
      * NULL: gp_vm_get() searches vm_list() instead. */
     int (*vm_get)(gp_drv *d, const char *vm, gp_vm *out);
+    /* What an assignment's memory_node is worth with this driver (the
+     * assignment's memory_node_certainty) and why (static text).  Zero /
+     * NULL: unknown, "the <name> driver does not place memory". */
+    gp_memnode_certainty memory_certainty;
+    const char *memory_basis;
 } gp_driver_ops;
 
 /* One entry of the methods table. */
@@ -164,6 +169,10 @@ GP_HIDDEN int gp_xen_pci_attach(gp_drv *d, int domid, const char *const *pci_ids
 GP_HIDDEN int gp_xen_pci_detach(gp_drv *d, int domid, const char *const *pci_ids, size_t n);
 /* Set hard / soft affinity of every vCPU of domid to pcpus and read it back
  * (libxl_list_vcpu); a difference is GP_ERR_DRIVER naming the vCPU. */
+/* The domain's NUMA node affinity (libxl_domain_get_nodeaffinity) as a
+ * range list ("2", "0-3") in out; "" when libxl cannot tell (seam without
+ * it).  Errors: GP_ERR_DRIVER (libxl's message), GP_ERR_NOMEM. */
+GP_HIDDEN int gp_xen_node_affinity(gp_drv *d, int domid, char *out, size_t len);
 GP_HIDDEN int gp_xen_pin(gp_drv *d, int domid, const int *pcpus, size_t n, gp_pin_mode mode);
 /* Snapshot of what Xen reports, for host-reconcile. */
 typedef struct {

@@ -457,4 +457,6 @@ const gp_driver_ops gp_driver_sim = {
     .vm_record_boot = sim_vm_record_boot,
     .vm_apply_affinity = sim_vm_apply_affinity,
     .vm_get = sim_vm_get,
+    .memory_certainty = GP_MEMNODE_UNKNOWN,
+    .memory_basis = "sim driver: simulated VMs, no memory is allocated",
 };

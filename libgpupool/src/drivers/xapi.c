@@ -666,6 +666,8 @@ const gp_driver_ops gp_driver_xapi = {
     .vm_record_boot = xapi_vm_record_boot,
     .vm_apply_affinity = xapi_apply_affinity,
     .vm_get = xapi_vm_get,
+    .memory_certainty = GP_MEMNODE_UNKNOWN,
+    .memory_basis = "xapi driver: xenopsd places the memory; gpupool reads no per-node figure",
 };
 
 /* ---- what the XCP-ng operations use (ops/xapi_ops.c) ---------------------- */

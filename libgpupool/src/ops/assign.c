@@ -128,6 +128,14 @@ out:
     return rc;
 }
 
+void gp_assignment_memory_certainty(const gp_driver_ops *drv, gp_assignment *a)
+{
+    a->memory_node_certainty = a->memory_node >= 0 ? drv->memory_certainty : GP_MEMNODE_UNKNOWN;
+    a->memory_node_basis = a->memory_node < 0 ? "no memory node"
+                           : drv->memory_basis ? drv->memory_basis
+                           : "this driver does not place memory";
+}
+
 /* vm_name_label of each assignment from the driver, at read time; a VM the
  * driver does not know keeps NULL (unknown). */
 static int fill_vm_names(gp_ctx *ctx, const gp_driver_ops *drv, gp_assignment *as, size_t n)
@@ -137,6 +145,8 @@ static int fill_vm_names(gp_ctx *ctx, const gp_driver_ops *drv, gp_assignment *a
 
     if (!n)
         return GP_OK;
+    for (size_t i = 0; i < n; i++)
+        gp_assignment_memory_certainty(drv, &as[i]);
     gp_error_info_init(&saved);
     gp_err_copy(&saved, ctx->err);
     if (drv->vm_get) {
@@ -231,7 +241,9 @@ int gp_assignment_get(gp_ctx *ctx, const char *vm, gp_assignment *out)
         if (rc)
             goto out;
         if (!n) {
-            rc = GP_ERR(ctx, GP_ERR_VM_NO_GPU, "VM %s (%s) has no GPU", v.name_label, v.uuid);
+            char lb[320];
+            rc = GP_ERR(ctx, GP_ERR_VM_NO_GPU, "VM %s has no GPU",
+                        gp_vm_label(v.name_label, v.uuid, lb, sizeof(lb)));
             GP_PARAM(ctx, "vm", "%s", v.uuid);
             goto out;
         }
@@ -313,9 +325,10 @@ static int require_halted(gp_ctx *ctx, const gp_vm *v, const char *op)
 {
     if (v->state == GP_VM_HALTED)
         return GP_OK;
+    char lb[320];
     GP_ERR(ctx, GP_ERR_VM_NOT_HALTED,
-           "VM %s (%s) is %s: %s is only possible while it is halted",
-           v->name_label ? v->name_label : "?", v->uuid, gp_vm_state_name(v->state), op);
+           "VM %s is %s: %s is only possible while it is halted",
+           gp_vm_label(v->name_label, v->uuid, lb, sizeof(lb)), gp_vm_state_name(v->state), op);
     GP_PARAM(ctx, "vm", "%s", v->uuid);
     GP_PARAM(ctx, "power-state", "%s", gp_vm_state_name(v->state));
     return GP_ERR_VM_NOT_HALTED;
@@ -642,9 +655,10 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     if (rc)
         goto out;
     if (held) {
+        char lb[320];
         rc = GP_ERR(ctx, GP_ERR_VM_HAS_GPU,
-                    "VM %s (%s) already holds GPU %s: one GPU per VM (release it first)",
-                    v.name_label, v.uuid, held);
+                    "VM %s already holds GPU %s: one GPU per VM (release it first)",
+                    gp_vm_label(v.name_label, v.uuid, lb, sizeof(lb)), held);
         GP_PARAM(ctx, "vm", "%s", v.uuid);
         GP_PARAM(ctx, "pci-id", "%s", held);
         goto out;
@@ -747,9 +761,11 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
         req.n_allowed_cpus = cp->n_cpus;
     }
     if (req.vm_vcpus <= 0 || req.vm_memory_mib == 0) {
+        char lb[320];
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
-                    "the %s of VM %s (%s) is unknown: give it explicitly",
-                    req.vm_vcpus <= 0 ? "vCPU count" : "memory size", v.name_label, v.uuid);
+                    "the %s of VM %s is unknown: give it explicitly",
+                    req.vm_vcpus <= 0 ? "vCPU count" : "memory size",
+                    gp_vm_label(v.name_label, v.uuid, lb, sizeof(lb)));
         GP_PARAM(ctx, "vm", "%s", v.uuid);
         goto out;
     }
@@ -775,6 +791,7 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     pl.pcpus = NULL;
     pl.n_pcpus = 0;
     a.memory_node = pl.memory_node;
+    gp_assignment_memory_certainty(drv, &a);
     a.pin_mode = pi.pin;
     a.vcpus = req.vm_vcpus;
     a.memory_mib = req.vm_memory_mib;
@@ -862,8 +879,9 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
     if (rc)
         goto out;
     if (!n) {
-        rc = GP_ERR(ctx, GP_ERR_VM_NO_GPU, "VM %s (%s) has no GPU to release", v.name_label,
-                    v.uuid);
+        char lb[320];
+        rc = GP_ERR(ctx, GP_ERR_VM_NO_GPU, "VM %s has no GPU to release",
+                    gp_vm_label(v.name_label, v.uuid, lb, sizeof(lb)));
         GP_PARAM(ctx, "vm", "%s", v.uuid);
         goto out;
     }

@@ -45,4 +45,7 @@ GP_HIDDEN int gp_driver_check(const char *name, gp_error_info *err);
 GP_HIDDEN int gp_ctx_vm_list(gp_ctx *ctx, gp_vm **out, size_t *n_out);
 GP_HIDDEN int gp_ctx_vm_get(gp_ctx *ctx, const char *vm, gp_vm *out);
 
+/* memory_node_certainty / _basis of an assignment from its driver. */
+GP_HIDDEN void gp_assignment_memory_certainty(const gp_driver_ops *drv, gp_assignment *a);
+
 #endif /* GPUPOOL_OPS_H */

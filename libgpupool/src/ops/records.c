@@ -521,6 +521,8 @@ int gp_placement_record(const gp_assignment *a, gp_record *out)
     rb_int(&b, "numa-node", a->numa_node, 0);
     rb_ints(&b, "pcpus", a->pcpus, a->n_pcpus);
     rb_int(&b, "memory-node", a->memory_node, 0);
+    rb_str(&b, "memory-node-certainty", gp_memnode_certainty_name(a->memory_node_certainty));
+    rb_str(&b, "memory-node-basis", a->memory_node_basis ? a->memory_node_basis : "");
     rb_str(&b, "pin-mode", gp_pin_mode_name(a->pin_mode));
     rb_int(&b, "vcpus", a->vcpus, 1);
     rb_u64(&b, "memory-mib", a->memory_mib, a->memory_mib != 0);

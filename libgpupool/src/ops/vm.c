@@ -300,8 +300,10 @@ enum sim_action { SIM_START, SIM_PAUSE, SIM_SHUTDOWN, SIM_DESTROY };
 static int wrong_state(gp_ctx *ctx, int code, const gp_vm *v, const char *op,
                        const char *needed)
 {
-    GP_ERR(ctx, code, "VM %s (%s) is %s; %s needs it %s", v->name_label, v->uuid,
-           gp_vm_state_name(v->state), op, needed);
+    char lb[320];
+    GP_ERR(ctx, code, "VM %s is %s; %s needs it %s",
+           gp_vm_label(v->name_label, v->uuid, lb, sizeof(lb)), gp_vm_state_name(v->state), op,
+           needed);
     GP_PARAM(ctx, "vm", "%s", v->uuid);
     GP_PARAM(ctx, "power-state", "%s", gp_vm_state_name(v->state));
     return code;
@@ -361,9 +363,10 @@ static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
         if (rc)
             goto out;
         if (gpu) {
+            char lb[320];
             rc = GP_ERR(ctx, GP_ERR_VM_HAS_GPU,
-                        "VM %s (%s) holds GPU %s: release it before destroying the VM",
-                        before.name_label, before.uuid, gpu);
+                        "VM %s holds GPU %s: release it before destroying the VM",
+                        gp_vm_label(before.name_label, before.uuid, lb, sizeof(lb)), gpu);
             GP_PARAM(ctx, "vm", "%s", before.uuid);
             GP_PARAM(ctx, "pci-id", "%s", gpu);
             goto out;

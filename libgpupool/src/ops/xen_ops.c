@@ -81,14 +81,68 @@ int gp_vm_xl_config(gp_ctx *ctx, const char *vm, char **text_out)
         goto out;
     if (cpupool && strcmp(cpupool, GP_CPUPOOL_DEFAULT))
         sb_printf(&b, "pool = \"%s\"\n", cpupool);
+    /*
+     * Memory.  libxl 4.17 (libxl__build_pre) runs its automatic NUMA
+     * placement unless the config gives a soft affinity (xl: cpus_soft, or
+     * cpus as a list); numa_place_domain() ignores the hard affinity (it
+     * passes the cpupool's cpumap, not hard & cpupool, to
+     * libxl__get_numa_candidate) and sets the domain's node affinity to the
+     * node it picks (fewest vCPUs, then most free memory), which is where
+     * Xen then allocates the memory.  A cpus_soft line turns that off; Xen's
+     * automatic node affinity then is the node of hard & soft affinity,
+     * set before the memory is populated.  So every pin mode gets cpus_soft:
+     * hard = the pin set twice (hard and soft), soft = the pin set, none =
+     * every pCPU of the memory node in the pool's cpupool.
+     */
     if (a.pin_mode != GP_PIN_NONE && a.n_pcpus) {
         cpus = gp_cpulist_ranges(a.pcpus, a.n_pcpus);
-        if (!cpus) {
+    } else if (a.memory_node >= 0) {
+        const gp_host *host = NULL;
+        const gp_numa_node *nd;
+        const gp_cpupool *cp = NULL;
+        int *ids = NULL;
+        size_t nids = 0;
+        rc = gp_host_get(ctx, &host);
+        if (rc)
+            goto out;
+        nd = gp_host_find_node(host, a.memory_node);
+        for (size_t i = 0; i < host->n_cpupools && !cp; i++)
+            if (cpupool && host->cpupools[i].name && !strcmp(host->cpupools[i].name, cpupool))
+                cp = &host->cpupools[i];
+        if (nd && nd->n_cpus && (ids = malloc(nd->n_cpus * sizeof(int)))) {
+            for (size_t i = 0; i < nd->n_cpus; i++) {
+                bool in = !host->n_cpupools;
+                for (size_t j = 0; cp && j < cp->n_cpus && !in; j++)
+                    in = cp->cpus[j] == nd->cpus[i];
+                if (in)
+                    ids[nids++] = nd->cpus[i];
+            }
+            if (nids)
+                cpus = gp_cpulist_ranges(ids, nids);
+            else
+                sb_printf(&b, "# gpupool: node %d has no pCPU in cpupool %s: memory placement "
+                              "left to libxl\n", a.memory_node, cpupool ? cpupool : "?");
+            free(ids);
+            if (nids && !cpus) {
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+        } else if (nd && nd->n_cpus) {
             rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
             goto out;
+        } else {
+            sb_printf(&b, "# gpupool: node %d has no known pCPU: memory placement left to "
+                          "libxl\n", a.memory_node);
         }
-        sb_printf(&b, "%s = \"%s\"\n", a.pin_mode == GP_PIN_HARD ? "cpus" : "cpus_soft", cpus);
     }
+    if ((a.pin_mode != GP_PIN_NONE && a.n_pcpus) && !cpus) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (cpus && a.pin_mode == GP_PIN_HARD)
+        sb_printf(&b, "cpus = \"%s\"\n", cpus);
+    if (cpus)
+        sb_printf(&b, "cpus_soft = \"%s\"\n", cpus);
     if (b.oom) {
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         goto out;
@@ -121,6 +175,13 @@ void gp_reconcile_list_free(gp_reconcile_item *items, size_t n)
 
 int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
 {
+    return gp_vm_boot_prepare_ex(ctx, vm, NULL);
+}
+
+int gp_vm_boot_prepare_ex(gp_ctx *ctx, const char *vm, gp_boot_prepare_result *out)
+{
+    if (out)
+        memset(out, 0, sizeof(*out));
     int rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
                     "vm-boot-prepare needs the xen driver: libgpupool was built without libxl");
     GP_PARAM(ctx, "vm", "%s", vm ? vm : "");
@@ -157,8 +218,15 @@ static int need_xen(gp_ctx *ctx, const char *op)
 
 int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
 {
+    return gp_vm_boot_prepare_ex(ctx, vm, NULL);
+}
+
+int gp_vm_boot_prepare_ex(gp_ctx *ctx, const char *vm, gp_boot_prepare_result *out)
+{
     gp_assignment a;
     gp_xen_dom d;
+    char node_aff[128] = "", note[512] = "";
+    gp_memnode_certainty cert = GP_MEMNODE_UNKNOWN;
     const char **ids = NULL;
     bool *attached = NULL;
     size_t n = 0;
@@ -167,6 +235,8 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
 
     gp_err_clear(ctx->err);
     gp_assignment_init(&a);
+    if (out)
+        memset(out, 0, sizeof(*out));
     rc = need_xen(ctx, "vm-boot-prepare");
     if (rc)
         return rc;
@@ -270,6 +340,33 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
             goto out;
         }
     }
+    /* Memory: `xl create -p` populated it already, under the node affinity
+     * the domain had then; pinning below does not move it.  That affinity
+     * is read before pinning (an explicit one, set by libxl's own NUMA
+     * placement, stays; Xen's automatic one is recomputed by the pinning).
+     * Exactly the memory node: best-effort (Xen allocates there first,
+     * falls back when short); anything else: unknown, and why. */
+    {
+        char want[16];
+        gp_error_info saved;
+        gp_error_info_init(&saved);
+        gp_err_copy(&saved, ctx->err);
+        if (gp_xen_node_affinity(&ctx->drv, d.domid, node_aff, sizeof(node_aff)) != GP_OK)
+            node_aff[0] = '\0';
+        gp_err_copy(ctx->err, &saved);
+        gp_error_info_dispose(&saved);
+        snprintf(want, sizeof(want), "%d", a.memory_node);
+        if (a.memory_node >= 0 && !strcmp(node_aff, want))
+            cert = GP_MEMNODE_BEST_EFFORT;
+        else if (!node_aff[0])
+            snprintf(note, sizeof(note), "libxl did not give domain %d's node affinity: where "
+                     "xl create put its memory is unknown", d.domid);
+        else
+            snprintf(note, sizeof(note), "domain %d's memory was populated by xl create under "
+                     "node affinity %s, not memory node %d; pinning does not move it: create "
+                     "the paused domain with the cpus / cpus_soft lines of vm-xl-config",
+                     d.domid, node_aff, a.memory_node);
+    }
     rc = gp_xen_pci_attach(&ctx->drv, d.domid, ids, n, attached);
     if (rc) {
         GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
@@ -300,6 +397,9 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
         json_object_object_add(o, "pcpus", json_object_new_string(pcpus ? pcpus : ""));
         json_object_object_add(o, "pin_mode",
                                json_object_new_string(gp_pin_mode_name(a.pin_mode)));
+        json_object_object_add(o, "node_affinity", json_object_new_string(node_aff));
+        json_object_object_add(o, "memory_node_certainty",
+                               json_object_new_string(gp_memnode_certainty_name(cert)));
         after = gp_json_take_text(o);
     }
     rc = gp_store_begin(&ctx->store);
@@ -309,6 +409,13 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
             rc = gp_store_commit(&ctx->store);
         else
             gp_store_rollback(&ctx->store);
+    }
+    if (!rc && out) {
+        out->domid = d.domid;
+        out->memory_node = a.memory_node;
+        out->memory_node_certainty = cert;
+        snprintf(out->node_affinity, sizeof(out->node_affinity), "%s", node_aff);
+        snprintf(out->note, sizeof(out->note), "%s", note);
     }
 out:
     free(ids);

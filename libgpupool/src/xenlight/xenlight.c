@@ -148,6 +148,7 @@ static const char *real_libxl_load(void)
     real_libxl.pci_assignable_list_free = gp_xl_sym.libxl_device_pci_assignable_list_free;
     real_libxl.pci_list = gp_xl_sym.libxl_device_pci_list;
     real_libxl.pci_list_free = gp_xl_sym.libxl_device_pci_list_free;
+    real_libxl.get_nodeaffinity = gp_xl_sym.libxl_domain_get_nodeaffinity;
     return NULL;
 }
 

@@ -45,6 +45,9 @@ struct gp_xen_libxl {
     int (*pci_destroy)(libxl_ctx *lx, uint32_t domid, libxl_device_pci *pci);
     libxl_device_pci *(*pci_list)(libxl_ctx *lx, uint32_t domid, int *n);
     void (*pci_list_free)(libxl_device_pci *l, int n);
+    /* libxl_domain_get_nodeaffinity (nodemap allocated by the caller);
+     * NULL: not available (the node affinity is then unknown). */
+    int (*get_nodeaffinity)(libxl_ctx *lx, uint32_t domid, libxl_bitmap *nodemap);
     /* dom0 side (sysfs): bound driver of a function (NULL = none; caller
      * frees) and binding one (0 or -errno). */
     char *(*pci_driver)(const char *pci_id);
@@ -72,7 +75,8 @@ struct gp_xen_libxl {
     X(libxl_device_pci_assignable_list) X(libxl_device_pci_assignable_list_free)        \
     X(libxl_device_pci_add) X(libxl_device_pci_remove) X(libxl_device_pci_destroy)      \
     X(libxl_device_pci_list) X(libxl_device_pci_list_free) X(libxl_device_pci_init)     \
-    X(libxl_device_pci_dispose) X(libxl_error_to_string) X(libxl_bitmap_init)
+    X(libxl_device_pci_dispose) X(libxl_error_to_string) X(libxl_bitmap_init)             \
+    X(libxl_domain_get_nodeaffinity)
 
 /* The loaded functions (xenlight.c). */
 struct gp_xl_syms {
