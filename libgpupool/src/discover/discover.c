@@ -59,6 +59,11 @@ static int load_topology(const gp_config *cfg, gp_host_source src, bool with_pci
     }
 }
 
+static void seed_names(void *cache)
+{
+    gp_host_cache_names_seed(cache);
+}
+
 int gp_discover_host(const gp_config *cfg, bool use_libxl, gp_host_cache *cache,
                      gp_host *out, gp_error_info *err)
 {
@@ -82,8 +87,9 @@ int gp_discover_host(const gp_config *cfg, bool use_libxl, gp_host_cache *cache,
     if (cache_key && gp_host_cache_load(cache, cache_key, cache_stamp, &h))
         goto done;
     /* Names an earlier process found in pci.ids, so this one need not load
-     * it: for every source (an hwloc file may lack names too). */
-    gp_host_cache_names_seed(cache);
+     * it: for every source (an hwloc file may lack names too), read from the
+     * cache on the first name the source did not carry. */
+    gp_pci_names_on_miss(seed_names, cache);
 
     rc = load_topology(cfg, src, hwloc_alone, &h, err);
     if (rc)
@@ -99,6 +105,7 @@ int gp_discover_host(const gp_config *cfg, bool use_libxl, gp_host_cache *cache,
         if (rc)
             goto out;
     }
+    gp_pci_names_on_miss(NULL, NULL);
     gp_host_finish(&h);
     if (!h.topology_source || !h.pci_source) {
         rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
@@ -111,6 +118,7 @@ done:
     *out = h;
     gp_host_init(&h);
 out:
+    gp_pci_names_on_miss(NULL, NULL);
     free(cache_key);
     free(cache_stamp);
     gp_host_dispose(&h);

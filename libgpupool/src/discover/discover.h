@@ -65,6 +65,9 @@ typedef struct {
     uint16_t vendor_id, device_id, subsys_vendor_id, subsys_device_id;
     char *vendor_name, *device_name, *subsys_name;  /* NULL unknown */
 } gp_pci_name;
+/* Call fn(arg) once, before the first lookup the memo cannot answer (NULL:
+ * none). */
+GP_HIDDEN void gp_pci_names_on_miss(void (*fn)(void *arg), void *arg);
 /* Seed the memo with names an earlier process found (copied). */
 GP_HIDDEN void gp_pci_names_seed(const gp_pci_name *names, size_t n);
 /* Entries looked up in pci.ids since the last seed or mark (memo-owned). */

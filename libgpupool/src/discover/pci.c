@@ -176,6 +176,20 @@ static void memo_add(uint16_t v, uint16_t d, uint16_t sv, uint16_t sd, const cha
     *e = (gp_pci_name){ v, d, sv, sd, gp_strdup(vn), gp_strdup(dn), gp_strdup(sn) };
 }
 
+/* Called once, on the first name the memo lacks (discover.c: seed it from
+ * the host cache), so that a source whose names are all known never opens
+ * the cache. */
+static void (*names_miss_hook)(void *arg);
+static void *names_miss_arg;
+
+void gp_pci_names_on_miss(void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&names_lock);
+    names_miss_hook = fn;
+    names_miss_arg = arg;
+    pthread_mutex_unlock(&names_lock);
+}
+
 void gp_pci_names_seed(const gp_pci_name *names, size_t n)
 {
     pthread_mutex_lock(&names_lock);
@@ -235,6 +249,20 @@ int gp_pci_fill_names(gp_gpu *g, gp_error_info *err)
 
     if (g->vendor_name && g->device_name)
         return GP_OK;
+    /* First miss: let the owner seed the memo (outside the lock: seeding
+     * takes it). */
+    void (*hook)(void *) = NULL;
+    void *hook_arg = NULL;
+    pthread_mutex_lock(&names_lock);
+    if (names_miss_hook && !memo_find(g->vendor_id, g->device_id, g->subsys_vendor_id,
+                                      g->subsys_device_id)) {
+        hook = names_miss_hook;
+        hook_arg = names_miss_arg;
+        names_miss_hook = NULL;
+    }
+    pthread_mutex_unlock(&names_lock);
+    if (hook)
+        hook(hook_arg);
     pthread_mutex_lock(&names_lock);
     gp_pci_name *m = memo_find(g->vendor_id, g->device_id, g->subsys_vendor_id,
                                g->subsys_device_id);
