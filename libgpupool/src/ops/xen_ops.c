@@ -155,56 +155,74 @@ static int need_xen(gp_ctx *ctx, const char *op)
 
 /* ---- vm-boot-prepare ----------------------------------------------------------------- */
 
-int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
-{
+/* The state of one gp_vm_boot_prepare between its steps. */
+typedef struct {
     gp_assignment a;
-    gp_xen_dom d;
-    const char **ids = NULL;
-    bool *attached = NULL;
-    size_t n = 0;
-    char *pcpus = NULL, *after = NULL, *pool_cpupool = NULL, *dom_cpupool = NULL;
+    gp_xen_dom d;                 /* the VM's live domain */
+    const char **ids;             /* the GPU, then its companions (into a) */
+    bool *attached;               /* ids[i] attached by this call */
+    size_t n;
+} boot_op;
+
+static void boot_op_init(boot_op *op)
+{
+    memset(op, 0, sizeof(*op));
+    gp_assignment_init(&op->a);
+}
+
+static void boot_op_dispose(boot_op *op)
+{
+    free(op->ids);
+    free(op->attached);
+    gp_assignment_dispose(&op->a);
+}
+
+/* Refuse a VM without a live domain or whose domain has run; leaves nothing. */
+static int boot_check_never_ran(gp_ctx *ctx, const boot_op *op)
+{
+    const gp_xen_dom *d = &op->d;
     int rc;
 
-    gp_err_clear(ctx->err);
-    gp_assignment_init(&a);
-    rc = need_xen(ctx, "vm-boot-prepare");
-    if (rc)
-        return rc;
-    rc = gp_assignment_get(ctx, vm, &a);
-    if (rc)
-        goto out;
-    rc = gp_xen_domain_find(&ctx->drv, a.vm_uuid, &d);
-    if (rc)
-        goto out;
-    if (d.domid < 0) {
+    if (d->domid < 0) {
         rc = GP_ERR(ctx, GP_ERR_UNKNOWN_VM,
                     "VM %s has no live domain: create it paused first (xl create -p, with "
                     "uuid = \"%s\" and passthrough = \"enabled\" in its config)",
-                    a.vm_uuid, a.vm_uuid);
-        GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
-        goto out;
+                    op->a.vm_uuid, op->a.vm_uuid);
+        GP_PARAM(ctx, "vm", "%s", op->a.vm_uuid);
+        return rc;
     }
-    if (!d.paused || d.cpu_time_ns != 0 || d.shutdown || d.dying) {
+    if (!d->paused || d->cpu_time_ns != 0 || d->shutdown || d->dying) {
         rc = GP_ERR(ctx, GP_ERR_VM_STARTED,
                     "domain %d of VM %s has already run (%s, cpu time %.3f s): vm-boot-prepare "
                     "is only for a domain created paused that never ran",
-                    d.domid, a.vm_uuid,
-                    d.dying ? "dying" : d.shutdown ? "shut down" : d.paused ? "paused" : "running",
-                    (double)d.cpu_time_ns / 1e9);
-        GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
-        GP_PARAM(ctx, "domid", "%d", d.domid);
-        goto out;
+                    d->domid, op->a.vm_uuid,
+                    d->dying ? "dying" : d->shutdown ? "shut down"
+                                       : d->paused ? "paused" : "running",
+                    (double)d->cpu_time_ns / 1e9);
+        GP_PARAM(ctx, "vm", "%s", op->a.vm_uuid);
+        GP_PARAM(ctx, "domid", "%d", d->domid);
+        return rc;
     }
-    /* The pool's cpupool: the assignment's pCPUs were chosen inside it, and
-     * Xen keeps a domain's affinity inside the domain's cpupool.  A domain
-     * created in another cpupool (pool = "..." missing from its config) is
-     * refused before anything is attached. */
+    return GP_OK;
+}
+
+/* The pool's cpupool: the assignment's pCPUs were chosen inside it, and
+ * Xen keeps a domain's affinity inside the domain's cpupool.  A domain
+ * created in another cpupool (pool = "..." missing from its config) is
+ * refused before anything is attached; leaves nothing. */
+static int boot_check_cpupool(gp_ctx *ctx, const boot_op *op)
+{
+    const gp_assignment *a = &op->a;
+    const gp_xen_dom *d = &op->d;
+    char *pool_cpupool = NULL, *dom_cpupool = NULL;
+    int rc;
+
     rc = gp_store_query_text(&ctx->store, "reading the pool's cpupool",
-                             "SELECT cpupool FROM pools WHERE uuid = ?1", a.pool_uuid,
+                             "SELECT cpupool FROM pools WHERE uuid = ?1", a->pool_uuid,
                              &pool_cpupool);
     if (rc)
         goto out;
-    rc = gp_xen_cpupool_name(&ctx->drv, d.cpupool, &dom_cpupool);
+    rc = gp_xen_cpupool_name(&ctx->drv, d->cpupool, &dom_cpupool);
     if (rc)
         goto out;
     if (!pool_cpupool || !dom_cpupool || strcmp(pool_cpupool, dom_cpupool)) {
@@ -212,112 +230,177 @@ int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
                     "domain %d of VM %s is in Xen cpupool '%s' (id %d) but pool %s (%s) "
                     "places its VMs in cpupool '%s': create the domain with pool = \"%s\" "
                     "(vm-xl-config prints it); nothing was changed",
-                    d.domid, a.vm_uuid, dom_cpupool ? dom_cpupool : "unknown", d.cpupool,
-                    a.pool_name_label ? a.pool_name_label : "?", a.pool_uuid,
+                    d->domid, a->vm_uuid, dom_cpupool ? dom_cpupool : "unknown", d->cpupool,
+                    a->pool_name_label ? a->pool_name_label : "?", a->pool_uuid,
                     pool_cpupool ? pool_cpupool : "unknown", pool_cpupool ? pool_cpupool : "");
-        GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
-        GP_PARAM(ctx, "domid", "%d", d.domid);
-        GP_PARAM(ctx, "pool", "%s", a.pool_uuid);
+        GP_PARAM(ctx, "vm", "%s", a->vm_uuid);
+        GP_PARAM(ctx, "domid", "%d", d->domid);
+        GP_PARAM(ctx, "pool", "%s", a->pool_uuid);
         GP_PARAM(ctx, "cpupool", "%s", pool_cpupool ? pool_cpupool : "");
         GP_PARAM(ctx, "domain-cpupool", "%s", dom_cpupool ? dom_cpupool : "unknown");
-        goto out;
     }
-    n = 1 + a.n_companions;
-    ids = calloc(n, sizeof(*ids));
-    attached = calloc(n, sizeof(*attached));
-    if (!ids || !attached) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        goto out;
+out:
+    free(pool_cpupool);
+    free(dom_cpupool);
+    return rc;
+}
+
+/* List the functions to attach (the GPU, then its companions) in op->ids;
+ * leaves op->ids and op->attached for op's dispose. */
+static int boot_list_functions(gp_ctx *ctx, boot_op *op)
+{
+    op->n = 1 + op->a.n_companions;
+    op->ids = calloc(op->n, sizeof(*op->ids));
+    op->attached = calloc(op->n, sizeof(*op->attached));
+    if (!op->ids || !op->attached)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    op->ids[0] = op->a.pci_id;
+    for (size_t i = 0; i < op->a.n_companions; i++)
+        op->ids[1 + i] = op->a.companions[i];
+    return GP_OK;
+}
+
+/* libxl 4.17 hot-adds the first PCI function of a PV domain by creating
+ * its pciback backend; every further one waits for the guest's pcifront
+ * to connect, which a domain that never ran cannot do: libxl fails
+ * after 10 s with "libxl__wait_for_backend: Backend ... not ready" and
+ * cannot detach the first one either (same wait).  Refuse before
+ * touching the domain; leaves nothing. */
+static int boot_check_pv_hotadd(gp_ctx *ctx, const boot_op *op)
+{
+    const gp_xen_dom *d = &op->d;
+    gp_xen_state xs;
+    size_t have = 0, todo = 0;
+    int rc;
+
+    if (!d->pv)
+        return GP_OK;
+    rc = gp_xen_state_get(&ctx->drv, &xs);
+    if (rc)
+        return rc;
+    for (size_t j = 0; j < xs.n_attached; j++)
+        have += xs.attached[j].domid == d->domid;
+    for (size_t i = 0; i < op->n; i++) {
+        bool att = false;
+        for (size_t j = 0; j < xs.n_attached && !att; j++)
+            att = xs.attached[j].domid == d->domid && !strcmp(xs.attached[j].pci_id, op->ids[i]);
+        todo += !att;
     }
-    ids[0] = a.pci_id;
-    for (size_t i = 0; i < a.n_companions; i++)
-        ids[1 + i] = a.companions[i];
-    /* libxl 4.17 hot-adds the first PCI function of a PV domain by creating
-     * its pciback backend; every further one waits for the guest's pcifront
-     * to connect, which a domain that never ran cannot do: libxl fails
-     * after 10 s with "libxl__wait_for_backend: Backend ... not ready" and
-     * cannot detach the first one either (same wait).  Refuse before
-     * touching the domain. */
-    if (d.pv) {
-        gp_xen_state xs;
-        size_t have = 0, todo = 0;
-        rc = gp_xen_state_get(&ctx->drv, &xs);
-        if (rc)
-            goto out;
-        for (size_t j = 0; j < xs.n_attached; j++)
-            have += xs.attached[j].domid == d.domid;
-        for (size_t i = 0; i < n; i++) {
-            bool att = false;
-            for (size_t j = 0; j < xs.n_attached && !att; j++)
-                att = xs.attached[j].domid == d.domid && !strcmp(xs.attached[j].pci_id, ids[i]);
-            todo += !att;
-        }
-        gp_xen_state_dispose(&xs);
-        if (have + todo > 1 && todo > 0) {
-            rc = GP_ERR(ctx, GP_ERR_DRIVER,
-                        "libxl cannot hot-add %zu PCI functions (%s and %zu companion%s) to PV "
-                        "domain %d that never ran: after the first, libxl_device_pci_add waits "
-                        "for the guest's pcifront (libxl__wait_for_backend: Backend "
-                        "/local/domain/0/backend/pci/%d/0 not ready); nothing was changed: "
-                        "start the domain with the vm-xl-config lines instead",
-                        todo, a.pci_id, a.n_companions, a.n_companions == 1 ? "" : "s",
-                        d.domid, d.domid);
-            GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
-            GP_PARAM(ctx, "domid", "%d", d.domid);
-            GP_PARAM(ctx, "libxl-limitation",
-                     "libxl__wait_for_backend: Backend /local/domain/0/backend/pci/%d/0 "
-                     "not ready", d.domid);
-            goto out;
-        }
+    gp_xen_state_dispose(&xs);
+    if (have + todo > 1 && todo > 0) {
+        rc = GP_ERR(ctx, GP_ERR_DRIVER,
+                    "libxl cannot hot-add %zu PCI functions (%s and %zu companion%s) to PV "
+                    "domain %d that never ran: after the first, libxl_device_pci_add waits "
+                    "for the guest's pcifront (libxl__wait_for_backend: Backend "
+                    "/local/domain/0/backend/pci/%d/0 not ready); nothing was changed: "
+                    "start the domain with the vm-xl-config lines instead",
+                    todo, op->a.pci_id, op->a.n_companions, op->a.n_companions == 1 ? "" : "s",
+                    d->domid, d->domid);
+        GP_PARAM(ctx, "vm", "%s", op->a.vm_uuid);
+        GP_PARAM(ctx, "domid", "%d", d->domid);
+        GP_PARAM(ctx, "libxl-limitation",
+                 "libxl__wait_for_backend: Backend /local/domain/0/backend/pci/%d/0 "
+                 "not ready", d->domid);
+        return rc;
     }
-    rc = gp_xen_pci_attach(&ctx->drv, d.domid, ids, n, attached);
+    return GP_OK;
+}
+
+/* Attach the functions (op->attached says which this call attached); on
+ * failure the driver has detached them again. */
+static int boot_attach(gp_ctx *ctx, boot_op *op)
+{
+    int rc = gp_xen_pci_attach(&ctx->drv, op->d.domid, op->ids, op->n, op->attached);
+    if (rc)
+        GP_PARAM(ctx, "vm", "%s", op->a.vm_uuid);
+    return rc;
+}
+
+/* Pin the vCPUs to the assignment's pCPUs; on failure detach what
+ * boot_attach attached, leaving the domain as it was (and ctx->err). */
+static int boot_pin(gp_ctx *ctx, boot_op *op)
+{
+    int rc = gp_xen_pin(&ctx->drv, op->d.domid, op->a.pcpus, op->a.n_pcpus, op->a.pin_mode);
     if (rc) {
-        GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
-        goto out;
-    }
-    rc = gp_xen_pin(&ctx->drv, d.domid, a.pcpus, a.n_pcpus, a.pin_mode);
-    if (rc) {
-        /* Leave the domain as it was. */
         gp_error_info saved;
         gp_error_info_init(&saved);
         gp_err_copy(&saved, ctx->err);
-        for (size_t i = n; i-- > 0;)
-            if (attached[i])
-                gp_xen_pci_detach(&ctx->drv, d.domid, &ids[i], 1);
+        for (size_t i = op->n; i-- > 0;)
+            if (op->attached[i])
+                gp_xen_pci_detach(&ctx->drv, op->d.domid, &op->ids[i], 1);
         gp_err_copy(ctx->err, &saved);
         gp_error_info_dispose(&saved);
-        GP_PARAM(ctx, "vm", "%s", a.vm_uuid);
-        goto out;
+        GP_PARAM(ctx, "vm", "%s", op->a.vm_uuid);
     }
-    /* Audit: what was applied to which domain. */
-    pcpus = gp_cpulist_join(a.pcpus, a.n_pcpus);
-    {
-        json_object *o = json_object_new_object(), *arr = json_object_new_array();
-        json_object_object_add(o, "domid", json_object_new_int(d.domid));
-        for (size_t i = 0; i < n; i++)
-            json_object_array_add(arr, json_object_new_string(ids[i]));
-        json_object_object_add(o, "pci_ids", arr);
-        json_object_object_add(o, "pcpus", json_object_new_string(pcpus ? pcpus : ""));
-        json_object_object_add(o, "pin_mode",
-                               json_object_new_string(gp_pin_mode_name(a.pin_mode)));
-        after = gp_json_take_text(o);
-    }
+    return rc;
+}
+
+/* Audit row "vm-boot-prepare": what was applied to which domain, in a
+ * transaction of its own; leaves the domain prepared either way. */
+static int boot_audit(gp_ctx *ctx, const boot_op *op)
+{
+    char *pcpus = gp_cpulist_join(op->a.pcpus, op->a.n_pcpus), *after;
+    json_object *o = json_object_new_object(), *arr = json_object_new_array();
+    int rc;
+
+    json_object_object_add(o, "domid", json_object_new_int(op->d.domid));
+    for (size_t i = 0; i < op->n; i++)
+        json_object_array_add(arr, json_object_new_string(op->ids[i]));
+    json_object_object_add(o, "pci_ids", arr);
+    json_object_object_add(o, "pcpus", json_object_new_string(pcpus ? pcpus : ""));
+    json_object_object_add(o, "pin_mode",
+                           json_object_new_string(gp_pin_mode_name(op->a.pin_mode)));
+    after = gp_json_take_text(o);
     rc = gp_store_begin(&ctx->store);
     if (!rc) {
-        rc = gp_store_audit(&ctx->store, "vm-boot-prepare", a.vm_uuid, NULL, after);
+        rc = gp_store_audit(&ctx->store, "vm-boot-prepare", op->a.vm_uuid, NULL, after);
         if (!rc)
             rc = gp_store_commit(&ctx->store);
         else
             gp_store_rollback(&ctx->store);
     }
-out:
-    free(ids);
-    free(attached);
     free(pcpus);
     free(after);
-    free(pool_cpupool);
-    free(dom_cpupool);
-    gp_assignment_dispose(&a);
+    return rc;
+}
+
+int gp_vm_boot_prepare(gp_ctx *ctx, const char *vm)
+{
+    boot_op op;
+    int rc;
+
+    gp_err_clear(ctx->err);
+    boot_op_init(&op);
+    rc = need_xen(ctx, "vm-boot-prepare");
+    if (rc)
+        goto out;
+    rc = gp_assignment_get(ctx, vm, &op.a);
+    if (rc)
+        goto out;
+    rc = gp_xen_domain_find(&ctx->drv, op.a.vm_uuid, &op.d);
+    if (rc)
+        goto out;
+    rc = boot_check_never_ran(ctx, &op);
+    if (rc)
+        goto out;
+    rc = boot_check_cpupool(ctx, &op);
+    if (rc)
+        goto out;
+    rc = boot_list_functions(ctx, &op);
+    if (rc)
+        goto out;
+    rc = boot_check_pv_hotadd(ctx, &op);
+    if (rc)
+        goto out;
+    rc = boot_attach(ctx, &op);
+    if (rc)
+        goto out;
+    rc = boot_pin(ctx, &op);
+    if (rc)
+        goto out;
+    rc = boot_audit(ctx, &op);
+out:
+    boot_op_dispose(&op);
     return rc;
 }
 
