@@ -502,174 +502,259 @@ out:
     return GP_OK;
 }
 
-int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_out)
-{
+/* The state of one gp_host_reconcile between its steps. */
+typedef struct {
+    bool fix;
     const gp_host *host;
-    gp_xen_state st;
-    pool_fn *fns = NULL;
-    size_t nf = 0, na = 0;
-    gp_assignment *as = NULL;
-    items it = { 0 };
-    int rc;
+    pool_fn *fns;                 /* every pool function */
+    size_t nf;
+    gp_assignment *as;            /* every assignment */
+    size_t na;
+    gp_xen_state st;              /* what Xen reports */
+    items it;                     /* the differences found */
+} reconcile_op;
 
-    *out = NULL;
-    *n_out = 0;
-    gp_err_clear(ctx->err);
-    memset(&st, 0, sizeof(st));
-    rc = need_xen(ctx, "host-reconcile");
-    if (rc)
-        return rc;
-    rc = gp_host_get(ctx, &host);
-    if (rc)
-        return rc;
-    rc = pool_functions(ctx, &fns, &nf);
-    if (rc)
-        return rc;
-    rc = gp_assignment_list(ctx, &as, &na);
-    if (rc)
-        goto out;
-    rc = gp_xen_state_get(&ctx->drv, &st);
-    if (rc)
-        goto out;
+static void reconcile_op_init(reconcile_op *op, bool fix)
+{
+    memset(op, 0, sizeof(*op));
+    op->fix = fix;
+}
 
-    /* Pool functions: on the host, assignable or held by a domain. */
-    for (size_t i = 0; i < nf; i++) {
-        const char *id = fns[i].pci_id;
-        bool is_gpu = !strcmp(id, fns[i].gpu), held = false, assignable = false;
-        for (size_t j = 0; j < st.n_attached && !held; j++)
-            held = !strcmp(st.attached[j].pci_id, id);
-        for (size_t j = 0; j < st.n_assignable && !assignable; j++)
-            assignable = !strcmp(st.assignable[j], id);
-        if (is_gpu && !gp_host_find_gpu(host, id)) {
-            item_add(&it, "gpu-missing", id, "present", "absent",
+static void reconcile_op_dispose(reconcile_op *op)
+{
+    gp_reconcile_list_free(op->it.v, op->it.n);
+    gp_xen_state_dispose(&op->st);
+    gp_assignment_list_free(op->as, op->na);
+    free(op->fns);
+}
+
+/* Read the pool functions, the assignments and Xen's state into op;
+ * leaves what was read for op's dispose. */
+static int reconcile_load(gp_ctx *ctx, reconcile_op *op)
+{
+    int rc = pool_functions(ctx, &op->fns, &op->nf);
+    if (rc)
+        return rc;
+    rc = gp_assignment_list(ctx, &op->as, &op->na);
+    if (rc)
+        return rc;
+    return gp_xen_state_get(&ctx->drv, &op->st);
+}
+
+/* Item "not-assignable" for a pool function nobody holds; with fix, make
+ * it assignable again (failures only leave the item unfixed, ctx->err kept). */
+static void reconcile_not_assignable(gp_ctx *ctx, reconcile_op *op, const pool_fn *fn,
+                                     bool is_gpu)
+{
+    const char *id = fn->pci_id;
+    char *drv = NULL;
+    if (ctx->drv.ops->device_driver(&ctx->drv, id, &drv))
+        drv = NULL;
+    gp_reconcile_item *r = item_add(&op->it, "not-assignable", id, "pciback",
+                                    drv ? drv : "unknown",
+                                    "%s %s%s%s is not assignable in Xen (bound to %s)",
+                                    is_gpu ? "pool GPU" : "companion", id,
+                                    is_gpu ? "" : " of GPU ", is_gpu ? "" : fn->gpu,
+                                    drv ? drv : "unknown");
+    free(drv);
+    if (!r)
+        return;
+    r->fixable = true;
+    if (op->fix) {
+        char *orig = NULL;
+        gp_error_info saved;
+        gp_error_info_init(&saved);
+        gp_err_copy(&saved, ctx->err);
+        if (ctx->drv.ops->device_assignable_add(&ctx->drv, id, &orig) == GP_OK)
+            r->fixed = true;
+        gp_err_copy(ctx->err, &saved);
+        gp_error_info_dispose(&saved);
+        free(orig);
+    }
+}
+
+/* Pool functions: on the host, assignable or held by a domain; items
+ * "gpu-missing" and "not-assignable" (the latter fixed with fix). */
+static void reconcile_pool_functions(gp_ctx *ctx, reconcile_op *op)
+{
+    const gp_xen_state *st = &op->st;
+
+    for (size_t i = 0; i < op->nf; i++) {
+        const char *id = op->fns[i].pci_id;
+        bool is_gpu = !strcmp(id, op->fns[i].gpu), held = false, assignable = false;
+        for (size_t j = 0; j < st->n_attached && !held; j++)
+            held = !strcmp(st->attached[j].pci_id, id);
+        for (size_t j = 0; j < st->n_assignable && !assignable; j++)
+            assignable = !strcmp(st->assignable[j], id);
+        if (is_gpu && !gp_host_find_gpu(op->host, id)) {
+            item_add(&op->it, "gpu-missing", id, "present", "absent",
                      "pool GPU %s is no longer on this host", id);
             continue;
         }
         if (held || assignable)
             continue;
-        char *drv = NULL;
-        if (ctx->drv.ops->device_driver(&ctx->drv, id, &drv))
-            drv = NULL;
-        gp_reconcile_item *r = item_add(&it, "not-assignable", id, "pciback",
-                                        drv ? drv : "unknown",
-                                        "%s %s%s%s is not assignable in Xen (bound to %s)",
-                                        is_gpu ? "pool GPU" : "companion", id,
-                                        is_gpu ? "" : " of GPU ", is_gpu ? "" : fns[i].gpu,
-                                        drv ? drv : "unknown");
-        free(drv);
-        if (!r)
-            continue;
-        r->fixable = true;
-        if (fix) {
-            char *orig = NULL;
-            gp_error_info saved;
-            gp_error_info_init(&saved);
-            gp_err_copy(&saved, ctx->err);
-            if (ctx->drv.ops->device_assignable_add(&ctx->drv, id, &orig) == GP_OK)
-                r->fixed = true;
-            gp_err_copy(ctx->err, &saved);
-            gp_error_info_dispose(&saved);
-            free(orig);
-        }
+        reconcile_not_assignable(ctx, op, &op->fns[i], is_gpu);
     }
+}
 
-    /* Assignable in Xen but in no pool. */
-    for (size_t j = 0; j < st.n_assignable; j++) {
+/* Items "foreign-assignable": assignable in Xen but in no pool. */
+static void reconcile_foreign_assignable(reconcile_op *op)
+{
+    const gp_xen_state *st = &op->st;
+
+    for (size_t j = 0; j < st->n_assignable; j++) {
         bool mine = false;
-        for (size_t i = 0; i < nf && !mine; i++)
-            mine = !strcmp(fns[i].pci_id, st.assignable[j]);
+        for (size_t i = 0; i < op->nf && !mine; i++)
+            mine = !strcmp(op->fns[i].pci_id, st->assignable[j]);
         if (!mine)
-            item_add(&it, "foreign-assignable", st.assignable[j], "", "pciback",
-                     "%s is assignable in Xen but in no gpupool pool", st.assignable[j]);
+            item_add(&op->it, "foreign-assignable", st->assignable[j], "", "pciback",
+                     "%s is assignable in Xen but in no gpupool pool", st->assignable[j]);
     }
+}
 
-    /* Attached devices of pool GPUs: held by their assigned VM only. */
-    for (size_t j = 0; j < st.n_attached; j++) {
+/* Items "foreign-attachment": a pool function attached to a domain other
+ * than its GPU's assigned VM. */
+static void reconcile_attachments(reconcile_op *op)
+{
+    const gp_xen_state *st = &op->st;
+
+    for (size_t j = 0; j < st->n_attached; j++) {
         const char *gpu = NULL;
         const gp_assignment *owner = NULL;
-        for (size_t i = 0; i < nf && !gpu; i++)
-            if (!strcmp(fns[i].pci_id, st.attached[j].pci_id))
-                gpu = fns[i].gpu;
+        for (size_t i = 0; i < op->nf && !gpu; i++)
+            if (!strcmp(op->fns[i].pci_id, st->attached[j].pci_id))
+                gpu = op->fns[i].gpu;
         if (!gpu)
             continue;
-        for (size_t k = 0; k < na && !owner; k++)
-            if (!strcmp(as[k].pci_id, gpu))
-                owner = &as[k];
-        if (owner && !strcasecmp(owner->vm_uuid, st.attached[j].vm_uuid))
+        for (size_t k = 0; k < op->na && !owner; k++)
+            if (!strcmp(op->as[k].pci_id, gpu))
+                owner = &op->as[k];
+        if (owner && !strcasecmp(owner->vm_uuid, st->attached[j].vm_uuid))
             continue;
-        item_add(&it, "foreign-attachment", st.attached[j].pci_id,
-                 owner ? owner->vm_uuid : "", st.attached[j].vm_uuid,
-                 "%s is attached to domain %d (VM %s) but %s%s", st.attached[j].pci_id,
-                 st.attached[j].domid, st.attached[j].vm_uuid,
+        item_add(&op->it, "foreign-attachment", st->attached[j].pci_id,
+                 owner ? owner->vm_uuid : "", st->attached[j].vm_uuid,
+                 "%s is attached to domain %d (VM %s) but %s%s", st->attached[j].pci_id,
+                 st->attached[j].domid, st->attached[j].vm_uuid,
                  owner ? "gpupool assigned it to VM " : "gpupool assigned it to no VM",
                  owner ? owner->vm_uuid : "");
     }
+}
 
-    /* Live domains of assigned VMs: devices and affinity. */
-    for (size_t k = 0; k < na; k++) {
-        const gp_assignment *a = &as[k];
+/* Items "pci-missing": the GPU or a companion not attached to the live
+ * domain d of assignment a. */
+static void reconcile_domain_devices(reconcile_op *op, const gp_assignment *a,
+                                     const gp_xen_dom *d)
+{
+    const gp_xen_state *st = &op->st;
+
+    for (size_t c = 0; c <= a->n_companions; c++) {
+        const char *id = c == 0 ? a->pci_id : a->companions[c - 1];
+        bool ok = false;
+        for (size_t j = 0; j < st->n_attached && !ok; j++)
+            ok = st->attached[j].domid == d->domid && !strcmp(st->attached[j].pci_id, id);
+        if (!ok)
+            item_add(&op->it, "pci-missing", id, a->vm_uuid, "",
+                     "domain %d of VM %s does not have %s attached", d->domid, a->vm_uuid, id);
+    }
+}
+
+/* Items "affinity-mismatch": vCPUs of the live domain d whose affinity is
+ * not a's pCPUs; with fix, re-pin the domain (failures only leave the
+ * items unfixed, ctx->err kept). */
+static void reconcile_domain_affinity(gp_ctx *ctx, reconcile_op *op, const gp_assignment *a,
+                                      const gp_xen_dom *d)
+{
+    char **aff = NULL;
+    size_t nv = 0;
+    char *want;
+
+    if (a->pin_mode == GP_PIN_NONE || !a->n_pcpus)
+        return;
+    want = gp_cpulist_join(a->pcpus, a->n_pcpus);
+    if (!want || gp_xen_affinity_get(&ctx->drv, d->domid, a->pin_mode, &aff, &nv)) {
+        free(want);
+        return;
+    }
+    size_t first = op->it.n;
+    for (size_t v = 0; v < nv; v++) {
+        if (!strcmp(aff[v], want))
+            continue;
+        char obj[64];
+        snprintf(obj, sizeof(obj), "%s/%zu", a->vm_uuid, v);
+        gp_reconcile_item *r = item_add(&op->it, "affinity-mismatch", obj, want, aff[v],
+                                        "vCPU %zu of domain %d (VM %s) has %s affinity %s, "
+                                        "assignment says %s", v, d->domid, a->vm_uuid,
+                                        gp_pin_mode_name(a->pin_mode), aff[v], want);
+        if (r)
+            r->fixable = true;
+    }
+    if (op->fix && op->it.n > first) {
+        gp_error_info saved;
+        gp_error_info_init(&saved);
+        gp_err_copy(&saved, ctx->err);
+        if (gp_xen_pin(&ctx->drv, d->domid, a->pcpus, a->n_pcpus, a->pin_mode) == GP_OK)
+            for (size_t r = first; r < op->it.n; r++)
+                op->it.v[r].fixed = true;
+        gp_err_copy(ctx->err, &saved);
+        gp_error_info_dispose(&saved);
+    }
+    gp_strv_free(aff, nv);
+    free(want);
+}
+
+/* Live domains of assigned VMs: their devices and affinity. */
+static void reconcile_domains(gp_ctx *ctx, reconcile_op *op)
+{
+    for (size_t k = 0; k < op->na; k++) {
+        const gp_assignment *a = &op->as[k];
         gp_xen_dom d;
         if (gp_xen_domain_find(&ctx->drv, a->vm_uuid, &d) || d.domid < 0)
             continue;
-        for (size_t c = 0; c <= a->n_companions; c++) {
-            const char *id = c == 0 ? a->pci_id : a->companions[c - 1];
-            bool ok = false;
-            for (size_t j = 0; j < st.n_attached && !ok; j++)
-                ok = st.attached[j].domid == d.domid && !strcmp(st.attached[j].pci_id, id);
-            if (!ok)
-                item_add(&it, "pci-missing", id, a->vm_uuid, "",
-                         "domain %d of VM %s does not have %s attached", d.domid, a->vm_uuid, id);
-        }
-        if (a->pin_mode == GP_PIN_NONE || !a->n_pcpus)
-            continue;
-        char **aff = NULL;
-        size_t nv = 0;
-        char *want = gp_cpulist_join(a->pcpus, a->n_pcpus);
-        if (!want || gp_xen_affinity_get(&ctx->drv, d.domid, a->pin_mode, &aff, &nv)) {
-            free(want);
-            continue;
-        }
-        size_t first = it.n;
-        for (size_t v = 0; v < nv; v++) {
-            if (!strcmp(aff[v], want))
-                continue;
-            char obj[64];
-            snprintf(obj, sizeof(obj), "%s/%zu", a->vm_uuid, v);
-            gp_reconcile_item *r = item_add(&it, "affinity-mismatch", obj, want, aff[v],
-                                            "vCPU %zu of domain %d (VM %s) has %s affinity %s, "
-                                            "assignment says %s", v, d.domid, a->vm_uuid,
-                                            gp_pin_mode_name(a->pin_mode), aff[v], want);
-            if (r)
-                r->fixable = true;
-        }
-        if (fix && it.n > first) {
-            gp_error_info saved;
-            gp_error_info_init(&saved);
-            gp_err_copy(&saved, ctx->err);
-            if (gp_xen_pin(&ctx->drv, d.domid, a->pcpus, a->n_pcpus, a->pin_mode) == GP_OK)
-                for (size_t r = first; r < it.n; r++)
-                    it.v[r].fixed = true;
-            gp_err_copy(ctx->err, &saved);
-            gp_error_info_dispose(&saved);
-        }
-        gp_strv_free(aff, nv);
-        free(want);
+        reconcile_domain_devices(op, a, &d);
+        reconcile_domain_affinity(ctx, op, a, &d);
     }
-    if (it.oom) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+}
+
+/* Hand the items out sorted (kind, then object); leaves op->it empty. */
+static int reconcile_finish(gp_ctx *ctx, reconcile_op *op, gp_reconcile_item **out,
+                            size_t *n_out)
+{
+    if (op->it.oom)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    if (op->it.n)
+        qsort(op->it.v, op->it.n, sizeof(*op->it.v), item_cmp);
+    *out = op->it.v;
+    *n_out = op->it.n;
+    op->it.v = NULL;
+    op->it.n = 0;
+    return GP_OK;
+}
+
+int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_out)
+{
+    reconcile_op op;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    gp_err_clear(ctx->err);
+    reconcile_op_init(&op, fix);
+    rc = need_xen(ctx, "host-reconcile");
+    if (rc)
         goto out;
-    }
-    if (it.n)
-        qsort(it.v, it.n, sizeof(*it.v), item_cmp);
-    *out = it.v;
-    *n_out = it.n;
-    it.v = NULL;
-    it.n = 0;
+    rc = gp_host_get(ctx, &op.host);
+    if (rc)
+        goto out;
+    rc = reconcile_load(ctx, &op);
+    if (rc)
+        goto out;
+    reconcile_pool_functions(ctx, &op);
+    reconcile_foreign_assignable(&op);
+    reconcile_attachments(&op);
+    reconcile_domains(ctx, &op);
+    rc = reconcile_finish(ctx, &op, out, n_out);
 out:
-    gp_reconcile_list_free(it.v, it.n);
-    gp_xen_state_dispose(&st);
-    gp_assignment_list_free(as, na);
-    free(fns);
+    reconcile_op_dispose(&op);
     return rc;
 }
 
