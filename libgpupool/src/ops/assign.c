@@ -391,8 +391,8 @@ static void place_inputs_dispose(place_inputs *pi)
     memset(pi, 0, sizeof(*pi));
 }
 
-static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_uuid,
-                             const gp_vm *live, size_t n_live, place_inputs *pi)
+/* The pool's row: policy, pin-mode, overcommit, name and cpupool into pi. */
+static int place_inputs_load_pool(gp_ctx *ctx, const char *pool_uuid, place_inputs *pi)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -416,10 +416,19 @@ static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_
     pi->overcommit = sqlite3_column_double(st, 2);
     pi->name_label = gp_strdup((const char *)sqlite3_column_text(st, 3));
     pi->cpupool = gp_strdup((const char *)sqlite3_column_text(st, 4));
-    if (!pi->name_label || !pi->cpupool)
-        goto nomem;
+    rc = pi->name_label && pi->cpupool ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+out:
     sqlite3_finalize(st);
-    st = NULL;
+    return rc;
+}
+
+/* The pool's members present on the host into pi->gpus (a GPU_MISSING
+ * member is not offered to placement). */
+static int place_inputs_load_members(gp_ctx *ctx, const gp_host *host, const char *pool_uuid,
+                                     place_inputs *pi)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
 
     rc = gp_store_prepare(&ctx->store, "SELECT pci_id FROM pool_members WHERE pool_uuid = ?1"
                           " ORDER BY pci_id", &st);
@@ -438,71 +447,96 @@ static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_
             goto nomem;
         pi->n_gpus++;
     }
-    if (rc != SQLITE_DONE) {
-        rc = gp_store_error(&ctx->store, rc, "reading pool members");
-        goto out;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-
-    rc = gp_store_prepare(&ctx->store, "SELECT vm_uuid, pci_id, numa_node, pcpus, vcpus, memory_mib,"
-                          " memory_node FROM assignments ORDER BY pci_id", &st);
-    if (rc)
-        goto out;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        size_t k = pi->n_existing;
-        gp_place_existing *ne = realloc(pi->existing, (k + 1) * sizeof(*ne));
-        if (ne)
-            pi->existing = ne;
-        int **np = realloc(pi->existing_pcpus, (k + 1) * sizeof(*np));
-        if (np)
-            pi->existing_pcpus = np;
-        char **nc = realloc(pi->existing_pci, (k + 1) * sizeof(*nc));
-        if (nc)
-            pi->existing_pci = nc;
-        if (!ne || !np || !nc)
-            goto nomem;
-        gp_place_existing *e = &pi->existing[k];
-        memset(e, 0, sizeof(*e));
-        pi->existing_pcpus[k] = NULL;
-        pi->existing_pci[k] = gp_strdup((const char *)sqlite3_column_text(st, 1));
-        pi->n_existing++;
-        if (!pi->existing_pci[k])
-            goto nomem;
-        size_t np_n = 0;
-        if (gp_cpulist_parse((const char *)sqlite3_column_text(st, 3), &pi->existing_pcpus[k],
-                             &np_n)) {
-            rc = GP_ERR(ctx, GP_ERR_DB, "assignment of GPU %s has unreadable pCPUs",
-                        pi->existing_pci[k]);
-            goto out;
-        }
-        e->pci_id = pi->existing_pci[k];
-        e->node = sqlite3_column_int(st, 2);
-        e->pcpus = pi->existing_pcpus[k];
-        e->n_pcpus = np_n;
-        e->vcpus = sqlite3_column_int(st, 4);
-        e->memory_mib = (uint64_t)sqlite3_column_int64(st, 5);
-        e->memory_node = sqlite3_column_int(st, 6);
-        /* A live domain's memory is already out of the hypervisor's free
-         * figure; the sim host's figure is static. */
-        const char *vu = (const char *)sqlite3_column_text(st, 0);
-        for (size_t j = 0; j < n_live; j++)
-            if (!strcasecmp(live[j].uuid, vu)) {
-                e->memory_in_free = live[j].domid >= 0 && live[j].state != GP_VM_HALTED;
-                break;
-            }
-    }
-    if (rc != SQLITE_DONE) {
-        rc = gp_store_error(&ctx->store, rc, "reading assignments");
-        goto out;
-    }
-    rc = GP_OK;
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading pool members");
     goto out;
 nomem:
     rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
 out:
     sqlite3_finalize(st);
     return rc;
+}
+
+/* One assignment row (vm_uuid, pci_id, numa_node, pcpus, vcpus,
+ * memory_mib, memory_node) appended to pi->existing; whatever was
+ * allocated stays in pi for place_inputs_dispose. */
+static int place_inputs_add_existing(gp_ctx *ctx, sqlite3_stmt *st, const gp_vm *live,
+                                     size_t n_live, place_inputs *pi)
+{
+    size_t k = pi->n_existing, np_n = 0;
+    gp_place_existing *ne = realloc(pi->existing, (k + 1) * sizeof(*ne));
+    if (ne)
+        pi->existing = ne;
+    int **np = realloc(pi->existing_pcpus, (k + 1) * sizeof(*np));
+    if (np)
+        pi->existing_pcpus = np;
+    char **nc = realloc(pi->existing_pci, (k + 1) * sizeof(*nc));
+    if (nc)
+        pi->existing_pci = nc;
+    if (!ne || !np || !nc)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    gp_place_existing *e = &pi->existing[k];
+    memset(e, 0, sizeof(*e));
+    pi->existing_pcpus[k] = NULL;
+    pi->existing_pci[k] = gp_strdup((const char *)sqlite3_column_text(st, 1));
+    pi->n_existing++;
+    if (!pi->existing_pci[k])
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    if (gp_cpulist_parse((const char *)sqlite3_column_text(st, 3), &pi->existing_pcpus[k],
+                         &np_n))
+        return GP_ERR(ctx, GP_ERR_DB, "assignment of GPU %s has unreadable pCPUs",
+                      pi->existing_pci[k]);
+    e->pci_id = pi->existing_pci[k];
+    e->node = sqlite3_column_int(st, 2);
+    e->pcpus = pi->existing_pcpus[k];
+    e->n_pcpus = np_n;
+    e->vcpus = sqlite3_column_int(st, 4);
+    e->memory_mib = (uint64_t)sqlite3_column_int64(st, 5);
+    e->memory_node = sqlite3_column_int(st, 6);
+    /* A live domain's memory is already out of the hypervisor's free
+     * figure; the sim host's figure is static. */
+    const char *vu = (const char *)sqlite3_column_text(st, 0);
+    for (size_t j = 0; j < n_live; j++)
+        if (!strcasecmp(live[j].uuid, vu)) {
+            e->memory_in_free = live[j].domid >= 0 && live[j].state != GP_VM_HALTED;
+            break;
+        }
+    return GP_OK;
+}
+
+/* Every assignment on the host (all pools) into pi->existing. */
+static int place_inputs_load_existing(gp_ctx *ctx, const gp_vm *live, size_t n_live,
+                                      place_inputs *pi)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = gp_store_prepare(&ctx->store, "SELECT vm_uuid, pci_id, numa_node, pcpus, vcpus, memory_mib,"
+                          " memory_node FROM assignments ORDER BY pci_id", &st);
+    if (rc)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = place_inputs_add_existing(ctx, st, live, n_live, pi);
+        if (rc)
+            goto out;
+    }
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading assignments");
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Everything placement needs from the database for one pool, into pi;
+ * leaves what was read for place_inputs_dispose. */
+static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_uuid,
+                             const gp_vm *live, size_t n_live, place_inputs *pi)
+{
+    int rc = place_inputs_load_pool(ctx, pool_uuid, pi);
+    if (rc)
+        return rc;
+    rc = place_inputs_load_members(ctx, host, pool_uuid, pi);
+    if (rc)
+        return rc;
+    return place_inputs_load_existing(ctx, live, n_live, pi);
 }
 
 static int insert_assignment(gp_ctx *ctx, const gp_assignment *a)
