@@ -406,7 +406,10 @@ out:
     return rc;
 }
 
-int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const char *value)
+/* The column of a pool parameter; refuses an unknown parameter or a
+ * missing value; leaves nothing. */
+static int pool_param_column(gp_ctx *ctx, const char *param, const char *value,
+                             const char **column)
 {
     static const struct { const char *param, *column; } params[] = {
         { "name-label", "name_label" },
@@ -416,20 +419,13 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         { "cpu-overcommit", "cpu_overcommit" },
         { "cpupool", "cpupool" },
     };
-    sqlite3_stmt *st = NULL;
-    gp_pool before, after;
-    const char *column = NULL;
-    char uuid[37], *sql = NULL;
-    double oc = 0;
     int rc;
 
-    gp_pool_init(&before);
-    gp_pool_init(&after);
-    gp_err_clear(ctx->err);
+    *column = NULL;
     for (size_t i = 0; param && i < GP_ARRAY_SIZE(params); i++)
         if (!strcmp(param, params[i].param))
-            column = params[i].column;
-    if (!column) {
+            *column = params[i].column;
+    if (!*column) {
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
                     "unknown pool parameter '%s' (name-label, name-description, numa-policy,"
                     " pin-mode, cpu-overcommit, cpupool)", param ? param : "");
@@ -441,6 +437,15 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         GP_PARAM(ctx, "param", "%s", param);
         return rc;
     }
+    return GP_OK;
+}
+
+/* Check the value of a known parameter (the overcommit parsed into *oc);
+ * leaves nothing. */
+static int pool_param_check_value(gp_ctx *ctx, const char *param, const char *value, double *oc)
+{
+    int rc;
+
     if (!strcmp(param, "name-label")) {
         rc = check_name_label(ctx, value);
     } else if (!strcmp(param, "numa-policy")) {
@@ -452,20 +457,96 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
     } else if (!strcmp(param, "cpu-overcommit")) {
         char *end;
         errno = 0;
-        oc = strtod(value, &end);
+        *oc = strtod(value, &end);
         if (errno || end == value || *end)
-            oc = NAN;
-        rc = check_overcommit(ctx, oc, value);
+            *oc = NAN;
+        rc = check_overcommit(ctx, *oc, value);
     } else if (!strcmp(param, "cpupool")) {
         rc = check_cpupool(ctx, value);
     } else {
         rc = GP_OK;
     }
+    return rc;
+}
+
+/* Assigned VMs are pinned inside the old cpupool: moving the pool under
+ * them would make vm-xl-config name a cpupool their pins are not in.
+ * Refuses a cpupool change of a pool with assignments; leaves the lock held. */
+static int pool_param_check_cpupool_move(gp_ctx *ctx, const char *uuid, const gp_pool *before,
+                                         const char *value)
+{
+    char *held = NULL;
+    int rc;
+
+    if (!strcmp(value, before->cpupool))
+        return GP_OK;
+    rc = gp_store_query_text(&ctx->store, "looking for assignments of the pool",
+                             "SELECT vm_uuid FROM assignments WHERE pool_uuid = ?1"
+                             " ORDER BY vm_uuid LIMIT 1", uuid, &held);
     if (rc)
         return rc;
+    if (held) {
+        rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
+                    "pool %s has assigned VMs (VM %s) pinned in cpupool %s: release "
+                    "them before moving the pool to cpupool %s", before->name_label, held,
+                    before->cpupool, value);
+        GP_PARAM(ctx, "pool", "%s", before->name_label);
+        GP_PARAM(ctx, "vm", "%s", held);
+        GP_PARAM(ctx, "cpupool", "%s", value);
+        free(held);
+    }
+    return rc;
+}
+
+/* UPDATE the pool's column to value (the overcommit as a number), inside
+ * the transaction. */
+static int pool_param_update(gp_ctx *ctx, const char *uuid, const char *param,
+                             const char *column, const char *value, double oc)
+{
+    sqlite3_stmt *st = NULL;
+    char *sql = gp_asprintf("UPDATE pools SET %s = ?2 WHERE uuid = ?1", column);
+    int rc;
+
+    if (!sql)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    rc = gp_store_prepare(&ctx->store, sql, &st);
+    if (rc)
+        goto out;
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    if (!strcmp(param, "cpu-overcommit"))
+        sqlite3_bind_double(st, 2, oc);
+    else
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "setting a pool parameter");
+out:
+    sqlite3_finalize(st);
+    free(sql);
+    return rc;
+}
+
+int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const char *value)
+{
+    gp_pool before, after;
+    const char *column;
+    char uuid[37];
+    double oc = 0;
+    bool rollback = false;
+    int rc;
+
+    gp_pool_init(&before);
+    gp_pool_init(&after);
+    gp_err_clear(ctx->err);
+    rc = pool_param_column(ctx, param, value, &column);
+    if (rc)
+        goto out;
+    rc = pool_param_check_value(ctx, param, value, &oc);
+    if (rc)
+        goto out;
     rc = gp_store_begin(&ctx->store);
     if (rc)
-        return rc;
+        goto out;
+    rollback = true;
     rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
     if (rc)
         goto out;
@@ -477,46 +558,14 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         if (rc)
             goto out;
     }
-    if (!strcmp(param, "cpupool") && strcmp(value, before.cpupool)) {
-        /* Assigned VMs are pinned inside the old cpupool: moving the pool
-         * under them would make vm-xl-config name a cpupool their pins are
-         * not in. */
-        char *held = NULL;
-        rc = gp_store_query_text(&ctx->store, "looking for assignments of the pool",
-                                 "SELECT vm_uuid FROM assignments WHERE pool_uuid = ?1"
-                                 " ORDER BY vm_uuid LIMIT 1", uuid, &held);
+    if (!strcmp(param, "cpupool")) {
+        rc = pool_param_check_cpupool_move(ctx, uuid, &before, value);
         if (rc)
             goto out;
-        if (held) {
-            rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
-                        "pool %s has assigned VMs (VM %s) pinned in cpupool %s: release "
-                        "them before moving the pool to cpupool %s", before.name_label, held,
-                        before.cpupool, value);
-            GP_PARAM(ctx, "pool", "%s", before.name_label);
-            GP_PARAM(ctx, "vm", "%s", held);
-            GP_PARAM(ctx, "cpupool", "%s", value);
-            free(held);
-            goto out;
-        }
     }
-    sql = gp_asprintf("UPDATE pools SET %s = ?2 WHERE uuid = ?1", column);
-    if (!sql) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    rc = gp_store_prepare(&ctx->store, sql, &st);
+    rc = pool_param_update(ctx, uuid, param, column, value, oc);
     if (rc)
         goto out;
-    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-    if (!strcmp(param, "cpu-overcommit"))
-        sqlite3_bind_double(st, 2, oc);
-    else
-        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) {
-        rc = gp_store_error(&ctx->store, rc, "setting a pool parameter");
-        goto out;
-    }
     rc = pool_load(ctx, uuid, &after);
     if (rc)
         goto out;
@@ -525,9 +574,7 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         goto out;
     rc = gp_store_commit(&ctx->store);
 out:
-    sqlite3_finalize(st);
-    free(sql);
-    if (rc)
+    if (rc && rollback)
         gp_store_rollback(&ctx->store);
     gp_pool_dispose(&before);
     gp_pool_dispose(&after);
