@@ -283,73 +283,89 @@ int gp_pool_create(gp_ctx *ctx, const char *name_label, const char *description,
     return gp_pool_create_ex(ctx, &spec, uuid_out);
 }
 
-int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
+/* Check a pool spec: name-label, policy, pin-mode, overcommit and cpupool
+ * (*cpupool: the spec's or the default); leaves nothing. */
+static int pool_spec_check(gp_ctx *ctx, const gp_pool_spec *spec, const char **cpupool)
 {
-    sqlite3_stmt *st = NULL;
-    gp_pool after;
-    const char *name_label, *description, *cpupool;
-    gp_numa_policy policy;
-    gp_pin_mode pin;
-    double cpu_overcommit;
-    char uuid[37], now[32], oc[64];
+    char oc[64];
     int rc;
 
-    gp_pool_init(&after);
-    gp_err_clear(ctx->err);
-    if (!spec)
-        return GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "creating a pool needs a pool spec");
-    name_label = spec->name_label;
-    description = spec->description;
-    policy = spec->policy;
-    pin = spec->pin;
-    cpu_overcommit = spec->cpu_overcommit;
-    cpupool = spec->cpupool ? spec->cpupool : GP_CPUPOOL_DEFAULT;
-    rc = check_name_label(ctx, name_label);
+    *cpupool = spec->cpupool ? spec->cpupool : GP_CPUPOOL_DEFAULT;
+    rc = check_name_label(ctx, spec->name_label);
     if (rc)
         return rc;
-    if ((unsigned)policy >= GP_NUMA_POLICY_LAST) {
+    if ((unsigned)spec->policy >= GP_NUMA_POLICY_LAST) {
         char v[16];
-        snprintf(v, sizeof(v), "%d", (int)policy);
+        snprintf(v, sizeof(v), "%d", (int)spec->policy);
         return gp_set_parse(GP_SET_NUMA_POLICY, NULL, v, ctx->err);
     }
-    if ((unsigned)pin >= GP_PIN_MODE_LAST) {
+    if ((unsigned)spec->pin >= GP_PIN_MODE_LAST) {
         char v[16];
-        snprintf(v, sizeof(v), "%d", (int)pin);
+        snprintf(v, sizeof(v), "%d", (int)spec->pin);
         return gp_set_parse(GP_SET_PIN_MODE, NULL, v, ctx->err);
     }
-    snprintf(oc, sizeof(oc), "%g", cpu_overcommit);
-    rc = check_overcommit(ctx, cpu_overcommit, oc);
+    snprintf(oc, sizeof(oc), "%g", spec->cpu_overcommit);
+    rc = check_overcommit(ctx, spec->cpu_overcommit, oc);
     if (rc)
         return rc;
-    rc = check_cpupool(ctx, cpupool);
-    if (rc)
-        return rc;
-    rc = gp_store_begin(&ctx->store);
-    if (rc)
-        return rc;
-    rc = check_name_free(ctx, name_label, NULL);
-    if (rc)
-        goto out;
+    return check_cpupool(ctx, *cpupool);
+}
+
+/* INSERT the pool row under a new uuid (written to uuid), inside the
+ * transaction. */
+static int pool_insert(gp_ctx *ctx, const gp_pool_spec *spec, const char *cpupool,
+                       char uuid[37])
+{
+    sqlite3_stmt *st = NULL;
+    char now[32];
+    int rc;
+
     gp_uuid_generate(uuid);
     gp_now_iso(now);
     rc = gp_store_prepare(&ctx->store, "INSERT INTO pools(uuid, name_label, name_description,"
                           " numa_policy, pin_mode, cpu_overcommit, created, cpupool)"
                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st);
     if (rc)
-        goto out;
+        return rc;
     sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name_label, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, description ? description : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, gp_numa_policy_name(policy), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, gp_pin_mode_name(pin), -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 6, cpu_overcommit);
+    sqlite3_bind_text(st, 2, spec->name_label, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, spec->description ? spec->description : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, gp_numa_policy_name(spec->policy), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, gp_pin_mode_name(spec->pin), -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 6, spec->cpu_overcommit);
     sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, cpupool, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) {
-        rc = gp_store_error(&ctx->store, rc, "creating a pool");
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "creating a pool");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
+{
+    gp_pool after;
+    const char *cpupool;
+    char uuid[37];
+    bool rollback = false;
+    int rc;
+
+    gp_pool_init(&after);
+    gp_err_clear(ctx->err);
+    if (!spec)
+        return GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "creating a pool needs a pool spec");
+    rc = pool_spec_check(ctx, spec, &cpupool);
+    if (rc)
         goto out;
-    }
+    rc = gp_store_begin(&ctx->store);
+    if (rc)
+        goto out;
+    rollback = true;
+    rc = check_name_free(ctx, spec->name_label, NULL);
+    if (rc)
+        goto out;
+    rc = pool_insert(ctx, spec, cpupool, uuid);
+    if (rc)
+        goto out;
     rc = pool_load(ctx, uuid, &after);
     if (rc)
         goto out;
@@ -360,8 +376,7 @@ int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
     if (!rc && uuid_out)
         snprintf(uuid_out, 37, "%s", uuid);
 out:
-    sqlite3_finalize(st);
-    if (rc)
+    if (rc && rollback)
         gp_store_rollback(&ctx->store);
     gp_pool_dispose(&after);
     return rc;
