@@ -831,6 +831,142 @@ static void test_boot_prepare_default_cpupool(void **state)
     gp_assignment_dispose(&a);
 }
 
+/* boot-prepare refusals and the undo of a failed pin, with their codes,
+ * params and what is left on the domain. */
+static void test_boot_prepare_refusals(void **state)
+{
+    gp_ctx *ctx = *state;
+    seed_assignment(ctx, "Pool-0");
+
+    assert_int_equal(gp_vm_boot_prepare(ctx, UUID_A), GP_ERR_UNKNOWN_VM);
+    assert_non_null(strstr(gp_ctx_last_error(ctx)->message, "has no live domain"));
+    assert_string_equal(err_param(ctx, "vm"), UUID_A);
+
+    fake_dom *d = add_dom(9, UUID_A, "g1", true, 2);
+    d->cpu_time = 5;
+    assert_int_equal(gp_vm_boot_prepare(ctx, UUID_A), GP_ERR_VM_STARTED);
+    assert_non_null(strstr(gp_ctx_last_error(ctx)->message, "domain 9 of VM " UUID_A
+                           " has already run (paused, cpu time 0.000 s)"));
+    assert_string_equal(err_param(ctx, "domid"), "9");
+    assert_int_equal(d->npci, 0);
+
+    /* Pinning fails (read-back differs): the GPU is detached again. */
+    d->cpu_time = 0;
+    F.affinity_ignored = true;
+    assert_int_equal(gp_vm_boot_prepare(ctx, UUID_A), GP_ERR_DRIVER);
+    assert_non_null(strstr(gp_ctx_last_error(ctx)->message, "after pinning to 2,3"));
+    assert_string_equal(err_param(ctx, "vm"), UUID_A);
+    assert_int_equal(F.pci_add_ok, 1);
+    assert_int_equal(d->npci, 0);
+    gp_audit_entry *au = NULL;
+    size_t nau = 0;
+    assert_int_equal(gp_audit_list(ctx, 0, 0, &au, &nau), GP_OK);
+    for (size_t i = 0; i < nau; i++)
+        assert_string_not_equal(au[i].operation, "vm-boot-prepare");
+    gp_audit_list_free(au, nau);
+}
+
+/* host-reconcile, every kind of item, before and after fix: pool "train"
+ * holds 41:00.0 (companion 41:00.1, assigned to UUID_A on pCPUs 2,3 hard),
+ * 42:00.0 (bound to nvidia), 43:00.0 (attached to UUID_B's domain) and
+ * 21:00.0 (gone from the host); 99:00.0 is assignable but in no pool. */
+static void seed_reconcile(gp_ctx *ctx)
+{
+    const char *present[] = { "0000:41:00.0", "0000:42:00.0", "0000:43:00.0" };
+    seed_assignment(ctx, "Pool-0");
+    assert_int_equal(sqlite3_exec(ctx->store.db,
+        "INSERT INTO pool_companions(pci_id, gpu_pci_id) VALUES ('0000:41:00.1', '0000:41:00.0');"
+        "INSERT INTO pool_members(pci_id, pool_uuid, added) VALUES"
+        " ('0000:42:00.0', '" UUID_B "', 'now'), ('0000:43:00.0', '" UUID_B "', 'now'),"
+        " ('0000:21:00.0', '" UUID_B "', 'now');", NULL, NULL, NULL), SQLITE_OK);
+    ctx->host.gpus = calloc(3, sizeof(*ctx->host.gpus));
+    ctx->host.n_gpus = 3;
+    for (size_t i = 0; i < 3; i++) {
+        gp_gpu_init(&ctx->host.gpus[i]);
+        assert_int_equal(gp_pci_addr_parse(present[i], &ctx->host.gpus[i].addr, NULL), GP_OK);
+    }
+    ctx->host_loaded = true;
+    snprintf(F.assignable[F.nassignable++], GP_PCI_ID_LEN, "0000:41:00.0");
+    snprintf(F.assignable[F.nassignable++], GP_PCI_ID_LEN, "0000:99:00.0");
+    snprintf(F.driver, sizeof(F.driver), "0000:42:00.0");
+    fake_dom *a = add_dom(7, UUID_A, "g1", false, 2);
+    snprintf(a->pci[a->npci++], GP_PCI_ID_LEN, "0000:41:00.0");
+    fake_dom *b = add_dom(8, UUID_B, "g2", false, 1);
+    snprintf(b->pci[b->npci++], GP_PCI_ID_LEN, "0000:43:00.0");
+}
+
+/* The items of one gp_host_reconcile call, one line each. */
+static char *reconcile_text(gp_ctx *ctx, bool fix)
+{
+    gp_reconcile_item *it = NULL;
+    size_t n = 0;
+    char *s = strdup("");
+    assert_int_equal(gp_host_reconcile(ctx, fix, &it, &n), GP_OK);
+    for (size_t i = 0; i < n; i++) {
+        char *t = gp_asprintf("%s%s|%s|%s|%s|%d%d|%s\n", s, it[i].kind, it[i].object,
+                              it[i].expected, it[i].actual, it[i].fixable, it[i].fixed,
+                              it[i].detail);
+        free(s);
+        s = t;
+    }
+    gp_reconcile_list_free(it, n);
+    return s;
+}
+
+static void test_reconcile(void **state)
+{
+    gp_ctx *ctx = *state;
+    char *text;
+    seed_reconcile(ctx);
+    static const char found[] =
+        "not-assignable|0000:41:00.1|pciback|none|10|companion 0000:41:00.1 of GPU "
+        "0000:41:00.0 is not assignable in Xen (bound to none)\n"
+        "not-assignable|0000:42:00.0|pciback|nvidia|10|pool GPU 0000:42:00.0 is not "
+        "assignable in Xen (bound to nvidia)\n"
+        "foreign-assignable|0000:99:00.0||pciback|00|0000:99:00.0 is assignable in Xen but "
+        "in no gpupool pool\n"
+        "gpu-missing|0000:21:00.0|present|absent|00|pool GPU 0000:21:00.0 is no longer on "
+        "this host\n"
+        "pci-missing|0000:41:00.1|" UUID_A "||00|domain 7 of VM " UUID_A " does not have "
+        "0000:41:00.1 attached\n"
+        "foreign-attachment|0000:43:00.0||" UUID_B "|00|0000:43:00.0 is attached to domain 8 "
+        "(VM " UUID_B ") but gpupool assigned it to no VM\n"
+        "affinity-mismatch|" UUID_A "/0|2,3|0,1,2,3|10|vCPU 0 of domain 7 (VM " UUID_A ") has "
+        "hard affinity 0,1,2,3, assignment says 2,3\n"
+        "affinity-mismatch|" UUID_A "/1|2,3|0,1,2,3|10|vCPU 1 of domain 7 (VM " UUID_A ") has "
+        "hard affinity 0,1,2,3, assignment says 2,3\n";
+    text = reconcile_text(ctx, false);
+    assert_string_equal(text, found);
+    free(text);
+    assert_int_equal(F.assignable_add_calls, 0);
+    assert_int_equal(F.doms[0].hard[0], 0x0f);
+
+    /* fix: the two functions made assignable, the domain re-pinned. */
+    text = reconcile_text(ctx, true);
+    char *fixed = strdup(found);
+    for (char *l = fixed; (l = strstr(l, "|10|")); l += 4)
+        l[2] = '1';
+    assert_string_equal(text, fixed);
+    free(fixed);
+    free(text);
+    assert_int_equal(F.assignable_add_calls, 2);
+    assert_int_equal(F.doms[0].hard[0], 0x0c);
+    assert_int_equal(F.doms[0].hard[1], 0x0c);
+
+    /* What fix repaired is gone; the rest stays. */
+    char *rest = calloc(1, sizeof(found));
+    for (const char *l = found, *e; *l; l = e + 1) {
+        e = strchr(l, '\n');
+        if (!memmem(l, (size_t)(e - l), "|10|", 4))
+            strncat(rest, l, (size_t)(e - l + 1));
+    }
+    text = reconcile_text(ctx, false);
+    assert_string_equal(text, rest);
+    assert_int_equal(F.assignable_add_calls, 2);
+    free(rest);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -848,6 +984,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_attach_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_boot_prepare_cpupool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_boot_prepare_default_cpupool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_boot_prepare_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
     };
     return cmocka_run_group_tests_name("driver_xen", tests, NULL, NULL);
 }

@@ -404,8 +404,8 @@ static void place_inputs_dispose(place_inputs *pi)
     memset(pi, 0, sizeof(*pi));
 }
 
-static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_uuid,
-                             const gp_vm *live, size_t n_live, place_inputs *pi)
+/* The pool's row: policy, pin-mode, overcommit, name and cpupool into pi. */
+static int place_inputs_load_pool(gp_ctx *ctx, const char *pool_uuid, place_inputs *pi)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -429,10 +429,19 @@ static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_
     pi->overcommit = sqlite3_column_double(st, 2);
     pi->name_label = gp_strdup((const char *)sqlite3_column_text(st, 3));
     pi->cpupool = gp_strdup((const char *)sqlite3_column_text(st, 4));
-    if (!pi->name_label || !pi->cpupool)
-        goto nomem;
+    rc = pi->name_label && pi->cpupool ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+out:
     sqlite3_finalize(st);
-    st = NULL;
+    return rc;
+}
+
+/* The pool's members present on the host into pi->gpus (a GPU_MISSING
+ * member is not offered to placement). */
+static int place_inputs_load_members(gp_ctx *ctx, const gp_host *host, const char *pool_uuid,
+                                     place_inputs *pi)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
 
     rc = gp_store_prepare(&ctx->store, "SELECT pci_id FROM pool_members WHERE pool_uuid = ?1"
                           " ORDER BY pci_id", &st);
@@ -451,71 +460,96 @@ static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_
             goto nomem;
         pi->n_gpus++;
     }
-    if (rc != SQLITE_DONE) {
-        rc = gp_store_error(&ctx->store, rc, "reading pool members");
-        goto out;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-
-    rc = gp_store_prepare(&ctx->store, "SELECT vm_uuid, pci_id, numa_node, pcpus, vcpus, memory_mib,"
-                          " memory_node FROM assignments ORDER BY pci_id", &st);
-    if (rc)
-        goto out;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        size_t k = pi->n_existing;
-        gp_place_existing *ne = realloc(pi->existing, (k + 1) * sizeof(*ne));
-        if (ne)
-            pi->existing = ne;
-        int **np = realloc(pi->existing_pcpus, (k + 1) * sizeof(*np));
-        if (np)
-            pi->existing_pcpus = np;
-        char **nc = realloc(pi->existing_pci, (k + 1) * sizeof(*nc));
-        if (nc)
-            pi->existing_pci = nc;
-        if (!ne || !np || !nc)
-            goto nomem;
-        gp_place_existing *e = &pi->existing[k];
-        memset(e, 0, sizeof(*e));
-        pi->existing_pcpus[k] = NULL;
-        pi->existing_pci[k] = gp_strdup((const char *)sqlite3_column_text(st, 1));
-        pi->n_existing++;
-        if (!pi->existing_pci[k])
-            goto nomem;
-        size_t np_n = 0;
-        if (gp_cpulist_parse((const char *)sqlite3_column_text(st, 3), &pi->existing_pcpus[k],
-                             &np_n)) {
-            rc = GP_ERR(ctx, GP_ERR_DB, "assignment of GPU %s has unreadable pCPUs",
-                        pi->existing_pci[k]);
-            goto out;
-        }
-        e->pci_id = pi->existing_pci[k];
-        e->node = sqlite3_column_int(st, 2);
-        e->pcpus = pi->existing_pcpus[k];
-        e->n_pcpus = np_n;
-        e->vcpus = sqlite3_column_int(st, 4);
-        e->memory_mib = (uint64_t)sqlite3_column_int64(st, 5);
-        e->memory_node = sqlite3_column_int(st, 6);
-        /* A live domain's memory is already out of the hypervisor's free
-         * figure; the sim host's figure is static. */
-        const char *vu = (const char *)sqlite3_column_text(st, 0);
-        for (size_t j = 0; j < n_live; j++)
-            if (!strcasecmp(live[j].uuid, vu)) {
-                e->memory_in_free = live[j].domid >= 0 && live[j].state != GP_VM_HALTED;
-                break;
-            }
-    }
-    if (rc != SQLITE_DONE) {
-        rc = gp_store_error(&ctx->store, rc, "reading assignments");
-        goto out;
-    }
-    rc = GP_OK;
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading pool members");
     goto out;
 nomem:
     rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
 out:
     sqlite3_finalize(st);
     return rc;
+}
+
+/* One assignment row (vm_uuid, pci_id, numa_node, pcpus, vcpus,
+ * memory_mib, memory_node) appended to pi->existing; whatever was
+ * allocated stays in pi for place_inputs_dispose. */
+static int place_inputs_add_existing(gp_ctx *ctx, sqlite3_stmt *st, const gp_vm *live,
+                                     size_t n_live, place_inputs *pi)
+{
+    size_t k = pi->n_existing, np_n = 0;
+    gp_place_existing *ne = realloc(pi->existing, (k + 1) * sizeof(*ne));
+    if (ne)
+        pi->existing = ne;
+    int **np = realloc(pi->existing_pcpus, (k + 1) * sizeof(*np));
+    if (np)
+        pi->existing_pcpus = np;
+    char **nc = realloc(pi->existing_pci, (k + 1) * sizeof(*nc));
+    if (nc)
+        pi->existing_pci = nc;
+    if (!ne || !np || !nc)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    gp_place_existing *e = &pi->existing[k];
+    memset(e, 0, sizeof(*e));
+    pi->existing_pcpus[k] = NULL;
+    pi->existing_pci[k] = gp_strdup((const char *)sqlite3_column_text(st, 1));
+    pi->n_existing++;
+    if (!pi->existing_pci[k])
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    if (gp_cpulist_parse((const char *)sqlite3_column_text(st, 3), &pi->existing_pcpus[k],
+                         &np_n))
+        return GP_ERR(ctx, GP_ERR_DB, "assignment of GPU %s has unreadable pCPUs",
+                      pi->existing_pci[k]);
+    e->pci_id = pi->existing_pci[k];
+    e->node = sqlite3_column_int(st, 2);
+    e->pcpus = pi->existing_pcpus[k];
+    e->n_pcpus = np_n;
+    e->vcpus = sqlite3_column_int(st, 4);
+    e->memory_mib = (uint64_t)sqlite3_column_int64(st, 5);
+    e->memory_node = sqlite3_column_int(st, 6);
+    /* A live domain's memory is already out of the hypervisor's free
+     * figure; the sim host's figure is static. */
+    const char *vu = (const char *)sqlite3_column_text(st, 0);
+    for (size_t j = 0; j < n_live; j++)
+        if (!strcasecmp(live[j].uuid, vu)) {
+            e->memory_in_free = live[j].domid >= 0 && live[j].state != GP_VM_HALTED;
+            break;
+        }
+    return GP_OK;
+}
+
+/* Every assignment on the host (all pools) into pi->existing. */
+static int place_inputs_load_existing(gp_ctx *ctx, const gp_vm *live, size_t n_live,
+                                      place_inputs *pi)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = gp_store_prepare(&ctx->store, "SELECT vm_uuid, pci_id, numa_node, pcpus, vcpus, memory_mib,"
+                          " memory_node FROM assignments ORDER BY pci_id", &st);
+    if (rc)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = place_inputs_add_existing(ctx, st, live, n_live, pi);
+        if (rc)
+            goto out;
+    }
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading assignments");
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Everything placement needs from the database for one pool, into pi;
+ * leaves what was read for place_inputs_dispose. */
+static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_uuid,
+                             const gp_vm *live, size_t n_live, place_inputs *pi)
+{
+    int rc = place_inputs_load_pool(ctx, pool_uuid, pi);
+    if (rc)
+        return rc;
+    rc = place_inputs_load_members(ctx, host, pool_uuid, pi);
+    if (rc)
+        return rc;
+    return place_inputs_load_existing(ctx, live, n_live, pi);
 }
 
 static int insert_assignment(gp_ctx *ctx, const gp_assignment *a)
@@ -590,32 +624,49 @@ static void undo_record_boot(gp_ctx *ctx, const gp_driver_ops *drv, const char *
     gp_error_info_dispose(&saved);
 }
 
-int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
-                     gp_assignment *out)
-{
-    static const gp_assign_args no_args;
+/* ---- vm-gpu-assign: the steps ------------------------------------------------ */
+
+/* The state of one gp_vm_gpu_assign between its steps. */
+typedef struct {
+    const gp_assign_args *args;
     const gp_driver_ops *drv;
     const gp_host *host;
-    gp_vm v, *live = NULL;
-    size_t n_live = 0;
-    gp_assignment a;
-    gp_placement pl;
-    gp_error_info perr;
+    gp_vm v;                      /* the VM, resolved under the write lock */
+    gp_vm *live;                  /* live domains (non-transactional driver) */
+    size_t n_live;
+    char canon[GP_PCI_ID_LEN];    /* args->pci_id in canonical form, "" without */
     place_inputs pi;
-    gp_boot_config bc;
-    char canon[GP_PCI_ID_LEN] = "", now[32];
-    char *held = NULL, *holder = NULL, *holder_vm = NULL, *after = NULL;
-    bool need_undo = false;
+    gp_place_request req;
+    gp_placement pl;
+    gp_assignment a;              /* the decision, as recorded */
+    bool rollback;                /* a failure rolls the transaction back */
+    bool need_undo;               /* ... and undoes the driver's boot record */
+} assign_op;
+
+static void assign_op_init(assign_op *op, const gp_assign_args *args)
+{
+    memset(op, 0, sizeof(*op));
+    op->args = args;
+    gp_vm_init(&op->v);
+    gp_assignment_init(&op->a);
+    gp_placement_init(&op->pl);
+}
+
+static void assign_op_dispose(assign_op *op)
+{
+    place_inputs_dispose(&op->pi);
+    gp_placement_dispose(&op->pl);
+    gp_assignment_dispose(&op->a);
+    gp_vm_list_free(op->live, op->n_live);
+    gp_vm_dispose(&op->v);
+}
+
+/* Check the arguments, canonicalise the pci-id into op->canon; leaves nothing. */
+static int assign_check_args(gp_ctx *ctx, const char *vm, assign_op *op)
+{
+    const gp_assign_args *args = op->args;
     int rc;
 
-    gp_vm_init(&v);
-    gp_assignment_init(&a);
-    gp_placement_init(&pl);
-    gp_error_info_init(&perr);
-    memset(&pi, 0, sizeof(pi));
-    gp_err_clear(ctx->err);
-    if (!args)
-        args = &no_args;
     if (args->vcpus < 0 || args->vcpus > 4096) {
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "vcpus must be 1..4096 (0 = the VM's), not %d",
                     args->vcpus);
@@ -627,232 +678,344 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
         rc = gp_pci_addr_parse(args->pci_id, &addr, ctx->err);
         if (rc)
             return rc;
-        gp_pci_addr_format(&addr, canon);
+        gp_pci_addr_format(&addr, op->canon);
     }
     if (!args->pool && !args->pci_id) {
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "assigning a GPU needs a pool or a pci-id");
         GP_PARAM(ctx, "vm", "%s", vm ? vm : "");
         return rc;
     }
-    /* Facts and driver before the write lock. */
-    rc = gp_ctx_drv_ops(ctx, &drv);
-    if (rc)
-        return rc;
-    rc = gp_host_get(ctx, &host);
-    if (rc)
-        return rc;
-    /* Live domains count their memory in the host's free figure. */
-    if (!ctx->drv_entry->transactional) {
-        rc = gp_ctx_vm_list(ctx, &live, &n_live);
-        if (rc)
-            goto out;
-    }
-    rc = begin_on_halted_vm(ctx, drv, vm, "vm-gpu-assign", &v);
-    if (rc)
-        goto out;
-    rc = gp_store_query_text(&ctx->store, "reading the state",
-                             "SELECT pci_id FROM assignments WHERE vm_uuid = ?1", v.uuid, &held);
-    if (rc)
-        goto out;
-    if (held) {
+    return GP_OK;
+}
+
+/* Live domains count their memory in the host's free figure: list them
+ * (non-transactional driver only) into op->live; leaves no lock. */
+static int assign_list_live(gp_ctx *ctx, assign_op *op)
+{
+    if (ctx->drv_entry->transactional)
+        return GP_OK;
+    return gp_ctx_vm_list(ctx, &op->live, &op->n_live);
+}
+
+/* Refuse a VM that already holds a GPU (one GPU per VM); leaves the lock held. */
+static int assign_check_vm_has_none(gp_ctx *ctx, const gp_vm *v)
+{
+    char *held = NULL;
+    int rc = gp_store_query_text(&ctx->store, "reading the state",
+                                 "SELECT pci_id FROM assignments WHERE vm_uuid = ?1", v->uuid,
+                                 &held);
+    if (!rc && held) {
         char lb[320];
         rc = GP_ERR(ctx, GP_ERR_VM_HAS_GPU,
                     "VM %s already holds GPU %s: one GPU per VM (release it first)",
-                    gp_vm_label(v.name_label, v.uuid, lb, sizeof(lb)), held);
-        GP_PARAM(ctx, "vm", "%s", v.uuid);
+                    gp_vm_label(v->name_label, v->uuid, lb, sizeof(lb)), held);
+        GP_PARAM(ctx, "vm", "%s", v->uuid);
         GP_PARAM(ctx, "pci-id", "%s", held);
-        goto out;
     }
-    if (args->pool) {
-        rc = gp_store_pool_find(&ctx->store, args->pool, a.pool_uuid, NULL);
-        if (rc)
-            goto out;
-    }
-    if (args->pci_id) {
-        rc = gp_store_query_text(&ctx->store, "reading the state",
-                                 "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon,
-                                 &holder);
-        if (rc)
-            goto out;
-        if (!holder && !gp_host_find_gpu(host, canon)) {
-            rc = GP_ERR(ctx, GP_ERR_UNKNOWN_GPU, "no GPU %s on this host", canon);
-            GP_PARAM(ctx, "pci-id", "%s", canon);
-            goto out;
-        }
-        if (!holder || (args->pool && strcmp(holder, a.pool_uuid))) {
-            if (args->pool)
-                rc = GP_ERR(ctx, GP_ERR_GPU_NOT_IN_POOL, "GPU %s is not in pool %s", canon,
-                            args->pool);
-            else
-                rc = GP_ERR(ctx, GP_ERR_GPU_NOT_IN_POOL, "GPU %s is not in any pool", canon);
-            GP_PARAM(ctx, "pci-id", "%s", canon);
-            if (args->pool)
-                GP_PARAM(ctx, "pool", "%s", args->pool);
-            goto out;
-        }
-        snprintf(a.pool_uuid, sizeof(a.pool_uuid), "%s", holder);
-        if (!gp_host_find_gpu(host, canon)) {
-            rc = GP_ERR(ctx, GP_ERR_GPU_MISSING,
-                        "GPU %s is in a pool but no longer on this host", canon);
-            GP_PARAM(ctx, "pci-id", "%s", canon);
-            goto out;
-        }
-        rc = gp_store_query_text(&ctx->store, "reading the state",
-                                 "SELECT vm_uuid FROM assignments WHERE pci_id = ?1", canon,
-                                 &holder_vm);
-        if (rc)
-            goto out;
-        if (holder_vm) {
-            rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
-                        "GPU %s is held by VM %s: a GPU is held by at most one VM", canon,
-                        holder_vm);
-            GP_PARAM(ctx, "pci-id", "%s", canon);
-            GP_PARAM(ctx, "vm", "%s", holder_vm);
-            goto out;
-        }
-    }
-    rc = place_inputs_load(ctx, host, a.pool_uuid, live, n_live, &pi);
+    free(held);
+    return rc;
+}
+
+/* The named GPU: on the host, a member of the pool (args->pool if given),
+ * held by no VM; sets op->a.pool_uuid to its pool; leaves the lock held. */
+static int assign_check_gpu(gp_ctx *ctx, assign_op *op)
+{
+    const char *canon = op->canon, *pool = op->args->pool;
+    char *holder = NULL, *holder_vm = NULL;
+    int rc;
+
+    rc = gp_store_query_text(&ctx->store, "reading the state",
+                             "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon,
+                             &holder);
     if (rc)
         goto out;
-
-    gp_place_request req;
-    memset(&req, 0, sizeof(req));
-    req.policy = pi.policy;
-    req.pin_mode = pi.pin;
-    req.cpu_overcommit = pi.overcommit;
-    req.pool_gpus = (const char *const *)pi.gpus;
-    req.n_pool_gpus = pi.n_gpus;
-    req.existing = pi.existing;
-    req.n_existing = pi.n_existing;
-    req.vm_vcpus = args->vcpus ? args->vcpus : v.vcpus;
-    req.vm_memory_mib = args->memory_mib ? args->memory_mib : v.memory_mib;
-    req.force_pci_id = args->pci_id ? canon : NULL;
-    /* On Xen a VM's pin set stays inside its cpupool: the pool's cpupool
-     * (Pool-0 unless set), by name, when the hypervisor reports cpupools.
-     * Without them (sim, planning) the name is recorded, not enforced. */
-    if (host->n_cpupools) {
-        const gp_cpupool *cp = NULL;
-        for (size_t i = 0; i < host->n_cpupools && !cp; i++)
-            if (host->cpupools[i].name && !strcmp(host->cpupools[i].name, pi.cpupool))
-                cp = &host->cpupools[i];
-        if (!cp || !cp->n_cpus) {
-            char *names = cpupool_names(host);
-            if (!names) {
-                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-                goto out;
-            }
-            if (!cp)
-                rc = GP_ERR(ctx, GP_ERR_NO_PLACEMENT,
-                            "pool %s (%s) places its VMs in Xen cpupool '%s', which this host "
-                            "does not have (cpupools: %s): create it (xl cpupool-create) or "
-                            "set the pool's cpupool", pi.name_label, a.pool_uuid, pi.cpupool,
-                            names);
-            else
-                rc = GP_ERR(ctx, GP_ERR_NO_PLACEMENT,
-                            "pool %s (%s) places its VMs in Xen cpupool '%s', which holds no "
-                            "pCPU", pi.name_label, a.pool_uuid, pi.cpupool);
-            free(names);
-            GP_PARAM(ctx, "pool", "%s", a.pool_uuid);
-            GP_PARAM(ctx, "cpupool", "%s", pi.cpupool);
-            GP_PARAM(ctx, "vm", "%s", v.uuid);
-            goto out;
-        }
-        req.allowed_cpus = cp->cpus;
-        req.n_allowed_cpus = cp->n_cpus;
+    if (!holder && !gp_host_find_gpu(op->host, canon)) {
+        rc = GP_ERR(ctx, GP_ERR_UNKNOWN_GPU, "no GPU %s on this host", canon);
+        GP_PARAM(ctx, "pci-id", "%s", canon);
+        goto out;
     }
-    if (req.vm_vcpus <= 0 || req.vm_memory_mib == 0) {
+    if (!holder || (pool && strcmp(holder, op->a.pool_uuid))) {
+        if (pool)
+            rc = GP_ERR(ctx, GP_ERR_GPU_NOT_IN_POOL, "GPU %s is not in pool %s", canon, pool);
+        else
+            rc = GP_ERR(ctx, GP_ERR_GPU_NOT_IN_POOL, "GPU %s is not in any pool", canon);
+        GP_PARAM(ctx, "pci-id", "%s", canon);
+        if (pool)
+            GP_PARAM(ctx, "pool", "%s", pool);
+        goto out;
+    }
+    snprintf(op->a.pool_uuid, sizeof(op->a.pool_uuid), "%s", holder);
+    if (!gp_host_find_gpu(op->host, canon)) {
+        rc = GP_ERR(ctx, GP_ERR_GPU_MISSING,
+                    "GPU %s is in a pool but no longer on this host", canon);
+        GP_PARAM(ctx, "pci-id", "%s", canon);
+        goto out;
+    }
+    rc = gp_store_query_text(&ctx->store, "reading the state",
+                             "SELECT vm_uuid FROM assignments WHERE pci_id = ?1", canon,
+                             &holder_vm);
+    if (rc)
+        goto out;
+    if (holder_vm) {
+        rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
+                    "GPU %s is held by VM %s: a GPU is held by at most one VM", canon,
+                    holder_vm);
+        GP_PARAM(ctx, "pci-id", "%s", canon);
+        GP_PARAM(ctx, "vm", "%s", holder_vm);
+    }
+out:
+    free(holder);
+    free(holder_vm);
+    return rc;
+}
+
+/* Find the pool: by args->pool, then checked against the named GPU's;
+ * sets op->a.pool_uuid; leaves the lock held. */
+static int assign_resolve_pool(gp_ctx *ctx, assign_op *op)
+{
+    int rc;
+
+    if (op->args->pool) {
+        rc = gp_store_pool_find(&ctx->store, op->args->pool, op->a.pool_uuid, NULL);
+        if (rc)
+            return rc;
+    }
+    if (op->args->pci_id)
+        return assign_check_gpu(ctx, op);
+    return GP_OK;
+}
+
+/* On Xen a VM's pin set stays inside its cpupool: the pool's cpupool
+ * (Pool-0 unless set), by name, when the hypervisor reports cpupools.
+ * Without them (sim, planning) the name is recorded, not enforced.
+ * Sets op->req's allowed pCPUs; refuses a missing or empty cpupool. */
+static int assign_limit_to_cpupool(gp_ctx *ctx, assign_op *op)
+{
+    const gp_host *host = op->host;
+    const gp_cpupool *cp = NULL;
+    char *names;
+    int rc;
+
+    if (!host->n_cpupools)
+        return GP_OK;
+    for (size_t i = 0; i < host->n_cpupools && !cp; i++)
+        if (host->cpupools[i].name && !strcmp(host->cpupools[i].name, op->pi.cpupool))
+            cp = &host->cpupools[i];
+    if (cp && cp->n_cpus) {
+        op->req.allowed_cpus = cp->cpus;
+        op->req.n_allowed_cpus = cp->n_cpus;
+        return GP_OK;
+    }
+    names = cpupool_names(host);
+    if (!names)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    if (!cp)
+        rc = GP_ERR(ctx, GP_ERR_NO_PLACEMENT,
+                    "pool %s (%s) places its VMs in Xen cpupool '%s', which this host "
+                    "does not have (cpupools: %s): create it (xl cpupool-create) or "
+                    "set the pool's cpupool", op->pi.name_label, op->a.pool_uuid,
+                    op->pi.cpupool, names);
+    else
+        rc = GP_ERR(ctx, GP_ERR_NO_PLACEMENT,
+                    "pool %s (%s) places its VMs in Xen cpupool '%s', which holds no "
+                    "pCPU", op->pi.name_label, op->a.pool_uuid, op->pi.cpupool);
+    free(names);
+    GP_PARAM(ctx, "pool", "%s", op->a.pool_uuid);
+    GP_PARAM(ctx, "cpupool", "%s", op->pi.cpupool);
+    GP_PARAM(ctx, "vm", "%s", op->v.uuid);
+    return rc;
+}
+
+/* Fill op->req from the pool's inputs, the VM and the arguments; refuses
+ * an unknown vCPU count or memory size; leaves op->req pointing into op. */
+static int assign_build_request(gp_ctx *ctx, assign_op *op)
+{
+    gp_place_request *req = &op->req;
+    int rc;
+
+    memset(req, 0, sizeof(*req));
+    req->policy = op->pi.policy;
+    req->pin_mode = op->pi.pin;
+    req->cpu_overcommit = op->pi.overcommit;
+    req->pool_gpus = (const char *const *)op->pi.gpus;
+    req->n_pool_gpus = op->pi.n_gpus;
+    req->existing = op->pi.existing;
+    req->n_existing = op->pi.n_existing;
+    req->vm_vcpus = op->args->vcpus ? op->args->vcpus : op->v.vcpus;
+    req->vm_memory_mib = op->args->memory_mib ? op->args->memory_mib : op->v.memory_mib;
+    req->force_pci_id = op->args->pci_id ? op->canon : NULL;
+    rc = assign_limit_to_cpupool(ctx, op);
+    if (rc)
+        return rc;
+    if (req->vm_vcpus <= 0 || req->vm_memory_mib == 0) {
         char lb[320];
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
                     "the %s of VM %s is unknown: give it explicitly",
-                    req.vm_vcpus <= 0 ? "vCPU count" : "memory size",
-                    gp_vm_label(v.name_label, v.uuid, lb, sizeof(lb)));
-        GP_PARAM(ctx, "vm", "%s", v.uuid);
-        goto out;
+                    req->vm_vcpus <= 0 ? "vCPU count" : "memory size",
+                    gp_vm_label(op->v.name_label, op->v.uuid, lb, sizeof(lb)));
+        GP_PARAM(ctx, "vm", "%s", op->v.uuid);
+        return rc;
     }
-    rc = gp_place(host, &req, &pl, &perr);
+    return GP_OK;
+}
+
+/* Place the VM (gp_place) into op->pl; on failure placement's error with
+ * the VM and pool as params; leaves op->pl for op's dispose. */
+static int assign_place(gp_ctx *ctx, assign_op *op)
+{
+    gp_error_info perr;
+    int rc;
+
+    gp_error_info_init(&perr);
+    rc = gp_place(op->host, &op->req, &op->pl, &perr);
     if (rc) {
         gp_err_copy(ctx->err, &perr);
         if (ctx->err->code == GP_OK)
             GP_ERR(ctx, rc, "placement failed");
-        GP_PARAM(ctx, "vm", "%s", v.uuid);
-        GP_PARAM(ctx, "pool", "%s", a.pool_uuid);
-        goto out;
+        GP_PARAM(ctx, "vm", "%s", op->v.uuid);
+        GP_PARAM(ctx, "pool", "%s", op->a.pool_uuid);
     }
+    gp_error_info_dispose(&perr);
+    return rc;
+}
 
-    snprintf(a.vm_uuid, sizeof(a.vm_uuid), "%s", v.uuid);
-    a.vm_name_label = v.name_label;
-    v.name_label = NULL;
-    snprintf(a.pci_id, sizeof(a.pci_id), "%s", pl.pci_id);
-    a.pool_name_label = pi.name_label;
-    pi.name_label = NULL;
-    a.numa_node = pl.node;
-    a.pcpus = pl.pcpus;
-    a.n_pcpus = pl.n_pcpus;
-    pl.pcpus = NULL;
-    pl.n_pcpus = 0;
-    a.memory_node = pl.memory_node;
-    gp_assignment_memory_certainty(drv, &a);
-    a.pin_mode = pi.pin;
-    a.vcpus = req.vm_vcpus;
-    a.memory_mib = req.vm_memory_mib;
-    a.reason = pl.reason;
-    pl.reason = NULL;
+/* Make op->a from the decision (moving names, pCPUs and reason out of op),
+ * stamped now, with the GPU's companions; leaves op->a for op's dispose. */
+static int assign_fill(gp_ctx *ctx, assign_op *op)
+{
+    gp_assignment *a = &op->a;
+    char now[32];
+
+    snprintf(a->vm_uuid, sizeof(a->vm_uuid), "%s", op->v.uuid);
+    a->vm_name_label = op->v.name_label;
+    op->v.name_label = NULL;
+    snprintf(a->pci_id, sizeof(a->pci_id), "%s", op->pl.pci_id);
+    a->pool_name_label = op->pi.name_label;
+    op->pi.name_label = NULL;
+    a->numa_node = op->pl.node;
+    a->pcpus = op->pl.pcpus;
+    a->n_pcpus = op->pl.n_pcpus;
+    op->pl.pcpus = NULL;
+    op->pl.n_pcpus = 0;
+    a->memory_node = op->pl.memory_node;
+    gp_assignment_memory_certainty(ctx->drv.ops, a);
+    a->pin_mode = op->pi.pin;
+    a->vcpus = op->req.vm_vcpus;
+    a->memory_mib = op->req.vm_memory_mib;
+    a->reason = op->pl.reason;
+    op->pl.reason = NULL;
     gp_now_iso(now);
-    a.created = gp_strdup(now);
-    if (!a.created) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    rc = load_companions(ctx, a.pci_id, &a.companions, &a.n_companions);
+    a->created = gp_strdup(now);
+    if (!a->created)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    return load_companions(ctx, a->pci_id, &a->companions, &a->n_companions);
+}
+
+/* Audit row "vm-gpu-assign" (after = the assignment as JSON), inside the
+ * transaction; leaves nothing else. */
+static int assign_audit(gp_ctx *ctx, const gp_assignment *a)
+{
+    char *after = assignment_json(a);
+    int rc;
+
+    if (!after)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    rc = gp_store_audit(&ctx->store, "vm-gpu-assign", a->vm_uuid, NULL, after);
+    free(after);
+    return rc;
+}
+
+/* Driver last: record the boot-time GPU and affinity; a non-transactional
+ * driver is marked for undo (op->need_undo), whether or not it failed. */
+static int assign_record_boot(gp_ctx *ctx, assign_op *op)
+{
+    gp_boot_config bc;
+    int rc;
+
+    boot_config_of(&op->a, &bc);
+    rc = op->drv->vm_record_boot(&ctx->drv, op->a.vm_uuid, &bc);
+    if (rc && ctx->err->code == GP_OK)
+        GP_ERR(ctx, rc, "driver %s could not record the boot configuration of VM %s",
+               GP_CTX_DRIVER_NAME(ctx), op->a.vm_uuid);
+    op->need_undo = !ctx->drv_entry->transactional;
+    return rc;
+}
+
+/* After a failure: roll the transaction back and, if the driver recorded
+ * the boot configuration, clear it again (keeping ctx->err). */
+static void assign_undo(gp_ctx *ctx, assign_op *op)
+{
+    gp_store_rollback(&ctx->store);
+    if (op->need_undo)
+        undo_record_boot(ctx, op->drv, op->a.vm_uuid, NULL);
+}
+
+int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
+                     gp_assignment *out)
+{
+    static const gp_assign_args no_args;
+    assign_op op;
+    int rc;
+
+    assign_op_init(&op, args ? args : &no_args);
+    gp_err_clear(ctx->err);
+    rc = assign_check_args(ctx, vm, &op);
     if (rc)
         goto out;
-    rc = insert_assignment(ctx, &a);
+    /* Facts and driver before the write lock. */
+    rc = gp_ctx_drv_ops(ctx, &op.drv);
     if (rc)
         goto out;
-    after = assignment_json(&a);
-    if (!after) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    rc = gp_store_audit(&ctx->store, "vm-gpu-assign", a.vm_uuid, NULL, after);
+    rc = gp_host_get(ctx, &op.host);
     if (rc)
         goto out;
-    /* Driver last: record the boot-time GPU and affinity. */
-    boot_config_of(&a, &bc);
-    rc = drv->vm_record_boot(&ctx->drv, a.vm_uuid, &bc);
-    if (rc) {
-        if (ctx->err->code == GP_OK)
-            GP_ERR(ctx, rc, "driver %s could not record the boot configuration of VM %s",
-                   GP_CTX_DRIVER_NAME(ctx), a.vm_uuid);
-        need_undo = !ctx->drv_entry->transactional;
+    op.rollback = true;
+    rc = assign_list_live(ctx, &op);
+    if (rc)
         goto out;
-    }
-    need_undo = !ctx->drv_entry->transactional;
+    rc = begin_on_halted_vm(ctx, op.drv, vm, "vm-gpu-assign", &op.v);
+    if (rc)
+        goto out;
+    rc = assign_check_vm_has_none(ctx, &op.v);
+    if (rc)
+        goto out;
+    rc = assign_resolve_pool(ctx, &op);
+    if (rc)
+        goto out;
+    rc = place_inputs_load(ctx, op.host, op.a.pool_uuid, op.live, op.n_live, &op.pi);
+    if (rc)
+        goto out;
+    rc = assign_build_request(ctx, &op);
+    if (rc)
+        goto out;
+    rc = assign_place(ctx, &op);
+    if (rc)
+        goto out;
+    rc = assign_fill(ctx, &op);
+    if (rc)
+        goto out;
+    rc = insert_assignment(ctx, &op.a);
+    if (rc)
+        goto out;
+    rc = assign_audit(ctx, &op.a);
+    if (rc)
+        goto out;
+    rc = assign_record_boot(ctx, &op);
+    if (rc)
+        goto out;
     rc = gp_store_commit(&ctx->store);
     if (rc)
         goto out;
-    need_undo = false;
+    op.need_undo = false;
     if (out) {
         gp_assignment_dispose(out);
-        *out = a;
-        gp_assignment_init(&a);
+        *out = op.a;
+        gp_assignment_init(&op.a);
     }
 out:
-    if (rc) {
-        gp_store_rollback(&ctx->store);
-        if (need_undo)
-            undo_record_boot(ctx, drv, a.vm_uuid, NULL);
-    }
-    free(held);
-    free(holder);
-    free(holder_vm);
-    free(after);
-    place_inputs_dispose(&pi);
-    gp_error_info_dispose(&perr);
-    gp_placement_dispose(&pl);
-    gp_assignment_dispose(&a);
-    gp_vm_list_free(live, n_live);
-    gp_vm_dispose(&v);
+    if (rc && op.rollback)
+        assign_undo(ctx, &op);
+    assign_op_dispose(&op);
     return rc;
 }
 

@@ -283,73 +283,89 @@ int gp_pool_create(gp_ctx *ctx, const char *name_label, const char *description,
     return gp_pool_create_ex(ctx, &spec, uuid_out);
 }
 
-int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
+/* Check a pool spec: name-label, policy, pin-mode, overcommit and cpupool
+ * (*cpupool: the spec's or the default); leaves nothing. */
+static int pool_spec_check(gp_ctx *ctx, const gp_pool_spec *spec, const char **cpupool)
 {
-    sqlite3_stmt *st = NULL;
-    gp_pool after;
-    const char *name_label, *description, *cpupool;
-    gp_numa_policy policy;
-    gp_pin_mode pin;
-    double cpu_overcommit;
-    char uuid[37], now[32], oc[64];
+    char oc[64];
     int rc;
 
-    gp_pool_init(&after);
-    gp_err_clear(ctx->err);
-    if (!spec)
-        return GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "creating a pool needs a pool spec");
-    name_label = spec->name_label;
-    description = spec->description;
-    policy = spec->policy;
-    pin = spec->pin;
-    cpu_overcommit = spec->cpu_overcommit;
-    cpupool = spec->cpupool ? spec->cpupool : GP_CPUPOOL_DEFAULT;
-    rc = check_name_label(ctx, name_label);
+    *cpupool = spec->cpupool ? spec->cpupool : GP_CPUPOOL_DEFAULT;
+    rc = check_name_label(ctx, spec->name_label);
     if (rc)
         return rc;
-    if ((unsigned)policy >= GP_NUMA_POLICY_LAST) {
+    if ((unsigned)spec->policy >= GP_NUMA_POLICY_LAST) {
         char v[16];
-        snprintf(v, sizeof(v), "%d", (int)policy);
+        snprintf(v, sizeof(v), "%d", (int)spec->policy);
         return gp_set_parse(GP_SET_NUMA_POLICY, NULL, v, ctx->err);
     }
-    if ((unsigned)pin >= GP_PIN_MODE_LAST) {
+    if ((unsigned)spec->pin >= GP_PIN_MODE_LAST) {
         char v[16];
-        snprintf(v, sizeof(v), "%d", (int)pin);
+        snprintf(v, sizeof(v), "%d", (int)spec->pin);
         return gp_set_parse(GP_SET_PIN_MODE, NULL, v, ctx->err);
     }
-    snprintf(oc, sizeof(oc), "%g", cpu_overcommit);
-    rc = check_overcommit(ctx, cpu_overcommit, oc);
+    snprintf(oc, sizeof(oc), "%g", spec->cpu_overcommit);
+    rc = check_overcommit(ctx, spec->cpu_overcommit, oc);
     if (rc)
         return rc;
-    rc = check_cpupool(ctx, cpupool);
-    if (rc)
-        return rc;
-    rc = gp_store_begin(&ctx->store);
-    if (rc)
-        return rc;
-    rc = check_name_free(ctx, name_label, NULL);
-    if (rc)
-        goto out;
+    return check_cpupool(ctx, *cpupool);
+}
+
+/* INSERT the pool row under a new uuid (written to uuid), inside the
+ * transaction. */
+static int pool_insert(gp_ctx *ctx, const gp_pool_spec *spec, const char *cpupool,
+                       char uuid[37])
+{
+    sqlite3_stmt *st = NULL;
+    char now[32];
+    int rc;
+
     gp_uuid_generate(uuid);
     gp_now_iso(now);
     rc = gp_store_prepare(&ctx->store, "INSERT INTO pools(uuid, name_label, name_description,"
                           " numa_policy, pin_mode, cpu_overcommit, created, cpupool)"
                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st);
     if (rc)
-        goto out;
+        return rc;
     sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name_label, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, description ? description : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, gp_numa_policy_name(policy), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, gp_pin_mode_name(pin), -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 6, cpu_overcommit);
+    sqlite3_bind_text(st, 2, spec->name_label, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, spec->description ? spec->description : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, gp_numa_policy_name(spec->policy), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, gp_pin_mode_name(spec->pin), -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 6, spec->cpu_overcommit);
     sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, cpupool, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) {
-        rc = gp_store_error(&ctx->store, rc, "creating a pool");
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "creating a pool");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
+{
+    gp_pool after;
+    const char *cpupool;
+    char uuid[37];
+    bool rollback = false;
+    int rc;
+
+    gp_pool_init(&after);
+    gp_err_clear(ctx->err);
+    if (!spec)
+        return GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "creating a pool needs a pool spec");
+    rc = pool_spec_check(ctx, spec, &cpupool);
+    if (rc)
         goto out;
-    }
+    rc = gp_store_begin(&ctx->store);
+    if (rc)
+        goto out;
+    rollback = true;
+    rc = check_name_free(ctx, spec->name_label, NULL);
+    if (rc)
+        goto out;
+    rc = pool_insert(ctx, spec, cpupool, uuid);
+    if (rc)
+        goto out;
     rc = pool_load(ctx, uuid, &after);
     if (rc)
         goto out;
@@ -360,8 +376,7 @@ int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
     if (!rc && uuid_out)
         snprintf(uuid_out, 37, "%s", uuid);
 out:
-    sqlite3_finalize(st);
-    if (rc)
+    if (rc && rollback)
         gp_store_rollback(&ctx->store);
     gp_pool_dispose(&after);
     return rc;
@@ -406,7 +421,10 @@ out:
     return rc;
 }
 
-int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const char *value)
+/* The column of a pool parameter; refuses an unknown parameter or a
+ * missing value; leaves nothing. */
+static int pool_param_column(gp_ctx *ctx, const char *param, const char *value,
+                             const char **column)
 {
     static const struct { const char *param, *column; } params[] = {
         { "name-label", "name_label" },
@@ -416,20 +434,13 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         { "cpu-overcommit", "cpu_overcommit" },
         { "cpupool", "cpupool" },
     };
-    sqlite3_stmt *st = NULL;
-    gp_pool before, after;
-    const char *column = NULL;
-    char uuid[37], *sql = NULL;
-    double oc = 0;
     int rc;
 
-    gp_pool_init(&before);
-    gp_pool_init(&after);
-    gp_err_clear(ctx->err);
+    *column = NULL;
     for (size_t i = 0; param && i < GP_ARRAY_SIZE(params); i++)
         if (!strcmp(param, params[i].param))
-            column = params[i].column;
-    if (!column) {
+            *column = params[i].column;
+    if (!*column) {
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
                     "unknown pool parameter '%s' (name-label, name-description, numa-policy,"
                     " pin-mode, cpu-overcommit, cpupool)", param ? param : "");
@@ -441,6 +452,15 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         GP_PARAM(ctx, "param", "%s", param);
         return rc;
     }
+    return GP_OK;
+}
+
+/* Check the value of a known parameter (the overcommit parsed into *oc);
+ * leaves nothing. */
+static int pool_param_check_value(gp_ctx *ctx, const char *param, const char *value, double *oc)
+{
+    int rc;
+
     if (!strcmp(param, "name-label")) {
         rc = check_name_label(ctx, value);
     } else if (!strcmp(param, "numa-policy")) {
@@ -452,20 +472,96 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
     } else if (!strcmp(param, "cpu-overcommit")) {
         char *end;
         errno = 0;
-        oc = strtod(value, &end);
+        *oc = strtod(value, &end);
         if (errno || end == value || *end)
-            oc = NAN;
-        rc = check_overcommit(ctx, oc, value);
+            *oc = NAN;
+        rc = check_overcommit(ctx, *oc, value);
     } else if (!strcmp(param, "cpupool")) {
         rc = check_cpupool(ctx, value);
     } else {
         rc = GP_OK;
     }
+    return rc;
+}
+
+/* Assigned VMs are pinned inside the old cpupool: moving the pool under
+ * them would make vm-xl-config name a cpupool their pins are not in.
+ * Refuses a cpupool change of a pool with assignments; leaves the lock held. */
+static int pool_param_check_cpupool_move(gp_ctx *ctx, const char *uuid, const gp_pool *before,
+                                         const char *value)
+{
+    char *held = NULL;
+    int rc;
+
+    if (!strcmp(value, before->cpupool))
+        return GP_OK;
+    rc = gp_store_query_text(&ctx->store, "looking for assignments of the pool",
+                             "SELECT vm_uuid FROM assignments WHERE pool_uuid = ?1"
+                             " ORDER BY vm_uuid LIMIT 1", uuid, &held);
     if (rc)
         return rc;
+    if (held) {
+        rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
+                    "pool %s has assigned VMs (VM %s) pinned in cpupool %s: release "
+                    "them before moving the pool to cpupool %s", before->name_label, held,
+                    before->cpupool, value);
+        GP_PARAM(ctx, "pool", "%s", before->name_label);
+        GP_PARAM(ctx, "vm", "%s", held);
+        GP_PARAM(ctx, "cpupool", "%s", value);
+        free(held);
+    }
+    return rc;
+}
+
+/* UPDATE the pool's column to value (the overcommit as a number), inside
+ * the transaction. */
+static int pool_param_update(gp_ctx *ctx, const char *uuid, const char *param,
+                             const char *column, const char *value, double oc)
+{
+    sqlite3_stmt *st = NULL;
+    char *sql = gp_asprintf("UPDATE pools SET %s = ?2 WHERE uuid = ?1", column);
+    int rc;
+
+    if (!sql)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    rc = gp_store_prepare(&ctx->store, sql, &st);
+    if (rc)
+        goto out;
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    if (!strcmp(param, "cpu-overcommit"))
+        sqlite3_bind_double(st, 2, oc);
+    else
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "setting a pool parameter");
+out:
+    sqlite3_finalize(st);
+    free(sql);
+    return rc;
+}
+
+int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const char *value)
+{
+    gp_pool before, after;
+    const char *column;
+    char uuid[37];
+    double oc = 0;
+    bool rollback = false;
+    int rc;
+
+    gp_pool_init(&before);
+    gp_pool_init(&after);
+    gp_err_clear(ctx->err);
+    rc = pool_param_column(ctx, param, value, &column);
+    if (rc)
+        goto out;
+    rc = pool_param_check_value(ctx, param, value, &oc);
+    if (rc)
+        goto out;
     rc = gp_store_begin(&ctx->store);
     if (rc)
-        return rc;
+        goto out;
+    rollback = true;
     rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
     if (rc)
         goto out;
@@ -477,46 +573,14 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         if (rc)
             goto out;
     }
-    if (!strcmp(param, "cpupool") && strcmp(value, before.cpupool)) {
-        /* Assigned VMs are pinned inside the old cpupool: moving the pool
-         * under them would make vm-xl-config name a cpupool their pins are
-         * not in. */
-        char *held = NULL;
-        rc = gp_store_query_text(&ctx->store, "looking for assignments of the pool",
-                                 "SELECT vm_uuid FROM assignments WHERE pool_uuid = ?1"
-                                 " ORDER BY vm_uuid LIMIT 1", uuid, &held);
+    if (!strcmp(param, "cpupool")) {
+        rc = pool_param_check_cpupool_move(ctx, uuid, &before, value);
         if (rc)
             goto out;
-        if (held) {
-            rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
-                        "pool %s has assigned VMs (VM %s) pinned in cpupool %s: release "
-                        "them before moving the pool to cpupool %s", before.name_label, held,
-                        before.cpupool, value);
-            GP_PARAM(ctx, "pool", "%s", before.name_label);
-            GP_PARAM(ctx, "vm", "%s", held);
-            GP_PARAM(ctx, "cpupool", "%s", value);
-            free(held);
-            goto out;
-        }
     }
-    sql = gp_asprintf("UPDATE pools SET %s = ?2 WHERE uuid = ?1", column);
-    if (!sql) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    rc = gp_store_prepare(&ctx->store, sql, &st);
+    rc = pool_param_update(ctx, uuid, param, column, value, oc);
     if (rc)
         goto out;
-    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-    if (!strcmp(param, "cpu-overcommit"))
-        sqlite3_bind_double(st, 2, oc);
-    else
-        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) {
-        rc = gp_store_error(&ctx->store, rc, "setting a pool parameter");
-        goto out;
-    }
     rc = pool_load(ctx, uuid, &after);
     if (rc)
         goto out;
@@ -525,9 +589,7 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
         goto out;
     rc = gp_store_commit(&ctx->store);
 out:
-    sqlite3_finalize(st);
-    free(sql);
-    if (rc)
+    if (rc && rollback)
         gp_store_rollback(&ctx->store);
     gp_pool_dispose(&before);
     gp_pool_dispose(&after);
@@ -653,266 +715,401 @@ static void undo_assignable_remove(gp_ctx *ctx, const gp_driver_ops *drv, const 
     gp_error_info_dispose(&saved);
 }
 
-int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
-{
+/* ---- pool-gpu-add / pool-gpu-remove: the steps ---------------------------------- */
+
+/* The state of one gp_pool_gpu_add / gp_pool_gpu_remove between its steps. */
+typedef struct {
     const gp_driver_ops *drv;
-    const gp_host *host;
-    const gp_gpu *g;
-    member_fn *fns = NULL;
-    size_t n_fns = 0, n_done = 0;
+    const gp_host *host;          /* add only */
+    const gp_gpu *g;              /* add only: the GPU on the host */
+    char canon[GP_PCI_ID_LEN];    /* the pci-id, canonical */
+    char uuid[37];                /* the named pool (remove: only when named) */
+    char *pool_name;              /* add: the named pool's; remove: the holder's */
+    char *holder;                 /* uuid of the pool that holds the GPU, NULL if none */
+    member_fn *fns;               /* the GPU, then its companions */
+    size_t n_fns;
+    size_t n_done;                /* fns[0..n_done) changed by the driver */
+    bool rollback;                /* a failure rolls the transaction back */
+    bool need_undo;               /* ... and undoes the driver's n_done changes */
+} member_op;
+
+static void member_op_init(member_op *op)
+{
+    memset(op, 0, sizeof(*op));
+}
+
+static void member_op_dispose(member_op *op)
+{
+    member_fns_free(op->fns, op->n_fns);
+    free(op->pool_name);
+    free(op->holder);
+    memset(op, 0, sizeof(*op));
+}
+
+/* Parse pci_id into op->canon; leaves nothing. */
+static int member_canon(gp_ctx *ctx, const char *pci_id, member_op *op)
+{
     gp_pci_addr addr;
-    char canon[GP_PCI_ID_LEN], uuid[37], now[32];
-    char *pool_name = NULL, *holder = NULL, *after = NULL;
-    bool need_undo = false;
+    int rc = gp_pci_addr_parse(pci_id, &addr, ctx->err);
+    if (rc)
+        return rc;
+    gp_pci_addr_format(&addr, op->canon);
+    return GP_OK;
+}
+
+/* The GPU may enter a pool: on the host, not the boot VGA device, alone in
+ * its IOMMU group (but for companions and bridges); sets op->g. */
+static int add_check_gpu(gp_ctx *ctx, member_op *op)
+{
     int rc;
 
-    gp_err_clear(ctx->err);
-    rc = gp_pci_addr_parse(pci_id, &addr, ctx->err);
-    if (rc)
+    op->g = gp_host_find_gpu(op->host, op->canon);
+    if (!op->g) {
+        rc = GP_ERR(ctx, GP_ERR_UNKNOWN_GPU, "no GPU %s on this host", op->canon);
+        GP_PARAM(ctx, "pci-id", "%s", op->canon);
         return rc;
-    gp_pci_addr_format(&addr, canon);
-    /* Facts and driver first: the write lock is held briefly. */
-    rc = gp_ctx_drv_ops(ctx, &drv);
-    if (rc)
-        return rc;
-    rc = gp_host_get(ctx, &host);
-    if (rc)
-        return rc;
-    rc = gp_store_begin(&ctx->store);
-    if (rc)
-        return rc;
-    rc = gp_store_pool_find(&ctx->store, pool, uuid, &pool_name);
-    if (rc)
-        goto out;
-    g = gp_host_find_gpu(host, canon);
-    if (!g) {
-        rc = GP_ERR(ctx, GP_ERR_UNKNOWN_GPU, "no GPU %s on this host", canon);
-        GP_PARAM(ctx, "pci-id", "%s", canon);
-        goto out;
     }
-    if (g->boot_vga == GP_YES) {
+    if (op->g->boot_vga == GP_YES) {
         rc = GP_ERR(ctx, GP_ERR_GPU_BOOT_VGA,
                     "GPU %s is the host's boot VGA device (console): it never enters a pool",
-                    canon);
-        GP_PARAM(ctx, "pci-id", "%s", canon);
-        goto out;
+                    op->canon);
+        GP_PARAM(ctx, "pci-id", "%s", op->canon);
+        return rc;
     }
-    rc = check_iommu_group(ctx, host, g);
-    if (rc)
-        goto out;
+    return check_iommu_group(ctx, op->host, op->g);
+}
+
+/* Refuse a GPU in another pool (a GPU is in at most one pool); sets
+ * op->holder when it is already in this one; leaves the lock held. */
+static int add_check_not_elsewhere(gp_ctx *ctx, member_op *op)
+{
+    char *holder_name = NULL;
+    int rc;
+
     rc = gp_store_query_text(&ctx->store, "reading pool members",
-                             "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon,
-                             &holder);
+                             "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", op->canon,
+                             &op->holder);
+    if (rc || !op->holder || !strcmp(op->holder, op->uuid))
+        return rc;
+    rc = gp_store_query_text(&ctx->store, "reading pools",
+                             "SELECT name_label FROM pools WHERE uuid = ?1", op->holder,
+                             &holder_name);
     if (rc)
-        goto out;
-    if (holder && strcmp(holder, uuid)) {
-        char *holder_name = NULL;
-        rc = gp_store_query_text(&ctx->store, "reading pools",
-                                 "SELECT name_label FROM pools WHERE uuid = ?1", holder,
-                                 &holder_name);
-        if (rc)
-            goto out;
-        rc = GP_ERR(ctx, GP_ERR_GPU_IN_OTHER_POOL,
-                    "GPU %s is already in pool %s (%s); a GPU is in at most one pool",
-                    canon, holder_name ? holder_name : "?", holder);
-        GP_PARAM(ctx, "pci-id", "%s", canon);
-        GP_PARAM(ctx, "pool", "%s", holder);
-        GP_PARAM(ctx, "pool-name-label", "%s", holder_name ? holder_name : "");
-        free(holder_name);
-        goto out;
-    }
-    if (holder) {
-        /* Already a member of this pool: nothing to do. */
-        gp_store_rollback(&ctx->store);
-        rc = GP_OK;
-        goto out;
-    }
-    n_fns = 1 + g->n_companions;
-    fns = calloc(n_fns, sizeof(*fns));
-    if (!fns) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    snprintf(fns[0].pci_id, GP_PCI_ID_LEN, "%s", canon);
-    for (size_t i = 0; i < g->n_companions; i++)
-        snprintf(fns[i + 1].pci_id, GP_PCI_ID_LEN, "%s", g->companions[i].pci_id);
-    /* Make the GPU and its companions assignable (pciback). */
-    for (n_done = 0; n_done < n_fns; n_done++) {
-        rc = drv->device_assignable_add(&ctx->drv, fns[n_done].pci_id, &fns[n_done].orig);
+        return rc;
+    rc = GP_ERR(ctx, GP_ERR_GPU_IN_OTHER_POOL,
+                "GPU %s is already in pool %s (%s); a GPU is in at most one pool",
+                op->canon, holder_name ? holder_name : "?", op->holder);
+    GP_PARAM(ctx, "pci-id", "%s", op->canon);
+    GP_PARAM(ctx, "pool", "%s", op->holder);
+    GP_PARAM(ctx, "pool-name-label", "%s", holder_name ? holder_name : "");
+    free(holder_name);
+    return rc;
+}
+
+/* The functions to add: the GPU, then its companions, into op->fns. */
+static int add_list_functions(gp_ctx *ctx, member_op *op)
+{
+    op->n_fns = 1 + op->g->n_companions;
+    op->fns = calloc(op->n_fns, sizeof(*op->fns));
+    if (!op->fns)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    snprintf(op->fns[0].pci_id, GP_PCI_ID_LEN, "%s", op->canon);
+    for (size_t i = 0; i < op->g->n_companions; i++)
+        snprintf(op->fns[i + 1].pci_id, GP_PCI_ID_LEN, "%s", op->g->companions[i].pci_id);
+    return GP_OK;
+}
+
+/* Make the GPU and its companions assignable (pciback), keeping their
+ * original drivers; a non-transactional driver is marked for undo of the
+ * op->n_done functions it changed, whether or not one failed. */
+static int add_make_assignable(gp_ctx *ctx, member_op *op)
+{
+    int rc;
+
+    for (op->n_done = 0; op->n_done < op->n_fns; op->n_done++) {
+        member_fn *f = &op->fns[op->n_done];
+        rc = op->drv->device_assignable_add(&ctx->drv, f->pci_id, &f->orig);
         if (rc) {
             if (ctx->err->code == GP_OK)
                 GP_ERR(ctx, rc, "driver %s could not make %s assignable", GP_CTX_DRIVER_NAME(ctx),
-                       fns[n_done].pci_id);
-            GP_PARAM(ctx, "pci-id", "%s", fns[n_done].pci_id);
-            need_undo = !ctx->drv_entry->transactional;
-            goto out;
+                       f->pci_id);
+            GP_PARAM(ctx, "pci-id", "%s", f->pci_id);
+            op->need_undo = !ctx->drv_entry->transactional;
+            return rc;
         }
     }
-    need_undo = !ctx->drv_entry->transactional;
+    op->need_undo = !ctx->drv_entry->transactional;
+    return GP_OK;
+}
+
+/* Record the GPU and its companions as members of the pool, inside the
+ * transaction. */
+static int add_record(gp_ctx *ctx, member_op *op)
+{
+    char now[32];
+    int rc;
+
     gp_now_iso(now);
     rc = gp_store_exec(&ctx->store, "recording pool membership",
                        "INSERT INTO pool_members(pci_id, pool_uuid, original_driver, added)"
-                       " VALUES (?1, ?2, ?3, ?4)", 4, canon, uuid, fns[0].orig, now);
+                       " VALUES (?1, ?2, ?3, ?4)", 4, op->canon, op->uuid, op->fns[0].orig, now);
     if (rc)
-        goto out;
-    for (size_t i = 1; i < n_fns; i++) {
+        return rc;
+    for (size_t i = 1; i < op->n_fns; i++) {
         rc = gp_store_exec(&ctx->store, "recording a companion function",
                            "INSERT INTO pool_companions(pci_id, gpu_pci_id, original_driver)"
-                           " VALUES (?1, ?2, ?3)", 3, fns[i].pci_id, canon, fns[i].orig);
+                           " VALUES (?1, ?2, ?3)", 3, op->fns[i].pci_id, op->canon,
+                           op->fns[i].orig);
         if (rc)
-            goto out;
+            return rc;
     }
-    after = member_json(uuid, pool_name, fns, n_fns);
-    if (!after) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    rc = gp_store_audit(&ctx->store, "pool-gpu-add", canon, NULL, after);
-    if (rc)
-        goto out;
-    rc = gp_store_commit(&ctx->store);
-    if (!rc)
-        need_undo = false;
-out:
-    if (rc) {
-        gp_store_rollback(&ctx->store);
-        if (need_undo)
-            undo_assignable_add(ctx, drv, fns, n_done);
-    }
-    member_fns_free(fns, n_fns);
-    free(pool_name);
-    free(holder);
+    return GP_OK;
+}
+
+/* Audit row "pool-gpu-add" (after = the membership as JSON), inside the
+ * transaction. */
+static int add_audit(gp_ctx *ctx, member_op *op)
+{
+    char *after = member_json(op->uuid, op->pool_name, op->fns, op->n_fns);
+    int rc;
+
+    if (!after)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    rc = gp_store_audit(&ctx->store, "pool-gpu-add", op->canon, NULL, after);
     free(after);
     return rc;
 }
 
-int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
+int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
 {
-    const gp_driver_ops *drv;
-    sqlite3_stmt *st = NULL;
-    member_fn *fns = NULL;
-    size_t n_fns = 0, n_done = 0;
-    gp_pci_addr addr;
-    char canon[GP_PCI_ID_LEN], uuid[37];
-    char *holder = NULL, *holder_name = NULL, *vm = NULL, *before = NULL;
-    bool need_undo = false;
+    member_op op;
     int rc;
 
     gp_err_clear(ctx->err);
-    rc = gp_pci_addr_parse(pci_id, &addr, ctx->err);
+    member_op_init(&op);
+    rc = member_canon(ctx, pci_id, &op);
     if (rc)
-        return rc;
-    gp_pci_addr_format(&addr, canon);
-    rc = gp_ctx_drv_ops(ctx, &drv);
+        goto out;
+    /* Facts and driver first: the write lock is held briefly. */
+    rc = gp_ctx_drv_ops(ctx, &op.drv);
     if (rc)
-        return rc;
+        goto out;
+    rc = gp_host_get(ctx, &op.host);
+    if (rc)
+        goto out;
     rc = gp_store_begin(&ctx->store);
     if (rc)
-        return rc;
+        goto out;
+    op.rollback = true;
+    rc = gp_store_pool_find(&ctx->store, pool, op.uuid, &op.pool_name);
+    if (rc)
+        goto out;
+    rc = add_check_gpu(ctx, &op);
+    if (rc)
+        goto out;
+    rc = add_check_not_elsewhere(ctx, &op);
+    if (rc)
+        goto out;
+    if (op.holder) {
+        /* Already a member of this pool: nothing to do. */
+        gp_store_rollback(&ctx->store);
+        goto out;
+    }
+    rc = add_list_functions(ctx, &op);
+    if (rc)
+        goto out;
+    rc = add_make_assignable(ctx, &op);
+    if (rc)
+        goto out;
+    rc = add_record(ctx, &op);
+    if (rc)
+        goto out;
+    rc = add_audit(ctx, &op);
+    if (rc)
+        goto out;
+    rc = gp_store_commit(&ctx->store);
+    if (!rc)
+        op.need_undo = false;
+out:
+    if (rc && op.rollback) {
+        gp_store_rollback(&ctx->store);
+        if (op.need_undo)
+            undo_assignable_add(ctx, op.drv, op.fns, op.n_done);
+    }
+    member_op_dispose(&op);
+    return rc;
+}
+
+/* The pool that holds the GPU (op->holder, its name in op->pool_name),
+ * which must be the named pool if any; leaves the lock held. */
+static int remove_find_holder(gp_ctx *ctx, const char *pool, member_op *op)
+{
+    int rc;
+
     if (pool) {
-        rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
+        rc = gp_store_pool_find(&ctx->store, pool, op->uuid, NULL);
         if (rc)
-            goto out;
+            return rc;
     }
     rc = gp_store_query_text(&ctx->store, "reading pool members",
-                             "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", canon,
-                             &holder);
+                             "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", op->canon,
+                             &op->holder);
     if (rc)
-        goto out;
-    if (!holder || (pool && strcmp(holder, uuid))) {
+        return rc;
+    if (!op->holder || (pool && strcmp(op->holder, op->uuid))) {
         if (pool)
-            rc = GP_ERR(ctx, GP_ERR_GPU_NOT_IN_POOL, "GPU %s is not in pool %s", canon, pool);
+            rc = GP_ERR(ctx, GP_ERR_GPU_NOT_IN_POOL, "GPU %s is not in pool %s", op->canon,
+                        pool);
         else
-            rc = GP_ERR(ctx, GP_ERR_GPU_NOT_IN_POOL, "GPU %s is not in any pool", canon);
-        GP_PARAM(ctx, "pci-id", "%s", canon);
+            rc = GP_ERR(ctx, GP_ERR_GPU_NOT_IN_POOL, "GPU %s is not in any pool", op->canon);
+        GP_PARAM(ctx, "pci-id", "%s", op->canon);
         if (pool)
             GP_PARAM(ctx, "pool", "%s", pool);
-        goto out;
+        return rc;
     }
-    rc = gp_store_query_text(&ctx->store, "reading pools",
-                             "SELECT name_label FROM pools WHERE uuid = ?1", holder,
-                             &holder_name);
-    if (rc)
-        goto out;
-    rc = gp_store_query_text(&ctx->store, "reading assignments",
-                             "SELECT vm_uuid FROM assignments WHERE pci_id = ?1", canon, &vm);
-    if (rc)
-        goto out;
-    if (vm) {
+    return gp_store_query_text(&ctx->store, "reading pools",
+                               "SELECT name_label FROM pools WHERE uuid = ?1", op->holder,
+                               &op->pool_name);
+}
+
+/* Refuse a GPU assigned to a VM (release it first); leaves the lock held. */
+static int remove_check_unassigned(gp_ctx *ctx, const member_op *op)
+{
+    char *vm = NULL;
+    int rc = gp_store_query_text(&ctx->store, "reading assignments",
+                                 "SELECT vm_uuid FROM assignments WHERE pci_id = ?1", op->canon,
+                                 &vm);
+    if (!rc && vm) {
         rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
                     "GPU %s is assigned to VM %s: release it before removing it from the pool",
-                    canon, vm);
-        GP_PARAM(ctx, "pci-id", "%s", canon);
+                    op->canon, vm);
+        GP_PARAM(ctx, "pci-id", "%s", op->canon);
         GP_PARAM(ctx, "vm", "%s", vm);
-        goto out;
     }
-    /* The GPU, then its companions, with their original drivers. */
+    free(vm);
+    return rc;
+}
+
+/* The GPU, then its companions, with their original drivers, into
+ * op->fns; leaves what was read for op's dispose. */
+static int remove_load_functions(gp_ctx *ctx, member_op *op)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
     rc = gp_store_prepare(&ctx->store, "SELECT pci_id, original_driver, 0 AS k FROM pool_members"
                           " WHERE pci_id = ?1 UNION ALL"
                           " SELECT pci_id, original_driver, 1 FROM pool_companions"
                           " WHERE gpu_pci_id = ?1 ORDER BY k, pci_id", &st);
     if (rc)
         goto out;
-    sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, op->canon, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        member_fn *nf = realloc(fns, (n_fns + 1) * sizeof(*nf));
+        member_fn *nf = realloc(op->fns, (op->n_fns + 1) * sizeof(*nf));
         if (!nf) {
             rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
             goto out;
         }
-        fns = nf;
-        memset(&fns[n_fns], 0, sizeof(fns[n_fns]));
-        snprintf(fns[n_fns].pci_id, GP_PCI_ID_LEN, "%s",
-                 (const char *)sqlite3_column_text(st, 0));
-        fns[n_fns].orig = gp_strdup((const char *)sqlite3_column_text(st, 1));
-        n_fns++;
+        op->fns = nf;
+        nf = &op->fns[op->n_fns];
+        memset(nf, 0, sizeof(*nf));
+        snprintf(nf->pci_id, GP_PCI_ID_LEN, "%s", (const char *)sqlite3_column_text(st, 0));
+        nf->orig = gp_strdup((const char *)sqlite3_column_text(st, 1));
+        op->n_fns++;
     }
     if (rc != SQLITE_DONE) {
         rc = gp_store_error(&ctx->store, rc, "reading pool members");
         goto out;
     }
+    rc = GP_OK;
+out:
     sqlite3_finalize(st);
-    st = NULL;
-    before = member_json(holder, holder_name ? holder_name : "", fns, n_fns);
-    if (!before) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        goto out;
-    }
+    return rc;
+}
+
+/* Delete the membership and write the audit row "pool-gpu-remove"
+ * (before = the membership as JSON), inside the transaction. */
+static int remove_record(gp_ctx *ctx, member_op *op)
+{
+    char *before = member_json(op->holder, op->pool_name ? op->pool_name : "", op->fns,
+                               op->n_fns);
+    int rc;
+
+    if (!before)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     rc = gp_store_exec(&ctx->store, "removing a GPU from its pool",
-                       "DELETE FROM pool_companions WHERE gpu_pci_id = ?1", 1, canon);
+                       "DELETE FROM pool_companions WHERE gpu_pci_id = ?1", 1, op->canon);
     if (!rc)
         rc = gp_store_exec(&ctx->store, "removing a GPU from its pool",
-                           "DELETE FROM pool_members WHERE pci_id = ?1", 1, canon);
+                           "DELETE FROM pool_members WHERE pci_id = ?1", 1, op->canon);
     if (!rc)
-        rc = gp_store_audit(&ctx->store, "pool-gpu-remove", canon, before, NULL);
-    if (rc)
-        goto out;
-    /* Driver last: give the functions back to their original drivers. */
-    need_undo = !ctx->drv_entry->transactional;
-    for (n_done = 0; n_done < n_fns; n_done++) {
-        rc = drv->device_assignable_remove(&ctx->drv, fns[n_done].pci_id, fns[n_done].orig);
+        rc = gp_store_audit(&ctx->store, "pool-gpu-remove", op->canon, before, NULL);
+    free(before);
+    return rc;
+}
+
+/* Driver last: give the functions back to their original drivers; a
+ * non-transactional driver is marked for undo of the op->n_done it gave back. */
+static int remove_give_back(gp_ctx *ctx, member_op *op)
+{
+    int rc;
+
+    op->need_undo = !ctx->drv_entry->transactional;
+    for (op->n_done = 0; op->n_done < op->n_fns; op->n_done++) {
+        const member_fn *f = &op->fns[op->n_done];
+        rc = op->drv->device_assignable_remove(&ctx->drv, f->pci_id, f->orig);
         if (rc) {
             if (ctx->err->code == GP_OK)
                 GP_ERR(ctx, rc, "driver %s could not give %s back to %s", GP_CTX_DRIVER_NAME(ctx),
-                       fns[n_done].pci_id, fns[n_done].orig ? fns[n_done].orig : "none");
-            GP_PARAM(ctx, "pci-id", "%s", fns[n_done].pci_id);
-            goto out;
+                       f->pci_id, f->orig ? f->orig : "none");
+            GP_PARAM(ctx, "pci-id", "%s", f->pci_id);
+            return rc;
         }
     }
+    return GP_OK;
+}
+
+int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
+{
+    member_op op;
+    int rc;
+
+    gp_err_clear(ctx->err);
+    member_op_init(&op);
+    rc = member_canon(ctx, pci_id, &op);
+    if (rc)
+        goto out;
+    rc = gp_ctx_drv_ops(ctx, &op.drv);
+    if (rc)
+        goto out;
+    rc = gp_store_begin(&ctx->store);
+    if (rc)
+        goto out;
+    op.rollback = true;
+    rc = remove_find_holder(ctx, pool, &op);
+    if (rc)
+        goto out;
+    rc = remove_check_unassigned(ctx, &op);
+    if (rc)
+        goto out;
+    rc = remove_load_functions(ctx, &op);
+    if (rc)
+        goto out;
+    rc = remove_record(ctx, &op);
+    if (rc)
+        goto out;
+    rc = remove_give_back(ctx, &op);
+    if (rc)
+        goto out;
     rc = gp_store_commit(&ctx->store);
     if (!rc)
-        need_undo = false;
+        op.need_undo = false;
 out:
-    sqlite3_finalize(st);
-    if (rc) {
+    if (rc && op.rollback) {
         gp_store_rollback(&ctx->store);
-        if (need_undo)
-            undo_assignable_remove(ctx, drv, fns, n_done);
+        if (op.need_undo)
+            undo_assignable_remove(ctx, op.drv, op.fns, op.n_done);
     }
-    member_fns_free(fns, n_fns);
-    free(holder);
-    free(holder_name);
-    free(vm);
-    free(before);
+    member_op_dispose(&op);
     return rc;
 }

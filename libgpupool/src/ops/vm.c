@@ -309,11 +309,65 @@ static int wrong_state(gp_ctx *ctx, int code, const gp_vm *v, const char *op,
     return code;
 }
 
+/* vm-destroy of a halted VM holding no GPU: delete it from the sim
+ * driver, inside the transaction. */
+static int sim_vm_destroy(gp_ctx *ctx, const gp_vm *before)
+{
+    char *gpu = NULL;
+    int rc;
+
+    if (before->state != GP_VM_HALTED)
+        return wrong_state(ctx, GP_ERR_VM_NOT_HALTED, before, "vm-destroy", "halted");
+    rc = gp_store_query_text(&ctx->store, "reading assignments",
+                             "SELECT pci_id FROM assignments WHERE vm_uuid = ?1",
+                             before->uuid, &gpu);
+    if (rc)
+        goto out;
+    if (gpu) {
+        char lb[320];
+        rc = GP_ERR(ctx, GP_ERR_VM_HAS_GPU,
+                    "VM %s holds GPU %s: release it before destroying the VM",
+                    gp_vm_label(before->name_label, before->uuid, lb, sizeof(lb)), gpu);
+        GP_PARAM(ctx, "vm", "%s", before->uuid);
+        GP_PARAM(ctx, "pci-id", "%s", gpu);
+        goto out;
+    }
+    rc = gp_sim_vm_delete(&ctx->drv, before->uuid);
+out:
+    free(gpu);
+    return rc;
+}
+
+/* Apply action to the VM (before: its state now) if its state allows it,
+ * inside the transaction. */
+static int sim_vm_apply(gp_ctx *ctx, enum sim_action action, const gp_vm *before)
+{
+    switch (action) {
+    case SIM_START:
+        if (before->state != GP_VM_HALTED)
+            return wrong_state(ctx, GP_ERR_VM_NOT_HALTED, before, "vm-start", "halted");
+        /* Live domains get the next free domid, like Xen (dom0 is 0). */
+        return gp_sim_vm_set_state(&ctx->drv, before->uuid, GP_VM_RUNNING);
+    case SIM_PAUSE:
+        if (before->state != GP_VM_RUNNING)
+            return wrong_state(ctx, GP_ERR_INVALID_ARGUMENT, before, "vm-pause", "running");
+        return gp_sim_vm_set_state(&ctx->drv, before->uuid, GP_VM_PAUSED);
+    case SIM_SHUTDOWN:
+        if (before->state != GP_VM_RUNNING && before->state != GP_VM_PAUSED)
+            return wrong_state(ctx, GP_ERR_INVALID_ARGUMENT, before, "vm-shutdown",
+                               "running or paused");
+        return gp_sim_vm_set_state(&ctx->drv, before->uuid, GP_VM_HALTED);
+    case SIM_DESTROY:
+        return sim_vm_destroy(ctx, before);
+    }
+    return GP_OK;
+}
+
 static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
 {
     static const char *const ops[] = { "vm-start", "vm-pause", "vm-shutdown", "vm-destroy" };
     gp_vm before, after;
-    char *gpu = NULL;
+    bool rollback = false;
     int rc;
 
     gp_vm_init(&before);
@@ -321,59 +375,15 @@ static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
     gp_err_clear(ctx->err);
     rc = sim_only(ctx, ops[action]);
     if (rc)
-        return rc;
+        goto out;
     rc = gp_store_begin(&ctx->store);
     if (rc)
-        return rc;
+        goto out;
+    rollback = true;
     rc = gp_driver_sim.vm_get(&ctx->drv, vm, &before);
     if (rc)
         goto out;
-    switch (action) {
-    case SIM_START:
-        if (before.state != GP_VM_HALTED) {
-            rc = wrong_state(ctx, GP_ERR_VM_NOT_HALTED, &before, "vm-start", "halted");
-            goto out;
-        }
-        /* Live domains get the next free domid, like Xen (dom0 is 0). */
-        rc = gp_sim_vm_set_state(&ctx->drv, before.uuid, GP_VM_RUNNING);
-        break;
-    case SIM_PAUSE:
-        if (before.state != GP_VM_RUNNING) {
-            rc = wrong_state(ctx, GP_ERR_INVALID_ARGUMENT, &before, "vm-pause", "running");
-            goto out;
-        }
-        rc = gp_sim_vm_set_state(&ctx->drv, before.uuid, GP_VM_PAUSED);
-        break;
-    case SIM_SHUTDOWN:
-        if (before.state != GP_VM_RUNNING && before.state != GP_VM_PAUSED) {
-            rc = wrong_state(ctx, GP_ERR_INVALID_ARGUMENT, &before, "vm-shutdown",
-                             "running or paused");
-            goto out;
-        }
-        rc = gp_sim_vm_set_state(&ctx->drv, before.uuid, GP_VM_HALTED);
-        break;
-    case SIM_DESTROY:
-        if (before.state != GP_VM_HALTED) {
-            rc = wrong_state(ctx, GP_ERR_VM_NOT_HALTED, &before, "vm-destroy", "halted");
-            goto out;
-        }
-        rc = gp_store_query_text(&ctx->store, "reading assignments",
-                                 "SELECT pci_id FROM assignments WHERE vm_uuid = ?1",
-                                 before.uuid, &gpu);
-        if (rc)
-            goto out;
-        if (gpu) {
-            char lb[320];
-            rc = GP_ERR(ctx, GP_ERR_VM_HAS_GPU,
-                        "VM %s holds GPU %s: release it before destroying the VM",
-                        gp_vm_label(before.name_label, before.uuid, lb, sizeof(lb)), gpu);
-            GP_PARAM(ctx, "vm", "%s", before.uuid);
-            GP_PARAM(ctx, "pci-id", "%s", gpu);
-            goto out;
-        }
-        rc = gp_sim_vm_delete(&ctx->drv, before.uuid);
-        break;
-    }
+    rc = sim_vm_apply(ctx, action, &before);
     if (rc)
         goto out;
     if (action != SIM_DESTROY) {
@@ -387,9 +397,8 @@ static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
         goto out;
     rc = gp_store_commit(&ctx->store);
 out:
-    if (rc)
+    if (rc && rollback)
         gp_store_rollback(&ctx->store);
-    free(gpu);
     gp_vm_dispose(&before);
     gp_vm_dispose(&after);
     return rc;

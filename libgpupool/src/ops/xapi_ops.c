@@ -117,119 +117,165 @@ static bool oc_pci_names(const char *oc_pci, const char *canon)
     return found;
 }
 
+/* The state of one gp_drift_check between its steps. */
+typedef struct {
+    const gp_host *hostm;
+    const char *host;             /* this host's xapi ref */
+    gp_pool *pools;
+    size_t n_pools;
+    gp_assignment *as;
+    size_t n_as;
+    gp_xr_value all;              /* every xapi VM record */
+    drift_list l;                 /* the drift found */
+} drift_op;
+
+static void drift_op_init(drift_op *op)
+{
+    memset(op, 0, sizeof(*op));
+    gp_xr_value_init(&op->all);
+}
+
+static void drift_op_dispose(drift_op *op)
+{
+    gp_drift_list_free(op->l.v, op->l.n);
+    gp_pool_list_free(op->pools, op->n_pools);
+    gp_assignment_list_free(op->as, op->n_as);
+    gp_xr_value_dispose(&op->all);
+}
+
+/* Read the host, the pools, the assignments and xapi's VM records into op;
+ * leaves what was read for op's dispose. */
+static int drift_load(gp_ctx *ctx, drift_op *op)
+{
+    int rc = need_xapi(ctx);
+    if (rc == GP_OK)
+        rc = gp_host_get(ctx, &op->hostm);
+    if (rc == GP_OK)
+        rc = gp_pool_list(ctx, &op->pools, &op->n_pools);
+    if (rc == GP_OK)
+        rc = gp_assignment_list(ctx, &op->as, &op->n_as);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_vm_records(&ctx->drv, &op->all, &op->host);
+    return rc;
+}
+
+/* Is rec a guest of this host whose other-config:pci names gpu? */
+static bool drift_rec_names(const drift_op *op, const gp_xr_value *rec, const char *gpu)
+{
+    const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
+    return gp_xapi_rec_is_guest(rec) && !rec_other_host(rec, op->host) &&
+           oc_pci_names(gp_xr_struct_get_string(oc, "pci"), gpu);
+}
+
+/* Items "shared-gpu" (named by more than one VM) and "foreign-pci" (a pool
+ * GPU named by a VM gpupool did not assign it to) for one host GPU. */
+static int drift_gpu(gp_ctx *ctx, drift_op *op, const char *gpu)
+{
+    const gp_xr_value *all = &op->all;
+    const gp_pool *in_pool = NULL;
+    const gp_assignment *holder = NULL;
+    size_t naming = 0;
+    int rc;
+
+    for (size_t p = 0; p < op->n_pools && !in_pool; p++)
+        for (size_t k = 0; k < op->pools[p].n_gpus; k++)
+            if (!strcmp(op->pools[p].gpus[k], gpu))
+                in_pool = &op->pools[p];
+    for (size_t a = 0; a < op->n_as; a++)
+        if (!strcmp(op->as[a].pci_id, gpu))
+            holder = &op->as[a];
+    for (size_t i = 0; all->type == GP_XR_STRUCT && i < all->n; i++)
+        naming += drift_rec_names(op, &all->items[i], gpu);
+    for (size_t i = 0; all->type == GP_XR_STRUCT && i < all->n; i++) {
+        const gp_xr_value *rec = &all->items[i];
+        const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
+        const char *oc_pci = gp_xr_struct_get_string(oc, "pci");
+        const char *uuid = gp_xr_struct_get_string(rec, "uuid");
+        const char *name = gp_xr_struct_get_string(rec, "name_label");
+        if (!gp_xapi_rec_is_guest(rec) || rec_other_host(rec, op->host) ||
+            !oc_pci_names(oc_pci, gpu))
+            continue;
+        if (naming > 1) {
+            rc = drift_add(ctx, &op->l, "shared-gpu", uuid, name, gpu, oc_pci,
+                           gp_asprintf("GPU %s is named by the other-config:pci of %zu "
+                                       "VMs, including %s", gpu, naming,
+                                       uuid ? uuid : "?"));
+            if (rc)
+                return rc;
+        }
+        if (in_pool && (!holder || !uuid || strcmp(holder->vm_uuid, uuid))) {
+            rc = drift_add(ctx, &op->l, "foreign-pci", uuid, name, gpu, oc_pci,
+                           holder ? gp_asprintf("VM %s names GPU %s of pool %s in "
+                                                "other-config:pci, but gpupool assigned "
+                                                "it to VM %s", uuid ? uuid : "?", gpu,
+                                                in_pool->name_label, holder->vm_uuid)
+                                  : gp_asprintf("VM %s names GPU %s of pool %s in "
+                                                "other-config:pci, but gpupool has not "
+                                                "assigned it", uuid ? uuid : "?", gpu,
+                                                in_pool->name_label));
+            if (rc)
+                return rc;
+        }
+    }
+    return GP_OK;
+}
+
+/* Items "vm-missing" (xapi no longer knows the VM) and "missing-pci" (its
+ * other-config:pci does not name the GPU) for one gpupool assignment. */
+static int drift_assignment(gp_ctx *ctx, drift_op *op, const gp_assignment *a)
+{
+    const gp_xr_value *all = &op->all, *rec = NULL;
+
+    for (size_t i = 0; all->type == GP_XR_STRUCT && i < all->n && !rec; i++) {
+        const char *uuid = gp_xr_struct_get_string(&all->items[i], "uuid");
+        if (uuid && !strcmp(uuid, a->vm_uuid))
+            rec = &all->items[i];
+    }
+    if (!rec)
+        return drift_add(ctx, &op->l, "vm-missing", a->vm_uuid, a->vm_name_label,
+                         a->pci_id, NULL,
+                         gp_asprintf("gpupool assigned GPU %s to VM %s, which xapi no "
+                                     "longer knows", a->pci_id, a->vm_uuid));
+    const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
+    const char *oc_pci = gp_xr_struct_get_string(oc, "pci");
+    if (oc_pci_names(oc_pci, a->pci_id))
+        return GP_OK;
+    return drift_add(ctx, &op->l, "missing-pci", a->vm_uuid,
+                     gp_xr_struct_get_string(rec, "name_label"), a->pci_id, oc_pci,
+                     gp_asprintf("gpupool assigned GPU %s to VM %s, but its "
+                                 "other-config:pci is %s", a->pci_id, a->vm_uuid,
+                                 oc_pci ? oc_pci : "unset"));
+}
+
 int gp_drift_check(gp_ctx *ctx, gp_drift **out, size_t *n_out)
 {
-    const gp_host *hostm = NULL;
-    const char *host = NULL;
-    gp_pool *pools = NULL;
-    gp_assignment *as = NULL;
-    size_t n_pools = 0, n_as = 0;
-    gp_xr_value all;
-    drift_list l = { NULL, 0 };
+    drift_op op;
     int rc;
 
     *out = NULL;
     *n_out = 0;
-    gp_xr_value_init(&all);
+    drift_op_init(&op);
     gp_err_clear(ctx->err);
-    rc = need_xapi(ctx);
-    if (rc == GP_OK)
-        rc = gp_host_get(ctx, &hostm);
-    if (rc == GP_OK)
-        rc = gp_pool_list(ctx, &pools, &n_pools);
-    if (rc == GP_OK)
-        rc = gp_assignment_list(ctx, &as, &n_as);
-    if (rc == GP_OK)
-        rc = gp_xapi_drv_vm_records(&ctx->drv, &all, &host);
+    rc = drift_load(ctx, &op);
     if (rc)
         goto out;
-
     /* 1. Each host GPU named by VMs' other-config:pci. */
-    for (size_t g = 0; g < hostm->n_gpus; g++) {
-        const char *gpu = hostm->gpus[g].pci_id;
-        const gp_pool *in_pool = NULL;
-        const gp_assignment *holder = NULL;
-        size_t naming = 0;
-
-        for (size_t p = 0; p < n_pools && !in_pool; p++)
-            for (size_t k = 0; k < pools[p].n_gpus; k++)
-                if (!strcmp(pools[p].gpus[k], gpu))
-                    in_pool = &pools[p];
-        for (size_t a = 0; a < n_as; a++)
-            if (!strcmp(as[a].pci_id, gpu))
-                holder = &as[a];
-        for (size_t i = 0; all.type == GP_XR_STRUCT && i < all.n; i++) {
-            const gp_xr_value *oc = gp_xr_struct_get(&all.items[i], "other_config");
-            if (gp_xapi_rec_is_guest(&all.items[i]) && !rec_other_host(&all.items[i], host) &&
-                oc_pci_names(gp_xr_struct_get_string(oc, "pci"), gpu))
-                naming++;
-        }
-        for (size_t i = 0; all.type == GP_XR_STRUCT && i < all.n; i++) {
-            const gp_xr_value *rec = &all.items[i];
-            const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
-            const char *oc_pci = gp_xr_struct_get_string(oc, "pci");
-            const char *uuid = gp_xr_struct_get_string(rec, "uuid");
-            const char *name = gp_xr_struct_get_string(rec, "name_label");
-            if (!gp_xapi_rec_is_guest(rec) || rec_other_host(rec, host) || !oc_pci_names(oc_pci, gpu))
-                continue;
-            if (naming > 1) {
-                rc = drift_add(ctx, &l, "shared-gpu", uuid, name, gpu, oc_pci,
-                               gp_asprintf("GPU %s is named by the other-config:pci of %zu "
-                                           "VMs, including %s", gpu, naming,
-                                           uuid ? uuid : "?"));
-                if (rc)
-                    goto out;
-            }
-            if (in_pool && (!holder || !uuid || strcmp(holder->vm_uuid, uuid))) {
-                rc = drift_add(ctx, &l, "foreign-pci", uuid, name, gpu, oc_pci,
-                               holder ? gp_asprintf("VM %s names GPU %s of pool %s in "
-                                                    "other-config:pci, but gpupool assigned "
-                                                    "it to VM %s", uuid ? uuid : "?", gpu,
-                                                    in_pool->name_label, holder->vm_uuid)
-                                      : gp_asprintf("VM %s names GPU %s of pool %s in "
-                                                    "other-config:pci, but gpupool has not "
-                                                    "assigned it", uuid ? uuid : "?", gpu,
-                                                    in_pool->name_label));
-                if (rc)
-                    goto out;
-            }
-        }
-    }
-    /* 2. Each gpupool assignment must be in its VM's other-config:pci. */
-    for (size_t a = 0; a < n_as; a++) {
-        const gp_xr_value *rec = NULL;
-        for (size_t i = 0; all.type == GP_XR_STRUCT && i < all.n && !rec; i++) {
-            const char *uuid = gp_xr_struct_get_string(&all.items[i], "uuid");
-            if (uuid && !strcmp(uuid, as[a].vm_uuid))
-                rec = &all.items[i];
-        }
-        if (!rec) {
-            rc = drift_add(ctx, &l, "vm-missing", as[a].vm_uuid, as[a].vm_name_label,
-                           as[a].pci_id, NULL,
-                           gp_asprintf("gpupool assigned GPU %s to VM %s, which xapi no "
-                                       "longer knows", as[a].pci_id, as[a].vm_uuid));
-        } else {
-            const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
-            const char *oc_pci = gp_xr_struct_get_string(oc, "pci");
-            if (!oc_pci_names(oc_pci, as[a].pci_id))
-                rc = drift_add(ctx, &l, "missing-pci", as[a].vm_uuid,
-                               gp_xr_struct_get_string(rec, "name_label"), as[a].pci_id,
-                               oc_pci,
-                               gp_asprintf("gpupool assigned GPU %s to VM %s, but its "
-                                           "other-config:pci is %s", as[a].pci_id,
-                                           as[a].vm_uuid, oc_pci ? oc_pci : "unset"));
-        }
+    for (size_t g = 0; g < op.hostm->n_gpus; g++) {
+        rc = drift_gpu(ctx, &op, op.hostm->gpus[g].pci_id);
         if (rc)
             goto out;
     }
-    *out = l.v;
-    *n_out = l.n;
-    l.v = NULL;
-    l.n = 0;
+    /* 2. Each gpupool assignment must be in its VM's other-config:pci. */
+    for (size_t a = 0; a < op.n_as; a++) {
+        rc = drift_assignment(ctx, &op, &op.as[a]);
+        if (rc)
+            goto out;
+    }
+    *out = op.l.v;
+    *n_out = op.l.n;
+    op.l.v = NULL;
+    op.l.n = 0;
 out:
-    gp_drift_list_free(l.v, l.n);
-    gp_pool_list_free(pools, n_pools);
-    gp_assignment_list_free(as, n_as);
-    gp_xr_value_dispose(&all);
+    drift_op_dispose(&op);
     return rc;
 }
