@@ -185,6 +185,29 @@ static const char *str_value(const gp_fdesc *f, const char *s)
     return s ? s : f->if_null;
 }
 
+/* FNV-1a over the bytes of p. */
+static uint32_t fnv(uint32_t h, const void *p, size_t len)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ c[i]) * 16777619u;
+    return h;
+}
+
+uint32_t gp_fields_signature(const gp_fdesc *t, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        const gp_fdesc *f = &t[i];
+        uint32_t v[4] = { (uint32_t)f->type, f->flags, (uint32_t)f->len, (uint32_t)f->min };
+        h = fnv(h, f->name, strlen(f->name) + 1);
+        h = fnv(h, v, sizeof(v));
+        if (f->sub)
+            h ^= gp_fields_signature(f->sub, f->n_sub);
+    }
+    return h;
+}
+
 /* ---- gp_record ------------------------------------------------------------ */
 
 void gp_record_init(gp_record *r)

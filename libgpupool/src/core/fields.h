@@ -130,6 +130,11 @@ GP_HIDDEN struct json_object *gp_fields_json(const gp_fdesc *t, size_t n, const 
 GP_HIDDEN int gp_fields_from_json(const gp_fdesc *t, size_t n, struct json_object *o,
                                   void *obj);
 
+/* A hash of what table t's JSON depends on (row names, types, flags, TEXT
+ * sizes, INT minimums; OBJV sub-tables included): data written through an older table has another signature
+ * (the host cache puts it in its stamp, so a new GPU fact rebuilds it). */
+GP_HIDDEN uint32_t gp_fields_signature(const gp_fdesc *t, size_t n);
+
 /* ---- record building (shared with ops/records.c) ------------------------- */
 
 /*

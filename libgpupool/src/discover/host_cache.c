@@ -32,7 +32,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Bump when the serialised shape or the discovery logic changes. */
+/* Bump when the serialised shape or the discovery logic changes.  A change
+ * of the GPU field table needs no bump: its signature is in the stamp. */
 #define HOST_CACHE_FORMAT 4
 
 /* Sources smaller than this parse faster than the cache reads back (the
@@ -88,7 +89,8 @@ int gp_host_cache_key(const gp_config *cfg, char **key_out, char **stamp_out)
     *key_out = gp_asprintf("topology=%s;dump=%s;classes=%s",
                            abs_topo ? abs_topo : (cfg->topology_file ? "embedded" : ""),
                            abs_dump ? abs_dump : "", cfg->classes ? classes : "default");
-    *stamp_out = gp_asprintf("v%d;%s;%s", HOST_CACHE_FORMAT, topo, dump);
+    *stamp_out = gp_asprintf("v%d.%08x;%s;%s", HOST_CACHE_FORMAT,
+                             gp_fields_signature(gp_gpu_fields, gp_gpu_n_fields), topo, dump);
     free(abs_topo);
     free(abs_dump);
     if (!*key_out || !*stamp_out) {
