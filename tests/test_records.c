@@ -13,8 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "gpupool.h"
 #include "gptest.h"
+#include "core/fields.h"
 
 #include "../xe-cli/output.c"
 
@@ -295,6 +298,208 @@ static void test_placement_record(void **state)
     gp_record_dispose(&r);
 }
 
+/* ---- field tables ----------------------------------------------------------- */
+
+/* The facts JSON of g (the host cache's row), as text; caller frees. */
+static char *gpu_facts_text(const gp_gpu *g)
+{
+    json_object *o = gp_fields_json(gp_gpu_fields, gp_gpu_n_fields, g, NULL, GP_FJ_FACTS);
+    assert_non_null(o);
+    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return s;
+}
+
+/* g -> facts JSON -> a new GPU -> facts JSON: the same text, and the
+ * members compared one by one. */
+static void round_trip(const gp_gpu *g)
+{
+    char *t1 = gpu_facts_text(g);
+    gp_gpu b;
+    gp_gpu_init(&b);
+    assert_int_equal(gp_fields_from_json(gp_gpu_fields, gp_gpu_n_fields, t1, &b), 0);
+    char *t2 = gpu_facts_text(&b);
+    assert_string_equal(t1, t2);
+    assert_string_equal(b.pci_id, g->pci_id);
+    assert_int_equal(b.vendor_id, g->vendor_id);
+    assert_int_equal(b.subsys_vendor_id, g->subsys_vendor_id);
+    assert_int_equal(b.subsys_device_id, g->subsys_device_id);
+    assert_int_equal(b.prog_if, g->prog_if);
+    assert_int_equal(b.revision, g->revision);
+    assert_int_equal(b.numa_node, g->numa_node);
+    assert_int_equal(b.iommu_group, g->iommu_group);
+    assert_int_equal(b.n_iommu_group_members, g->n_iommu_group_members);
+    assert_int_equal(b.n_companions, g->n_companions);
+    for (size_t i = 0; i < g->n_companions; i++) {
+        assert_string_equal(b.companions[i].pci_id, g->companions[i].pci_id);
+        assert_int_equal(b.companions[i].class_code, g->companions[i].class_code);
+        assert_int_equal(b.companions[i].device_id, g->companions[i].device_id);
+        if (g->companions[i].driver)
+            assert_string_equal(b.companions[i].driver, g->companions[i].driver);
+        else
+            assert_null(b.companions[i].driver);
+    }
+    assert_int_equal(b.boot_vga, g->boot_vga);
+    assert_true(b.link_cap.speed_gts == g->link_cap.speed_gts);
+    assert_int_equal(b.link_sta.width, g->link_sta.width);
+    assert_int_equal(b.link_downgraded, g->link_downgraded);
+    assert_int_equal(b.flr, g->flr);
+    assert_int_equal(b.sriov_totalvfs, g->sriov_totalvfs);
+    assert_true(b.max_bar_bytes == g->max_bar_bytes);
+    if (g->driver)
+        assert_string_equal(b.driver, g->driver);
+    else
+        assert_null(b.driver);
+    free(t1);
+    free(t2);
+    gp_gpu_dispose(&b);
+}
+
+static void test_gpu_fields_round_trip(void **state)
+{
+    gp_gpu g;
+    char *members[] = { (char *)"0000:41:00.1", (char *)"0000:40:01.0" };
+    gp_companion comps[2];
+
+    /* everything unknown */
+    gp_gpu_init(&g);
+    strcpy(g.pci_id, "0000:41:00.0");
+    round_trip(&g);
+
+    /* everything known */
+    memset(comps, 0, sizeof(comps));
+    strcpy(comps[0].pci_id, "0000:41:00.1");
+    comps[0].class_code = 0x0403;
+    comps[0].vendor_id = 0x10de;
+    comps[0].device_id = 0x22ba;
+    comps[0].driver = (char *)"snd_hda_intel";
+    strcpy(comps[1].pci_id, "0000:41:00.2");
+    comps[1].class_code = 0x0c03;
+    g.vendor_id = 0x10de;
+    g.device_id = 0x2331;
+    g.subsys_vendor_id = 0;
+    g.subsys_device_id = 0x1626;       /* half known: both kept */
+    g.vendor_name = (char *)"NVIDIA \"Corp\"";
+    g.class_code = 0x0302;
+    g.prog_if = 0x01;
+    g.revision = 0xa1;
+    g.numa_node = 1;
+    g.iommu_group = 0;
+    g.iommu_group_members = members;
+    g.n_iommu_group_members = 2;
+    g.companions = comps;
+    g.n_companions = 2;
+    g.driver = (char *)"pciback";
+    g.boot_vga = GP_NO;
+    g.link_cap.speed_gts = 2.5;
+    g.link_cap.width = 16;
+    g.link_sta.speed_gts = 7.877;
+    g.link_sta.width = 8;
+    g.link_downgraded = GP_YES;
+    g.flr = GP_YES;
+    g.reset_method = (char *)"flr bus";
+    g.sriov_totalvfs = 0;
+    g.max_bar_bytes = UINT64_C(1) << 36;
+    g.source = (char *)"sysfs";
+    round_trip(&g);
+
+    /* the xe record of the same GPU: legacy keys and value formats */
+    gp_gpu_rel rel = { 0, "7f000000-0000-4000-8000-000000000002", "training", NULL, NULL };
+    gp_record r;
+    assert_int_equal(gp_fields_record(gp_gpu_fields, gp_gpu_n_fields, &g, &rel, &r), GP_OK);
+    assert_string_equal(gp_record_get(&r, "subsystem-id"), "0000:1626");
+    assert_string_equal(gp_record_get(&r, "link-cap"), "2.5 GT/s x16");
+    assert_string_equal(gp_record_get(&r, "link-status"), "7.877 GT/s x8");
+    assert_string_equal(gp_record_get(&r, "iommu-group-members"), "0000:41:00.1,0000:40:01.0");
+    assert_string_equal(gp_record_get(&r, "companions"), "0000:41:00.1,0000:41:00.2");
+    assert_string_equal(gp_record_get(&r, "pool"), "training");
+    assert_string_equal(gp_record_get(&r, "vm-uuid"), "");
+    assert_string_equal(gp_record_get(&r, "socket"), "0");
+    assert_string_equal(gp_record_get(&r, "sriov-totalvfs"), "0");
+    assert_null(gp_record_get(&r, "prog-if"));             /* JSON only */
+    gp_record_dispose(&r);
+
+    /* wrong shapes and broken text are refused; unknown keys and other
+     * spacing are fine */
+    static const char *const bad[] = {
+        "{\"pci_id\":\"0000:41:00.0\",\"vendor_id\":\"xyz\"}",
+        "{\"pci_id\":\"0000:41:00.0\",\"numa_node\":\"1\"}",
+        "{\"pci_id\":\"0000:41:00.0\",\"companions\":[{\"pci_id\":1}]}",
+        "{\"pci_id\":\"0000:41:00.0\",\"flr\":tru}",
+        "{\"pci_id\":\"0000:41:00.0\"",
+        "{\"pci_id\":\"0000:41:00.0\"} x",
+        "[]", "",
+    };
+    gp_gpu b;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        gp_gpu_init(&b);
+        if (gp_fields_from_json(gp_gpu_fields, gp_gpu_n_fields, bad[i], &b) != -1)
+            fail_msg("accepted %s", bad[i]);
+        gp_gpu_dispose(&b);
+    }
+    gp_gpu_init(&b);
+    assert_int_equal(gp_fields_from_json(gp_gpu_fields, gp_gpu_n_fields,
+                                         " { \"later\" : {\"a\":[1,null,\"x\\u00e9\"]},"
+                                         " \"pci_id\" : \"0000:41:00.0\", \"numa_node\":3,"
+                                         " \"driver\":\"a\\/b\\u00e9\"} ", &b), 0);
+    assert_int_equal(b.numa_node, 3);
+    assert_string_equal(b.driver, "a/b\xc3\xa9");
+    assert_int_equal(b.iommu_group, -1);
+    gp_gpu_dispose(&b);
+}
+
+/* Every row in both outputs has the record key (kebab-case or its legacy key)
+ * and the JSON key (its name), and no two rows share a key. */
+static void test_field_tables_keys(void **state)
+{
+    const struct { const gp_fdesc *t; size_t n; } tabs[] = {
+        { gp_gpu_fields, gp_gpu_n_fields },
+        { gp_pool_fields, gp_pool_n_fields },
+        { gp_assignment_fields, gp_assignment_n_fields },
+    };
+    for (size_t k = 0; k < sizeof(tabs) / sizeof(tabs[0]); k++)
+        for (size_t i = 0; i < tabs[k].n; i++) {
+            const char *name = tabs[k].t[i].name;
+            assert_null(strchr(name, '-'));
+            for (size_t j = 0; j < i; j++)
+                if (!strcmp(tabs[k].t[j].name, name))
+                    fail_msg("two rows named %s", name);
+        }
+}
+
+static void test_assignment_json(void **state)
+{
+    gp_assignment a;
+    int pcpus[] = { 32, 33 };
+    gp_assignment_init(&a);
+    strcpy(a.vm_uuid, "6f1c0a5e-0000-4000-8000-000000000001");
+    strcpy(a.pci_id, "0000:41:00.0");
+    strcpy(a.pool_uuid, "7f000000-0000-4000-8000-000000000002");
+    a.numa_node = 1;
+    a.pcpus = pcpus;
+    a.n_pcpus = 2;
+    a.memory_node = -1;
+    a.pin_mode = GP_PIN_SOFT;
+    a.vcpus = 2;
+    a.memory_mib = 4096;
+    json_object *o = gp_assignment_json(&a), *v;
+    assert_non_null(o);
+    assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                        "{\"vm_uuid\":\"6f1c0a5e-0000-4000-8000-000000000001\","
+                        "\"vm_name_label\":null,\"pci_id\":\"0000:41:00.0\",\"companions\":[],"
+                        "\"pool_name_label\":null,"
+                        "\"pool_uuid\":\"7f000000-0000-4000-8000-000000000002\","
+                        "\"numa_node\":1,\"pcpus\":[32,33],\"memory_node\":null,"
+                        "\"memory_node_certainty\":\"unknown\",\"pin_mode\":\"soft\",\"vcpus\":2,\"memory_mib\":4096,\"reason\":null,"
+                        "\"created\":null}");
+    assert_true(json_object_object_get_ex(o, "pcpus", &v));
+    assert_true(json_object_is_type(json_object_array_get_idx(v, 0), json_type_int));
+    json_object_put(o);
+    a.pcpus = NULL;
+    a.n_pcpus = 0;
+    gp_assignment_dispose(&a);
+}
+
 /* ---- builders on the embedded host with the sim driver -------------------- */
 
 typedef gt_env fixture;
@@ -451,6 +656,9 @@ int main(void)
         cmocka_unit_test(test_error_print),
         cmocka_unit_test(test_record_get_dispose),
         cmocka_unit_test(test_placement_record),
+        cmocka_unit_test(test_gpu_fields_round_trip),
+        cmocka_unit_test(test_field_tables_keys),
+        cmocka_unit_test(test_assignment_json),
         cmocka_unit_test_setup_teardown(test_builders_embedded, setup_ctx, gt_env_teardown),
     };
     return cmocka_run_group_tests_name("records", tests, NULL, NULL);

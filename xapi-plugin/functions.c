@@ -120,42 +120,23 @@ static json_object *jtri(gp_tristate t)
     return t == GP_UNKNOWN ? NULL : json_object_new_boolean(t == GP_YES);
 }
 
-static json_object *jhex4(uint16_t v)
+/* An array of room for n (json_object_new_array_ext is json-c 0.15+). */
+static json_object *jarray(int n)
 {
-    char b[8];
-    snprintf(b, sizeof(b), "%04x", v);
-    return json_object_new_string(b);
-}
-
-static json_object *jhex2(uint8_t v)
-{
-    char b[4];
-    snprintf(b, sizeof(b), "%02x", v);
-    return json_object_new_string(b);
+#if defined(JSON_C_VERSION_NUM) && JSON_C_VERSION_NUM >= ((0 << 16) | (15 << 8))
+    return json_object_new_array_ext(n);
+#else
+    (void)n;
+    return json_object_new_array();
+#endif
 }
 
 static json_object *jints(const int *v, size_t n)
 {
-    json_object *a = json_object_new_array_ext((int)n);
+    json_object *a = jarray((int)n);
     for (size_t i = 0; i < n; i++)
         json_object_array_add(a, json_object_new_int(v[i]));
     return a;
-}
-
-static json_object *jstrs(char *const *v, size_t n)
-{
-    json_object *a = json_object_new_array_ext((int)n);
-    for (size_t i = 0; i < n; i++)
-        json_object_array_add(a, json_object_new_string(v[i]));
-    return a;
-}
-
-static json_object *jlink(const gp_pcie_link *l)
-{
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "speed_gts", l->speed_gts > 0 ? json_object_new_double(l->speed_gts) : NULL);
-    json_object_object_add(o, "width", jint_known(l->width, l->width > 0));
-    return o;
 }
 
 /* A text column holding JSON (audit before/after): the parsed value, or the
@@ -168,187 +149,21 @@ static json_object *jjson_text(const char *s)
     return v ? v : json_object_new_string(s);
 }
 
-/* ---- objects --------------------------------------------------------------- */
-
-static const gp_pool *pool_of_gpu(const gp_pool *pools, size_t n, const char *pci_id)
-{
-    for (size_t p = 0; p < n; p++)
-        for (size_t k = 0; k < pools[p].n_gpus; k++)
-            if (!strcmp(pools[p].gpus[k], pci_id))
-                return &pools[p];
-    return NULL;
-}
-
-static const gp_assignment *assignment_of_gpu(const gp_assignment *as, size_t n,
-                                              const char *pci_id)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(as[i].pci_id, pci_id))
-            return &as[i];
-    return NULL;
-}
-
-static json_object *gpu_json(const gp_gpu *g, const gp_pool *pool, const gp_assignment *a)
-{
-    json_object *o = json_object_new_object();
-    bool subsys = g->subsys_vendor_id || g->subsys_device_id;
-
-    json_object_object_add(o, "pci_id", json_object_new_string(g->pci_id));
-    json_object_object_add(o, "vendor_id", jhex4(g->vendor_id));
-    json_object_object_add(o, "device_id", jhex4(g->device_id));
-    json_object_object_add(o, "subsystem_vendor_id", subsys ? jhex4(g->subsys_vendor_id) : NULL);
-    json_object_object_add(o, "subsystem_device_id", subsys ? jhex4(g->subsys_device_id) : NULL);
-    json_object_object_add(o, "vendor_name", jstr(g->vendor_name));
-    json_object_object_add(o, "device_name", jstr(g->device_name));
-    json_object_object_add(o, "subsystem_name", jstr(g->subsys_name));
-    json_object_object_add(o, "class", jhex4(g->class_code));
-    json_object_object_add(o, "prog_if", jhex2(g->prog_if));
-    json_object_object_add(o, "revision", jhex2(g->revision));
-    json_object_object_add(o, "numa_node", jint_known(g->numa_node, g->numa_node >= 0));
-    json_object_object_add(o, "iommu_group", jint_known(g->iommu_group, g->iommu_group >= 0));
-    json_object_object_add(o, "iommu_group_members",
-                           jstrs(g->iommu_group_members, g->n_iommu_group_members));
-    json_object *comps = json_object_new_array_ext((int)g->n_companions);
-    for (size_t i = 0; i < g->n_companions; i++) {
-        const gp_companion *c = &g->companions[i];
-        json_object *co = json_object_new_object();
-        json_object_object_add(co, "pci_id", json_object_new_string(c->pci_id));
-        json_object_object_add(co, "class", jhex4(c->class_code));
-        json_object_object_add(co, "vendor_id", jhex4(c->vendor_id));
-        json_object_object_add(co, "device_id", jhex4(c->device_id));
-        json_object_object_add(co, "driver", jstr(c->driver));
-        json_object_array_add(comps, co);
-    }
-    json_object_object_add(o, "companions", comps);
-    json_object_object_add(o, "driver", jstr(g->driver));
-    json_object_object_add(o, "boot_vga", jtri(g->boot_vga));
-    json_object_object_add(o, "link_cap", jlink(&g->link_cap));
-    json_object_object_add(o, "link_sta", jlink(&g->link_sta));
-    json_object_object_add(o, "link_downgraded", jtri(g->link_downgraded));
-    json_object_object_add(o, "flr", jtri(g->flr));
-    json_object_object_add(o, "reset_method", jstr(g->reset_method));
-    json_object_object_add(o, "sriov_totalvfs",
-                           jint_known(g->sriov_totalvfs, g->sriov_totalvfs >= 0));
-    json_object_object_add(o, "max_bar_bytes",
-                           jint_known((long long)g->max_bar_bytes, g->max_bar_bytes > 0));
-    json_object_object_add(o, "source", jstr(g->source));
-    json_object_object_add(o, "pool_uuid", pool ? json_object_new_string(pool->uuid) : NULL);
-    json_object_object_add(o, "pool_name_label", pool ? jstr(pool->name_label) : NULL);
-    json_object_object_add(o, "vm_uuid", a ? json_object_new_string(a->vm_uuid) : NULL);
-    json_object_object_add(o, "vm_name_label", a ? jstr(a->vm_name_label) : NULL);
-    return o;
-}
-
-static json_object *pool_json(const gp_pool *p, const gp_assignment *as, size_t n_as)
-{
-    json_object *o = json_object_new_object();
-    json_object *free_gpus = json_object_new_array();
-
-    json_object_object_add(o, "uuid", json_object_new_string(p->uuid));
-    json_object_object_add(o, "name_label", jstr(p->name_label ? p->name_label : ""));
-    json_object_object_add(o, "name_description",
-                           jstr(p->name_description ? p->name_description : ""));
-    json_object_object_add(o, "numa_policy",
-                           json_object_new_string(gp_numa_policy_name(p->numa_policy)));
-    json_object_object_add(o, "pin_mode", json_object_new_string(gp_pin_mode_name(p->pin_mode)));
-    json_object_object_add(o, "cpu_overcommit", json_object_new_double(p->cpu_overcommit));
-    json_object_object_add(o, "cpupool", jstr(p->cpupool ? p->cpupool : GP_CPUPOOL_DEFAULT));
-    json_object_object_add(o, "gpus", jstrs(p->gpus, p->n_gpus));
-    for (size_t i = 0; i < p->n_gpus; i++)
-        if (!assignment_of_gpu(as, n_as, p->gpus[i]))
-            json_object_array_add(free_gpus, json_object_new_string(p->gpus[i]));
-    json_object_object_add(o, "free_gpus", free_gpus);
-    json_object_object_add(o, "created", jstr(p->created));
-    return o;
-}
-
-static json_object *assignment_json(const gp_assignment *a)
-{
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "vm_uuid", json_object_new_string(a->vm_uuid));
-    json_object_object_add(o, "vm_name_label", jstr(a->vm_name_label));
-    json_object_object_add(o, "pci_id", json_object_new_string(a->pci_id));
-    json_object_object_add(o, "companions", jstrs(a->companions, a->n_companions));
-    json_object_object_add(o, "pool_uuid", json_object_new_string(a->pool_uuid));
-    json_object_object_add(o, "pool_name_label", jstr(a->pool_name_label));
-    json_object_object_add(o, "numa_node", jint_known(a->numa_node, a->numa_node >= 0));
-    json_object_object_add(o, "pcpus", jints(a->pcpus, a->n_pcpus));
-    json_object_object_add(o, "memory_node", jint_known(a->memory_node, a->memory_node >= 0));
-    json_object_object_add(o, "memory_node_certainty",
-                           json_object_new_string(gp_memnode_certainty_name(a->memory_node_certainty)));
-    json_object_object_add(o, "pin_mode", json_object_new_string(gp_pin_mode_name(a->pin_mode)));
-    json_object_object_add(o, "vcpus", json_object_new_int(a->vcpus));
-    json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)a->memory_mib));
-    json_object_object_add(o, "reason", jstr(a->reason));
-    json_object_object_add(o, "created", jstr(a->created));
-    return o;
-}
-
-/* Pools and assignments, read together for GPU and pool objects. */
-typedef struct {
-    gp_pool *pools;
-    size_t n_pools;
-    gp_assignment *as;
-    size_t n_as;
-} state_view;
-
-static int state_read(gp_ctx *ctx, state_view *s)
-{
-    memset(s, 0, sizeof(*s));
-    if (gp_pool_list(ctx, &s->pools, &s->n_pools))
-        return -1;
-    return gp_assignment_list(ctx, &s->as, &s->n_as) ? -1 : 0;
-}
-
-static void state_free(state_view *s)
-{
-    gp_pool_list_free(s->pools, s->n_pools);
-    gp_assignment_list_free(s->as, s->n_as);
-    memset(s, 0, sizeof(*s));
-}
+/* ---- objects --------------------------------------------------------------- *
+ *
+ * GPU, pool and assignment objects come from the library (gp_*_json(): the
+ * field tables of libgpupool), so they have the records' fields and
+ * spelling rules; nothing here knows their fields. */
 
 /* The GPU object of one pci-id (canonical) as it is now. */
 static int gpu_object(gp_ctx *ctx, const char *pci_id, json_object **out, plugin_failure *f)
 {
-    const gp_host *host;
-    state_view s;
-    int rc = -1;
-
-    if (gp_host_get(ctx, &host))
-        return lib_fail(ctx, f);
-    const gp_gpu *g = gp_host_find_gpu(host, pci_id);
-    if (!g) {
-        plugin_failure_set(f, "GPUPOOL_UNKNOWN_GPU", pci_id, "no GPU with that pci-id on this host",
-                           NULL);
-        return -1;
-    }
-    if (state_read(ctx, &s)) {
-        rc = lib_fail(ctx, f);
-        goto out;
-    }
-    *out = gpu_json(g, pool_of_gpu(s.pools, s.n_pools, g->pci_id),
-                    assignment_of_gpu(s.as, s.n_as, g->pci_id));
-    rc = *out ? 0 : nomem(f);
-out:
-    state_free(&s);
-    return rc;
+    return gp_gpu_json(ctx, pci_id, out) ? lib_fail(ctx, f) : 0;
 }
 
 static int pool_object(gp_ctx *ctx, const char *pool, json_object **out, plugin_failure *f)
 {
-    gp_pool p;
-    gp_assignment *as = NULL;
-    size_t n_as = 0;
-    int rc = 0;
-
-    gp_pool_init(&p);
-    if (gp_pool_get(ctx, pool, &p) || gp_assignment_list(ctx, &as, &n_as))
-        rc = lib_fail(ctx, f);
-    else
-        *out = pool_json(&p, as, n_as);
-    gp_assignment_list_free(as, n_as);
-    gp_pool_dispose(&p);
-    return rc;
+    return gp_pool_json(ctx, pool, out) ? lib_fail(ctx, f) : 0;
 }
 
 /* Canonical pci-id of an argument. */
@@ -404,22 +219,10 @@ static const char *const no_args[] = { NULL };
 
 static int fn_list_gpus(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
 {
-    const gp_host *host;
-    state_view s;
+    json_object *arr;
     (void)a;
-    if (gp_host_get(ctx, &host))
+    if (gp_gpus_json(ctx, &arr))
         return lib_fail(ctx, f);
-    if (state_read(ctx, &s)) {
-        state_free(&s);
-        return lib_fail(ctx, f);
-    }
-    json_object *arr = json_object_new_array_ext((int)host->n_gpus);
-    for (size_t i = 0; i < host->n_gpus; i++) {
-        const gp_gpu *g = &host->gpus[i];
-        json_object_array_add(arr, gpu_json(g, pool_of_gpu(s.pools, s.n_pools, g->pci_id),
-                                            assignment_of_gpu(s.as, s.n_as, g->pci_id)));
-    }
-    state_free(&s);
     return list_reply(out, "gpus", arr);
 }
 
@@ -444,7 +247,7 @@ static int fn_host_topology(gp_ctx *ctx, const plugin_args *a, json_object **out
     json_object_object_add(o, "topology_source", jstr(h->topology_source));
     json_object_object_add(o, "pci_source", jstr(h->pci_source));
     json_object_object_add(o, "passthrough", jtri(h->passthrough));
-    json_object *nodes = json_object_new_array_ext((int)h->n_nodes);
+    json_object *nodes = jarray((int)h->n_nodes);
     for (size_t i = 0; i < h->n_nodes; i++) {
         const gp_numa_node *nd = &h->nodes[i];
         json_object *no = json_object_new_object();
@@ -467,7 +270,7 @@ static int fn_host_topology(gp_ctx *ctx, const plugin_args *a, json_object **out
         json_object_array_add(nodes, no);
     }
     json_object_object_add(o, "nodes", nodes);
-    json_object *cpus = json_object_new_array_ext((int)h->n_cpus);
+    json_object *cpus = jarray((int)h->n_cpus);
     for (size_t i = 0; i < h->n_cpus; i++) {
         const gp_pcpu *c = &h->cpus[i];
         json_object *co = json_object_new_object();
@@ -478,7 +281,7 @@ static int fn_host_topology(gp_ctx *ctx, const plugin_args *a, json_object **out
         json_object_array_add(cpus, co);
     }
     json_object_object_add(o, "cpus", cpus);
-    json_object *cps = json_object_new_array_ext((int)h->n_cpupools);
+    json_object *cps = jarray((int)h->n_cpupools);
     for (size_t i = 0; i < h->n_cpupools; i++) {
         json_object *co = json_object_new_object();
         json_object_object_add(co, "id", json_object_new_int(h->cpupools[i].id));
@@ -487,7 +290,7 @@ static int fn_host_topology(gp_ctx *ctx, const plugin_args *a, json_object **out
         json_object_array_add(cps, co);
     }
     json_object_object_add(o, "cpupools", cps);
-    json_object *gpus = json_object_new_array_ext((int)h->n_gpus);
+    json_object *gpus = jarray((int)h->n_gpus);
     for (size_t g = 0; g < h->n_gpus; g++)
         json_object_array_add(gpus, json_object_new_string(h->gpus[g].pci_id));
     json_object_object_add(o, "gpus", gpus);
@@ -497,16 +300,10 @@ static int fn_host_topology(gp_ctx *ctx, const plugin_args *a, json_object **out
 
 static int fn_list_pools(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
 {
-    state_view s;
+    json_object *arr;
     (void)a;
-    if (state_read(ctx, &s)) {
-        state_free(&s);
+    if (gp_pools_json(ctx, &arr))
         return lib_fail(ctx, f);
-    }
-    json_object *arr = json_object_new_array_ext((int)s.n_pools);
-    for (size_t i = 0; i < s.n_pools; i++)
-        json_object_array_add(arr, pool_json(&s.pools[i], s.as, s.n_as));
-    state_free(&s);
     return list_reply(out, "pools", arr);
 }
 
@@ -650,8 +447,8 @@ static int fn_assign_gpu(gp_ctx *ctx, const plugin_args *a, json_object **out,
     aa.memory_mib = (uint64_t)mem;
     gp_assignment_init(&as);
     rc = gp_vm_gpu_assign(ctx, vm, &aa, &as) ? lib_fail(ctx, f) : 0;
-    if (rc == 0)
-        *out = assignment_json(&as);
+    if (rc == 0 && !(*out = gp_assignment_json(&as)))
+        rc = nomem(f);
     gp_assignment_dispose(&as);
     return rc;
 }
@@ -681,15 +478,10 @@ static int fn_release_gpu(gp_ctx *ctx, const plugin_args *a, json_object **out,
 static int fn_list_assignments(gp_ctx *ctx, const plugin_args *a, json_object **out,
                                plugin_failure *f)
 {
-    gp_assignment *as = NULL;
-    size_t n = 0;
+    json_object *arr;
     (void)a;
-    if (gp_assignment_list(ctx, &as, &n))
+    if (gp_assignments_json(ctx, &arr))
         return lib_fail(ctx, f);
-    json_object *arr = json_object_new_array_ext((int)n);
-    for (size_t i = 0; i < n; i++)
-        json_object_array_add(arr, assignment_json(&as[i]));
-    gp_assignment_list_free(as, n);
     return list_reply(out, "assignments", arr);
 }
 
@@ -704,7 +496,7 @@ static int fn_audit_log(gp_ctx *ctx, const plugin_args *a, json_object **out, pl
         return -1;
     if (gp_audit_list(ctx, since, (size_t)limit, &e, &n))
         return lib_fail(ctx, f);
-    json_object *arr = json_object_new_array_ext((int)n);
+    json_object *arr = jarray((int)n);
     for (size_t i = 0; i < n; i++) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "id", json_object_new_int64(e[i].id));
@@ -728,7 +520,7 @@ static int fn_check_drift(gp_ctx *ctx, const plugin_args *a, json_object **out,
     (void)a;
     if (gp_drift_check(ctx, &d, &n))
         return lib_fail(ctx, f);
-    json_object *arr = json_object_new_array_ext((int)n);
+    json_object *arr = jarray((int)n);
     for (size_t i = 0; i < n; i++) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "kind", jstr(d[i].kind));

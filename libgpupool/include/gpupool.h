@@ -978,9 +978,10 @@ int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_
 /* Records: objects as ordered key/value lists for front ends                */
 /* ------------------------------------------------------------------------ */
 
-/* Keys use xe's hyphenated spelling ("pci-id", "numa-node"); front ends that
- * want snake_case (JSON) convert.  Values are strings; unknown = "unknown",
- * lists are comma-separated ("32,33"), empty list = "". */
+/* Keys use xe's hyphenated spelling ("pci-id", "numa-node"); typed JSON with
+ * snake_case keys comes from gp_*_json() below (the same field tables).
+ * Values are strings; unknown = "unknown", lists are comma-separated
+ * ("32,33"), empty list = "". */
 typedef struct {
     char *key;
     char *value;
@@ -1019,6 +1020,48 @@ int gp_audit_records(gp_ctx *ctx, int64_t since_id, size_t limit,
 int gp_vm_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
 /* One-record helpers for a single placement result. */
 int gp_placement_record(const gp_assignment *a, gp_record *out);
+
+/* ---- objects as typed JSON (json-c) --------------------------------------- *
+ *
+ * The same objects as the records, from the same field tables, as json-c
+ * objects: snake_case keys ("pci_id", "numa_node"), numbers are numbers,
+ * IDs lower-case hex strings ("0302"), tristates booleans, unknown facts
+ * null, lists arrays (empty, never null).  The shapes are those of the XAPI
+ * plugin (docs/xapi-plugin.md, "Objects"); beside the records' fields a GPU
+ * has prog_if, revision, subsystem_vendor_id / subsystem_device_id (null
+ * when unknown), link_cap / link_sta as {speed_gts, width}, companions as
+ * objects {pci_id, class, vendor_id, device_id, driver}, pool_uuid,
+ * pool_name_label, vm_uuid and vm_name_label (null when in no pool / free).
+ * Include <json-c/json.h> to use the results; the caller owns *out and
+ * releases it with json_object_put().  On failure *out is NULL and the
+ * error is in the context (gp_ctx_last_error()).
+ */
+struct json_object;
+/* gp_*_json(): objects as json-c objects. */
+#define GPUPOOL_HAVE_JSON 1
+/*
+ * Every GPU of the host (gp_host_get()), ascending pci-id, as a JSON array,
+ * with its pool (state database) and holding VM (the assignments; the VM's
+ * name-label from the driver).  Errors: those of gp_host_get() and
+ * gp_assignment_list(), GP_ERR_DATABASE, GP_ERR_NOMEM.
+ */
+int gp_gpus_json(gp_ctx *ctx, struct json_object **out);
+/* One GPU (pci_id: any accepted spelling) as a JSON object, as in
+ * gp_gpus_json().  Errors: those, and GP_ERR_UNKNOWN_GPU (param pci-id). */
+int gp_gpu_json(gp_ctx *ctx, const char *pci_id, struct json_object **out);
+/* Every pool (ordered as gp_pool_list()) as a JSON array; free_gpus are the
+ * members no assignment holds.  Errors: those of gp_pool_list(),
+ * GP_ERR_DATABASE, GP_ERR_NOMEM. */
+int gp_pools_json(gp_ctx *ctx, struct json_object **out);
+/* One pool (uuid or name-label) as a JSON object.  Errors: those of
+ * gp_pool_get() (GP_ERR_UNKNOWN_POOL, ...), GP_ERR_DATABASE, GP_ERR_NOMEM. */
+int gp_pool_json(gp_ctx *ctx, const char *pool, struct json_object **out);
+/* Every assignment (gp_assignment_list()) as a JSON array.  Errors: those
+ * of gp_assignment_list(), GP_ERR_NOMEM. */
+int gp_assignments_json(gp_ctx *ctx, struct json_object **out);
+/* One assignment (e.g. gp_vm_gpu_assign()'s result) as a new JSON object,
+ * a's strings copied; NULL on ENOMEM.  Pure: no context, no database. */
+struct json_object *gp_assignment_json(const gp_assignment *a);
 
 /* ---- the XAPI plugin protocol ------------------------------------------------ *
  *

@@ -1,7 +1,8 @@
 /*
  * core/core.h - the bottom layer of libgpupool: errors, small utilities,
  * the closed sets (enum tables), configuration and the host/GPU/VM data
- * model.  Nothing here knows a context, a database, a driver or a
+ * model; core/fields.h: one field table per object (GPU, pool, assignment)
+ * from which records, JSON and the host cache's GPU rows are made.  Nothing here knows a context, a database, a driver or a
  * hypervisor.  Not installed.
  *
  * Layers (docs/architecture.md; `make check-layers` enforces them):

@@ -16,10 +16,13 @@
  *
  * The cache is an optimisation only: any failure to read or write it is
  * ignored and discovery runs as usual.  The model is stored as rows of the
- * host_cache_* tables (one per node, pCPU, GPU and PCI function); the few
- * companion functions of a GPU as a small JSON array (json-c).
+ * host_cache_* tables (one per node, pCPU, GPU and PCI function).  A GPU row
+ * is one JSON text: the GPU's facts written through its field table
+ * (core/fields.c, the table xe records and the plugin's JSON use) and read
+ * back by a walk of the same table, so a new GPU fact needs no change here.
  */
 #include "discover/discover.h"
+#include "core/fields.h"
 
 #include <json.h>
 #include <stdio.h>
@@ -29,10 +32,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Bump when the serialised shape or the discovery logic changes.  4: plain
- * rowid tables (sqlite 3.7.17 on XCP-ng 8.3 has no WITHOUT ROWID); a format-3
- * cache is dropped and rebuilt on first open, as for any format change. */
-#define HOST_CACHE_FORMAT 4
+/* Bump when the serialised shape or the discovery logic changes.  A change
+ * of the GPU field table needs no bump: its signature is in the stamp.
+ * 4: plain rowid tables (sqlite 3.7.17 on XCP-ng 8.3 has no WITHOUT ROWID);
+ * 5: a GPU row is one JSON text through the GPU field table.  A cache of
+ * another format is dropped and rebuilt on first open. */
+#define HOST_CACHE_FORMAT 5
 
 /* Sources smaller than this parse faster than the cache reads back (the
  * embedded 8-GPU host: 52 KiB, ~0.3 ms), so they are not cached. */
@@ -87,7 +92,8 @@ int gp_host_cache_key(const gp_config *cfg, char **key_out, char **stamp_out)
     *key_out = gp_asprintf("topology=%s;dump=%s;classes=%s",
                            abs_topo ? abs_topo : (cfg->topology_file ? "embedded" : ""),
                            abs_dump ? abs_dump : "", cfg->classes ? classes : "default");
-    *stamp_out = gp_asprintf("v%d;%s;%s", HOST_CACHE_FORMAT, topo, dump);
+    *stamp_out = gp_asprintf("v%d.%08x;%s;%s", HOST_CACHE_FORMAT,
+                             gp_fields_signature(gp_gpu_fields, gp_gpu_n_fields), topo, dump);
     free(abs_topo);
     free(abs_dump);
     if (!*key_out || !*stamp_out) {
@@ -141,15 +147,7 @@ static const char cache_schema[] =
     ");"
     "CREATE TABLE host_cache_gpu ("
     "  key TEXT NOT NULL REFERENCES host_cache(key) ON DELETE CASCADE,"
-    "  idx INTEGER NOT NULL, pci_id TEXT NOT NULL,"
-    "  vendor_id INTEGER, device_id INTEGER, subsys_vendor_id INTEGER,"
-    "  subsys_device_id INTEGER, class_code INTEGER, prog_if INTEGER, revision INTEGER,"
-    "  vendor_name TEXT, device_name TEXT, subsys_name TEXT,"
-    "  numa_node INTEGER, iommu_group INTEGER, boot_vga INTEGER,"
-    "  cap_speed REAL, cap_width INTEGER, sta_speed REAL, sta_width INTEGER,"
-    "  downgraded INTEGER, flr INTEGER, sriov INTEGER, max_bar INTEGER,"
-    "  driver TEXT, reset_method TEXT, source TEXT,"
-    "  group_members TEXT, companions TEXT,"
+    "  idx INTEGER NOT NULL, gpu TEXT NOT NULL,"
     "  PRIMARY KEY (key, idx)"
     ");"
     "CREATE TABLE host_cache_function ("
@@ -219,94 +217,18 @@ void gp_host_cache_close(gp_host_cache *ctx)
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static char *companions_json(const gp_gpu *g)
+/* A GPU's facts as JSON text through its field table; NULL on ENOMEM. */
+static char *gpu_json_text(const gp_gpu *g)
 {
-    if (!g->n_companions)
-        return NULL;
-    json_object *c = json_object_new_array();
-    for (size_t i = 0; i < g->n_companions; i++) {
-        const gp_companion *cp = &g->companions[i];
-        json_object *e = json_object_new_object();
-        json_object_object_add(e, "pci_id", json_object_new_string(cp->pci_id));
-        json_object_object_add(e, "class", json_object_new_int(cp->class_code));
-        json_object_object_add(e, "vendor", json_object_new_int(cp->vendor_id));
-        json_object_object_add(e, "device", json_object_new_int(cp->device_id));
-        if (cp->driver)
-            json_object_object_add(e, "driver", json_object_new_string(cp->driver));
-        json_object_array_add(c, e);
-    }
-    char *s = gp_strdup(json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN));
-    json_object_put(c);
-    return s;
+    return gp_json_take_text(gp_fields_json(gp_gpu_fields, gp_gpu_n_fields, g, NULL,
+                                            GP_FJ_FACTS));
 }
 
-static int companions_parse(const char *text, gp_gpu *g)
+/* Read a GPU back from gpu_json_text() output into g (_init'ed). */
+static int gpu_json_parse(const char *text, gp_gpu *g)
 {
-    json_object *c = json_tokener_parse(text), *v;
-    int rc = -1;
-    if (!c || !json_object_is_type(c, json_type_array))
-        goto out;
-    size_t n = json_object_array_length(c);
-    g->companions = calloc(n ? n : 1, sizeof(*g->companions));
-    if (!g->companions)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx(c, i);
-        gp_companion *cp = &g->companions[i];
-        g->n_companions = i + 1;
-        if (!json_object_object_get_ex(e, "pci_id", &v))
-            goto out;
-        snprintf(cp->pci_id, sizeof(cp->pci_id), "%s", json_object_get_string(v));
-        if (json_object_object_get_ex(e, "class", &v))
-            cp->class_code = (uint16_t)json_object_get_int(v);
-        if (json_object_object_get_ex(e, "vendor", &v))
-            cp->vendor_id = (uint16_t)json_object_get_int(v);
-        if (json_object_object_get_ex(e, "device", &v))
-            cp->device_id = (uint16_t)json_object_get_int(v);
-        if (json_object_object_get_ex(e, "driver", &v))
-            cp->driver = gp_strdup(json_object_get_string(v));
-    }
-    rc = 0;
-out:
-    json_object_put(c);
-    return rc;
-}
-
-static char *strv_join(char **v, size_t n)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(v[i]) + 1;
-    char *s = malloc(len), *p = s;
-    if (!s)
-        return NULL;
-    *p = '\0';
-    for (size_t i = 0; i < n; i++)
-        p += sprintf(p, "%s%s", i ? "," : "", v[i]);
-    return s;
-}
-
-static int strv_split(const char *text, char ***out, size_t *n_out)
-{
-    size_t n = 1;
-    for (const char *p = text; *p; p++)
-        n += *p == ',';
-    char **v = calloc(n, sizeof(*v));
-    if (!v)
+    if (gp_fields_from_json(gp_gpu_fields, gp_gpu_n_fields, text, g) || !g->pci_id[0] || gp_pci_addr_parse(g->pci_id, &g->addr, NULL))
         return -1;
-    const char *p = text;
-    for (size_t i = 0; i < n; i++) {
-        const char *e = strchr(p, ',');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        v[i] = strndup(p, l);
-        if (!v[i]) {
-            gp_strv_free(v, i);
-            return -1;
-        }
-        p += l + (e ? 1 : 0);
-    }
-    *out = v;
-    *n_out = n;
     return 0;
 }
 
@@ -402,12 +324,7 @@ static int load_rows(sqlite3 *db, const char *key, gp_host *h)
         c->node = sqlite3_column_int(st, 3);
     }
     sqlite3_finalize(st);
-    st = prep(db, "SELECT pci_id, vendor_id, device_id, subsys_vendor_id, subsys_device_id,"
-                  " class_code, prog_if, revision, vendor_name, device_name, subsys_name,"
-                  " numa_node, iommu_group, boot_vga, cap_speed, cap_width, sta_speed,"
-                  " sta_width, downgraded, flr, sriov, max_bar, driver, reset_method, source,"
-                  " group_members, companions FROM host_cache_gpu WHERE key = ?1 ORDER BY idx",
-              key);
+    st = prep(db, "SELECT gpu FROM host_cache_gpu WHERE key = ?1 ORDER BY idx", key);
     if (!st)
         return -1;
     cap = 0;
@@ -416,39 +333,7 @@ static int load_rows(sqlite3 *db, const char *key, gp_host *h)
         if (!g)
             goto out;
         gp_gpu_init(g);
-        snprintf(g->pci_id, sizeof(g->pci_id), "%s", (const char *)sqlite3_column_text(st, 0));
-        if (gp_pci_addr_parse(g->pci_id, &g->addr, NULL))
-            goto out;
-        g->vendor_id = (uint16_t)sqlite3_column_int(st, 1);
-        g->device_id = (uint16_t)sqlite3_column_int(st, 2);
-        g->subsys_vendor_id = (uint16_t)sqlite3_column_int(st, 3);
-        g->subsys_device_id = (uint16_t)sqlite3_column_int(st, 4);
-        g->class_code = (uint16_t)sqlite3_column_int(st, 5);
-        g->prog_if = (uint8_t)sqlite3_column_int(st, 6);
-        g->revision = (uint8_t)sqlite3_column_int(st, 7);
-        g->vendor_name = col_str(st, 8);
-        g->device_name = col_str(st, 9);
-        g->subsys_name = col_str(st, 10);
-        g->numa_node = sqlite3_column_int(st, 11);
-        g->iommu_group = sqlite3_column_int(st, 12);
-        g->boot_vga = (gp_tristate)sqlite3_column_int(st, 13);
-        g->link_cap.speed_gts = sqlite3_column_double(st, 14);
-        g->link_cap.width = sqlite3_column_int(st, 15);
-        g->link_sta.speed_gts = sqlite3_column_double(st, 16);
-        g->link_sta.width = sqlite3_column_int(st, 17);
-        g->link_downgraded = (gp_tristate)sqlite3_column_int(st, 18);
-        g->flr = (gp_tristate)sqlite3_column_int(st, 19);
-        g->sriov_totalvfs = sqlite3_column_int(st, 20);
-        g->max_bar_bytes = (uint64_t)sqlite3_column_int64(st, 21);
-        g->driver = col_str(st, 22);
-        g->reset_method = col_str(st, 23);
-        g->source = col_str(st, 24);
-        if (sqlite3_column_type(st, 25) != SQLITE_NULL &&
-            strv_split((const char *)sqlite3_column_text(st, 25), &g->iommu_group_members,
-                       &g->n_iommu_group_members))
-            goto out;
-        if (sqlite3_column_type(st, 26) != SQLITE_NULL &&
-            companions_parse((const char *)sqlite3_column_text(st, 26), g))
+        if (gpu_json_parse((const char *)sqlite3_column_text(st, 0), g))
             goto out;
     }
     sqlite3_finalize(st);
@@ -577,50 +462,17 @@ static int store_rows(sqlite3 *db, const char *key, const char *stamp, const gp_
     }
     sqlite3_finalize(st);
 
-    st = prep(db, "INSERT INTO host_cache_gpu VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                  " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24,"
-                  " ?25, ?26, ?27, ?28, ?29)", key);
+    st = prep(db, "INSERT INTO host_cache_gpu VALUES (?1, ?2, ?3)", key);
     if (!st)
         return -1;
     for (size_t i = 0; i < h->n_gpus; i++) {
-        const gp_gpu *g = &h->gpus[i];
-        char *members = g->n_iommu_group_members
-                            ? strv_join(g->iommu_group_members, g->n_iommu_group_members) : NULL;
-        char *comp = companions_json(g);
+        char *text = gpu_json_text(&h->gpus[i]);
+        if (!text)
+            goto out;
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
-        sqlite3_bind_text(st, 3, g->pci_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, g->vendor_id);
-        sqlite3_bind_int(st, 5, g->device_id);
-        sqlite3_bind_int(st, 6, g->subsys_vendor_id);
-        sqlite3_bind_int(st, 7, g->subsys_device_id);
-        sqlite3_bind_int(st, 8, g->class_code);
-        sqlite3_bind_int(st, 9, g->prog_if);
-        sqlite3_bind_int(st, 10, g->revision);
-        bind_opt_text(st, 11, g->vendor_name);
-        bind_opt_text(st, 12, g->device_name);
-        bind_opt_text(st, 13, g->subsys_name);
-        sqlite3_bind_int(st, 14, g->numa_node);
-        sqlite3_bind_int(st, 15, g->iommu_group);
-        sqlite3_bind_int(st, 16, g->boot_vga);
-        sqlite3_bind_double(st, 17, g->link_cap.speed_gts);
-        sqlite3_bind_int(st, 18, g->link_cap.width);
-        sqlite3_bind_double(st, 19, g->link_sta.speed_gts);
-        sqlite3_bind_int(st, 20, g->link_sta.width);
-        sqlite3_bind_int(st, 21, g->link_downgraded);
-        sqlite3_bind_int(st, 22, g->flr);
-        sqlite3_bind_int(st, 23, g->sriov_totalvfs);
-        sqlite3_bind_int64(st, 24, (sqlite3_int64)g->max_bar_bytes);
-        bind_opt_text(st, 25, g->driver);
-        bind_opt_text(st, 26, g->reset_method);
-        bind_opt_text(st, 27, g->source);
-        bind_opt_text(st, 28, members);
-        bind_opt_text(st, 29, comp);
-        int r = step_done(st);
-        bool lost = (g->n_iommu_group_members && !members) || (g->n_companions && !comp);
-        free(members);
-        free(comp);
-        if (r || lost)
+        sqlite3_bind_text(st, 3, text, -1, free);
+        if (step_done(st))
             goto out;
     }
     sqlite3_finalize(st);

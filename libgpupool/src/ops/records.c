@@ -1,188 +1,28 @@
 /*
  * records.c - the context's objects as ordered key/value records.
  *
- * Front ends print records (xe-gpupool: "key ( RO): value" lines) or turn
- * them into JSON (the XAPI plugin).  Keys use xe's hyphenated spelling, the
+ * Front ends print records (xe-gpupool: "key ( RO): value" lines); the XAPI
+ * plugin asks for typed JSON (gp_*_json below).  A GPU, a pool and an
+ * assignment are serialised through their field tables (core/fields.c):
+ * this file only gathers what an object's record says beside its own facts
+ * (a GPU's pool, holder and socket; a pool's free GPUs) and hands object and
+ * relations to the table's walker.  Keys use xe's hyphenated spelling, the
  * first field is the object's identity, unknown facts are "unknown", lists
  * are comma-joined.  Records are built from the public API only, with one
  * query per object kind: no per-GPU database access, and gpu records never
  * ask the driver for its VM list (the assignment already names the VM).
  */
 #include "ops/ops.h"
+#include "core/fields.h"
 
 #include <ctype.h>
+#include <json.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define UNKNOWN "unknown"
-
-/* ---- gp_record ------------------------------------------------------------ */
-
-void gp_record_init(gp_record *r)
-{
-    memset(r, 0, sizeof(*r));
-}
-
-void gp_record_dispose(gp_record *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->n_fields; i++) {
-        free(r->fields[i].key);
-        free(r->fields[i].value);
-    }
-    free(r->fields);
-    gp_record_init(r);
-}
-
-void gp_record_list_free(gp_record *rs, size_t n)
-{
-    if (!rs)
-        return;
-    for (size_t i = 0; i < n; i++)
-        gp_record_dispose(&rs[i]);
-    free(rs);
-}
-
-const char *gp_record_get(const gp_record *r, const char *key)
-{
-    if (!r || !key)
-        return NULL;
-    for (size_t i = 0; i < r->n_fields; i++)
-        if (!strcmp(r->fields[i].key, key))
-            return r->fields[i].value;
-    return NULL;
-}
-
-/*
- * A record under construction.  The first failed allocation is remembered
- * (failed = true) and later adds are no-ops, so builders add every field and
- * check once at the end.
- */
-typedef struct {
-    gp_record *r;
-    size_t cap;
-    bool failed;
-} rec_builder;
-
-static void rb_init(rec_builder *b, gp_record *r)
-{
-    gp_record_init(r);
-    b->r = r;
-    b->cap = 0;
-    b->failed = false;
-}
-
-/* Add key with value (taken over: freed here on failure).  NULL value means
- * the allocation that made it failed. */
-static void rb_take(rec_builder *b, const char *key, char *value)
-{
-    if (b->failed || !value) {
-        free(value);
-        b->failed = true;
-        return;
-    }
-    if (gp_array_reserve((void **)&b->r->fields, &b->cap, b->r->n_fields,
-                         sizeof(*b->r->fields))) {
-        free(value);
-        b->failed = true;
-        return;
-    }
-    char *k = strdup(key);
-    if (!k) {
-        free(value);
-        b->failed = true;
-        return;
-    }
-    b->r->fields[b->r->n_fields].key = k;
-    b->r->fields[b->r->n_fields].value = value;
-    b->r->n_fields++;
-}
-
-/* Add a copy of value; NULL value is reported as "unknown". */
-static void rb_str(rec_builder *b, const char *key, const char *value)
-{
-    rb_take(b, key, strdup(value ? value : UNKNOWN));
-}
-
-/* Integer with a sentinel for unknown (any value below min_known). */
-static void rb_int(rec_builder *b, const char *key, long long v, long long min_known)
-{
-    if (v < min_known)
-        rb_str(b, key, UNKNOWN);
-    else
-        rb_take(b, key, gp_asprintf("%lld", v));
-}
-
-static void rb_u64(rec_builder *b, const char *key, uint64_t v, bool known)
-{
-    if (!known)
-        rb_str(b, key, UNKNOWN);
-    else
-        rb_take(b, key, gp_asprintf("%" PRIu64, v));
-}
-
-static void rb_tristate(rec_builder *b, const char *key, gp_tristate t)
-{
-    rb_str(b, key, t == GP_YES ? "true" : t == GP_NO ? "false" : UNKNOWN);
-}
-
-static void rb_ints(rec_builder *b, const char *key, const int *ids, size_t n)
-{
-    rb_take(b, key, gp_cpulist_join(ids, n));
-}
-
-/* Comma-join n strings; "" for none.  Caller frees; NULL on ENOMEM. */
-static char *join_strs(const char *const *v, size_t n)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(v[i]) + 1;
-    char *s = malloc(len);
-    if (!s)
-        return NULL;
-    char *p = s;
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *p++ = ',';
-        size_t l = strlen(v[i]);
-        memcpy(p, v[i], l);
-        p += l;
-    }
-    *p = '\0';
-    return s;
-}
-
-static void rb_strs(rec_builder *b, const char *key, char *const *v, size_t n)
-{
-    rb_take(b, key, join_strs((const char *const *)v, n));
-}
-
-/* "16 GT/s x16"; the part a source cannot give is left out; "unknown" when
- * neither is known. */
-static void rb_link(rec_builder *b, const char *key, const gp_pcie_link *l)
-{
-    if (l->speed_gts <= 0 && l->width <= 0)
-        rb_str(b, key, UNKNOWN);
-    else if (l->width <= 0)
-        rb_take(b, key, gp_asprintf("%g GT/s", l->speed_gts));
-    else if (l->speed_gts <= 0)
-        rb_take(b, key, gp_asprintf("x%d", l->width));
-    else
-        rb_take(b, key, gp_asprintf("%g GT/s x%d", l->speed_gts, l->width));
-}
-
-/* Finish a builder: on failure the record is disposed. */
-static int rb_finish(rec_builder *b)
-{
-    if (b->failed) {
-        gp_record_dispose(b->r);
-        return GP_ERR_NOMEM;
-    }
-    return GP_OK;
-}
 
 /* What every gp_*_records() failure to allocate reports. */
 static int records_nomem(gp_ctx *ctx, const char *what)
@@ -248,6 +88,7 @@ static const void *kv_find(const kv_ref *v, size_t n, const char *key)
 typedef struct {
     char pci_id[GP_PCI_ID_LEN];
     char *pool;                 /* name-label */
+    char pool_uuid[37];
     char vm_uuid[37];           /* lower case; "" when free */
 } member_row;
 
@@ -268,7 +109,7 @@ static int members_read(gp_ctx *ctx, member_row **out, size_t *n_out)
     *out = NULL;
     *n_out = 0;
     rc = gp_store_prepare(&ctx->store,
-                          "SELECT m.pci_id, p.name_label, a.vm_uuid"
+                          "SELECT m.pci_id, p.name_label, a.vm_uuid, m.pool_uuid"
                           "  FROM pool_members m JOIN pools p ON p.uuid = m.pool_uuid"
                           "  LEFT JOIN assignments a ON a.pci_id = m.pci_id"
                           " ORDER BY m.pci_id", &st);
@@ -278,11 +119,13 @@ static int members_read(gp_ctx *ctx, member_row **out, size_t *n_out)
         const char *pci = (const char *)sqlite3_column_text(st, 0);
         const char *pool = (const char *)sqlite3_column_text(st, 1);
         const char *vm = (const char *)sqlite3_column_text(st, 2);
+        const char *puuid = (const char *)sqlite3_column_text(st, 3);
         if (gp_array_reserve((void **)&v, &cap, n, sizeof(*v)))
             goto nomem;
         member_row *m = &v[n];
         snprintf(m->pci_id, sizeof(m->pci_id), "%s", pci ? pci : "");
         snprintf(m->vm_uuid, sizeof(m->vm_uuid), "%s", vm ? vm : "");
+        snprintf(m->pool_uuid, sizeof(m->pool_uuid), "%s", puuid ? puuid : "");
         for (char *c = m->vm_uuid; *c; c++)
             *c = (char)tolower((unsigned char)*c);
         m->pool = strdup(pool ? pool : "");
@@ -332,56 +175,17 @@ static kv_ref *index_members(const member_row *ms, size_t n, bool held_only, boo
 
 /* ---- gpu ------------------------------------------------------------------ */
 
-static int gpu_record(const gp_host *host, const gp_gpu *g, const char *pool,
-                      const char *vm_uuid, gp_record *out)
+/* The relations of GPU g: its socket, the member row m (NULL: in no pool)
+ * and the assignment holding it (NULL: free; then the member row's holder,
+ * if any, is used for vm_uuid). */
+static void gpu_rel(const gp_host *host, const gp_gpu *g, const member_row *m,
+                    const gp_assignment *a, gp_gpu_rel *rel)
 {
-    rec_builder b;
-    rb_init(&b, out);
-
-    rb_str(&b, "pci-id", g->pci_id);
-    rb_str(&b, "vendor-name", g->vendor_name);
-    rb_str(&b, "device-name", g->device_name);
-    rb_take(&b, "vendor-id", gp_asprintf("%04x", g->vendor_id));
-    rb_take(&b, "device-id", gp_asprintf("%04x", g->device_id));
-    if (g->subsys_vendor_id || g->subsys_device_id)
-        rb_take(&b, "subsystem-id", gp_asprintf("%04x:%04x", g->subsys_vendor_id,
-                                                g->subsys_device_id));
-    else
-        rb_str(&b, "subsystem-id", UNKNOWN);
-    rb_str(&b, "subsystem-name", g->subsys_name);
-    rb_take(&b, "class", gp_asprintf("%04x", g->class_code));
-    rb_int(&b, "numa-node", g->numa_node, 0);
-    rb_int(&b, "socket", g->numa_node >= 0 ? gp_host_node_socket(host, g->numa_node) : -1, 0);
-    rb_int(&b, "iommu-group", g->iommu_group, 0);
-    if (g->iommu_group < 0)
-        rb_str(&b, "iommu-group-members", UNKNOWN);
-    else
-        rb_strs(&b, "iommu-group-members", g->iommu_group_members,
-                g->n_iommu_group_members);
-    {
-        const char **ids = malloc((g->n_companions ? g->n_companions : 1) * sizeof(*ids));
-        if (ids) {
-            for (size_t i = 0; i < g->n_companions; i++)
-                ids[i] = g->companions[i].pci_id;
-            rb_take(&b, "companions", join_strs(ids, g->n_companions));
-            free(ids);
-        } else {
-            rb_take(&b, "companions", NULL);
-        }
-    }
-    rb_str(&b, "driver", g->driver);
-    rb_tristate(&b, "boot-vga", g->boot_vga);
-    rb_link(&b, "link-cap", &g->link_cap);
-    rb_link(&b, "link-status", &g->link_sta);
-    rb_tristate(&b, "link-downgraded", g->link_downgraded);
-    rb_tristate(&b, "flr", g->flr);
-    rb_str(&b, "reset-method", g->reset_method);
-    rb_int(&b, "sriov-totalvfs", g->sriov_totalvfs, 0);
-    rb_u64(&b, "max-bar-bytes", g->max_bar_bytes, g->max_bar_bytes != 0);
-    rb_str(&b, "pool", pool ? pool : "");
-    rb_str(&b, "vm-uuid", vm_uuid ? vm_uuid : "");
-    rb_str(&b, "source", g->source);
-    return rb_finish(&b);
+    rel->socket = g->numa_node >= 0 ? gp_host_node_socket(host, g->numa_node) : -1;
+    rel->pool_uuid = m ? m->pool_uuid : NULL;
+    rel->pool_name_label = m ? m->pool : NULL;
+    rel->vm_uuid = a ? a->vm_uuid : m && m->vm_uuid[0] ? m->vm_uuid : NULL;
+    rel->vm_name_label = a ? a->vm_name_label : NULL;
 }
 
 /* What gpu_record_at() builds record i from. */
@@ -395,9 +199,9 @@ static int gpu_record_at(const void *arg, size_t i, gp_record *out)
 {
     const gpu_records_in *in = arg;
     const gp_gpu *g = &in->host->gpus[i];
-    const member_row *m = kv_find(in->by_pci, in->n_by_pci, g->pci_id);
-    return gpu_record(in->host, g, m ? m->pool : NULL, m && m->vm_uuid[0] ? m->vm_uuid : NULL,
-                      out);
+    gp_gpu_rel rel;
+    gpu_rel(in->host, g, kv_find(in->by_pci, in->n_by_pci, g->pci_id), NULL, &rel);
+    return gp_fields_record(gp_gpu_fields, gp_gpu_n_fields, g, &rel, out);
 }
 
 int gp_gpu_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
@@ -431,32 +235,29 @@ out:
 
 /* ---- pool ----------------------------------------------------------------- */
 
-static int pool_record(const gp_pool *p, const kv_ref *held, size_t n_held,
-                       gp_record *out)
+/* The record (json NULL) or JSON object (*json) of pool p, its held members
+ * given by held (member rows by pci-id).  GP_ERR_NOMEM or GP_OK. */
+static int pool_out(const gp_pool *p, const kv_ref *held, size_t n_held, gp_record *rec,
+                    json_object **json)
 {
-    rec_builder b;
-    const char **free_ids = malloc((p->n_gpus ? p->n_gpus : 1) * sizeof(*free_ids));
-    size_t n_free = 0;
+    gp_pool_rel rel;
+    int rc = GP_OK;
 
-    rb_init(&b, out);
-    if (!free_ids)
+    rel.free_gpus = malloc((p->n_gpus ? p->n_gpus : 1) * sizeof(*rel.free_gpus));
+    rel.n_free_gpus = 0;
+    if (rec)
+        gp_record_init(rec);
+    if (!rel.free_gpus)
         return GP_ERR_NOMEM;
     for (size_t i = 0; i < p->n_gpus; i++)
         if (!kv_find(held, n_held, p->gpus[i]))
-            free_ids[n_free++] = p->gpus[i];
-
-    rb_str(&b, "uuid", p->uuid);
-    rb_str(&b, "name-label", p->name_label ? p->name_label : "");
-    rb_str(&b, "name-description", p->name_description ? p->name_description : "");
-    rb_str(&b, "numa-policy", gp_numa_policy_name(p->numa_policy));
-    rb_str(&b, "pin-mode", gp_pin_mode_name(p->pin_mode));
-    rb_take(&b, "cpu-overcommit", gp_asprintf("%g", p->cpu_overcommit));
-    rb_str(&b, "cpupool", p->cpupool ? p->cpupool : GP_CPUPOOL_DEFAULT);
-    rb_strs(&b, "gpus", p->gpus, p->n_gpus);
-    rb_take(&b, "free-gpus", join_strs(free_ids, n_free));
-    rb_str(&b, "created", p->created);
-    free(free_ids);
-    return rb_finish(&b);
+            rel.free_gpus[rel.n_free_gpus++] = p->gpus[i];
+    if (rec)
+        rc = gp_fields_record(gp_pool_fields, gp_pool_n_fields, p, &rel, rec);
+    else if (!(*json = gp_fields_json(gp_pool_fields, gp_pool_n_fields, p, &rel, GP_FJ_PUBLIC)))
+        rc = GP_ERR_NOMEM;
+    free(rel.free_gpus);
+    return rc;
 }
 
 /* What pool_record_at() builds record i from. */
@@ -469,7 +270,40 @@ typedef struct {
 static int pool_record_at(const void *arg, size_t i, gp_record *out)
 {
     const pool_records_in *in = arg;
-    return pool_record(&in->pools[i], in->held, in->n_held, out);
+    return pool_out(&in->pools[i], in->held, in->n_held, out, NULL);
+}
+
+/* The pools (all, or the one named by pool) and the index of held members
+ * (in->held, to free) for pool records and JSON. */
+static int pools_read(gp_ctx *ctx, const char *pool, gp_pool **pools, size_t *n_pools,
+                      member_row **ms, size_t *n_ms, pool_records_in *in)
+{
+    int rc;
+    kv_ref *held;
+
+    *pools = NULL;
+    *n_pools = 0;
+    if (pool) {
+        *pools = calloc(1, sizeof(**pools));
+        if (!*pools)
+            return records_nomem(ctx, "pool");
+        gp_pool_init(*pools);
+        *n_pools = 1;
+        rc = gp_pool_get(ctx, pool, *pools);
+    } else {
+        rc = gp_pool_list(ctx, pools, n_pools);
+    }
+    if (rc)
+        return rc;
+    rc = members_read(ctx, ms, n_ms);
+    if (rc)
+        return rc;
+    held = index_members(*ms, *n_ms, true, false, &in->n_held);
+    if (!held)
+        return records_nomem(ctx, "pool");
+    in->pools = *pools;
+    in->held = held;
+    return GP_OK;
 }
 
 int gp_pool_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
@@ -479,27 +313,14 @@ int gp_pool_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     size_t n_pools = 0;
     member_row *ms = NULL;
     size_t n_ms = 0;
-    kv_ref *held = NULL;
     int rc;
 
     *out = NULL;
     *n_out = 0;
-    rc = gp_pool_list(ctx, &pools, &n_pools);
-    if (rc)
-        goto out;
-    rc = members_read(ctx, &ms, &n_ms);
-    if (rc)
-        goto out;
-    held = index_members(ms, n_ms, true, false, &in.n_held);
-    if (!held) {
-        rc = records_nomem(ctx, "pool");
-        goto out;
-    }
-    in.pools = pools;
-    in.held = held;
-    rc = records_build(ctx, "pool", n_pools, pool_record_at, &in, out, n_out);
-out:
-    free(held);
+    rc = pools_read(ctx, NULL, &pools, &n_pools, &ms, &n_ms, &in);
+    if (!rc)
+        rc = records_build(ctx, "pool", n_pools, pool_record_at, &in, out, n_out);
+    free((void *)in.held);
     gp_pool_list_free(pools, n_pools);
     members_free(ms, n_ms);
     return rc;
@@ -509,26 +330,7 @@ out:
 
 int gp_placement_record(const gp_assignment *a, gp_record *out)
 {
-    rec_builder b;
-    rb_init(&b, out);
-
-    rb_str(&b, "vm-uuid", a->vm_uuid);
-    rb_str(&b, "vm-name-label", a->vm_name_label);
-    rb_str(&b, "pci-id", a->pci_id);
-    rb_strs(&b, "companions", a->companions, a->n_companions);
-    rb_str(&b, "pool", a->pool_name_label ? a->pool_name_label : a->pool_uuid);
-    rb_str(&b, "pool-uuid", a->pool_uuid);
-    rb_int(&b, "numa-node", a->numa_node, 0);
-    rb_ints(&b, "pcpus", a->pcpus, a->n_pcpus);
-    rb_int(&b, "memory-node", a->memory_node, 0);
-    rb_str(&b, "memory-node-certainty", gp_memnode_certainty_name(a->memory_node_certainty));
-    rb_str(&b, "memory-node-basis", a->memory_node_basis ? a->memory_node_basis : "");
-    rb_str(&b, "pin-mode", gp_pin_mode_name(a->pin_mode));
-    rb_int(&b, "vcpus", a->vcpus, 1);
-    rb_u64(&b, "memory-mib", a->memory_mib, a->memory_mib != 0);
-    rb_str(&b, "reason", a->reason ? a->reason : "");
-    rb_str(&b, "created", a->created);
-    return rb_finish(&b);
+    return gp_fields_record(gp_assignment_fields, gp_assignment_n_fields, a, NULL, out);
 }
 
 static int placement_record_at(const void *arg, size_t i, gp_record *out)
@@ -551,34 +353,228 @@ int gp_assignment_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     return rc;
 }
 
+/* ---- JSON ----------------------------------------------------------------- */
+
+static int json_nomem(gp_ctx *ctx, const char *what)
+{
+    return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building %s JSON", what);
+}
+
+/* Append o to array arr; false (o released) on ENOMEM. */
+static bool array_add(json_object *arr, json_object *o)
+{
+    if (!o || json_object_array_add(arr, o)) {
+        json_object_put(o);
+        return false;
+    }
+    return true;
+}
+
+static json_object *new_array(size_t n)
+{
+#if defined(JSON_C_VERSION_NUM) && JSON_C_VERSION_NUM >= ((0 << 16) | (15 << 8))
+    return json_object_new_array_ext((int)n);
+#else
+    (void)n;
+    return json_object_new_array();
+#endif
+}
+
+/*
+ * The JSON of one GPU (only: its pci-id) or of all of them (an array):
+ * the host's GPUs, their pool (member rows) and holder (the assignments,
+ * which name the VM through the driver).
+ */
+static int gpus_json(gp_ctx *ctx, const char *only, json_object **out)
+{
+    const gp_host *host;
+    const gp_gpu *one = NULL;
+    member_row *ms = NULL;
+    size_t n_ms = 0, n_by_pci = 0, n_by_asg = 0;
+    kv_ref *by_pci = NULL, *by_asg = NULL;
+    gp_assignment *as = NULL;
+    size_t n_as = 0;
+    json_object *arr = NULL;
+    int rc;
+
+    *out = NULL;
+    rc = gp_host_get(ctx, &host);
+    if (rc)
+        return rc;
+    if (only && !(one = gp_host_find_gpu(host, only))) {
+        rc = GP_ERR(ctx, GP_ERR_UNKNOWN_GPU, "no GPU with that pci-id on this host");
+        GP_PARAM(ctx, "pci-id", "%s", only);
+        return rc;
+    }
+    rc = members_read(ctx, &ms, &n_ms);
+    if (!rc)
+        rc = gp_assignment_list(ctx, &as, &n_as);
+    if (rc)
+        goto out;
+    by_pci = index_members(ms, n_ms, false, false, &n_by_pci);
+    by_asg = malloc((n_as ? n_as : 1) * sizeof(*by_asg));
+    if (!by_pci || !by_asg) {
+        rc = json_nomem(ctx, "GPU");
+        goto out;
+    }
+    for (size_t i = 0; i < n_as; i++) {
+        by_asg[i].key = as[i].pci_id;
+        by_asg[i].val = &as[i];
+    }
+    n_by_asg = n_as;
+    qsort(by_asg, n_by_asg, sizeof(*by_asg), kv_cmp);
+    if (!one && !(arr = new_array(host->n_gpus))) {
+        rc = json_nomem(ctx, "GPU");
+        goto out;
+    }
+    for (size_t i = 0; i < host->n_gpus; i++) {
+        const gp_gpu *g = one ? one : &host->gpus[i];
+        gp_gpu_rel rel;
+        gpu_rel(host, g, kv_find(by_pci, n_by_pci, g->pci_id),
+                kv_find(by_asg, n_by_asg, g->pci_id), &rel);
+        json_object *o = gp_fields_json(gp_gpu_fields, gp_gpu_n_fields, g, &rel, GP_FJ_PUBLIC);
+        if (one) {
+            *out = o;
+            rc = o ? GP_OK : json_nomem(ctx, "GPU");
+            goto out;
+        }
+        if (!array_add(arr, o)) {
+            rc = json_nomem(ctx, "GPU");
+            goto out;
+        }
+    }
+    *out = arr;
+    arr = NULL;
+out:
+    json_object_put(arr);
+    free(by_pci);
+    free(by_asg);
+    members_free(ms, n_ms);
+    gp_assignment_list_free(as, n_as);
+    return rc;
+}
+
+int gp_gpus_json(gp_ctx *ctx, json_object **out)
+{
+    return gpus_json(ctx, NULL, out);
+}
+
+int gp_gpu_json(gp_ctx *ctx, const char *pci_id, json_object **out)
+{
+    if (!pci_id) {
+        *out = NULL;
+        return GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "no pci-id given");
+    }
+    return gpus_json(ctx, pci_id, out);
+}
+
+/* The JSON of one pool (pool: uuid or name-label) or of all (an array). */
+static int pools_json(gp_ctx *ctx, const char *pool, json_object **out)
+{
+    pool_records_in in = { NULL, NULL, 0 };
+    gp_pool *pools = NULL;
+    size_t n_pools = 0;
+    member_row *ms = NULL;
+    size_t n_ms = 0;
+    json_object *arr = NULL, *o = NULL;
+    int rc;
+
+    *out = NULL;
+    rc = pools_read(ctx, pool, &pools, &n_pools, &ms, &n_ms, &in);
+    if (rc)
+        goto out;
+    if (pool) {
+        if (pool_out(&pools[0], in.held, in.n_held, NULL, out))
+            rc = json_nomem(ctx, "pool");
+        goto out;
+    }
+    arr = new_array(n_pools);
+    for (size_t i = 0; arr && i < n_pools; i++)
+        if (pool_out(&pools[i], in.held, in.n_held, NULL, &o) || !array_add(arr, o)) {
+            json_object_put(arr);
+            arr = NULL;
+        }
+    if (!arr)
+        rc = json_nomem(ctx, "pool");
+    *out = arr;
+out:
+    free((void *)in.held);
+    gp_pool_list_free(pools, n_pools);
+    members_free(ms, n_ms);
+    return rc;
+}
+
+int gp_pools_json(gp_ctx *ctx, json_object **out)
+{
+    return pools_json(ctx, NULL, out);
+}
+
+int gp_pool_json(gp_ctx *ctx, const char *pool, json_object **out)
+{
+    if (!pool) {
+        *out = NULL;
+        return GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "no pool given");
+    }
+    return pools_json(ctx, pool, out);
+}
+
+json_object *gp_assignment_json(const gp_assignment *a)
+{
+    return gp_fields_json(gp_assignment_fields, gp_assignment_n_fields, a, NULL, GP_FJ_PUBLIC);
+}
+
+int gp_assignments_json(gp_ctx *ctx, json_object **out)
+{
+    gp_assignment *as = NULL;
+    size_t n_as = 0;
+    json_object *arr;
+    int rc;
+
+    *out = NULL;
+    rc = gp_assignment_list(ctx, &as, &n_as);
+    if (rc)
+        return rc;
+    arr = new_array(n_as);
+    for (size_t i = 0; arr && i < n_as; i++)
+        if (!array_add(arr, gp_assignment_json(&as[i]))) {
+            json_object_put(arr);
+            arr = NULL;
+        }
+    gp_assignment_list_free(as, n_as);
+    if (!arr)
+        return json_nomem(ctx, "assignment");
+    *out = arr;
+    return GP_OK;
+}
+
 /* ---- host ----------------------------------------------------------------- */
 
 static int node_record(const gp_host *host, const gp_numa_node *nd, gp_record *out)
 {
-    rec_builder b;
+    gp_recb b;
     const char **gpus = malloc((host->n_gpus ? host->n_gpus : 1) * sizeof(*gpus));
     size_t n_gpus = 0;
 
-    rb_init(&b, out);
+    gp_recb_init(&b, out);
     if (!gpus)
         return GP_ERR_NOMEM;
     for (size_t i = 0; i < host->n_gpus; i++)
         if (host->gpus[i].numa_node == nd->id)
             gpus[n_gpus++] = host->gpus[i].pci_id;
 
-    rb_int(&b, "node", nd->id, 0);
-    rb_int(&b, "socket", nd->socket, 0);
-    rb_ints(&b, "cpus", nd->cpus, nd->n_cpus);
-    rb_int(&b, "pcpu-count", (long long)nd->n_cpus, 0);
-    rb_u64(&b, "memory-total-mib", nd->mem_total_bytes >> 20, nd->mem_total_bytes != 0);
-    rb_u64(&b, "memory-free-mib", nd->mem_free_bytes >> 20, nd->mem_total_bytes != 0);
-    rb_take(&b, "gpus", join_strs(gpus, n_gpus));
+    gp_recb_int(&b, "node", nd->id, 0);
+    gp_recb_int(&b, "socket", nd->socket, 0);
+    gp_recb_ints(&b, "cpus", nd->cpus, nd->n_cpus);
+    gp_recb_int(&b, "pcpu-count", (long long)nd->n_cpus, 0);
+    gp_recb_u64(&b, "memory-total-mib", nd->mem_total_bytes >> 20, nd->mem_total_bytes != 0);
+    gp_recb_u64(&b, "memory-free-mib", nd->mem_free_bytes >> 20, nd->mem_total_bytes != 0);
+    gp_recb_take(&b, "gpus", gp_strv_join(gpus, n_gpus));
     if (nd->distances)
-        rb_ints(&b, "distances", nd->distances, host->n_nodes);
+        gp_recb_ints(&b, "distances", nd->distances, host->n_nodes);
     else
-        rb_str(&b, "distances", UNKNOWN);
+        gp_recb_str(&b, "distances", UNKNOWN);
     free(gpus);
-    return rb_finish(&b);
+    return gp_recb_finish(&b);
 }
 
 static int node_record_at(const void *arg, size_t i, gp_record *out)
@@ -605,16 +601,16 @@ int gp_host_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
 static int audit_record_at(const void *arg, size_t i, gp_record *out)
 {
     const gp_audit_entry *e = &((const gp_audit_entry *)arg)[i];
-    rec_builder b;
-    rb_init(&b, out);
-    rb_take(&b, "id", gp_asprintf("%" PRId64, e->id));
-    rb_str(&b, "time", e->time);
-    rb_str(&b, "caller", e->caller);
-    rb_str(&b, "operation", e->operation);
-    rb_str(&b, "object", e->object ? e->object : "");
-    rb_str(&b, "before", e->before ? e->before : "");
-    rb_str(&b, "after", e->after ? e->after : "");
-    return rb_finish(&b);
+    gp_recb b;
+    gp_recb_init(&b, out);
+    gp_recb_take(&b, "id", gp_asprintf("%" PRId64, e->id));
+    gp_recb_str(&b, "time", e->time);
+    gp_recb_str(&b, "caller", e->caller);
+    gp_recb_str(&b, "operation", e->operation);
+    gp_recb_str(&b, "object", e->object ? e->object : "");
+    gp_recb_str(&b, "before", e->before ? e->before : "");
+    gp_recb_str(&b, "after", e->after ? e->after : "");
+    return gp_recb_finish(&b);
 }
 
 int gp_audit_records(gp_ctx *ctx, int64_t since_id, size_t limit,
@@ -651,15 +647,15 @@ static int vm_record_at(const void *arg, size_t i, gp_record *out)
     for (char *c = key; *c; c++)
         *c = (char)tolower((unsigned char)*c);
     const member_row *m = kv_find(in->by_vm, in->n_by_vm, key);
-    rec_builder b;
-    rb_init(&b, out);
-    rb_str(&b, "uuid", v->uuid);
-    rb_str(&b, "name-label", v->name_label ? v->name_label : "");
-    rb_str(&b, "power-state", gp_vm_state_name(v->state));
-    rb_int(&b, "vcpus", v->vcpus, 1);
-    rb_u64(&b, "memory-mib", v->memory_mib, v->memory_mib != 0);
-    rb_str(&b, "gpu", m ? m->pci_id : "");
-    return rb_finish(&b);
+    gp_recb b;
+    gp_recb_init(&b, out);
+    gp_recb_str(&b, "uuid", v->uuid);
+    gp_recb_str(&b, "name-label", v->name_label ? v->name_label : "");
+    gp_recb_str(&b, "power-state", gp_vm_state_name(v->state));
+    gp_recb_int(&b, "vcpus", v->vcpus, 1);
+    gp_recb_u64(&b, "memory-mib", v->memory_mib, v->memory_mib != 0);
+    gp_recb_str(&b, "gpu", m ? m->pci_id : "");
+    return gp_recb_finish(&b);
 }
 
 int gp_vm_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
