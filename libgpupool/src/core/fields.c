@@ -672,437 +672,210 @@ json_object *gp_fields_json(const gp_fdesc *t, size_t n, const void *obj, const 
     return o;
 }
 
-/* ---- from JSON ---------------------------------------------------------------
- *
- * A scanner over the text, not json-c's DOM: reading the host cache's 256
- * GPU rows must cost less than parsing the source it stands for, and the
- * DOM's allocations (a hash table per object, an object per value) cost
- * more than the rows' columns did.  Keys may come in any order; unknown
- * keys are skipped; any malformed input is refused.
- */
+/* ---- from JSON -------------------------------------------------------------- */
 
-typedef struct {
-    const char *p;
-} scan;
-
-static void ws(scan *s)
+/* A hex string of at most max into *out. */
+static int hex_parse(json_object *v, unsigned long max, unsigned long *out)
 {
-    while (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')
-        s->p++;
-}
-
-/* Consume c (after white space); false when not there. */
-static bool eat(scan *s, char c)
-{
-    ws(s);
-    if (*s->p != c)
-        return false;
-    s->p++;
-    return true;
-}
-
-/* Consume the word w (null, true, false). */
-static bool word(scan *s, const char *w)
-{
-    size_t l = strlen(w);
-    ws(s);
-    if (strncmp(s->p, w, l))
-        return false;
-    s->p += l;
-    return true;
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-static int hex4(const char *p, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
-        if (h < 0)
-            return -1;
-        v = v << 4 | (unsigned)h;
-    }
-    *out = v;
-    return 0;
-}
-
-/* A JSON string decoded into buf (len bytes), or into a malloc'ed copy when
- * buf is NULL (*dup; NULL again on failure).  -1 on bad syntax, overflow or
- * ENOMEM. */
-static int string_in_raw(scan *s, char *buf, size_t len, char **dup);
-
-static int string_in(scan *s, char *buf, size_t len, char **dup)
-{
-    int rc = string_in_raw(s, buf, len, dup);
-    if (rc && !buf) {
-        free(*dup);
-        *dup = NULL;
-    }
-    return rc;
-}
-
-static int string_in_raw(scan *s, char *buf, size_t len, char **dup)
-{
-    const char *q;
-    size_t raw = 0;
-    char *o;
-
-    if (!eat(s, '"'))
-        return -1;
-    for (q = s->p; *q && *q != '"'; q++, raw++)
-        if (*q == '\\' && q[1])
-            q++, raw++;
-    if (*q != '"')
-        return -1;
-    if (!buf) {
-        buf = malloc(raw + 1);
-        if (!buf)
-            return -1;
-        len = raw + 1;
-        *dup = buf;
-    }
-    o = buf;
-    while (*s->p != '"') {
-        unsigned cp;
-        char c = *s->p++;
-        if ((size_t)(o - buf) + 1 >= len)
-            return -1;
-        if (c != '\\') {
-            *o++ = c;
-            continue;
-        }
-        c = *s->p++;
-        switch (c) {
-        case '"': case '\\': case '/': *o++ = c; continue;
-        case 'b': *o++ = '\b'; continue;
-        case 'f': *o++ = '\f'; continue;
-        case 'n': *o++ = '\n'; continue;
-        case 'r': *o++ = '\r'; continue;
-        case 't': *o++ = '\t'; continue;
-        case 'u': break;
-        default: return -1;
-        }
-        if (hex4(s->p, &cp))
-            return -1;
-        s->p += 4;
-        if (cp >= 0xd800 && cp < 0xdc00 && s->p[0] == '\\' && s->p[1] == 'u') {
-            unsigned lo;
-            if (hex4(s->p + 2, &lo) || lo < 0xdc00 || lo > 0xdfff)
-                return -1;
-            s->p += 6;
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-        }
-        if ((size_t)(o - buf) + 4 >= len)
-            return -1;
-        if (cp < 0x80) {
-            *o++ = (char)cp;
-        } else if (cp < 0x800) {
-            *o++ = (char)(0xc0 | cp >> 6);
-            *o++ = (char)(0x80 | (cp & 0x3f));
-        } else if (cp < 0x10000) {
-            *o++ = (char)(0xe0 | cp >> 12);
-            *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-            *o++ = (char)(0x80 | (cp & 0x3f));
-        } else {
-            *o++ = (char)(0xf0 | cp >> 18);
-            *o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
-            *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-            *o++ = (char)(0x80 | (cp & 0x3f));
-        }
-    }
-    if ((size_t)(o - buf) >= len)
-        return -1;
-    *o = '\0';
-    s->p++;
-    return 0;
-}
-
-static int number_in(scan *s, int64_t lo, int64_t hi, int64_t *out)
-{
+    const char *s;
     char *end;
-    long long v;
-    ws(s);
+    if (!json_object_is_type(v, json_type_string))
+        return -1;
+    s = json_object_get_string(v);
     errno = 0;
-    v = strtoll(s->p, &end, 10);
-    if (end == s->p || errno || *end == '.' || *end == 'e' || *end == 'E' || v < lo || v > hi)
-        return -1;
-    s->p = end;
-    *out = v;
-    return 0;
+    *out = strtoul(s, &end, 16);
+    return errno || end == s || *end || *out > max ? -1 : 0;
 }
 
-static int double_in(scan *s, double *out)
+static int int_parse(json_object *v, int64_t lo, int64_t hi, int64_t *out)
 {
-    char *end;
-    ws(s);
-    *out = strtod(s->p, &end);
-    if (end == s->p)
+    if (!json_object_is_type(v, json_type_int))
         return -1;
-    s->p = end;
-    return 0;
+    *out = json_object_get_int64(v);
+    return *out < lo || *out > hi ? -1 : 0;
 }
 
-static int hex_in(scan *s, unsigned long max, unsigned long *out)
+static int link_parse(json_object *v, gp_pcie_link *l)
 {
-    char b[16], *end;
-    if (string_in(s, b, sizeof(b), NULL))
-        return -1;
-    errno = 0;
-    *out = strtoul(b, &end, 16);
-    return errno || end == b || *end || *out > max ? -1 : 0;
-}
-
-/* Skip any value (unknown keys). */
-static int skip_value(scan *s, int depth)
-{
-    char *dup = NULL;
-    double d;
-    if (depth > 32)
-        return -1;
-    ws(s);
-    switch (*s->p) {
-    case '"':
-        if (string_in(s, NULL, 0, &dup))
-            return -1;
-        free(dup);
-        return 0;
-    case '{':
-    case '[': {
-        char close = *s->p == '{' ? '}' : ']';
-        s->p++;
-        if (eat(s, close))
-            return 0;
-        do {
-            if (close == '}') {
-                if (string_in(s, NULL, 0, &dup))
-                    return -1;
-                free(dup);
-                dup = NULL;
-                if (!eat(s, ':'))
-                    return -1;
-            }
-            if (skip_value(s, depth + 1))
-                return -1;
-        } while (eat(s, ','));
-        return eat(s, close) ? 0 : -1;
-    }
-    default:
-        if (word(s, "null") || word(s, "true") || word(s, "false"))
-            return 0;
-        return double_in(s, &d);
-    }
-}
-
-static int object_in(scan *s, const gp_fdesc *t, size_t n, void *obj, int depth);
-
-static int link_in(scan *s, gp_pcie_link *l)
-{
-    char key[32];
+    json_object *s, *w;
     int64_t i;
     l->speed_gts = 0;
     l->width = 0;
-    if (word(s, "null"))
+    if (!v)
         return 0;
-    if (!eat(s, '{'))
+    if (!json_object_is_type(v, json_type_object))
         return -1;
-    if (eat(s, '}'))
-        return 0;
-    do {
-        if (string_in(s, key, sizeof(key), NULL) || !eat(s, ':'))
+    if (json_object_object_get_ex(v, "speed_gts", &s) && s) {
+        if (!json_object_is_type(s, json_type_double) && !json_object_is_type(s, json_type_int))
             return -1;
-        if (word(s, "null"))
-            continue;
-        if (!strcmp(key, "speed_gts")) {
-            if (double_in(s, &l->speed_gts))
-                return -1;
-        } else if (!strcmp(key, "width")) {
-            if (number_in(s, 0, INT32_MAX, &i))
-                return -1;
-            l->width = (int)i;
-        } else if (skip_value(s, 1)) {
+        l->speed_gts = json_object_get_double(s);
+    }
+    if (json_object_object_get_ex(v, "width", &w) && w) {
+        if (int_parse(w, 0, INT32_MAX, &i))
             return -1;
-        }
-    } while (eat(s, ','));
-    return eat(s, '}') ? 0 : -1;
+        l->width = (int)i;
+    }
+    return 0;
 }
 
-/* A list (STRV / INTV / OBJV) into obj's row f. */
-static int list_in(scan *s, const gp_fdesc *f, void *obj, int depth)
-{
-    void **arr = (void **)(void *)((char *)obj + f->off);
-    size_t *np = (size_t *)(void *)((char *)obj + f->n_off);
-    size_t elem = f->type == GP_FT_STRV ? sizeof(char *)
-                : f->type == GP_FT_INTV ? sizeof(int) : f->elem_size;
-    size_t cap = 0;
-    int64_t i;
-
-    if (word(s, "null"))
-        return 0;
-    if (*arr || !eat(s, '['))
-        return -1;
-    *np = 0;
-    if (eat(s, ']'))
-        return 0;
-    do {
-        if (gp_array_reserve(arr, &cap, *np, elem))
-            return -1;
-        char *slot = (char *)*arr + *np * elem;
-        memset(slot, 0, elem);
-        (*np)++;                        /* owned from here on: disposal frees it */
-        if (f->type == GP_FT_STRV) {
-            if (string_in(s, NULL, 0, (char **)(void *)slot))
-                return -1;
-        } else if (f->type == GP_FT_INTV) {
-            if (number_in(s, INT32_MIN, INT32_MAX, &i))
-                return -1;
-            *(int *)(void *)slot = (int)i;
-        } else if (object_in(s, f->sub, f->n_sub, slot, depth + 1)) {
-            return -1;
-        }
-    } while (eat(s, ','));
-    return eat(s, ']') ? 0 : -1;
-}
-
-/* The value of row f (key already read) into obj. */
-static int row_in(scan *s, const gp_fdesc *f, void *obj, int depth)
+/* Read row f's value v (JSON null: NULL) into obj. */
+static int from_json_row(const gp_fdesc *f, json_object *v, void *obj)
 {
     void *p = (char *)obj + f->off;
+    size_t *np = (size_t *)(void *)((char *)obj + f->n_off);
     unsigned long h;
     int64_t i;
-    char b[64];
 
     switch (f->type) {
-    case GP_FT_TEXT:
-        return string_in(s, (char *)p, f->len, NULL);
+    case GP_FT_TEXT: {
+        const char *s;
+        if (!json_object_is_type(v, json_type_string))
+            return -1;
+        s = json_object_get_string(v);
+        if (strlen(s) >= f->len)
+            return -1;
+        memcpy(p, s, strlen(s) + 1);
+        return 0;
+    }
     case GP_FT_STR: {
         char **sp = p;
         free(*sp);
         *sp = NULL;
-        return word(s, "null") ? 0 : string_in(s, NULL, 0, sp);
+        if (!v)
+            return 0;
+        if (!json_object_is_type(v, json_type_string))
+            return -1;
+        *sp = strdup(json_object_get_string(v));
+        return *sp ? 0 : -1;
     }
     case GP_FT_INT:
-        if (word(s, "null")) {
+        if (!v) {
             *(int *)p = f->min - 1;
             return 0;
         }
-        if (number_in(s, INT32_MIN, INT32_MAX, &i))
+        if (int_parse(v, INT32_MIN, INT32_MAX, &i))
             return -1;
         *(int *)p = (int)i;
         return 0;
     case GP_FT_U64:
-        if (word(s, "null")) {
+        if (!v) {
             *(uint64_t *)p = 0;
             return 0;
         }
-        if (number_in(s, 0, INT64_MAX, &i))
+        if (int_parse(v, 0, INT64_MAX, &i))
             return -1;
         *(uint64_t *)p = (uint64_t)i;
         return 0;
     case GP_FT_DOUBLE:
-        return double_in(s, (double *)p);
+        if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+            return -1;
+        *(double *)p = json_object_get_double(v);
+        return 0;
     case GP_FT_HEX4:
-        if (hex_in(s, 0xffff, &h))
+        if (hex_parse(v, 0xffff, &h))
             return -1;
         *(uint16_t *)p = (uint16_t)h;
         return 0;
     case GP_FT_HEX2:
-        if (hex_in(s, 0xff, &h))
+        if (hex_parse(v, 0xff, &h))
             return -1;
         *(uint8_t *)p = (uint8_t)h;
         return 0;
     case GP_FT_ID_PAIR:
-        return -1;                      /* by its two keys: object_in() */
+        return -1;                      /* two keys: gp_fields_from_json() */
     case GP_FT_TRI:
-        *(gp_tristate *)p = word(s, "true") ? GP_YES : word(s, "false") ? GP_NO
-                          : word(s, "null") ? GP_UNKNOWN : (gp_tristate)-2;
-        return *(gp_tristate *)p == (gp_tristate)-2 ? -1 : 0;
+        if (!v) {
+            *(gp_tristate *)p = GP_UNKNOWN;
+            return 0;
+        }
+        if (!json_object_is_type(v, json_type_boolean))
+            return -1;
+        *(gp_tristate *)p = json_object_get_boolean(v) ? GP_YES : GP_NO;
+        return 0;
     case GP_FT_LINK:
-        return link_in(s, p);
+        return link_parse(v, p);
     case GP_FT_ENUM: {
         int e;
-        if (string_in(s, b, sizeof(b), NULL) || (e = f->from_string(b)) < 0)
+        if (!json_object_is_type(v, json_type_string) ||
+            (e = f->from_string(json_object_get_string(v))) < 0)
             return -1;
         *(int *)p = e;
         return 0;
     }
     case GP_FT_STRV:
     case GP_FT_INTV:
-    case GP_FT_OBJV:
-        return list_in(s, f, obj, depth);
+    case GP_FT_OBJV: {
+        size_t n, elem;
+        char *arr;
+        if (!v)
+            return 0;
+        if (!json_object_is_type(v, json_type_array) || *(void **)p)
+            return -1;
+        n = json_object_array_length(v);
+        if (!n)
+            return 0;
+        elem = f->type == GP_FT_STRV ? sizeof(char *)
+             : f->type == GP_FT_INTV ? sizeof(int) : f->elem_size;
+        arr = calloc(n, elem);
+        if (!arr)
+            return -1;
+        *(void **)p = arr;
+        *np = 0;
+        for (size_t k = 0; k < n; k++) {
+            json_object *e = json_object_array_get_idx(v, k);
+            char *slot = arr + k * elem;
+            if (f->type == GP_FT_STRV) {
+                if (!json_object_is_type(e, json_type_string) ||
+                    !(*(char **)(void *)slot = strdup(json_object_get_string(e))))
+                    return -1;
+            } else if (f->type == GP_FT_INTV) {
+                if (int_parse(e, INT32_MIN, INT32_MAX, &i))
+                    return -1;
+                *(int *)(void *)slot = (int)i;
+            } else {
+                *np = k + 1;            /* the element is owned from here on */
+                if (gp_fields_from_json(f->sub, f->n_sub, e, slot))
+                    return -1;
+            }
+            *np = k + 1;
+        }
+        return 0;
+    }
     }
     return -1;
 }
 
-/* Which key of ID_PAIR row name key is: 0 <stem>_vendor_id, 1 <stem>_device_id,
- * -1 neither (pair_key() without formatting). */
-static int pair_part(const char *name, const char *key)
+int gp_fields_from_json(const gp_fdesc *t, size_t n, json_object *o, void *obj)
 {
-    size_t stem = strlen(name);
-    if (stem > 3 && !strcmp(name + stem - 3, "_id"))
-        stem -= 3;
-    if (strncmp(name, key, stem) || key[stem] != '_')
+    if (!o || !json_object_is_type(o, json_type_object))
         return -1;
-    return !strcmp(key + stem + 1, "vendor_id") ? 0 : !strcmp(key + stem + 1, "device_id") ? 1 : -1;
-}
-
-/* The fact row of t keyed key (*part: which key of an ID_PAIR row), looked
- * for from *next on (keys come in table order), then from the start. */
-static const gp_fdesc *row_of(const gp_fdesc *t, size_t n, const char *key, size_t *next,
-                              int *part)
-{
-    for (size_t j = 0; j < n; j++) {
-        size_t k = (*next + j) % n;
-        if (t[k].flags & GP_FLD_REL)
+    for (size_t k = 0; k < n; k++) {
+        const gp_fdesc *f = &t[k];
+        json_object *v;
+        if (f->flags & GP_FLD_REL)
             continue;
-        *part = t[k].type == GP_FT_ID_PAIR ? pair_part(t[k].name, key) : -1;
-        if (*part >= 0 || (t[k].type != GP_FT_ID_PAIR && !strcmp(t[k].name, key))) {
-            *next = t[k].type == GP_FT_ID_PAIR && *part == 0 ? k : k + 1;
-            return &t[k];
-        }
-    }
-    return NULL;
-}
-
-static int object_in(scan *s, const gp_fdesc *t, size_t n, void *obj, int depth)
-{
-    char key[64];
-    size_t next = 0;
-
-    if (depth > 8 || !eat(s, '{'))
-        return -1;
-    if (eat(s, '}'))
-        return 0;
-    do {
-        int part;
-        if (string_in(s, key, sizeof(key), NULL) || !eat(s, ':'))
-            return -1;
-        const gp_fdesc *f = row_of(t, n, key, &next, &part);
-        if (!f) {
-            if (skip_value(s, depth + 1))
-                return -1;
-        } else if (part >= 0) {
+        if (f->type == GP_FT_ID_PAIR) {
+            const char *part[2] = { "vendor", "device" };
             uint16_t *id = (uint16_t *)(void *)((char *)obj + f->off);
-            unsigned long h = 0;
-            if (!word(s, "null") && hex_in(s, 0xffff, &h))
-                return -1;
-            id[part] = (uint16_t)h;
-        } else if (row_in(s, f, obj, depth)) {
-            return -1;
+            for (int j = 0; j < 2; j++) {
+                char key[64];
+                unsigned long h;
+                if (!json_object_object_get_ex(o, pair_key(f->name, part[j], key, sizeof(key)),
+                                               &v))
+                    continue;
+                if (!v)
+                    id[j] = 0;
+                else if (hex_parse(v, 0xffff, &h))
+                    return -1;
+                else
+                    id[j] = (uint16_t)h;
+            }
+            continue;
         }
-    } while (eat(s, ','));
-    return eat(s, '}') ? 0 : -1;
-}
-
-int gp_fields_from_json(const gp_fdesc *t, size_t n, const char *text, void *obj)
-{
-    scan s = { text };
-    if (!text || object_in(&s, t, n, obj, 0))
-        return -1;
-    ws(&s);
-    return *s.p ? -1 : 0;
+        if (!json_object_object_get_ex(o, f->name, &v))
+            continue;
+        if (from_json_row(f, v, obj))
+            return -1;
+    }
+    return 0;
 }

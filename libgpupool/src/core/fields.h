@@ -121,14 +121,14 @@ GP_HIDDEN struct json_object *gp_fields_json(const gp_fdesc *t, size_t n, const 
                                              const void *rel, gp_fjson_mode mode);
 
 /*
- * Fill obj (already _init'ed, owning what it points to) from text, a JSON
- * object as gp_fields_json(..., GP_FJ_FACTS) writes it: every fact row is
- * read back (null: the row's unknown value); a missing key leaves the member
- * as _init left it; keys of no row are skipped.  A scan of the text, no
- * json-c objects.  0, or -1 on malformed JSON, a value of the wrong shape
- * or ENOMEM (obj may then hold part of the values: dispose it).
+ * Fill obj (already _init'ed, owning what it points to) from o, a JSON
+ * object written by gp_fields_json(..., GP_FJ_FACTS): every fact row is read
+ * back; a missing key leaves the member as _init left it.  0, or -1 when o
+ * is not an object or a value has the wrong shape or on ENOMEM (obj may then
+ * hold part of the values: dispose it).
  */
-GP_HIDDEN int gp_fields_from_json(const gp_fdesc *t, size_t n, const char *text, void *obj);
+GP_HIDDEN int gp_fields_from_json(const gp_fdesc *t, size_t n, struct json_object *o,
+                                  void *obj);
 
 /* A hash of what table t's JSON depends on (row names, types, flags, TEXT
  * sizes, INT minimums; OBJV sub-tables included): data written through an older table has another signature

@@ -227,7 +227,10 @@ static char *gpu_json_text(const gp_gpu *g)
 /* Read a GPU back from gpu_json_text() output into g (_init'ed). */
 static int gpu_json_parse(const char *text, gp_gpu *g)
 {
-    if (gp_fields_from_json(gp_gpu_fields, gp_gpu_n_fields, text, g) || !g->pci_id[0] || gp_pci_addr_parse(g->pci_id, &g->addr, NULL))
+    json_object *o = text ? json_tokener_parse(text) : NULL;
+    int rc = gp_fields_from_json(gp_gpu_fields, gp_gpu_n_fields, o, g);
+    json_object_put(o);
+    if (rc || !g->pci_id[0] || gp_pci_addr_parse(g->pci_id, &g->addr, NULL))
         return -1;
     return 0;
 }
