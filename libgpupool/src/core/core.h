@@ -72,6 +72,9 @@ GP_HIDDEN int gp_array_reserve(void **arr, size_t *cap, size_t n, size_t elem);
  * released (json_object_put) either way.  NULL when o is NULL or on ENOMEM. */
 struct json_object;
 GP_HIDDEN char *gp_json_take_text(struct json_object *o);
+/* A new JSON array with room for n items (json_object_new_array_ext on
+ * json-c >= 0.15, the plain array before).  NULL on ENOMEM. */
+GP_HIDDEN struct json_object *gp_json_array_new(size_t n);
 
 /* ---- closed sets (enum.c) -------------------------------------------------- *
  *

@@ -474,15 +474,6 @@ int gp_fields_record(const gp_fdesc *t, size_t n, const void *obj, const void *r
 
 /* ---- to JSON ---------------------------------------------------------------- */
 
-static json_object *new_array(size_t n)
-{
-#if defined(JSON_C_VERSION_NUM) && JSON_C_VERSION_NUM >= ((0 << 16) | (15 << 8))
-    return json_object_new_array_ext((int)n);
-#else
-    (void)n;
-    return json_object_new_array();
-#endif
-}
 
 /* Add key (a constant of a table when constant_key) to o.  false on ENOMEM of
  * the key (v is released then). */
@@ -583,7 +574,7 @@ link_nomem:
     case GP_FT_STRV: {
         char *const *sv = *(char *const *const *)p;
         size_t n = count_at(f, obj, rel);
-        v = new_array(n);
+        v = gp_json_array_new(n);
         for (size_t i = 0; v && i < n; i++) {
             json_object *e = json_object_new_string(sv[i]);
             if (!e || json_object_array_add(v, e)) {
@@ -597,7 +588,7 @@ link_nomem:
     case GP_FT_INTV: {
         const int *iv = *(const int *const *)p;
         size_t n = count_at(f, obj, rel);
-        v = new_array(n);
+        v = gp_json_array_new(n);
         for (size_t i = 0; v && i < n; i++) {
             json_object *e = json_object_new_int(iv[i]);
             if (!e || json_object_array_add(v, e)) {
@@ -618,7 +609,7 @@ link_nomem:
     case GP_FT_OBJV: {
         const char *base = *(const char *const *)p;
         size_t n = count_at(f, obj, rel);
-        v = new_array(n);
+        v = gp_json_array_new(n);
         for (size_t i = 0; v && i < n; i++) {
             json_object *e = gp_fields_json(f->sub, f->n_sub, base + i * f->elem_size, NULL,
                                             mode);

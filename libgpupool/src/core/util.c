@@ -269,3 +269,13 @@ char *gp_json_take_text(struct json_object *o)
     json_object_put(o);
     return s;
 }
+
+json_object *gp_json_array_new(size_t n)
+{
+#if defined(JSON_C_VERSION_NUM) && JSON_C_VERSION_NUM >= ((0 << 16) | (15 << 8))
+    return json_object_new_array_ext((int)n);
+#else
+    (void)n;  /* json-c 0.14 (XCP-ng 8.3): the size is only a capacity hint */
+    return json_object_new_array();
+#endif
+}

@@ -370,15 +370,6 @@ static bool array_add(json_object *arr, json_object *o)
     return true;
 }
 
-static json_object *new_array(size_t n)
-{
-#if defined(JSON_C_VERSION_NUM) && JSON_C_VERSION_NUM >= ((0 << 16) | (15 << 8))
-    return json_object_new_array_ext((int)n);
-#else
-    (void)n;
-    return json_object_new_array();
-#endif
-}
 
 /*
  * The JSON of one GPU (only: its pci-id) or of all of them (an array):
@@ -423,7 +414,7 @@ static int gpus_json(gp_ctx *ctx, const char *only, json_object **out)
     }
     n_by_asg = n_as;
     qsort(by_asg, n_by_asg, sizeof(*by_asg), kv_cmp);
-    if (!one && !(arr = new_array(host->n_gpus))) {
+    if (!one && !(arr = gp_json_array_new(host->n_gpus))) {
         rc = json_nomem(ctx, "GPU");
         goto out;
     }
@@ -488,7 +479,7 @@ static int pools_json(gp_ctx *ctx, const char *pool, json_object **out)
             rc = json_nomem(ctx, "pool");
         goto out;
     }
-    arr = new_array(n_pools);
+    arr = gp_json_array_new(n_pools);
     for (size_t i = 0; arr && i < n_pools; i++)
         if (pool_out(&pools[i], in.held, in.n_held, NULL, &o) || !array_add(arr, o)) {
             json_object_put(arr);
@@ -534,7 +525,7 @@ int gp_assignments_json(gp_ctx *ctx, json_object **out)
     rc = gp_assignment_list(ctx, &as, &n_as);
     if (rc)
         return rc;
-    arr = new_array(n_as);
+    arr = gp_json_array_new(n_as);
     for (size_t i = 0; arr && i < n_as; i++)
         if (!array_add(arr, gp_assignment_json(&as[i]))) {
             json_object_put(arr);
