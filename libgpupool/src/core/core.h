@@ -106,12 +106,6 @@ GP_HIDDEN struct json_object *gp_json_array_new(size_t n);
         return -1;                                                             \
     }
 
-/* Internal closed sets (the public ones are in gpupool.h). */
-/* The objects the records layer (ops/records.c) serialises. */
-typedef enum {
-    GP_RECORD_GPU = 0, GP_RECORD_POOL, GP_RECORD_ASSIGNMENT, GP_RECORD_HOST,
-    GP_RECORD_AUDIT, GP_RECORD_VM, GP_RECORD_PLACEMENT, GP_RECORD_KIND_LAST
-} gp_record_kind;
 
 GP_ENUM_DECL(gp_numa_policy);
 GP_ENUM_DECL(gp_pin_mode);
@@ -119,7 +113,6 @@ GP_ENUM_DECL(gp_placement_strategy);
 GP_ENUM_DECL(gp_memnode_certainty);
 GP_ENUM_DECL(gp_vm_state);
 GP_ENUM_DECL(gp_locality);
-GP_ENUM_DECL(gp_record_kind);
 
 /* "a, b or c" of a table (for messages), malloc'ed; NULL on ENOMEM. */
 GP_HIDDEN char *gp_enum_list(const char *const *names, size_t n, const char *conj);
