@@ -104,7 +104,7 @@ tests/bench/bench_%: tests/bench/bench_%.c $(LIB_A)
 
 # Every test: cmocka binaries (unit and end-to-end through xe-gpupool and the
 # plugin).  Each prints its own cmocka summary; the runner adds a total.
-check: all check-layers $(TEST_BINS)
+check: all check-layers $(TEST_BINS) $(BENCH_BINS)
 	@tests/run-tests $(TEST_BINS)
 
 # The library's folders call only downward and never in a circle (nm of the

@@ -49,7 +49,7 @@
 
 #include "benchutil.h"
 #include "gpupool.h"
-#include "internal.h"
+#include "discover/discover.h"
 #include "testutil.h"
 
 #define STREAMS 40
