@@ -406,6 +406,31 @@ int gp_numa_policy_parse(const char *s, gp_numa_policy *out);  /* GP_ERR_INVALID
 const char *gp_pin_mode_name(gp_pin_mode m);        /* "hard", "soft", "none" */
 int gp_pin_mode_parse(const char *s, gp_pin_mode *out);
 
+/*
+ * How gp_place() orders the nodes that can take the VM within a locality
+ * tier (docs/placement.md, "Strategies").
+ *  - GP_PLACE_PACK (default): look-ahead best fit.  Prefer the node that
+ *    keeps the most room: the sum, over the nodes that still have a free GPU
+ *    of the pool afterwards, of free vCPU slots x free memory; then the one
+ *    left with the least capacity (free vCPU slots / largest node capacity
+ *    + free memory / largest node memory, after the VM).  Admits more VMs
+ *    before nodes fragment: on the embedded host, 0.97 of the offline
+ *    optimum against 0.91 for spread (tests/bench/bench_quality.c).
+ *  - GP_PLACE_SPREAD: fewest pinned vCPUs, then most free memory (the
+ *    behaviour before strategies existed).
+ */
+typedef enum {
+    GP_PLACE_PACK = 0,
+    GP_PLACE_SPREAD,
+    GP_PLACE_STRATEGY_LAST  /* sentinel */
+} gp_placement_strategy;
+
+/* "pack", "spread"; "unknown" for a value out of range. */
+const char *gp_placement_strategy_name(gp_placement_strategy s);
+/* Parse "pack" / "spread" into *out.  GP_OK, or GP_ERR_INVALID_ARGUMENT
+ * (s NULL or another word; *out unchanged). */
+int gp_placement_strategy_parse(const char *s, gp_placement_strategy *out);
+
 typedef struct {
     char uuid[37];
     char *name_label;
@@ -418,6 +443,8 @@ typedef struct {
     char **gpus;                /* member pci-ids, ascending */
     size_t n_gpus;
     char *created;              /* ISO 8601 UTC */
+    gp_placement_strategy placement; /* node order of gp_vm_gpu_assign in this pool;
+                                        default GP_PLACE_PACK */
 } gp_pool;
 
 void gp_pool_init(gp_pool *p);
@@ -444,9 +471,10 @@ typedef struct {
     const char *cpupool;        /* Xen cpupool name (1..GP_CPUPOOL_NAME_MAX printable
                                    ASCII bytes, no quotes nor backslash); NULL =
                                    GP_CPUPOOL_DEFAULT */
+    gp_placement_strategy placement; /* default GP_PLACE_PACK */
 } gp_pool_spec;
 
-/* Defaults: no name, no description, required, hard, 1.0, Pool-0 (NULL). */
+/* Defaults: no name, no description, required, hard, 1.0, Pool-0 (NULL), pack. */
 void gp_pool_spec_init(gp_pool_spec *spec);
 
 /*
@@ -486,7 +514,8 @@ int gp_pool_get(gp_ctx *ctx, const char *pool, gp_pool *out);
 /*
  * Set one parameter of a pool: "name-label", "name-description",
  * "numa-policy", "pin-mode", "cpu-overcommit", "cpupool" (a Xen cpupool name,
- * as in gp_pool_spec).  A changed policy, pin-mode, overcommit or cpupool
+ * as in gp_pool_spec), "placement" (pack or spread).  A changed policy,
+ * pin-mode, overcommit, cpupool or placement
  * applies to later assignments only (an existing assignment keeps its pCPUs
  * until it is released and assigned again).
  * Errors: GP_ERR_UNKNOWN_POOL, GP_ERR_INVALID_ARGUMENT (unknown param or bad
@@ -597,31 +626,6 @@ typedef struct {
     int memory_node;      /* -1 none */
     bool memory_in_free;  /* true when the host's mem_free already excludes it (live domain) */
 } gp_place_existing;
-
-/*
- * How gp_place() orders the nodes that can take the VM within a locality
- * tier (docs/placement.md, "Strategies").
- *  - GP_PLACE_PACK (default): look-ahead best fit.  Prefer the node that
- *    keeps the most room: the sum, over the nodes that still have a free GPU
- *    of the pool afterwards, of free vCPU slots x free memory; then the one
- *    left with the least capacity (free vCPU slots / largest node capacity
- *    + free memory / largest node memory, after the VM).  Admits more VMs
- *    before nodes fragment: on the embedded host, 0.97 of the offline
- *    optimum against 0.91 for spread (tests/bench/bench_quality.c).
- *  - GP_PLACE_SPREAD: fewest pinned vCPUs, then most free memory (the
- *    behaviour before strategies existed).
- */
-typedef enum {
-    GP_PLACE_PACK = 0,
-    GP_PLACE_SPREAD,
-    GP_PLACE_STRATEGY_LAST  /* sentinel */
-} gp_placement_strategy;
-
-/* "pack", "spread"; "unknown" for a value out of range. */
-const char *gp_placement_strategy_name(gp_placement_strategy s);
-/* Parse "pack" / "spread" into *out.  GP_OK, or GP_ERR_INVALID_ARGUMENT
- * (s NULL or another word; *out unchanged). */
-int gp_placement_strategy_parse(const char *s, gp_placement_strategy *out);
 
 /* What placement needs besides the host. */
 typedef struct {

@@ -379,6 +379,7 @@ typedef struct {
     gp_numa_policy policy;
     gp_pin_mode pin;
     double overcommit;
+    gp_placement_strategy strategy;  /* the pool's placement */
     char *name_label;
     char *cpupool;               /* Xen cpupool of the pool's VMs */
     char **gpus;                 /* members present on the host */
@@ -411,7 +412,7 @@ static int place_inputs_load_pool(gp_ctx *ctx, const char *pool_uuid, place_inpu
     int rc;
 
     rc = gp_store_prepare(&ctx->store, "SELECT numa_policy, pin_mode, cpu_overcommit, name_label,"
-                          " cpupool FROM pools WHERE uuid = ?1", &st);
+                          " cpupool, placement FROM pools WHERE uuid = ?1", &st);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, pool_uuid, -1, SQLITE_STATIC);
@@ -422,8 +423,10 @@ static int place_inputs_load_pool(gp_ctx *ctx, const char *pool_uuid, place_inpu
         goto out;
     }
     if (gp_numa_policy_parse((const char *)sqlite3_column_text(st, 0), &pi->policy) ||
-        gp_pin_mode_parse((const char *)sqlite3_column_text(st, 1), &pi->pin)) {
-        rc = GP_ERR(ctx, GP_ERR_DB, "pool %s has an unreadable policy or pin-mode", pool_uuid);
+        gp_pin_mode_parse((const char *)sqlite3_column_text(st, 1), &pi->pin) ||
+        gp_placement_strategy_parse((const char *)sqlite3_column_text(st, 5), &pi->strategy)) {
+        rc = GP_ERR(ctx, GP_ERR_DB, "pool %s has an unreadable policy, pin-mode or placement",
+                    pool_uuid);
         goto out;
     }
     pi->overcommit = sqlite3_column_double(st, 2);
@@ -844,6 +847,7 @@ static int assign_build_request(gp_ctx *ctx, assign_op *op)
     req->vm_vcpus = op->args->vcpus ? op->args->vcpus : op->v.vcpus;
     req->vm_memory_mib = op->args->memory_mib ? op->args->memory_mib : op->v.memory_mib;
     req->force_pci_id = op->args->pci_id ? op->canon : NULL;
+    req->strategy = op->pi.strategy;
     rc = assign_limit_to_cpupool(ctx, op);
     if (rc)
         return rc;
