@@ -799,9 +799,47 @@ typedef struct {
  * GP_ERR_UNKNOWN_GPU, GP_ERR_GPU_NOT_IN_POOL, GP_ERR_GPU_ASSIGNED,
  * GP_ERR_POOL_EMPTY, GP_ERR_NO_PLACEMENT, GP_ERR_GPU_MISSING, GP_ERR_DRIVER,
  * GP_ERR_DB*.  On error nothing changed.
+ *
+ * The node order is the pool's placement (pack or spread).  When the VM
+ * fits nowhere and the pool's numa-policy is required (no pci_id forced),
+ * the other halted VMs of the pool may be moved to make room: see
+ * gp_vm_gpu_assign_ex(), which also names them; this call does the same
+ * moves without returning them (gp_audit_list shows them as
+ * "vm-gpu-replan").
  */
 int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
                      gp_assignment *out);
+
+/*
+ * gp_vm_gpu_assign() that also returns the VMs it moved.
+ *
+ * Re-plan: when gp_place() finds no room (GP_ERR_NO_PLACEMENT), the pool's
+ * numa-policy is required and no pci_id is forced, the assignments of this
+ * pool whose VMs the driver reports halted (never a running, paused or
+ * otherwise live VM, nor one of another pool) are offered to
+ * gp_place_replan() as movable.  If it finds room, in the same transaction:
+ * each moved VM's assignment gets its new GPU (with that GPU's companions),
+ * node, pCPUs, memory node and reason (vCPUs, memory, pin-mode and created
+ * are kept), one audit row "vm-gpu-replan" per moved VM (before and after
+ * as JSON), then the new VM is assigned as usual; the driver records the
+ * moved VMs' boot-time configuration before the new VM's, and a
+ * non-transactional driver's records are restored if anything fails.  If
+ * no room is found even so, GP_ERR_NO_PLACEMENT (re-plan's message, "...
+ * even by moving the N halted VMs") and nothing changed.
+ *
+ *  out          as for gp_vm_gpu_assign() (may be NULL).
+ *  moved_out    may be NULL; on success receives a malloc'ed array of the
+ *               moved VMs' new assignments (ascending pci-id of their old
+ *               GPU, vm_name_label from the driver), NULL when nothing
+ *               moved; free with gp_assignment_list_free(*moved_out,
+ *               *n_moved_out).  NULL on error.
+ *  n_moved_out  may be NULL (then moved_out is not filled); receives the
+ *               count, 0 on error.
+ *
+ * Errors: as gp_vm_gpu_assign().
+ */
+int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
+                        gp_assignment *out, gp_assignment **moved_out, size_t *n_moved_out);
 
 /* Release a halted VM's GPU (the GPU stays in its pool, assignable).
  * Errors: GP_ERR_UNKNOWN_VM, GP_ERR_VM_NOT_HALTED, GP_ERR_VM_NO_GPU,
