@@ -370,10 +370,42 @@ static int cmd_pool_gpu_remove(xe_call *c)
 
 /* ---- assignments ---------------------------------------------------------- */
 
+/* Append the field moved-vms to r: "<vm-uuid> -> <pci-id> (node N)" of each
+ * VM the assignment moved to make room, "; "-separated, "" when none.
+ * Returns 0, or -1 when out of memory. */
+static int add_moved_vms(gp_record *r, const gp_assignment *moved, size_t n)
+{
+    char *v = strdup("");
+    for (size_t i = 0; v && i < n; i++) {
+        char *nv = NULL;
+        if (asprintf(&nv, "%s%s%s -> %s (node %d)", v, i ? "; " : "", moved[i].vm_uuid,
+                     moved[i].pci_id, moved[i].numa_node) < 0)
+            nv = NULL;
+        free(v);
+        v = nv;
+    }
+    gp_field *nf = v ? realloc(r->fields, (r->n_fields + 1) * sizeof(*nf)) : NULL;
+    if (!nf) {
+        free(v);
+        return -1;
+    }
+    r->fields = nf;
+    nf[r->n_fields].key = strdup("moved-vms");
+    nf[r->n_fields].value = v;
+    if (!nf[r->n_fields].key) {
+        free(v);
+        return -1;
+    }
+    r->n_fields++;
+    return 0;
+}
+
 static int cmd_vm_gpu_assign(xe_call *c)
 {
     gp_assign_args a = { 0 };
     gp_assignment as;
+    gp_assignment *moved = NULL;
+    size_t n_moved = 0;
     gp_record r;
     long long vcpus = 0, mem = 0;
     int rc = 1;
@@ -393,11 +425,11 @@ static int cmd_vm_gpu_assign(xe_call *c)
 
     gp_assignment_init(&as);
     gp_record_init(&r);
-    if (gp_vm_gpu_assign(c->ctx, xe_arg_get(c, "vm"), &a, &as)) {
+    if (gp_vm_gpu_assign_ex(c->ctx, xe_arg_get(c, "vm"), &a, &as, &moved, &n_moved)) {
         xe_fail_ctx(c);
         goto out;
     }
-    if (gp_placement_record(&as, &r)) {
+    if (gp_placement_record(&as, &r) || add_moved_vms(&r, moved, n_moved)) {
         xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
         goto out;
     }
@@ -405,6 +437,7 @@ static int cmd_vm_gpu_assign(xe_call *c)
 out:
     gp_record_dispose(&r);
     gp_assignment_dispose(&as);
+    gp_assignment_list_free(moved, n_moved);
     return rc;
 }
 
@@ -520,7 +553,8 @@ static const struct xe_cmd core_cmds[] = {
       KEYS("pci-id"), KEYS("pool"), 0, cmd_pool_gpu_remove },
     { "vm-gpu-assign",
       "vm=<uuid|name-label> pool=<uuid|name-label> [pci-id=] [vcpus=] [memory=<MiB>]",
-      "give a halted VM a GPU of the pool with NUMA-local vCPUs and memory",
+      "give a halted VM a GPU of the pool with NUMA-local vCPUs and memory (moving halted "
+      "VMs of a required pool when that makes room: moved-vms)",
       KEYS("vm"), KEYS("pool", "pci-id", "vcpus", "memory"), 0, cmd_vm_gpu_assign },
     { "vm-gpu-release", "vm=<uuid|name-label>", "take the GPU back from a halted VM",
       KEYS("vm"), NOKEYS, 0, cmd_vm_gpu_release },
