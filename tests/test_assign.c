@@ -742,6 +742,211 @@ static void test_race_same_vm(void **state)
     check_invariants(f);
 }
 
+/* ---- re-plan on assign (issue 8) -------------------------------------------- */
+
+/* Issue 8's stream: (12 vCPUs, 256 GiB), (20, 32), (12, 256), (16, 256),
+ * (16, 32).  On the embedded host (2 nodes of 48 pCPUs and 512 GiB, 4 GPUs
+ * each) spread puts the first four so that the fifth fits nowhere
+ * (docs/placement.md); moving halted VMs makes room. */
+static const int i8_vcpus[] = { 12, 20, 12, 16, 16 };
+static const int i8_gib[] = { 256, 32, 256, 256, 32 };
+
+/* A pool "i8" (required, hard, spread) of every GPU of the embedded host
+ * that a pool accepts (8) and VMs i8-0 .. i8-4 of the stream's sizes. */
+static int setup_issue8(void **state)
+{
+    fixture *f = gt_env_sim("assign-i8", CALLER, BUSY_MS);
+    gp_pool_spec spec;
+    gp_pool_spec_init(&spec);
+    spec.name_label = "i8";
+    spec.placement = GP_PLACE_SPREAD;
+    assert_int_equal(gp_pool_create_ex(f->ctx, &spec, pool_uuid), GP_OK);
+    const gp_host *h;
+    assert_int_equal(gp_host_get(f->ctx, &h), GP_OK);
+    for (size_t i = 0; i < h->n_gpus; i++)
+        (void)gp_pool_gpu_add(f->ctx, "i8", h->gpus[i].pci_id);
+    gp_pool p;
+    gp_pool_init(&p);
+    assert_int_equal(gp_pool_get(f->ctx, "i8", &p), GP_OK);
+    assert_int_equal(p.n_gpus, 8);
+    assert_int_equal(p.placement, GP_PLACE_SPREAD);
+    gp_pool_dispose(&p);
+    for (int i = 0; i < 5; i++) {
+        char name[16], uuid[37];
+        snprintf(name, sizeof(name), "i8-%d", i);
+        assert_int_equal(gp_sim_vm_create(f->ctx, name, i8_vcpus[i],
+                                          (uint64_t)i8_gib[i] << 10, uuid), GP_OK);
+    }
+    *state = f;
+    return 0;
+}
+
+/* Assign i8-i through gp_vm_gpu_assign_ex; returns its moved count. */
+static size_t i8_assign(fixture *f, int i, int want_rc, gp_assignment **moved)
+{
+    char name[16];
+    gp_assign_args args = { .pool = "i8" };
+    size_t n = 12345;
+    snprintf(name, sizeof(name), "i8-%d", i);
+    *moved = (gp_assignment *)1;
+    assert_int_equal(gp_vm_gpu_assign_ex(f->ctx, name, &args, NULL, moved, &n), want_rc);
+    if (want_rc) {
+        assert_null(*moved);
+        assert_int_equal(n, 0);
+    }
+    return n;
+}
+
+/* The assignment row of a VM agrees with the sim driver's boot record, and
+ * its GPU, vCPUs and memory are on one node. */
+static void i8_check_local(fixture *f, const gp_host *h, const char *vm, const char *dump)
+{
+    gp_assignment a;
+    gp_assignment_init(&a);
+    assert_int_equal(gp_assignment_get(f->ctx, vm, &a), GP_OK);
+    const gp_gpu *g = gp_host_find_gpu(h, a.pci_id);
+    assert_non_null(g);
+    assert_int_equal(a.numa_node, g->numa_node);
+    assert_int_equal(a.memory_node, g->numa_node);
+    const gp_numa_node *node = gp_host_find_node(h, a.numa_node);
+    assert_non_null(node);
+    assert_int_equal(a.n_pcpus, a.vcpus);
+    for (size_t i = 0; i < a.n_pcpus; i++) {
+        bool on = false;
+        for (size_t j = 0; j < node->n_cpus; j++)
+            on = on || node->cpus[j] == a.pcpus[i];
+        assert_true(on);
+    }
+    char *pcpus = gp_cpulist_join(a.pcpus, a.n_pcpus);
+    char want[512];
+    snprintf(want, sizeof(want), "vm_uuid=%s|pci_ids=%s|pcpus=%s|pin_mode=hard|memory_node=%d",
+             a.vm_uuid, a.pci_id, pcpus, a.memory_node);
+    if (!strstr(dump, want))
+        fail_msg("no boot record %s in\n%s", want, dump);
+    free(pcpus);
+    gp_assignment_dispose(&a);
+}
+
+static void test_replan_moves_halted_vms(void **state)
+{
+    fixture *f = *state;
+    gp_assignment *moved = NULL;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(i8_assign(f, i, GP_OK, &moved), 0);
+        assert_null(moved);
+    }
+    /* Without moves the fifth fits nowhere (spread left node 0 with 24
+     * pCPUs and no memory, node 1 with 12 pCPUs). */
+    size_t n = i8_assign(f, 4, GP_OK, &moved);
+    assert_true(n >= 1);
+    assert_non_null(moved);
+
+    const gp_host *h;
+    assert_int_equal(gp_host_get(f->ctx, &h), GP_OK);
+    char *dump = tu_db_dump(f->db);
+    assert_non_null(dump);
+    int vcpus[2] = { 0, 0 };
+    long long gib[2] = { 0, 0 };
+    gp_assignment *as = NULL;
+    size_t na = 0;
+    assert_int_equal(gp_assignment_list(f->ctx, &as, &na), GP_OK);
+    assert_int_equal(na, 5);
+    for (size_t i = 0; i < na; i++) {
+        i8_check_local(f, h, as[i].vm_uuid, dump);
+        assert_true(as[i].numa_node == 0 || as[i].numa_node == 1);
+        vcpus[as[i].numa_node] += as[i].vcpus;
+        gib[as[i].numa_node] += (long long)(as[i].memory_mib >> 10);
+    }
+    for (int k = 0; k < 2; k++) {
+        assert_true(vcpus[k] <= 48);
+        assert_true(gib[k] <= 512);
+    }
+    /* What the call says moved is what the database and the driver hold. */
+    for (size_t k = 0; k < n; k++) {
+        gp_assignment a;
+        gp_assignment_init(&a);
+        assert_int_equal(gp_assignment_get(f->ctx, moved[k].vm_uuid, &a), GP_OK);
+        assert_string_equal(a.pci_id, moved[k].pci_id);
+        assert_int_equal(a.numa_node, moved[k].numa_node);
+        assert_int_equal(a.n_pcpus, moved[k].n_pcpus);
+        assert_memory_equal(a.pcpus, moved[k].pcpus, a.n_pcpus * sizeof(int));
+        assert_string_equal(a.reason, moved[k].reason);
+        assert_non_null(moved[k].vm_name_label);
+        assert_string_equal(moved[k].vm_name_label, a.vm_name_label);
+        gp_assignment_dispose(&a);
+    }
+    /* One audit row per move, then the assignment. */
+    gp_audit_entry *e = NULL;
+    size_t ne = 0;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &ne), GP_OK);
+    assert_true(ne >= n + 1);
+    assert_string_equal(e[ne - 1].operation, "vm-gpu-assign");
+    for (size_t k = 0; k < n; k++) {
+        const gp_audit_entry *r = &e[ne - 1 - n + k];
+        assert_string_equal(r->operation, "vm-gpu-replan");
+        assert_non_null(r->before);
+        assert_non_null(r->after);
+        assert_string_not_equal(r->before, r->after);
+        bool named = false;
+        for (size_t j = 0; j < n; j++)
+            named = named || !strcmp(r->object, moved[j].vm_uuid);
+        assert_true(named);
+        assert_non_null(strstr(r->after, "\"reason\""));
+    }
+    gp_audit_list_free(e, ne);
+    gp_assignment_list_free(as, na);
+    gp_assignment_list_free(moved, n);
+    free(dump);
+}
+
+/* The same stream with the first four VMs running: nothing may move, the
+ * fifth is refused and the database is unchanged. */
+static void test_replan_never_moves_running_vms(void **state)
+{
+    fixture *f = *state;
+    gp_assignment *moved = NULL;
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+        assert_int_equal(i8_assign(f, i, GP_OK, &moved), 0);
+        snprintf(name, sizeof(name), "i8-%d", i);
+        assert_int_equal(gp_sim_vm_start(f->ctx, name), GP_OK);
+    }
+    assert_int_equal(gp_sim_vm_pause(f->ctx, "i8-0"), GP_OK);
+    gt_snap(f);
+    i8_assign(f, 4, GP_ERR_NO_PLACEMENT, &moved);
+    assert_string_equal(gt_err_param(f, "pool"), pool_uuid);
+    gt_assert_unchanged(f);
+    /* The plain call refuses the same way. */
+    gp_assign_args args = { .pool = "i8" };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "i8-4", &args, NULL), GP_ERR_NO_PLACEMENT);
+    gt_assert_unchanged(f);
+}
+
+/* Only under numa-policy required: a preferred pool keeps today's
+ * behaviour.  No node has the fifth VM's vCPUs and memory, remote or not,
+ * so it is refused although moving halted VMs would make room. */
+static void test_replan_only_when_required(void **state)
+{
+    fixture *f = *state;
+    gp_assignment *moved = NULL;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(i8_assign(f, i, GP_OK, &moved), 0);
+    assert_int_equal(gp_pool_set_param(f->ctx, "i8", "numa-policy", "preferred"), GP_OK);
+    gt_snap(f);
+    i8_assign(f, 4, GP_ERR_NO_PLACEMENT, &moved);
+    gt_assert_unchanged(f);
+}
+
+/* With pack (the default) the stream fits without any move. */
+static void test_pack_pool_needs_no_move(void **state)
+{
+    fixture *f = *state;
+    gp_assignment *moved = NULL;
+    assert_int_equal(gp_pool_set_param(f->ctx, "i8", "placement", "pack"), GP_OK);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(i8_assign(f, i, GP_OK, &moved), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -757,6 +962,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cpupool_xl_config_line, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_xl_config_memory_lines, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_cpupool_recorded_without_xen, setup,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_replan_moves_halted_vms, setup_issue8,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_replan_never_moves_running_vms, setup_issue8,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_replan_only_when_required, setup_issue8,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_pack_pool_needs_no_move, setup_issue8,
                                         gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_race_distinct_vms, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_race_same_vm, setup, gt_env_teardown),

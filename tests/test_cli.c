@@ -1241,6 +1241,46 @@ static void test_bash_completion(void **state)
     tu_run_free(&r);
 }
 
+/* Issue 8's stream on a spread pool of the 8 GPUs: the fifth VM is placed
+ * by moving halted VMs, and vm-gpu-assign names them in moved-vms. */
+static void test_assign_replan_moved_vms(void **state)
+{
+    expect_refusal("pool-create name-label=bad placement=nearest", "INVALID_ARGUMENT");
+    free(xe_ok("pool-create name-label=i8 placement=spread"));
+    char *v = xe_line("pool-param-get pool=i8 param-name=uuid");
+    free(v);
+    char *all = xe_line("gpu-list --minimal");
+    assert_int_equal(count_items(all), 8);
+    for (size_t i = 0; i < count_items(all); i++) {
+        char args[128];
+        snprintf(args, sizeof(args), "pool-gpu-add pool=i8 pci-id=%s", item(all, i));
+        free(xe_ok(args));
+    }
+    free(all);
+    expect_refusal("pool-param-set pool=i8 placement=tight", "INVALID_ARGUMENT");
+    static const int vcpus[] = { 12, 20, 12, 16, 16 };
+    static const int gib[] = { 256, 32, 256, 256, 32 };
+    for (int i = 0; i < 5; i++) {
+        char args[128];
+        snprintf(args, sizeof(args), "sim-vm-create name-label=i8-%d vcpus=%d memory=%d", i,
+                 vcpus[i], gib[i] << 10);
+        free(xe_ok(args));
+        snprintf(args, sizeof(args), "vm-gpu-assign vm=i8-%d pool=i8", i);
+        char *out = xe_ok(args);
+        v = rec_value(out, 0, "moved-vms");
+        assert_non_null(v);
+        if (i < 4)
+            assert_string_equal(v, "");
+        else
+            assert_non_null(strstr(v, " -> 0000:"));
+        free(v);
+        free(out);
+    }
+    char *n = xe_line("audit-list operation=vm-gpu-replan --minimal params=operation");
+    assert_true(strlen(n) > 0);
+    free(n);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1254,6 +1294,7 @@ int main(void)
         T(test_sim_vms),
         T(test_assign_numa_local),
         T(test_refusals_change_nothing),
+        T(test_assign_replan_moved_vms),
         T(test_concurrent_assign),
         T(test_fixture_hwloc_teslas),
         T(test_fixture_sysfs_ve),

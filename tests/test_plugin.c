@@ -445,6 +445,38 @@ static void test_pool_cpupool(void **state)
     json_object_put(r);
 }
 
+/* create_pool and set_pool_param take the pool's placement (pack|spread);
+ * the pool's JSON does not carry it yet, the database does. */
+static void test_pool_placement(void **state)
+{
+    fixture *f = *state;
+    json_object *r = CALL(f, "create_pool", "name_label=sp", "placement=spread");
+    assert_success(r);
+    json_object_put(r);
+    r = CALL(f, "create_pool", "name_label=pk");
+    assert_success(r);
+    json_object_put(r);
+    r = CALL(f, "create_pool", "name_label=bad", "placement=tight");
+    assert_failure(r, "GPUPOOL_INVALID_ARGUMENT");
+    json_object_put(r);
+    char *dump = tu_db_dump(f->db);
+    assert_non_null(dump);
+    assert_non_null(strstr(dump, "name_label=sp|"));
+    assert_non_null(strstr(dump, "placement=spread"));
+    assert_non_null(strstr(dump, "placement=pack"));
+    assert_null(strstr(dump, "name_label=bad|"));
+    free(dump);
+    r = CALL(f, "set_pool_param", "pool=pk", "param=placement", "value=spread");
+    assert_success(r);
+    json_object_put(r);
+    r = CALL(f, "set_pool_param", "pool=pk", "param=placement", "value=nearest");
+    assert_failure(r, "GPUPOOL_INVALID_ARGUMENT");
+    json_object_put(r);
+    dump = tu_db_dump(f->db);
+    assert_null(strstr(dump, "placement=pack"));
+    free(dump);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +486,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_assign_release_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doc_examples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_cpupool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_placement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -99,8 +99,14 @@ static void test_creates_schema(void **state)
         assert_int_equal(sql_int(f->db, sql), 1);
     }
     assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
-    /* Version 2 added pools.cpupool, 3 the value tables and sections. */
-    assert_int_equal(gp_store_schema_version(), 3);
+    /* Version 2 added pools.cpupool, 3 the value tables and sections,
+     * 4 pools.placement and its value table. */
+    assert_int_equal(gp_store_schema_version(), 4);
+    char *pl = sql_text(f->db, "SELECT dflt_value FROM pragma_table_info('pools')"
+                               " WHERE name = 'placement'");
+    assert_non_null(pl);
+    assert_string_equal(pl, "'pack'");
+    free(pl);
     /* The sim driver's tables are its own section: not made by the store. */
     assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'sim_vms'"),
                      0);
@@ -312,7 +318,7 @@ static void test_migrates_version_1(void **state)
     gp_pool_init(&p);
     assert_int_equal(gp_pool_get(ctx, "training", &p), GP_OK);
     /* Migrated: the column exists, existing pools are in Pool-0, nothing lost. */
-    assert_int_equal(sql_int(db, "PRAGMA user_version"), 3);
+    assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
     /* The sim tables of the version-1 schema are the sim section's, at 1. */
     assert_int_equal(sql_int(db, "SELECT version FROM schema_sections WHERE name = 'sim'"), 1);
     /* pools.numa_policy now references the value table, not a CHECK list. */
@@ -340,6 +346,79 @@ static void test_migrates_version_1(void **state)
     gp_ctx_free(ctx);
     free(sql);
     free(db);
+}
+
+/* The pools table of schema version 3 as it shipped (migration 2 -> 3),
+ * frozen here. */
+static const char v3_pools[] =
+    "CREATE TABLE pools_v3 ("
+    "  uuid TEXT PRIMARY KEY NOT NULL,"
+    "  name_label TEXT NOT NULL UNIQUE CHECK (name_label <> ''),"
+    "  name_description TEXT NOT NULL DEFAULT '',"
+    "  numa_policy TEXT NOT NULL REFERENCES numa_policies(name),"
+    "  pin_mode TEXT NOT NULL REFERENCES pin_modes(name),"
+    "  cpu_overcommit REAL NOT NULL CHECK (cpu_overcommit > 0 AND cpu_overcommit <= 64),"
+    "  created TEXT NOT NULL,"
+    "  cpupool TEXT NOT NULL DEFAULT 'Pool-0'"
+    ");";
+
+/* A version-3 file (made by turning a current one back: pools without
+ * placement, no placement_strategies) with a pool, a member and an
+ * assignment is brought to version 4: nothing lost, the pool gets 'pack'. */
+static void test_migrates_version_3(void **state)
+{
+    fixture *f = *state;
+    char uuid[37], vm[37];
+    assert_int_equal(gp_pool_create(f->ctx, "training", "A100s", GP_NUMA_SOCKET, GP_PIN_SOFT,
+                                     2.5, uuid), GP_OK);
+    assert_int_equal(gp_pool_gpu_add(f->ctx, "training", "0000:18:00.0"), GP_OK);
+    assert_int_equal(gp_sim_vm_create(f->ctx, "vm1", 2, 1024, vm), GP_OK);
+    gp_assign_args args = { .pool = "training" };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm1", &args, NULL), GP_OK);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    long long n_audit = sql_int(f->db, "SELECT count(*) FROM audit");
+    char *sql = NULL;
+    assert_true(asprintf(&sql, "PRAGMA foreign_keys=OFF; BEGIN; %s"
+                         "INSERT INTO pools_v3 SELECT uuid, name_label, name_description,"
+                         " numa_policy, pin_mode, cpu_overcommit, created, cpupool FROM pools;"
+                         "DROP TABLE pools; ALTER TABLE pools_v3 RENAME TO pools;"
+                         "DROP TABLE placement_strategies; PRAGMA user_version=3; COMMIT;",
+                         v3_pools) > 0);
+    assert_int_equal(sql_exec(f->db, sql), SQLITE_OK);
+    free(sql);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 3);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM pragma_table_info('pools')"
+                                    " WHERE name = 'placement'"), 0);
+
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    gp_pool p;
+    gp_pool_init(&p);
+    p.placement = GP_PLACE_SPREAD;
+    assert_int_equal(gp_pool_get(f->ctx, "training", &p), GP_OK);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 4);
+    assert_int_equal(p.placement, GP_PLACE_PACK);
+    assert_string_equal(p.uuid, uuid);
+    assert_int_equal(p.numa_policy, GP_NUMA_SOCKET);
+    assert_int_equal(p.n_gpus, 1);
+    char *pl = sql_text(f->db, "SELECT placement FROM pools");
+    assert_non_null(pl);
+    assert_string_equal(pl, "pack");
+    free(pl);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM placement_strategies"),
+                     (int)gp_placement_strategy_count);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM assignments"), 1);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sim_boot"), 1);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), n_audit);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM pool_members"), 1);
+    /* The foreign key holds: no other strategy name is accepted. */
+    assert_int_not_equal(sql_exec(f->db, "PRAGMA foreign_keys=ON;"
+                                         " UPDATE pools SET placement = 'nearest'"), SQLITE_OK);
+    assert_int_equal(gp_pool_set_param(f->ctx, "training", "placement", "spread"), GP_OK);
+    gp_pool_dispose(&p);
+    assert_int_equal(gp_pool_get(f->ctx, "training", &p), GP_OK);
+    assert_int_equal(p.placement, GP_PLACE_SPREAD);
+    gp_pool_dispose(&p);
 }
 
 /* The value tables hold exactly the names of libgpupool's enum tables, and
@@ -490,6 +569,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_migrates_empty_file, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_migrates_version_1, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_version_3, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_value_tables_follow_enum_tables, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_sim_section, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_audit_rows_and_append_only, setup, gt_env_teardown),

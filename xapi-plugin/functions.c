@@ -309,7 +309,7 @@ static int fn_list_pools(gp_ctx *ctx, const plugin_args *a, json_object **out, p
 
 static const char *const create_pool_args[] = {
     "name_label", "name_description", "numa_policy", "pin_mode", "cpu_overcommit", "cpupool",
-    NULL
+    "placement", NULL
 };
 static int fn_create_pool(gp_ctx *ctx, const plugin_args *a, json_object **out,
                           plugin_failure *f)
@@ -327,6 +327,9 @@ static int fn_create_pool(gp_ctx *ctx, const plugin_args *a, json_object **out,
         return -1;
     if ((s = arg(a, "pin_mode")) && *s &&
         parse_set(GP_SET_PIN_MODE, "pin_mode", s, (int *)&spec.pin, f))
+        return -1;
+    if ((s = arg(a, "placement")) && *s &&
+        parse_set(GP_SET_PLACEMENT, "placement", s, (int *)&spec.placement, f))
         return -1;
     if ((s = arg(a, "cpu_overcommit")) && *s) {
         char *end;

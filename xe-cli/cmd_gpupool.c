@@ -30,7 +30,7 @@ static const char *const audit_defaults[] = {
 /* Pool parameters pool-param-set changes (gp_pool_set_param). */
 static const char *const pool_rw[] = {
     "name-label", "name-description", "numa-policy", "pin-mode", "cpu-overcommit", "cpupool",
-    NULL
+    "placement", NULL
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -93,6 +93,15 @@ static int parse_pin(xe_call *c, const char *v, gp_pin_mode *out)
     if (parse_set(c, GP_SET_PIN_MODE, v, &i))
         return 1;
     *out = (gp_pin_mode)i;
+    return 0;
+}
+
+static int parse_placement(xe_call *c, const char *v, gp_placement_strategy *out)
+{
+    int i;
+    if (parse_set(c, GP_SET_PLACEMENT, v, &i))
+        return 1;
+    *out = (gp_placement_strategy)i;
     return 0;
 }
 
@@ -210,6 +219,8 @@ static int cmd_pool_create(xe_call *c)
         return 1;
     if ((v = xe_arg_get(c, "pin-mode")) && parse_pin(c, v, &spec.pin))
         return 1;
+    if ((v = xe_arg_get(c, "placement")) && parse_placement(c, v, &spec.placement))
+        return 1;
     if ((v = xe_arg_get(c, "cpu-overcommit")) && parse_overcommit(c, v, &spec.cpu_overcommit))
         return 1;
     if (gp_pool_create_ex(c->ctx, &spec, uuid))
@@ -296,6 +307,7 @@ static int cmd_pool_param_set(xe_call *c)
         const char *k = c->args[i].key, *v = c->args[i].value;
         gp_numa_policy np;
         gp_pin_mode pm;
+        gp_placement_strategy ps;
         double d;
         if (!strcmp(k, "pool") || !strcmp(k, "uuid"))
             continue;
@@ -307,6 +319,7 @@ static int cmd_pool_param_set(xe_call *c)
         }
         if ((!strcmp(k, "numa-policy") && parse_policy(c, v, &np)) ||
             (!strcmp(k, "pin-mode") && parse_pin(c, v, &pm)) ||
+            (!strcmp(k, "placement") && parse_placement(c, v, &ps)) ||
             (!strcmp(k, "cpu-overcommit") && parse_overcommit(c, v, &d)))
             return 1;
         n_set++;
@@ -314,9 +327,9 @@ static int cmd_pool_param_set(xe_call *c)
     if (!n_set) {
         xe_error_set(&c->err, "MISSING_PARAMETER",
                      "pool-param-set needs a <param>=<value> (name-label, name-description, "
-                     "numa-policy, pin-mode, cpu-overcommit, cpupool)");
+                     "numa-policy, pin-mode, cpu-overcommit, cpupool, placement)");
         xe_error_param(&c->err, "param-name", "name-label/name-description/numa-policy/"
-                       "pin-mode/cpu-overcommit/cpupool");
+                       "pin-mode/cpu-overcommit/cpupool/placement");
         return 1;
     }
     /* Address the pool by uuid: a new name-label must not lose it. */
@@ -357,10 +370,42 @@ static int cmd_pool_gpu_remove(xe_call *c)
 
 /* ---- assignments ---------------------------------------------------------- */
 
+/* Append the field moved-vms to r: "<vm-uuid> -> <pci-id> (node N)" of each
+ * VM the assignment moved to make room, "; "-separated, "" when none.
+ * Returns 0, or -1 when out of memory. */
+static int add_moved_vms(gp_record *r, const gp_assignment *moved, size_t n)
+{
+    char *v = strdup("");
+    for (size_t i = 0; v && i < n; i++) {
+        char *nv = NULL;
+        if (asprintf(&nv, "%s%s%s -> %s (node %d)", v, i ? "; " : "", moved[i].vm_uuid,
+                     moved[i].pci_id, moved[i].numa_node) < 0)
+            nv = NULL;
+        free(v);
+        v = nv;
+    }
+    gp_field *nf = v ? realloc(r->fields, (r->n_fields + 1) * sizeof(*nf)) : NULL;
+    if (!nf) {
+        free(v);
+        return -1;
+    }
+    r->fields = nf;
+    nf[r->n_fields].key = strdup("moved-vms");
+    nf[r->n_fields].value = v;
+    if (!nf[r->n_fields].key) {
+        free(v);
+        return -1;
+    }
+    r->n_fields++;
+    return 0;
+}
+
 static int cmd_vm_gpu_assign(xe_call *c)
 {
     gp_assign_args a = { 0 };
     gp_assignment as;
+    gp_assignment *moved = NULL;
+    size_t n_moved = 0;
     gp_record r;
     long long vcpus = 0, mem = 0;
     int rc = 1;
@@ -380,11 +425,11 @@ static int cmd_vm_gpu_assign(xe_call *c)
 
     gp_assignment_init(&as);
     gp_record_init(&r);
-    if (gp_vm_gpu_assign(c->ctx, xe_arg_get(c, "vm"), &a, &as)) {
+    if (gp_vm_gpu_assign_ex(c->ctx, xe_arg_get(c, "vm"), &a, &as, &moved, &n_moved)) {
         xe_fail_ctx(c);
         goto out;
     }
-    if (gp_placement_record(&as, &r)) {
+    if (gp_placement_record(&as, &r) || add_moved_vms(&r, moved, n_moved)) {
         xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
         goto out;
     }
@@ -392,6 +437,7 @@ static int cmd_vm_gpu_assign(xe_call *c)
 out:
     gp_record_dispose(&r);
     gp_assignment_dispose(&as);
+    gp_assignment_list_free(moved, n_moved);
     return rc;
 }
 
@@ -481,10 +527,11 @@ static const struct xe_cmd core_cmds[] = {
       NOKEYS, NOKEYS, XE_CMD_LIST, cmd_host_show },
     { "pool-create",
       "name-label=<name> [name-description=] [numa-policy=required|preferred|socket|legacy] "
-      "[pin-mode=hard|soft|none] [cpu-overcommit=<ratio>] [cpupool=<Xen cpupool>]",
+      "[pin-mode=hard|soft|none] [cpu-overcommit=<ratio>] [cpupool=<Xen cpupool>] "
+      "[placement=pack|spread]",
       "create a GPU pool; prints its uuid",
       KEYS("name-label"), KEYS("name-description", "numa-policy", "pin-mode",
-                               "cpu-overcommit", "cpupool"), 0, cmd_pool_create },
+                               "cpu-overcommit", "cpupool", "placement"), 0, cmd_pool_create },
     { "pool-destroy", "pool=<uuid|name-label>", "destroy an empty pool",
       KEYS("pool|uuid"), NOKEYS, 0, cmd_pool_destroy },
     { "pool-list", "[params=] [<field>=<value> ...]", "list the pools",
@@ -495,7 +542,8 @@ static const struct xe_cmd core_cmds[] = {
       "one parameter of one pool",
       KEYS("pool|uuid", "param-name"), NOKEYS, 0, cmd_pool_param_get },
     { "pool-param-set", "pool=<uuid|name-label> <param>=<value> ...",
-      "set name-label, name-description, numa-policy, pin-mode, cpu-overcommit or cpupool",
+      "set name-label, name-description, numa-policy, pin-mode, cpu-overcommit, cpupool or "
+      "placement",
       KEYS("pool|uuid"), pool_rw, XE_CMD_ANYKEYS, cmd_pool_param_set },
     { "pool-gpu-add", "pool=<uuid|name-label> pci-id=<SBDF>",
       "put a GPU (and its companions) in a pool, assignable through pciback",
@@ -505,7 +553,8 @@ static const struct xe_cmd core_cmds[] = {
       KEYS("pci-id"), KEYS("pool"), 0, cmd_pool_gpu_remove },
     { "vm-gpu-assign",
       "vm=<uuid|name-label> pool=<uuid|name-label> [pci-id=] [vcpus=] [memory=<MiB>]",
-      "give a halted VM a GPU of the pool with NUMA-local vCPUs and memory",
+      "give a halted VM a GPU of the pool with NUMA-local vCPUs and memory (moving halted "
+      "VMs of a required pool when that makes room: moved-vms)",
       KEYS("vm"), KEYS("pool", "pci-id", "vcpus", "memory"), 0, cmd_vm_gpu_assign },
     { "vm-gpu-release", "vm=<uuid|name-label>", "take the GPU back from a halted VM",
       KEYS("vm"), NOKEYS, 0, cmd_vm_gpu_release },

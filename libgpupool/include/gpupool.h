@@ -406,6 +406,31 @@ int gp_numa_policy_parse(const char *s, gp_numa_policy *out);  /* GP_ERR_INVALID
 const char *gp_pin_mode_name(gp_pin_mode m);        /* "hard", "soft", "none" */
 int gp_pin_mode_parse(const char *s, gp_pin_mode *out);
 
+/*
+ * How gp_place() orders the nodes that can take the VM within a locality
+ * tier (docs/placement.md, "Strategies").
+ *  - GP_PLACE_PACK (default): look-ahead best fit.  Prefer the node that
+ *    keeps the most room: the sum, over the nodes that still have a free GPU
+ *    of the pool afterwards, of free vCPU slots x free memory; then the one
+ *    left with the least capacity (free vCPU slots / largest node capacity
+ *    + free memory / largest node memory, after the VM).  Admits more VMs
+ *    before nodes fragment: on the embedded host, 0.97 of the offline
+ *    optimum against 0.91 for spread (tests/bench/bench_quality.c).
+ *  - GP_PLACE_SPREAD: fewest pinned vCPUs, then most free memory (the
+ *    behaviour before strategies existed).
+ */
+typedef enum {
+    GP_PLACE_PACK = 0,
+    GP_PLACE_SPREAD,
+    GP_PLACE_STRATEGY_LAST  /* sentinel */
+} gp_placement_strategy;
+
+/* "pack", "spread"; "unknown" for a value out of range. */
+const char *gp_placement_strategy_name(gp_placement_strategy s);
+/* Parse "pack" / "spread" into *out.  GP_OK, or GP_ERR_INVALID_ARGUMENT
+ * (s NULL or another word; *out unchanged). */
+int gp_placement_strategy_parse(const char *s, gp_placement_strategy *out);
+
 typedef struct {
     char uuid[37];
     char *name_label;
@@ -418,6 +443,8 @@ typedef struct {
     char **gpus;                /* member pci-ids, ascending */
     size_t n_gpus;
     char *created;              /* ISO 8601 UTC */
+    gp_placement_strategy placement; /* node order of gp_vm_gpu_assign in this pool;
+                                        default GP_PLACE_PACK */
 } gp_pool;
 
 void gp_pool_init(gp_pool *p);
@@ -444,9 +471,10 @@ typedef struct {
     const char *cpupool;        /* Xen cpupool name (1..GP_CPUPOOL_NAME_MAX printable
                                    ASCII bytes, no quotes nor backslash); NULL =
                                    GP_CPUPOOL_DEFAULT */
+    gp_placement_strategy placement; /* default GP_PLACE_PACK */
 } gp_pool_spec;
 
-/* Defaults: no name, no description, required, hard, 1.0, Pool-0 (NULL). */
+/* Defaults: no name, no description, required, hard, 1.0, Pool-0 (NULL), pack. */
 void gp_pool_spec_init(gp_pool_spec *spec);
 
 /*
@@ -486,7 +514,8 @@ int gp_pool_get(gp_ctx *ctx, const char *pool, gp_pool *out);
 /*
  * Set one parameter of a pool: "name-label", "name-description",
  * "numa-policy", "pin-mode", "cpu-overcommit", "cpupool" (a Xen cpupool name,
- * as in gp_pool_spec).  A changed policy, pin-mode, overcommit or cpupool
+ * as in gp_pool_spec), "placement" (pack or spread).  A changed policy,
+ * pin-mode, overcommit, cpupool or placement
  * applies to later assignments only (an existing assignment keeps its pCPUs
  * until it is released and assigned again).
  * Errors: GP_ERR_UNKNOWN_POOL, GP_ERR_INVALID_ARGUMENT (unknown param or bad
@@ -597,31 +626,6 @@ typedef struct {
     int memory_node;      /* -1 none */
     bool memory_in_free;  /* true when the host's mem_free already excludes it (live domain) */
 } gp_place_existing;
-
-/*
- * How gp_place() orders the nodes that can take the VM within a locality
- * tier (docs/placement.md, "Strategies").
- *  - GP_PLACE_PACK (default): look-ahead best fit.  Prefer the node that
- *    keeps the most room: the sum, over the nodes that still have a free GPU
- *    of the pool afterwards, of free vCPU slots x free memory; then the one
- *    left with the least capacity (free vCPU slots / largest node capacity
- *    + free memory / largest node memory, after the VM).  Admits more VMs
- *    before nodes fragment: on the embedded host, 0.97 of the offline
- *    optimum against 0.91 for spread (tests/bench/bench_quality.c).
- *  - GP_PLACE_SPREAD: fewest pinned vCPUs, then most free memory (the
- *    behaviour before strategies existed).
- */
-typedef enum {
-    GP_PLACE_PACK = 0,
-    GP_PLACE_SPREAD,
-    GP_PLACE_STRATEGY_LAST  /* sentinel */
-} gp_placement_strategy;
-
-/* "pack", "spread"; "unknown" for a value out of range. */
-const char *gp_placement_strategy_name(gp_placement_strategy s);
-/* Parse "pack" / "spread" into *out.  GP_OK, or GP_ERR_INVALID_ARGUMENT
- * (s NULL or another word; *out unchanged). */
-int gp_placement_strategy_parse(const char *s, gp_placement_strategy *out);
 
 /* What placement needs besides the host. */
 typedef struct {
@@ -795,9 +799,47 @@ typedef struct {
  * GP_ERR_UNKNOWN_GPU, GP_ERR_GPU_NOT_IN_POOL, GP_ERR_GPU_ASSIGNED,
  * GP_ERR_POOL_EMPTY, GP_ERR_NO_PLACEMENT, GP_ERR_GPU_MISSING, GP_ERR_DRIVER,
  * GP_ERR_DB*.  On error nothing changed.
+ *
+ * The node order is the pool's placement (pack or spread).  When the VM
+ * fits nowhere and the pool's numa-policy is required (no pci_id forced),
+ * the other halted VMs of the pool may be moved to make room: see
+ * gp_vm_gpu_assign_ex(), which also names them; this call does the same
+ * moves without returning them (gp_audit_list shows them as
+ * "vm-gpu-replan").
  */
 int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
                      gp_assignment *out);
+
+/*
+ * gp_vm_gpu_assign() that also returns the VMs it moved.
+ *
+ * Re-plan: when gp_place() finds no room (GP_ERR_NO_PLACEMENT), the pool's
+ * numa-policy is required and no pci_id is forced, the assignments of this
+ * pool whose VMs the driver reports halted (never a running, paused or
+ * otherwise live VM, nor one of another pool) are offered to
+ * gp_place_replan() as movable.  If it finds room, in the same transaction:
+ * each moved VM's assignment gets its new GPU (with that GPU's companions),
+ * node, pCPUs, memory node and reason (vCPUs, memory, pin-mode and created
+ * are kept), one audit row "vm-gpu-replan" per moved VM (before and after
+ * as JSON), then the new VM is assigned as usual; the driver records the
+ * moved VMs' boot-time configuration before the new VM's, and a
+ * non-transactional driver's records are restored if anything fails.  If
+ * no room is found even so, GP_ERR_NO_PLACEMENT (re-plan's message, "...
+ * even by moving the N halted VMs") and nothing changed.
+ *
+ *  out          as for gp_vm_gpu_assign() (may be NULL).
+ *  moved_out    may be NULL; on success receives a malloc'ed array of the
+ *               moved VMs' new assignments (ascending pci-id of their old
+ *               GPU, vm_name_label from the driver), NULL when nothing
+ *               moved; free with gp_assignment_list_free(*moved_out,
+ *               *n_moved_out).  NULL on error.
+ *  n_moved_out  may be NULL (then moved_out is not filled); receives the
+ *               count, 0 on error.
+ *
+ * Errors: as gp_vm_gpu_assign().
+ */
+int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
+                        gp_assignment *out, gp_assignment **moved_out, size_t *n_moved_out);
 
 /* Release a halted VM's GPU (the GPU stays in its pool, assignable).
  * Errors: GP_ERR_UNKNOWN_VM, GP_ERR_VM_NOT_HALTED, GP_ERR_VM_NO_GPU,

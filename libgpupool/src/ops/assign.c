@@ -379,6 +379,7 @@ typedef struct {
     gp_numa_policy policy;
     gp_pin_mode pin;
     double overcommit;
+    gp_placement_strategy strategy;  /* the pool's placement */
     char *name_label;
     char *cpupool;               /* Xen cpupool of the pool's VMs */
     char **gpus;                 /* members present on the host */
@@ -386,6 +387,8 @@ typedef struct {
     gp_place_existing *existing; /* every assignment on the host */
     int **existing_pcpus;
     char **existing_pci;
+    char **existing_vm;          /* vm_uuid of each existing assignment */
+    char **existing_pool;        /* pool_uuid of each */
     size_t n_existing;
 } place_inputs;
 
@@ -397,9 +400,13 @@ static void place_inputs_dispose(place_inputs *pi)
     for (size_t i = 0; i < pi->n_existing; i++) {
         free(pi->existing_pcpus[i]);
         free(pi->existing_pci[i]);
+        free(pi->existing_vm[i]);
+        free(pi->existing_pool[i]);
     }
     free(pi->existing_pcpus);
     free(pi->existing_pci);
+    free(pi->existing_vm);
+    free(pi->existing_pool);
     free(pi->existing);
     memset(pi, 0, sizeof(*pi));
 }
@@ -411,7 +418,7 @@ static int place_inputs_load_pool(gp_ctx *ctx, const char *pool_uuid, place_inpu
     int rc;
 
     rc = gp_store_prepare(&ctx->store, "SELECT numa_policy, pin_mode, cpu_overcommit, name_label,"
-                          " cpupool FROM pools WHERE uuid = ?1", &st);
+                          " cpupool, placement FROM pools WHERE uuid = ?1", &st);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, pool_uuid, -1, SQLITE_STATIC);
@@ -422,8 +429,10 @@ static int place_inputs_load_pool(gp_ctx *ctx, const char *pool_uuid, place_inpu
         goto out;
     }
     if (gp_numa_policy_parse((const char *)sqlite3_column_text(st, 0), &pi->policy) ||
-        gp_pin_mode_parse((const char *)sqlite3_column_text(st, 1), &pi->pin)) {
-        rc = GP_ERR(ctx, GP_ERR_DB, "pool %s has an unreadable policy or pin-mode", pool_uuid);
+        gp_pin_mode_parse((const char *)sqlite3_column_text(st, 1), &pi->pin) ||
+        gp_placement_strategy_parse((const char *)sqlite3_column_text(st, 5), &pi->strategy)) {
+        rc = GP_ERR(ctx, GP_ERR_DB, "pool %s has an unreadable policy, pin-mode or placement",
+                    pool_uuid);
         goto out;
     }
     pi->overcommit = sqlite3_column_double(st, 2);
@@ -470,7 +479,7 @@ out:
 }
 
 /* One assignment row (vm_uuid, pci_id, numa_node, pcpus, vcpus,
- * memory_mib, memory_node) appended to pi->existing; whatever was
+ * memory_mib, memory_node, pool_uuid) appended to pi->existing; whatever was
  * allocated stays in pi for place_inputs_dispose. */
 static int place_inputs_add_existing(gp_ctx *ctx, sqlite3_stmt *st, const gp_vm *live,
                                      size_t n_live, place_inputs *pi)
@@ -485,14 +494,22 @@ static int place_inputs_add_existing(gp_ctx *ctx, sqlite3_stmt *st, const gp_vm 
     char **nc = realloc(pi->existing_pci, (k + 1) * sizeof(*nc));
     if (nc)
         pi->existing_pci = nc;
-    if (!ne || !np || !nc)
+    char **nv = realloc(pi->existing_vm, (k + 1) * sizeof(*nv));
+    if (nv)
+        pi->existing_vm = nv;
+    char **nq = realloc(pi->existing_pool, (k + 1) * sizeof(*nq));
+    if (nq)
+        pi->existing_pool = nq;
+    if (!ne || !np || !nc || !nv || !nq)
         return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     gp_place_existing *e = &pi->existing[k];
     memset(e, 0, sizeof(*e));
     pi->existing_pcpus[k] = NULL;
     pi->existing_pci[k] = gp_strdup((const char *)sqlite3_column_text(st, 1));
+    pi->existing_vm[k] = gp_strdup((const char *)sqlite3_column_text(st, 0));
+    pi->existing_pool[k] = gp_strdup((const char *)sqlite3_column_text(st, 7));
     pi->n_existing++;
-    if (!pi->existing_pci[k])
+    if (!pi->existing_pci[k] || !pi->existing_vm[k] || !pi->existing_pool[k])
         return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     if (gp_cpulist_parse((const char *)sqlite3_column_text(st, 3), &pi->existing_pcpus[k],
                          &np_n))
@@ -524,7 +541,7 @@ static int place_inputs_load_existing(gp_ctx *ctx, const gp_vm *live, size_t n_l
     int rc;
 
     rc = gp_store_prepare(&ctx->store, "SELECT vm_uuid, pci_id, numa_node, pcpus, vcpus, memory_mib,"
-                          " memory_node FROM assignments ORDER BY pci_id", &st);
+                          " memory_node, pool_uuid FROM assignments ORDER BY pci_id", &st);
     if (rc)
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -641,6 +658,14 @@ typedef struct {
     gp_assignment a;              /* the decision, as recorded */
     bool rollback;                /* a failure rolls the transaction back */
     bool need_undo;               /* ... and undoes the driver's boot record */
+    /* Re-plan (numa-policy required, no room without moving halted VMs). */
+    bool *movable;                /* pi.n_existing flags for gp_place_replan */
+    char **movable_names;         /* name-label of each movable VM (or NULL) */
+    gp_replan rp;                 /* the moves; rp.vm moved into pl */
+    gp_assignment *moved_old;     /* moved VMs' assignments before, n_moved */
+    gp_assignment *moved;         /* ... and after */
+    size_t n_moved;
+    size_t n_moved_recorded;      /* boot records re-written: undone on failure */
 } assign_op;
 
 static void assign_op_init(assign_op *op, const gp_assign_args *args)
@@ -650,10 +675,17 @@ static void assign_op_init(assign_op *op, const gp_assign_args *args)
     gp_vm_init(&op->v);
     gp_assignment_init(&op->a);
     gp_placement_init(&op->pl);
+    gp_replan_init(&op->rp);
 }
 
 static void assign_op_dispose(assign_op *op)
 {
+    if (op->movable_names)
+        gp_strv_free(op->movable_names, op->pi.n_existing);
+    free(op->movable);
+    gp_replan_dispose(&op->rp);
+    gp_assignment_list_free(op->moved_old, op->n_moved);
+    gp_assignment_list_free(op->moved, op->n_moved);
     place_inputs_dispose(&op->pi);
     gp_placement_dispose(&op->pl);
     gp_assignment_dispose(&op->a);
@@ -844,6 +876,7 @@ static int assign_build_request(gp_ctx *ctx, assign_op *op)
     req->vm_vcpus = op->args->vcpus ? op->args->vcpus : op->v.vcpus;
     req->vm_memory_mib = op->args->memory_mib ? op->args->memory_mib : op->v.memory_mib;
     req->force_pci_id = op->args->pci_id ? op->canon : NULL;
+    req->strategy = op->pi.strategy;
     rc = assign_limit_to_cpupool(ctx, op);
     if (rc)
         return rc;
@@ -861,7 +894,7 @@ static int assign_build_request(gp_ctx *ctx, assign_op *op)
 
 /* Place the VM (gp_place) into op->pl; on failure placement's error with
  * the VM and pool as params; leaves op->pl for op's dispose. */
-static int assign_place(gp_ctx *ctx, assign_op *op)
+static int assign_place_once(gp_ctx *ctx, assign_op *op)
 {
     gp_error_info perr;
     int rc;
@@ -877,6 +910,212 @@ static int assign_place(gp_ctx *ctx, assign_op *op)
     }
     gp_error_info_dispose(&perr);
     return rc;
+}
+
+/* Mark the assignments of this pool whose VM the driver reports halted as
+ * movable (op->movable, op->movable_names); *n counts them.  A VM the
+ * driver cannot find, or that is running, paused or in any other state,
+ * stays put.  Keeps ctx->err as it was; fails only for lack of memory. */
+static int assign_find_movable(gp_ctx *ctx, assign_op *op, size_t *n)
+{
+    const place_inputs *pi = &op->pi;
+    gp_error_info saved;
+
+    *n = 0;
+    if (!pi->n_existing)
+        return GP_OK;
+    op->movable = calloc(pi->n_existing, sizeof(*op->movable));
+    op->movable_names = calloc(pi->n_existing, sizeof(*op->movable_names));
+    if (!op->movable || !op->movable_names)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    gp_error_info_init(&saved);
+    gp_err_copy(&saved, ctx->err);
+    for (size_t i = 0; i < pi->n_existing; i++) {
+        gp_vm v;
+        if (strcmp(pi->existing_pool[i], op->a.pool_uuid) || pi->existing[i].memory_in_free)
+            continue;
+        gp_vm_init(&v);
+        if (gp_ctx_vm_get(ctx, pi->existing_vm[i], &v) == GP_OK && v.state == GP_VM_HALTED) {
+            op->movable[i] = true;
+            op->movable_names[i] = v.name_label;
+            v.name_label = NULL;
+            (*n)++;
+        }
+        gp_vm_dispose(&v);
+    }
+    gp_err_copy(ctx->err, &saved);
+    gp_error_info_dispose(&saved);
+    return GP_OK;
+}
+
+/* gp_place() found no room: under numa-policy required, without a forced
+ * GPU, ask gp_place_replan() to move halted VMs of the pool.  Success
+ * leaves the moves in op->rp and the new VM's placement in op->pl; a
+ * refusal keeps placement's error when nothing could move, else re-plan's
+ * ("... even by moving the N halted VMs"), with the VM and pool as params. */
+static int assign_replan(gp_ctx *ctx, assign_op *op)
+{
+    gp_error_info perr;
+    size_t n_movable;
+    int rc;
+
+    if (op->pi.policy != GP_NUMA_REQUIRED || op->req.force_pci_id)
+        return GP_ERR_NO_PLACEMENT;
+    rc = assign_find_movable(ctx, op, &n_movable);
+    if (rc)
+        return rc;
+    if (!n_movable)
+        return GP_ERR_NO_PLACEMENT;
+    gp_error_info_init(&perr);
+    rc = gp_place_replan(op->host, &op->req, op->movable, 0, &op->rp, &perr);
+    if (rc) {
+        gp_err_copy(ctx->err, &perr);
+        if (ctx->err->code == GP_OK)
+            GP_ERR(ctx, rc, "placement failed");
+        GP_PARAM(ctx, "vm", "%s", op->v.uuid);
+        GP_PARAM(ctx, "pool", "%s", op->a.pool_uuid);
+    } else {
+        gp_err_clear(ctx->err);
+        gp_placement_dispose(&op->pl);
+        op->pl = op->rp.vm;
+        gp_placement_init(&op->rp.vm);
+    }
+    gp_error_info_dispose(&perr);
+    return rc;
+}
+
+/* Place the VM into op->pl, re-planning halted VMs of the pool when there is
+ * no room otherwise (assign_replan); leaves op->pl and op->rp for op's
+ * dispose. */
+static int assign_place(gp_ctx *ctx, assign_op *op)
+{
+    int rc = assign_place_once(ctx, op);
+    if (rc != GP_ERR_NO_PLACEMENT)
+        return rc;
+    return assign_replan(ctx, op);
+}
+
+/* The assignment of a moved VM: old with the GPU, node, pCPUs, memory node
+ * and reason of its new placement pl (pCPUs and reason moved out of pl),
+ * the companions of its new GPU, created kept. */
+static int moved_assignment(gp_ctx *ctx, const gp_assignment *old, gp_placement *pl,
+                            gp_assignment *a)
+{
+    snprintf(a->vm_uuid, sizeof(a->vm_uuid), "%s", old->vm_uuid);
+    snprintf(a->pool_uuid, sizeof(a->pool_uuid), "%s", old->pool_uuid);
+    snprintf(a->pci_id, sizeof(a->pci_id), "%s", pl->pci_id);
+    a->vm_name_label = old->vm_name_label ? gp_strdup(old->vm_name_label) : NULL;
+    a->pool_name_label = gp_strdup(old->pool_name_label ? old->pool_name_label : "");
+    a->created = gp_strdup(old->created);
+    a->numa_node = pl->node;
+    a->pcpus = pl->pcpus;
+    a->n_pcpus = pl->n_pcpus;
+    pl->pcpus = NULL;
+    pl->n_pcpus = 0;
+    a->memory_node = pl->memory_node;
+    a->reason = pl->reason;
+    pl->reason = NULL;
+    a->pin_mode = old->pin_mode;
+    a->vcpus = old->vcpus;
+    a->memory_mib = old->memory_mib;
+    gp_assignment_memory_certainty(ctx->drv.ops, a);
+    if ((old->vm_name_label && !a->vm_name_label) || !a->pool_name_label || !a->created)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    return load_companions(ctx, a->pci_id, &a->companions, &a->n_companions);
+}
+
+/* Audit row "vm-gpu-replan" of one moved VM (before and after as JSON). */
+static int replan_audit(gp_ctx *ctx, const gp_assignment *before, const gp_assignment *after)
+{
+    char *b = assignment_json(before), *a = assignment_json(after);
+    int rc = b && a ? gp_store_audit(&ctx->store, "vm-gpu-replan", after->vm_uuid, b, a)
+                    : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    free(b);
+    free(a);
+    return rc;
+}
+
+/* Apply op->rp's moves in the database, inside the transaction: read each
+ * moved VM's row into op->moved_old, make op->moved, rewrite the rows (all
+ * deleted first, then inserted: moved VMs may swap GPUs, and pci_id is
+ * UNIQUE) and write one audit row per move.  Nothing when nothing moves. */
+static int assign_apply_moves(gp_ctx *ctx, assign_op *op)
+{
+    size_t n = op->rp.n_moves;
+    int rc;
+
+    if (!n)
+        return GP_OK;
+    op->moved_old = calloc(n, sizeof(*op->moved_old));
+    op->moved = calloc(n, sizeof(*op->moved));
+    if (!op->moved_old || !op->moved)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        gp_assignment_init(&op->moved_old[k]);
+        gp_assignment_init(&op->moved[k]);
+    }
+    op->n_moved = n;
+    for (size_t k = 0; k < n; k++) {
+        size_t idx = op->rp.moves[k].existing;
+        const char *vm = op->pi.existing_vm[idx];
+        gp_assignment *as = NULL;
+        size_t na = 0;
+        rc = assignments_read(ctx, vm, &as, &na);
+        if (rc)
+            return rc;
+        if (na != 1) {
+            gp_assignment_list_free(as, na);
+            rc = GP_ERR(ctx, GP_ERR_DB, "the assignment of VM %s to move is gone", vm);
+            GP_PARAM(ctx, "vm", "%s", vm);
+            return rc;
+        }
+        take_one(as, na, &op->moved_old[k]);
+        if (op->movable_names[idx]) {
+            op->moved_old[k].vm_name_label = op->movable_names[idx];
+            op->movable_names[idx] = NULL;
+        }
+        rc = moved_assignment(ctx, &op->moved_old[k], &op->rp.moves[k].placement,
+                              &op->moved[k]);
+        if (rc)
+            return rc;
+    }
+    for (size_t k = 0; k < n; k++) {
+        rc = gp_store_exec(&ctx->store, "moving an assignment",
+                           "DELETE FROM assignments WHERE vm_uuid = ?1", 1, op->moved[k].vm_uuid);
+        if (rc)
+            return rc;
+    }
+    for (size_t k = 0; k < n; k++) {
+        rc = insert_assignment(ctx, &op->moved[k]);
+        if (rc)
+            return rc;
+        rc = replan_audit(ctx, &op->moved_old[k], &op->moved[k]);
+        if (rc)
+            return rc;
+    }
+    return GP_OK;
+}
+
+/* Driver: record each moved VM's new boot-time GPU and affinity; for a
+ * non-transactional driver each attempted record is undone on failure
+ * (op->n_moved_recorded). */
+static int assign_record_moves(gp_ctx *ctx, assign_op *op)
+{
+    for (size_t k = 0; k < op->n_moved; k++) {
+        gp_boot_config bc;
+        int rc;
+        boot_config_of(&op->moved[k], &bc);
+        rc = op->drv->vm_record_boot(&ctx->drv, op->moved[k].vm_uuid, &bc);
+        if (!ctx->drv_entry->transactional)
+            op->n_moved_recorded = k + 1;
+        if (rc) {
+            if (ctx->err->code == GP_OK)
+                GP_ERR(ctx, rc, "driver %s could not record the boot configuration of VM %s",
+                       GP_CTX_DRIVER_NAME(ctx), op->moved[k].vm_uuid);
+            return rc;
+        }
+    }
+    return GP_OK;
 }
 
 /* Make op->a from the decision (moving names, pCPUs and reason out of op),
@@ -948,15 +1187,30 @@ static void assign_undo(gp_ctx *ctx, assign_op *op)
     gp_store_rollback(&ctx->store);
     if (op->need_undo)
         undo_record_boot(ctx, op->drv, op->a.vm_uuid, NULL);
+    for (size_t k = 0; k < op->n_moved_recorded; k++) {
+        gp_boot_config bc;
+        boot_config_of(&op->moved_old[k], &bc);
+        undo_record_boot(ctx, op->drv, op->moved_old[k].vm_uuid, &bc);
+    }
 }
 
 int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
                      gp_assignment *out)
 {
+    return gp_vm_gpu_assign_ex(ctx, vm, args, out, NULL, NULL);
+}
+
+int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
+                        gp_assignment *out, gp_assignment **moved_out, size_t *n_moved_out)
+{
     static const gp_assign_args no_args;
     assign_op op;
     int rc;
 
+    if (moved_out)
+        *moved_out = NULL;
+    if (n_moved_out)
+        *n_moved_out = 0;
     assign_op_init(&op, args ? args : &no_args);
     gp_err_clear(ctx->err);
     rc = assign_check_args(ctx, vm, &op);
@@ -991,6 +1245,9 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     rc = assign_place(ctx, &op);
     if (rc)
         goto out;
+    rc = assign_apply_moves(ctx, &op);
+    if (rc)
+        goto out;
     rc = assign_fill(ctx, &op);
     if (rc)
         goto out;
@@ -1000,6 +1257,9 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     rc = assign_audit(ctx, &op.a);
     if (rc)
         goto out;
+    rc = assign_record_moves(ctx, &op);
+    if (rc)
+        goto out;
     rc = assign_record_boot(ctx, &op);
     if (rc)
         goto out;
@@ -1007,10 +1267,16 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     if (rc)
         goto out;
     op.need_undo = false;
+    op.n_moved_recorded = 0;
     if (out) {
         gp_assignment_dispose(out);
         *out = op.a;
         gp_assignment_init(&op.a);
+    }
+    if (moved_out && n_moved_out) {
+        *moved_out = op.moved;
+        *n_moved_out = op.n_moved;
+        op.moved = NULL;
     }
 out:
     if (rc && op.rollback)

@@ -44,7 +44,7 @@ void gp_pool_list_free(gp_pool *pools, size_t n)
 
 #define POOL_SELECT                                                                   \
     "SELECT p.uuid, p.name_label, p.name_description, p.numa_policy, p.pin_mode,"     \
-    " p.cpu_overcommit, p.created, m.pci_id, p.cpupool"                               \
+    " p.cpu_overcommit, p.created, m.pci_id, p.cpupool, p.placement"                  \
     " FROM pools p LEFT JOIN pool_members m ON m.pool_uuid = p.uuid"
 
 /* Read rows of POOL_SELECT (grouped by pool, members ascending) into a list. */
@@ -71,8 +71,11 @@ static int pools_from_rows(gp_ctx *ctx, sqlite3_stmt *st, gp_pool **out, size_t 
                 goto nomem;
             if (gp_numa_policy_parse((const char *)sqlite3_column_text(st, 3),
                                      &p->numa_policy) ||
-                gp_pin_mode_parse((const char *)sqlite3_column_text(st, 4), &p->pin_mode)) {
-                rc = GP_ERR(ctx, GP_ERR_DB, "pool %s has an unreadable policy or pin-mode",
+                gp_pin_mode_parse((const char *)sqlite3_column_text(st, 4), &p->pin_mode) ||
+                gp_placement_strategy_parse((const char *)sqlite3_column_text(st, 9),
+                                            &p->placement)) {
+                rc = GP_ERR(ctx, GP_ERR_DB,
+                            "pool %s has an unreadable policy, pin-mode or placement",
                             p->uuid);
                 GP_PARAM(ctx, "pool", "%s", p->uuid);
                 goto out;
@@ -176,6 +179,8 @@ static char *pool_json(const void *obj)
     json_object_object_add(o, "cpu_overcommit", json_object_new_double(p->cpu_overcommit));
     json_object_object_add(o, "cpupool",
                            json_object_new_string(p->cpupool ? p->cpupool : GP_CPUPOOL_DEFAULT));
+    json_object_object_add(o, "placement",
+                           json_object_new_string(gp_placement_strategy_name(p->placement)));
     for (size_t i = 0; i < p->n_gpus; i++)
         json_object_array_add(g, json_object_new_string(p->gpus[i]));
     json_object_object_add(o, "gpus", g);
@@ -283,7 +288,7 @@ int gp_pool_create(gp_ctx *ctx, const char *name_label, const char *description,
     return gp_pool_create_ex(ctx, &spec, uuid_out);
 }
 
-/* Check a pool spec: name-label, policy, pin-mode, overcommit and cpupool
+/* Check a pool spec: name-label, policy, pin-mode, placement, overcommit and cpupool
  * (*cpupool: the spec's or the default); leaves nothing. */
 static int pool_spec_check(gp_ctx *ctx, const gp_pool_spec *spec, const char **cpupool)
 {
@@ -304,6 +309,11 @@ static int pool_spec_check(gp_ctx *ctx, const gp_pool_spec *spec, const char **c
         snprintf(v, sizeof(v), "%d", (int)spec->pin);
         return gp_set_parse(GP_SET_PIN_MODE, NULL, v, ctx->err);
     }
+    if ((unsigned)spec->placement >= GP_PLACE_STRATEGY_LAST) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", (int)spec->placement);
+        return gp_set_parse(GP_SET_PLACEMENT, NULL, v, ctx->err);
+    }
     snprintf(oc, sizeof(oc), "%g", spec->cpu_overcommit);
     rc = check_overcommit(ctx, spec->cpu_overcommit, oc);
     if (rc)
@@ -323,8 +333,8 @@ static int pool_insert(gp_ctx *ctx, const gp_pool_spec *spec, const char *cpupoo
     gp_uuid_generate(uuid);
     gp_now_iso(now);
     rc = gp_store_prepare(&ctx->store, "INSERT INTO pools(uuid, name_label, name_description,"
-                          " numa_policy, pin_mode, cpu_overcommit, created, cpupool)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st);
+                          " numa_policy, pin_mode, cpu_overcommit, created, cpupool, placement)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &st);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
@@ -335,6 +345,7 @@ static int pool_insert(gp_ctx *ctx, const gp_pool_spec *spec, const char *cpupoo
     sqlite3_bind_double(st, 6, spec->cpu_overcommit);
     sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, cpupool, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, gp_placement_strategy_name(spec->placement), -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "creating a pool");
     sqlite3_finalize(st);
@@ -433,6 +444,7 @@ static int pool_param_column(gp_ctx *ctx, const char *param, const char *value,
         { "pin-mode", "pin_mode" },
         { "cpu-overcommit", "cpu_overcommit" },
         { "cpupool", "cpupool" },
+        { "placement", "placement" },
     };
     int rc;
 
@@ -443,7 +455,7 @@ static int pool_param_column(gp_ctx *ctx, const char *param, const char *value,
     if (!*column) {
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
                     "unknown pool parameter '%s' (name-label, name-description, numa-policy,"
-                    " pin-mode, cpu-overcommit, cpupool)", param ? param : "");
+                    " pin-mode, cpu-overcommit, cpupool, placement)", param ? param : "");
         GP_PARAM(ctx, "param", "%s", param ? param : "");
         return rc;
     }
@@ -478,6 +490,9 @@ static int pool_param_check_value(gp_ctx *ctx, const char *param, const char *va
         rc = check_overcommit(ctx, *oc, value);
     } else if (!strcmp(param, "cpupool")) {
         rc = check_cpupool(ctx, value);
+    } else if (!strcmp(param, "placement")) {
+        rc = gp_set_parse(GP_SET_PLACEMENT, NULL, value, ctx->err);
+        rc = rc < 0 ? rc : GP_OK;
     } else {
         rc = GP_OK;
     }

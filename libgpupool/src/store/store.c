@@ -129,6 +129,15 @@ static const char *const migrations[] = {
     "DROP TABLE pools;"
     "ALTER TABLE pools_v3 RENAME TO pools;"
     "ALTER TABLE assignments_v3 RENAME TO assignments;",
+    /* 3 -> 4: a pool's placement strategy (gp_placement_strategy), filled
+     * from core/enum.c like the other value tables; existing pools keep
+     * pack, the default.  sqlite refuses ADD COLUMN of a REFERENCES column
+     * with a non-NULL default only while foreign keys are on; migrate()
+     * runs with them off and foreign_key_check runs after the value tables
+     * are filled, so no rebuild of pools is needed. */
+    "CREATE TABLE placement_strategies (name TEXT PRIMARY KEY NOT NULL);"
+    "ALTER TABLE pools ADD COLUMN placement TEXT NOT NULL DEFAULT 'pack'"
+    "  REFERENCES placement_strategies(name);",
 };
 
 int gp_store_schema_version(void)
@@ -257,6 +266,7 @@ static const struct {
     { "numa_policies", gp_numa_policy_names, &gp_numa_policy_count },
     { "pin_modes", gp_pin_mode_names, &gp_pin_mode_count },
     { "vm_states", gp_vm_state_names, &gp_vm_state_count },
+    { "placement_strategies", gp_placement_strategy_names, &gp_placement_strategy_count },
 };
 
 /* Insert the names of every enum table missing from its value table (in the
@@ -289,7 +299,8 @@ static bool value_tables_current(gp_store *ctx)
     sqlite3_stmt *st = NULL;
     bool ok = false;
     if (sqlite3_prepare_v2(ctx->db, "SELECT (SELECT count(*) FROM numa_policies),"
-                           " (SELECT count(*) FROM pin_modes), (SELECT count(*) FROM vm_states)",
+                           " (SELECT count(*) FROM pin_modes), (SELECT count(*) FROM vm_states),"
+                           " (SELECT count(*) FROM placement_strategies)",
                            -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         ok = true;
         for (size_t t = 0; t < GP_ARRAY_SIZE(value_tables); t++)
