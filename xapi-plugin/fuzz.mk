@@ -15,7 +15,7 @@ CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I$(TOP)/libgpupool/include -I$(TOP)/l
 # The parser and what it needs; nothing else of the library.
 SRCS   := fuzz_methodcall.c $(TOP)/libgpupool/src/rpc/xmlrpc.c $(TOP)/libgpupool/src/core/error.c \
           $(TOP)/libgpupool/src/core/util.c
-LIBS   := $(shell pkg-config --libs libxml-2.0)
+LIBS   := $(shell pkg-config --libs libxml-2.0 json-c)
 
 .PHONY: fuzz
 fuzz: $(OUT)/fuzz_methodcall
