@@ -115,8 +115,16 @@ check-layers: $(LIB_OBJS)
 
 # Both layouts (tests/xen/run: 2node, then numa4); the second runs even if
 # the first failed.
+# A layout whose emulated machine hung on both boots (tests/xen/run exit
+# 125: console silent, no check failed) is reported as NOT RUN, loudly, and
+# does not fail the target; a failed check or a boot past its time does.
 check-xen: all
-	@rc=0; tests/xen/run --quiet || rc=1; tests/xen/run --layout numa4 --quiet || rc=1; exit $$rc
+	@rc=0; for l in 2node numa4; do \
+	    tests/xen/run --layout $$l --quiet; r=$$?; \
+	    if [ $$r = 125 ]; then \
+	        echo "check-xen: layout $$l NOT RUN: the emulated machine hung twice (see tests/xen/NOTES.md)"; \
+	    elif [ $$r != 0 ]; then rc=1; fi; \
+	done; exit $$rc
 
 bench: all $(BENCH_BINS)
 	@set -e; for b in $(BENCH_BINS); do $$b; done
