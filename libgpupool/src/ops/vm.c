@@ -176,15 +176,20 @@ int gp_ctx_vm_get(gp_ctx *ctx, const char *vm, gp_vm *out)
      * assignment, if it has one. */
     if (rc == GP_OK && out->state == GP_VM_HALTED && out->vcpus == 0 &&
         ctx->drv_entry->halted_by_uuid) {
-        known_vm *k = NULL;
-        size_t nk = 0;
-        rc = known_vms(ctx, &k, &nk);
-        for (size_t i = 0; rc == GP_OK && i < nk; i++)
-            if (!strcasecmp(k[i].uuid, out->uuid)) {
-                out->vcpus = k[i].vcpus;
-                out->memory_mib = k[i].memory_mib;
+        sqlite3_stmt *st = NULL;
+        rc = gp_store_prepare(&ctx->store, "SELECT vcpus, memory_mib FROM assignments"
+                                           " WHERE lower(vm_uuid) = lower(?1)", &st);
+        if (rc == GP_OK) {
+            sqlite3_bind_text(st, 1, out->uuid, -1, SQLITE_STATIC);
+            int s = sqlite3_step(st);
+            if (s == SQLITE_ROW) {
+                out->vcpus = sqlite3_column_int(st, 0);
+                out->memory_mib = (uint64_t)sqlite3_column_int64(st, 1);
+            } else if (s != SQLITE_DONE) {
+                rc = gp_store_error(&ctx->store, s, "reading assignments");
             }
-        free(k);
+        }
+        sqlite3_finalize(st);
     }
     return rc;
 }
