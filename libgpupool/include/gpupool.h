@@ -91,6 +91,12 @@ typedef enum {
     GP_ERR_NO_PASSTHROUGH = -31,   /* PASSTHROUGH_UNAVAILABLE: no IOMMU / directio */
     GP_ERR_VM_STARTED = -32,       /* VM_ALREADY_RAN: boot-prepare on a domain that ran */
     GP_ERR_GPU_MISSING = -33,      /* GPU_MISSING: a pool member no longer on the host */
+    GP_ERR_IN_PROGRESS = -34,      /* OPERATION_IN_PROGRESS: another gpupool call is writing
+                                      this VM or GPU into xapi (intent journal) */
+    GP_ERR_WRONG_HOST = -35,       /* VM_ON_OTHER_HOST: resident on, bound to, or with local
+                                      disks on another host of the XCP-ng pool */
+    GP_ERR_VM_UNSUITABLE = -36,    /* VM_NOT_SUITABLE: a template, snapshot, control domain
+                                      or PV/PVH guest cannot take a passthrough GPU */
 } gp_error;
 
 /* Stable upper-case name of an error code, e.g. "VM_NOT_HALTED".  Static

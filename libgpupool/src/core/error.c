@@ -45,6 +45,9 @@ static const struct {
     { GP_ERR_NO_PASSTHROUGH, "PASSTHROUGH_UNAVAILABLE" },
     { GP_ERR_VM_STARTED, "VM_ALREADY_RAN" },
     { GP_ERR_GPU_MISSING, "GPU_MISSING" },
+    { GP_ERR_IN_PROGRESS, "OPERATION_IN_PROGRESS" },
+    { GP_ERR_WRONG_HOST, "VM_ON_OTHER_HOST" },
+    { GP_ERR_VM_UNSUITABLE, "VM_NOT_SUITABLE" },
 };
 
 const char *gp_error_name(int err)

@@ -35,10 +35,10 @@ static bool xen_probe(const gp_config *cfg)
 /* A new driver: its file in drivers/ and one line here (its ops declared
  * here too when nothing else names them). */
 const gp_driver_entry gp_drivers[] = {
-    /* name    probe            ops              transactional libxl  by uuid */
-    { "xapi", gp_xapi_present, &gp_driver_xapi, false,        true,  false },
-    { "xen",  xen_probe,       XEN_OPS,         false,        true,  true },
-    { "sim",  NULL,            &gp_driver_sim,  true,         false, false },
+    /* name    probe            ops              transactional libxl  by uuid journaled */
+    { "xapi", gp_xapi_present, &gp_driver_xapi, false,        true,  false,  true },
+    { "xen",  xen_probe,       XEN_OPS,         false,        true,  true,   false },
+    { "sim",  NULL,            &gp_driver_sim,  true,         false, false,  false },
 };
 const size_t gp_drivers_count = GP_ARRAY_SIZE(gp_drivers);
 

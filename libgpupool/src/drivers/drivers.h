@@ -91,6 +91,9 @@ typedef struct {
     /* Halted VMs are known only by uuid: their vCPUs and memory come from
      * gpupool's assignments (plain Xen). */
     bool halted_by_uuid;
+    /* The driver writes into another database (xapi's): changes go through
+     * the intent journal (ops/journal.c) instead of one sqlite transaction. */
+    bool journaled;
 } gp_driver_entry;
 
 /* The methods table in probe order (xapi, xen, sim: the last is the
@@ -140,6 +143,56 @@ GP_HIDDEN int gp_xapi_drv_dom0_status(gp_drv *d, const char *pci_id, char **stat
 GP_HIDDEN int gp_xapi_drv_vm_records(gp_drv *d, struct gp_xr_value *all, const char **host_ref);
 /* A VM record of a guest (not a template, snapshot or the control domain). */
 GP_HIDDEN bool gp_xapi_rec_is_guest(const struct gp_xr_value *rec);
+/* Can the VM (uuid) take a GPU of this host?  From VM.get_record and its
+ * VBD -> VDI -> SR -> PBD chain.  Errors: GP_ERR_VM_UNSUITABLE (template,
+ * snapshot, control domain, domain_type pv/pvh/pv_in_pvh: params vm and
+ * kind or domain-type), GP_ERR_WRONG_HOST (resident on, affinity to, or a
+ * disk on a non-shared SR of another host: params vm, host = its
+ * name-label), GP_ERR_UNKNOWN_VM, GP_ERR_DRIVER, GP_ERR_TIMEOUT. */
+GP_HIDDEN int gp_xapi_drv_vm_suitable(gp_drv *d, const char *vm_uuid);
+/* One PCI function of this host that xapi gives to a VM outside gpupool's
+ * database: named in the other-config:pci of a VM that may run here, or
+ * under a VGPU resident (or scheduled) on a PGPU of this host. */
+typedef struct {
+    char pci_id[GP_PCI_ID_LEN];
+    char vm_uuid[37];
+    char *how;                  /* one line for messages */
+} gp_xapi_held;
+/* Every such function (VM.get_all_records, VGPU.get_all_records,
+ * PGPU.get_all_records); *out caller frees with gp_xapi_held_free.
+ * Errors: GP_ERR_DRIVER, GP_ERR_TIMEOUT, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_xapi_drv_held(gp_drv *d, gp_xapi_held **out, size_t *n_out);
+GP_HIDDEN void gp_xapi_held_free(gp_xapi_held *h, size_t n);
+/* This host's Host.guest_VCPUs_params:mask ("0,1,2"), NULL when unset;
+ * xapi intersects every guest vCPU mask with it (xapi_xenops.ml).
+ * *mask caller frees.  Errors: GP_ERR_DRIVER, GP_ERR_TIMEOUT. */
+GP_HIDDEN int gp_xapi_drv_host_mask(gp_drv *d, char **mask);
+/* The xapi user behind the session (auth_user_name, following
+ * session.parent of forwarded calls), "root (local superuser)" for a local
+ * root session, NULL when xapi tells nothing.  *user caller frees.  Never
+ * fails (GP_OK): the audit log falls back to the process caller. */
+GP_HIDDEN int gp_xapi_drv_user(gp_drv *d, char **user);
+/* What xapi holds of gpupool's binding of one VM (markers, values, blocks),
+ * for drift, recovery and the vm-pre-start check. */
+typedef struct {
+    bool ours;                  /* markers present and gpupool:vm is this VM */
+    char *clone_of;             /* gpupool:vm of another VM (copied by VM.clone) */
+    char *bound_host;           /* gpupool:host (host uuid) */
+    char *this_host;            /* the uuid of the host answering */
+    char *pci, *mark_pci;       /* other-config:pci, gpupool:pci */
+    char *mask, *mark_mask;     /* VCPUs_params:mask, gpupool:mask */
+    bool affinity_set, affinity_ours;
+    bool blocked_by_us;         /* start/start_on blocked by a gpupool write */
+    gp_vm_state state;
+    char *resident_host;        /* uuid of the host it runs on, NULL */
+} gp_xapi_binding;
+/* Errors: GP_ERR_UNKNOWN_VM, GP_ERR_DRIVER, GP_ERR_TIMEOUT, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_xapi_drv_vm_binding(gp_drv *d, const char *vm_uuid, gp_xapi_binding *b);
+GP_HIDDEN void gp_xapi_binding_dispose(gp_xapi_binding *b);
+/* The canonical pci-ids named in an other-config:pci value (entries that do
+ * not scan are skipped, as xapi skips them); *ids caller frees with
+ * gp_strv_free.  Errors: GP_ERR_NOMEM (no err set). */
+GP_HIDDEN int gp_xapi_drv_pci_names(const char *oc_pci, char ***ids, size_t *n);
 
 #ifdef GPUPOOL_WITH_XEN
 /* ---- xen driver (drivers/xen.c): what xen_ops.c and the tests use ---------- */

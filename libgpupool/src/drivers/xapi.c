@@ -31,12 +31,17 @@
 #include <string.h>
 
 #define XAPI_NULL_REF "OpaqueRef:NULL"
+#define MARK_VM "gpupool:vm"
+#define MARK_HOST "gpupool:host"
 #define MARK_PCI "gpupool:pci"
 #define MARK_MASK "gpupool:mask"
+#define MARK_AFFINITY "gpupool:affinity"
+#define BLOCK_REASON "gpupool: GPU assignment being written"
 
 typedef struct {
     gp_xapi *x;
     char *host_ref;   /* this host (session.get_this_host), lazily */
+    char *host_uuid;  /* its uuid (host.get_uuid), lazily */
 } xapi_priv;
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -259,6 +264,7 @@ static void xapi_close(gp_drv *ctx)
         return;
     gp_xapi_close(p->x);
     free(p->host_ref);
+    free(p->host_uuid);
     free(p);
     ctx->priv = NULL;
 }
@@ -481,19 +487,198 @@ static int map_del(gp_drv *ctx, const char *ref, const char *field, const char *
     return rc;
 }
 
-/* "0/<gpu>,0/<companion>..." */
-static char *pci_value(const gp_boot_config *bc)
+/* Set key to value in a map whose current content is cur (remove + add only
+ * when it differs). */
+static int map_set(gp_drv *ctx, const char *ref, const char *field, const gp_xr_value *cur,
+                   const char *key, const char *value)
 {
-    size_t len = strlen(bc->pci_id) + 3;
+    const char *now = gp_xr_struct_get_string(cur, key);
+    if (now && !strcmp(now, value))
+        return GP_OK;
+    return map_put(ctx, ref, field, now != NULL, key, value);
+}
+
+/* ---- other-config:pci, entry by entry ------------------------------------------
+
+ * xapi reads other-config:pci as comma-separated "<n>/<dddd:bb:dd.f>"
+ * (ocaml/xapi/pciops.ml other_pcidevs_of_vm: tokens that do not scan are
+ * dropped; the fold prepends, so entries of one index come out reversed)
+ * and plugs them group by group in ascending <n> (sort_pcidevs), each
+ * device at the next guest position (xapi_xenops.ml pcis_of_vm).  gpupool
+ * therefore gives the GPU and each companion an index of its own, the GPU
+ * first, above every index already in use, and edits only its own
+ * entries: entries others wrote (Xen Orchestra's attachPcis, an admin) are
+ * kept as they are. */
+
+typedef struct {
+    char **tok;        /* the entries as written, trimmed */
+    int *index;        /* their <n>, -1 when the entry does not scan */
+    char (*bdf)[GP_PCI_ID_LEN]; /* canonical pci-id, "" when it does not scan */
+    size_t n;
+} pci_entries;
+
+static void pci_entries_dispose(pci_entries *e)
+{
+    gp_strv_free(e->tok, e->n);
+    free(e->index);
+    free(e->bdf);
+    memset(e, 0, sizeof(*e));
+}
+
+/* Split s (may be NULL) into e. */
+static int pci_entries_parse(gp_drv *ctx, const char *s, pci_entries *e)
+{
+    char *copy = strdup(s ? s : ""), *save = NULL;
+    int rc = GP_OK;
+
+    memset(e, 0, sizeof(*e));
+    if (!copy)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (!*t)
+            continue;
+        size_t k = e->n;
+        char **nt = realloc(e->tok, (k + 1) * sizeof(*nt));
+        if (nt)
+            e->tok = nt;
+        int *ni = nt ? realloc(e->index, (k + 1) * sizeof(*ni)) : NULL;
+        if (ni)
+            e->index = ni;
+        char (*nb)[GP_PCI_ID_LEN] = ni ? realloc(e->bdf, (k + 1) * sizeof(*nb)) : NULL;
+        if (nb)
+            e->bdf = nb;
+        if (!nb || !(e->tok[k] = strdup(t))) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            break;
+        }
+        e->n++;
+        e->index[k] = -1;
+        e->bdf[k][0] = '\0';
+        char *slash = strchr(t, '/'), *end;
+        gp_pci_addr a;
+        if (slash) {
+            long idx = strtol(t, &end, 10);
+            if (end == slash && idx >= 0 && idx < 1000000 &&
+                gp_pci_addr_parse(slash + 1, &a, NULL) == GP_OK) {
+                e->index[k] = (int)idx;
+                gp_pci_addr_format(&a, e->bdf[k]);
+            }
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+static bool pci_entries_has(const pci_entries *e, const char *bdf)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (!strcmp(e->bdf[i], bdf))
+            return true;
+    return false;
+}
+
+/* The entries of e whose pci-id is not in drop, then add (may be NULL),
+ * comma-joined; malloc'ed, NULL on ENOMEM. */
+static char *pci_entries_join(const pci_entries *e, const pci_entries *drop, const char *add)
+{
+    size_t len = (add ? strlen(add) : 0) + 1;
+    for (size_t i = 0; i < e->n; i++)
+        len += strlen(e->tok[i]) + 1;
+    char *out = malloc(len);
+    size_t at = 0;
+    if (!out)
+        return NULL;
+    out[0] = '\0';
+    for (size_t i = 0; i < e->n; i++) {
+        if (drop && e->bdf[i][0] && pci_entries_has(drop, e->bdf[i]))
+            continue;
+        at += (size_t)snprintf(out + at, len - at, "%s%s", at ? "," : "", e->tok[i]);
+    }
+    if (add && *add)
+        snprintf(out + at, len - at, "%s%s", at ? "," : "", add);
+    return out;
+}
+
+/* gpupool's own entries for bc: "<k>/<gpu>,<k+1>/<companion>..." with k one
+ * above the highest index of keep's entries (0 when none). */
+static char *pci_value(const gp_boot_config *bc, const pci_entries *keep, const pci_entries *drop)
+{
+    int k = 0;
+    for (size_t i = 0; i < keep->n; i++)
+        if (keep->index[i] >= k && !(drop && keep->bdf[i][0] && pci_entries_has(drop, keep->bdf[i])))
+            k = keep->index[i] + 1;
+    size_t len = strlen(bc->pci_id) + 16;
     for (size_t i = 0; i < bc->n_companions; i++)
-        len += strlen(bc->companions[i]) + 3;
+        len += strlen(bc->companions[i]) + 16;
     char *s = malloc(len + 1);
     if (!s)
         return NULL;
-    size_t at = (size_t)snprintf(s, len + 1, "0/%s", bc->pci_id);
+    size_t at = (size_t)snprintf(s, len + 1, "%d/%s", k, bc->pci_id);
     for (size_t i = 0; i < bc->n_companions; i++)
-        at += (size_t)snprintf(s + at, len + 1 - at, ",0/%s", bc->companions[i]);
+        at += (size_t)snprintf(s + at, len + 1 - at, ",%d/%s", k + 1 + (int)i,
+                               bc->companions[i]);
     return s;
+}
+
+/* ---- markers -------------------------------------------------------------------
+
+ * Next to what it writes, gpupool keeps in other_config:
+ *   gpupool:vm       the uuid of the VM the markers belong to.  VM.clone
+ *                    copies other_config (ocaml/xapi/xapi_vm_clone.ml), so a
+ *                    clone carries its parent's markers: they count only
+ *                    where gpupool:vm is the VM's own uuid;
+ *   gpupool:host     the uuid of the host whose GPU it is (the vm-pre-start
+ *                    hook refuses a start elsewhere);
+ *   gpupool:pci      the entries gpupool added to other-config:pci;
+ *   gpupool:mask     the VCPUs_params:mask it wrote (pin-mode hard);
+ *   gpupool:affinity the host ref it set as VM.affinity.
+ * Markers without gpupool:vm (gpupool before 0.9) count as the VM's own. */
+
+static bool markers_ours(const gp_xr_value *oc, const char *uuid)
+{
+    const char *m = gp_xr_struct_get_string(oc, MARK_VM);
+    if (m)
+        return !strcmp(m, uuid);
+    return gp_xr_struct_get_string(oc, MARK_PCI) || gp_xr_struct_get_string(oc, MARK_MASK);
+}
+
+/* ---- blocking the start while writing ---------------------------------------------
+
+ * VM.blocked_operations: xapi refuses an operation whose name is a key
+ * (xapi_vm_lifecycle.ml check_operation_error).  VM.start and VM.start_on
+ * are separate operations, so both are blocked. */
+
+static const char *const blocked_ops[] = { "start", "start_on" };
+
+static int block_start(gp_drv *ctx, const char *ref)
+{
+    gp_xr_value bo;
+    int rc = vm_map(ctx, "VM.get_blocked_operations", ref, &bo);
+    if (rc)
+        return rc;
+    for (size_t i = 0; rc == GP_OK && i < GP_ARRAY_SIZE(blocked_ops); i++)
+        if (!gp_xr_struct_get(&bo, blocked_ops[i]))
+            rc = map_put(ctx, ref, "blocked_operations", false, blocked_ops[i], BLOCK_REASON);
+    gp_xr_value_dispose(&bo);
+    return rc;
+}
+
+/* Remove the blocks gpupool put (value BLOCK_REASON), whoever's call put them. */
+static int unblock_start(gp_drv *ctx, const char *ref)
+{
+    gp_xr_value bo;
+    int rc = vm_map(ctx, "VM.get_blocked_operations", ref, &bo);
+    if (rc)
+        return rc;
+    for (size_t i = 0; rc == GP_OK && i < GP_ARRAY_SIZE(blocked_ops); i++) {
+        const char *v = gp_xr_struct_get_string(&bo, blocked_ops[i]);
+        if (v && !strcmp(v, BLOCK_REASON))
+            rc = map_del(ctx, ref, "blocked_operations", blocked_ops[i]);
+    }
+    gp_xr_value_dispose(&bo);
+    return rc;
 }
 
 static int require_halted(gp_drv *ctx, const char *vm_uuid, const char *ref)
@@ -513,74 +698,263 @@ static int require_halted(gp_drv *ctx, const char *vm_uuid, const char *ref)
     return rc;
 }
 
-/* Remove what gpupool wrote on the VM (ref), per the markers in oc. */
-static int clear_boot(gp_drv *ctx, const char *ref, const gp_xr_value *oc)
+static int host_uuid_of(gp_drv *ctx, const char *host_ref, char **uuid)
 {
+    gp_xr_value v;
+    int rc = xcall(ctx, &v, "host.get_uuid", host_ref, NULL);
+    *uuid = NULL;
+    if (rc)
+        return rc;
+    if (v.type == GP_XR_STRING) {
+        *uuid = v.str;
+        v.str = NULL;
+    } else {
+        rc = GP_ERR(ctx, GP_ERR_DRIVER, "xapi host.get_uuid returned no uuid");
+    }
+    gp_xr_value_dispose(&v);
+    return rc;
+}
+
+static int this_host_uuid(gp_drv *ctx, const char **uuid)
+{
+    xapi_priv *p = ctx->priv;
+    const char *ref;
+    int rc = GP_OK;
+    if (!p->host_uuid) {
+        rc = this_host(ctx, &ref);
+        if (rc == GP_OK)
+            rc = host_uuid_of(ctx, ref, &p->host_uuid);
+    }
+    *uuid = p->host_uuid;
+    return rc;
+}
+
+/* Remove what gpupool wrote on the VM (ref, record rec), values first, then
+ * the markers.  Markers that are not the VM's own (a clone's) are left. */
+static int clear_boot(gp_drv *ctx, const char *uuid, const char *ref, const gp_xr_value *rec)
+{
+    const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
+    const gp_xr_value *params = gp_xr_struct_get(rec, "VCPUs_params");
     const char *mark_pci = gp_xr_struct_get_string(oc, MARK_PCI);
     const char *mark_mask = gp_xr_struct_get_string(oc, MARK_MASK);
+    const char *mark_aff = gp_xr_struct_get_string(oc, MARK_AFFINITY);
     const char *cur_pci = gp_xr_struct_get_string(oc, "pci");
+    const char *cur_mask = gp_xr_struct_get_string(params, "mask");
+    const char *cur_aff = gp_xr_struct_get_string(rec, "affinity");
+    static const char *const marks[] = { MARK_PCI, MARK_MASK, MARK_AFFINITY, MARK_HOST, MARK_VM };
+    pci_entries cur, ours;
+    char *rest = NULL;
+    gp_xr_value v;
     int rc = GP_OK;
 
-    if (mark_mask) {
-        gp_xr_value params;
-        rc = vm_map(ctx, "VM.get_VCPUs_params", ref, &params);
-        if (rc)
-            return rc;
-        const char *cur = gp_xr_struct_get_string(&params, "mask");
-        if (cur && !strcmp(cur, mark_mask))
-            rc = map_del(ctx, ref, "VCPUs_params", "mask");
-        gp_xr_value_dispose(&params);
+    memset(&cur, 0, sizeof(cur));
+    memset(&ours, 0, sizeof(ours));
+    if (!markers_ours(oc, uuid))
+        return GP_OK;
+    if (mark_pci && cur_pci) {
+        rc = pci_entries_parse(ctx, cur_pci, &cur);
         if (rc == GP_OK)
-            rc = map_del(ctx, ref, "other_config", MARK_MASK);
+            rc = pci_entries_parse(ctx, mark_pci, &ours);
         if (rc)
-            return rc;
-    }
-    if (mark_pci) {
-        if (cur_pci && !strcmp(cur_pci, mark_pci))
+            goto out;
+        rest = pci_entries_join(&cur, &ours, NULL);
+        if (!rest) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        if (!*rest)
             rc = map_del(ctx, ref, "other_config", "pci");
-        if (rc == GP_OK)
-            rc = map_del(ctx, ref, "other_config", MARK_PCI);
+        else if (strcmp(rest, cur_pci))
+            rc = map_put(ctx, ref, "other_config", true, "pci", rest);
+        if (rc)
+            goto out;
+    }
+    if (mark_mask && cur_mask && !strcmp(cur_mask, mark_mask)) {
+        rc = map_del(ctx, ref, "VCPUs_params", "mask");
+        if (rc)
+            goto out;
+    }
+    if (mark_aff && cur_aff && !strcmp(cur_aff, mark_aff)) {
+        gp_xr_value_init(&v);
+        rc = xcall(ctx, &v, "VM.set_affinity", ref, XAPI_NULL_REF, NULL);
+        gp_xr_value_dispose(&v);
+        if (rc)
+            goto out;
+    }
+    for (size_t i = 0; i < GP_ARRAY_SIZE(marks); i++)
+        if (gp_xr_struct_get(oc, marks[i])) {
+            rc = map_del(ctx, ref, "other_config", marks[i]);
+            if (rc)
+                goto out;
+        }
+out:
+    pci_entries_dispose(&cur);
+    pci_entries_dispose(&ours);
+    free(rest);
+    return rc;
+}
+
+/* Refuse what gpupool must not overwrite: other-config:pci entries naming
+ * the GPU or a companion that gpupool did not write, a VCPUs_params:mask
+ * it did not write (mask: the one to write, or NULL). */
+static int check_foreign(gp_drv *ctx, const char *uuid, const gp_xr_value *rec,
+                         const gp_boot_config *bc, const char *mask)
+{
+    const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
+    const gp_xr_value *params = gp_xr_struct_get(rec, "VCPUs_params");
+    bool ours = markers_ours(oc, uuid);
+    const char *cur_pci = gp_xr_struct_get_string(oc, "pci");
+    pci_entries cur, mine;
+    int rc;
+
+    rc = pci_entries_parse(ctx, cur_pci, &cur);
+    if (rc == GP_OK)
+        rc = pci_entries_parse(ctx, ours ? gp_xr_struct_get_string(oc, MARK_PCI) : NULL, &mine);
+    if (rc) {
+        pci_entries_dispose(&cur);
+        return rc;
+    }
+    for (size_t i = 0; i <= bc->n_companions && rc == GP_OK; i++) {
+        const char *f = i ? bc->companions[i - 1] : bc->pci_id;
+        if (pci_entries_has(&cur, f) && !pci_entries_has(&mine, f)) {
+            rc = GP_ERR(ctx, GP_ERR_DRIVER,
+                        "VM %s already names %s in other-config:pci=%s, which gpupool did not "
+                        "write; remove that entry first", uuid, f, cur_pci);
+            GP_PARAM(ctx, "vm", "%s", uuid);
+            GP_PARAM(ctx, "other-config:pci", "%s", cur_pci);
+        }
+    }
+    pci_entries_dispose(&cur);
+    pci_entries_dispose(&mine);
+    if (rc || !mask)
+        return rc;
+    const char *cur_mask = gp_xr_struct_get_string(params, "mask");
+    const char *mark_mask = ours ? gp_xr_struct_get_string(oc, MARK_MASK) : NULL;
+    if (cur_mask && *cur_mask && !(mark_mask && !strcmp(cur_mask, mark_mask))) {
+        rc = GP_ERR(ctx, GP_ERR_DRIVER,
+                    "VM %s already has VCPUs-params:mask=%s, which gpupool did not "
+                    "write; remove it first", uuid, cur_mask);
+        GP_PARAM(ctx, "vm", "%s", uuid);
+        GP_PARAM(ctx, "VCPUs-params:mask", "%s", cur_mask);
     }
     return rc;
 }
 
-static int xapi_vm_record_boot(gp_drv *ctx, const char *vm_uuid, const gp_boot_config *bc)
+/* Write bc onto the VM (record rec, gpupool's previous write removed from it
+ * first): the markers, then other-config:pci, the mask, the affinity. */
+static int write_boot(gp_drv *ctx, const char *uuid, const char *ref, const gp_xr_value *rec,
+                      const gp_boot_config *bc, const char *mask)
 {
-    gp_xr_value oc, params;
-    char *ref = NULL, *pci = NULL, *mask = NULL;
-    bool wrote = false;
+    const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
+    const gp_xr_value *params = gp_xr_struct_get(rec, "VCPUs_params");
+    bool ours = markers_ours(oc, uuid);
+    const char *cur_pci = gp_xr_struct_get_string(oc, "pci");
+    const char *host_ref, *host_uuid;
+    pci_entries cur, old;
+    char *mine = NULL, *full = NULL, *add = NULL;
+    gp_xr_value v;
     int rc;
 
-    gp_xr_value_init(&oc);
-    gp_xr_value_init(&params);
+    memset(&cur, 0, sizeof(cur));
+    memset(&old, 0, sizeof(old));
+    rc = this_host(ctx, &host_ref);
+    if (rc == GP_OK)
+        rc = this_host_uuid(ctx, &host_uuid);
+    if (rc == GP_OK)
+        rc = pci_entries_parse(ctx, cur_pci, &cur);
+    if (rc == GP_OK)
+        rc = pci_entries_parse(ctx, ours ? gp_xr_struct_get_string(oc, MARK_PCI) : NULL, &old);
+    if (rc)
+        goto out;
+    mine = pci_value(bc, &cur, &old);
+    full = mine ? pci_entries_join(&cur, &old, mine) : NULL;
+    if (!full) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    /* Markers first: a write cut short leaves a marker naming what may be
+     * there, never a value without its marker. */
+    rc = map_set(ctx, ref, "other_config", oc, MARK_VM, uuid);
+    if (rc == GP_OK)
+        rc = map_set(ctx, ref, "other_config", oc, MARK_HOST, host_uuid);
+    if (rc == GP_OK)
+        rc = map_set(ctx, ref, "other_config", oc, MARK_PCI, mine);
+    if (rc == GP_OK)
+        rc = map_set(ctx, ref, "other_config", oc, MARK_AFFINITY, host_ref);
+    if (rc == GP_OK && mask)
+        rc = map_set(ctx, ref, "other_config", oc, MARK_MASK, mask);
+    if (rc == GP_OK && !mask && ours && gp_xr_struct_get(oc, MARK_MASK)) {
+        const char *cm = gp_xr_struct_get_string(params, "mask");
+        const char *mm = gp_xr_struct_get_string(oc, MARK_MASK);
+        if (cm && mm && !strcmp(cm, mm))
+            rc = map_del(ctx, ref, "VCPUs_params", "mask");
+        if (rc == GP_OK)
+            rc = map_del(ctx, ref, "other_config", MARK_MASK);
+    }
+    if (rc == GP_OK)
+        rc = map_set(ctx, ref, "other_config", oc, "pci", full);
+    if (rc == GP_OK && mask)
+        rc = map_set(ctx, ref, "VCPUs_params", params, "mask", mask);
+    if (rc == GP_OK) {
+        const char *aff = gp_xr_struct_get_string(rec, "affinity");
+        if (!aff || strcmp(aff, host_ref)) {
+            gp_xr_value_init(&v);
+            rc = xcall(ctx, &v, "VM.set_affinity", ref, host_ref, NULL);
+            gp_xr_value_dispose(&v);
+        }
+    }
+out:
+    pci_entries_dispose(&cur);
+    pci_entries_dispose(&old);
+    free(mine);
+    free(full);
+    free(add);
+    return rc;
+}
+
+static int vm_record(gp_drv *ctx, const char *ref, gp_xr_value *rec)
+{
+    int rc = xcall(ctx, rec, "VM.get_record", ref, NULL);
+    if (rc == GP_OK && rec->type != GP_XR_STRUCT) {
+        gp_xr_value_dispose(rec);
+        return GP_ERR(ctx, GP_ERR_DRIVER, "xapi VM.get_record returned no record");
+    }
+    return rc;
+}
+
+/*
+ * Make the VM's xapi record say bc (NULL: nothing of gpupool's).  Start and
+ * start_on are blocked first and the power state read after that, so the
+ * VM cannot start half-written; gpupool's previous write is replaced entry
+ * by entry.  Idempotent: a second call with the same bc changes nothing,
+ * which is what the intent journal's recovery relies on.  On failure what
+ * was written is removed again and the blocks are lifted (best effort, on
+ * the undo budget; a crash leaves the blocks, which the next call's
+ * recovery lifts).
+ */
+static int xapi_vm_record_boot(gp_drv *ctx, const char *vm_uuid, const gp_boot_config *bc)
+{
+    gp_xr_value rec;
+    char *ref = NULL, *mask = NULL;
+    bool blocked = false, wrote = false;
+    int rc;
+
+    gp_xr_value_init(&rec);
     rc = vm_ref_of_uuid(ctx, vm_uuid, &ref);
+    if (rc)
+        goto out;
+    rc = block_start(ctx, ref);
+    blocked = true;
     if (rc)
         goto out;
     rc = require_halted(ctx, vm_uuid, ref);
     if (rc)
         goto out;
-    rc = vm_map(ctx, "VM.get_other_config", ref, &oc);
+    rc = vm_record(ctx, ref, &rec);
     if (rc)
         goto out;
     if (!bc) {
-        rc = clear_boot(ctx, ref, &oc);
-        goto out;
-    }
-
-    const char *cur_pci = gp_xr_struct_get_string(&oc, "pci");
-    const char *mark_pci = gp_xr_struct_get_string(&oc, MARK_PCI);
-    pci = pci_value(bc);
-    if (!pci) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    /* Never overwrite a passthrough someone else configured. */
-    if (cur_pci && *cur_pci && !(mark_pci && !strcmp(cur_pci, mark_pci))) {
-        rc = GP_ERR(ctx, GP_ERR_DRIVER,
-                    "VM %s already has other-config:pci=%s, which gpupool did not write; "
-                    "remove it first", vm_uuid, cur_pci);
-        GP_PARAM(ctx, "vm", "%s", vm_uuid);
-        GP_PARAM(ctx, "other-config:pci", "%s", cur_pci);
+        rc = clear_boot(ctx, vm_uuid, ref, &rec);
         goto out;
     }
     if (bc->pin_mode == GP_PIN_HARD && bc->n_pcpus) {
@@ -589,51 +963,42 @@ static int xapi_vm_record_boot(gp_drv *ctx, const char *vm_uuid, const gp_boot_c
             rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
             goto out;
         }
-        rc = vm_map(ctx, "VM.get_VCPUs_params", ref, &params);
-        if (rc)
-            goto out;
-        const char *cur_mask = gp_xr_struct_get_string(&params, "mask");
-        const char *mark_mask = gp_xr_struct_get_string(&oc, MARK_MASK);
-        if (cur_mask && *cur_mask && !(mark_mask && !strcmp(cur_mask, mark_mask))) {
-            rc = GP_ERR(ctx, GP_ERR_DRIVER,
-                        "VM %s already has VCPUs-params:mask=%s, which gpupool did not "
-                        "write; remove it first", vm_uuid, cur_mask);
-            GP_PARAM(ctx, "vm", "%s", vm_uuid);
-            GP_PARAM(ctx, "VCPUs-params:mask", "%s", cur_mask);
-            goto out;
-        }
     }
-    /* Drop a previous gpupool write first (reassignment), then write. */
-    wrote = true;
-    rc = clear_boot(ctx, ref, &oc);
+    rc = check_foreign(ctx, vm_uuid, &rec, bc, mask);
     if (rc)
         goto out;
-    rc = map_put(ctx, ref, "other_config", false, MARK_PCI, pci);
-    if (rc == GP_OK)
-        rc = map_put(ctx, ref, "other_config", false, "pci", pci);
-    if (rc == GP_OK && mask) {
-        rc = map_put(ctx, ref, "other_config", false, MARK_MASK, mask);
-        if (rc == GP_OK)
-            rc = map_put(ctx, ref, "VCPUs_params", false, "mask", mask);
-    }
+    wrote = true;
+    rc = write_boot(ctx, vm_uuid, ref, &rec, bc, mask);
 out:
-    if (rc && wrote && ref) {
-        /* Leave the VM as gpupool found it: remove whatever carries our marker. */
+    if (ref && (blocked || wrote)) {
+        /* Leave the VM as gpupool found it, on the undo budget. */
+        xapi_priv *p = ctx->priv;
         gp_error_info saved;
-        gp_xr_value now;
+        uint64_t old = 0;
+        bool saving = rc != GP_OK;
         gp_error_info_init(&saved);
-        gp_err_copy(&saved, ctx->err);
-        gp_xr_value_init(&now);
-        if (vm_map(ctx, "VM.get_other_config", ref, &now) == GP_OK)
-            clear_boot(ctx, ref, &now);
-        gp_xr_value_dispose(&now);
-        gp_err_copy(ctx->err, &saved);
+        if (saving) {
+            gp_err_copy(&saved, ctx->err);
+            old = gp_xapi_set_deadline(p->x, gp_monotonic_ms() + GP_UNDO_BUDGET_MS);
+        }
+        if (rc && wrote) {
+            gp_xr_value now;
+            gp_xr_value_init(&now);
+            if (vm_record(ctx, ref, &now) == GP_OK)
+                clear_boot(ctx, vm_uuid, ref, &now);
+            gp_xr_value_dispose(&now);
+        }
+        int urc = unblock_start(ctx, ref);
+        if (saving) {
+            gp_xapi_set_deadline(p->x, old);
+            gp_err_copy(ctx->err, &saved);
+        } else if (urc) {
+            rc = urc;
+        }
         gp_error_info_dispose(&saved);
     }
-    gp_xr_value_dispose(&oc);
-    gp_xr_value_dispose(&params);
+    gp_xr_value_dispose(&rec);
     free(ref);
-    free(pci);
     free(mask);
     return rc;
 }
@@ -694,4 +1059,426 @@ int gp_xapi_drv_vm_records(gp_drv *ctx, gp_xr_value *all, const char **host_ref)
 bool gp_xapi_rec_is_guest(const gp_xr_value *rec)
 {
     return rec_is_guest(rec);
+}
+
+/* ---- facts for the XCP-ng refusals (ops/xapi_ops.c) ------------------------- */
+
+static char *ref_field(gp_drv *ctx, const char *method, const char *ref)
+{
+    gp_xr_value v;
+    char *out = NULL;
+    if (xcall(ctx, &v, method, ref, NULL) == GP_OK && v.type == GP_XR_STRING) {
+        out = v.str;
+        v.str = NULL;
+    }
+    gp_xr_value_dispose(&v);
+    return out;
+}
+
+static bool is_null_ref(const char *r)
+{
+    return !r || !*r || !strcmp(r, XAPI_NULL_REF);
+}
+
+/* The name-label (else uuid, else ref) of a host ref, malloc'ed. */
+static char *host_label(gp_drv *ctx, const char *ref)
+{
+    char *n = ref_field(ctx, "host.get_name_label", ref);
+    if (n && *n)
+        return n;
+    free(n);
+    n = ref_field(ctx, "host.get_uuid", ref);
+    return n ? n : strdup(ref);
+}
+
+static int wrong_host(gp_drv *ctx, const char *vm_uuid, const char *host_ref, const char *why)
+{
+    char *label = host_label(ctx, host_ref);
+    int rc = GP_ERR(ctx, GP_ERR_WRONG_HOST,
+                    "VM %s %s host %s, not this one: gpupool binds a VM to the host of its "
+                    "GPU; assign it from that host, or move it here first",
+                    vm_uuid, why, label ? label : host_ref);
+    GP_PARAM(ctx, "vm", "%s", vm_uuid);
+    GP_PARAM(ctx, "host", "%s", label ? label : host_ref);
+    free(label);
+    return rc;
+}
+
+/* Hosts that can reach a VDI's SR when the SR is not shared (its PBDs'
+ * hosts), into *hosts (NULL when shared or unknown). */
+static int vdi_local_host(gp_drv *ctx, const char *vdi, char **host)
+{
+    char *sr = NULL;
+    gp_xr_value srrec, pbds;
+    int rc = GP_OK;
+
+    *host = NULL;
+    gp_xr_value_init(&srrec);
+    gp_xr_value_init(&pbds);
+    sr = ref_field(ctx, "VDI.get_SR", vdi);
+    if (!sr)
+        goto out;
+    rc = xcall(ctx, &srrec, "SR.get_record", sr, NULL);
+    if (rc)
+        goto out;
+    if (xr_bool(gp_xr_struct_get(&srrec, "shared")))
+        goto out;
+    const gp_xr_value *p = gp_xr_struct_get(&srrec, "PBDs");
+    for (size_t i = 0; p && p->type == GP_XR_ARRAY && i < p->n && !*host; i++)
+        if (p->items[i].type == GP_XR_STRING)
+            *host = ref_field(ctx, "PBD.get_host", p->items[i].str);
+out:
+    gp_xr_value_dispose(&srrec);
+    gp_xr_value_dispose(&pbds);
+    free(sr);
+    return rc;
+}
+
+int gp_xapi_drv_vm_suitable(gp_drv *ctx, const char *vm_uuid)
+{
+    gp_xr_value rec;
+    char *ref = NULL;
+    const char *host;
+    int rc;
+
+    gp_xr_value_init(&rec);
+    rc = vm_ref_of_uuid(ctx, vm_uuid, &ref);
+    if (rc == GP_OK)
+        rc = vm_record(ctx, ref, &rec);
+    if (rc == GP_OK)
+        rc = this_host(ctx, &host);
+    if (rc)
+        goto out;
+    const char *what = xr_bool(gp_xr_struct_get(&rec, "is_control_domain")) ? "the control domain"
+                       : xr_bool(gp_xr_struct_get(&rec, "is_a_snapshot")) ? "a snapshot"
+                       : xr_bool(gp_xr_struct_get(&rec, "is_a_template")) ? "a template"
+                       : NULL;
+    if (what) {
+        rc = GP_ERR(ctx, GP_ERR_VM_UNSUITABLE,
+                    "VM %s is %s: only an ordinary VM takes a GPU (a template's markers "
+                    "would travel to every VM made from it)", vm_uuid, what);
+        GP_PARAM(ctx, "vm", "%s", vm_uuid);
+        GP_PARAM(ctx, "kind", "%s", what);
+        goto out;
+    }
+    /* datamodel_vm.ml domain_type: hvm, pv, pvh, pv_in_pvh, unspecified
+     * (then HVM_boot_policy "" means PV, as xapi's own derivation). */
+    const char *dt = gp_xr_struct_get_string(&rec, "domain_type");
+    const char *hbp = gp_xr_struct_get_string(&rec, "HVM_boot_policy");
+    bool pv = dt && *dt && strcmp(dt, "unspecified") ? strcmp(dt, "hvm") != 0
+                                                      : hbp && !*hbp;
+    if (pv) {
+        rc = GP_ERR(ctx, GP_ERR_VM_UNSUITABLE,
+                    "VM %s is a %s guest: xenopsd passes GPUs through to HVM guests only "
+                    "(PCI devices are plugged through QEMU, xenops_server.ml)",
+                    vm_uuid, dt && *dt && strcmp(dt, "unspecified") ? dt : "pv");
+        GP_PARAM(ctx, "vm", "%s", vm_uuid);
+        GP_PARAM(ctx, "domain-type", "%s", dt && *dt ? dt : "pv");
+        goto out;
+    }
+    const char *res = gp_xr_struct_get_string(&rec, "resident_on");
+    const char *aff = gp_xr_struct_get_string(&rec, "affinity");
+    if (!is_null_ref(res) && strcmp(res, host)) {
+        rc = wrong_host(ctx, vm_uuid, res, "is resident on");
+        goto out;
+    }
+    if (!is_null_ref(aff) && strcmp(aff, host)) {
+        rc = wrong_host(ctx, vm_uuid, aff, "has affinity to");
+        goto out;
+    }
+    const gp_xr_value *vbds = gp_xr_struct_get(&rec, "VBDs");
+    for (size_t i = 0; vbds && vbds->type == GP_XR_ARRAY && i < vbds->n; i++) {
+        char *vdi, *lh = NULL;
+        if (vbds->items[i].type != GP_XR_STRING)
+            continue;
+        vdi = ref_field(ctx, "VBD.get_VDI", vbds->items[i].str);
+        if (vdi && !is_null_ref(vdi))
+            rc = vdi_local_host(ctx, vdi, &lh);
+        free(vdi);
+        if (rc == GP_OK && lh && strcmp(lh, host))
+            rc = wrong_host(ctx, vm_uuid, lh, "has disks on a local SR of");
+        free(lh);
+        if (rc)
+            goto out;
+    }
+out:
+    gp_xr_value_dispose(&rec);
+    free(ref);
+    return rc;
+}
+
+void gp_xapi_held_free(gp_xapi_held *h, size_t n)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(h[i].how);
+    free(h);
+}
+
+static int held_add(gp_drv *ctx, gp_xapi_held **v, size_t *n, const char *pci_id,
+                    const char *vm_uuid, char *how)
+{
+    gp_xapi_held *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+    if (!nv || !how) {
+        free(how);
+        if (nv)
+            *v = nv;
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    }
+    *v = nv;
+    memset(&nv[*n], 0, sizeof(nv[*n]));
+    snprintf(nv[*n].pci_id, sizeof(nv[*n].pci_id), "%s", pci_id);
+    snprintf(nv[*n].vm_uuid, sizeof(nv[*n].vm_uuid), "%s", vm_uuid ? vm_uuid : "");
+    nv[*n].how = how;
+    (*n)++;
+    return GP_OK;
+}
+
+/* A VM record whose other-config:pci would land on this host's devices:
+ * resident here, or not resident anywhere and with no affinity to
+ * another host (xapi may start it here). */
+static bool rec_may_run_here(const gp_xr_value *rec, const char *host)
+{
+    const char *res = gp_xr_struct_get_string(rec, "resident_on");
+    const char *aff = gp_xr_struct_get_string(rec, "affinity");
+    if (!is_null_ref(res))
+        return !strcmp(res, host);
+    return is_null_ref(aff) || !strcmp(aff, host);
+}
+
+int gp_xapi_drv_held(gp_drv *ctx, gp_xapi_held **out, size_t *n_out)
+{
+    gp_xr_value all, vgpus, pgpus;
+    const char *host;
+    gp_xapi_held *v = NULL;
+    size_t n = 0;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    gp_xr_value_init(&all);
+    gp_xr_value_init(&vgpus);
+    gp_xr_value_init(&pgpus);
+    rc = this_host(ctx, &host);
+    if (rc == GP_OK)
+        rc = xcall(ctx, &all, "VM.get_all_records", NULL);
+    if (rc)
+        goto out;
+    for (size_t i = 0; all.type == GP_XR_STRUCT && i < all.n; i++) {
+        const gp_xr_value *rec = &all.items[i];
+        const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
+        const char *uuid = gp_xr_struct_get_string(rec, "uuid");
+        pci_entries e;
+        if (!rec_may_run_here(rec, host) || !gp_xr_struct_get_string(oc, "pci"))
+            continue;
+        rc = pci_entries_parse(ctx, gp_xr_struct_get_string(oc, "pci"), &e);
+        for (size_t k = 0; rc == GP_OK && k < e.n; k++)
+            if (e.bdf[k][0]) {
+                const char *copied = markers_ours(oc, uuid ? uuid : "")
+                                         ? NULL : gp_xr_struct_get_string(oc, MARK_VM);
+                rc = held_add(ctx, &v, &n, e.bdf[k], uuid,
+                              copied ? gp_asprintf("named in the other-config:pci of VM %s "
+                                                   "(copied from VM %s by VM.clone)",
+                                                   uuid ? uuid : "?", copied)
+                                     : gp_asprintf("named in the other-config:pci of VM %s",
+                                                   uuid ? uuid : "?"));
+            }
+        pci_entries_dispose(&e);
+        if (rc)
+            goto out;
+    }
+    /* xapi's own passthrough: a VGPU resident on a PGPU of this host
+     * (datamodel_vgpu.ml resident_on; PGPU.PCI, PGPU.host). */
+    rc = xcall(ctx, &vgpus, "VGPU.get_all_records", NULL);
+    if (rc)
+        goto out;
+    if (vgpus.type == GP_XR_STRUCT && vgpus.n) {
+        rc = xcall(ctx, &pgpus, "PGPU.get_all_records", NULL);
+        if (rc)
+            goto out;
+    }
+    for (size_t i = 0; vgpus.type == GP_XR_STRUCT && i < vgpus.n; i++) {
+        const gp_xr_value *vg = &vgpus.items[i];
+        const char *pg = gp_xr_struct_get_string(vg, "resident_on");
+        const char *sched = gp_xr_struct_get_string(vg, "scheduled_to_be_resident_on");
+        const gp_xr_value *pgrec = NULL;
+        if (is_null_ref(pg))
+            pg = sched;
+        if (is_null_ref(pg))
+            continue;
+        pgrec = gp_xr_struct_get(&pgpus, pg);
+        const char *pgh = gp_xr_struct_get_string(pgrec, "host");
+        const char *pci = gp_xr_struct_get_string(pgrec, "PCI");
+        char *pci_id = pci && !is_null_ref(pci) ? ref_field(ctx, "PCI.get_pci_id", pci) : NULL;
+        char *vm_uuid = NULL;
+        const char *vmref = gp_xr_struct_get_string(vg, "VM");
+        if (vmref && !is_null_ref(vmref))
+            vm_uuid = ref_field(ctx, "VM.get_uuid", vmref);
+        gp_pci_addr a;
+        char c[GP_PCI_ID_LEN];
+        if (pgh && !strcmp(pgh, host) && pci_id && gp_pci_addr_parse(pci_id, &a, NULL) == GP_OK)
+            rc = held_add(ctx, &v, &n, gp_pci_addr_format(&a, c), vm_uuid,
+                          gp_asprintf("held by a VGPU of VM %s (xapi's own passthrough)",
+                                      vm_uuid ? vm_uuid : "?"));
+        free(pci_id);
+        free(vm_uuid);
+        if (rc)
+            goto out;
+    }
+    *out = v;
+    *n_out = n;
+    v = NULL;
+    n = 0;
+out:
+    gp_xapi_held_free(v, n);
+    gp_xr_value_dispose(&all);
+    gp_xr_value_dispose(&vgpus);
+    gp_xr_value_dispose(&pgpus);
+    return rc;
+}
+
+int gp_xapi_drv_host_mask(gp_drv *ctx, char **mask)
+{
+    gp_xr_value v;
+    const char *host;
+    int rc = this_host(ctx, &host);
+    *mask = NULL;
+    if (rc)
+        return rc;
+    rc = xcall(ctx, &v, "host.get_guest_VCPUs_params", host, NULL);
+    if (rc)
+        return rc;
+    const char *m = gp_xr_struct_get_string(&v, "mask");
+    if (m && *m && !(*mask = strdup(m)))
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    gp_xr_value_dispose(&v);
+    return rc;
+}
+
+int gp_xapi_drv_user(gp_drv *ctx, char **user)
+{
+    xapi_priv *p = ctx->priv;
+    char *s = strdup(gp_xapi_session(p->x));
+    bool superuser = false;
+
+    *user = NULL;
+    /* A call forwarded from the pool master runs on a session the master
+     * made for it (message_forwarding.ml call_slave_with_session: no user
+     * name, is_local_superuser, parent = the caller's session): follow
+     * parent to the session that names the user (xapi_session.ml). */
+    for (int depth = 0; s && depth < 8 && !*user; depth++) {
+        char *name = ref_field(ctx, "session.get_auth_user_name", s);
+        if (name && *name) {
+            *user = name;
+            break;
+        }
+        free(name);
+        gp_xr_value v;
+        if (xcall(ctx, &v, "session.get_is_local_superuser", s, NULL) == GP_OK)
+            superuser = superuser || xr_bool(&v);
+        gp_xr_value_dispose(&v);
+        char *parent = ref_field(ctx, "session.get_parent", s);
+        free(s);
+        s = parent && !is_null_ref(parent) ? parent : NULL;
+        if (!s)
+            free(parent);
+    }
+    free(s);
+    if (!*user && superuser)
+        *user = strdup("root (local superuser)");
+    return GP_OK;
+}
+
+int gp_xapi_drv_vm_binding(gp_drv *ctx, const char *vm_uuid, gp_xapi_binding *b)
+{
+    gp_xr_value rec;
+    char *ref = NULL;
+    const char *host_uuid;
+    int rc;
+
+    memset(b, 0, sizeof(*b));
+    gp_xr_value_init(&rec);
+    rc = vm_ref_of_uuid(ctx, vm_uuid, &ref);
+    if (rc == GP_OK)
+        rc = vm_record(ctx, ref, &rec);
+    if (rc == GP_OK)
+        rc = this_host_uuid(ctx, &host_uuid);
+    if (rc)
+        goto out;
+    const gp_xr_value *oc = gp_xr_struct_get(&rec, "other_config");
+    const gp_xr_value *params = gp_xr_struct_get(&rec, "VCPUs_params");
+    const gp_xr_value *bo = gp_xr_struct_get(&rec, "blocked_operations");
+    b->ours = markers_ours(oc, vm_uuid);
+    b->clone_of = gp_strdup(b->ours ? NULL : gp_xr_struct_get_string(oc, MARK_VM));
+    b->bound_host = gp_strdup(b->ours ? gp_xr_struct_get_string(oc, MARK_HOST) : NULL);
+    b->this_host = gp_strdup(host_uuid);
+    b->pci = gp_strdup(gp_xr_struct_get_string(oc, "pci"));
+    b->mark_pci = gp_strdup(b->ours ? gp_xr_struct_get_string(oc, MARK_PCI) : NULL);
+    b->mask = gp_strdup(gp_xr_struct_get_string(params, "mask"));
+    b->mark_mask = gp_strdup(b->ours ? gp_xr_struct_get_string(oc, MARK_MASK) : NULL);
+    const char *aff = gp_xr_struct_get_string(&rec, "affinity");
+    b->affinity_set = !is_null_ref(aff);
+    b->affinity_ours = b->ours && aff && gp_xr_struct_get_string(oc, MARK_AFFINITY) &&
+                       !strcmp(aff, gp_xr_struct_get_string(oc, MARK_AFFINITY));
+    for (size_t i = 0; i < GP_ARRAY_SIZE(blocked_ops); i++) {
+        const char *v = gp_xr_struct_get_string(bo, blocked_ops[i]);
+        if (v && !strcmp(v, BLOCK_REASON))
+            b->blocked_by_us = true;
+    }
+    b->state = state_from_xapi(gp_xr_struct_get_string(&rec, "power_state"));
+    const char *res = gp_xr_struct_get_string(&rec, "resident_on");
+    if (!is_null_ref(res)) {
+        char *ru = NULL;
+        host_uuid_of(ctx, res, &ru);
+        b->resident_host = ru;
+    }
+out:
+    gp_xr_value_dispose(&rec);
+    free(ref);
+    return rc;
+}
+
+void gp_xapi_binding_dispose(gp_xapi_binding *b)
+{
+    free(b->clone_of);
+    free(b->bound_host);
+    free(b->this_host);
+    free(b->pci);
+    free(b->mark_pci);
+    free(b->mask);
+    free(b->mark_mask);
+    free(b->resident_host);
+    memset(b, 0, sizeof(*b));
+}
+
+int gp_xapi_drv_pci_names(const char *oc_pci, char ***ids, size_t *n)
+{
+    pci_entries e;
+    gp_drv dummy;
+    gp_error_info err;
+    int rc;
+
+    *ids = NULL;
+    *n = 0;
+    memset(&dummy, 0, sizeof(dummy));
+    gp_error_info_init(&err);
+    dummy.err = &err;
+    rc = pci_entries_parse(&dummy, oc_pci, &e);
+    gp_error_info_dispose(&err);
+    if (rc)
+        return rc;
+    char **v = calloc(e.n ? e.n : 1, sizeof(*v));
+    size_t k = 0;
+    for (size_t i = 0; v && i < e.n; i++)
+        if (e.bdf[i][0] && !(v[k++] = strdup(e.bdf[i]))) {
+            gp_strv_free(v, k);
+            v = NULL;
+        }
+    pci_entries_dispose(&e);
+    if (!v)
+        return GP_ERR_NOMEM;
+    *ids = v;
+    *n = k;
+    return GP_OK;
 }

@@ -103,6 +103,10 @@ GP_HIDDEN int gp_xapi_open(gp_xapi **out, const char *socket_path, const char *s
 GP_HIDDEN void gp_xapi_close(gp_xapi *x);
 /* The session ref in use (static to x). */
 GP_HIDDEN const char *gp_xapi_session(const gp_xapi *x);
+/* Give x a new deadline (CLOCK_MONOTONIC ms, 0 = none) and return the old
+ * one: an undo after a timeout runs on its own budget, then the caller puts
+ * the old deadline back. */
+GP_HIDDEN uint64_t gp_xapi_set_deadline(gp_xapi *x, uint64_t deadline_ms);
 /*
  * Call method(session, args[0..n_args-1]) (string arguments) and put the
  * Value of a Success into result (_init'ed by the callee).  A Failure sets

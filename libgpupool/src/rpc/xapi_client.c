@@ -90,6 +90,13 @@ struct gp_xapi {
 };
 
 
+uint64_t gp_xapi_set_deadline(gp_xapi *x, uint64_t deadline_ms)
+{
+    uint64_t old = x->deadline_ms;
+    x->deadline_ms = deadline_ms;
+    return old;
+}
+
 const char *gp_xapi_socket_path(const gp_config *cfg)
 {
     return cfg && cfg->xapi_socket ? cfg->xapi_socket : GP_XAPI_DEFAULT_SOCKET;
