@@ -374,6 +374,58 @@ out:
  * "xapi-dom0-access:<status>", so that removal restores exactly that. */
 #define ORIG_PREFIX "xapi-dom0-access:"
 
+/* The dom0 driver of a function as discovery saw it (host model), or NULL. */
+static const char *host_fn_driver(gp_drv *ctx, const char *pci_id)
+{
+    const gp_host *h = NULL;
+    if (!ctx->host_get || ctx->host_get(ctx, &h) != GP_OK || !h)
+        return NULL;
+    for (size_t i = 0; i < h->n_gpus; i++) {
+        const gp_gpu *g = &h->gpus[i];
+        if (!strcmp(g->pci_id, pci_id))
+            return g->driver;
+        for (size_t k = 0; k < g->n_companions; k++)
+            if (!strcmp(g->companions[k].pci_id, pci_id))
+                return g->companions[k].driver;
+    }
+    return NULL;
+}
+
+/*
+ * A function xapi has no PCI object for: xapi 26.1.4 makes PCI objects only
+ * for classes 01 (storage), 02 (network) and 03 (display) and the functions
+ * of their slots (ocaml/xapi/xapi_pci.ml managed_classes), so a class-12
+ * accelerator (and its own companions) cannot be hidden from dom0 through
+ * PCI.disable_dom0_access.  Passthrough itself needs no PCI object
+ * (other-config:pci names the BDF).  The documented route: the admin hides
+ * it with xen-cmdline (docs/xapi-plugin.md); once pciback holds it after
+ * the reboot, it may enter a pool and gpupool never gives it back (orig
+ * NO_OBJECT_PREFIX).  Anything else is refused, naming the reason.
+ */
+#define NO_OBJECT_PREFIX "xapi-no-pci-object:"
+static int assignable_without_object(gp_drv *ctx, const char *pci_id, char **orig_driver)
+{
+    const char *drv = host_fn_driver(ctx, pci_id);
+    int rc;
+
+    gp_err_clear(ctx->err);
+    if (drv && !strcmp(drv, "pciback")) {
+        *orig_driver = gp_asprintf(NO_OBJECT_PREFIX "%s", drv);
+        return *orig_driver ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    }
+    rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
+                "xapi has no PCI object for %s: xapi 26.1.4 keeps PCI objects only for "
+                "classes 01, 02 and 03 and their same-slot functions (xapi_pci.ml), so "
+                "gpupool cannot hide it from dom0 through xapi; hide it yourself "
+                "(/opt/xensource/libexec/xen-cmdline --set-dom0 "
+                "\"xen-pciback.hide=(%s)\"), reboot, and add it again once pciback "
+                "holds it (its driver now: %s)", pci_id, pci_id, drv ? drv : "unknown");
+    GP_PARAM(ctx, "pci-id", "%s", pci_id);
+    GP_PARAM(ctx, "reason", "%s", "no-xapi-pci-object");
+    GP_PARAM(ctx, "driver", "%s", drv ? drv : "unknown");
+    return rc;
+}
+
 static int xapi_assignable_add(gp_drv *ctx, const char *pci_id, char **orig_driver)
 {
     char *ref = NULL, *before = NULL;
@@ -383,6 +435,10 @@ static int xapi_assignable_add(gp_drv *ctx, const char *pci_id, char **orig_driv
     *orig_driver = NULL;
     gp_xr_value_init(&v);
     rc = pci_ref_of(ctx, pci_id, &ref);
+    if (rc == GP_ERR_UNKNOWN_GPU) {
+        rc = assignable_without_object(ctx, pci_id, orig_driver);
+        goto out;
+    }
     if (rc)
         goto out;
     rc = dom0_status(ctx, ref, &before);

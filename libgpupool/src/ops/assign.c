@@ -134,6 +134,19 @@ void gp_assignment_memory_certainty(const gp_driver_ops *drv, gp_assignment *a)
     a->memory_node_basis = a->memory_node < 0 ? "no memory node"
                            : drv->memory_basis ? drv->memory_basis
                            : "this driver does not place memory";
+    if (drv == &gp_driver_xapi && a->memory_node >= 0 && a->pin_mode != GP_PIN_HARD) {
+        /* No VCPUs_params:mask is written: nothing of gpupool's placement
+         * reaches xenopsd, whose own NUMA placement decides. */
+        a->memory_node_certainty = GP_MEMNODE_UNKNOWN;
+        a->memory_node_basis = "xapi driver, pin-mode soft/none: no mask is written, so "
+                               "xenopsd's own NUMA placement (host.numa_affinity_policy) "
+                               "decides where memory goes";
+    }
+}
+
+int gp_assignments_read(gp_ctx *ctx, const char *vm_uuid, gp_assignment **out, size_t *n_out)
+{
+    return assignments_read(ctx, vm_uuid, out, n_out);
 }
 
 /* vm_name_label of each assignment from the driver, at read time; a VM the
@@ -294,7 +307,7 @@ static char *assignment_json(const gp_assignment *a)
     return gp_json_take_text(o);
 }
 
-static void boot_config_of(const gp_assignment *a, gp_boot_config *bc)
+void gp_assignment_boot_config(const gp_assignment *a, gp_boot_config *bc)
 {
     memset(bc, 0, sizeof(*bc));
     bc->vm_uuid = a->vm_uuid;
@@ -341,14 +354,23 @@ static int require_halted(gp_ctx *ctx, const gp_vm *v, const char *op)
  * not in the database), then apply the halted-only rule for op.  On error
  * the transaction, if opened, is left for the caller's rollback.
  */
+typedef int (*before_lock_fn)(gp_ctx *ctx, const gp_vm *v, void *arg);
+
 static int begin_on_halted_vm(gp_ctx *ctx, const gp_driver_ops *drv, const char *vm,
-                              const char *op, gp_vm *v)
+                              const char *op, gp_vm *v, before_lock_fn pre, void *arg)
 {
     int rc;
     if (!ctx->drv_entry->transactional) {
         rc = vm_resolve(ctx, drv, vm, v);
         if (rc)
             return rc;
+        if (pre) {
+            rc = require_halted(ctx, v, op);
+            if (rc == GP_OK)
+                rc = pre(ctx, v, arg);
+            if (rc)
+                return rc;
+        }
     }
     rc = gp_store_begin(&ctx->store);
     if (rc)
@@ -666,6 +688,12 @@ typedef struct {
     gp_assignment *moved;         /* ... and after */
     size_t n_moved;
     size_t n_moved_recorded;      /* boot records re-written: undone on failure */
+    /* Journaled driver (xapi): facts read before the lock, the intent. */
+    gp_xapi_held *held;           /* functions xapi gives to other VMs */
+    size_t n_held;
+    char *host_mask;              /* Host.guest_VCPUs_params:mask, NULL */
+    int *allowed;                 /* cpupool pCPUs within host_mask */
+    int64_t intent;               /* 0: none */
 } assign_op;
 
 static void assign_op_init(assign_op *op, const gp_assign_args *args)
@@ -691,6 +719,9 @@ static void assign_op_dispose(assign_op *op)
     gp_assignment_dispose(&op->a);
     gp_vm_list_free(op->live, op->n_live);
     gp_vm_dispose(&op->v);
+    gp_xapi_held_free(op->held, op->n_held);
+    free(op->host_mask);
+    free(op->allowed);
 }
 
 /* Check the arguments, canonicalise the pci-id into op->canon; leaves nothing. */
@@ -817,6 +848,52 @@ static int assign_resolve_pool(gp_ctx *ctx, assign_op *op)
     return GP_OK;
 }
 
+/* xapi intersects every vCPU mask with Host.guest_VCPUs_params:mask
+ * (xapi_xenops.ml): plan inside it, so the mask written is the mask
+ * applied.  Narrows op->req's allowed pCPUs to it (op->allowed). */
+static int assign_limit_to_host_mask(gp_ctx *ctx, assign_op *op)
+{
+    int *mask = NULL;
+    size_t n_mask = 0, k = 0;
+
+    if (!op->host_mask)
+        return GP_OK;
+    if (gp_cpulist_parse(op->host_mask, &mask, &n_mask)) {
+        int rc = GP_ERR(ctx, GP_ERR_DRIVER, "this host's guest_VCPUs_params:mask '%s' is "
+                        "not a pCPU list", op->host_mask);
+        GP_PARAM(ctx, "guest-VCPUs-params:mask", "%s", op->host_mask);
+        return rc;
+    }
+    bool all = !op->req.allowed_cpus;   /* no cpupools reported: every pCPU */
+    size_t n_base = all ? op->host->n_cpus : op->req.n_allowed_cpus;
+    op->allowed = calloc(n_base ? n_base : 1, sizeof(int));
+    if (!op->allowed) {
+        free(mask);
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n_base; i++) {
+        int id = all ? op->host->cpus[i].id : op->req.allowed_cpus[i];
+        for (size_t j = 0; j < n_mask; j++)
+            if (id == mask[j]) {
+                op->allowed[k++] = id;
+                break;
+            }
+    }
+    free(mask);
+    op->req.allowed_cpus = op->allowed;
+    op->req.n_allowed_cpus = k;
+    if (!k) {
+        int rc = GP_ERR(ctx, GP_ERR_NO_PLACEMENT,
+                        "no pCPU of cpupool %s is inside this host's guest_VCPUs_params:mask "
+                        "'%s', which xapi applies to every guest vCPU", op->pi.cpupool,
+                        op->host_mask);
+        GP_PARAM(ctx, "vm", "%s", op->v.uuid);
+        GP_PARAM(ctx, "guest-VCPUs-params:mask", "%s", op->host_mask);
+        return rc;
+    }
+    return GP_OK;
+}
+
 /* On Xen a VM's pin set stays inside its cpupool: the pool's cpupool
  * (Pool-0 unless set), by name, when the hypervisor reports cpupools.
  * Without them (sim, planning) the name is recorded, not enforced.
@@ -829,14 +906,14 @@ static int assign_limit_to_cpupool(gp_ctx *ctx, assign_op *op)
     int rc;
 
     if (!host->n_cpupools)
-        return GP_OK;
+        return assign_limit_to_host_mask(ctx, op);
     for (size_t i = 0; i < host->n_cpupools && !cp; i++)
         if (host->cpupools[i].name && !strcmp(host->cpupools[i].name, op->pi.cpupool))
             cp = &host->cpupools[i];
     if (cp && cp->n_cpus) {
         op->req.allowed_cpus = cp->cpus;
         op->req.n_allowed_cpus = cp->n_cpus;
-        return GP_OK;
+        return assign_limit_to_host_mask(ctx, op);
     }
     names = cpupool_names(host);
     if (!names)
@@ -935,7 +1012,18 @@ static int assign_find_movable(gp_ctx *ctx, assign_op *op, size_t *n)
         if (strcmp(pi->existing_pool[i], op->a.pool_uuid) || pi->existing[i].memory_in_free)
             continue;
         gp_vm_init(&v);
-        if (gp_ctx_vm_get(ctx, pi->existing_vm[i], &v) == GP_OK && v.state == GP_VM_HALTED) {
+        if (op->live) {
+            /* Non-transactional driver: the states read before the lock
+             * (no hypervisor round trip while it is held). */
+            for (size_t j = 0; j < op->n_live; j++)
+                if (!strcasecmp(op->live[j].uuid, pi->existing_vm[i]) &&
+                    op->live[j].state == GP_VM_HALTED) {
+                    op->movable[i] = true;
+                    op->movable_names[i] = gp_strdup(op->live[j].name_label);
+                    (*n)++;
+                }
+        } else if (gp_ctx_vm_get(ctx, pi->existing_vm[i], &v) == GP_OK &&
+                   v.state == GP_VM_HALTED) {
             op->movable[i] = true;
             op->movable_names[i] = v.name_label;
             v.name_label = NULL;
@@ -1035,11 +1123,9 @@ static int replan_audit(gp_ctx *ctx, const gp_assignment *before, const gp_assig
     return rc;
 }
 
-/* Apply op->rp's moves in the database, inside the transaction: read each
- * moved VM's row into op->moved_old, make op->moved, rewrite the rows (all
- * deleted first, then inserted: moved VMs may swap GPUs, and pci_id is
- * UNIQUE) and write one audit row per move.  Nothing when nothing moves. */
-static int assign_apply_moves(gp_ctx *ctx, assign_op *op)
+/* Compute op->rp's moves inside the transaction: read each moved VM's row
+ * into op->moved_old and make op->moved.  Nothing when nothing moves. */
+static int assign_compute_moves(gp_ctx *ctx, assign_op *op)
 {
     size_t n = op->rp.n_moves;
     int rc;
@@ -1079,6 +1165,17 @@ static int assign_apply_moves(gp_ctx *ctx, assign_op *op)
         if (rc)
             return rc;
     }
+    return GP_OK;
+}
+
+/* Write op->moved into the database, inside the transaction (all rows
+ * deleted first, then inserted: moved VMs may swap GPUs, and pci_id is
+ * UNIQUE), one audit row per move. */
+static int assign_write_moves(gp_ctx *ctx, assign_op *op)
+{
+    size_t n = op->n_moved;
+    int rc;
+
     for (size_t k = 0; k < n; k++) {
         rc = gp_store_exec(&ctx->store, "moving an assignment",
                            "DELETE FROM assignments WHERE vm_uuid = ?1", 1, op->moved[k].vm_uuid);
@@ -1104,7 +1201,7 @@ static int assign_record_moves(gp_ctx *ctx, assign_op *op)
     for (size_t k = 0; k < op->n_moved; k++) {
         gp_boot_config bc;
         int rc;
-        boot_config_of(&op->moved[k], &bc);
+        gp_assignment_boot_config(&op->moved[k], &bc);
         rc = op->drv->vm_record_boot(&ctx->drv, op->moved[k].vm_uuid, &bc);
         if (!ctx->drv_entry->transactional)
             op->n_moved_recorded = k + 1;
@@ -1171,7 +1268,7 @@ static int assign_record_boot(gp_ctx *ctx, assign_op *op)
     gp_boot_config bc;
     int rc;
 
-    boot_config_of(&op->a, &bc);
+    gp_assignment_boot_config(&op->a, &bc);
     rc = op->drv->vm_record_boot(&ctx->drv, op->a.vm_uuid, &bc);
     if (rc && ctx->err->code == GP_OK)
         GP_ERR(ctx, rc, "driver %s could not record the boot configuration of VM %s",
@@ -1189,9 +1286,146 @@ static void assign_undo(gp_ctx *ctx, assign_op *op)
         undo_record_boot(ctx, op->drv, op->a.vm_uuid, NULL);
     for (size_t k = 0; k < op->n_moved_recorded; k++) {
         gp_boot_config bc;
-        boot_config_of(&op->moved_old[k], &bc);
+        gp_assignment_boot_config(&op->moved_old[k], &bc);
         undo_record_boot(ctx, op->drv, op->moved_old[k].vm_uuid, &bc);
     }
+}
+
+/* ---- vm-gpu-assign under a journaled driver (xapi) ------------------------------ */
+
+/* Before the lock: settle intents left by dead calls, then read what xapi
+ * says of the VM and of the host's functions. */
+static int assign_before_lock(gp_ctx *ctx, const gp_vm *v, void *arg)
+{
+    assign_op *op = arg;
+    int rc = gp_journal_recover(ctx, NULL);
+    if (rc == GP_OK)
+        rc = gp_xapi_assign_facts(ctx, v->uuid, &op->held, &op->n_held, &op->host_mask);
+    return rc;
+}
+
+static const gp_xapi_held *held_find(const assign_op *op, const char *pci_id)
+{
+    for (size_t i = 0; i < op->n_held; i++)
+        if (!strcmp(op->held[i].pci_id, pci_id) && strcasecmp(op->held[i].vm_uuid, op->v.uuid))
+            return &op->held[i];
+    return NULL;
+}
+
+/* Inside the lock, after the pool's inputs are read: what only xapi
+ * knows.  The VM is in no other call's intent; the pool's cpupool is
+ * Pool-0 (xenopsd creates every domain in cpupool 0); numa-policy required
+ * gets pin-mode hard (only a VCPUs_params:mask reaches xenopsd); GPUs an
+ * intent reserves or xapi gives to another VM (other-config:pci, VGPU) are
+ * not offered to placement. */
+static int assign_journal_checks(gp_ctx *ctx, assign_op *op)
+{
+    char **reserved = NULL;
+    size_t n_reserved = 0, k = 0;
+    int rc;
+
+    rc = gp_journal_busy(ctx, "vm", op->v.uuid);
+    if (rc)
+        return rc;
+    if (strcmp(op->pi.cpupool, "Pool-0")) {
+        rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
+                    "pool %s places its VMs in cpupool '%s', but xenopsd creates every "
+                    "domain in cpupool 0 (Pool-0): set the pool's cpupool to Pool-0",
+                    op->pi.name_label, op->pi.cpupool);
+        GP_PARAM(ctx, "pool", "%s", op->a.pool_uuid);
+        GP_PARAM(ctx, "cpupool", "%s", op->pi.cpupool);
+        return rc;
+    }
+    if (op->pi.policy == GP_NUMA_REQUIRED)
+        op->pi.pin = GP_PIN_HARD;
+    rc = gp_journal_reserved(ctx, &reserved, &n_reserved);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < op->pi.n_gpus; i++) {
+        const char *g = op->pi.gpus[i];
+        bool res = false;
+        for (size_t j = 0; j < n_reserved && !res; j++)
+            res = !strcmp(reserved[j], g);
+        const gp_xapi_held *h = held_find(op, g);
+        if (op->args->pci_id && !strcmp(g, op->canon) && (res || h)) {
+            if (h) {
+                rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
+                            "GPU %s is %s: a GPU is held by at most one VM", g, h->how);
+                GP_PARAM(ctx, "pci-id", "%s", g);
+                GP_PARAM(ctx, "vm", "%s", h->vm_uuid);
+            } else {
+                rc = gp_journal_busy(ctx, "gpu", g);
+            }
+        }
+        if (res || h) {
+            free(op->pi.gpus[i]);
+            continue;
+        }
+        op->pi.gpus[k++] = op->pi.gpus[i];
+    }
+    /* Freed entries were skipped; the tail holds moved-from pointers. */
+    for (size_t i = k; i < op->pi.n_gpus; i++)
+        op->pi.gpus[i] = NULL;
+    op->pi.n_gpus = k;
+    gp_strv_free(reserved, n_reserved);
+    return rc;
+}
+
+/* Step 1's end: the intent (the VM and every moved VM, the GPUs they will
+ * hold), committed; the lock is released. */
+static int assign_journal_open(gp_ctx *ctx, assign_op *op)
+{
+    int rc = gp_journal_begin(ctx, "vm-gpu-assign", &op->intent);
+    if (rc == GP_OK)
+        rc = gp_journal_add(ctx, op->intent, "vm", op->a.vm_uuid, NULL);
+    if (rc == GP_OK)
+        rc = gp_journal_add(ctx, op->intent, "gpu", op->a.pci_id, NULL);
+    for (size_t k = 0; rc == GP_OK && k < op->n_moved; k++) {
+        rc = gp_journal_add(ctx, op->intent, "vm", op->moved[k].vm_uuid, NULL);
+        if (rc == GP_OK)
+            rc = gp_journal_add(ctx, op->intent, "gpu", op->moved[k].pci_id, NULL);
+    }
+    if (rc == GP_OK)
+        rc = gp_store_commit(&ctx->store);
+    return rc;
+}
+
+/* Steps 2 and 3: write xapi without the lock, then record the assignment
+ * (and moves) and close the intent in one short transaction.  Any failure
+ * settles the intent: xapi is made to say what sqlite (unchanged) says. */
+static int assign_journal_finish(gp_ctx *ctx, assign_op *op)
+{
+    gp_boot_config bc;
+    int rc;
+
+    gp_assignment_boot_config(&op->a, &bc);
+    rc = op->drv->vm_record_boot(&ctx->drv, op->a.vm_uuid, &bc);
+    for (size_t k = 0; rc == GP_OK && k < op->n_moved; k++) {
+        gp_assignment_boot_config(&op->moved[k], &bc);
+        rc = op->drv->vm_record_boot(&ctx->drv, op->moved[k].vm_uuid, &bc);
+    }
+    if (rc == GP_OK)
+        rc = gp_store_begin(&ctx->store);
+    if (rc == GP_OK)
+        rc = assign_write_moves(ctx, op);
+    if (rc == GP_OK)
+        rc = insert_assignment(ctx, &op->a);
+    if (rc == GP_OK)
+        rc = assign_audit(ctx, &op->a);
+    if (rc == GP_OK)
+        rc = gp_journal_end(ctx, op->intent);
+    if (rc == GP_OK)
+        rc = gp_store_commit(&ctx->store);
+    if (rc) {
+        gp_error_info saved;
+        gp_store_rollback(&ctx->store);
+        gp_error_info_init(&saved);
+        gp_err_copy(&saved, ctx->err);
+        gp_journal_settle(ctx, op->intent);
+        gp_err_copy(ctx->err, &saved);
+        gp_error_info_dispose(&saved);
+    }
+    return rc;
 }
 
 int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
@@ -1205,6 +1439,7 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
 {
     static const gp_assign_args no_args;
     assign_op op;
+    bool journaled;
     int rc;
 
     if (moved_out)
@@ -1224,10 +1459,12 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     if (rc)
         goto out;
     op.rollback = true;
+    journaled = ctx->drv_entry->journaled;
     rc = assign_list_live(ctx, &op);
     if (rc)
         goto out;
-    rc = begin_on_halted_vm(ctx, op.drv, vm, "vm-gpu-assign", &op.v);
+    rc = begin_on_halted_vm(ctx, op.drv, vm, "vm-gpu-assign", &op.v,
+                            journaled ? assign_before_lock : NULL, &op);
     if (rc)
         goto out;
     rc = assign_check_vm_has_none(ctx, &op.v);
@@ -1239,16 +1476,34 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     rc = place_inputs_load(ctx, op.host, op.a.pool_uuid, op.live, op.n_live, &op.pi);
     if (rc)
         goto out;
+    if (journaled) {
+        rc = assign_journal_checks(ctx, &op);
+        if (rc)
+            goto out;
+    }
     rc = assign_build_request(ctx, &op);
     if (rc)
         goto out;
     rc = assign_place(ctx, &op);
     if (rc)
         goto out;
-    rc = assign_apply_moves(ctx, &op);
+    rc = assign_compute_moves(ctx, &op);
     if (rc)
         goto out;
     rc = assign_fill(ctx, &op);
+    if (rc)
+        goto out;
+    if (journaled) {
+        rc = assign_journal_open(ctx, &op);
+        if (rc)
+            goto out;
+        op.rollback = false;   /* committed: failures settle the intent */
+        rc = assign_journal_finish(ctx, &op);
+        if (rc)
+            goto out;
+        goto done;
+    }
+    rc = assign_write_moves(ctx, &op);
     if (rc)
         goto out;
     rc = insert_assignment(ctx, &op.a);
@@ -1268,6 +1523,7 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
         goto out;
     op.need_undo = false;
     op.n_moved_recorded = 0;
+done:
     if (out) {
         gp_assignment_dispose(out);
         *out = op.a;
@@ -1285,6 +1541,16 @@ out:
     return rc;
 }
 
+/* Journaled release, before the lock: settle what dead calls left, and
+ * name the xapi user in the audit log. */
+static int release_before_lock(gp_ctx *ctx, const gp_vm *v, void *arg)
+{
+    (void)v;
+    (void)arg;
+    gp_xapi_audit_caller(ctx);
+    return gp_journal_recover(ctx, NULL);
+}
+
 int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
 {
     const gp_driver_ops *drv;
@@ -1294,6 +1560,7 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
     gp_boot_config bc;
     char *before = NULL;
     bool need_undo = false;
+    int64_t intent = 0;
     int rc;
 
     gp_vm_init(&v);
@@ -1301,9 +1568,15 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
     rc = gp_ctx_drv_ops(ctx, &drv);
     if (rc)
         return rc;
-    rc = begin_on_halted_vm(ctx, drv, vm, "vm-gpu-release", &v);
+    rc = begin_on_halted_vm(ctx, drv, vm, "vm-gpu-release", &v,
+                            ctx->drv_entry->journaled ? release_before_lock : NULL, NULL);
     if (rc)
         goto out;
+    if (ctx->drv_entry->journaled) {
+        rc = gp_journal_busy(ctx, "vm", v.uuid);
+        if (rc)
+            goto out;
+    }
     rc = assignments_read(ctx, v.uuid, &as, &n);
     if (rc)
         goto out;
@@ -1318,6 +1591,40 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
     before = assignment_json(&as[0]);
     if (!before) {
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (ctx->drv_entry->journaled) {
+        /* Step 1: the intent; 2: xapi; 3: the row goes, the intent closes. */
+        rc = gp_journal_begin(ctx, "vm-gpu-release", &intent);
+        if (rc == GP_OK)
+            rc = gp_journal_add(ctx, intent, "vm", v.uuid, NULL);
+        if (rc == GP_OK)
+            rc = gp_journal_add(ctx, intent, "gpu", as[0].pci_id, NULL);
+        if (rc == GP_OK)
+            rc = gp_store_commit(&ctx->store);
+        if (rc)
+            goto out;
+        rc = drv->vm_record_boot(&ctx->drv, v.uuid, NULL);
+        if (rc == GP_OK)
+            rc = gp_store_begin(&ctx->store);
+        if (rc == GP_OK)
+            rc = gp_store_exec(&ctx->store, "releasing a GPU",
+                               "DELETE FROM assignments WHERE vm_uuid = ?1", 1, v.uuid);
+        if (rc == GP_OK)
+            rc = gp_store_audit(&ctx->store, "vm-gpu-release", v.uuid, before, NULL);
+        if (rc == GP_OK)
+            rc = gp_journal_end(ctx, intent);
+        if (rc == GP_OK)
+            rc = gp_store_commit(&ctx->store);
+        if (rc) {
+            gp_error_info saved;
+            gp_store_rollback(&ctx->store);
+            gp_error_info_init(&saved);
+            gp_err_copy(&saved, ctx->err);
+            gp_journal_settle(ctx, intent);
+            gp_err_copy(ctx->err, &saved);
+            gp_error_info_dispose(&saved);
+        }
         goto out;
     }
     rc = gp_store_exec(&ctx->store, "releasing a GPU", "DELETE FROM assignments WHERE vm_uuid = ?1", 1,
@@ -1343,7 +1650,7 @@ out:
     if (rc) {
         gp_store_rollback(&ctx->store);
         if (need_undo && n) {
-            boot_config_of(&as[0], &bc);
+            gp_assignment_boot_config(&as[0], &bc);
             undo_record_boot(ctx, drv, v.uuid, &bc);
         }
     }

@@ -45,7 +45,75 @@ GP_HIDDEN int gp_driver_check(const char *name, gp_error_info *err);
 GP_HIDDEN int gp_ctx_vm_list(gp_ctx *ctx, gp_vm **out, size_t *n_out);
 GP_HIDDEN int gp_ctx_vm_get(gp_ctx *ctx, const char *vm, gp_vm *out);
 
+/* The assignment rows of vm_uuid (NULL: every row), read in the caller's
+ * transaction or none; *out caller frees.  Errors: GP_ERR_DB*, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_assignments_read(gp_ctx *ctx, const char *vm_uuid, gp_assignment **out,
+                                  size_t *n_out);
+/* The boot configuration an assignment stands for (pointers into a). */
+GP_HIDDEN void gp_assignment_boot_config(const gp_assignment *a, gp_boot_config *bc);
 /* memory_node_certainty / _basis of an assignment from its driver. */
 GP_HIDDEN void gp_assignment_memory_certainty(const gp_driver_ops *drv, gp_assignment *a);
+
+/* ---- the intent journal (journal.c) -------------------------------------------- */
+
+typedef struct {
+    char *kind;     /* "vm": its xapi record follows its assignment row;
+                       "gpu": reserved (placement skips it);
+                       "pci": a function whose dom0 access changes */
+    char *key;      /* VM uuid or canonical pci-id */
+    char *value;    /* "pci": dom0 access status before ("enabled", ...) */
+} gp_intent_item;
+typedef struct {
+    int64_t id;
+    char *operation;            /* "vm-gpu-assign", ... */
+    long owner_pid;
+    char *owner_start;          /* /proc/<pid>/stat starttime */
+    char *created;              /* ISO 8601 UTC */
+    bool owner_alive;           /* the owner still runs (read at listing) */
+    gp_intent_item *items;
+    size_t n_items;
+} gp_intent;
+
+/* Create the journal's tables when missing (schema section "journal"). */
+GP_HIDDEN int gp_journal_ensure(gp_ctx *ctx);
+/* Inside an open transaction: a new intent owned by this process (*id). */
+GP_HIDDEN int gp_journal_begin(gp_ctx *ctx, const char *operation, int64_t *id);
+GP_HIDDEN int gp_journal_add(gp_ctx *ctx, int64_t id, const char *kind, const char *key,
+                             const char *value);
+/* Inside an open transaction: delete the intent and its items. */
+GP_HIDDEN int gp_journal_end(gp_ctx *ctx, int64_t id);
+/* GP_ERR_IN_PROGRESS (params vm or pci-id, operation) when an intent holds
+ * the VM (kind "vm") or the function (kind "gpu"/"pci"). */
+GP_HIDDEN int gp_journal_busy(gp_ctx *ctx, const char *kind, const char *key);
+/* Every pci-id an intent reserves or changes; caller frees (gp_strv_free). */
+GP_HIDDEN int gp_journal_reserved(gp_ctx *ctx, char ***ids, size_t *n);
+GP_HIDDEN int gp_journal_list(gp_ctx *ctx, gp_intent **out, size_t *n_out);
+GP_HIDDEN void gp_intent_list_free(gp_intent *v, size_t n);
+/* Make xapi match sqlite for each item of intent id, then delete it (its
+ * own short transaction).  On failure the intent stays and ctx->err tells
+ * the first item that could not be settled. */
+GP_HIDDEN int gp_journal_settle(gp_ctx *ctx, int64_t id);
+/* Settle every intent whose owner is gone; *n_left (may be NULL) counts
+ * those left (owner alive, or not settled).  Errors: GP_ERR_DB* only. */
+GP_HIDDEN int gp_journal_recover(gp_ctx *ctx, size_t *n_left);
+
+/* ---- XCP-ng convergence (xapi_ops.c) ---------------------------------------------- */
+
+/* Make the VM's xapi record say what its assignment row says (none: clear
+ * gpupool's writes).  A VM xapi no longer knows is settled (drift reports
+ * it).  Errors: the driver's (GP_ERR_VM_NOT_HALTED when it runs), GP_ERR_DB*. */
+GP_HIDDEN int gp_xapi_converge_vm(gp_ctx *ctx, const char *vm_uuid);
+/* Make a function's dom0 access match membership: hidden while it is a pool
+ * member (or companion), else back to before ("enabled", ... or NULL:
+ * leave).  Errors: the driver's, GP_ERR_DB*. */
+GP_HIDDEN int gp_xapi_converge_pci(gp_ctx *ctx, const char *pci_id, const char *before);
+/* The facts a journaled assign needs before its transaction: the VM may
+ * take a GPU of this host (gp_xapi_drv_vm_suitable), the functions xapi
+ * gives to other VMs (*held), the host's guest vCPU mask (*host_mask, NULL
+ * when unset).  Also names the xapi user in the audit's caller. */
+GP_HIDDEN int gp_xapi_assign_facts(gp_ctx *ctx, const char *vm_uuid, gp_xapi_held **held,
+                                   size_t *n_held, char **host_mask);
+/* Name the xapi user behind this call in the audit log's caller (once). */
+GP_HIDDEN void gp_xapi_audit_caller(gp_ctx *ctx);
 
 #endif /* GPUPOOL_OPS_H */

@@ -279,3 +279,146 @@ out:
     drift_op_dispose(&op);
     return rc;
 }
+
+/* ---- convergence: make xapi say what sqlite says ------------------------------- */
+
+/* Does the binding already say bc (NULL: nothing of gpupool's)? */
+static bool binding_matches(const gp_xapi_binding *b, const gp_boot_config *bc)
+{
+    if (b->blocked_by_us)
+        return false;
+    if (!bc)
+        return !b->ours || (!b->mark_pci && !b->mark_mask && !b->affinity_ours);
+    if (!b->ours || !b->mark_pci || !b->pci || !b->bound_host || !b->this_host ||
+        strcmp(b->bound_host, b->this_host) || !b->affinity_ours)
+        return false;
+    char **mine = NULL, **cur = NULL;
+    size_t n_mine = 0, n_cur = 0;
+    bool ok = gp_xapi_drv_pci_names(b->mark_pci, &mine, &n_mine) == GP_OK &&
+              gp_xapi_drv_pci_names(b->pci, &cur, &n_cur) == GP_OK &&
+              n_mine == 1 + bc->n_companions && !strcmp(mine[0], bc->pci_id);
+    for (size_t i = 0; ok && i < bc->n_companions; i++)
+        ok = !strcmp(mine[i + 1], bc->companions[i]);
+    for (size_t i = 0; ok && i < n_mine; i++) {
+        bool found = false;
+        for (size_t j = 0; j < n_cur && !found; j++)
+            found = !strcmp(mine[i], cur[j]);
+        ok = found;
+    }
+    gp_strv_free(mine, n_mine);
+    gp_strv_free(cur, n_cur);
+    if (!ok)
+        return false;
+    if (bc->pin_mode == GP_PIN_HARD && bc->n_pcpus) {
+        char *mask = gp_cpulist_join(bc->pcpus, bc->n_pcpus);
+        ok = mask && b->mask && b->mark_mask && !strcmp(mask, b->mask) &&
+             !strcmp(mask, b->mark_mask);
+        free(mask);
+        return ok;
+    }
+    return !b->mark_mask;
+}
+
+int gp_xapi_converge_vm(gp_ctx *ctx, const char *vm_uuid)
+{
+    const gp_driver_ops *drv;
+    gp_assignment *as = NULL;
+    size_t n = 0;
+    gp_boot_config bc;
+    gp_xapi_binding b;
+    int rc;
+
+    memset(&b, 0, sizeof(b));
+    rc = gp_ctx_drv_ops(ctx, &drv);
+    if (rc == GP_OK)
+        rc = gp_assignments_read(ctx, vm_uuid, &as, &n);
+    if (rc)
+        goto out;
+    if (n)
+        gp_assignment_boot_config(&as[0], &bc);
+    rc = gp_xapi_drv_vm_binding(&ctx->drv, vm_uuid, &b);
+    if (rc == GP_ERR_UNKNOWN_VM) {
+        /* Gone from xapi: nothing to write (drift reports vm-missing). */
+        gp_err_clear(ctx->err);
+        rc = GP_OK;
+        goto out;
+    }
+    if (rc || binding_matches(&b, n ? &bc : NULL))
+        goto out;
+    rc = drv->vm_record_boot(&ctx->drv, vm_uuid, n ? &bc : NULL);
+out:
+    gp_xapi_binding_dispose(&b);
+    gp_assignment_list_free(as, n);
+    return rc;
+}
+
+static bool status_visible(const char *s)
+{
+    return s && (!strcmp(s, "enabled") || !strcmp(s, "enable_on_reboot"));
+}
+
+int gp_xapi_converge_pci(gp_ctx *ctx, const char *pci_id, const char *before)
+{
+    const gp_driver_ops *drv;
+    char *member = NULL, *status = NULL, *orig = NULL;
+    int rc;
+
+    rc = gp_ctx_drv_ops(ctx, &drv);
+    if (rc == GP_OK)
+        rc = gp_store_query_text(&ctx->store, "reading pool members",
+                                 "SELECT pci_id FROM pool_members WHERE pci_id = ?1 UNION ALL"
+                                 " SELECT pci_id FROM pool_companions WHERE pci_id = ?1",
+                                 pci_id, &member);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_dom0_status(&ctx->drv, pci_id, &status);
+    if (rc == GP_ERR_UNKNOWN_GPU) {
+        /* No PCI object (class 12...): gpupool never changed its dom0 access. */
+        gp_err_clear(ctx->err);
+        rc = GP_OK;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    if (member && status_visible(status))
+        rc = drv->device_assignable_add(&ctx->drv, pci_id, &orig);
+    else if (!member && status_visible(before) && !status_visible(status))
+        rc = drv->device_assignable_remove(&ctx->drv, pci_id, "xapi-dom0-access:enabled");
+out:
+    free(member);
+    free(status);
+    free(orig);
+    return rc;
+}
+
+void gp_xapi_audit_caller(gp_ctx *ctx)
+{
+    char *user = NULL, *caller;
+    if (ctx->cfg.caller && strstr(ctx->cfg.caller, " xapi-user="))
+        return;
+    if (gp_xapi_drv_user(&ctx->drv, &user) != GP_OK || !user)
+        user = strdup("unknown");
+    caller = gp_asprintf("%s xapi-user=%s", ctx->cfg.caller ? ctx->cfg.caller : "libgpupool",
+                         user ? user : "unknown");
+    if (caller) {
+        free(ctx->cfg.caller);
+        ctx->cfg.caller = caller;
+    }
+    free(user);
+}
+
+int gp_xapi_assign_facts(gp_ctx *ctx, const char *vm_uuid, gp_xapi_held **held,
+                         size_t *n_held, char **host_mask)
+{
+    int rc;
+
+    *held = NULL;
+    *n_held = 0;
+    *host_mask = NULL;
+    gp_xapi_audit_caller(ctx);
+    rc = gp_xapi_drv_vm_suitable(&ctx->drv, vm_uuid);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_held(&ctx->drv, held, n_held);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_host_mask(&ctx->drv, host_mask);
+    return rc;
+}
