@@ -113,6 +113,9 @@ GP_HIDDEN int gp_xapi_converge_pci(gp_ctx *ctx, const char *pci_id, const char *
  * when unset).  Also names the xapi user in the audit's caller. */
 GP_HIDDEN int gp_xapi_assign_facts(gp_ctx *ctx, const char *vm_uuid, gp_xapi_held **held,
                                    size_t *n_held, char **host_mask);
+/* dom0 access status of a function (PCI.get_dom0_access_status), NULL when
+ * xapi has no PCI object for it.  *status caller frees. */
+GP_HIDDEN int gp_xapi_dom0_status_of(gp_ctx *ctx, const char *pci_id, char **status);
 /* Name the xapi user behind this call in the audit log's caller (once). */
 GP_HIDDEN void gp_xapi_audit_caller(gp_ctx *ctx);
 

@@ -744,6 +744,8 @@ typedef struct {
     member_fn *fns;               /* the GPU, then its companions */
     size_t n_fns;
     size_t n_done;                /* fns[0..n_done) changed by the driver */
+    member_fn *before;            /* journaled: dom0 access of each function */
+    size_t n_before;              /* before this call (orig: the status) */
     bool rollback;                /* a failure rolls the transaction back */
     bool need_undo;               /* ... and undoes the driver's n_done changes */
 } member_op;
@@ -756,6 +758,7 @@ static void member_op_init(member_op *op)
 static void member_op_dispose(member_op *op)
 {
     member_fns_free(op->fns, op->n_fns);
+    member_fns_free(op->before, op->n_before);
     free(op->pool_name);
     free(op->holder);
     memset(op, 0, sizeof(*op));
@@ -895,6 +898,132 @@ static int add_audit(gp_ctx *ctx, member_op *op)
     return rc;
 }
 
+/* ---- pool-gpu-add / pool-gpu-remove under a journaled driver (xapi) ------------- */
+
+static int remove_record(gp_ctx *ctx, member_op *op);
+static int remove_give_back(gp_ctx *ctx, member_op *op);
+
+/* Before the lock: settle what dead calls left; read each function's dom0
+ * access now (op->before), so that the intent records what it was before
+ * this call changed anything - a crash after PCI.disable_dom0_access can
+ * then always give dom0 back what it had.  The GPU's functions are the GPU
+ * and its companions as the host model has them. */
+static int member_before_lock(gp_ctx *ctx, member_op *op)
+{
+    const gp_gpu *g;
+    int rc;
+
+    if (!ctx->drv_entry->journaled)
+        return GP_OK;
+    gp_xapi_audit_caller(ctx);
+    rc = gp_journal_recover(ctx, NULL);
+    if (rc)
+        return rc;
+    g = op->host ? gp_host_find_gpu(op->host, op->canon) : NULL;
+    op->n_before = g ? 1 + g->n_companions : 1;
+    op->before = calloc(op->n_before, sizeof(*op->before));
+    if (!op->before)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < op->n_before; i++) {
+        const char *f = i ? g->companions[i - 1].pci_id : op->canon;
+        snprintf(op->before[i].pci_id, GP_PCI_ID_LEN, "%s", f);
+        rc = gp_xapi_dom0_status_of(ctx, f, &op->before[i].orig);
+        if (rc)
+            return rc;
+    }
+    return GP_OK;
+}
+
+/* dom0 access before this call of function f (op->before), or NULL. */
+static const char *member_before_of(const member_op *op, const char *f)
+{
+    for (size_t i = 0; i < op->n_before; i++)
+        if (!strcmp(op->before[i].pci_id, f))
+            return op->before[i].orig;
+    return NULL;
+}
+
+/* Add, step 3: the membership with each function's dom0 access from before
+ * this call, and the audit row (inside the caller's transaction). */
+static int add_journal_finish(gp_ctx *ctx, member_op *op)
+{
+    for (size_t i = 0; i < op->n_fns; i++) {
+        const char *b = member_before_of(op, op->fns[i].pci_id);
+        char *orig = b ? gp_asprintf("xapi-dom0-access:%s", b) : NULL;
+        if (b && !orig)
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        if (orig || !op->fns[i].orig) {
+            free(op->fns[i].orig);
+            op->fns[i].orig = orig;
+        }
+    }
+    int rc = add_record(ctx, op);
+    return rc ? rc : add_audit(ctx, op);
+}
+
+static int remove_journal_finish(gp_ctx *ctx, member_op *op)
+{
+    return remove_record(ctx, op);
+}
+
+/*
+ * Steps 1-3 of a membership change under the journal: the intent (each
+ * function with its dom0 access before) is committed, the driver changes
+ * dom0 access without the lock (add: hide; remove: give back what dom0 had),
+ * then finish records the change and the intent closes in one short
+ * transaction.  Any failure settles the intent: dom0 access follows
+ * membership as sqlite holds it.  Called with the transaction open; returns
+ * with none open.
+ */
+static int member_journal(gp_ctx *ctx, member_op *op, const char *operation,
+                          int (*finish)(gp_ctx *ctx, member_op *op))
+{
+    int64_t intent = 0;
+    int rc;
+
+    rc = gp_journal_busy(ctx, "gpu", op->canon);
+    if (rc == GP_OK)
+        rc = gp_journal_begin(ctx, operation, &intent);
+    for (size_t i = 0; rc == GP_OK && i < op->n_fns; i++) {
+        const char *b = member_before_of(op, op->fns[i].pci_id);
+        const char *o = op->fns[i].orig;
+        /* remove: dom0 gets back what it had before gpupool hid it */
+        if (!b && o && !strncmp(o, "xapi-dom0-access:", 17))
+            b = o + 17;
+        rc = gp_journal_add(ctx, intent, "pci", op->fns[i].pci_id, b);
+    }
+    if (rc == GP_OK)
+        rc = gp_store_commit(&ctx->store);
+    if (rc) {
+        gp_store_rollback(&ctx->store);
+        return rc;
+    }
+    op->rollback = false;
+    if (!strcmp(operation, "pool-gpu-add"))
+        rc = add_make_assignable(ctx, op);
+    else
+        rc = remove_give_back(ctx, op);
+    op->need_undo = false;
+    if (rc == GP_OK)
+        rc = gp_store_begin(&ctx->store);
+    if (rc == GP_OK)
+        rc = finish(ctx, op);
+    if (rc == GP_OK)
+        rc = gp_journal_end(ctx, intent);
+    if (rc == GP_OK)
+        rc = gp_store_commit(&ctx->store);
+    if (rc) {
+        gp_error_info saved;
+        gp_store_rollback(&ctx->store);
+        gp_error_info_init(&saved);
+        gp_err_copy(&saved, ctx->err);
+        gp_journal_settle(ctx, intent);
+        gp_err_copy(ctx->err, &saved);
+        gp_error_info_dispose(&saved);
+    }
+    return rc;
+}
+
 int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
 {
     member_op op;
@@ -910,6 +1039,9 @@ int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
     if (rc)
         goto out;
     rc = gp_host_get(ctx, &op.host);
+    if (rc)
+        goto out;
+    rc = member_before_lock(ctx, &op);
     if (rc)
         goto out;
     rc = gp_store_begin(&ctx->store);
@@ -933,6 +1065,10 @@ int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
     rc = add_list_functions(ctx, &op);
     if (rc)
         goto out;
+    if (ctx->drv_entry->journaled) {
+        rc = member_journal(ctx, &op, "pool-gpu-add", add_journal_finish);
+        goto out;
+    }
     rc = add_make_assignable(ctx, &op);
     if (rc)
         goto out;
@@ -1097,6 +1233,9 @@ int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
     rc = gp_ctx_drv_ops(ctx, &op.drv);
     if (rc)
         goto out;
+    rc = member_before_lock(ctx, &op);
+    if (rc)
+        goto out;
     rc = gp_store_begin(&ctx->store);
     if (rc)
         goto out;
@@ -1110,6 +1249,10 @@ int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
     rc = remove_load_functions(ctx, &op);
     if (rc)
         goto out;
+    if (ctx->drv_entry->journaled) {
+        rc = member_journal(ctx, &op, "pool-gpu-remove", remove_journal_finish);
+        goto out;
+    }
     rc = remove_record(ctx, &op);
     if (rc)
         goto out;

@@ -422,3 +422,15 @@ int gp_xapi_assign_facts(gp_ctx *ctx, const char *vm_uuid, gp_xapi_held **held,
         rc = gp_xapi_drv_host_mask(&ctx->drv, host_mask);
     return rc;
 }
+
+int gp_xapi_dom0_status_of(gp_ctx *ctx, const char *pci_id, char **status)
+{
+    int rc = gp_xapi_drv_dom0_status(&ctx->drv, pci_id, status);
+    if (rc == GP_ERR_UNKNOWN_GPU) {
+        /* No PCI object: gpupool does not change its dom0 access. */
+        gp_err_clear(ctx->err);
+        *status = NULL;
+        rc = GP_OK;
+    }
+    return rc;
+}
