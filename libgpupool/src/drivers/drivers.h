@@ -150,6 +150,15 @@ GP_HIDDEN bool gp_xapi_rec_is_guest(const struct gp_xr_value *rec);
  * disk on a non-shared SR of another host: params vm, host = its
  * name-label), GP_ERR_UNKNOWN_VM, GP_ERR_DRIVER, GP_ERR_TIMEOUT. */
 GP_HIDDEN int gp_xapi_drv_vm_suitable(gp_drv *d, const char *vm_uuid);
+/* The other_config keys gpupool keeps beside what it writes (drivers/xapi.c),
+ * and the VM.blocked_operations value of a write in progress. */
+#define GP_XAPI_MARK_VM "gpupool:vm"
+#define GP_XAPI_MARK_PCI "gpupool:pci"
+#define GP_XAPI_BLOCK_REASON "gpupool: GPU assignment being written"
+/* Remove markers another VM's uuid names (copied by VM.clone) and the
+ * other-config:pci entries they list, from a halted VM.  Errors: as
+ * vm_record_boot. */
+GP_HIDDEN int gp_xapi_drv_clear_copied(gp_drv *d, const char *vm_uuid);
 /* One PCI function of this host that xapi gives to a VM outside gpupool's
  * database: named in the other-config:pci of a VM that may run here, or
  * under a VGPU resident (or scheduled) on a PGPU of this host. */
@@ -157,6 +166,8 @@ typedef struct {
     char pci_id[GP_PCI_ID_LEN];
     char vm_uuid[37];
     char *how;                  /* one line for messages */
+    bool vgpu;                  /* through a VGPU (else other-config:pci) */
+    bool running;               /* the VM is resident on this host now */
 } gp_xapi_held;
 /* Every such function (VM.get_all_records, VGPU.get_all_records,
  * PGPU.get_all_records); *out caller frees with gp_xapi_held_free.

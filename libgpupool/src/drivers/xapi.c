@@ -31,12 +31,12 @@
 #include <string.h>
 
 #define XAPI_NULL_REF "OpaqueRef:NULL"
-#define MARK_VM "gpupool:vm"
+#define MARK_VM GP_XAPI_MARK_VM
 #define MARK_HOST "gpupool:host"
 #define MARK_PCI "gpupool:pci"
 #define MARK_MASK "gpupool:mask"
 #define MARK_AFFINITY "gpupool:affinity"
-#define BLOCK_REASON "gpupool: GPU assignment being written"
+#define BLOCK_REASON GP_XAPI_BLOCK_REASON
 
 typedef struct {
     gp_xapi *x;
@@ -1273,7 +1273,7 @@ void gp_xapi_held_free(gp_xapi_held *h, size_t n)
 }
 
 static int held_add(gp_drv *ctx, gp_xapi_held **v, size_t *n, const char *pci_id,
-                    const char *vm_uuid, char *how)
+                    const char *vm_uuid, char *how, bool vgpu, bool running)
 {
     gp_xapi_held *nv = realloc(*v, (*n + 1) * sizeof(*nv));
     if (!nv || !how) {
@@ -1287,6 +1287,8 @@ static int held_add(gp_drv *ctx, gp_xapi_held **v, size_t *n, const char *pci_id
     snprintf(nv[*n].pci_id, sizeof(nv[*n].pci_id), "%s", pci_id);
     snprintf(nv[*n].vm_uuid, sizeof(nv[*n].vm_uuid), "%s", vm_uuid ? vm_uuid : "");
     nv[*n].how = how;
+    nv[*n].vgpu = vgpu;
+    nv[*n].running = running;
     (*n)++;
     return GP_OK;
 }
@@ -1338,7 +1340,8 @@ int gp_xapi_drv_held(gp_drv *ctx, gp_xapi_held **out, size_t *n_out)
                                                    "(copied from VM %s by VM.clone)",
                                                    uuid ? uuid : "?", copied)
                                      : gp_asprintf("named in the other-config:pci of VM %s",
-                                                   uuid ? uuid : "?"));
+                                                   uuid ? uuid : "?"),
+                              false, !is_null_ref(gp_xr_struct_get_string(rec, "resident_on")));
             }
         pci_entries_dispose(&e);
         if (rc)
@@ -1376,7 +1379,8 @@ int gp_xapi_drv_held(gp_drv *ctx, gp_xapi_held **out, size_t *n_out)
         if (pgh && !strcmp(pgh, host) && pci_id && gp_pci_addr_parse(pci_id, &a, NULL) == GP_OK)
             rc = held_add(ctx, &v, &n, gp_pci_addr_format(&a, c), vm_uuid,
                           gp_asprintf("held by a VGPU of VM %s (xapi's own passthrough)",
-                                      vm_uuid ? vm_uuid : "?"));
+                                      vm_uuid ? vm_uuid : "?"),
+                          true, !is_null_ref(gp_xr_struct_get_string(vg, "resident_on")));
         free(pci_id);
         free(vm_uuid);
         if (rc)
@@ -1537,4 +1541,29 @@ int gp_xapi_drv_pci_names(const char *oc_pci, char ***ids, size_t *n)
     *ids = v;
     *n = k;
     return GP_OK;
+}
+
+int gp_xapi_drv_clear_copied(gp_drv *ctx, const char *vm_uuid)
+{
+    gp_xr_value rec;
+    char *ref = NULL;
+    int rc;
+
+    gp_xr_value_init(&rec);
+    rc = vm_ref_of_uuid(ctx, vm_uuid, &ref);
+    if (rc == GP_OK)
+        rc = require_halted(ctx, vm_uuid, ref);
+    if (rc == GP_OK)
+        rc = vm_record(ctx, ref, &rec);
+    if (rc == GP_OK) {
+        const gp_xr_value *oc = gp_xr_struct_get(&rec, "other_config");
+        const char *owner = gp_xr_struct_get_string(oc, MARK_VM);
+        /* clear_boot removes only the VM's own markers: present the copied
+         * ones as its own (owner is the parent's uuid). */
+        if (owner && strcmp(owner, vm_uuid))
+            rc = clear_boot(ctx, owner, ref, &rec);
+    }
+    gp_xr_value_dispose(&rec);
+    free(ref);
+    return rc;
 }

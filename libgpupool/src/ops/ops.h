@@ -116,6 +116,12 @@ GP_HIDDEN int gp_xapi_assign_facts(gp_ctx *ctx, const char *vm_uuid, gp_xapi_hel
 /* dom0 access status of a function (PCI.get_dom0_access_status), NULL when
  * xapi has no PCI object for it.  *status caller frees. */
 GP_HIDDEN int gp_xapi_dom0_status_of(gp_ctx *ctx, const char *pci_id, char **status);
+/* host-reconcile under the xapi driver: the drift (gp_drift_check) as
+ * reconcile items; fix settles dead intents, makes every assigned VM's
+ * record say its assignment, clears stray and copied writes of halted VMs
+ * and hides pool functions from dom0 again, then marks the items gone from
+ * a second drift check as fixed. */
+GP_HIDDEN int gp_xapi_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_out);
 /* Name the xapi user behind this call in the audit log's caller (once). */
 GP_HIDDEN void gp_xapi_audit_caller(gp_ctx *ctx);
 

@@ -12,6 +12,8 @@
 
 #define XAPI_NULL_REF "OpaqueRef:NULL"
 
+static bool status_visible(const char *s);
+
 
 static int need_xapi(gp_ctx *ctx)
 {
@@ -247,6 +249,152 @@ static int drift_assignment(gp_ctx *ctx, drift_op *op, const gp_assignment *a)
                                  oc_pci ? oc_pci : "unset"));
 }
 
+static const gp_assignment *drift_assignment_of(const drift_op *op, const char *vm)
+{
+    for (size_t a = 0; a < op->n_as; a++)
+        if (!strcasecmp(op->as[a].vm_uuid, vm))
+            return &op->as[a];
+    return NULL;
+}
+
+/* Per assignment: the VM's mask, affinity and host marker as written
+ * (mask-changed, affinity); per VM record: gpupool's markers without an
+ * assignment (stray-marker), copied by VM.clone (clone), a start left
+ * blocked (blocked-start); dead calls' intents (intent-pending); pool
+ * functions dom0 can use again (dom0-access); pool GPUs under a VGPU
+ * (vgpu). */
+static int drift_binding(gp_ctx *ctx, drift_op *op)
+{
+    gp_intent *in = NULL;
+    size_t n_in = 0;
+    gp_xapi_held *held = NULL;
+    size_t n_held = 0;
+    int rc;
+
+    rc = gp_journal_list(ctx, &in, &n_in);
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < n_in; i++) {
+        if (in[i].owner_alive)
+            continue;
+        for (size_t k = 0; k < in[i].n_items; k++) {
+            const gp_intent_item *it = &in[i].items[k];
+            bool vm = !strcmp(it->kind, "vm");
+            if (strcmp(it->kind, "gpu") == 0)
+                continue;
+            rc = drift_add(ctx, &op->l, "intent-pending", vm ? it->key : NULL, NULL,
+                           vm ? NULL : it->key, NULL,
+                           gp_asprintf("%s by pid %ld (gone) since %s left %s %s to settle",
+                                       in[i].operation, in[i].owner_pid, in[i].created,
+                                       vm ? "VM" : "function", it->key));
+            if (rc)
+                goto out;
+        }
+    }
+    for (size_t a = 0; a < op->n_as; a++) {
+        const gp_assignment *as = &op->as[a];
+        gp_xapi_binding b;
+        rc = gp_xapi_drv_vm_binding(&ctx->drv, as->vm_uuid, &b);
+        if (rc == GP_ERR_UNKNOWN_VM) {
+            gp_err_clear(ctx->err);
+            rc = GP_OK;
+            continue;          /* vm-missing, reported above */
+        }
+        if (rc)
+            goto out;
+        if (as->pin_mode == GP_PIN_HARD && as->n_pcpus) {
+            char *want = gp_cpulist_join(as->pcpus, as->n_pcpus);
+            if (!want || !b.mask || strcmp(b.mask, want))
+                rc = drift_add(ctx, &op->l, "mask-changed", as->vm_uuid, as->vm_name_label,
+                               as->pci_id, b.pci,
+                               gp_asprintf("VM %s has VCPUs-params:mask=%s, gpupool placed it "
+                                           "on pCPUs %s", as->vm_uuid,
+                                           b.mask ? b.mask : "unset", want ? want : "?"));
+            free(want);
+        }
+        if (rc == GP_OK && (!b.affinity_ours || !b.ours || !b.bound_host ||
+                            !b.this_host || strcmp(b.bound_host, b.this_host)))
+            rc = drift_add(ctx, &op->l, "affinity", as->vm_uuid, as->vm_name_label, as->pci_id,
+                           b.pci,
+                           gp_asprintf("VM %s holds GPU %s of this host, but its VM.affinity "
+                                       "or gpupool:host no longer binds it here",
+                                       as->vm_uuid, as->pci_id));
+        gp_xapi_binding_dispose(&b);
+        if (rc)
+            goto out;
+    }
+    for (size_t i = 0; op->all.type == GP_XR_STRUCT && i < op->all.n; i++) {
+        const gp_xr_value *rec = &op->all.items[i];
+        const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
+        const gp_xr_value *bo = gp_xr_struct_get(rec, "blocked_operations");
+        const char *uuid = gp_xr_struct_get_string(rec, "uuid");
+        const char *name = gp_xr_struct_get_string(rec, "name_label");
+        const char *owner = gp_xr_struct_get_string(oc, GP_XAPI_MARK_VM);
+        const char *mark_pci = gp_xr_struct_get_string(oc, GP_XAPI_MARK_PCI);
+        const char *bs = gp_xr_struct_get_string(bo, "start");
+        const char *bso = gp_xr_struct_get_string(bo, "start_on");
+        bool live_intent = false;
+        if (!uuid)
+            continue;
+        for (size_t k = 0; k < n_in && !live_intent; k++)
+            for (size_t j = 0; in[k].owner_alive && j < in[k].n_items; j++)
+                if (!strcmp(in[k].items[j].kind, "vm") &&
+                    !strcasecmp(in[k].items[j].key, uuid))
+                    live_intent = true;
+        if (live_intent)
+            continue;
+        if (owner && strcasecmp(owner, uuid))
+            rc = drift_add(ctx, &op->l, "clone", uuid, name, NULL,
+                           gp_xr_struct_get_string(oc, "pci"),
+                           gp_asprintf("VM %s carries gpupool's markers of VM %s (copied by "
+                                       "VM.clone): other-config:pci entries %s are not its own",
+                                       uuid, owner, mark_pci ? mark_pci : "(none)"));
+        else if (owner && mark_pci && !drift_assignment_of(op, uuid))
+            rc = drift_add(ctx, &op->l, "stray-marker", uuid, name, NULL,
+                           gp_xr_struct_get_string(oc, "pci"),
+                           gp_asprintf("VM %s carries gpupool's write %s, but gpupool assigns "
+                                       "it no GPU", uuid, mark_pci));
+        if (rc == GP_OK && ((bs && !strcmp(bs, GP_XAPI_BLOCK_REASON)) ||
+                            (bso && !strcmp(bso, GP_XAPI_BLOCK_REASON))))
+            rc = drift_add(ctx, &op->l, "blocked-start", uuid, name, NULL,
+                           gp_xr_struct_get_string(oc, "pci"),
+                           gp_asprintf("VM %s cannot start: a gpupool write left "
+                                       "blocked_operations start/start_on set", uuid));
+        if (rc)
+            goto out;
+    }
+    for (size_t p = 0; p < op->n_pools; p++)
+        for (size_t k = 0; k < op->pools[p].n_gpus; k++) {
+            const char *g = op->pools[p].gpus[k];
+            char *status = NULL;
+            rc = gp_xapi_dom0_status_of(ctx, g, &status);
+            if (rc == GP_OK && status_visible(status))
+                rc = drift_add(ctx, &op->l, "dom0-access", NULL, NULL, g, NULL,
+                               gp_asprintf("GPU %s of pool %s is visible to dom0 again "
+                                           "(dom0 access %s)", g, op->pools[p].name_label,
+                                           status));
+            free(status);
+            if (rc)
+                goto out;
+        }
+    rc = gp_xapi_drv_held(&ctx->drv, &held, &n_held);
+    for (size_t i = 0; rc == GP_OK && i < n_held; i++) {
+        if (!held[i].vgpu)
+            continue;
+        for (size_t p = 0; rc == GP_OK && p < op->n_pools; p++)
+            for (size_t k = 0; rc == GP_OK && k < op->pools[p].n_gpus; k++)
+                if (!strcmp(op->pools[p].gpus[k], held[i].pci_id))
+                    rc = drift_add(ctx, &op->l, "vgpu", held[i].vm_uuid, NULL, held[i].pci_id,
+                                   NULL, gp_asprintf("GPU %s of pool %s is %s",
+                                                     held[i].pci_id, op->pools[p].name_label,
+                                                     held[i].how));
+    }
+out:
+    gp_xapi_held_free(held, n_held);
+    gp_intent_list_free(in, n_in);
+    return rc;
+}
+
 int gp_drift_check(gp_ctx *ctx, gp_drift **out, size_t *n_out)
 {
     drift_op op;
@@ -271,6 +419,10 @@ int gp_drift_check(gp_ctx *ctx, gp_drift **out, size_t *n_out)
         if (rc)
             goto out;
     }
+    /* 3. What only the XCP-ng binding shows. */
+    rc = drift_binding(ctx, &op);
+    if (rc)
+        goto out;
     *out = op.l.v;
     *n_out = op.l.n;
     op.l.v = NULL;
@@ -432,5 +584,119 @@ int gp_xapi_dom0_status_of(gp_ctx *ctx, const char *pci_id, char **status)
         *status = NULL;
         rc = GP_OK;
     }
+    return rc;
+}
+
+/* ---- host-reconcile under xapi ------------------------------------------------------ */
+
+static bool drift_same(const gp_drift *a, const gp_drift *b)
+{
+    return !strcmp(a->kind, b->kind) && !strcasecmp(a->vm_uuid, b->vm_uuid) &&
+           !strcmp(a->pci_id, b->pci_id);
+}
+
+/* Repair what fix=true may: settle dead intents; make every assigned VM's
+ * xapi record say its assignment; clear gpupool's stray or copied writes
+ * (halted VMs only); hide pool functions from dom0 again.  Failures of
+ * single items are left for the second drift check to report. */
+static void xapi_repair(gp_ctx *ctx, const gp_drift *d, size_t n)
+{
+    gp_assignment *as = NULL;
+    size_t n_as = 0;
+    gp_pool *pools = NULL;
+    size_t n_pools = 0;
+    gp_error_info saved;
+
+    gp_error_info_init(&saved);
+    gp_err_copy(&saved, ctx->err);
+    gp_journal_recover(ctx, NULL);
+    if (gp_assignments_read(ctx, NULL, &as, &n_as) == GP_OK)
+        for (size_t i = 0; i < n_as; i++)
+            if (!i || strcmp(as[i].vm_uuid, as[i - 1].vm_uuid))
+                gp_xapi_converge_vm(ctx, as[i].vm_uuid);
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(d[i].kind, "stray-marker") || !strcmp(d[i].kind, "blocked-start"))
+            gp_xapi_converge_vm(ctx, d[i].vm_uuid);
+        else if (!strcmp(d[i].kind, "clone"))
+            gp_xapi_drv_clear_copied(&ctx->drv, d[i].vm_uuid);
+    }
+    {
+        sqlite3_stmt *st = NULL;
+        char **fns = NULL;
+        size_t n_fns = 0;
+        if (gp_store_prepare(&ctx->store, "SELECT pci_id FROM pool_members UNION ALL"
+                             " SELECT pci_id FROM pool_companions", &st) == GP_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                char **nf = realloc(fns, (n_fns + 1) * sizeof(*nf));
+                if (!nf)
+                    break;
+                fns = nf;
+                if (!(fns[n_fns] = gp_strdup((const char *)sqlite3_column_text(st, 0))))
+                    break;
+                n_fns++;
+            }
+            sqlite3_finalize(st);
+        }
+        /* Read first, then write: no statement stays open across xapi calls. */
+        for (size_t i = 0; i < n_fns; i++)
+            gp_xapi_converge_pci(ctx, fns[i], NULL);
+        gp_strv_free(fns, n_fns);
+    }
+    gp_pool_list_free(pools, n_pools);
+    gp_assignment_list_free(as, n_as);
+    gp_err_copy(ctx->err, &saved);
+    gp_error_info_dispose(&saved);
+}
+
+int gp_xapi_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_out)
+{
+    gp_drift *d1 = NULL, *d2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    gp_reconcile_item *items = NULL;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    rc = gp_drift_check(ctx, &d1, &n1);
+    if (rc)
+        goto out;
+    if (fix && n1) {
+        xapi_repair(ctx, d1, n1);
+        rc = gp_drift_check(ctx, &d2, &n2);
+        if (rc)
+            goto out;
+    }
+    items = calloc(n1 + n2 ? n1 + n2 : 1, sizeof(*items));
+    if (!items) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n1; i++) {
+        gp_reconcile_item *it = &items[i];
+        bool still = !fix;
+        for (size_t j = 0; fix && j < n2 && !still; j++)
+            still = drift_same(&d1[i], &d2[j]);
+        it->kind = strdup(d1[i].kind);
+        it->object = strdup(d1[i].pci_id[0] ? d1[i].pci_id : d1[i].vm_uuid);
+        it->expected = strdup("");
+        it->actual = gp_strdup(d1[i].other_config_pci ? d1[i].other_config_pci : "");
+        it->detail = gp_strdup(d1[i].detail);
+        it->fixable = strcmp(d1[i].kind, "vm-missing") && strcmp(d1[i].kind, "shared-gpu") &&
+                      strcmp(d1[i].kind, "foreign-pci") && strcmp(d1[i].kind, "vgpu");
+        it->fixed = fix && !still;
+        if (!it->kind || !it->object || !it->expected || !it->actual || !it->detail) {
+            gp_reconcile_list_free(items, i + 1);
+            items = NULL;
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    *out = items;
+    *n_out = n1;
+    items = NULL;
+out:
+    gp_drift_list_free(d1, n1);
+    gp_drift_list_free(d2, n2);
+    free(items);
     return rc;
 }

@@ -190,9 +190,12 @@ int gp_vm_boot_prepare_ex(gp_ctx *ctx, const char *vm, gp_boot_prepare_result *o
 
 int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_out)
 {
-    (void)fix;
+    const gp_driver_entry *e;
     *out = NULL;
     *n_out = 0;
+    gp_err_clear(ctx->err);
+    if (gp_ctx_driver(ctx, &e) == GP_OK && e->journaled)
+        return gp_xapi_reconcile(ctx, fix, out, n_out);
     return GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
                   "host-reconcile needs the xen driver: libgpupool was built without libxl");
 }
@@ -850,6 +853,12 @@ int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_
     *out = NULL;
     *n_out = 0;
     gp_err_clear(ctx->err);
+    {
+        const gp_driver_entry *e;
+        if (gp_ctx_driver(ctx, &e) == GP_OK && e->journaled)
+            return gp_xapi_reconcile(ctx, fix, out, n_out);
+        gp_err_clear(ctx->err);
+    }
     reconcile_op_init(&op, fix);
     rc = need_xen(ctx, "host-reconcile");
     if (rc)
