@@ -62,6 +62,11 @@ class Xapi:
                 "VCPUs_params": dict(vm.get("VCPUs_params", {})),
                 "resident_on": vm.get("resident_on", NULL_REF),
                 "affinity": vm.get("affinity", NULL_REF),
+                "blocked_operations": dict(vm.get("blocked_operations", {})),
+                "domain_type": vm.get("domain_type", "hvm"),
+                "HVM_boot_policy": vm.get("HVM_boot_policy", "BIOS order"),
+                "VBDs": [],
+                "VGPUs": [],
             }
             self.vms["OpaqueRef:vm-%d" % i] = rec
         self.pcis = {}
@@ -74,6 +79,17 @@ class Xapi:
                 "dom0_access": p.get("dom0_access", "enabled"),
             }
         self.delay = state.get("delay", {})
+        self.hosts = {HOST_REF: {"uuid": "00000000-0000-4000-8000-00000000h000".replace("h", "0"),
+                                 "name_label": "host-0", "guest_VCPUs_params": {}}}
+        for i, h in enumerate(state.get("hosts", [])):
+            self.hosts["OpaqueRef:host-%d" % i] = {
+                "uuid": h.get("uuid", str(uuidlib.uuid4())),
+                "name_label": h.get("name_label", "host-%d" % i),
+                "guest_VCPUs_params": dict(h.get("guest_VCPUs_params", {}))}
+        self.vgpus = {}
+        self.pgpus = {}
+        self.users = state.get("users", {})
+        self.session_info = {}
 
     def state(self):
         return {
@@ -184,6 +200,89 @@ class Xapi:
 
     def m_VM__remove_from_VCPUs_params(self, ref, k):
         return self._remove(ref, "VCPUs_params", k)
+
+    def m_VM__get_uuid(self, ref):
+        return self._vm(ref)["uuid"]
+
+    def m_VM__get_blocked_operations(self, ref):
+        return self._vm(ref)["blocked_operations"]
+
+    def m_VM__add_to_blocked_operations(self, ref, k, v):
+        return self._add(ref, "blocked_operations", k, v)
+
+    def m_VM__remove_from_blocked_operations(self, ref, k):
+        return self._remove(ref, "blocked_operations", k)
+
+    def m_VM__set_affinity(self, ref, host):
+        self._vm(ref)["affinity"] = host
+        return ""
+
+    def m_VM__get_affinity(self, ref):
+        return self._vm(ref)["affinity"]
+
+    def m_VM__clone(self, ref, name):
+        # ocaml/xapi/xapi_vm_clone.ml: the clone copies other_config and
+        # VCPUs_params; it is halted, resident nowhere
+        src = self._vm(ref)
+        rec = json.loads(json.dumps(src))
+        rec["uuid"] = str(uuidlib.uuid4())
+        rec["name_label"] = name
+        rec["power_state"] = "Halted"
+        rec["resident_on"] = NULL_REF
+        rec["domid"] = "-1"
+        new = "OpaqueRef:vm-%d" % len(self.vms)
+        self.vms[new] = rec
+        return new
+
+    def m_VM__start(self, ref, paused, force):
+        vm = self._vm(ref)
+        if "start" in vm["blocked_operations"]:
+            raise Failure("OPERATION_BLOCKED", ref, vm["blocked_operations"]["start"])
+        vm["power_state"] = "Running"
+        vm["resident_on"] = vm["affinity"] if vm["affinity"] != NULL_REF else HOST_REF
+        return ""
+
+    def m_VM__hard_shutdown(self, ref):
+        vm = self._vm(ref)
+        vm["power_state"] = "Halted"
+        vm["resident_on"] = NULL_REF
+        return ""
+
+    # -- host --
+    def _host(self, ref):
+        if ref not in self.hosts:
+            raise Failure("HANDLE_INVALID", "host", ref)
+        return self.hosts[ref]
+
+    def m_host__get_uuid(self, ref):
+        return self._host(ref)["uuid"]
+
+    def m_host__get_name_label(self, ref):
+        return self._host(ref)["name_label"]
+
+    def m_host__get_guest_VCPUs_params(self, ref):
+        return self._host(ref)["guest_VCPUs_params"]
+
+    # -- storage: VBD -> VDI -> SR -> PBD (datamodel_vbd/vdi/sr/pbd) --
+    def m_VBD__get_VDI(self, ref):
+        return NULL_REF
+
+    # -- GPU objects (datamodel_vgpu.ml, datamodel_pgpu.ml) --
+    def m_VGPU__get_all_records(self):
+        return self.vgpus
+
+    def m_PGPU__get_all_records(self):
+        return self.pgpus
+
+    # -- session --
+    def m_session__get_auth_user_name(self, s):
+        return self.session_info.get(s, {}).get("user", "")
+
+    def m_session__get_is_local_superuser(self, s):
+        return self.session_info.get(s, {}).get("superuser", True)
+
+    def m_session__get_parent(self, s):
+        return self.session_info.get(s, {}).get("parent", NULL_REF)
 
     # -- PCI (xapi 8.3) --
     def m_PCI__get_all_records(self):
