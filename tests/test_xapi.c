@@ -450,12 +450,19 @@ static void test_pool_membership_dom0_access(void **state)
     free(st);
 }
 
+/* Index of needle in hay (-1 when absent). */
+static long pos_of(const char *hay, const char *needle)
+{
+    const char *p = strstr(hay, needle);
+    return p ? (long)(p - hay) : -1;
+}
+
 static void test_assign_release_exact_writes(void **state)
 {
     fixture *f = *state;
     gp_assign_args aa = { .pool = "train" };
     gp_assignment a;
-    char *oc, *vp, *calls, expect[512];
+    char *oc, *vp, *calls, expect[768], line[256];
 
     make_pool(f, GP_PIN_HARD);
     gp_assignment_init(&a);
@@ -465,39 +472,49 @@ static void test_assign_release_exact_writes(void **state)
     assert_int_equal(a.n_pcpus, 4);
     char *mask = gp_cpulist_join(a.pcpus, a.n_pcpus);
 
+    /* Start blocked first, the power state read after the block, markers
+     * before values, the block lifted last. */
     calls = calls_text(f);
-    snprintf(expect, sizeof(expect),
-             "VM.get_by_uuid(SESSION," VM_HALTED ")\n"
-             "VM.get_power_state(SESSION,OpaqueRef:vm-0)\n"
-             "VM.get_other_config(SESSION,OpaqueRef:vm-0)\n"
-             "VM.get_VCPUs_params(SESSION,OpaqueRef:vm-0)\n"
-             "VM.add_to_other_config(SESSION,OpaqueRef:vm-0,gpupool:pci,0/0000:18:00.0)\n"
-             "VM.add_to_other_config(SESSION,OpaqueRef:vm-0,pci,0/0000:18:00.0)\n"
-             "VM.add_to_other_config(SESSION,OpaqueRef:vm-0,gpupool:mask,%s)\n"
-             "VM.add_to_VCPUs_params(SESSION,OpaqueRef:vm-0,mask,%s)\n", mask, mask);
-    if (!strstr(calls, expect))
-        fail_msg("calls were:\n%s\nexpected to contain:\n%s", calls, expect);
+    long block = pos_of(calls, "VM.add_to_blocked_operations(SESSION,OpaqueRef:vm-0,start,");
+    long block_on = pos_of(calls, "VM.add_to_blocked_operations(SESSION,OpaqueRef:vm-0,start_on,");
+    long power = pos_of(calls, "VM.get_power_state(SESSION,OpaqueRef:vm-0)");
+    long mark = pos_of(calls, "VM.add_to_other_config(SESSION,OpaqueRef:vm-0,gpupool:pci,0/0000:18:00.0)");
+    long pci = pos_of(calls, "VM.add_to_other_config(SESSION,OpaqueRef:vm-0,pci,0/0000:18:00.0)");
+    snprintf(line, sizeof(line), "VM.add_to_VCPUs_params(SESSION,OpaqueRef:vm-0,mask,%s)", mask);
+    long vmask = pos_of(calls, line);
+    long aff = pos_of(calls, "VM.set_affinity(SESSION,OpaqueRef:vm-0,OpaqueRef:host-0)");
+    long unblock = pos_of(calls, "VM.remove_from_blocked_operations(SESSION,OpaqueRef:vm-0,start_on)");
+    if (block < 0 || block_on < 0 || power < block_on || mark < power || pci < mark ||
+        vmask < pci || aff < vmask || unblock < aff)
+        fail_msg("calls out of order:\n%s", calls);
     free(calls);
 
     oc = vm_map_text(f, VM_HALTED, "other_config");
     snprintf(expect, sizeof(expect),
-             "{\"gpupool:mask\":\"%s\",\"gpupool:pci\":\"0/0000:18:00.0\","
-             "\"pci\":\"0/0000:18:00.0\",\"xo:resource_set\":\"keep-me\"}", mask);
+             "{\"gpupool:affinity\":\"OpaqueRef:host-0\",\"gpupool:host\":\"%s\","
+             "\"gpupool:mask\":\"%s\",\"gpupool:pci\":\"0/0000:18:00.0\","
+             "\"gpupool:vm\":\"" VM_HALTED "\","
+             "\"pci\":\"0/0000:18:00.0\",\"xo:resource_set\":\"keep-me\"}",
+             "00000000-0000-4000-8000-000000000000", mask);
     assert_string_equal(oc, expect);
     free(oc);
     vp = vm_map_text(f, VM_HALTED, "VCPUs_params");
     snprintf(expect, sizeof(expect), "{\"mask\":\"%s\",\"weight\":\"512\"}", mask);
     assert_string_equal(vp, expect);
     free(vp);
+    oc = vm_map_text(f, VM_HALTED, "blocked_operations");
+    assert_string_equal(oc, "{}");
+    free(oc);
     gp_assignment_dispose(&a);
 
-    /* Release removes exactly what gpupool wrote. */
+    /* Release removes exactly what gpupool wrote, affinity included. */
     calls_reset(f);
     assert_ok(f->ctx, gp_vm_gpu_release(f->ctx, VM_HALTED));
     calls = calls_text(f);
     assert_non_null(strstr(calls, "VM.remove_from_VCPUs_params(SESSION,OpaqueRef:vm-0,mask)\n"));
     assert_non_null(strstr(calls, "VM.remove_from_other_config(SESSION,OpaqueRef:vm-0,pci)\n"));
-    assert_null(strstr(calls, "add_to"));
+    assert_non_null(strstr(calls, "VM.set_affinity(SESSION,OpaqueRef:vm-0,OpaqueRef:NULL)\n"));
+    assert_null(strstr(calls, "add_to_other_config"));
     free(calls);
     oc = vm_map_text(f, VM_HALTED, "other_config");
     assert_string_equal(oc, "{\"xo:resource_set\":\"keep-me\"}");
@@ -508,19 +525,25 @@ static void test_assign_release_exact_writes(void **state)
     free(mask);
 }
 
-static void test_soft_pin_writes_no_mask(void **state)
+/* numa-policy required under xapi: pin-mode soft would write no mask, so
+ * nothing of the placement would reach xenopsd: hard is forced. */
+static void test_required_forces_hard_mask(void **state)
 {
     fixture *f = *state;
     gp_assign_args aa = { .pool = "train" };
+    gp_assignment a;
+    char expect[256];
+    gp_assignment_init(&a);
     make_pool(f, GP_PIN_SOFT);
-    assert_ok(f->ctx, gp_vm_gpu_assign(f->ctx, VM_HALTED, &aa, NULL));
-    char *oc = vm_map_text(f, VM_HALTED, "other_config");
-    assert_string_equal(oc, "{\"gpupool:pci\":\"0/0000:18:00.0\",\"pci\":\"0/0000:18:00.0\","
-                            "\"xo:resource_set\":\"keep-me\"}");
-    free(oc);
+    assert_ok(f->ctx, gp_vm_gpu_assign(f->ctx, VM_HALTED, &aa, &a));
+    assert_int_equal(a.pin_mode, GP_PIN_HARD);
+    char *mask = gp_cpulist_join(a.pcpus, a.n_pcpus);
     char *vp = vm_map_text(f, VM_HALTED, "VCPUs_params");
-    assert_string_equal(vp, "{\"weight\":\"512\"}");
+    snprintf(expect, sizeof(expect), "{\"mask\":\"%s\",\"weight\":\"512\"}", mask);
+    assert_string_equal(vp, expect);
     free(vp);
+    free(mask);
+    gp_assignment_dispose(&a);
 }
 
 /* What a refusal must leave alone: the state database (tu_db_dump, every
@@ -565,23 +588,44 @@ static void test_refusals_change_nothing(void **state)
     free(calls);
     dumps_assert_same(f, &before);
 
-    /* An admin's own other-config:pci is never overwritten. */
-    calls_reset(f);
+    /* A GPU another VM names in other-config:pci is never given again. */
+    gp_assign_args forced = { .pool = "train", .pci_id = "0000:18:00.0" };
+    gp_xapi *x = NULL;
+    gp_xr_value v;
+    assert_int_equal(gp_xapi_open(&x, f->sock, SESSION, 0, NULL), GP_OK);
+    const char *hand[] = { "OpaqueRef:vm-3", "pci", "0/0000:18:00.0" };
+    assert_int_equal(gp_xapi_call(x, "VM.add_to_other_config", hand, 3, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
     before = dumps_take(f);
-    int rc = gp_vm_gpu_assign(f->ctx, VM_ADMIN, &aa, NULL);
-    assert_int_equal(rc, GP_ERR_DRIVER);
-    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "did not write"));
+    calls_reset(f);
+    int rc = gp_vm_gpu_assign(f->ctx, VM_ROGUE, &forced, NULL);
+    assert_int_equal(rc, GP_ERR_GPU_ASSIGNED);
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, VM_SECOND));
+    /* Placement does not offer it either: the pool has no other GPU. */
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, VM_ROGUE, &aa, NULL), GP_ERR_POOL_EMPTY);
     calls = calls_text(f);
     assert_null(strstr(calls, "add_to"));
     assert_null(strstr(calls, "remove_from"));
     free(calls);
     dumps_assert_same(f, &before);
-    char *oc = vm_map_text(f, VM_ADMIN, "other_config");
-    assert_string_equal(oc, "{\"pci\":\"0/0000:4b:00.0\"}");
-    free(oc);
+    const char *unhand[] = { "OpaqueRef:vm-3", "pci" };
+    assert_int_equal(gp_xapi_call(x, "VM.remove_from_other_config", unhand, 2, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    gp_xapi_close(x);
+
+    /* An admin's own other-config:pci entry is kept: gpupool adds its own
+     * entry beside it (the GPU at the next index), release takes only its. */
+    char *oc;
     gp_assignment a;
     gp_assignment_init(&a);
-    assert_int_equal(gp_assignment_get(f->ctx, VM_ADMIN, &a), GP_ERR_VM_NO_GPU);
+    assert_ok(f->ctx, gp_vm_gpu_assign(f->ctx, VM_ADMIN, &aa, &a));
+    oc = vm_map_text(f, VM_ADMIN, "other_config");
+    assert_non_null(strstr(oc, "\"pci\":\"0/0000:4b:00.0,1/0000:18:00.0\""));
+    free(oc);
+    assert_ok(f->ctx, gp_vm_gpu_release(f->ctx, VM_ADMIN));
+    oc = vm_map_text(f, VM_ADMIN, "other_config");
+    assert_string_equal(oc, "{\"pci\":\"0/0000:4b:00.0\"}");
+    free(oc);
     gp_assignment_dispose(&a);
 }
 
@@ -722,7 +766,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vm_list_from_xapi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_membership_dom0_access, setup, teardown),
         cmocka_unit_test_setup_teardown(test_assign_release_exact_writes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_soft_pin_writes_no_mask, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_required_forces_hard_mask, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drift, setup_drift, teardown),
         cmocka_unit_test_setup_teardown(test_login_and_failures, setup, teardown),
