@@ -56,8 +56,11 @@ LIB_A    := libgpupool/libgpupool.a
 
 CLI_SRCS := $(sort $(wildcard xe-cli/*.c))
 CLI      := xe-cli/xe-gpupool
-PLUGIN_SRCS := $(sort $(filter-out xapi-plugin/fuzz_%.c,$(wildcard xapi-plugin/*.c)))
+PLUGIN_SRCS := $(sort $(filter-out xapi-plugin/fuzz_%.c xapi-plugin/vm_pre_start.c,$(wildcard xapi-plugin/*.c)))
 PLUGIN   := xapi-plugin/gpupool
+# xenopsd's vm-pre-start hook (/etc/xapi.d/vm-pre-start/50-gpupool)
+HOOK     := xapi-plugin/gpupool-vm-pre-start
+HOOKDIR  ?= $(SYSCONFDIR)/xapi.d/vm-pre-start
 
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:.c=)
@@ -67,7 +70,7 @@ BENCH_BINS := $(BENCH_SRCS:.c=)
 
 .PHONY: all clean check check-layers check-unit check-e2e check-xen bench fuzz demo deps install
 
-all: $(LIB_SO) $(LIB_A) $(CLI) $(PLUGIN)
+all: $(LIB_SO) $(LIB_A) $(CLI) $(PLUGIN) $(HOOK)
 
 LIB_HDRS := libgpupool/include/gpupool.h $(wildcard libgpupool/src/*.h libgpupool/src/*/*.h)
 libgpupool/src/%.o: libgpupool/src/%.c $(LIB_HDRS)
@@ -94,6 +97,10 @@ $(CLI): $(CLI_SRCS) $(LIB_A) libgpupool/include/gpupool.h $(wildcard xe-cli/*.h)
 
 $(PLUGIN): $(PLUGIN_SRCS) $(LIB_SO) libgpupool/include/gpupool.h $(wildcard xapi-plugin/*.h)
 	$(CC) $(FRONT_CFLAGS) -o $@ $(PLUGIN_SRCS) -Llibgpupool -lgpupool \
+	    -Wl,-rpath,'$$ORIGIN/../libgpupool:$(LIBDIR)' $(PKG_LIBS)
+
+$(HOOK): xapi-plugin/vm_pre_start.c $(LIB_SO) libgpupool/include/gpupool.h
+	$(CC) $(FRONT_CFLAGS) -o $@ xapi-plugin/vm_pre_start.c -Llibgpupool -lgpupool \
 	    -Wl,-rpath,'$$ORIGIN/../libgpupool:$(LIBDIR)' $(PKG_LIBS)
 
 tests/test_%: tests/test_%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/helpers/*.h)
@@ -154,13 +161,15 @@ install: all
 	    'Cflags: -I$${includedir}' > $(DESTDIR)$(LIBDIR)/pkgconfig/gpupool.pc
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/xe-gpupool
 	install -m 0755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/gpupool
+	install -d $(DESTDIR)$(HOOKDIR)
+	install -m 0755 $(HOOK) $(DESTDIR)$(HOOKDIR)/50-gpupool
 	install -m 0644 xe-cli/xe-gpupool.bash-completion \
 	    $(DESTDIR)$(DATADIR)/bash-completion/completions/xe-gpupool
 	test -e $(DESTDIR)$(SYSCONFDIR)/gpupool/gpupool.conf || \
 	    install -m 0644 xapi-plugin/gpupool.conf $(DESTDIR)$(SYSCONFDIR)/gpupool/gpupool.conf
 
 clean:
-	rm -f libgpupool/src/*/*.o $(LIB_SO) libgpupool/$(SONAME) $(LIB_A) $(CLI) $(PLUGIN) \
+	rm -f libgpupool/src/*/*.o $(LIB_SO) libgpupool/$(SONAME) $(LIB_A) $(CLI) $(PLUGIN) $(HOOK) \
 	    $(TEST_BINS) $(BENCH_BINS)
 	rm -rf tests/tmp
 include mk/xcpng83.mk

@@ -923,6 +923,24 @@ void gp_drift_list_free(gp_drift *d, size_t n);
  */
 int gp_drift_check(gp_ctx *ctx, gp_drift **out, size_t *n_out);
 
+/*
+ * May xenopsd start this VM on this host now?  What the vm-pre-start hook
+ * (/etc/xapi.d/vm-pre-start/, xenops_hooks.ml) asks before the domain is
+ * built and its PCI devices plugged (and reset).  vm_uuid: the VM's uuid.
+ * Refused, each with the VM and the object as params:
+ *  - GP_ERR_WRONG_HOST: gpupool bound the VM to another host's GPU
+ *    (other_config gpupool:host, the VM's own markers);
+ *  - GP_ERR_GPU_ASSIGNED: a function its other-config:pci names is held by
+ *    another VM running on this host (its other-config:pci or a VGPU), or
+ *    is a pool GPU gpupool assigned to another VM (a clone's copied entry);
+ *  - GP_ERR_IN_PROGRESS: a gpupool call is writing this VM into xapi.
+ * GP_OK for VMs without other-config:pci.  Reads only.  Facts: VM.get_record,
+ * VM.get_all_records, VGPU/PGPU records, gpupool's database.
+ * Errors: GP_ERR_NOT_SUPPORTED (driver is not "xapi"), GP_ERR_UNKNOWN_VM,
+ * GP_ERR_DRIVER, GP_ERR_TIMEOUT, GP_ERR_DB*, GP_ERR_NOMEM.
+ */
+int gp_vm_start_check(gp_ctx *ctx, const char *vm_uuid);
+
 /* ------------------------------------------------------------------------ */
 /* xen driver: plain Xen with xl (no xapi)                                   */
 /* ------------------------------------------------------------------------ */

@@ -220,6 +220,236 @@ out:
     return rc;
 }
 
+/* The boot configuration of a VM's assignment row, read with its own SQL
+ * (journal.c sits below assign.c): strings and arrays stay in the row. */
+typedef struct {
+    char *pci_id;
+    char **companions;
+    size_t n_companions;
+    int *pcpus;
+    size_t n_pcpus;
+} boot_row;
+
+static void boot_row_dispose(boot_row *r)
+{
+    free(r->pci_id);
+    gp_strv_free(r->companions, r->n_companions);
+    free(r->pcpus);
+    memset(r, 0, sizeof(*r));
+}
+
+/* *found false when the VM has no assignment row. */
+static int boot_row_read(gp_ctx *ctx, const char *vm_uuid, boot_row *r, gp_boot_config *bc,
+                         bool *found)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    memset(bc, 0, sizeof(*bc));
+    *found = false;
+    rc = gp_store_prepare(&ctx->store, "SELECT a.pci_id, a.pcpus, a.pin_mode, a.memory_node,"
+                          " c.pci_id FROM assignments a LEFT JOIN pool_companions c"
+                          " ON c.gpu_pci_id = a.pci_id WHERE a.vm_uuid = ?1 ORDER BY c.pci_id",
+                          &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!*found) {
+            *found = true;
+            r->pci_id = gp_strdup((const char *)sqlite3_column_text(st, 0));
+            if (gp_cpulist_parse((const char *)sqlite3_column_text(st, 1), &r->pcpus,
+                                 &r->n_pcpus) ||
+                gp_pin_mode_parse((const char *)sqlite3_column_text(st, 2), &bc->pin_mode)) {
+                rc = GP_ERR(ctx, GP_ERR_DB, "the assignment of VM %s is unreadable", vm_uuid);
+                goto out;
+            }
+            bc->memory_node = sqlite3_column_int(st, 3);
+        }
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+            char **nc = realloc(r->companions, (r->n_companions + 1) * sizeof(*nc));
+            if (!nc) {
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            r->companions = nc;
+            nc[r->n_companions] = gp_strdup((const char *)sqlite3_column_text(st, 4));
+            if (!nc[r->n_companions]) {
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            r->n_companions++;
+        }
+    }
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading an assignment");
+    if (rc == GP_OK && *found && !r->pci_id)
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+out:
+    sqlite3_finalize(st);
+    bc->vm_uuid = vm_uuid;
+    bc->pci_id = r->pci_id;
+    bc->companions = (const char *const *)r->companions;
+    bc->n_companions = r->n_companions;
+    bc->pcpus = r->pcpus;
+    bc->n_pcpus = r->n_pcpus;
+    return rc;
+}
+
+/* ---- convergence: make xapi say what sqlite says ------------------------------- */
+
+/* Does the binding already say bc (NULL: nothing of gpupool's)? */
+static bool binding_matches(const gp_xapi_binding *b, const gp_boot_config *bc)
+{
+    if (b->blocked_by_us)
+        return false;
+    if (!bc)
+        return !b->ours || (!b->mark_pci && !b->mark_mask && !b->affinity_ours);
+    if (!b->ours || !b->mark_pci || !b->pci || !b->bound_host || !b->this_host ||
+        strcmp(b->bound_host, b->this_host) || !b->affinity_ours)
+        return false;
+    char **mine = NULL, **cur = NULL;
+    size_t n_mine = 0, n_cur = 0;
+    bool ok = gp_xapi_drv_pci_names(b->mark_pci, &mine, &n_mine) == GP_OK &&
+              gp_xapi_drv_pci_names(b->pci, &cur, &n_cur) == GP_OK &&
+              n_mine == 1 + bc->n_companions && !strcmp(mine[0], bc->pci_id);
+    for (size_t i = 0; ok && i < bc->n_companions; i++)
+        ok = !strcmp(mine[i + 1], bc->companions[i]);
+    for (size_t i = 0; ok && i < n_mine; i++) {
+        bool found = false;
+        for (size_t j = 0; j < n_cur && !found; j++)
+            found = !strcmp(mine[i], cur[j]);
+        ok = found;
+    }
+    gp_strv_free(mine, n_mine);
+    gp_strv_free(cur, n_cur);
+    if (!ok)
+        return false;
+    if (bc->pin_mode == GP_PIN_HARD && bc->n_pcpus) {
+        char *mask = gp_cpulist_join(bc->pcpus, bc->n_pcpus);
+        ok = mask && b->mask && b->mark_mask && !strcmp(mask, b->mask) &&
+             !strcmp(mask, b->mark_mask);
+        free(mask);
+        return ok;
+    }
+    return !b->mark_mask;
+}
+
+int gp_xapi_converge_vm(gp_ctx *ctx, const char *vm_uuid)
+{
+    const gp_driver_ops *drv;
+    boot_row row;
+    bool n = false;
+    gp_boot_config bc;
+    gp_xapi_binding b;
+    int rc;
+
+    memset(&b, 0, sizeof(b));
+    memset(&row, 0, sizeof(row));
+    rc = gp_ctx_drv_ops(ctx, &drv);
+    if (rc == GP_OK)
+        rc = boot_row_read(ctx, vm_uuid, &row, &bc, &n);
+    if (rc)
+        goto out;
+    rc = gp_xapi_drv_vm_binding(&ctx->drv, vm_uuid, &b);
+    if (rc == GP_ERR_UNKNOWN_VM) {
+        /* Gone from xapi: nothing to write (drift reports vm-missing). */
+        gp_err_clear(ctx->err);
+        rc = GP_OK;
+        goto out;
+    }
+    if (rc || binding_matches(&b, n ? &bc : NULL))
+        goto out;
+    rc = drv->vm_record_boot(&ctx->drv, vm_uuid, n ? &bc : NULL);
+out:
+    gp_xapi_binding_dispose(&b);
+    boot_row_dispose(&row);
+    return rc;
+}
+
+static bool status_visible(const char *s)
+{
+    return s && (!strcmp(s, "enabled") || !strcmp(s, "enable_on_reboot"));
+}
+
+int gp_xapi_converge_pci(gp_ctx *ctx, const char *pci_id, const char *before)
+{
+    const gp_driver_ops *drv;
+    char *member = NULL, *status = NULL, *orig = NULL;
+    int rc;
+
+    rc = gp_ctx_drv_ops(ctx, &drv);
+    if (rc == GP_OK)
+        rc = gp_store_query_text(&ctx->store, "reading pool members",
+                                 "SELECT pci_id FROM pool_members WHERE pci_id = ?1 UNION ALL"
+                                 " SELECT pci_id FROM pool_companions WHERE pci_id = ?1",
+                                 pci_id, &member);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_dom0_status(&ctx->drv, pci_id, &status);
+    if (rc == GP_ERR_UNKNOWN_GPU) {
+        /* No PCI object (class 12...): gpupool never changed its dom0 access. */
+        gp_err_clear(ctx->err);
+        rc = GP_OK;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    if (member && status_visible(status))
+        rc = drv->device_assignable_add(&ctx->drv, pci_id, &orig);
+    else if (!member && status_visible(before) && !status_visible(status))
+        rc = drv->device_assignable_remove(&ctx->drv, pci_id, "xapi-dom0-access:enabled");
+out:
+    free(member);
+    free(status);
+    free(orig);
+    return rc;
+}
+
+void gp_xapi_audit_caller(gp_ctx *ctx)
+{
+    char *user = NULL, *caller;
+    if (ctx->cfg.caller && strstr(ctx->cfg.caller, " xapi-user="))
+        return;
+    if (gp_xapi_drv_user(&ctx->drv, &user) != GP_OK || !user)
+        user = strdup("unknown");
+    caller = gp_asprintf("%s xapi-user=%s", ctx->cfg.caller ? ctx->cfg.caller : "libgpupool",
+                         user ? user : "unknown");
+    if (caller) {
+        free(ctx->cfg.caller);
+        ctx->cfg.caller = caller;
+    }
+    free(user);
+}
+
+int gp_xapi_assign_facts(gp_ctx *ctx, const char *vm_uuid, gp_xapi_held **held,
+                         size_t *n_held, char **host_mask)
+{
+    int rc;
+
+    *held = NULL;
+    *n_held = 0;
+    *host_mask = NULL;
+    gp_xapi_audit_caller(ctx);
+    rc = gp_xapi_drv_vm_suitable(&ctx->drv, vm_uuid);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_held(&ctx->drv, held, n_held);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_host_mask(&ctx->drv, host_mask);
+    return rc;
+}
+
+int gp_xapi_dom0_status_of(gp_ctx *ctx, const char *pci_id, char **status)
+{
+    int rc = gp_xapi_drv_dom0_status(&ctx->drv, pci_id, status);
+    if (rc == GP_ERR_UNKNOWN_GPU) {
+        /* No PCI object: gpupool does not change its dom0 access. */
+        gp_err_clear(ctx->err);
+        *status = NULL;
+        rc = GP_OK;
+    }
+    return rc;
+}
+
 /* ---- settling ------------------------------------------------------------------ */
 
 void gp_intent_list_free(gp_intent *v, size_t n)

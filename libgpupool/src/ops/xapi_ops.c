@@ -12,7 +12,10 @@
 
 #define XAPI_NULL_REF "OpaqueRef:NULL"
 
-static bool status_visible(const char *s);
+static bool status_visible(const char *s)
+{
+    return s && (!strcmp(s, "enabled") || !strcmp(s, "enable_on_reboot"));
+}
 
 
 static int need_xapi(gp_ctx *ctx)
@@ -432,161 +435,6 @@ out:
     return rc;
 }
 
-/* ---- convergence: make xapi say what sqlite says ------------------------------- */
-
-/* Does the binding already say bc (NULL: nothing of gpupool's)? */
-static bool binding_matches(const gp_xapi_binding *b, const gp_boot_config *bc)
-{
-    if (b->blocked_by_us)
-        return false;
-    if (!bc)
-        return !b->ours || (!b->mark_pci && !b->mark_mask && !b->affinity_ours);
-    if (!b->ours || !b->mark_pci || !b->pci || !b->bound_host || !b->this_host ||
-        strcmp(b->bound_host, b->this_host) || !b->affinity_ours)
-        return false;
-    char **mine = NULL, **cur = NULL;
-    size_t n_mine = 0, n_cur = 0;
-    bool ok = gp_xapi_drv_pci_names(b->mark_pci, &mine, &n_mine) == GP_OK &&
-              gp_xapi_drv_pci_names(b->pci, &cur, &n_cur) == GP_OK &&
-              n_mine == 1 + bc->n_companions && !strcmp(mine[0], bc->pci_id);
-    for (size_t i = 0; ok && i < bc->n_companions; i++)
-        ok = !strcmp(mine[i + 1], bc->companions[i]);
-    for (size_t i = 0; ok && i < n_mine; i++) {
-        bool found = false;
-        for (size_t j = 0; j < n_cur && !found; j++)
-            found = !strcmp(mine[i], cur[j]);
-        ok = found;
-    }
-    gp_strv_free(mine, n_mine);
-    gp_strv_free(cur, n_cur);
-    if (!ok)
-        return false;
-    if (bc->pin_mode == GP_PIN_HARD && bc->n_pcpus) {
-        char *mask = gp_cpulist_join(bc->pcpus, bc->n_pcpus);
-        ok = mask && b->mask && b->mark_mask && !strcmp(mask, b->mask) &&
-             !strcmp(mask, b->mark_mask);
-        free(mask);
-        return ok;
-    }
-    return !b->mark_mask;
-}
-
-int gp_xapi_converge_vm(gp_ctx *ctx, const char *vm_uuid)
-{
-    const gp_driver_ops *drv;
-    gp_assignment *as = NULL;
-    size_t n = 0;
-    gp_boot_config bc;
-    gp_xapi_binding b;
-    int rc;
-
-    memset(&b, 0, sizeof(b));
-    rc = gp_ctx_drv_ops(ctx, &drv);
-    if (rc == GP_OK)
-        rc = gp_assignments_read(ctx, vm_uuid, &as, &n);
-    if (rc)
-        goto out;
-    if (n)
-        gp_assignment_boot_config(&as[0], &bc);
-    rc = gp_xapi_drv_vm_binding(&ctx->drv, vm_uuid, &b);
-    if (rc == GP_ERR_UNKNOWN_VM) {
-        /* Gone from xapi: nothing to write (drift reports vm-missing). */
-        gp_err_clear(ctx->err);
-        rc = GP_OK;
-        goto out;
-    }
-    if (rc || binding_matches(&b, n ? &bc : NULL))
-        goto out;
-    rc = drv->vm_record_boot(&ctx->drv, vm_uuid, n ? &bc : NULL);
-out:
-    gp_xapi_binding_dispose(&b);
-    gp_assignment_list_free(as, n);
-    return rc;
-}
-
-static bool status_visible(const char *s)
-{
-    return s && (!strcmp(s, "enabled") || !strcmp(s, "enable_on_reboot"));
-}
-
-int gp_xapi_converge_pci(gp_ctx *ctx, const char *pci_id, const char *before)
-{
-    const gp_driver_ops *drv;
-    char *member = NULL, *status = NULL, *orig = NULL;
-    int rc;
-
-    rc = gp_ctx_drv_ops(ctx, &drv);
-    if (rc == GP_OK)
-        rc = gp_store_query_text(&ctx->store, "reading pool members",
-                                 "SELECT pci_id FROM pool_members WHERE pci_id = ?1 UNION ALL"
-                                 " SELECT pci_id FROM pool_companions WHERE pci_id = ?1",
-                                 pci_id, &member);
-    if (rc == GP_OK)
-        rc = gp_xapi_drv_dom0_status(&ctx->drv, pci_id, &status);
-    if (rc == GP_ERR_UNKNOWN_GPU) {
-        /* No PCI object (class 12...): gpupool never changed its dom0 access. */
-        gp_err_clear(ctx->err);
-        rc = GP_OK;
-        goto out;
-    }
-    if (rc)
-        goto out;
-    if (member && status_visible(status))
-        rc = drv->device_assignable_add(&ctx->drv, pci_id, &orig);
-    else if (!member && status_visible(before) && !status_visible(status))
-        rc = drv->device_assignable_remove(&ctx->drv, pci_id, "xapi-dom0-access:enabled");
-out:
-    free(member);
-    free(status);
-    free(orig);
-    return rc;
-}
-
-void gp_xapi_audit_caller(gp_ctx *ctx)
-{
-    char *user = NULL, *caller;
-    if (ctx->cfg.caller && strstr(ctx->cfg.caller, " xapi-user="))
-        return;
-    if (gp_xapi_drv_user(&ctx->drv, &user) != GP_OK || !user)
-        user = strdup("unknown");
-    caller = gp_asprintf("%s xapi-user=%s", ctx->cfg.caller ? ctx->cfg.caller : "libgpupool",
-                         user ? user : "unknown");
-    if (caller) {
-        free(ctx->cfg.caller);
-        ctx->cfg.caller = caller;
-    }
-    free(user);
-}
-
-int gp_xapi_assign_facts(gp_ctx *ctx, const char *vm_uuid, gp_xapi_held **held,
-                         size_t *n_held, char **host_mask)
-{
-    int rc;
-
-    *held = NULL;
-    *n_held = 0;
-    *host_mask = NULL;
-    gp_xapi_audit_caller(ctx);
-    rc = gp_xapi_drv_vm_suitable(&ctx->drv, vm_uuid);
-    if (rc == GP_OK)
-        rc = gp_xapi_drv_held(&ctx->drv, held, n_held);
-    if (rc == GP_OK)
-        rc = gp_xapi_drv_host_mask(&ctx->drv, host_mask);
-    return rc;
-}
-
-int gp_xapi_dom0_status_of(gp_ctx *ctx, const char *pci_id, char **status)
-{
-    int rc = gp_xapi_drv_dom0_status(&ctx->drv, pci_id, status);
-    if (rc == GP_ERR_UNKNOWN_GPU) {
-        /* No PCI object: gpupool does not change its dom0 access. */
-        gp_err_clear(ctx->err);
-        *status = NULL;
-        rc = GP_OK;
-    }
-    return rc;
-}
-
 /* ---- host-reconcile under xapi ------------------------------------------------------ */
 
 static bool drift_same(const gp_drift *a, const gp_drift *b)
@@ -685,8 +533,14 @@ int gp_xapi_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_
                       strcmp(d1[i].kind, "foreign-pci") && strcmp(d1[i].kind, "vgpu");
         it->fixed = fix && !still;
         if (!it->kind || !it->object || !it->expected || !it->actual || !it->detail) {
-            gp_reconcile_list_free(items, i + 1);
-            items = NULL;
+            /* gp_reconcile_list_free is xen_ops.c's, which calls this file */
+            for (size_t k = 0; k <= i; k++) {
+                free(items[k].kind);
+                free(items[k].object);
+                free(items[k].expected);
+                free(items[k].actual);
+                free(items[k].detail);
+            }
             rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
             goto out;
         }
@@ -698,5 +552,77 @@ out:
     gp_drift_list_free(d1, n1);
     gp_drift_list_free(d2, n2);
     free(items);
+    return rc;
+}
+
+/* ---- vm-pre-start ---------------------------------------------------------------- */
+
+int gp_vm_start_check(gp_ctx *ctx, const char *vm_uuid)
+{
+    gp_xapi_binding b;
+    gp_xapi_held *held = NULL;
+    size_t n_held = 0, n_ids = 0;
+    char **ids = NULL;
+    int rc;
+
+    memset(&b, 0, sizeof(b));
+    gp_err_clear(ctx->err);
+    rc = need_xapi(ctx);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_vm_binding(&ctx->drv, vm_uuid, &b);
+    if (rc || !b.pci)
+        goto out;
+    if (b.ours && b.bound_host && b.this_host && strcmp(b.bound_host, b.this_host)) {
+        rc = GP_ERR(ctx, GP_ERR_WRONG_HOST,
+                    "VM %s holds a GPU of host %s (gpupool:host), not of this host %s: "
+                    "start it there; here it would get whatever device sits at %s",
+                    vm_uuid, b.bound_host, b.this_host, b.mark_pci ? b.mark_pci : b.pci);
+        GP_PARAM(ctx, "vm", "%s", vm_uuid);
+        GP_PARAM(ctx, "host", "%s", b.bound_host);
+        goto out;
+    }
+    rc = gp_journal_busy(ctx, "vm", vm_uuid);
+    if (rc)
+        goto out;
+    if (gp_xapi_drv_pci_names(b.pci, &ids, &n_ids)) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = gp_xapi_drv_held(&ctx->drv, &held, &n_held);
+    for (size_t i = 0; rc == GP_OK && i < n_ids; i++) {
+        char *holder = NULL;
+        for (size_t h = 0; rc == GP_OK && h < n_held; h++)
+            if (held[h].running && !strcmp(held[h].pci_id, ids[i]) &&
+                strcasecmp(held[h].vm_uuid, vm_uuid)) {
+                rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
+                            "VM %s names %s, which is %s and running on this host: "
+                            "starting it would reset the device under that VM",
+                            vm_uuid, ids[i], held[h].how);
+                GP_PARAM(ctx, "vm", "%s", vm_uuid);
+                GP_PARAM(ctx, "pci-id", "%s", ids[i]);
+                GP_PARAM(ctx, "holder", "%s", held[h].vm_uuid);
+            }
+        if (rc)
+            break;
+        rc = gp_store_query_text(&ctx->store, "reading assignments",
+                                 "SELECT a.vm_uuid FROM assignments a WHERE a.pci_id = ?1"
+                                 " UNION ALL SELECT a.vm_uuid FROM assignments a"
+                                 " JOIN pool_companions c ON c.gpu_pci_id = a.pci_id"
+                                 " WHERE c.pci_id = ?1", ids[i], &holder);
+        if (rc == GP_OK && holder && strcasecmp(holder, vm_uuid)) {
+            rc = GP_ERR(ctx, GP_ERR_GPU_ASSIGNED,
+                        "VM %s names %s in other-config:pci, but gpupool assigned it to VM "
+                        "%s%s", vm_uuid, ids[i], holder,
+                        b.clone_of ? " (this VM's entry was copied by VM.clone)" : "");
+            GP_PARAM(ctx, "vm", "%s", vm_uuid);
+            GP_PARAM(ctx, "pci-id", "%s", ids[i]);
+            GP_PARAM(ctx, "holder", "%s", holder);
+        }
+        free(holder);
+    }
+out:
+    gp_strv_free(ids, n_ids);
+    gp_xapi_held_free(held, n_held);
+    gp_xapi_binding_dispose(&b);
     return rc;
 }
