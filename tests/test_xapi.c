@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,9 @@
 #define VM_ADMIN   "33333333-3333-4333-8333-333333333333"
 #define VM_ROGUE   "44444444-4444-4444-8444-444444444444"
 #define VM_SECOND  "55555555-5555-4555-8555-555555555555"
+#define VM_PV      "66666666-6666-4666-8666-666666666666"
+#define VM_AWAY    "77777777-7777-4777-8777-777777777777"
+#define VM_TMPL    "88888888-8888-4888-8888-888888888888"
 #define SESSION    "OpaqueRef:plugin-session"
 
 typedef struct {
@@ -56,7 +60,10 @@ static const char *initial_state =
     " {\"uuid\": \"" VM_SECOND "\", \"name_label\": \"trainer-02\", \"power_state\": \"Halted\"},"
     " {\"uuid\": \"" VM_ROGUE "\", \"name_label\": \"rogue\", \"power_state\": \"Halted\"},"
     " {\"name_label\": \"a template\", \"is_a_template\": true},"
-    " {\"name_label\": \"Control domain\", \"is_control_domain\": true, \"power_state\": \"Running\"}"
+    " {\"name_label\": \"Control domain\", \"is_control_domain\": true, \"power_state\": \"Running\"},"
+    " {\"uuid\": \"" VM_PV "\", \"name_label\": \"pv-guest\", \"domain_type\": \"pv\"},"
+    " {\"uuid\": \"" VM_AWAY "\", \"name_label\": \"away\", \"affinity\": \"OpaqueRef:host-1\"},"
+    " {\"uuid\": \"" VM_TMPL "\", \"name_label\": \"gpu template\", \"is_a_template\": true}"
     "], \"pcis\": ["
     " {\"pci_id\": \"0000:18:00.0\"}, {\"pci_id\": \"0000:2a:00.0\"},"
     " {\"pci_id\": \"0000:9a:00.0\", \"dom0_access\": \"disabled\"},"
@@ -386,15 +393,15 @@ static void test_vm_list_from_xapi(void **state)
     gp_vm *vms = NULL;
     size_t n = 0;
     assert_ok(f->ctx, gp_vm_list(f->ctx, &vms, &n));
-    assert_int_equal(n, 5);  /* no template, no dom0 */
+    assert_int_equal(n, 7);  /* no template, no dom0 */
     assert_string_equal(vms[0].name_label, "admin-pci");
-    assert_string_equal(vms[1].name_label, "busy");
-    assert_int_equal(vms[1].state, GP_VM_RUNNING);
-    assert_int_equal(vms[1].domid, 7);
-    assert_string_equal(vms[3].uuid, VM_HALTED);
-    assert_int_equal(vms[3].state, GP_VM_HALTED);
-    assert_int_equal(vms[3].vcpus, 4);
-    assert_int_equal(vms[3].memory_mib, 8192);
+    assert_string_equal(vms[2].name_label, "busy");
+    assert_int_equal(vms[2].state, GP_VM_RUNNING);
+    assert_int_equal(vms[2].domid, 7);
+    assert_string_equal(vms[5].uuid, VM_HALTED);
+    assert_int_equal(vms[5].state, GP_VM_HALTED);
+    assert_int_equal(vms[5].vcpus, 4);
+    assert_int_equal(vms[5].memory_mib, 8192);
     gp_vm_list_free(vms, n);
     assert_string_equal(gp_ctx_driver_name(f->ctx), "xapi");
 
@@ -629,12 +636,6 @@ static void test_refusals_change_nothing(void **state)
     gp_assignment_dispose(&a);
 }
 
-static int setup_drift(void **state)
-{
-    /* rogue names pool GPU 0000:18:00.0 on its own; trainer-02 too. */
-    return setup_extra(state, "");
-}
-
 static bool has_drift(const gp_drift *d, size_t n, const char *kind, const char *vm,
                       const char *pci)
 {
@@ -643,6 +644,154 @@ static bool has_drift(const gp_drift *d, size_t n, const char *kind, const char 
             return true;
     return false;
 }
+
+/* By uuid, templates, PV guests and VMs bound to another host are refused
+ * (the name-label path filtered only some), and nothing changes. */
+static void test_unsuitable_vms_refused(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args aa = { .pool = "train" };
+    make_pool(f, GP_PIN_HARD);
+    both_dumps before = dumps_take(f);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, VM_TMPL, &aa, NULL), GP_ERR_VM_UNSUITABLE);
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "template"));
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, VM_PV, &aa, NULL), GP_ERR_VM_UNSUITABLE);
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "pv"));
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, VM_AWAY, &aa, NULL), GP_ERR_WRONG_HOST);
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "affinity"));
+    dumps_assert_same(f, &before);
+}
+
+/* A clone carries its parent's markers and pci entry: drift names it, the
+ * vm-pre-start check refuses to start it, host-reconcile fix=true strips
+ * the copy; a VM bound to this host starts, one whose marker names another
+ * host does not. */
+static void test_clone_and_start_check(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args aa = { .pool = "train" };
+    gp_xapi *x = NULL;
+    gp_xr_value v;
+    gp_drift *d = NULL;
+    size_t n = 0;
+    gp_reconcile_item *items = NULL;
+    size_t n_items = 0;
+
+    make_pool(f, GP_PIN_HARD);
+    assert_ok(f->ctx, gp_vm_gpu_assign(f->ctx, VM_HALTED, &aa, NULL));
+    assert_ok(f->ctx, gp_vm_start_check(f->ctx, VM_HALTED));
+    assert_int_equal(gp_xapi_open(&x, f->sock, SESSION, 0, NULL), GP_OK);
+    const char *cl[] = { "OpaqueRef:vm-0", "trainer-01-clone" };
+    assert_int_equal(gp_xapi_call(x, "VM.clone", cl, 2, &v, NULL), GP_OK);
+    char *clone_ref = strdup(v.str);
+    gp_xr_value_dispose(&v);
+    const char *gu[] = { clone_ref };
+    assert_int_equal(gp_xapi_call(x, "VM.get_uuid", gu, 1, &v, NULL), GP_OK);
+    char *clone = strdup(v.str);
+    gp_xr_value_dispose(&v);
+
+    assert_ok(f->ctx, gp_drift_check(f->ctx, &d, &n));
+    assert_true(has_drift(d, n, "clone", clone, ""));
+    gp_drift_list_free(d, n);
+    assert_int_equal(gp_vm_start_check(f->ctx, clone), GP_ERR_GPU_ASSIGNED);
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "VM.clone"));
+
+    assert_ok(f->ctx, gp_host_reconcile(f->ctx, true, &items, &n_items));
+    bool fixed = false;
+    for (size_t i = 0; i < n_items; i++)
+        if (!strcmp(items[i].kind, "clone") && items[i].fixed)
+            fixed = true;
+    assert_true(fixed);
+    gp_reconcile_list_free(items, n_items);
+    char *oc = vm_map_text(f, clone, "other_config");
+    assert_string_equal(oc, "{\"xo:resource_set\":\"keep-me\"}");
+    free(oc);
+    assert_ok(f->ctx, gp_vm_start_check(f->ctx, clone));
+
+    /* gpupool:host naming another host: the start is refused here. */
+    const char *rm[] = { "OpaqueRef:vm-0", "gpupool:host" };
+    assert_int_equal(gp_xapi_call(x, "VM.remove_from_other_config", rm, 2, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    const char *add[] = { "OpaqueRef:vm-0", "gpupool:host", "99999999-9999-4999-8999-999999999999" };
+    assert_int_equal(gp_xapi_call(x, "VM.add_to_other_config", add, 3, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    assert_int_equal(gp_vm_start_check(f->ctx, VM_HALTED), GP_ERR_WRONG_HOST);
+    assert_ok(f->ctx, gp_drift_check(f->ctx, &d, &n));
+    assert_true(has_drift(d, n, "affinity", VM_HALTED, "0000:18:00.0"));
+    gp_drift_list_free(d, n);
+    /* fix=true writes the binding again. */
+    assert_ok(f->ctx, gp_host_reconcile(f->ctx, true, &items, &n_items));
+    gp_reconcile_list_free(items, n_items);
+    assert_ok(f->ctx, gp_vm_start_check(f->ctx, VM_HALTED));
+    gp_xapi_close(x);
+    free(clone_ref);
+    free(clone);
+}
+
+/* A dead call's intent and a start left blocked are settled by the next
+ * journaled call: xapi ends up saying what sqlite says. */
+static void test_dead_intent_settled(void **state)
+{
+    fixture *f = *state;
+    gp_assign_args aa = { .pool = "train" };
+    gp_drift *d = NULL;
+    size_t n = 0;
+    make_pool(f, GP_PIN_HARD);
+    /* A crashed assign: its intent (owner pid 1 never matches its start
+     * time) and a half write in xapi. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+        "INSERT INTO intents(id, operation, owner_pid, owner_start, created)"
+        " VALUES (7, 'vm-gpu-assign', 999999, 'x', '2026-01-01T00:00:00Z');"
+        "INSERT INTO intent_items VALUES (7, 'vm', '" VM_SECOND "', NULL);"
+        "INSERT INTO intent_items VALUES (7, 'gpu', '0000:18:00.0', NULL);",
+        NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    gp_xapi *x = NULL;
+    gp_xr_value v;
+    assert_int_equal(gp_xapi_open(&x, f->sock, SESSION, 0, NULL), GP_OK);
+    const char *a1[] = { "OpaqueRef:vm-3", "start", "gpupool: GPU assignment being written" };
+    assert_int_equal(gp_xapi_call(x, "VM.add_to_blocked_operations", a1, 3, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    const char *a2[] = { "OpaqueRef:vm-3", "gpupool:vm", VM_SECOND };
+    assert_int_equal(gp_xapi_call(x, "VM.add_to_other_config", a2, 3, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    const char *a3[] = { "OpaqueRef:vm-3", "gpupool:pci", "0/0000:18:00.0" };
+    assert_int_equal(gp_xapi_call(x, "VM.add_to_other_config", a3, 3, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    const char *a4[] = { "OpaqueRef:vm-3", "pci", "0/0000:18:00.0" };
+    assert_int_equal(gp_xapi_call(x, "VM.add_to_other_config", a4, 3, &v, NULL), GP_OK);
+    gp_xr_value_dispose(&v);
+    gp_xapi_close(x);
+    assert_ok(f->ctx, gp_drift_check(f->ctx, &d, &n));
+    assert_true(has_drift(d, n, "intent-pending", VM_SECOND, ""));
+    assert_true(has_drift(d, n, "blocked-start", VM_SECOND, ""));
+    gp_drift_list_free(d, n);
+    /* The next journaled call settles it, then proceeds: the GPU the dead
+     * call reserved is free again and goes to this VM. */
+    gp_assignment a;
+    gp_assignment_init(&a);
+    assert_ok(f->ctx, gp_vm_gpu_assign(f->ctx, VM_HALTED, &aa, &a));
+    assert_string_equal(a.pci_id, "0000:18:00.0");
+    gp_assignment_dispose(&a);
+    char *oc = vm_map_text(f, VM_SECOND, "other_config");
+    assert_string_equal(oc, "{}");
+    free(oc);
+    oc = vm_map_text(f, VM_SECOND, "blocked_operations");
+    assert_string_equal(oc, "{}");
+    free(oc);
+    assert_ok(f->ctx, gp_drift_check(f->ctx, &d, &n));
+    assert_int_equal(n, 0);
+    gp_drift_list_free(d, n);
+}
+
+static int setup_drift(void **state)
+{
+    /* rogue names pool GPU 0000:18:00.0 on its own; trainer-02 too. */
+    return setup_extra(state, "");
+}
+
 
 static void test_drift(void **state)
 {
@@ -767,6 +916,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pool_membership_dom0_access, setup, teardown),
         cmocka_unit_test_setup_teardown(test_assign_release_exact_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_required_forces_hard_mask, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsuitable_vms_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clone_and_start_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_intent_settled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drift, setup_drift, teardown),
         cmocka_unit_test_setup_teardown(test_login_and_failures, setup, teardown),
