@@ -407,6 +407,38 @@ static void test_doc_examples(void **state)
     assert_true(n >= 10);
 }
 
+/* The plugin's syslog line goes through gp_str_escape_ctl: a method or a
+ * message from the caller cannot start a second line or carry terminal
+ * escapes, and each part is bounded. */
+static void check_escape(const char *in, size_t max, const char *want)
+{
+    char *out = gp_str_escape_ctl(in, max);
+    assert_non_null(out);
+    assert_string_equal(out, want);
+    for (const char *p = out; *p; p++)
+        assert_true((unsigned char)*p >= 0x20 && *p != 0x7f);
+    free(out);
+}
+
+static void test_log_escape(void **state)
+{
+    (void)state;
+    check_escape("list_gpus\nMay 1 host gpupool-plugin: forged: Success", 0,
+                 "list_gpus\\nMay 1 host gpupool-plugin: forged: Success");
+    check_escape("\r\t\\", 0, "\\r\\t\\\\");
+    check_escape("\x1b[2J\x7f\x01", 0, "\\x1b[2J\\x7f\\x01");
+    check_escape("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac <&>\"'", 0,
+                 "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac <&>\"'");
+    check_escape("", 0, "");
+    /* Bounded: never half an escape nor half a UTF-8 sequence. */
+    check_escape("abcd", 4, "abcd");
+    check_escape("abcdef", 4, "abcd...");
+    check_escape("ab\n", 3, "ab...");
+    check_escape("ab\n", 4, "ab\\n");
+    check_escape("\xc3\xa9\xc3\xa9\xc3\xa9", 5, "\xc3\xa9\xc3\xa9...");
+    assert_null(gp_str_escape_ctl(NULL, 0));
+}
+
 static void test_time_limit(void **state)
 {
     fixture *f = *state;
@@ -515,6 +547,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_doc_examples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_cpupool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_placement, setup, teardown),
+        cmocka_unit_test(test_log_escape),
         cmocka_unit_test_setup_teardown(test_time_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -103,6 +103,17 @@ typedef struct {
     char *value;
 } gp_error_param;
 
+/*
+ * A copy of s fit for one log line (syslog, a terminal): LF, CR, tab and
+ * backslash become \n, \r, \t and \\, every other control character
+ * (bytes 0x00..0x1f and 0x7f) becomes \xNN; other bytes, UTF-8 included,
+ * are copied.  max_len > 0 bounds the escaped text to max_len bytes, cut
+ * before an escape or a UTF-8 sequence that would cross it, and "..." is
+ * appended when something was cut; 0 = no bound.  Returns a malloc'ed string
+ * the caller frees, NULL when s is NULL or memory ran out.
+ */
+char *gp_str_escape_ctl(const char *s, size_t max_len);
+
 /* The last error set on a context. */
 typedef struct {
     int code;                   /* gp_error, GP_OK when none */

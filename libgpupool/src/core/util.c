@@ -328,3 +328,49 @@ int gp_text_check(gp_error_info *err, const char *field, const char *s, size_t m
     }
     return GP_OK;
 }
+
+char *gp_str_escape_ctl(const char *s, size_t max_len)
+{
+    static const char dots[] = "...";
+    size_t len, cap, o = 0;
+    char *out;
+
+    if (!s)
+        return NULL;
+    len = strlen(s);
+    /* Each byte becomes at most 4 ("\xNN"). */
+    cap = len * 4 + sizeof(dots);
+    out = malloc(cap);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        size_t n = 1;
+
+        if (c == '\n' || c == '\r' || c == '\t' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
+            esc[2] = '\0';
+        } else if (is_ctl(c)) {
+            snprintf(esc, sizeof(esc), "\\x%02x", c);
+        } else {
+            /* A whole UTF-8 sequence (lead byte and its continuations) is
+             * copied or cut as one. */
+            while (c >= 0xc0 && i + n < len && ((unsigned char)s[i + n] & 0xc0) == 0x80 && n < 4)
+                n++;
+            memcpy(esc, s + i, n);
+            esc[n] = '\0';
+        }
+        size_t elen = strlen(esc);
+        if (max_len && o + elen > max_len) {
+            memcpy(out + o, dots, sizeof(dots));
+            return out;
+        }
+        memcpy(out + o, esc, elen);
+        o += elen;
+        i += n;
+    }
+    out[o] = '\0';
+    return out;
+}
