@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <sqlite3.h>
 
 #include "gpupool.h"
 #include "testutil.h"
@@ -225,7 +226,10 @@ static void test_hostile_strings_roundtrip(void **state)
     const char *name = "<b>&amp;\"quoted\" 'x' caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac ]]>";
     /* Linux passes at most 128 KiB in one argv string (MAX_ARG_STRLEN), the
      * whole escaped methodCall included: an 80 KiB hostile description
-     * (about 115 KiB once escaped) is about the largest that reaches a plugin. */
+     * (about 115 KiB once escaped) is about the largest that reaches a plugin.
+     * A description holds at most GP_NAME_DESCRIPTION_MAX bytes: that one is
+     * refused, naming the field and its length, and the longest allowed one
+     * goes through. */
     size_t dlen = 80 * 1024;
     char *desc = malloc(dlen + 1);
     for (size_t i = 0; i < dlen; i++)
@@ -242,6 +246,18 @@ static void test_hostile_strings_roundtrip(void **state)
 
     json_object *r = CALL(f, "create_pool", name_arg, desc_arg, "pin_mode=soft",
                           "cpu_overcommit=1.5");
+    assert_failure(r, "GPUPOOL_INVALID_ARGUMENT");
+    assert_string_equal(gets(r, "error.1"), "<&\"'abcdefghijkl<&\"'abcdefghijkl<&\"'abcdefghijkl"
+                        "<&\"'abcdefghijkl...");
+    assert_string_equal(gets(r, "error.2"), "81920");
+    assert_non_null(strstr(gets(r, "error.4"), "name-description is 81920 bytes long"));
+    json_object_put(r);
+
+    desc[GP_NAME_DESCRIPTION_MAX] = '\0';
+    fp = fopen(path, "w");
+    fputs(desc, fp);
+    fclose(fp);
+    r = CALL(f, "create_pool", name_arg, desc_arg, "pin_mode=soft", "cpu_overcommit=1.5");
     assert_success(r);
     assert_string_equal(gets(r, "value.name_label"), name);
     assert_string_equal(gets(r, "value.name_description"), desc);
@@ -249,7 +265,8 @@ static void test_hostile_strings_roundtrip(void **state)
     assert_true(json_object_get_double(get(r, "value.cpu_overcommit")) == 1.5);
     json_object_put(r);
 
-    /* 1 MiB coming back out (stored through the library). */
+    /* 1 MiB coming back out: a description written before the limits (by
+     * hand here: the library refuses it now) is still listed whole. */
     size_t big = 1u << 20;
     char *huge = malloc(big + 1);
     for (size_t i = 0; i < big; i++)
@@ -257,8 +274,19 @@ static void test_hostile_strings_roundtrip(void **state)
     huge[big] = '\0';
     gp_ctx *ctx = lib_ctx(f);
     assert_int_equal(gp_pool_create(ctx, "big", huge, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(gp_pool_create(ctx, "big", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
                      GP_OK);
     gp_ctx_free(ctx);
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open_v2(f->db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "UPDATE pools SET name_description = ?1"
+                                        " WHERE name_label = 'big'", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, huge, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
     r = CALL(f, "list_pools");
     assert_success(r);
     assert_true(json_object_get_int(get(r, "stdout_bytes")) > (int)big);
@@ -379,6 +407,38 @@ static void test_doc_examples(void **state)
     assert_true(n >= 10);
 }
 
+/* The plugin's syslog line goes through gp_str_escape_ctl: a method or a
+ * message from the caller cannot start a second line or carry terminal
+ * escapes, and each part is bounded. */
+static void check_escape(const char *in, size_t max, const char *want)
+{
+    char *out = gp_str_escape_ctl(in, max);
+    assert_non_null(out);
+    assert_string_equal(out, want);
+    for (const char *p = out; *p; p++)
+        assert_true((unsigned char)*p >= 0x20 && *p != 0x7f);
+    free(out);
+}
+
+static void test_log_escape(void **state)
+{
+    (void)state;
+    check_escape("list_gpus\nMay 1 host gpupool-plugin: forged: Success", 0,
+                 "list_gpus\\nMay 1 host gpupool-plugin: forged: Success");
+    check_escape("\r\t\\", 0, "\\r\\t\\\\");
+    check_escape("\x1b[2J\x7f\x01", 0, "\\x1b[2J\\x7f\\x01");
+    check_escape("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac <&>\"'", 0,
+                 "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac <&>\"'");
+    check_escape("", 0, "");
+    /* Bounded: never half an escape nor half a UTF-8 sequence. */
+    check_escape("abcd", 4, "abcd");
+    check_escape("abcdef", 4, "abcd...");
+    check_escape("ab\n", 3, "ab...");
+    check_escape("ab\n", 4, "ab\\n");
+    check_escape("\xc3\xa9\xc3\xa9\xc3\xa9", 5, "\xc3\xa9\xc3\xa9...");
+    assert_null(gp_str_escape_ctl(NULL, 0));
+}
+
 static void test_time_limit(void **state)
 {
     fixture *f = *state;
@@ -487,6 +547,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_doc_examples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_cpupool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_placement, setup, teardown),
+        cmocka_unit_test(test_log_escape),
         cmocka_unit_test_setup_teardown(test_time_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

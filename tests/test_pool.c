@@ -509,6 +509,94 @@ static void test_gpu_remove_refusals(void **state)
     gt_assert_unchanged(f);
 }
 
+/* A string of n copies of c (caller frees). */
+static char *repeat(const char *c, size_t n)
+{
+    size_t l = strlen(c);
+    char *s = malloc(n * l + 1);
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i++)
+        memcpy(s + i * l, c, l);
+    s[n * l] = '\0';
+    return s;
+}
+
+/* name-label: at most GP_NAME_LABEL_MAX (255) bytes, no control character;
+ * name-description: at most GP_NAME_DESCRIPTION_MAX (1024) bytes, tab and
+ * line breaks allowed; both on create and on set-param, refusals naming the
+ * field and its length and changing nothing. */
+static void test_name_limits(void **state)
+{
+    fixture *f = *state;
+    char *name255 = repeat("n", GP_NAME_LABEL_MAX), *name256 = repeat("n", 256);
+    char *desc1024 = repeat("d", GP_NAME_DESCRIPTION_MAX), *desc1025 = repeat("d", 1025);
+    char *utf8 = repeat("\xc3\xa9", 128);  /* 128 characters, 256 bytes */
+    char u[37];
+
+    assert_int_equal(GP_NAME_LABEL_MAX, 255);
+    assert_int_equal(GP_NAME_DESCRIPTION_MAX, 1024);
+    assert_int_equal(gp_pool_create(f->ctx, name255, desc1024, GP_NUMA_REQUIRED, GP_PIN_HARD, 1,
+                                    u), GP_OK);
+    assert_int_equal(gp_pool_create(f->ctx, "multi", "line one\n\tline two\r\n",
+                                    GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL), GP_OK);
+    gp_pool p;
+    gp_pool_init(&p);
+    assert_int_equal(gp_pool_get(f->ctx, u, &p), GP_OK);
+    assert_string_equal(p.name_label, name255);
+    assert_string_equal(p.name_description, desc1024);
+    gp_pool_dispose(&p);
+
+    gt_snap(f);
+    gt_assert_err(f, gp_pool_create(f->ctx, name256, NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
+                  GP_ERR_INVALID_ARGUMENT, "length", "256");
+    assert_string_equal(gt_err_param(f, "max-length"), "255");
+    /* The param shows the first 64 bytes only. */
+    char *shown = repeat("n", 64);
+    char *want = NULL;
+    assert_true(asprintf(&want, "%s...", shown) > 0);
+    assert_string_equal(gt_err_param(f, "name-label"), want);
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "name-label is 256 bytes long"));
+    free(want);
+    free(shown);
+    /* Bytes, not characters; a cut never splits a UTF-8 sequence. */
+    gt_assert_err(f, gp_pool_create(f->ctx, utf8, NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
+                  GP_ERR_INVALID_ARGUMENT, "length", "256");
+    shown = repeat("\xc3\xa9", 32);
+    assert_true(asprintf(&want, "%s...", shown) > 0);
+    assert_string_equal(gt_err_param(f, "name-label"), want);
+    free(want);
+    free(shown);
+    gt_assert_err(f, gp_pool_create(f->ctx, "d", desc1025, GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
+                  GP_ERR_INVALID_ARGUMENT, "length", "1025");
+    gt_err_param(f, "name-description");
+    static const char *const bad_names[] = { "two\nlines", "tab\there", "cr\r", "esc\x1b[2J",
+                                             "del\x7f", "\x01" };
+    for (size_t i = 0; i < GP_ARRAY_SIZE(bad_names); i++) {
+        gt_assert_err(f, gp_pool_create(f->ctx, bad_names[i], NULL, GP_NUMA_REQUIRED, GP_PIN_HARD,
+                                        1, NULL), GP_ERR_INVALID_ARGUMENT, "name-label", NULL);
+        assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "control characters"));
+        gt_assert_err(f, gp_pool_set_param(f->ctx, u, "name-label", bad_names[i]),
+                      GP_ERR_INVALID_ARGUMENT, "name-label", NULL);
+    }
+    gt_assert_err(f, gp_pool_create(f->ctx, "e", "bell\a", GP_NUMA_REQUIRED, GP_PIN_HARD, 1, NULL),
+                  GP_ERR_INVALID_ARGUMENT, "name-description", NULL);
+    gt_assert_err(f, gp_pool_set_param(f->ctx, u, "name-label", name256), GP_ERR_INVALID_ARGUMENT,
+                  "length", "256");
+    gt_assert_err(f, gp_pool_set_param(f->ctx, u, "name-description", desc1025),
+                  GP_ERR_INVALID_ARGUMENT, "length", "1025");
+    gt_assert_err(f, gp_pool_set_param(f->ctx, u, "name-description", "esc\x1b"),
+                  GP_ERR_INVALID_ARGUMENT, "name-description", NULL);
+    gt_assert_unchanged(f);
+
+    assert_int_equal(gp_pool_set_param(f->ctx, u, "name-description", "a\nb"), GP_OK);
+    assert_int_equal(gp_pool_set_param(f->ctx, u, "name-label", "short"), GP_OK);
+    free(name255);
+    free(name256);
+    free(desc1024);
+    free(desc1025);
+    free(utf8);
+}
+
 static void test_two_contexts_see_each_other(void **state)
 {
     fixture *f = *state;
@@ -536,6 +624,7 @@ int main(void)
                                         gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_gpu_remove_refusals, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_two_contexts_see_each_other, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_name_limits, setup, gt_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@
  *
  * Log: syslog (facility daemon, ident "gpupool-plugin"): one line per call
  * with the function, the outcome and the time taken; never the session ref.
+ * Text from the caller is escaped (\n, \xNN: gp_str_escape_ctl) and bounded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -153,6 +154,29 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The call's syslog line.  The method and the message come from the caller
+ * (a message quotes the names it was given): control characters are escaped
+ * (gp_str_escape_ctl) so that one call is one line, and each part is
+ * bounded. */
+static void log_call(bool ok, bool mutating, const char *method, const plugin_failure *fail,
+                     double ms)
+{
+    char *m = gp_str_escape_ctl(method ? method : "?", 256);
+    char *code = NULL, *msg = NULL;
+
+    if (ok) {
+        syslog(mutating ? LOG_NOTICE : LOG_INFO, "%s: Success (%.1f ms)", m ? m : "?", ms);
+    } else {
+        code = gp_str_escape_ctl(fail->code ? fail->code : "?", 128);
+        msg = gp_str_escape_ctl(fail->n_params ? fail->params[fail->n_params - 1] : "", 1024);
+        syslog(LOG_WARNING, "%s: %s %s (%.1f ms)", m ? m : "?", code ? code : "?",
+               msg ? msg : "", ms);
+    }
+    free(m);
+    free(code);
+    free(msg);
 }
 
 /* Read the configuration the way xe-gpupool does. */
@@ -282,13 +306,7 @@ reply:
     if (reply)
         write_all(reply_fd, reply, reply_len);
 
-    if (ok)
-        syslog(mutating ? LOG_NOTICE : LOG_INFO, "%s: Success (%.1f ms)",
-               method ? method : "?", now_ms() - t0);
-    else
-        syslog(LOG_WARNING, "%s: %s %s (%.1f ms)", method ? method : "?",
-               fail.code ? fail.code : "?",
-               fail.n_params ? fail.params[fail.n_params - 1] : "", now_ms() - t0);
+    log_call(ok, mutating, method, &fail, now_ms() - t0);
     closelog();
 
     json_object_put(result);

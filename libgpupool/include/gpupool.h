@@ -109,6 +109,17 @@ typedef struct {
     char *value;
 } gp_error_param;
 
+/*
+ * A copy of s fit for one log line (syslog, a terminal): LF, CR, tab and
+ * backslash become \n, \r, \t and \\, every other control character
+ * (bytes 0x00..0x1f and 0x7f) becomes \xNN; other bytes, UTF-8 included,
+ * are copied.  max_len > 0 bounds the escaped text to max_len bytes, cut
+ * before an escape or a UTF-8 sequence that would cross it, and "..." is
+ * appended when something was cut; 0 = no bound.  Returns a malloc'ed string
+ * the caller frees, NULL when s is NULL or memory ran out.
+ */
+char *gp_str_escape_ctl(const char *s, size_t max_len);
+
 /* The last error set on a context. */
 typedef struct {
     int code;                   /* gp_error, GP_OK when none */
@@ -457,6 +468,14 @@ void gp_pool_init(gp_pool *p);
 void gp_pool_dispose(gp_pool *p);
 void gp_pool_list_free(gp_pool *pools, size_t n);
 
+/* Longest name-label and name-description of a pool, in bytes (without
+ * the NUL).  A name-label holds no control character (bytes 0x00..0x1f,
+ * 0x7f); a description may hold tab and line breaks, no other control
+ * character.  255 is the longest name xapi's clients show in full (XenCenter,
+ * Xen Orchestra) and keeps every audit row of a pool small. */
+#define GP_NAME_LABEL_MAX 255
+#define GP_NAME_DESCRIPTION_MAX 1024
+
 /* The cpupool Xen puts every domain in unless told otherwise (xl, xapi). */
 #define GP_CPUPOOL_DEFAULT "Pool-0"
 /* Longest cpupool name gpupool accepts, in bytes (without the NUL). */
@@ -469,8 +488,10 @@ void gp_pool_list_free(gp_pool *pools, size_t n);
  * later keep their defaults.
  */
 typedef struct {
-    const char *name_label;     /* required: non-empty, unique, not uuid-shaped */
-    const char *description;    /* NULL = "" */
+    const char *name_label;     /* required: non-empty, unique, not uuid-shaped, at most
+                                   GP_NAME_LABEL_MAX bytes, no control character */
+    const char *description;    /* NULL = ""; at most GP_NAME_DESCRIPTION_MAX bytes, no
+                                   control character but tab, CR and LF */
     gp_numa_policy policy;      /* default GP_NUMA_REQUIRED */
     gp_pin_mode pin;            /* default GP_PIN_HARD */
     double cpu_overcommit;      /* > 0 and <= 64; default 1.0 */
@@ -489,8 +510,9 @@ void gp_pool_spec_init(gp_pool_spec *spec);
  * checked against the host's cpupools when a VM is placed (gp_vm_gpu_assign),
  * not here, so that a pool can be planned before its cpupool exists.
  * uuid_out (37 bytes, may be NULL) receives the new uuid.
- * Errors: GP_ERR_INVALID_ARGUMENT (spec NULL, or a bad field: err names it),
- * GP_ERR_POOL_EXISTS, GP_ERR_DB, GP_ERR_DB_BUSY, GP_ERR_NOMEM.  On error
+ * Errors: GP_ERR_INVALID_ARGUMENT (spec NULL, or a bad field: err names it;
+ * a name-label or description too long or holding a control character also
+ * gives params length and, when too long, max-length), GP_ERR_POOL_EXISTS, GP_ERR_DB, GP_ERR_DB_BUSY, GP_ERR_NOMEM.  On error
  * nothing changed.
  */
 int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37]);
@@ -524,8 +546,10 @@ int gp_pool_get(gp_ctx *ctx, const char *pool, gp_pool *out);
  * pin-mode, overcommit, cpupool or placement
  * applies to later assignments only (an existing assignment keeps its pCPUs
  * until it is released and assigned again).
+ * name-label and name-description follow gp_pool_spec's rules (length,
+ * control characters).
  * Errors: GP_ERR_UNKNOWN_POOL, GP_ERR_INVALID_ARGUMENT (unknown param or bad
- * value), GP_ERR_POOL_EXISTS (name clash), GP_ERR_DB*.
+ * value, named by its param), GP_ERR_POOL_EXISTS (name clash), GP_ERR_DB*.
  */
 int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param,
                       const char *value);

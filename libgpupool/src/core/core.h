@@ -80,6 +80,16 @@ GP_HIDDEN char *gp_json_take_text(struct json_object *o);
  * json-c >= 0.15, the plain array before).  NULL on ENOMEM. */
 GP_HIDDEN struct json_object *gp_json_array_new(size_t n);
 
+/* Check a text field a user sets (a pool's name-label or description):
+ * at most max_bytes bytes (without the NUL), and no control character
+ * (bytes 0x00..0x1f and 0x7f) except, when multiline, tab, CR and LF.  s
+ * NULL is the empty text.  Returns GP_OK, or GP_ERR_INVALID_ARGUMENT set on
+ * err with params <field> (the text's first 64 bytes, "..." when cut) and
+ * length (its length in bytes; and max-length when too long).  Nothing else
+ * is judged here: emptiness and uniqueness are the caller's rules. */
+GP_HIDDEN int gp_text_check(gp_error_info *err, const char *field, const char *s,
+                            size_t max_bytes, bool multiline);
+
 /* ---- closed sets (enum.c) -------------------------------------------------- *
  *
  * Every closed set of names is one table, in the manner of libvirt's

@@ -279,3 +279,98 @@ json_object *gp_json_array_new(size_t n)
     return json_object_new_array();
 #endif
 }
+
+/* Length of a prefix of s of at most max bytes that does not end inside a
+ * UTF-8 sequence (a cut before a continuation byte backs up to the lead). */
+static size_t utf8_prefix(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+        max--;
+    return max;
+}
+
+/* A control character: C0 (0x00..0x1f) and DEL. */
+static bool is_ctl(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f;
+}
+
+int gp_text_check(gp_error_info *err, const char *field, const char *s, size_t max_bytes,
+                  bool multiline)
+{
+    size_t len = s ? strlen(s) : 0;
+    /* Shown in the message and the param: the text's first 64 bytes. */
+    int shown = (int)utf8_prefix(s ? s : "", len, 64);
+    const char *more = (size_t)shown < len ? "..." : "";
+    int rc;
+
+    if (len > max_bytes) {
+        rc = gp_err_set(err, GP_ERR_INVALID_ARGUMENT,
+                        "%s is %zu bytes long; at most %zu are allowed ('%.*s%s')", field, len,
+                        max_bytes, shown, s, more);
+        gp_err_param(err, field, "%.*s%s", shown, s, more);
+        gp_err_param(err, "length", "%zu", len);
+        gp_err_param(err, "max-length", "%zu", max_bytes);
+        return rc;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!is_ctl(c) || (multiline && (c == '\n' || c == '\t' || c == '\r')))
+            continue;
+        rc = gp_err_set(err, GP_ERR_INVALID_ARGUMENT,
+                        "%s may not hold control characters%s (byte 0x%02x at offset %zu)",
+                        field, multiline ? " other than tab and line breaks" : "", c, i);
+        gp_err_param(err, field, "%.*s%s", shown, s, more);
+        gp_err_param(err, "length", "%zu", len);
+        return rc;
+    }
+    return GP_OK;
+}
+
+char *gp_str_escape_ctl(const char *s, size_t max_len)
+{
+    static const char dots[] = "...";
+    size_t len, cap, o = 0;
+    char *out;
+
+    if (!s)
+        return NULL;
+    len = strlen(s);
+    /* Each byte becomes at most 4 ("\xNN"). */
+    cap = len * 4 + sizeof(dots);
+    out = malloc(cap);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        size_t n = 1;
+
+        if (c == '\n' || c == '\r' || c == '\t' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
+            esc[2] = '\0';
+        } else if (is_ctl(c)) {
+            snprintf(esc, sizeof(esc), "\\x%02x", c);
+        } else {
+            /* A whole UTF-8 sequence (lead byte and its continuations) is
+             * copied or cut as one. */
+            while (c >= 0xc0 && i + n < len && ((unsigned char)s[i + n] & 0xc0) == 0x80 && n < 4)
+                n++;
+            memcpy(esc, s + i, n);
+            esc[n] = '\0';
+        }
+        size_t elen = strlen(esc);
+        if (max_len && o + elen > max_len) {
+            memcpy(out + o, dots, sizeof(dots));
+            return out;
+        }
+        memcpy(out + o, esc, elen);
+        o += elen;
+        i += n;
+    }
+    out[o] = '\0';
+    return out;
+}

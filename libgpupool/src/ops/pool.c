@@ -205,7 +205,7 @@ static int check_name_label(gp_ctx *ctx, const char *name)
         GP_PARAM(ctx, "name-label", "%s", name);
         return rc;
     }
-    return GP_OK;
+    return gp_text_check(ctx->err, "name-label", name, GP_NAME_LABEL_MAX, false);
 }
 
 static int check_overcommit(gp_ctx *ctx, double v, const char *text)
@@ -297,6 +297,9 @@ static int pool_spec_check(gp_ctx *ctx, const gp_pool_spec *spec, const char **c
 
     *cpupool = spec->cpupool ? spec->cpupool : GP_CPUPOOL_DEFAULT;
     rc = check_name_label(ctx, spec->name_label);
+    if (rc == GP_OK)
+        rc = gp_text_check(ctx->err, "name-description", spec->description,
+                           GP_NAME_DESCRIPTION_MAX, true);
     if (rc)
         return rc;
     if ((unsigned)spec->policy >= GP_NUMA_POLICY_LAST) {
@@ -475,6 +478,8 @@ static int pool_param_check_value(gp_ctx *ctx, const char *param, const char *va
 
     if (!strcmp(param, "name-label")) {
         rc = check_name_label(ctx, value);
+    } else if (!strcmp(param, "name-description")) {
+        rc = gp_text_check(ctx->err, param, value, GP_NAME_DESCRIPTION_MAX, true);
     } else if (!strcmp(param, "numa-policy")) {
         rc = gp_set_parse(GP_SET_NUMA_POLICY, NULL, value, ctx->err);
         rc = rc < 0 ? rc : GP_OK;
