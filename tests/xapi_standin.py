@@ -25,7 +25,12 @@ Local sockets are pre-authenticated as root (ocaml/xapi/context.ml preauth):
 any user name logs in as local superuser without a password check
 (ocaml/xapi/xapi_session.ml login_with_password, `root branch).  A "remote"
 socket stands for the host's HTTPS port: no pre-authentication, so passwords
-and RBAC roles apply, and a slave refuses logins with HOST_IS_SLAVE.
+and RBAC roles apply, and a slave refuses logins with HOST_IS_SLAVE.  All
+sockets share one database: on a slave's Unix socket every call but the
+whitelisted ones (session.login_with_password, ...) is forwarded to the
+master (ocaml/xapi/api_server.ml, api_server_common.ml forward/whitelist), so
+a login there makes a session whose this_host is the slave and everything
+else behaves as on the master.
 
 STATE.json (every key optional):
   "hosts": [{"uuid", "name_label", "enabled": true, "live": true,
@@ -85,16 +90,19 @@ is written to STATE.json.out: {"hosts", "vms", "pcis", "pgpus", "vgpus",
 Methods: session.login_with_password, logout, get_this_host, get_record,
 get_<field>; <Class>.get_all, get_all_records, get_record, get_by_uuid,
 get_by_name_label, get_<field> for VM, host, pool, PCI, PGPU, VGPU,
-GPU_group, VGPU_type, SR, PBD, VDI, VBD; VM.add_to_/remove_from_/set_
-other_config, VCPUs_params, blocked_operations, platform; VM.set_affinity,
-set_name_label, set_name_description, set_tags, add_tags, remove_tags,
-set_domain_type, set_HVM_boot_policy, VM.clone, start, start_on,
-hard_shutdown, clean_shutdown, shutdown; host.call_plugin, enable, disable,
-set_/add_to_/remove_from_guest_VCPUs_params; PCI.get_dom0_access_status,
+GPU_group, VGPU_type, SR, PBD, VDI, VBD (also under the alternative wire
+name "VM_get_record"); VM.add_to_/remove_from_/set_ other_config,
+VCPUs_params, blocked_operations; VM.add_to_/remove_from_platform;
+VM.set_affinity, set_name_label, set_name_description, set_tags, add_tags,
+remove_tags, set_domain_type, set_HVM_boot_policy, VM.clone, start,
+start_on, hard_shutdown, clean_shutdown, shutdown; host.call_plugin,
+enable, disable, set_/add_to_/remove_from_guest_VCPUs_params,
+add_to_/remove_from_other_config; PCI.get_dom0_access_status,
 disable_dom0_access, enable_dom0_access.
 
 Upstream files followed (xen-api v26.1.4):
-  ocaml/xapi/context.ml (preauth), ocaml/xapi/xapi_session.ml,
+  ocaml/xapi/context.ml (preauth), ocaml/xapi/api_server.ml,
+  ocaml/xapi/api_server_common.ml, ocaml/xapi/xapi_session.ml,
   ocaml/xapi/rbac.ml, ocaml/idl/datamodel_roles.ml, ocaml/xapi/xapi_role.ml,
   ocaml/idl/datamodel_common.ml, ocaml/idl/datamodel_utils.ml,
   ocaml/idl/datamodel_vm.ml, ocaml/idl/datamodel_host.ml,
