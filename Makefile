@@ -110,9 +110,12 @@ tests/bench/bench_%: tests/bench/bench_%.c $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -O2 -Itests/helpers -o $@ $< $(TEST_HELPERS) $(LIB_A) $(LIBS)
 
 # Every test: cmocka binaries (unit and end-to-end through xe-gpupool and the
-# plugin).  Each prints its own cmocka summary; the runner adds a total.
+# plugin), then the xapi stand-in's self-test (Python unittest, each case
+# checked against what xapi 26.1.4 does).  Each prints a cmocka-style
+# summary; the runner adds a total.
+STANDIN_CHECK := tests/xapi_standin_check.py
 check: all check-layers $(TEST_BINS) $(BENCH_BINS)
-	@tests/run-tests $(TEST_BINS)
+	@tests/run-tests $(TEST_BINS) $(STANDIN_CHECK)
 
 # The library's folders call only downward and never in a circle (nm of the
 # objects); the self-test shows that an upward call and a circle fail.
