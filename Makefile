@@ -113,7 +113,7 @@ tests/bench/bench_%: tests/bench/bench_%.c $(LIB_A)
 # plugin), then the xapi stand-in's self-test (Python unittest, each case
 # checked against what xapi 26.1.4 does).  Each prints a cmocka-style
 # summary; the runner adds a total.
-STANDIN_CHECK := tests/xapi_standin_check.py
+STANDIN_CHECK := tests/xapi_standin_check.py tests/xapi_pool_check.py
 check: all check-layers $(TEST_BINS) $(BENCH_BINS)
 	@tests/run-tests $(TEST_BINS) $(STANDIN_CHECK)
 

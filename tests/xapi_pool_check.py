@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""gpupool on a two-host XCP-ng pool, against tests/xapi_standin.py (which
+follows xapi 26.1.4, cited per behaviour).
+
+The real programs run as xapi runs them: xapi-plugin/gpupool through
+host.call_plugin (on the master with the caller's session, on the slave
+with the session the master makes for it), xapi-plugin/gpupool-vm-pre-start
+as each host's /etc/xapi.d/vm-pre-start/50-gpupool when xenopsd starts a
+VM there.  Each host has its own gpupool.conf and database.
+
+What is checked (issue 9, host binding and "say only what xapi does"):
+  - an assignment binds the VM to its GPU's host (VM.affinity, gpupool:host);
+  - a start elsewhere (start_on, or start when the affinity host cannot run
+    it) is aborted by the hook: XAPI_HOOK_FAILED, and no device is reset;
+  - a clone's copied entry, and a second VM naming a GPU a running VM holds,
+    are refused at start;
+  - host.call_plugin needs pool-admin (RBAC_PERMISSION_DENIED otherwise);
+  - the audit log names the xapi user behind a call the master forwarded;
+  - a function xapi has no PCI object for (class 12) is refused naming why.
+
+Prints cmocka-style summary lines for tests/run-tests.
+"""
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import xapi_standin_check as sc  # noqa: E402  (UnixTransport, XapiError, main)
+
+PLUGIN = os.path.join(ROOT, "xapi-plugin", "gpupool")
+HOOK = os.path.join(ROOT, "xapi-plugin", "gpupool-vm-pre-start")
+STANDIN = os.path.join(HERE, "xapi_standin.py")
+
+H0 = "cccccccc-0000-4000-8000-000000000000"
+H1 = "cccccccc-0000-4000-8000-000000000001"
+VM_A = "dddddddd-0000-4000-8000-00000000000a"
+VM_B = "dddddddd-0000-4000-8000-00000000000b"
+VM_C = "dddddddd-0000-4000-8000-00000000000c"
+GPU = "0000:18:00.0"
+ACCEL = "0000:5d:00.0"   # a class-12 device in xapi's eyes: no PCI object
+
+
+class Pool:
+    """The stand-in with two hosts, each with gpupool's plugin and hook."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="gp-pool-")
+        self.sockdir = os.path.join(self.dir, "s")
+        os.mkdir(self.sockdir)
+        hosts = []
+        for uuid, name in ((H0, "h0"), (H1, "h1")):
+            etc = os.path.join(self.dir, name, "xapi.d")
+            os.makedirs(os.path.join(etc, "plugins"))
+            os.makedirs(os.path.join(etc, "vm-pre-start"))
+            os.symlink(PLUGIN, os.path.join(etc, "plugins", "gpupool"))
+            os.symlink(HOOK, os.path.join(etc, "vm-pre-start", "50-gpupool"))
+            conf = os.path.join(self.dir, name, "gpupool.conf")
+            with open(conf, "w") as f:
+                f.write("db = %s\ndriver = xapi\ntopology = embedded\nxapi-socket = %s\n"
+                        % (os.path.join(self.dir, name, "state.db"),
+                           os.path.join(self.sockdir, name + ".sock")))
+            hosts.append({"uuid": uuid, "name_label": name, "config": conf,
+                          "hooks_dir": etc, "plugins_dir": os.path.join(etc, "plugins")})
+        pcis = []
+        for h in (H0, H1):
+            pcis += [{"pci_id": GPU, "class_id": "0302", "host": h},
+                     {"pci_id": "0000:2a:00.0", "class_id": "0302", "host": h},
+                     {"pci_id": ACCEL, "class_id": "1200", "host": h}]
+        state = {
+            "hosts": hosts,
+            "users": {"alice": {"password": "a", "role": "pool-admin"},
+                      "olga": {"password": "o", "role": "vm-operator"}},
+            "vms": [{"uuid": VM_A, "name_label": "trainer-a", "VCPUs_max": 4,
+                     "memory_static_max": 8 << 30},
+                    {"uuid": VM_B, "name_label": "trainer-b", "VCPUs_max": 4,
+                     "memory_static_max": 8 << 30},
+                    {"uuid": VM_C, "name_label": "trainer-c", "VCPUs_max": 4,
+                     "memory_static_max": 8 << 30}],
+            "pcis": pcis,
+        }
+        self.state_path = os.path.join(self.dir, "state.json")
+        with open(self.state_path, "w") as f:
+            json.dump(state, f)
+        ready = os.path.join(self.dir, "ready")
+        self.proc = subprocess.Popen(
+            [sys.executable, STANDIN, "--socket-dir", self.sockdir, "--state",
+             self.state_path, "--log", os.path.join(self.dir, "calls.jsonl"), "--ready", ready],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(500):
+            if os.path.exists(ready):
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("stand-in died: %s" % self.proc.stderr.read().decode())
+            time.sleep(0.01)
+        self.root = self.call("session.login_with_password", "root", "", "1.0", "t")
+        self.host = {"h0": self.call("host.get_by_uuid", self.root, H0),
+                     "h1": self.call("host.get_by_uuid", self.root, H1)}
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def raw(self, method, *params, host="h0", remote=False):
+        path = os.path.join(self.sockdir, host + (".remote.sock" if remote else ".sock"))
+        proxy = sc.xmlrpc.client.ServerProxy("http://localhost/",
+                                             transport=sc.UnixTransport(path))
+        fn = proxy
+        for part in method.split("."):
+            fn = getattr(fn, part)
+        return fn(*params)
+
+    def call(self, method, *params, **kw):
+        r = self.raw(method, *params, **kw)
+        if r["Status"] != "Success":
+            raise sc.XapiError(r["ErrorDescription"])
+        return r["Value"]
+
+    def error(self, method, *params, **kw):
+        r = self.raw(method, *params, **kw)
+        if r["Status"] != "Failure":
+            raise AssertionError("%s succeeded: %r" % (method, r))
+        return r["ErrorDescription"]
+
+    def plugin(self, host, fn, session=None, **args):
+        """host.call_plugin(host, "gpupool", fn, args) as the master gets it."""
+        return json.loads(self.call("host.call_plugin", session or self.root, self.host[host],
+                                    "gpupool", fn, {k: str(v) for k, v in args.items()}))
+
+    def plugin_error(self, host, fn, session=None, **args):
+        return self.error("host.call_plugin", session or self.root, self.host[host],
+                          "gpupool", fn, {k: str(v) for k, v in args.items()})
+
+    def vm_ref(self, uuid):
+        return self.call("VM.get_by_uuid", self.root, uuid)
+
+    def out(self):
+        with open(self.state_path + ".out") as f:
+            return json.load(f)
+
+    def vm(self, uuid):
+        return next(v for v in self.out()["vms"] if v["uuid"] == uuid)
+
+    def db(self, host):
+        return os.path.join(self.dir, host, "state.db")
+
+
+class PoolTest(unittest.TestCase):
+    def setUp(self):
+        for p in (PLUGIN, HOOK):
+            if not os.access(p, os.X_OK):
+                self.skipTest("%s is not built (make all)" % p)
+        self.p = Pool()
+        self.addCleanup(self.p.stop)
+        self.p.plugin("h0", "create_pool", name_label="train")
+        self.p.plugin("h0", "add_gpu_to_pool", pool="train", pci_id=GPU)
+
+    def assign_a(self):
+        a = self.p.plugin("h0", "assign_gpu", vm_uuid=VM_A, pool="train")
+        self.assertEqual(a["pci_id"], GPU)
+        return a
+
+    def test_assignment_binds_vm_to_host(self):
+        self.assign_a()
+        vm = self.p.vm(VM_A)
+        self.assertEqual(vm["affinity"], self.p.host["h0"])
+        self.assertEqual(vm["other_config"]["gpupool:host"], H0)
+        self.assertEqual(vm["other_config"]["pci"], "0/" + GPU)
+        self.assertEqual(vm["blocked_operations"], {})
+        # release clears what it set, affinity included
+        self.p.plugin("h0", "release_gpu", vm_uuid=VM_A)
+        vm = self.p.vm(VM_A)
+        self.assertEqual(vm["affinity"], "OpaqueRef:NULL")
+        self.assertNotIn("pci", vm["other_config"])
+
+    def test_start_on_other_host_refused_by_hook(self):
+        self.assign_a()
+        ref = self.p.vm_ref(VM_A)
+        err = self.p.error("VM.start_on", self.p.root, ref, self.p.host["h1"], False, False)
+        self.assertEqual(err[0], "XAPI_HOOK_FAILED", err)
+        self.assertEqual(err[1], "vm-pre-start/50-gpupool")
+        self.assertIn("VM_ON_OTHER_HOST", err[3])
+        self.assertEqual(err[4], "2")
+        self.assertEqual(self.p.vm(VM_A)["power_state"], "Halted")
+        self.assertEqual(self.p.out()["resets"], [])
+        # On its own host it starts.
+        self.p.call("VM.start_on", self.p.root, ref, self.p.host["h0"], False, False)
+        self.assertEqual(self.p.vm(VM_A)["power_state"], "Running")
+
+    def test_start_elsewhere_when_affinity_host_disabled(self):
+        # VM.affinity is only a hint: with h0 disabled xapi picks h1, where
+        # the hook aborts the start.
+        self.assign_a()
+        self.p.call("host.disable", self.p.root, self.p.host["h0"])
+        err = self.p.error("VM.start", self.p.root, self.p.vm_ref(VM_A), False, False)
+        self.assertEqual(err[0], "XAPI_HOOK_FAILED", err)
+        self.assertIn("VM_ON_OTHER_HOST", err[3])
+        self.assertEqual(self.p.out()["resets"], [])
+
+    def test_clone_and_second_holder_refused_at_start(self):
+        self.assign_a()
+        clone_ref = self.p.call("VM.clone", self.p.root, self.p.vm_ref(VM_A), "copy")
+        err = self.p.error("VM.start_on", self.p.root, clone_ref, self.p.host["h0"], False,
+                           False)
+        self.assertEqual(err[0], "XAPI_HOOK_FAILED", err)
+        self.assertIn("GPU_ASSIGNED", err[3])
+        # A VM named by hand onto the GPU while its holder runs: refused, no
+        # FLR of the running VM's device.
+        self.p.call("VM.start_on", self.p.root, self.p.vm_ref(VM_A), self.p.host["h0"], False,
+                    False)
+        ref_b = self.p.vm_ref(VM_B)
+        self.p.call("VM.add_to_other_config", self.p.root, ref_b, "pci", "0/" + GPU)
+        err = self.p.error("VM.start_on", self.p.root, ref_b, self.p.host["h0"], False, False)
+        self.assertEqual(err[0], "XAPI_HOOK_FAILED", err)
+        self.assertIn("GPU_ASSIGNED", err[3])
+        self.assertEqual(self.p.out()["resets"], [])
+
+    def test_call_plugin_needs_pool_admin(self):
+        olga = self.p.call("session.login_with_password", "olga", "o", "1.0", "t",
+                           remote=True)
+        err = self.p.error("host.call_plugin", olga, self.p.host["h0"], "gpupool", "list_gpus",
+                           {}, remote=True)
+        self.assertEqual(err[0], "RBAC_PERMISSION_DENIED", err)
+        self.assertEqual(err[1], "host.call_plugin")
+
+    def test_forwarded_call_audits_the_xapi_user(self):
+        alice = self.p.call("session.login_with_password", "alice", "a", "1.0", "t",
+                            remote=True)
+        self.p.plugin("h1", "create_pool", session=alice, name_label="train1")
+        self.p.plugin("h1", "add_gpu_to_pool", session=alice, pool="train1", pci_id=GPU)
+        self.p.plugin("h1", "assign_gpu", session=alice, vm_uuid=VM_C, pool="train1")
+        self.assertEqual(self.p.vm(VM_C)["affinity"], self.p.host["h1"])
+        with sqlite3.connect(self.p.db("h1")) as db:
+            callers = [r[0] for r in db.execute(
+                "SELECT caller FROM audit WHERE operation = 'vm-gpu-assign'")]
+        self.assertEqual(len(callers), 1)
+        self.assertIn("xapi-user=alice", callers[0])
+        # The same BDF on h0 is another device: h0's gpupool does not see it held.
+        a = self.p.plugin("h0", "assign_gpu", vm_uuid=VM_A, pool="train")
+        self.assertEqual(a["pci_id"], GPU)
+
+    def test_device_without_pci_object_refused(self):
+        err = self.p.plugin_error("h0", "add_gpu_to_pool", pool="train", pci_id=ACCEL)
+        self.assertEqual(err[0], "GPUPOOL_NOT_SUPPORTED", err)
+        self.assertIn("no-xapi-pci-object", err)
+        self.assertIn("xapi_pci.ml", err[-1])
+        with sqlite3.connect(self.p.db("h0")) as db:
+            n = db.execute("SELECT count(*) FROM pool_members WHERE pci_id = ?",
+                           (ACCEL,)).fetchone()[0]
+        self.assertEqual(n, 0)
+
+
+def main():
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    print("[  PASSED  ] %d test(s)." % (result.testsRun - failed - len(result.skipped)))
+    if result.skipped:
+        print("[  SKIPPED ] %d test(s)." % len(result.skipped))
+    if failed:
+        print("[  FAILED  ] %d test(s), listed below:" % failed)
+        for t, _ in result.failures + result.errors:
+            print("[  FAILED  ] %s" % t.id())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
