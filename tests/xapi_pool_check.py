@@ -51,7 +51,7 @@ ACCEL = "0000:5d:00.0"   # a class-12 device in xapi's eyes: no PCI object
 class Pool:
     """The stand-in with two hosts, each with gpupool's plugin and hook."""
 
-    def __init__(self):
+    def __init__(self, extra_state=None, extra_conf=""):
         self.dir = tempfile.mkdtemp(prefix="gp-pool-")
         self.sockdir = os.path.join(self.dir, "s")
         os.mkdir(self.sockdir)
@@ -64,9 +64,9 @@ class Pool:
             os.symlink(HOOK, os.path.join(etc, "vm-pre-start", "50-gpupool"))
             conf = os.path.join(self.dir, name, "gpupool.conf")
             with open(conf, "w") as f:
-                f.write("db = %s\ndriver = xapi\ntopology = embedded\nxapi-socket = %s\n"
+                f.write("db = %s\ndriver = xapi\ntopology = embedded\nxapi-socket = %s\n%s"
                         % (os.path.join(self.dir, name, "state.db"),
-                           os.path.join(self.sockdir, name + ".sock")))
+                           os.path.join(self.sockdir, name + ".sock"), extra_conf))
             hosts.append({"uuid": uuid, "name_label": name, "config": conf,
                           "hooks_dir": etc, "plugins_dir": os.path.join(etc, "plugins")})
         pcis = []
@@ -86,6 +86,7 @@ class Pool:
                      "memory_static_max": 8 << 30}],
             "pcis": pcis,
         }
+        state.update(extra_state or {})
         self.state_path = os.path.join(self.dir, "state.json")
         with open(self.state_path, "w") as f:
             json.dump(state, f)
@@ -154,16 +155,21 @@ class Pool:
         return os.path.join(self.dir, host, "state.db")
 
 
-class PoolTest(unittest.TestCase):
+class PoolBase(unittest.TestCase):
+    extra_state = None
+    extra_conf = ""
+
     def setUp(self):
         for p in (PLUGIN, HOOK):
             if not os.access(p, os.X_OK):
                 self.skipTest("%s is not built (make all)" % p)
-        self.p = Pool()
+        self.p = Pool(self.extra_state, self.extra_conf)
         self.addCleanup(self.p.stop)
         self.p.plugin("h0", "create_pool", name_label="train")
         self.p.plugin("h0", "add_gpu_to_pool", pool="train", pci_id=GPU)
 
+
+class PoolTest(PoolBase):
     def assign_a(self):
         a = self.p.plugin("h0", "assign_gpu", vm_uuid=VM_A, pool="train")
         self.assertEqual(a["pci_id"], GPU)
@@ -257,6 +263,25 @@ class PoolTest(unittest.TestCase):
             n = db.execute("SELECT count(*) FROM pool_members WHERE pci_id = ?",
                            (ACCEL,)).fetchone()[0]
         self.assertEqual(n, 0)
+
+
+class TimeoutTest(PoolBase):
+    """xapi slower than timeout-ms in the middle of the writes: the call
+    fails with GPUPOOL_TIMEOUT and xapi and the database are as before (the
+    undo runs on its own budget; before, pci, markers and the mask stayed)."""
+    extra_state = {"delay": {"VM.add_to_VCPUs_params": 3}}
+    extra_conf = "timeout-ms = 1500\n"
+
+    def test_timeout_changes_nothing(self):
+        before = self.p.vm(VM_A)
+        err = self.p.plugin_error("h0", "assign_gpu", vm_uuid=VM_A, pool="train")
+        self.assertEqual(err[0], "GPUPOOL_TIMEOUT", err)
+        after = self.p.vm(VM_A)
+        for key in ("other_config", "VCPUs_params", "blocked_operations", "affinity"):
+            self.assertEqual(after[key], before[key], key)
+        with sqlite3.connect(self.p.db("h0")) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM assignments").fetchone()[0], 0)
+            self.assertEqual(db.execute("SELECT count(*) FROM intents").fetchone()[0], 0)
 
 
 def main():

@@ -17,7 +17,8 @@
  *  - cooperative: the sqlite busy timeout is at most half of it, and every
  *    xapi request is abandoned at the deadline (the library then rolls the
  *    transaction back and undoes driver writes), giving GPUPOOL_TIMEOUT;
- *  - hard stop: one second after the deadline a SIGALRM handler writes a
+ *  - hard stop: the undo budget (GP_UNDO_BUDGET_MS, 10 s) plus one second
+ *    after the deadline a SIGALRM handler writes a
  *    pre-built GPUPOOL_TIMEOUT reply with write(2) and _exit(2)s (both
  *    async-signal-safe).  A transaction that was open is then never
  *    committed and sqlite rolls it back (journal/WAL), so the database is
@@ -275,7 +276,9 @@ int main(int argc, char **argv)
         sa.sa_handler = on_alarm;
         sigemptyset(&sa.sa_mask);
         sigaction(SIGALRM, &sa, NULL);
-        unsigned total = cfg.timeout_ms + PLUGIN_HARD_STOP_GRACE_MS;
+        /* After the deadline the library may still be taking its xapi
+         * writes back, on a budget of its own: the hard stop waits for it. */
+        unsigned total = cfg.timeout_ms + GP_UNDO_BUDGET_MS + PLUGIN_HARD_STOP_GRACE_MS;
         struct itimerval it = { { 0, 0 }, { (time_t)(total / 1000), (suseconds_t)(total % 1000) * 1000 } };
         setitimer(ITIMER_REAL, &it, NULL);
     }

@@ -99,6 +99,12 @@ typedef enum {
                                       or PV/PVH guest cannot take a passthrough GPU */
 } gp_error;
 
+/* Time (ms) an undo gets of its own after a failure or a timeout: gpupool's
+ * writes into xapi are taken back on this budget, not the call's
+ * (timeout-ms), so a front end that stops a call hard waits this long past
+ * its deadline first. */
+#define GP_UNDO_BUDGET_MS 10000u
+
 /* Stable upper-case name of an error code, e.g. "VM_NOT_HALTED".  Static
  * storage; never NULL ("UNKNOWN_ERROR" for a code this library does not know). */
 const char *gp_error_name(int err);

@@ -40,10 +40,6 @@ GP_HIDDEN void gp_err_copy(gp_error_info *dst, const gp_error_info *src);
 /* ---- small utilities (util.c) --------------------------------------------- */
 
 GP_HIDDEN char *gp_strdup(const char *s);            /* NULL-safe; NULL on ENOMEM */
-/* Time an undo gets of its own after a failure or a timeout (ms): the
- * writes into xapi are taken back on this budget, not the call's. */
-#define GP_UNDO_BUDGET_MS 10000u
-
 GP_HIDDEN char *gp_asprintf(const char *fmt, ...) GP_PRINTF(1, 2);
 GP_HIDDEN void gp_strv_free(char **v, size_t n);
 /* Read a whole small file (sysfs attribute) into a NUL-terminated buffer with

@@ -155,6 +155,9 @@ GP_HIDDEN int gp_xapi_drv_vm_suitable(gp_drv *d, const char *vm_uuid);
 #define GP_XAPI_MARK_VM "gpupool:vm"
 #define GP_XAPI_MARK_PCI "gpupool:pci"
 #define GP_XAPI_BLOCK_REASON "gpupool: GPU assignment being written"
+/* Give the xapi connection a new deadline (CLOCK_MONOTONIC ms, 0 = none)
+ * and return the old one: settling an intent runs on the undo budget. */
+GP_HIDDEN uint64_t gp_xapi_drv_set_deadline(gp_drv *d, uint64_t deadline_ms);
 /* Remove markers another VM's uuid names (copied by VM.clone) and the
  * other-config:pci entries they list, from a halted VM.  Errors: as
  * vm_record_boot. */

@@ -1567,3 +1567,9 @@ int gp_xapi_drv_clear_copied(gp_drv *ctx, const char *vm_uuid)
     free(ref);
     return rc;
 }
+
+uint64_t gp_xapi_drv_set_deadline(gp_drv *ctx, uint64_t deadline_ms)
+{
+    xapi_priv *p = ctx->priv;
+    return p ? gp_xapi_set_deadline(p->x, deadline_ms) : 0;
+}

@@ -539,9 +539,17 @@ int gp_journal_settle(gp_ctx *ctx, int64_t id)
     gp_intent *all = NULL, *in = NULL;
     size_t n = 0;
     gp_error_info saved;
+    uint64_t old_deadline = 0;
+    bool budget = false;
     int rc, first = GP_OK;
 
     gp_error_info_init(&saved);
+    /* Settling is an undo: it runs on the undo budget, not on what is left
+     * of the call's time limit (a timeout is one reason to settle). */
+    if (gp_ctx_driver(ctx, NULL) == GP_OK && ctx->drv_entry->journaled) {
+        old_deadline = gp_xapi_drv_set_deadline(&ctx->drv, gp_monotonic_ms() + GP_UNDO_BUDGET_MS);
+        budget = true;
+    }
     rc = gp_journal_list(ctx, &all, &n);
     if (rc)
         goto out;
@@ -578,6 +586,8 @@ int gp_journal_settle(gp_ctx *ctx, int64_t id)
     if (rc)
         gp_store_rollback(&ctx->store);
 out:
+    if (budget)
+        gp_xapi_drv_set_deadline(&ctx->drv, old_deadline);
     gp_error_info_dispose(&saved);
     gp_intent_list_free(all, n);
     return rc;
