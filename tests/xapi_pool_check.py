@@ -44,6 +44,8 @@ H1 = "cccccccc-0000-4000-8000-000000000001"
 VM_A = "dddddddd-0000-4000-8000-00000000000a"
 VM_B = "dddddddd-0000-4000-8000-00000000000b"
 VM_C = "dddddddd-0000-4000-8000-00000000000c"
+VM_D = "dddddddd-0000-4000-8000-00000000000d"   # runs on h0 with a passthrough VGPU
+VGPU_GPU = "0000:2a:00.0"
 GPU = "0000:18:00.0"
 ACCEL = "0000:5d:00.0"   # a class-12 device in xapi's eyes: no PCI object
 
@@ -83,7 +85,10 @@ class Pool:
                     {"uuid": VM_B, "name_label": "trainer-b", "VCPUs_max": 4,
                      "memory_static_max": 8 << 30},
                     {"uuid": VM_C, "name_label": "trainer-c", "VCPUs_max": 4,
-                     "memory_static_max": 8 << 30}],
+                     "memory_static_max": 8 << 30},
+                    {"uuid": VM_D, "name_label": "vgpu-user", "power_state": "Running",
+                     "resident_on": H0, "VCPUs_max": 2, "memory_static_max": 4 << 30}],
+            "vgpus": [{"vm": VM_D, "pci_id": VGPU_GPU, "host": H0, "type": "passthrough"}],
             "pcis": pcis,
         }
         state.update(extra_state or {})
@@ -168,13 +173,13 @@ class PoolBase(unittest.TestCase):
         self.p.plugin("h0", "create_pool", name_label="train")
         self.p.plugin("h0", "add_gpu_to_pool", pool="train", pci_id=GPU)
 
-
-class PoolTest(PoolBase):
     def assign_a(self):
         a = self.p.plugin("h0", "assign_gpu", vm_uuid=VM_A, pool="train")
         self.assertEqual(a["pci_id"], GPU)
         return a
 
+
+class PoolTest(PoolBase):
     def test_assignment_binds_vm_to_host(self):
         self.assign_a()
         vm = self.p.vm(VM_A)
@@ -263,6 +268,56 @@ class PoolTest(PoolBase):
             n = db.execute("SELECT count(*) FROM pool_members WHERE pci_id = ?",
                            (ACCEL,)).fetchone()[0]
         self.assertEqual(n, 0)
+
+
+class XapiFactsTest(PoolBase):
+    """What only xapi knows shapes the decision, and drift sees it."""
+
+    def drift_kinds(self, host="h0"):
+        return sorted({d["kind"] for d in self.p.plugin(host, "check_drift")["drift"]})
+
+    def test_guest_vcpu_mask_respected(self):
+        # xapi intersects every vCPU mask with Host.guest_VCPUs_params:mask
+        # (xapi_xenops.ml): gpupool plans inside it.
+        self.p.call("host.add_to_guest_VCPUs_params", self.p.root, self.p.host["h0"], "mask",
+                    "2,3,4,5,6,7")
+        a = self.assign_a()
+        self.assertTrue(set(a["pcpus"]) <= {2, 3, 4, 5, 6, 7}, a["pcpus"])
+        self.assertEqual(self.p.vm(VM_A)["VCPUs_params"]["mask"],
+                         ",".join(str(c) for c in a["pcpus"]))
+
+    def test_cpupool_other_than_pool0_refused(self):
+        self.p.plugin("h0", "set_pool_param", pool="train", param="cpupool", value="gpu")
+        err = self.p.plugin_error("h0", "assign_gpu", vm_uuid=VM_A, pool="train")
+        self.assertEqual(err[0], "GPUPOOL_NOT_SUPPORTED", err)
+        self.assertIn("cpupool 0", err[-1])
+        self.assertNotIn("pci", self.p.vm(VM_A)["other_config"])
+
+    def test_gpu_under_vgpu_not_given(self):
+        self.p.plugin("h0", "add_gpu_to_pool", pool="train", pci_id=VGPU_GPU)
+        err = self.p.plugin_error("h0", "assign_gpu", vm_uuid=VM_A, pool="train",
+                                  pci_id=VGPU_GPU)
+        self.assertEqual(err[0], "GPUPOOL_GPU_ASSIGNED", err)
+        self.assertIn("VGPU", err[-1])
+        self.assertIn("vgpu", self.drift_kinds())
+
+    def test_drift_sees_hand_edits(self):
+        a = self.assign_a()
+        self.assertEqual(self.drift_kinds(), [])
+        ref = self.p.vm_ref(VM_A)
+        # Xen Orchestra's cpuMask rewrites VCPUs_params:mask.
+        self.p.call("VM.remove_from_VCPUs_params", self.p.root, ref, "mask")
+        self.p.call("VM.add_to_VCPUs_params", self.p.root, ref, "mask", "0,1")
+        # dom0 access given back to a pool GPU by hand.
+        pci = [r for r, p in self.p.call("PCI.get_all_records", self.p.root).items()
+               if p["pci_id"] == GPU and p["host"] == self.p.host["h0"]][0]
+        self.p.call("PCI.enable_dom0_access", self.p.root, pci)
+        # affinity moved by hand.
+        self.p.call("VM.set_affinity", self.p.root, ref, self.p.host["h1"])
+        kinds = self.drift_kinds()
+        for k in ("mask-changed", "dom0-access", "affinity"):
+            self.assertIn(k, kinds)
+        self.assertTrue(a)
 
 
 class TimeoutTest(PoolBase):
