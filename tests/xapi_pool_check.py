@@ -320,6 +320,49 @@ class XapiFactsTest(PoolBase):
         self.assertTrue(a)
 
 
+FIXTURE_DUMP = os.path.join(ROOT, "..", "shared", "fixtures", "lspci", "tree-asus-p6t6")
+
+
+class CompanionTest(unittest.TestCase):
+    """A GPU with a companion (the GT218 and its HDMI audio function of the
+    lspci fixture): each gets its own index in other-config:pci, the GPU
+    first, so xapi plugs the GPU first (pciops.ml sort_pcidevs reverses the
+    entries of one index); entries others wrote stay, whatever order Xen
+    Orchestra rewrites them in, and release takes only gpupool's."""
+
+    def setUp(self):
+        for p in (PLUGIN, HOOK):
+            if not os.access(p, os.X_OK):
+                self.skipTest("%s is not built (make all)" % p)
+        if not os.path.exists(FIXTURE_DUMP):
+            self.skipTest("../shared/fixtures/lspci/tree-asus-p6t6 is absent")
+        st = {"pcis": [{"pci_id": "0000:06:00.0", "class_id": "0300", "host": H0},
+                       {"pci_id": "0000:06:00.1", "class_id": "0403", "host": H0},
+                       {"pci_id": "0000:05:00.0", "class_id": "0200", "host": H0}],
+              "vgpus": []}
+        self.p = Pool(st, "pci-dump = %s\n" % os.path.abspath(FIXTURE_DUMP))
+        self.addCleanup(self.p.stop)
+        self.p.plugin("h0", "create_pool", name_label="old", numa_policy="legacy")
+        self.p.plugin("h0", "add_gpu_to_pool", pool="old", pci_id="0000:06:00.0")
+
+    def test_gpu_first_each_function_its_index(self):
+        ref = self.p.vm_ref(VM_A)
+        self.p.call("VM.add_to_other_config", self.p.root, ref, "pci", "0/0000:05:00.0")
+        a = self.p.plugin("h0", "assign_gpu", vm_uuid=VM_A, pool="old")
+        self.assertEqual(a["companions"], ["0000:06:00.1"])
+        self.assertEqual(self.p.vm(VM_A)["other_config"]["pci"],
+                         "0/0000:05:00.0,1/0000:06:00.0,2/0000:06:00.1")
+        # Xen Orchestra's attachPcis rewrites the value as a union, in its
+        # own order: release still removes exactly gpupool's entries.
+        self.p.call("VM.remove_from_other_config", self.p.root, ref, "pci")
+        self.p.call("VM.add_to_other_config", self.p.root, ref, "pci",
+                    "2/0000:06:00.1,1/0000:06:00.0,0/0000:05:00.0")
+        self.p.plugin("h0", "release_gpu", vm_uuid=VM_A)
+        oc = self.p.vm(VM_A)["other_config"]
+        self.assertEqual(oc["pci"], "0/0000:05:00.0")
+        self.assertFalse([k for k in oc if k.startswith("gpupool:")])
+
+
 class TimeoutTest(PoolBase):
     """xapi slower than timeout-ms in the middle of the writes: the call
     fails with GPUPOOL_TIMEOUT and xapi and the database are as before (the
