@@ -547,12 +547,27 @@ static void test_required_forces_hard_mask(void **state)
     make_pool(f, GP_PIN_SOFT);
     assert_ok(f->ctx, gp_vm_gpu_assign(f->ctx, VM_HALTED, &aa, &a));
     assert_int_equal(a.pin_mode, GP_PIN_HARD);
+    assert_int_equal(a.memory_node_certainty, GP_MEMNODE_BEST_EFFORT);
     char *mask = gp_cpulist_join(a.pcpus, a.n_pcpus);
     char *vp = vm_map_text(f, VM_HALTED, "VCPUs_params");
     snprintf(expect, sizeof(expect), "{\"mask\":\"%s\",\"weight\":\"512\"}", mask);
     assert_string_equal(vp, expect);
     free(vp);
     free(mask);
+    gp_assignment_dispose(&a);
+
+    /* preferred + soft: no mask is written, so the memory node is unknown. */
+    gp_assignment_init(&a);
+    assert_ok(f->ctx, gp_pool_create(f->ctx, "soft", NULL, GP_NUMA_PREFERRED, GP_PIN_SOFT, 1.0,
+                                     NULL));
+    assert_ok(f->ctx, gp_pool_gpu_add(f->ctx, "soft", "0000:2a:00.0"));
+    gp_assign_args sa = { .pool = "soft" };
+    assert_ok(f->ctx, gp_vm_gpu_assign(f->ctx, VM_SECOND, &sa, &a));
+    assert_int_equal(a.pin_mode, GP_PIN_SOFT);
+    assert_int_equal(a.memory_node_certainty, GP_MEMNODE_UNKNOWN);
+    vp = vm_map_text(f, VM_SECOND, "VCPUs_params");
+    assert_string_equal(vp, "{}");
+    free(vp);
     gp_assignment_dispose(&a);
 }
 

@@ -1087,8 +1087,17 @@ const gp_driver_ops gp_driver_xapi = {
     .vm_record_boot = xapi_vm_record_boot,
     .vm_apply_affinity = xapi_apply_affinity,
     .vm_get = xapi_vm_get,
-    .memory_certainty = GP_MEMNODE_UNKNOWN,
-    .memory_basis = "xapi driver: xenopsd places the memory; gpupool reads no per-node figure",
+    /* pin-mode hard (forced for numa-policy required): xenopsd sets every
+     * vCPU's hard affinity in build_pre, before the domain builder
+     * populates memory, and skips its own NUMA placement ("VM has hard
+     * affinity set, skipping NUMA optimization", ocaml/xenopsd/xc/domain.ml
+     * at v26.1.4); Xen's automatic node affinity follows the vCPUs, so pages
+     * come from their node while it has free memory.  Soft/none: unknown
+     * (gp_assignment_memory_certainty). */
+    .memory_certainty = GP_MEMNODE_BEST_EFFORT,
+    .memory_basis = "xapi driver, pin-mode hard: xenopsd applies the mask before memory is "
+                    "populated and skips its own NUMA placement, so Xen allocates from the "
+                    "mask's node while it has free memory (domain.ml build_pre); not read back",
 };
 
 /* ---- what the XCP-ng operations use (ops/xapi_ops.c) ---------------------- */

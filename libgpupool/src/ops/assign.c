@@ -1234,8 +1234,8 @@ static int assign_fill(gp_ctx *ctx, assign_op *op)
     op->pl.pcpus = NULL;
     op->pl.n_pcpus = 0;
     a->memory_node = op->pl.memory_node;
-    gp_assignment_memory_certainty(ctx->drv.ops, a);
     a->pin_mode = op->pi.pin;
+    gp_assignment_memory_certainty(ctx->drv.ops, a);
     a->vcpus = op->req.vm_vcpus;
     a->memory_mib = op->req.vm_memory_mib;
     a->reason = op->pl.reason;
