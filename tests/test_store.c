@@ -1,6 +1,7 @@
 /*
  * test_store.c - the state database: creation, file mode, WAL, schema
- * version and migration refusal, busy handling, the append-only audit log.
+ * version and migration refusal, busy handling, the append-only audit log
+ * and its retention.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,17 +9,22 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "gpupool.h"
 #include "ops/ops.h"
 #include "rpc/rpc.h"
 #include "gptest.h"
+
+#include <json-c/json.h>
 
 typedef gt_env fixture;
 
@@ -100,8 +106,8 @@ static void test_creates_schema(void **state)
     }
     assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
     /* Version 2 added pools.cpupool, 3 the value tables and sections,
-     * 4 pools.placement and its value table. */
-    assert_int_equal(gp_store_schema_version(), 4);
+     * 4 pools.placement and its value table, 5 audit retention. */
+    assert_int_equal(gp_store_schema_version(), 5);
     char *pl = sql_text(f->db, "SELECT dflt_value FROM pragma_table_info('pools')"
                                " WHERE name = 'placement'");
     assert_non_null(pl);
@@ -318,7 +324,7 @@ static void test_migrates_version_1(void **state)
     gp_pool_init(&p);
     assert_int_equal(gp_pool_get(ctx, "training", &p), GP_OK);
     /* Migrated: the column exists, existing pools are in Pool-0, nothing lost. */
-    assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
+    assert_int_equal(sql_int(db, "PRAGMA user_version"), gp_store_schema_version());
     /* The sim tables of the version-1 schema are the sim section's, at 1. */
     assert_int_equal(sql_int(db, "SELECT version FROM schema_sections WHERE name = 'sim'"), 1);
     /* pools.numa_policy now references the value table, not a CHECK list. */
@@ -396,7 +402,7 @@ static void test_migrates_version_3(void **state)
     gp_pool_init(&p);
     p.placement = GP_PLACE_SPREAD;
     assert_int_equal(gp_pool_get(f->ctx, "training", &p), GP_OK);
-    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 4);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
     assert_int_equal(p.placement, GP_PLACE_PACK);
     assert_string_equal(p.uuid, uuid);
     assert_int_equal(p.numa_policy, GP_NUMA_SOCKET);
@@ -559,6 +565,208 @@ static void test_error_names(void **state)
     assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "reading"));
 }
 
+/* ---- retention ------------------------------------------------------------- */
+
+/* A context on f->db (sim, embedded host) from a configuration file holding
+ * conf's lines, through gp_config_load_file. */
+static gp_ctx *ctx_with_conf(fixture *f, const char *conf)
+{
+    char *path = NULL, *text = NULL;
+    gp_config cfg;
+    gp_ctx *ctx = NULL;
+    assert_true(asprintf(&path, "%s/gpupool.conf", f->dir) > 0);
+    assert_true(asprintf(&text, "db = %s\ndriver = sim\ntopology = embedded\n%s", f->db, conf) > 0);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    gp_config_init(&cfg);
+    assert_int_equal(gp_config_load_file(&cfg, path, false, NULL), GP_OK);
+    cfg.caller = strdup("test-store");
+    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
+    gp_config_dispose(&cfg);
+    free(path);
+    free(text);
+    return ctx;
+}
+
+/* Insert n audit rows by hand, at time t ("2000-01-01T00:00:00.000Z"). */
+static void audit_rows_by_hand(const char *db, int n, const char *t)
+{
+    char *sql = NULL;
+    assert_true(asprintf(&sql, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+                         " WHERE i < %d) INSERT INTO audit(time, caller, operation, object)"
+                         " SELECT '%s', 'by-hand', 'pool-param-set', 'x' FROM c", n, t) > 0);
+    assert_int_equal(sql_exec(db, sql), SQLITE_OK);
+    free(sql);
+}
+
+/* audit-max-entries keeps the newest rows; what is left is still
+ * append-only: no update, no delete of the newest row, of a middle row or
+ * of the whole log. */
+static void test_audit_retention_entries(void **state)
+{
+    fixture *f = *state;
+    char uuid[37];
+    gp_ctx_free(f->ctx);
+    f->ctx = ctx_with_conf(f, "audit-max-entries = 5\naudit-max-days = 0\n");
+    assert_int_equal(gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, uuid),
+                     GP_OK);
+    for (int i = 0; i < 9; i++) {
+        char d[16];
+        snprintf(d, sizeof(d), "d%d", i);
+        assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", d), GP_OK);
+    }
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 5);
+    assert_int_equal(sql_int(f->db, "SELECT min(id) FROM audit"), 6);
+    assert_int_equal(sql_int(f->db, "SELECT max(id) FROM audit"), 10);
+    char *last = sql_text(f->db, "SELECT after FROM audit WHERE id = 10");
+    assert_non_null(strstr(last, "\"name_description\":\"d8\""));
+    free(last);
+
+    char *before = tu_db_dump(f->db);
+    assert_int_not_equal(sql_exec(f->db, "DELETE FROM audit"), SQLITE_OK);
+    assert_int_not_equal(sql_exec(f->db, "DELETE FROM audit WHERE id = 10"), SQLITE_OK);
+    assert_int_not_equal(sql_exec(f->db, "DELETE FROM audit WHERE id = 8"), SQLITE_OK);
+    assert_int_not_equal(sql_exec(f->db, "DELETE FROM audit WHERE id >= 7"), SQLITE_OK);
+    assert_int_not_equal(sql_exec(f->db, "UPDATE audit SET caller = 'forged' WHERE id = 6"),
+                         SQLITE_OK);
+    char *after = tu_db_dump(f->db);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+
+    /* A backlog goes at most 10,000 rows per write, oldest first. */
+    audit_rows_by_hand(f->db, 25000, "2030-01-01T00:00:00.000Z");
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "x"), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 25006 - 10000);
+    assert_int_equal(sql_int(f->db, "SELECT min(id) FROM audit"), 10006);
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "y"), GP_OK);
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "z"), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 5);
+    assert_int_equal(sql_int(f->db, "SELECT max(id) FROM audit"), 25013);
+
+    /* 0 in the file is no limit. */
+    gp_ctx_free(f->ctx);
+    f->ctx = ctx_with_conf(f, "audit-max-entries = 0\naudit-max-days = 0\n");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", i % 2 ? "a" : "b"),
+                         GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 8);
+}
+
+/* audit-max-days (default 400) removes the rows before the first row that
+ * is younger than the cutoff, in id order. */
+static void test_audit_retention_days(void **state)
+{
+    fixture *f = *state;
+    char uuid[37];
+    assert_int_equal(gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, uuid),
+                     GP_OK);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    /* Three rows of the year 2000 after the pool-create row (ids 2..4). */
+    assert_int_equal(sql_exec(f->db, "DELETE FROM audit"), SQLITE_CONSTRAINT);
+    audit_rows_by_hand(f->db, 3, "2000-01-01T00:00:00.000Z");
+    long long old_from = sql_int(f->db, "SELECT min(id) FROM audit WHERE caller = 'by-hand'");
+
+    /* No limit: nothing goes. */
+    f->ctx = ctx_with_conf(f, "audit-max-days = 0\n");
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "a"), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 5);
+    gp_ctx_free(f->ctx);
+
+    /* The default: the 2000 rows after the pool-create row stay, since a
+     * younger row comes first; once the first rows are old they go. */
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "b"), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 6);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    /* Age the pool-create row (id 1) too, its UPDATE trigger set aside for
+     * the moment: the log then starts with four old rows (ids 1..4), and
+     * the rows from id 5 on are young. */
+    assert_int_equal(sql_exec(f->db, "BEGIN; DROP TRIGGER audit_no_update;"
+                                     " UPDATE audit SET time = '2000-01-01T00:00:00.000Z'"
+                                     " WHERE id = 1;"
+                                     " CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+                                     " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only');"
+                                     " END; COMMIT;"), SQLITE_OK);
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "c"), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit WHERE time < '2001'"), 0);
+    assert_int_equal(sql_int(f->db, "SELECT min(id) FROM audit"), old_from + 3);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 3);
+}
+
+/* A before / after longer than 16 KiB (a pool described before the
+ * limits) is kept as a summary with its head; JSON either way. */
+static void test_audit_json_capped(void **state)
+{
+    fixture *f = *state;
+    char *big = malloc(40001), *sql = NULL;
+    for (int i = 0; i < 40000; i++)
+        big[i] = "\xc3\xa9x"[i % 3];  /* UTF-8 sequences to cut around */
+    big[40000] = '\0';
+    assert_int_equal(gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    assert_true(asprintf(&sql, "UPDATE pools SET name_description = '%s'", big) > 0);
+    assert_int_equal(sql_exec(f->db, sql), SQLITE_OK);
+    free(sql);
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "short"), GP_OK);
+    gp_audit_entry *e = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &n), GP_OK);
+    assert_int_equal(n, 2);
+    assert_true(strlen(e[1].before) < 2048);
+    json_object *o = json_tokener_parse(e[1].before), *v;
+    assert_non_null(o);
+    assert_true(json_object_object_get_ex(o, "truncated", &v) && json_object_get_boolean(v));
+    assert_true(json_object_object_get_ex(o, "bytes", &v));
+    assert_true(json_object_get_int64(v) > 40000);
+    assert_true(json_object_object_get_ex(o, "head", &v));
+    const char *head = json_object_get_string(v);
+    assert_true(strlen(head) <= 1024 && strlen(head) >= 1020);
+    assert_true(strncmp(head, "{\"uuid\":", 8) == 0);
+    json_object_put(o);
+    assert_non_null(strstr(e[1].after, "\"name_description\":\"short\""));
+    gp_audit_list_free(e, n);
+    free(big);
+}
+
+static void test_audit_retention_config(void **state)
+{
+    fixture *f = *state;
+    gp_config cfg;
+    gp_error_info err;
+    gp_config_init(&cfg);
+    gp_error_info_init(&err);
+    static const char *const bad[] = { "audit-max-days = -1\n", "audit-max-days = 36501\n",
+                                       "audit-max-entries = x\n", "audit-max-entries = 5k\n",
+                                       "audit-max-entries = 1000000001\n" };
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/bad.conf", f->dir) > 0);
+    for (size_t i = 0; i < GP_ARRAY_SIZE(bad); i++) {
+        FILE *fp = fopen(path, "w");
+        fputs(bad[i], fp);
+        fclose(fp);
+        assert_int_equal(gp_config_load_file(&cfg, path, false, &err), GP_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err.message, "0 = no limit"));
+    }
+    assert_int_equal(cfg.audit_max_entries, 0);
+    assert_int_equal(cfg.audit_max_days, 0);
+    setenv("GPUPOOL_AUDIT_MAX_ENTRIES", "7", 1);
+    setenv("GPUPOOL_AUDIT_MAX_DAYS", "0", 1);
+    assert_int_equal(gp_config_load_env(&cfg, &err), GP_OK);
+    unsetenv("GPUPOOL_AUDIT_MAX_ENTRIES");
+    unsetenv("GPUPOOL_AUDIT_MAX_DAYS");
+    assert_int_equal(cfg.audit_max_entries, 7);
+    assert_int_equal(cfg.audit_max_days, -1);
+    free(path);
+    gp_config_dispose(&cfg);
+    gp_error_info_dispose(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +785,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_busy_is_db_busy_and_changes_nothing, setup,
                                         gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_error_names, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_retention_entries, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_retention_days, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_json_capped, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_retention_config, setup, gt_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

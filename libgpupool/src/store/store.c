@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GP_BUSY_TIMEOUT_MS_DEFAULT 10000
@@ -138,7 +139,28 @@ static const char *const migrations[] = {
     "CREATE TABLE placement_strategies (name TEXT PRIMARY KEY NOT NULL);"
     "ALTER TABLE pools ADD COLUMN placement TEXT NOT NULL DEFAULT 'pack'"
     "  REFERENCES placement_strategies(name);",
+    /* 4 -> 5: audit retention (gp_store_audit: audit-max-entries,
+     * audit-max-days).  The log stays append-only for everything else: a
+     * row may be deleted only while it is the oldest one and not the newest,
+     * so retention removes a prefix of the log (sqlite deletes the rows of a
+     * rowid range in ascending order, each one the oldest when its turn
+     * comes), never the whole log, and nothing can be taken out of the
+     * middle or the end. */
+    "DROP TRIGGER audit_no_delete;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    "  WHEN old.id > (SELECT min(id) FROM audit) OR old.id = (SELECT max(id) FROM audit)"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: only its oldest rows are"
+    " removed, by retention'); END;",
 };
+
+/* Audit rows deleted by retention at most per audit row written, so that a
+ * large backlog (a first open with lower limits) is spread over writes
+ * rather than holding the write lock for seconds. */
+#define GP_AUDIT_PRUNE_BATCH 10000
+/* Longest before / after JSON kept whole in an audit row; a longer one is
+ * kept as {"truncated": true, "bytes": N, "head": "<first bytes>"}. */
+#define GP_AUDIT_JSON_MAX 16384
+#define GP_AUDIT_JSON_HEAD 1024
 
 int gp_store_schema_version(void)
 {
@@ -603,12 +625,84 @@ void gp_store_rollback(gp_store *ctx)
     ctx->in_txn = false;
 }
 
+/* before / after as an audit row keeps it: NULL when json is kept whole
+ * (at most GP_AUDIT_JSON_MAX bytes), else a JSON summary {"truncated":
+ * true, "bytes": N, "head": "<the first GP_AUDIT_JSON_HEAD bytes>"}
+ * (malloc'ed; *nomem on ENOMEM). */
+static char *audit_json_capped(const char *json, bool *nomem)
+{
+    size_t len = json ? strlen(json) : 0;
+    if (len <= GP_AUDIT_JSON_MAX)
+        return NULL;
+    json_object *o = json_object_new_object();
+    if (o) {
+        json_object_object_add(o, "truncated", json_object_new_boolean(1));
+        json_object_object_add(o, "bytes", json_object_new_int64((int64_t)len));
+        json_object_object_add(o, "head", json_object_new_string_len(
+                                   json, (int)gp_utf8_prefix(json, len, GP_AUDIT_JSON_HEAD)));
+    }
+    char *s = gp_json_take_text(o);
+    *nomem = !s;
+    return s;
+}
+
+/* Retention, in the audit row's transaction: the rows beyond the newest
+ * audit-max-entries and those older than audit-max-days go, oldest first,
+ * at most GP_AUDIT_PRUNE_BATCH per call.  Both limits are ranges of the id
+ * (the rowid: no scan): ids grow with time, so the rows older than the
+ * cutoff are the ones before the first row that is not, found by reading
+ * from the oldest row; the cost is the rows removed. */
+static int audit_prune(gp_store *ctx)
+{
+    int64_t keep = ctx->cfg->audit_max_entries ? ctx->cfg->audit_max_entries
+                                               : GP_AUDIT_MAX_ENTRIES_DEFAULT;
+    int days = ctx->cfg->audit_max_days ? ctx->cfg->audit_max_days : GP_AUDIT_MAX_DAYS_DEFAULT;
+    sqlite3_stmt *st = NULL;
+    int rc = GP_OK;
+
+    if (keep > 0) {
+        rc = gp_store_prepare(ctx, "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?1"
+                              " AND id < (SELECT min(id) FROM audit) + ?2", &st);
+        if (rc)
+            return rc;
+        sqlite3_bind_int64(st, 1, keep);
+        sqlite3_bind_int64(st, 2, GP_AUDIT_PRUNE_BATCH);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return gp_store_error(ctx, rc, "removing audit rows beyond audit-max-entries");
+        rc = GP_OK;
+    }
+    if (days > 0) {
+        char cutoff[32];
+        struct tm tm;
+        time_t t = time(NULL) - (time_t)days * 86400;
+        /* The format of gp_now_iso(): text order is time order. */
+        gmtime_r(&t, &tm);
+        strftime(cutoff, sizeof(cutoff), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+        rc = gp_store_prepare(ctx, "DELETE FROM audit WHERE id < (SELECT id FROM audit"
+                              " WHERE time >= ?1 ORDER BY id LIMIT 1)"
+                              " AND id < (SELECT min(id) FROM audit) + ?2", &st);
+        if (rc)
+            return rc;
+        sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, GP_AUDIT_PRUNE_BATCH);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return gp_store_error(ctx, rc, "removing audit rows older than audit-max-days");
+        rc = GP_OK;
+    }
+    return rc;
+}
+
 int gp_store_audit(gp_store *ctx, const char *operation, const char *object,
                    const char *before, const char *after)
 {
     sqlite3_stmt *st = NULL;
     char now[32];
-    char *caller = NULL;
+    char *caller = NULL, *b = NULL, *a = NULL;
+    bool nomem_b = false, nomem_a = false;
     int rc;
 
     if (!ctx->in_txn)
@@ -617,8 +711,12 @@ int gp_store_audit(gp_store *ctx, const char *operation, const char *object,
         caller = gp_strdup(ctx->cfg->caller);
     else
         caller = gp_asprintf("uid=%u pid=%d", (unsigned)getuid(), (int)getpid());
-    if (!caller)
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    b = audit_json_capped(before, &nomem_b);
+    a = audit_json_capped(after, &nomem_a);
+    if (!caller || nomem_b || nomem_a) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     rc = gp_store_prepare(ctx,
                           "INSERT INTO audit(time, caller, operation, object, before, after)"
                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st);
@@ -629,13 +727,17 @@ int gp_store_audit(gp_store *ctx, const char *operation, const char *object,
     sqlite3_bind_text(st, 2, caller, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, operation, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, object, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, before, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, after, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, b ? b : before, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, a ? a : after, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, "writing the audit log");
+    if (rc == GP_OK)
+        rc = audit_prune(ctx);
 out:
     sqlite3_finalize(st);
     free(caller);
+    free(b);
+    free(a);
     return rc;
 }
 

@@ -49,7 +49,12 @@ GP_HIDDEN int gp_store_commit(gp_store *s);
 GP_HIDDEN void gp_store_rollback(gp_store *s);
 /* Turn a sqlite error into GP_ERR_DB / GP_ERR_DB_BUSY on ctx. */
 GP_HIDDEN int gp_store_error(gp_store *s, int rc, const char *what);
-/* Append an audit row in the current transaction.  before/after: JSON or NULL. */
+/* Append an audit row in the current transaction.  before/after: JSON or
+ * NULL; one longer than 16 KiB is kept as {"truncated": true, "bytes": N,
+ * "head": "<its first 1 KiB>"}.  Then retention in the same transaction:
+ * rows beyond the newest cfg->audit_max_entries and rows older than
+ * cfg->audit_max_days go, oldest first, at most 10,000 per call.  Errors:
+ * GP_ERR_INTERNAL (no transaction), GP_ERR_NOMEM, GP_ERR_DB*. */
 GP_HIDDEN int gp_store_audit(gp_store *s, const char *operation, const char *object,
                              const char *before, const char *after);
 GP_HIDDEN int gp_store_schema_version(void);
