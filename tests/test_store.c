@@ -1,7 +1,7 @@
 /*
  * test_store.c - the state database: creation, file mode, WAL, schema
  * version and migration refusal, busy handling, the append-only audit log
- * and its retention.
+ * and its retention; what open refuses (links, other users' files).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -767,6 +767,183 @@ static void test_audit_retention_config(void **state)
     gp_error_info_dispose(&err);
 }
 
+/* ---- what open refuses, before anything is written --------------------------- */
+
+/* The bytes of a file (*len set), NULL when absent. */
+static char *file_bytes(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    *len = 0;
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    *len = (size_t)n;
+    return buf;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+/* A database made and closed through the library at <dir>/<name>, with one
+ * pool; returns its malloc'ed path. */
+static char *made_db(fixture *f, const char *name)
+{
+    char *db = NULL;
+    assert_true(asprintf(&db, "%s/%s", f->dir, name) > 0);
+    gp_ctx *ctx = gt_ctx_embedded(db, "sim", NULL, 0);
+    assert_int_equal(gp_pool_create(ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    gp_ctx_free(ctx);
+    return db;
+}
+
+/* A call that must be refused on db with code, naming param db (and file
+ * when not NULL), both on the read path and the write path. */
+static void assert_refused(const char *db, int code, const char *file, const char *words)
+{
+    gp_ctx *ctx = gt_ctx_embedded(db, "sim", NULL, 0);
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    for (int write = 0; write < 2; write++) {
+        int rc = write ? gp_pool_create(ctx, "q", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL)
+                       : gp_pool_list(ctx, &pools, &n);
+        const gp_error_info *e = gp_ctx_last_error(ctx);
+        assert_int_equal(rc, code);
+        if (!strstr(e->message, words))
+            fail_msg("'%s' not in: %s", words, e->message);
+        bool has_db = false, has_file = !file;
+        for (size_t i = 0; i < e->n_params; i++) {
+            has_db |= !strcmp(e->params[i].key, "db") && !strcmp(e->params[i].value, db);
+            has_file |= file && !strcmp(e->params[i].key, "file") &&
+                        !strcmp(e->params[i].value, file);
+        }
+        assert_true(has_db && has_file);
+        assert_null(ctx->store.db);
+    }
+    gp_ctx_free(ctx);
+}
+
+/* A symbolic link as the database (to a database, or dangling), or as its
+ * -wal / -shm, is refused and nothing is followed; so are a directory and a
+ * FIFO (without hanging). */
+static void test_open_refuses_links_and_odd_files(void **state)
+{
+    fixture *f = *state;
+    char *real = made_db(f, "real.db"), *link = NULL, *dangling = NULL, *target = NULL;
+    size_t l1, l2;
+    assert_int_equal(chmod(real, 0644), 0);
+    char *b1 = file_bytes(real, &l1);
+
+    assert_true(asprintf(&link, "%s/link.db", f->dir) > 0);
+    assert_int_equal(symlink(real, link), 0);
+    assert_refused(link, GP_ERR_PERMISSION, NULL, "is a symbolic link");
+    char *b2 = file_bytes(real, &l2);
+    assert_true(l1 == l2 && !memcmp(b1, b2, l1));
+    assert_int_equal(mode_of(real), 0644);  /* the target was not touched */
+    free(b2);
+
+    assert_true(asprintf(&dangling, "%s/dangling.db", f->dir) > 0);
+    assert_true(asprintf(&target, "%s/nowhere.db", f->dir) > 0);
+    assert_int_equal(symlink(target, dangling), 0);
+    assert_refused(dangling, GP_ERR_PERMISSION, NULL, "is a symbolic link");
+    assert_false(exists(target));
+
+    /* A companion file as a link: refused, naming it. */
+    char *wal = NULL, *victim = NULL;
+    assert_true(asprintf(&wal, "%s-wal", real) > 0);
+    assert_true(asprintf(&victim, "%s/victim", f->dir) > 0);
+    FILE *fp = fopen(victim, "w");
+    fputs("precious", fp);
+    fclose(fp);
+    unlink(wal);
+    assert_int_equal(symlink(victim, wal), 0);
+    assert_refused(real, GP_ERR_PERMISSION, wal, "is a symbolic link");
+    char *v = tu_slurp(victim);
+    assert_string_equal(v, "precious");
+    free(v);
+    unlink(wal);
+
+    char *dir = NULL, *fifo = NULL;
+    assert_true(asprintf(&dir, "%s/dir.db", f->dir) > 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_refused(dir, GP_ERR_IO, NULL, "not a regular file");
+    assert_true(asprintf(&fifo, "%s/fifo.db", f->dir) > 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_refused(fifo, GP_ERR_IO, NULL, "not a regular file");
+
+    free(b1);
+    free(real);
+    free(link);
+    free(dangling);
+    free(target);
+    free(wal);
+    free(victim);
+    free(dir);
+    free(fifo);
+}
+
+/* An existing database and its -wal / -shm with group / other bits lose
+ * them at the next open by their owner (read path too); a file of another
+ * user than this one or root is refused (checked when the test runs as
+ * root, which can give a file away). */
+static void test_open_tightens_mode_and_checks_owner(void **state)
+{
+    fixture *f = *state;
+    char *db = made_db(f, "loose.db"), *wal = NULL, *shm = NULL;
+    assert_true(asprintf(&wal, "%s-wal", db) > 0);
+    assert_true(asprintf(&shm, "%s-shm", db) > 0);
+    assert_true(exists(wal) && exists(shm));  /* kept (SQLITE_FCNTL_PERSIST_WAL) */
+    assert_int_equal(chmod(db, 0644), 0);
+    assert_int_equal(chmod(wal, 0666), 0);
+    assert_int_equal(chmod(shm, 0640), 0);
+    gp_ctx *ctx = gt_ctx_embedded(db, "sim", NULL, 0);
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_pool_list(ctx, &pools, &n), GP_OK);
+    gp_pool_list_free(pools, n);
+    assert_int_equal(mode_of(db), 0600);
+    assert_int_equal(mode_of(wal), 0600);
+    assert_int_equal(mode_of(shm), 0600);
+    gp_ctx_free(ctx);
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "skipped: the owner check needs root (chown to another uid)\n");
+    } else {
+        size_t l1, l2;
+        char *b1 = file_bytes(db, &l1);
+        assert_int_equal(chown(db, 4242, 4242), 0);
+        assert_refused(db, GP_ERR_PERMISSION, NULL, "belongs to uid 4242");
+        char *b2 = file_bytes(db, &l2);
+        assert_true(l1 == l2 && !memcmp(b1, b2, l1));
+        assert_int_equal(chown(db, 0, 0), 0);
+        assert_int_equal(chown(wal, 4242, 4242), 0);
+        assert_refused(db, GP_ERR_PERMISSION, wal, "belongs to uid 4242");
+        assert_int_equal(chown(wal, 0, 0), 0);
+        free(b1);
+        free(b2);
+    }
+    free(db);
+    free(wal);
+    free(shm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -789,6 +966,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_retention_days, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_audit_json_capped, setup, gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_audit_retention_config, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_open_refuses_links_and_odd_files, setup,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_open_tightens_mode_and_checks_owner, setup,
+                                        gt_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

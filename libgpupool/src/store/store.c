@@ -6,6 +6,10 @@
  * database from version i to version i + 1; a database newer than this
  * library is refused (GP_ERR_DB_VERSION) rather than guessed at.  Opening a
  * current database does no migration work: one PRAGMA read.
+ *
+ * Before sqlite sees the file: no symbolic link, a regular file owned by
+ * this user or root, group / other bits of an owned file (and its -wal /
+ * -shm) cleared.
  */
 #include "store/store.h"
 
@@ -231,7 +235,7 @@ out:
  * gives the -wal and -shm files the database file's mode. */
 static int create_db_file(gp_store *ctx, const char *path)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         if (errno == EEXIST)
             return GP_OK;
@@ -413,16 +417,77 @@ fail:
     return rc;
 }
 
-int gp_store_open(gp_store *ctx)
+/* Refuse, before sqlite opens it, what it must not open as the database or
+ * one of its companions (file; st: its lstat): a symbolic link (sqlite
+ * follows links, and writes where they point), anything but a regular file,
+ * a file of another user than this one or root. */
+static int check_file(gp_store *ctx, const char *file, const struct stat *st)
 {
     const char *path = store_path(ctx);
-    int rc, version = 0;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-    struct stat st;
+    uid_t me = geteuid();
+    int rc;
 
-    if (ctx->db)
+    if (S_ISLNK(st->st_mode))
+        rc = GP_ERR(ctx, GP_ERR_PERMISSION, "%s is a symbolic link: gpupool opens its database"
+                    " only through the file itself (set db to the link's target)", file);
+    else if (!S_ISREG(st->st_mode))
+        rc = GP_ERR(ctx, GP_ERR_IO, "%s is not a regular file: it cannot be gpupool's database"
+                    " (or its -wal / -shm)", file);
+    else if (st->st_uid != me && st->st_uid != 0)
+        rc = GP_ERR(ctx, GP_ERR_PERMISSION, "%s belongs to uid %u, neither to this user (uid %u)"
+                    " nor to root: gpupool does not use a database another user controls",
+                    file, (unsigned)st->st_uid, (unsigned)me);
+    else
         return GP_OK;
-    if (stat(path, &st) < 0) {
+    GP_PARAM(ctx, "db", "%s", path);
+    if (strcmp(file, path))
+        GP_PARAM(ctx, "file", "%s", file);
+    return rc;
+}
+
+/* Clear the group and other bits of a file this user owns (an existing
+ * 0644 database let every local user read the state).  Through a
+ * descriptor opened without following links, on the inode lstat saw (st).
+ * Only when a bit is set: closing any descriptor of a file drops every
+ * POSIX lock this process holds on it, sqlite's included, so a file whose
+ * mode is right is never opened here. */
+static int tighten_mode(gp_store *ctx, const char *file, const struct stat *st)
+{
+    struct stat fst;
+    int rc = GP_OK, e = 0;
+
+    if (st->st_uid != geteuid() || !(st->st_mode & 077))
+        return GP_OK;
+    int fd = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &fst) < 0)
+        e = errno;
+    else if (fst.st_dev != st->st_dev || fst.st_ino != st->st_ino)
+        e = ESTALE;
+    else if (fchmod(fd, st->st_mode & 0600) < 0)
+        e = errno;
+    if (e) {
+        rc = GP_ERR(ctx, e == EACCES || e == EPERM ? GP_ERR_PERMISSION : GP_ERR_IO,
+                    "cannot restrict %s to mode 0600 (it is 0%03o): %s", file,
+                    (unsigned)(st->st_mode & 0777), strerror(e));
+        GP_PARAM(ctx, "db", "%s", store_path(ctx));
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* The database file and its -wal / -shm before sqlite sees them: created
+ * (0600) when absent, checked (check_file), their mode tightened when this
+ * user may write.  st: the database's lstat; *writable: whether this user
+ * may write it (else sqlite opens it read-only). */
+static int check_files(gp_store *ctx, struct stat *st, bool *writable)
+{
+    const char *path = store_path(ctx);
+    static const char *const companions[] = { "-wal", "-shm" };
+    int rc;
+
+    *writable = false;
+    if (lstat(path, st) < 0) {
         if (errno != ENOENT) {
             rc = GP_ERR(ctx, errno == EACCES ? GP_ERR_PERMISSION : GP_ERR_IO,
                         "cannot reach database %s: %s", path, strerror(errno));
@@ -430,20 +495,75 @@ int gp_store_open(gp_store *ctx)
             return rc;
         }
         rc = make_parent_dir(ctx, path);
+        if (rc == GP_OK)
+            rc = create_db_file(ctx, path);
         if (rc)
             return rc;
-        rc = create_db_file(ctx, path);
-        if (rc)
+        if (lstat(path, st) < 0) {
+            rc = GP_ERR(ctx, GP_ERR_IO, "cannot reach database %s: %s", path, strerror(errno));
+            GP_PARAM(ctx, "db", "%s", path);
             return rc;
-    } else if (access(path, R_OK) < 0) {
+        }
+    }
+    rc = check_file(ctx, path, st);
+    if (rc)
+        return rc;
+    if (access(path, R_OK) < 0) {
         rc = GP_ERR(ctx, GP_ERR_PERMISSION, "cannot read database %s: %s", path,
                     strerror(errno));
         GP_PARAM(ctx, "db", "%s", path);
         return rc;
-    } else if (access(path, W_OK) < 0) {
-        /* A reader without write permission still gets the read paths. */
-        flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
     }
+    /* A reader without write permission still gets the read paths. */
+    *writable = access(path, W_OK) == 0;
+    if (*writable && (rc = tighten_mode(ctx, path, st)))
+        return rc;
+    for (size_t i = 0; i < GP_ARRAY_SIZE(companions); i++) {
+        struct stat cst;
+        char *file = gp_asprintf("%s%s", path, companions[i]);
+        if (!file)
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        if (lstat(file, &cst) == 0) {
+            rc = check_file(ctx, file, &cst);
+            if (rc == GP_OK && *writable)
+                rc = tighten_mode(ctx, file, &cst);
+        }
+        free(file);
+        if (rc)
+            return rc;
+    }
+    return GP_OK;
+}
+
+/* sqlite opened the database by its path: refuse when the path no longer
+ * names the file check_files() looked at (st). */
+static int check_same_file(gp_store *ctx, const struct stat *st)
+{
+    struct stat now;
+    if (lstat(store_path(ctx), &now) == 0 && !S_ISLNK(now.st_mode) &&
+        now.st_dev == st->st_dev && now.st_ino == st->st_ino)
+        return GP_OK;
+    int rc = GP_ERR(ctx, GP_ERR_IO, "database %s was replaced while it was being opened",
+                    store_path(ctx));
+    GP_PARAM(ctx, "db", "%s", store_path(ctx));
+    return rc;
+}
+
+int gp_store_open(gp_store *ctx)
+{
+    const char *path = store_path(ctx);
+    int rc, version = 0;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    bool writable = false;
+    struct stat st;
+
+    if (ctx->db)
+        return GP_OK;
+    rc = check_files(ctx, &st, &writable);
+    if (rc)
+        return rc;
+    if (!writable)
+        flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
     rc = sqlite3_open_v2(path, &ctx->db, flags, NULL);
     if (rc != SQLITE_OK) {
         int e = errno;
@@ -456,6 +576,9 @@ int gp_store_open(gp_store *ctx)
         GP_PARAM(ctx, "db", "%s", path);
         goto fail;
     }
+    rc = check_same_file(ctx, &st);
+    if (rc)
+        goto fail;
     sqlite3_extended_result_codes(ctx->db, 1);
     sqlite3_busy_timeout(ctx->db, ctx->cfg->busy_timeout_ms ? (int)ctx->cfg->busy_timeout_ms
                                                            : GP_BUSY_TIMEOUT_MS_DEFAULT);
@@ -479,8 +602,7 @@ int gp_store_open(gp_store *ctx)
         rc = refuse_newer(ctx, version);
         goto fail;
     }
-    if (version < gp_store_schema_version() ||
-        (flags & SQLITE_OPEN_READWRITE && !value_tables_current(ctx))) {
+    if (version < gp_store_schema_version() || (writable && !value_tables_current(ctx))) {
         rc = migrate(ctx);
         if (rc)
             goto fail;
