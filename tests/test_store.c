@@ -1,7 +1,8 @@
 /*
  * test_store.c - the state database: creation, file mode, WAL, schema
  * version and migration refusal, busy handling, the append-only audit log
- * and its retention; what open refuses (links, other users' files).
+ * and its retention; what open refuses (links, other users' files, foreign
+ * sqlite files) before anything is written.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -944,6 +945,91 @@ static void test_open_tightens_mode_and_checks_owner(void **state)
     free(shm);
 }
 
+/* A valid sqlite file that is not gpupool's is refused before anything is
+ * written: not switched to WAL, no table made, no byte changed. */
+static void test_foreign_file_refused_before_any_write(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *sql, *words;
+    } cases[] = {
+        /* another application's tables, schema version 0 */
+        { "CREATE TABLE notes(id INTEGER PRIMARY KEY, text TEXT);"
+          "INSERT INTO notes(text) VALUES ('mine');", "holds the table 'notes'" },
+        /* a view is enough */
+        { "CREATE VIEW v AS SELECT 1;", "holds the view 'v'" },
+        /* another application's id */
+        { "PRAGMA application_id = 1234; CREATE TABLE t(x);", "application_id is 0x000004d2" },
+        /* a schema version but not gpupool's tables */
+        { "PRAGMA user_version = 3; CREATE TABLE pools(x); CREATE TABLE audit(y);",
+          "lacks gpupool's tables" },
+    };
+    for (size_t i = 0; i < GP_ARRAY_SIZE(cases); i++) {
+        char *db = NULL, *wal = NULL;
+        size_t l1, l2;
+        assert_true(asprintf(&db, "%s/foreign%zu.db", f->dir, i) > 0);
+        assert_true(asprintf(&wal, "%s-wal", db) > 0);
+        sqlite3 *h;
+        assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, cases[i].sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(h);
+        char *b1 = file_bytes(db, &l1);
+        assert_non_null(b1);
+        assert_refused(db, GP_ERR_DB, NULL, cases[i].words);
+        char *b2 = file_bytes(db, &l2);
+        assert_true(l1 == l2 && !memcmp(b1, b2, l1));
+        assert_false(exists(wal));
+        char *mode = sql_text(db, "PRAGMA journal_mode");
+        assert_string_equal(mode, "delete");
+        free(mode);
+        free(b1);
+        free(b2);
+        free(db);
+        free(wal);
+    }
+}
+
+/* A new database carries gpupool's application_id; one made before it was
+ * set (application_id 0, gpupool's tables) still opens and gets it. */
+static void test_application_id(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    assert_int_equal(sql_int(f->db, "PRAGMA application_id"), 0x47505550);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    /* As a file of schema version 4 was: no application_id, the old
+     * trigger.  It opens, is migrated and gets the id. */
+    assert_int_equal(sql_exec(f->db, "PRAGMA application_id = 0; PRAGMA user_version = 4;"
+                                     " DROP TRIGGER audit_no_delete;"
+                                     " CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+                                     " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only');"
+                                     " END;"), SQLITE_OK);
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_pool_list(f->ctx, &pools, &n), GP_OK);
+    assert_int_equal(n, 1);
+    gp_pool_list_free(pools, n);
+    assert_int_equal(sql_int(f->db, "PRAGMA application_id"), 0x47505550);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
+    /* And a current file without the id only gets it. */
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    assert_int_equal(sql_exec(f->db, "PRAGMA application_id = 0"), SQLITE_OK);
+    char *d1 = tu_db_dump(f->db);
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    assert_int_equal(gp_pool_list(f->ctx, &pools, &n), GP_OK);
+    gp_pool_list_free(pools, n);
+    assert_int_equal(sql_int(f->db, "PRAGMA application_id"), 0x47505550);
+    char *d2 = tu_db_dump(f->db);
+    assert_string_equal(d1, d2);
+    free(d1);
+    free(d2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -970,6 +1056,9 @@ int main(void)
                                         gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_open_tightens_mode_and_checks_owner, setup,
                                         gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_file_refused_before_any_write, setup,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_application_id, setup, gt_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,11 +5,13 @@
  * The schema version is PRAGMA user_version.  migrations[i] brings a
  * database from version i to version i + 1; a database newer than this
  * library is refused (GP_ERR_DB_VERSION) rather than guessed at.  Opening a
- * current database does no migration work: one PRAGMA read.
+ * current database does no migration work: two PRAGMA reads (user_version,
+ * application_id).
  *
  * Before sqlite sees the file: no symbolic link, a regular file owned by
  * this user or root, group / other bits of an owned file (and its -wal /
- * -shm) cleared.
+ * -shm) cleared.  Before anything is written: the file must be gpupool's
+ * (application_id, or the schema's tables in a file made before it was set).
  */
 #include "store/store.h"
 
@@ -157,6 +159,12 @@ static const char *const migrations[] = {
     " removed, by retention'); END;",
 };
 
+/* PRAGMA application_id of gpupool's state database: "GPUP". */
+#define GP_STORE_APPLICATION_ID 0x47505550
+/* The tables every version of the schema has: a file with user_version > 0
+ * and no application_id is gpupool's (made before application_id was set)
+ * only when it holds them all. */
+static const char *const core_tables[] = { "pools", "pool_members", "assignments", "audit" };
 /* Audit rows deleted by retention at most per audit row written, so that a
  * large backlog (a first open with lower limits) is spread over writes
  * rather than holding the write lock for seconds. */
@@ -254,21 +262,35 @@ static int create_db_file(gp_store *ctx, const char *path)
     return rc;
 }
 
-static int read_user_version(gp_store *ctx, int *version)
+/* The integer a PRAGMA reads (user_version, application_id); 0 when it
+ * gives no row (a PRAGMA this sqlite does not know). */
+static int read_pragma_int(gp_store *ctx, const char *pragma, int *value)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(ctx->db, "PRAGMA user_version", -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return gp_store_error(ctx, rc, "reading the schema version");
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        int r = gp_store_error(ctx, rc, "reading the schema version");
-        sqlite3_finalize(st);
-        return r;
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA %s", pragma);
+    *value = 0;
+    int rc = sqlite3_prepare_v2(ctx->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            *value = sqlite3_column_int(st, 0);
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
-    *version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
-    return GP_OK;
+    return rc == SQLITE_OK ? GP_OK : gp_store_error(ctx, rc, "reading the database header");
+}
+
+static int read_user_version(gp_store *ctx, int *version)
+{
+    return read_pragma_int(ctx, "user_version", version);
+}
+
+/* PRAGMA application_id came with sqlite 3.7.17 (XCP-ng 8.3's); an older
+ * sqlite ignores it, and the file is then judged by its tables alone. */
+static bool have_application_id(void)
+{
+    return sqlite3_libversion_number() >= 3007017;
 }
 
 static int refuse_newer(gp_store *ctx, int version)
@@ -396,6 +418,15 @@ static int migrate(gp_store *ctx)
         int src = sqlite3_exec(ctx->db, sql, NULL, NULL, NULL);
         if (src != SQLITE_OK) {
             rc = gp_store_error(ctx, src, "recording the schema version");
+            goto fail;
+        }
+    }
+    if (have_application_id()) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA application_id=%d", GP_STORE_APPLICATION_ID);
+        int src = sqlite3_exec(ctx->db, sql, NULL, NULL, NULL);
+        if (src != SQLITE_OK) {
+            rc = gp_store_error(ctx, src, "recording the application id");
             goto fail;
         }
     }
@@ -549,10 +580,64 @@ static int check_same_file(gp_store *ctx, const struct stat *st)
     return rc;
 }
 
+static int refuse_foreign(gp_store *ctx, const char *why)
+{
+    int rc = GP_ERR(ctx, GP_ERR_DB, "database %s is not a gpupool database: %s; nothing was"
+                    " written to it", store_path(ctx), why);
+    GP_PARAM(ctx, "db", "%s", store_path(ctx));
+    return rc;
+}
+
+/* Refuse a valid sqlite file that is not gpupool's, before anything is
+ * written to it (WAL, migrations, application_id): application_id another
+ * application's; or none (gpupool's files before schema version 5 have
+ * none) and, at schema version 0, any table, or above it, not every table
+ * of core_tables[].  One read of sqlite_master, only when application_id is
+ * not gpupool's. */
+static int check_ours(gp_store *ctx, int version, int app_id)
+{
+    sqlite3_stmt *st = NULL;
+    char why[160];
+    int rc;
+
+    if (app_id == GP_STORE_APPLICATION_ID)
+        return GP_OK;
+    if (app_id != 0) {
+        snprintf(why, sizeof(why), "its application_id is 0x%08x, gpupool's is 0x%08x",
+                 (unsigned)app_id, (unsigned)GP_STORE_APPLICATION_ID);
+        return refuse_foreign(ctx, why);
+    }
+    rc = sqlite3_prepare_v2(ctx->db, version == 0
+                            ? "SELECT type, name FROM sqlite_master"
+                              " WHERE substr(name, 1, 7) <> 'sqlite_' ORDER BY name LIMIT 1"
+                            : "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                              " AND name IN (?1, ?2, ?3, ?4)", -1, &st, NULL);
+    for (int i = 0; rc == SQLITE_OK && version != 0 && i < (int)GP_ARRAY_SIZE(core_tables); i++)
+        sqlite3_bind_text(st, i + 1, core_tables[i], -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && version == 0) {
+        snprintf(why, sizeof(why), "it holds the %s '%.64s' and no gpupool schema",
+                 (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+        rc = refuse_foreign(ctx, why);
+    } else if (rc == SQLITE_ROW &&
+               sqlite3_column_int(st, 0) != (int)GP_ARRAY_SIZE(core_tables)) {
+        snprintf(why, sizeof(why), "its schema version is %d but it lacks gpupool's tables"
+                 " (pools, pool_members, assignments, audit)", version);
+        rc = refuse_foreign(ctx, why);
+    } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        rc = GP_OK;
+    } else {
+        rc = gp_store_error(ctx, rc, "reading the schema");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int gp_store_open(gp_store *ctx)
 {
     const char *path = store_path(ctx);
-    int rc, version = 0;
+    int rc, version = 0, app_id = 0;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
     bool writable = false;
     struct stat st;
@@ -588,6 +673,7 @@ int gp_store_open(gp_store *ctx)
      * next process never has to scan a stale WAL to rebuild its index. */
     int persist = 1;
     sqlite3_file_control(ctx->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    /* Connection settings only: nothing here writes to the file. */
     rc = sqlite3_exec(ctx->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"
                       " PRAGMA journal_size_limit=0",
                       NULL, NULL, NULL);
@@ -596,13 +682,19 @@ int gp_store_open(gp_store *ctx)
         goto fail;
     }
     rc = read_user_version(ctx, &version);
+    if (rc == GP_OK && have_application_id())
+        rc = read_pragma_int(ctx, "application_id", &app_id);
+    if (rc == GP_OK)
+        rc = check_ours(ctx, version, app_id);
     if (rc)
         goto fail;
     if (version > gp_store_schema_version()) {
         rc = refuse_newer(ctx, version);
         goto fail;
     }
-    if (version < gp_store_schema_version() || (writable && !value_tables_current(ctx))) {
+    if (version < gp_store_schema_version() ||
+        (writable && ((have_application_id() && app_id != GP_STORE_APPLICATION_ID) ||
+                      !value_tables_current(ctx)))) {
         rc = migrate(ctx);
         if (rc)
             goto fail;

@@ -44,9 +44,10 @@ GP_HIDDEN int gp_store_section_ensure(gp_store *s, const gp_store_section *sec);
  * (0600); refuse a symbolic link, a non-regular file, a file of another user
  * than this one or root (GP_ERR_PERMISSION / GP_ERR_IO, param db, and file
  * for a -wal / -shm); clear the group / other bits of the file and its
- * -wal / -shm when this user owns and may write them; refuse a newer schema
- * (GP_ERR_DB_VERSION); then WAL, foreign keys, migrations.  Errors also:
- * GP_ERR_DB*, GP_ERR_NOMEM. */
+ * -wal / -shm when this user owns and may write them; refuse a file that is
+ * not gpupool's (GP_ERR_DB "is not a gpupool database", before anything is
+ * written) or is newer (GP_ERR_DB_VERSION); then WAL, foreign keys,
+ * migrations and application_id.  Errors also: GP_ERR_DB*, GP_ERR_NOMEM. */
 GP_HIDDEN int gp_store_open(gp_store *s);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
 GP_HIDDEN int gp_store_begin(gp_store *s);
