@@ -2,7 +2,7 @@
  * test_store.c - the state database: creation, file mode, WAL, schema
  * version and migration refusal, busy handling, the append-only audit log
  * and its retention; what open refuses (links, other users' files, foreign
- * sqlite files) before anything is written.
+ * sqlite files, damaged files) before anything is written.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1030,6 +1030,122 @@ static void test_application_id(void **state)
     free(d2);
 }
 
+/* ---- integrity --------------------------------------------------------------- */
+
+static int n_quick_checks;
+
+static void count_quick_check(void *arg, const char *sql)
+{
+    (void)arg;
+    if (strstr(sql, "quick_check"))
+        n_quick_checks++;
+}
+
+/* The number of PRAGMA quick_check a pool-create on a new context runs. */
+static int quick_checks_of_a_write(fixture *f, const char *name)
+{
+    gp_ctx *ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    assert_int_equal(gp_store_open(&ctx->store), GP_OK);
+    n_quick_checks = 0;
+    sqlite3_trace(ctx->store.db, count_quick_check, NULL);
+    assert_int_equal(gp_pool_create(ctx, name, NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    gp_ctx_free(ctx);
+    return n_quick_checks;
+}
+
+/* The first write of a connection checks integrity, unless the file is as
+ * the last checking or writing process left it (<db>-integrity). */
+static void test_integrity_checked_when_changed(void **state)
+{
+    fixture *f = *state;
+    char *stamp = NULL;
+    assert_true(asprintf(&stamp, "%s-integrity", f->db) > 0);
+    assert_int_equal(gp_pool_create(f->ctx, "a", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    assert_true(exists(stamp));
+    assert_int_equal(mode_of(stamp), 0600);
+    /* As left: no check. */
+    assert_int_equal(quick_checks_of_a_write(f, "b"), 0);
+    assert_int_equal(quick_checks_of_a_write(f, "c"), 0);
+    /* No stamp: checked, and stamped again. */
+    assert_int_equal(unlink(stamp), 0);
+    assert_int_equal(quick_checks_of_a_write(f, "d"), 1);
+    assert_true(exists(stamp));
+    assert_int_equal(quick_checks_of_a_write(f, "e"), 0);
+    /* Touched by something else (the ctime moves, whatever else is kept). */
+    assert_int_equal(chmod(f->db, 0600), 0);
+    assert_int_equal(quick_checks_of_a_write(f, "f"), 1);
+    /* Reads never check. */
+    gp_ctx *ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    assert_int_equal(gp_store_open(&ctx->store), GP_OK);
+    n_quick_checks = 0;
+    sqlite3_trace(ctx->store.db, count_quick_check, NULL);
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_pool_list(ctx, &pools, &n), GP_OK);
+    assert_int_equal(n, 6);
+    gp_pool_list_free(pools, n);
+    assert_int_equal(n_quick_checks, 0);
+    gp_ctx_free(ctx);
+    free(stamp);
+}
+
+/* A page of the audit table overwritten: the next write is refused, "is
+ * damaged ... restore it from a backup", before anything is written. */
+static void test_damaged_database_refused_before_any_write(void **state)
+{
+    fixture *f = *state;
+    char *wal = NULL;
+    size_t l1, l2;
+    assert_true(asprintf(&wal, "%s-wal", f->db) > 0);
+    assert_int_equal(gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    audit_rows_by_hand(f->db, 2000, "2030-01-01T00:00:00.000Z");
+    assert_int_equal(sql_exec(f->db, "PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+    long long page = sql_int(f->db, "SELECT rootpage FROM sqlite_master WHERE name = 'audit'");
+    long long size = sql_int(f->db, "PRAGMA page_size");
+    assert_true(page > 1);
+    char junk[4096];
+    memset(junk, 0x5a, sizeof(junk));
+    int fd = open(f->db, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, junk, (size_t)size < sizeof(junk) ? (size_t)size : sizeof(junk),
+                            (off_t)((page - 1) * size)), (ssize_t)size);
+    close(fd);
+    char *b1 = file_bytes(f->db, &l1);
+
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    gt_assert_err(f, gp_pool_create(f->ctx, "q", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                  GP_ERR_DB, "db", f->db);
+    const char *msg = gp_ctx_last_error(f->ctx)->message;
+    assert_non_null(strstr(msg, "is damaged: "));
+    assert_non_null(strstr(msg, "restore it from a backup"));
+    assert_null(strchr(msg, '\n'));
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "p", "pin-mode", "soft"), GP_ERR_DB, "db", f->db);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    char *b2 = file_bytes(f->db, &l2);
+    assert_true(l1 == l2 && !memcmp(b1, b2, l1));
+    size_t lw;
+    free(file_bytes(wal, &lw));
+    assert_int_equal(lw, 0);
+
+    /* A read that meets the damage says so too. */
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    gp_audit_entry *e = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &n), GP_ERR_DB);
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "restore it from a backup"));
+    free(b1);
+    free(b2);
+    free(wal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1059,6 +1175,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_file_refused_before_any_write, setup,
                                         gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_application_id, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_integrity_checked_when_changed, setup,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_database_refused_before_any_write, setup,
+                                        gt_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

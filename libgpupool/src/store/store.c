@@ -11,7 +11,9 @@
  * Before sqlite sees the file: no symbolic link, a regular file owned by
  * this user or root, group / other bits of an owned file (and its -wal /
  * -shm) cleared.  Before anything is written: the file must be gpupool's
- * (application_id, or the schema's tables in a file made before it was set).
+ * (application_id, or the schema's tables in a file made before it was set)
+ * and pass PRAGMA quick_check, unless it is unchanged since the last
+ * process that checked or wrote it left (the stamp in <db>-integrity).
  */
 #include "store/store.h"
 
@@ -201,7 +203,9 @@ int gp_store_error(gp_store *ctx, int rc, const char *what)
      * they disagree. */
     if (ctx->db && (sqlite3_errcode(ctx->db) & 0xff) != primary)
         msg = sqlite3_errstr(rc);
-    GP_ERR(ctx, code, "database %s: %s: %s", store_path(ctx), what, msg);
+    GP_ERR(ctx, code, "database %s: %s: %s%s", store_path(ctx), what, msg,
+           primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB
+           ? " (the database is damaged; restore it from a backup)" : "");
     GP_PARAM(ctx, "db", "%s", store_path(ctx));
     return code;
 }
@@ -440,6 +444,7 @@ static int migrate(gp_store *ctx)
         rc = gp_store_error(ctx, rc, "committing the migration");
         goto fail;
     }
+    ctx->restamp = true;
     sqlite3_exec(ctx->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
     return GP_OK;
 fail:
@@ -634,6 +639,110 @@ static int check_ours(gp_store *ctx, int version, int app_id)
     return rc;
 }
 
+/* ---- integrity ------------------------------------------------------------ */
+
+/* The database as the integrity stamp describes it: device, inode, size,
+ * mtime and ctime (ns) of the file, and the WAL's size (-1: none).  A
+ * change made by anything but a gpupool process that left its stamp
+ * changes the ctime, which nobody can set.  NULL when the file cannot be
+ * stat'ed or on ENOMEM. */
+static char *integrity_stamp(const char *path)
+{
+    struct stat db, wal;
+    char *walp = gp_asprintf("%s-wal", path);
+    char *s = NULL;
+
+    if (walp && lstat(path, &db) == 0)
+        s = gp_asprintf("gpupool-integrity 1 db %llu:%llu %lld %lld.%09ld %lld.%09ld wal %lld",
+                        (unsigned long long)db.st_dev, (unsigned long long)db.st_ino,
+                        (long long)db.st_size, (long long)db.st_mtim.tv_sec, db.st_mtim.tv_nsec,
+                        (long long)db.st_ctim.tv_sec, db.st_ctim.tv_nsec,
+                        lstat(walp, &wal) == 0 ? (long long)wal.st_size : -1LL);
+    free(walp);
+    return s;
+}
+
+/* PRAGMA quick_check: GP_OK, or GP_ERR_DB "database ... is damaged: <its
+ * first message>; restore it from a backup". */
+static int quick_check(gp_store *ctx)
+{
+    static const char prefix[] = "*** in database main ***\n";
+    sqlite3_stmt *st = NULL;
+    char *msg = NULL;
+    int rc = sqlite3_prepare_v2(ctx->db, "PRAGMA quick_check", -1, &st, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(st, 0);
+        if (r && !strcmp(r, "ok")) {
+            rc = GP_OK;
+            goto out;
+        }
+        if (r && !strncmp(r, prefix, sizeof(prefix) - 1))
+            r += sizeof(prefix) - 1;
+        msg = gp_strdup(r ? r : "?");
+    } else if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
+        msg = gp_strdup(sqlite3_errmsg(ctx->db));
+    } else {
+        rc = gp_store_error(ctx, rc, "checking the database's integrity");
+        goto out;
+    }
+    for (char *p = msg; p && *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    rc = GP_ERR(ctx, GP_ERR_DB, "database %s is damaged: %s; restore it from a backup",
+                store_path(ctx), msg ? msg : "out of memory");
+    GP_PARAM(ctx, "db", "%s", store_path(ctx));
+out:
+    sqlite3_finalize(st);
+    free(msg);
+    return rc;
+}
+
+/* Before the first write of a connection: the database must pass PRAGMA
+ * quick_check, unless it is as the integrity stamp (<db>-integrity) says
+ * the last gpupool process that checked or wrote it left it. */
+static int verify_intact(gp_store *ctx)
+{
+    if (ctx->verified)
+        return GP_OK;
+    char *now = integrity_stamp(store_path(ctx));
+    char *file = gp_asprintf("%s-integrity", store_path(ctx));
+    char *saved = file ? gp_read_file_trim(file) : NULL;
+    bool same = now && saved && !strcmp(now, saved);
+    free(now);
+    free(file);
+    free(saved);
+    int rc = same ? GP_OK : quick_check(ctx);
+    if (rc == GP_OK) {
+        ctx->verified = true;
+        ctx->restamp = ctx->restamp || !same;
+    }
+    return rc;
+}
+
+/* Record the database as it is now (after the connection closed and
+ * checkpointed) as checked.  Best effort: without a stamp the next writer
+ * runs quick_check. */
+static void write_integrity_stamp(const char *path)
+{
+    char *now = integrity_stamp(path);
+    char *file = gp_asprintf("%s-integrity", path);
+    int fd = now && file ? open(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                                0600) : -1;
+    if (fd >= 0) {
+        size_t len = strlen(now);
+        now[len] = '\n';
+        /* A short write leaves a stamp that matches nothing. */
+        ssize_t w = write(fd, now, len + 1);
+        (void)w;
+        close(fd);
+    }
+    free(now);
+    free(file);
+}
+
 int gp_store_open(gp_store *ctx)
 {
     const char *path = store_path(ctx);
@@ -644,6 +753,7 @@ int gp_store_open(gp_store *ctx)
 
     if (ctx->db)
         return GP_OK;
+    ctx->verified = ctx->restamp = false;
     rc = check_files(ctx, &st, &writable);
     if (rc)
         return rc;
@@ -695,7 +805,10 @@ int gp_store_open(gp_store *ctx)
     if (version < gp_store_schema_version() ||
         (writable && ((have_application_id() && app_id != GP_STORE_APPLICATION_ID) ||
                       !value_tables_current(ctx)))) {
-        rc = migrate(ctx);
+        /* The first write of this connection. */
+        rc = verify_intact(ctx);
+        if (rc == GP_OK)
+            rc = migrate(ctx);
         if (rc)
             goto fail;
     }
@@ -703,6 +816,7 @@ int gp_store_open(gp_store *ctx)
 fail:
     sqlite3_close_v2(ctx->db);
     ctx->db = NULL;
+    ctx->verified = ctx->restamp = false;
     return rc;
 }
 
@@ -715,13 +829,19 @@ void gp_store_init(gp_store *s, const gp_config *cfg, gp_error_info *err)
 
 void gp_store_dispose(gp_store *s)
 {
+    bool restamp = s->db && s->restamp;
     if (s->db) {
         if (s->in_txn)
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close_v2(s->db);
     }
+    /* After the close: the last connection's checkpoint has changed the
+     * file, and the stamp describes it as it now is. */
+    if (restamp)
+        write_integrity_stamp(store_path(s));
     s->db = NULL;
     s->in_txn = false;
+    s->verified = s->restamp = false;
 }
 
 static int section_version(gp_store *ctx, const char *name, int *version)
@@ -808,6 +928,10 @@ int gp_store_begin(gp_store *ctx)
         return rc;
     if (ctx->in_txn)
         return GP_ERR(ctx, GP_ERR_INTERNAL, "nested transaction");
+    /* Nothing is written to a damaged database. */
+    rc = verify_intact(ctx);
+    if (rc)
+        return rc;
     rc = sqlite3_exec(ctx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return gp_store_error(ctx, rc, "taking the write lock");
@@ -826,6 +950,7 @@ int gp_store_commit(gp_store *ctx)
         return rc;
     }
     ctx->in_txn = false;
+    ctx->restamp = true;
     return GP_OK;
 }
 
