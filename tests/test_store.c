@@ -1,6 +1,8 @@
 /*
  * test_store.c - the state database: creation, file mode, WAL, schema
- * version and migration refusal, busy handling, the append-only audit log.
+ * version and migration refusal, busy handling, the append-only audit log
+ * and its retention; what open refuses (links, other users' files, foreign
+ * sqlite files, damaged files) before anything is written.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,17 +10,22 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "gpupool.h"
 #include "ops/ops.h"
 #include "rpc/rpc.h"
 #include "gptest.h"
+
+#include <json-c/json.h>
 
 typedef gt_env fixture;
 
@@ -100,8 +107,8 @@ static void test_creates_schema(void **state)
     }
     assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
     /* Version 2 added pools.cpupool, 3 the value tables and sections,
-     * 4 pools.placement and its value table. */
-    assert_int_equal(gp_store_schema_version(), 4);
+     * 4 pools.placement and its value table, 5 audit retention. */
+    assert_int_equal(gp_store_schema_version(), 5);
     char *pl = sql_text(f->db, "SELECT dflt_value FROM pragma_table_info('pools')"
                                " WHERE name = 'placement'");
     assert_non_null(pl);
@@ -318,7 +325,7 @@ static void test_migrates_version_1(void **state)
     gp_pool_init(&p);
     assert_int_equal(gp_pool_get(ctx, "training", &p), GP_OK);
     /* Migrated: the column exists, existing pools are in Pool-0, nothing lost. */
-    assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
+    assert_int_equal(sql_int(db, "PRAGMA user_version"), gp_store_schema_version());
     /* The sim tables of the version-1 schema are the sim section's, at 1. */
     assert_int_equal(sql_int(db, "SELECT version FROM schema_sections WHERE name = 'sim'"), 1);
     /* pools.numa_policy now references the value table, not a CHECK list. */
@@ -396,7 +403,7 @@ static void test_migrates_version_3(void **state)
     gp_pool_init(&p);
     p.placement = GP_PLACE_SPREAD;
     assert_int_equal(gp_pool_get(f->ctx, "training", &p), GP_OK);
-    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 4);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
     assert_int_equal(p.placement, GP_PLACE_PACK);
     assert_string_equal(p.uuid, uuid);
     assert_int_equal(p.numa_policy, GP_NUMA_SOCKET);
@@ -559,6 +566,586 @@ static void test_error_names(void **state)
     assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "reading"));
 }
 
+/* ---- retention ------------------------------------------------------------- */
+
+/* A context on f->db (sim, embedded host) from a configuration file holding
+ * conf's lines, through gp_config_load_file. */
+static gp_ctx *ctx_with_conf(fixture *f, const char *conf)
+{
+    char *path = NULL, *text = NULL;
+    gp_config cfg;
+    gp_ctx *ctx = NULL;
+    assert_true(asprintf(&path, "%s/gpupool.conf", f->dir) > 0);
+    assert_true(asprintf(&text, "db = %s\ndriver = sim\ntopology = embedded\n%s", f->db, conf) > 0);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    gp_config_init(&cfg);
+    assert_int_equal(gp_config_load_file(&cfg, path, false, NULL), GP_OK);
+    cfg.caller = strdup("test-store");
+    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, NULL), GP_OK);
+    gp_config_dispose(&cfg);
+    free(path);
+    free(text);
+    return ctx;
+}
+
+/* Insert n audit rows by hand, at time t ("2000-01-01T00:00:00.000Z"). */
+static void audit_rows_by_hand(const char *db, int n, const char *t)
+{
+    char *sql = NULL;
+    assert_true(asprintf(&sql, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+                         " WHERE i < %d) INSERT INTO audit(time, caller, operation, object)"
+                         " SELECT '%s', 'by-hand', 'pool-param-set', 'x' FROM c", n, t) > 0);
+    assert_int_equal(sql_exec(db, sql), SQLITE_OK);
+    free(sql);
+}
+
+/* audit-max-entries keeps the newest rows; what is left is still
+ * append-only: no update, no delete of the newest row, of a middle row or
+ * of the whole log. */
+static void test_audit_retention_entries(void **state)
+{
+    fixture *f = *state;
+    char uuid[37];
+    gp_ctx_free(f->ctx);
+    f->ctx = ctx_with_conf(f, "audit-max-entries = 5\naudit-max-days = 0\n");
+    assert_int_equal(gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, uuid),
+                     GP_OK);
+    for (int i = 0; i < 9; i++) {
+        char d[16];
+        snprintf(d, sizeof(d), "d%d", i);
+        assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", d), GP_OK);
+    }
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 5);
+    assert_int_equal(sql_int(f->db, "SELECT min(id) FROM audit"), 6);
+    assert_int_equal(sql_int(f->db, "SELECT max(id) FROM audit"), 10);
+    char *last = sql_text(f->db, "SELECT after FROM audit WHERE id = 10");
+    assert_non_null(strstr(last, "\"name_description\":\"d8\""));
+    free(last);
+
+    char *before = tu_db_dump(f->db);
+    assert_int_not_equal(sql_exec(f->db, "DELETE FROM audit"), SQLITE_OK);
+    assert_int_not_equal(sql_exec(f->db, "DELETE FROM audit WHERE id = 10"), SQLITE_OK);
+    assert_int_not_equal(sql_exec(f->db, "DELETE FROM audit WHERE id = 8"), SQLITE_OK);
+    assert_int_not_equal(sql_exec(f->db, "DELETE FROM audit WHERE id >= 7"), SQLITE_OK);
+    assert_int_not_equal(sql_exec(f->db, "UPDATE audit SET caller = 'forged' WHERE id = 6"),
+                         SQLITE_OK);
+    char *after = tu_db_dump(f->db);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+
+    /* A backlog goes at most 10,000 rows per write, oldest first. */
+    audit_rows_by_hand(f->db, 25000, "2030-01-01T00:00:00.000Z");
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "x"), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 25006 - 10000);
+    assert_int_equal(sql_int(f->db, "SELECT min(id) FROM audit"), 10006);
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "y"), GP_OK);
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "z"), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 5);
+    assert_int_equal(sql_int(f->db, "SELECT max(id) FROM audit"), 25013);
+
+    /* 0 in the file is no limit. */
+    gp_ctx_free(f->ctx);
+    f->ctx = ctx_with_conf(f, "audit-max-entries = 0\naudit-max-days = 0\n");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", i % 2 ? "a" : "b"),
+                         GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 8);
+}
+
+/* audit-max-days (default 400) removes the rows before the first row that
+ * is younger than the cutoff, in id order. */
+static void test_audit_retention_days(void **state)
+{
+    fixture *f = *state;
+    char uuid[37];
+    assert_int_equal(gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, uuid),
+                     GP_OK);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    /* Three rows of the year 2000 after the pool-create row (ids 2..4). */
+    assert_int_equal(sql_exec(f->db, "DELETE FROM audit"), SQLITE_CONSTRAINT);
+    audit_rows_by_hand(f->db, 3, "2000-01-01T00:00:00.000Z");
+    long long old_from = sql_int(f->db, "SELECT min(id) FROM audit WHERE caller = 'by-hand'");
+
+    /* No limit: nothing goes. */
+    f->ctx = ctx_with_conf(f, "audit-max-days = 0\n");
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "a"), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 5);
+    gp_ctx_free(f->ctx);
+
+    /* The default: the 2000 rows after the pool-create row stay, since a
+     * younger row comes first; once the first rows are old they go. */
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "b"), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 6);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    /* Age the pool-create row (id 1) too, its UPDATE trigger set aside for
+     * the moment: the log then starts with four old rows (ids 1..4), and
+     * the rows from id 5 on are young. */
+    assert_int_equal(sql_exec(f->db, "BEGIN; DROP TRIGGER audit_no_update;"
+                                     " UPDATE audit SET time = '2000-01-01T00:00:00.000Z'"
+                                     " WHERE id = 1;"
+                                     " CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+                                     " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only');"
+                                     " END; COMMIT;"), SQLITE_OK);
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "c"), GP_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit WHERE time < '2001'"), 0);
+    assert_int_equal(sql_int(f->db, "SELECT min(id) FROM audit"), old_from + 3);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM audit"), 3);
+}
+
+/* A before / after longer than 16 KiB (a pool described before the
+ * limits) is kept as a summary with its head; JSON either way. */
+static void test_audit_json_capped(void **state)
+{
+    fixture *f = *state;
+    char *big = malloc(40001), *sql = NULL;
+    for (int i = 0; i < 40000; i++)
+        big[i] = "\xc3\xa9x"[i % 3];  /* UTF-8 sequences to cut around */
+    big[40000] = '\0';
+    assert_int_equal(gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    assert_true(asprintf(&sql, "UPDATE pools SET name_description = '%s'", big) > 0);
+    assert_int_equal(sql_exec(f->db, sql), SQLITE_OK);
+    free(sql);
+    assert_int_equal(gp_pool_set_param(f->ctx, "p", "name-description", "short"), GP_OK);
+    gp_audit_entry *e = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &n), GP_OK);
+    assert_int_equal(n, 2);
+    assert_true(strlen(e[1].before) < 2048);
+    json_object *o = json_tokener_parse(e[1].before), *v;
+    assert_non_null(o);
+    assert_true(json_object_object_get_ex(o, "truncated", &v) && json_object_get_boolean(v));
+    assert_true(json_object_object_get_ex(o, "bytes", &v));
+    assert_true(json_object_get_int64(v) > 40000);
+    assert_true(json_object_object_get_ex(o, "head", &v));
+    const char *head = json_object_get_string(v);
+    assert_true(strlen(head) <= 1024 && strlen(head) >= 1020);
+    assert_true(strncmp(head, "{\"uuid\":", 8) == 0);
+    json_object_put(o);
+    assert_non_null(strstr(e[1].after, "\"name_description\":\"short\""));
+    gp_audit_list_free(e, n);
+    free(big);
+}
+
+static void test_audit_retention_config(void **state)
+{
+    fixture *f = *state;
+    gp_config cfg;
+    gp_error_info err;
+    gp_config_init(&cfg);
+    gp_error_info_init(&err);
+    static const char *const bad[] = { "audit-max-days = -1\n", "audit-max-days = 36501\n",
+                                       "audit-max-entries = x\n", "audit-max-entries = 5k\n",
+                                       "audit-max-entries = 1000000001\n" };
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/bad.conf", f->dir) > 0);
+    for (size_t i = 0; i < GP_ARRAY_SIZE(bad); i++) {
+        FILE *fp = fopen(path, "w");
+        fputs(bad[i], fp);
+        fclose(fp);
+        assert_int_equal(gp_config_load_file(&cfg, path, false, &err), GP_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err.message, "0 = no limit"));
+    }
+    assert_int_equal(cfg.audit_max_entries, 0);
+    assert_int_equal(cfg.audit_max_days, 0);
+    setenv("GPUPOOL_AUDIT_MAX_ENTRIES", "7", 1);
+    setenv("GPUPOOL_AUDIT_MAX_DAYS", "0", 1);
+    assert_int_equal(gp_config_load_env(&cfg, &err), GP_OK);
+    unsetenv("GPUPOOL_AUDIT_MAX_ENTRIES");
+    unsetenv("GPUPOOL_AUDIT_MAX_DAYS");
+    assert_int_equal(cfg.audit_max_entries, 7);
+    assert_int_equal(cfg.audit_max_days, -1);
+    free(path);
+    gp_config_dispose(&cfg);
+    gp_error_info_dispose(&err);
+}
+
+/* ---- what open refuses, before anything is written --------------------------- */
+
+/* The bytes of a file (*len set), NULL when absent. */
+static char *file_bytes(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    *len = 0;
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    *len = (size_t)n;
+    return buf;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+/* A database made and closed through the library at <dir>/<name>, with one
+ * pool; returns its malloc'ed path. */
+static char *made_db(fixture *f, const char *name)
+{
+    char *db = NULL;
+    assert_true(asprintf(&db, "%s/%s", f->dir, name) > 0);
+    gp_ctx *ctx = gt_ctx_embedded(db, "sim", NULL, 0);
+    assert_int_equal(gp_pool_create(ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    gp_ctx_free(ctx);
+    return db;
+}
+
+/* A call that must be refused on db with code, naming param db (and file
+ * when not NULL), both on the read path and the write path. */
+static void assert_refused(const char *db, int code, const char *file, const char *words)
+{
+    gp_ctx *ctx = gt_ctx_embedded(db, "sim", NULL, 0);
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    for (int write = 0; write < 2; write++) {
+        int rc = write ? gp_pool_create(ctx, "q", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL)
+                       : gp_pool_list(ctx, &pools, &n);
+        const gp_error_info *e = gp_ctx_last_error(ctx);
+        assert_int_equal(rc, code);
+        if (!strstr(e->message, words))
+            fail_msg("'%s' not in: %s", words, e->message);
+        bool has_db = false, has_file = !file;
+        for (size_t i = 0; i < e->n_params; i++) {
+            has_db |= !strcmp(e->params[i].key, "db") && !strcmp(e->params[i].value, db);
+            has_file |= file && !strcmp(e->params[i].key, "file") &&
+                        !strcmp(e->params[i].value, file);
+        }
+        assert_true(has_db && has_file);
+        assert_null(ctx->store.db);
+    }
+    gp_ctx_free(ctx);
+}
+
+/* A symbolic link as the database (to a database, or dangling), or as its
+ * -wal / -shm, is refused and nothing is followed; so are a directory and a
+ * FIFO (without hanging). */
+static void test_open_refuses_links_and_odd_files(void **state)
+{
+    fixture *f = *state;
+    char *real = made_db(f, "real.db"), *link = NULL, *dangling = NULL, *target = NULL;
+    size_t l1, l2;
+    assert_int_equal(chmod(real, 0644), 0);
+    char *b1 = file_bytes(real, &l1);
+
+    assert_true(asprintf(&link, "%s/link.db", f->dir) > 0);
+    assert_int_equal(symlink(real, link), 0);
+    assert_refused(link, GP_ERR_PERMISSION, NULL, "is a symbolic link");
+    char *b2 = file_bytes(real, &l2);
+    assert_true(l1 == l2 && !memcmp(b1, b2, l1));
+    assert_int_equal(mode_of(real), 0644);  /* the target was not touched */
+    free(b2);
+
+    assert_true(asprintf(&dangling, "%s/dangling.db", f->dir) > 0);
+    assert_true(asprintf(&target, "%s/nowhere.db", f->dir) > 0);
+    assert_int_equal(symlink(target, dangling), 0);
+    assert_refused(dangling, GP_ERR_PERMISSION, NULL, "is a symbolic link");
+    assert_false(exists(target));
+
+    /* A companion file as a link: refused, naming it. */
+    char *wal = NULL, *victim = NULL;
+    assert_true(asprintf(&wal, "%s-wal", real) > 0);
+    assert_true(asprintf(&victim, "%s/victim", f->dir) > 0);
+    FILE *fp = fopen(victim, "w");
+    fputs("precious", fp);
+    fclose(fp);
+    unlink(wal);
+    assert_int_equal(symlink(victim, wal), 0);
+    assert_refused(real, GP_ERR_PERMISSION, wal, "is a symbolic link");
+    char *v = tu_slurp(victim);
+    assert_string_equal(v, "precious");
+    free(v);
+    unlink(wal);
+
+    char *dir = NULL, *fifo = NULL;
+    assert_true(asprintf(&dir, "%s/dir.db", f->dir) > 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_refused(dir, GP_ERR_IO, NULL, "not a regular file");
+    assert_true(asprintf(&fifo, "%s/fifo.db", f->dir) > 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_refused(fifo, GP_ERR_IO, NULL, "not a regular file");
+
+    free(b1);
+    free(real);
+    free(link);
+    free(dangling);
+    free(target);
+    free(wal);
+    free(victim);
+    free(dir);
+    free(fifo);
+}
+
+/* An existing database and its -wal / -shm with group / other bits lose
+ * them at the next open by their owner (read path too); a file of another
+ * user than this one or root is refused (checked when the test runs as
+ * root, which can give a file away). */
+static void test_open_tightens_mode_and_checks_owner(void **state)
+{
+    fixture *f = *state;
+    char *db = made_db(f, "loose.db"), *wal = NULL, *shm = NULL;
+    assert_true(asprintf(&wal, "%s-wal", db) > 0);
+    assert_true(asprintf(&shm, "%s-shm", db) > 0);
+    assert_true(exists(wal) && exists(shm));  /* kept (SQLITE_FCNTL_PERSIST_WAL) */
+    assert_int_equal(chmod(db, 0644), 0);
+    assert_int_equal(chmod(wal, 0666), 0);
+    assert_int_equal(chmod(shm, 0640), 0);
+    gp_ctx *ctx = gt_ctx_embedded(db, "sim", NULL, 0);
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_pool_list(ctx, &pools, &n), GP_OK);
+    gp_pool_list_free(pools, n);
+    assert_int_equal(mode_of(db), 0600);
+    assert_int_equal(mode_of(wal), 0600);
+    assert_int_equal(mode_of(shm), 0600);
+    gp_ctx_free(ctx);
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "skipped: the owner check needs root (chown to another uid)\n");
+    } else {
+        size_t l1, l2;
+        char *b1 = file_bytes(db, &l1);
+        assert_int_equal(chown(db, 4242, 4242), 0);
+        assert_refused(db, GP_ERR_PERMISSION, NULL, "belongs to uid 4242");
+        char *b2 = file_bytes(db, &l2);
+        assert_true(l1 == l2 && !memcmp(b1, b2, l1));
+        assert_int_equal(chown(db, 0, 0), 0);
+        assert_int_equal(chown(wal, 4242, 4242), 0);
+        assert_refused(db, GP_ERR_PERMISSION, wal, "belongs to uid 4242");
+        assert_int_equal(chown(wal, 0, 0), 0);
+        free(b1);
+        free(b2);
+    }
+    free(db);
+    free(wal);
+    free(shm);
+}
+
+/* A valid sqlite file that is not gpupool's is refused before anything is
+ * written: not switched to WAL, no table made, no byte changed. */
+static void test_foreign_file_refused_before_any_write(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *sql, *words;
+    } cases[] = {
+        /* another application's tables, schema version 0 */
+        { "CREATE TABLE notes(id INTEGER PRIMARY KEY, text TEXT);"
+          "INSERT INTO notes(text) VALUES ('mine');", "holds the table 'notes'" },
+        /* a view is enough */
+        { "CREATE VIEW v AS SELECT 1;", "holds the view 'v'" },
+        /* another application's id */
+        { "PRAGMA application_id = 1234; CREATE TABLE t(x);", "application_id is 0x000004d2" },
+        /* a schema version but not gpupool's tables */
+        { "PRAGMA user_version = 3; CREATE TABLE pools(x); CREATE TABLE audit(y);",
+          "lacks gpupool's tables" },
+    };
+    for (size_t i = 0; i < GP_ARRAY_SIZE(cases); i++) {
+        char *db = NULL, *wal = NULL;
+        size_t l1, l2;
+        assert_true(asprintf(&db, "%s/foreign%zu.db", f->dir, i) > 0);
+        assert_true(asprintf(&wal, "%s-wal", db) > 0);
+        sqlite3 *h;
+        assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, cases[i].sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(h);
+        char *b1 = file_bytes(db, &l1);
+        assert_non_null(b1);
+        assert_refused(db, GP_ERR_DB, NULL, cases[i].words);
+        char *b2 = file_bytes(db, &l2);
+        assert_true(l1 == l2 && !memcmp(b1, b2, l1));
+        assert_false(exists(wal));
+        char *mode = sql_text(db, "PRAGMA journal_mode");
+        assert_string_equal(mode, "delete");
+        free(mode);
+        free(b1);
+        free(b2);
+        free(db);
+        free(wal);
+    }
+}
+
+/* A new database carries gpupool's application_id; one made before it was
+ * set (application_id 0, gpupool's tables) still opens and gets it. */
+static void test_application_id(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    assert_int_equal(sql_int(f->db, "PRAGMA application_id"), 0x47505550);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    /* As a file of schema version 4 was: no application_id, the old
+     * trigger.  It opens, is migrated and gets the id. */
+    assert_int_equal(sql_exec(f->db, "PRAGMA application_id = 0; PRAGMA user_version = 4;"
+                                     " DROP TRIGGER audit_no_delete;"
+                                     " CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+                                     " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only');"
+                                     " END;"), SQLITE_OK);
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_pool_list(f->ctx, &pools, &n), GP_OK);
+    assert_int_equal(n, 1);
+    gp_pool_list_free(pools, n);
+    assert_int_equal(sql_int(f->db, "PRAGMA application_id"), 0x47505550);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
+    /* And a current file without the id only gets it. */
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    assert_int_equal(sql_exec(f->db, "PRAGMA application_id = 0"), SQLITE_OK);
+    char *d1 = tu_db_dump(f->db);
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    assert_int_equal(gp_pool_list(f->ctx, &pools, &n), GP_OK);
+    gp_pool_list_free(pools, n);
+    assert_int_equal(sql_int(f->db, "PRAGMA application_id"), 0x47505550);
+    char *d2 = tu_db_dump(f->db);
+    assert_string_equal(d1, d2);
+    free(d1);
+    free(d2);
+}
+
+/* ---- integrity --------------------------------------------------------------- */
+
+static int n_quick_checks;
+
+static void count_quick_check(void *arg, const char *sql)
+{
+    (void)arg;
+    if (strstr(sql, "quick_check"))
+        n_quick_checks++;
+}
+
+/* The number of PRAGMA quick_check a pool-create on a new context runs. */
+static int quick_checks_of_a_write(fixture *f, const char *name)
+{
+    gp_ctx *ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    assert_int_equal(gp_store_open(&ctx->store), GP_OK);
+    n_quick_checks = 0;
+    sqlite3_trace(ctx->store.db, count_quick_check, NULL);
+    assert_int_equal(gp_pool_create(ctx, name, NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    gp_ctx_free(ctx);
+    return n_quick_checks;
+}
+
+/* The first write of a connection checks integrity, unless the file is as
+ * the last checking or writing process left it (<db>-integrity). */
+static void test_integrity_checked_when_changed(void **state)
+{
+    fixture *f = *state;
+    char *stamp = NULL;
+    assert_true(asprintf(&stamp, "%s-integrity", f->db) > 0);
+    assert_int_equal(gp_pool_create(f->ctx, "a", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    assert_true(exists(stamp));
+    assert_int_equal(mode_of(stamp), 0600);
+    /* As left: no check. */
+    assert_int_equal(quick_checks_of_a_write(f, "b"), 0);
+    assert_int_equal(quick_checks_of_a_write(f, "c"), 0);
+    /* No stamp: checked, and stamped again. */
+    assert_int_equal(unlink(stamp), 0);
+    assert_int_equal(quick_checks_of_a_write(f, "d"), 1);
+    assert_true(exists(stamp));
+    assert_int_equal(quick_checks_of_a_write(f, "e"), 0);
+    /* Touched by something else (the ctime moves, whatever else is kept). */
+    assert_int_equal(chmod(f->db, 0600), 0);
+    assert_int_equal(quick_checks_of_a_write(f, "f"), 1);
+    /* Reads never check. */
+    gp_ctx *ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    assert_int_equal(gp_store_open(&ctx->store), GP_OK);
+    n_quick_checks = 0;
+    sqlite3_trace(ctx->store.db, count_quick_check, NULL);
+    gp_pool *pools = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_pool_list(ctx, &pools, &n), GP_OK);
+    assert_int_equal(n, 6);
+    gp_pool_list_free(pools, n);
+    assert_int_equal(n_quick_checks, 0);
+    gp_ctx_free(ctx);
+    free(stamp);
+}
+
+/* A page of the audit table overwritten: the next write is refused, "is
+ * damaged ... restore it from a backup", before anything is written. */
+static void test_damaged_database_refused_before_any_write(void **state)
+{
+    fixture *f = *state;
+    char *wal = NULL;
+    size_t l1, l2;
+    assert_true(asprintf(&wal, "%s-wal", f->db) > 0);
+    assert_int_equal(gp_pool_create(f->ctx, "p", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                     GP_OK);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    audit_rows_by_hand(f->db, 2000, "2030-01-01T00:00:00.000Z");
+    assert_int_equal(sql_exec(f->db, "PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+    long long page = sql_int(f->db, "SELECT rootpage FROM sqlite_master WHERE name = 'audit'");
+    long long size = sql_int(f->db, "PRAGMA page_size");
+    assert_true(page > 1);
+    char junk[4096];
+    memset(junk, 0x5a, sizeof(junk));
+    int fd = open(f->db, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, junk, (size_t)size < sizeof(junk) ? (size_t)size : sizeof(junk),
+                            (off_t)((page - 1) * size)), (ssize_t)size);
+    close(fd);
+    char *b1 = file_bytes(f->db, &l1);
+
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    gt_assert_err(f, gp_pool_create(f->ctx, "q", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 1.0, NULL),
+                  GP_ERR_DB, "db", f->db);
+    const char *msg = gp_ctx_last_error(f->ctx)->message;
+    assert_non_null(strstr(msg, "is damaged: "));
+    assert_non_null(strstr(msg, "restore it from a backup"));
+    assert_null(strchr(msg, '\n'));
+    gt_assert_err(f, gp_pool_set_param(f->ctx, "p", "pin-mode", "soft"), GP_ERR_DB, "db", f->db);
+    gp_ctx_free(f->ctx);
+    f->ctx = NULL;
+    char *b2 = file_bytes(f->db, &l2);
+    assert_true(l1 == l2 && !memcmp(b1, b2, l1));
+    size_t lw;
+    free(file_bytes(wal, &lw));
+    assert_int_equal(lw, 0);
+
+    /* A read that meets the damage says so too. */
+    f->ctx = gt_ctx_embedded(f->db, "sim", "test-store", 0);
+    gp_audit_entry *e = NULL;
+    size_t n = 0;
+    assert_int_equal(gp_audit_list(f->ctx, 0, 0, &e, &n), GP_ERR_DB);
+    assert_non_null(strstr(gp_ctx_last_error(f->ctx)->message, "restore it from a backup"));
+    free(b1);
+    free(b2);
+    free(wal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +1164,21 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_busy_is_db_busy_and_changes_nothing, setup,
                                         gt_env_teardown),
         cmocka_unit_test_setup_teardown(test_error_names, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_retention_entries, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_retention_days, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_json_capped, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_retention_config, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_open_refuses_links_and_odd_files, setup,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_open_tightens_mode_and_checks_owner, setup,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_file_refused_before_any_write, setup,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_application_id, setup, gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_integrity_checked_when_changed, setup,
+                                        gt_env_teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_database_refused_before_any_write, setup,
+                                        gt_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,7 +172,17 @@ typedef struct {
     char *xapi_socket;    /* xapi's Unix socket (driver "xapi"); NULL = /var/lib/xcp/xapi */
     char *xapi_session;   /* xapi session ref to use (the plugin's caller); NULL = log in
                              as local root over the socket */
+    int64_t audit_max_entries; /* audit rows kept, the newest; 0 = default
+                                  GP_AUDIT_MAX_ENTRIES_DEFAULT, < 0 = no limit */
+    int audit_max_days;   /* audit rows younger than this many days kept; 0 = default
+                             GP_AUDIT_MAX_DAYS_DEFAULT, < 0 = no limit */
 } gp_config;
+
+/* Audit retention when gp_config leaves it 0 (configuration keys
+ * audit-max-entries, audit-max-days; 0 there means no limit).  Every audit
+ * row written removes the oldest rows beyond either limit. */
+#define GP_AUDIT_MAX_ENTRIES_DEFAULT 100000
+#define GP_AUDIT_MAX_DAYS_DEFAULT 400
 
 void gp_config_init(gp_config *cfg);
 void gp_config_dispose(gp_config *cfg);
@@ -188,7 +198,8 @@ int gp_config_set_classes(gp_config *cfg, const char *spec, gp_error_info *err);
 /*
  * Read a configuration file of "key = value" lines ('#' comments).  Keys:
  * db, driver, sysfs-root, pci-dump, topology, gpu-classes, timeout-ms,
- * xapi-socket.
+ * xapi-socket, audit-max-entries (0..1000000000, 0 = no limit),
+ * audit-max-days (0..36500, 0 = no limit).
  * Values set in the file replace those in cfg.  A missing file is not an
  * error when missing_ok is true.  Errors: GP_ERR_IO, GP_ERR_INVALID_ARGUMENT
  * (unknown key or bad value, with the line number), GP_ERR_NOMEM.
@@ -197,8 +208,9 @@ int gp_config_load_file(gp_config *cfg, const char *path, bool missing_ok,
                         gp_error_info *err);
 
 /* Apply GPUPOOL_DB, GPUPOOL_DRIVER, GPUPOOL_SYSFS_ROOT, GPUPOOL_PCI_DUMP,
- * GPUPOOL_TOPOLOGY, GPUPOOL_GPU_CLASSES, GPUPOOL_XAPI_SOCKET from the
- * environment. */
+ * GPUPOOL_TOPOLOGY, GPUPOOL_GPU_CLASSES, GPUPOOL_XAPI_SOCKET,
+ * GPUPOOL_AUDIT_MAX_ENTRIES, GPUPOOL_AUDIT_MAX_DAYS from the environment
+ * (the keys' values and errors). */
 int gp_config_load_env(gp_config *cfg, gp_error_info *err);
 /* Set cfg->driver to name, one of the driver set (gp_set_names(GP_SET_DRIVER))
  * or "auto" (NULL: choose at open).  Errors: GP_ERR_INVALID_ARGUMENT

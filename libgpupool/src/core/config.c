@@ -195,6 +195,25 @@ static int config_set_key(gp_config *cfg, const char *key, const char *val,
         return set_str(&cfg->xapi_socket, val);
     if (!strcmp(key, "gpu-classes"))
         return gp_config_set_classes(cfg, val, err);
+    if (!strcmp(key, "audit-max-entries") || !strcmp(key, "audit-max-days")) {
+        bool days = !strcmp(key, "audit-max-days");
+        unsigned long long max = days ? 36500ULL : 1000000000ULL;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(val, &end, 10);
+        if (errno || end == val || *end || *val == '-' || v > max) {
+            gp_err_set(err, GP_ERR_INVALID_ARGUMENT, "%s must be 0..%llu (0 = no limit), not '%s'",
+                       key, max, val);
+            gp_err_param(err, key, "%s", val);
+            return GP_ERR_INVALID_ARGUMENT;
+        }
+        /* 0 in the file is "no limit"; 0 in gp_config is "the default". */
+        if (days)
+            cfg->audit_max_days = v ? (int)v : -1;
+        else
+            cfg->audit_max_entries = v ? (int64_t)v : -1;
+        return GP_OK;
+    }
     if (!strcmp(key, "timeout-ms")) {
         char *end;
         errno = 0;
@@ -278,6 +297,8 @@ int gp_config_load_env(gp_config *cfg, gp_error_info *err)
         { "GPUPOOL_TOPOLOGY", "topology" },
         { "GPUPOOL_GPU_CLASSES", "gpu-classes" },
         { "GPUPOOL_XAPI_SOCKET", "xapi-socket" },
+        { "GPUPOOL_AUDIT_MAX_ENTRIES", "audit-max-entries" },
+        { "GPUPOOL_AUDIT_MAX_DAYS", "audit-max-days" },
     };
     for (size_t i = 0; i < GP_ARRAY_SIZE(map); i++) {
         const char *v = getenv(map[i].env);

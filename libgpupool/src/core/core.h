@@ -76,6 +76,10 @@ GP_HIDDEN char *gp_json_take_text(struct json_object *o);
  * json-c >= 0.15, the plain array before).  NULL on ENOMEM. */
 GP_HIDDEN struct json_object *gp_json_array_new(size_t n);
 
+/* Length of the longest prefix of s (len bytes) of at most max bytes that
+ * does not end inside a UTF-8 sequence: len when len <= max, else max backed
+ * up over continuation bytes (0x80..0xbf) to the start of a sequence. */
+GP_HIDDEN size_t gp_utf8_prefix(const char *s, size_t len, size_t max);
 /* Check a text field a user sets (a pool's name-label or description):
  * at most max_bytes bytes (without the NUL), and no control character
  * (bytes 0x00..0x1f and 0x7f) except, when multiline, tab, CR and LF.  s

@@ -280,9 +280,7 @@ json_object *gp_json_array_new(size_t n)
 #endif
 }
 
-/* Length of a prefix of s of at most max bytes that does not end inside a
- * UTF-8 sequence (a cut before a continuation byte backs up to the lead). */
-static size_t utf8_prefix(const char *s, size_t len, size_t max)
+size_t gp_utf8_prefix(const char *s, size_t len, size_t max)
 {
     if (len <= max)
         return len;
@@ -302,7 +300,7 @@ int gp_text_check(gp_error_info *err, const char *field, const char *s, size_t m
 {
     size_t len = s ? strlen(s) : 0;
     /* Shown in the message and the param: the text's first 64 bytes. */
-    int shown = (int)utf8_prefix(s ? s : "", len, 64);
+    int shown = (int)gp_utf8_prefix(s ? s : "", len, 64);
     const char *more = (size_t)shown < len ? "..." : "";
     int rc;
 

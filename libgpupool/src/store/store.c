@@ -5,7 +5,15 @@
  * The schema version is PRAGMA user_version.  migrations[i] brings a
  * database from version i to version i + 1; a database newer than this
  * library is refused (GP_ERR_DB_VERSION) rather than guessed at.  Opening a
- * current database does no migration work: one PRAGMA read.
+ * current database does no migration work: two PRAGMA reads (user_version,
+ * application_id).
+ *
+ * Before sqlite sees the file: no symbolic link, a regular file owned by
+ * this user or root, group / other bits of an owned file (and its -wal /
+ * -shm) cleared.  Before anything is written: the file must be gpupool's
+ * (application_id, or the schema's tables in a file made before it was set)
+ * and pass PRAGMA quick_check, unless it is unchanged since the last
+ * process that checked or wrote it left (the stamp in <db>-integrity).
  */
 #include "store/store.h"
 
@@ -16,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GP_BUSY_TIMEOUT_MS_DEFAULT 10000
@@ -138,7 +147,34 @@ static const char *const migrations[] = {
     "CREATE TABLE placement_strategies (name TEXT PRIMARY KEY NOT NULL);"
     "ALTER TABLE pools ADD COLUMN placement TEXT NOT NULL DEFAULT 'pack'"
     "  REFERENCES placement_strategies(name);",
+    /* 4 -> 5: audit retention (gp_store_audit: audit-max-entries,
+     * audit-max-days).  The log stays append-only for everything else: a
+     * row may be deleted only while it is the oldest one and not the newest,
+     * so retention removes a prefix of the log (sqlite deletes the rows of a
+     * rowid range in ascending order, each one the oldest when its turn
+     * comes), never the whole log, and nothing can be taken out of the
+     * middle or the end. */
+    "DROP TRIGGER audit_no_delete;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    "  WHEN old.id > (SELECT min(id) FROM audit) OR old.id = (SELECT max(id) FROM audit)"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: only its oldest rows are"
+    " removed, by retention'); END;",
 };
+
+/* PRAGMA application_id of gpupool's state database: "GPUP". */
+#define GP_STORE_APPLICATION_ID 0x47505550
+/* The tables every version of the schema has: a file with user_version > 0
+ * and no application_id is gpupool's (made before application_id was set)
+ * only when it holds them all. */
+static const char *const core_tables[] = { "pools", "pool_members", "assignments", "audit" };
+/* Audit rows deleted by retention at most per audit row written, so that a
+ * large backlog (a first open with lower limits) is spread over writes
+ * rather than holding the write lock for seconds. */
+#define GP_AUDIT_PRUNE_BATCH 10000
+/* Longest before / after JSON kept whole in an audit row; a longer one is
+ * kept as {"truncated": true, "bytes": N, "head": "<first bytes>"}. */
+#define GP_AUDIT_JSON_MAX 16384
+#define GP_AUDIT_JSON_HEAD 1024
 
 int gp_store_schema_version(void)
 {
@@ -167,7 +203,9 @@ int gp_store_error(gp_store *ctx, int rc, const char *what)
      * they disagree. */
     if (ctx->db && (sqlite3_errcode(ctx->db) & 0xff) != primary)
         msg = sqlite3_errstr(rc);
-    GP_ERR(ctx, code, "database %s: %s: %s", store_path(ctx), what, msg);
+    GP_ERR(ctx, code, "database %s: %s: %s%s", store_path(ctx), what, msg,
+           primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB
+           ? " (the database is damaged; restore it from a backup)" : "");
     GP_PARAM(ctx, "db", "%s", store_path(ctx));
     return code;
 }
@@ -209,7 +247,7 @@ out:
  * gives the -wal and -shm files the database file's mode. */
 static int create_db_file(gp_store *ctx, const char *path)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         if (errno == EEXIST)
             return GP_OK;
@@ -228,21 +266,35 @@ static int create_db_file(gp_store *ctx, const char *path)
     return rc;
 }
 
-static int read_user_version(gp_store *ctx, int *version)
+/* The integer a PRAGMA reads (user_version, application_id); 0 when it
+ * gives no row (a PRAGMA this sqlite does not know). */
+static int read_pragma_int(gp_store *ctx, const char *pragma, int *value)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(ctx->db, "PRAGMA user_version", -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return gp_store_error(ctx, rc, "reading the schema version");
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        int r = gp_store_error(ctx, rc, "reading the schema version");
-        sqlite3_finalize(st);
-        return r;
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA %s", pragma);
+    *value = 0;
+    int rc = sqlite3_prepare_v2(ctx->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            *value = sqlite3_column_int(st, 0);
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
-    *version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
-    return GP_OK;
+    return rc == SQLITE_OK ? GP_OK : gp_store_error(ctx, rc, "reading the database header");
+}
+
+static int read_user_version(gp_store *ctx, int *version)
+{
+    return read_pragma_int(ctx, "user_version", version);
+}
+
+/* PRAGMA application_id came with sqlite 3.7.17 (XCP-ng 8.3's); an older
+ * sqlite ignores it, and the file is then judged by its tables alone. */
+static bool have_application_id(void)
+{
+    return sqlite3_libversion_number() >= 3007017;
 }
 
 static int refuse_newer(gp_store *ctx, int version)
@@ -373,6 +425,15 @@ static int migrate(gp_store *ctx)
             goto fail;
         }
     }
+    if (have_application_id()) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA application_id=%d", GP_STORE_APPLICATION_ID);
+        int src = sqlite3_exec(ctx->db, sql, NULL, NULL, NULL);
+        if (src != SQLITE_OK) {
+            rc = gp_store_error(ctx, src, "recording the application id");
+            goto fail;
+        }
+    }
     rc = fill_value_tables(ctx);
     if (rc == GP_OK)
         rc = check_foreign_keys(ctx);
@@ -383,6 +444,7 @@ static int migrate(gp_store *ctx)
         rc = gp_store_error(ctx, rc, "committing the migration");
         goto fail;
     }
+    ctx->restamp = true;
     sqlite3_exec(ctx->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
     return GP_OK;
 fail:
@@ -391,16 +453,77 @@ fail:
     return rc;
 }
 
-int gp_store_open(gp_store *ctx)
+/* Refuse, before sqlite opens it, what it must not open as the database or
+ * one of its companions (file; st: its lstat): a symbolic link (sqlite
+ * follows links, and writes where they point), anything but a regular file,
+ * a file of another user than this one or root. */
+static int check_file(gp_store *ctx, const char *file, const struct stat *st)
 {
     const char *path = store_path(ctx);
-    int rc, version = 0;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-    struct stat st;
+    uid_t me = geteuid();
+    int rc;
 
-    if (ctx->db)
+    if (S_ISLNK(st->st_mode))
+        rc = GP_ERR(ctx, GP_ERR_PERMISSION, "%s is a symbolic link: gpupool opens its database"
+                    " only through the file itself (set db to the link's target)", file);
+    else if (!S_ISREG(st->st_mode))
+        rc = GP_ERR(ctx, GP_ERR_IO, "%s is not a regular file: it cannot be gpupool's database"
+                    " (or its -wal / -shm)", file);
+    else if (st->st_uid != me && st->st_uid != 0)
+        rc = GP_ERR(ctx, GP_ERR_PERMISSION, "%s belongs to uid %u, neither to this user (uid %u)"
+                    " nor to root: gpupool does not use a database another user controls",
+                    file, (unsigned)st->st_uid, (unsigned)me);
+    else
         return GP_OK;
-    if (stat(path, &st) < 0) {
+    GP_PARAM(ctx, "db", "%s", path);
+    if (strcmp(file, path))
+        GP_PARAM(ctx, "file", "%s", file);
+    return rc;
+}
+
+/* Clear the group and other bits of a file this user owns (an existing
+ * 0644 database let every local user read the state).  Through a
+ * descriptor opened without following links, on the inode lstat saw (st).
+ * Only when a bit is set: closing any descriptor of a file drops every
+ * POSIX lock this process holds on it, sqlite's included, so a file whose
+ * mode is right is never opened here. */
+static int tighten_mode(gp_store *ctx, const char *file, const struct stat *st)
+{
+    struct stat fst;
+    int rc = GP_OK, e = 0;
+
+    if (st->st_uid != geteuid() || !(st->st_mode & 077))
+        return GP_OK;
+    int fd = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &fst) < 0)
+        e = errno;
+    else if (fst.st_dev != st->st_dev || fst.st_ino != st->st_ino)
+        e = ESTALE;
+    else if (fchmod(fd, st->st_mode & 0600) < 0)
+        e = errno;
+    if (e) {
+        rc = GP_ERR(ctx, e == EACCES || e == EPERM ? GP_ERR_PERMISSION : GP_ERR_IO,
+                    "cannot restrict %s to mode 0600 (it is 0%03o): %s", file,
+                    (unsigned)(st->st_mode & 0777), strerror(e));
+        GP_PARAM(ctx, "db", "%s", store_path(ctx));
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* The database file and its -wal / -shm before sqlite sees them: created
+ * (0600) when absent, checked (check_file), their mode tightened when this
+ * user may write.  st: the database's lstat; *writable: whether this user
+ * may write it (else sqlite opens it read-only). */
+static int check_files(gp_store *ctx, struct stat *st, bool *writable)
+{
+    const char *path = store_path(ctx);
+    static const char *const companions[] = { "-wal", "-shm" };
+    int rc;
+
+    *writable = false;
+    if (lstat(path, st) < 0) {
         if (errno != ENOENT) {
             rc = GP_ERR(ctx, errno == EACCES ? GP_ERR_PERMISSION : GP_ERR_IO,
                         "cannot reach database %s: %s", path, strerror(errno));
@@ -408,20 +531,234 @@ int gp_store_open(gp_store *ctx)
             return rc;
         }
         rc = make_parent_dir(ctx, path);
+        if (rc == GP_OK)
+            rc = create_db_file(ctx, path);
         if (rc)
             return rc;
-        rc = create_db_file(ctx, path);
-        if (rc)
+        if (lstat(path, st) < 0) {
+            rc = GP_ERR(ctx, GP_ERR_IO, "cannot reach database %s: %s", path, strerror(errno));
+            GP_PARAM(ctx, "db", "%s", path);
             return rc;
-    } else if (access(path, R_OK) < 0) {
+        }
+    }
+    rc = check_file(ctx, path, st);
+    if (rc)
+        return rc;
+    if (access(path, R_OK) < 0) {
         rc = GP_ERR(ctx, GP_ERR_PERMISSION, "cannot read database %s: %s", path,
                     strerror(errno));
         GP_PARAM(ctx, "db", "%s", path);
         return rc;
-    } else if (access(path, W_OK) < 0) {
-        /* A reader without write permission still gets the read paths. */
-        flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
     }
+    /* A reader without write permission still gets the read paths. */
+    *writable = access(path, W_OK) == 0;
+    if (*writable && (rc = tighten_mode(ctx, path, st)))
+        return rc;
+    for (size_t i = 0; i < GP_ARRAY_SIZE(companions); i++) {
+        struct stat cst;
+        char *file = gp_asprintf("%s%s", path, companions[i]);
+        if (!file)
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        if (lstat(file, &cst) == 0) {
+            rc = check_file(ctx, file, &cst);
+            if (rc == GP_OK && *writable)
+                rc = tighten_mode(ctx, file, &cst);
+        }
+        free(file);
+        if (rc)
+            return rc;
+    }
+    return GP_OK;
+}
+
+/* sqlite opened the database by its path: refuse when the path no longer
+ * names the file check_files() looked at (st). */
+static int check_same_file(gp_store *ctx, const struct stat *st)
+{
+    struct stat now;
+    if (lstat(store_path(ctx), &now) == 0 && !S_ISLNK(now.st_mode) &&
+        now.st_dev == st->st_dev && now.st_ino == st->st_ino)
+        return GP_OK;
+    int rc = GP_ERR(ctx, GP_ERR_IO, "database %s was replaced while it was being opened",
+                    store_path(ctx));
+    GP_PARAM(ctx, "db", "%s", store_path(ctx));
+    return rc;
+}
+
+static int refuse_foreign(gp_store *ctx, const char *why)
+{
+    int rc = GP_ERR(ctx, GP_ERR_DB, "database %s is not a gpupool database: %s; nothing was"
+                    " written to it", store_path(ctx), why);
+    GP_PARAM(ctx, "db", "%s", store_path(ctx));
+    return rc;
+}
+
+/* Refuse a valid sqlite file that is not gpupool's, before anything is
+ * written to it (WAL, migrations, application_id): application_id another
+ * application's; or none (gpupool's files before schema version 5 have
+ * none) and, at schema version 0, any table, or above it, not every table
+ * of core_tables[].  One read of sqlite_master, only when application_id is
+ * not gpupool's. */
+static int check_ours(gp_store *ctx, int version, int app_id)
+{
+    sqlite3_stmt *st = NULL;
+    char why[160];
+    int rc;
+
+    if (app_id == GP_STORE_APPLICATION_ID)
+        return GP_OK;
+    if (app_id != 0) {
+        snprintf(why, sizeof(why), "its application_id is 0x%08x, gpupool's is 0x%08x",
+                 (unsigned)app_id, (unsigned)GP_STORE_APPLICATION_ID);
+        return refuse_foreign(ctx, why);
+    }
+    rc = sqlite3_prepare_v2(ctx->db, version == 0
+                            ? "SELECT type, name FROM sqlite_master"
+                              " WHERE substr(name, 1, 7) <> 'sqlite_' ORDER BY name LIMIT 1"
+                            : "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                              " AND name IN (?1, ?2, ?3, ?4)", -1, &st, NULL);
+    for (int i = 0; rc == SQLITE_OK && version != 0 && i < (int)GP_ARRAY_SIZE(core_tables); i++)
+        sqlite3_bind_text(st, i + 1, core_tables[i], -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && version == 0) {
+        snprintf(why, sizeof(why), "it holds the %s '%.64s' and no gpupool schema",
+                 (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+        rc = refuse_foreign(ctx, why);
+    } else if (rc == SQLITE_ROW &&
+               sqlite3_column_int(st, 0) != (int)GP_ARRAY_SIZE(core_tables)) {
+        snprintf(why, sizeof(why), "its schema version is %d but it lacks gpupool's tables"
+                 " (pools, pool_members, assignments, audit)", version);
+        rc = refuse_foreign(ctx, why);
+    } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        rc = GP_OK;
+    } else {
+        rc = gp_store_error(ctx, rc, "reading the schema");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- integrity ------------------------------------------------------------ */
+
+/* The database as the integrity stamp describes it: device, inode, size,
+ * mtime and ctime (ns) of the file, and the WAL's size (-1: none).  A
+ * change made by anything but a gpupool process that left its stamp
+ * changes the ctime, which nobody can set.  NULL when the file cannot be
+ * stat'ed or on ENOMEM. */
+static char *integrity_stamp(const char *path)
+{
+    struct stat db, wal;
+    char *walp = gp_asprintf("%s-wal", path);
+    char *s = NULL;
+
+    if (walp && lstat(path, &db) == 0)
+        s = gp_asprintf("gpupool-integrity 1 db %llu:%llu %lld %lld.%09ld %lld.%09ld wal %lld",
+                        (unsigned long long)db.st_dev, (unsigned long long)db.st_ino,
+                        (long long)db.st_size, (long long)db.st_mtim.tv_sec, db.st_mtim.tv_nsec,
+                        (long long)db.st_ctim.tv_sec, db.st_ctim.tv_nsec,
+                        lstat(walp, &wal) == 0 ? (long long)wal.st_size : -1LL);
+    free(walp);
+    return s;
+}
+
+/* PRAGMA quick_check: GP_OK, or GP_ERR_DB "database ... is damaged: <its
+ * first message>; restore it from a backup". */
+static int quick_check(gp_store *ctx)
+{
+    static const char prefix[] = "*** in database main ***\n";
+    sqlite3_stmt *st = NULL;
+    char *msg = NULL;
+    int rc = sqlite3_prepare_v2(ctx->db, "PRAGMA quick_check", -1, &st, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(st, 0);
+        if (r && !strcmp(r, "ok")) {
+            rc = GP_OK;
+            goto out;
+        }
+        if (r && !strncmp(r, prefix, sizeof(prefix) - 1))
+            r += sizeof(prefix) - 1;
+        msg = gp_strdup(r ? r : "?");
+    } else if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
+        msg = gp_strdup(sqlite3_errmsg(ctx->db));
+    } else {
+        rc = gp_store_error(ctx, rc, "checking the database's integrity");
+        goto out;
+    }
+    for (char *p = msg; p && *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    rc = GP_ERR(ctx, GP_ERR_DB, "database %s is damaged: %s; restore it from a backup",
+                store_path(ctx), msg ? msg : "out of memory");
+    GP_PARAM(ctx, "db", "%s", store_path(ctx));
+out:
+    sqlite3_finalize(st);
+    free(msg);
+    return rc;
+}
+
+/* Before the first write of a connection: the database must pass PRAGMA
+ * quick_check, unless it is as the integrity stamp (<db>-integrity) says
+ * the last gpupool process that checked or wrote it left it. */
+static int verify_intact(gp_store *ctx)
+{
+    if (ctx->verified)
+        return GP_OK;
+    char *now = integrity_stamp(store_path(ctx));
+    char *file = gp_asprintf("%s-integrity", store_path(ctx));
+    char *saved = file ? gp_read_file_trim(file) : NULL;
+    bool same = now && saved && !strcmp(now, saved);
+    free(now);
+    free(file);
+    free(saved);
+    int rc = same ? GP_OK : quick_check(ctx);
+    if (rc == GP_OK) {
+        ctx->verified = true;
+        ctx->restamp = ctx->restamp || !same;
+    }
+    return rc;
+}
+
+/* Record the database as it is now (after the connection closed and
+ * checkpointed) as checked.  Best effort: without a stamp the next writer
+ * runs quick_check. */
+static void write_integrity_stamp(const char *path)
+{
+    char *now = integrity_stamp(path);
+    char *file = gp_asprintf("%s-integrity", path);
+    int fd = now && file ? open(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                                0600) : -1;
+    if (fd >= 0) {
+        size_t len = strlen(now);
+        now[len] = '\n';
+        /* A short write leaves a stamp that matches nothing. */
+        ssize_t w = write(fd, now, len + 1);
+        (void)w;
+        close(fd);
+    }
+    free(now);
+    free(file);
+}
+
+int gp_store_open(gp_store *ctx)
+{
+    const char *path = store_path(ctx);
+    int rc, version = 0, app_id = 0;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    bool writable = false;
+    struct stat st;
+
+    if (ctx->db)
+        return GP_OK;
+    ctx->verified = ctx->restamp = false;
+    rc = check_files(ctx, &st, &writable);
+    if (rc)
+        return rc;
+    if (!writable)
+        flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
     rc = sqlite3_open_v2(path, &ctx->db, flags, NULL);
     if (rc != SQLITE_OK) {
         int e = errno;
@@ -434,6 +771,9 @@ int gp_store_open(gp_store *ctx)
         GP_PARAM(ctx, "db", "%s", path);
         goto fail;
     }
+    rc = check_same_file(ctx, &st);
+    if (rc)
+        goto fail;
     sqlite3_extended_result_codes(ctx->db, 1);
     sqlite3_busy_timeout(ctx->db, ctx->cfg->busy_timeout_ms ? (int)ctx->cfg->busy_timeout_ms
                                                            : GP_BUSY_TIMEOUT_MS_DEFAULT);
@@ -443,6 +783,7 @@ int gp_store_open(gp_store *ctx)
      * next process never has to scan a stale WAL to rebuild its index. */
     int persist = 1;
     sqlite3_file_control(ctx->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    /* Connection settings only: nothing here writes to the file. */
     rc = sqlite3_exec(ctx->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"
                       " PRAGMA journal_size_limit=0",
                       NULL, NULL, NULL);
@@ -451,6 +792,10 @@ int gp_store_open(gp_store *ctx)
         goto fail;
     }
     rc = read_user_version(ctx, &version);
+    if (rc == GP_OK && have_application_id())
+        rc = read_pragma_int(ctx, "application_id", &app_id);
+    if (rc == GP_OK)
+        rc = check_ours(ctx, version, app_id);
     if (rc)
         goto fail;
     if (version > gp_store_schema_version()) {
@@ -458,8 +803,12 @@ int gp_store_open(gp_store *ctx)
         goto fail;
     }
     if (version < gp_store_schema_version() ||
-        (flags & SQLITE_OPEN_READWRITE && !value_tables_current(ctx))) {
-        rc = migrate(ctx);
+        (writable && ((have_application_id() && app_id != GP_STORE_APPLICATION_ID) ||
+                      !value_tables_current(ctx)))) {
+        /* The first write of this connection. */
+        rc = verify_intact(ctx);
+        if (rc == GP_OK)
+            rc = migrate(ctx);
         if (rc)
             goto fail;
     }
@@ -467,6 +816,7 @@ int gp_store_open(gp_store *ctx)
 fail:
     sqlite3_close_v2(ctx->db);
     ctx->db = NULL;
+    ctx->verified = ctx->restamp = false;
     return rc;
 }
 
@@ -479,13 +829,19 @@ void gp_store_init(gp_store *s, const gp_config *cfg, gp_error_info *err)
 
 void gp_store_dispose(gp_store *s)
 {
+    bool restamp = s->db && s->restamp;
     if (s->db) {
         if (s->in_txn)
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close_v2(s->db);
     }
+    /* After the close: the last connection's checkpoint has changed the
+     * file, and the stamp describes it as it now is. */
+    if (restamp)
+        write_integrity_stamp(store_path(s));
     s->db = NULL;
     s->in_txn = false;
+    s->verified = s->restamp = false;
 }
 
 static int section_version(gp_store *ctx, const char *name, int *version)
@@ -572,6 +928,10 @@ int gp_store_begin(gp_store *ctx)
         return rc;
     if (ctx->in_txn)
         return GP_ERR(ctx, GP_ERR_INTERNAL, "nested transaction");
+    /* Nothing is written to a damaged database. */
+    rc = verify_intact(ctx);
+    if (rc)
+        return rc;
     rc = sqlite3_exec(ctx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return gp_store_error(ctx, rc, "taking the write lock");
@@ -590,6 +950,7 @@ int gp_store_commit(gp_store *ctx)
         return rc;
     }
     ctx->in_txn = false;
+    ctx->restamp = true;
     return GP_OK;
 }
 
@@ -603,12 +964,84 @@ void gp_store_rollback(gp_store *ctx)
     ctx->in_txn = false;
 }
 
+/* before / after as an audit row keeps it: NULL when json is kept whole
+ * (at most GP_AUDIT_JSON_MAX bytes), else a JSON summary {"truncated":
+ * true, "bytes": N, "head": "<the first GP_AUDIT_JSON_HEAD bytes>"}
+ * (malloc'ed; *nomem on ENOMEM). */
+static char *audit_json_capped(const char *json, bool *nomem)
+{
+    size_t len = json ? strlen(json) : 0;
+    if (len <= GP_AUDIT_JSON_MAX)
+        return NULL;
+    json_object *o = json_object_new_object();
+    if (o) {
+        json_object_object_add(o, "truncated", json_object_new_boolean(1));
+        json_object_object_add(o, "bytes", json_object_new_int64((int64_t)len));
+        json_object_object_add(o, "head", json_object_new_string_len(
+                                   json, (int)gp_utf8_prefix(json, len, GP_AUDIT_JSON_HEAD)));
+    }
+    char *s = gp_json_take_text(o);
+    *nomem = !s;
+    return s;
+}
+
+/* Retention, in the audit row's transaction: the rows beyond the newest
+ * audit-max-entries and those older than audit-max-days go, oldest first,
+ * at most GP_AUDIT_PRUNE_BATCH per call.  Both limits are ranges of the id
+ * (the rowid: no scan): ids grow with time, so the rows older than the
+ * cutoff are the ones before the first row that is not, found by reading
+ * from the oldest row; the cost is the rows removed. */
+static int audit_prune(gp_store *ctx)
+{
+    int64_t keep = ctx->cfg->audit_max_entries ? ctx->cfg->audit_max_entries
+                                               : GP_AUDIT_MAX_ENTRIES_DEFAULT;
+    int days = ctx->cfg->audit_max_days ? ctx->cfg->audit_max_days : GP_AUDIT_MAX_DAYS_DEFAULT;
+    sqlite3_stmt *st = NULL;
+    int rc = GP_OK;
+
+    if (keep > 0) {
+        rc = gp_store_prepare(ctx, "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?1"
+                              " AND id < (SELECT min(id) FROM audit) + ?2", &st);
+        if (rc)
+            return rc;
+        sqlite3_bind_int64(st, 1, keep);
+        sqlite3_bind_int64(st, 2, GP_AUDIT_PRUNE_BATCH);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return gp_store_error(ctx, rc, "removing audit rows beyond audit-max-entries");
+        rc = GP_OK;
+    }
+    if (days > 0) {
+        char cutoff[32];
+        struct tm tm;
+        time_t t = time(NULL) - (time_t)days * 86400;
+        /* The format of gp_now_iso(): text order is time order. */
+        gmtime_r(&t, &tm);
+        strftime(cutoff, sizeof(cutoff), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+        rc = gp_store_prepare(ctx, "DELETE FROM audit WHERE id < (SELECT id FROM audit"
+                              " WHERE time >= ?1 ORDER BY id LIMIT 1)"
+                              " AND id < (SELECT min(id) FROM audit) + ?2", &st);
+        if (rc)
+            return rc;
+        sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, GP_AUDIT_PRUNE_BATCH);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return gp_store_error(ctx, rc, "removing audit rows older than audit-max-days");
+        rc = GP_OK;
+    }
+    return rc;
+}
+
 int gp_store_audit(gp_store *ctx, const char *operation, const char *object,
                    const char *before, const char *after)
 {
     sqlite3_stmt *st = NULL;
     char now[32];
-    char *caller = NULL;
+    char *caller = NULL, *b = NULL, *a = NULL;
+    bool nomem_b = false, nomem_a = false;
     int rc;
 
     if (!ctx->in_txn)
@@ -617,8 +1050,12 @@ int gp_store_audit(gp_store *ctx, const char *operation, const char *object,
         caller = gp_strdup(ctx->cfg->caller);
     else
         caller = gp_asprintf("uid=%u pid=%d", (unsigned)getuid(), (int)getpid());
-    if (!caller)
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    b = audit_json_capped(before, &nomem_b);
+    a = audit_json_capped(after, &nomem_a);
+    if (!caller || nomem_b || nomem_a) {
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     rc = gp_store_prepare(ctx,
                           "INSERT INTO audit(time, caller, operation, object, before, after)"
                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st);
@@ -629,13 +1066,17 @@ int gp_store_audit(gp_store *ctx, const char *operation, const char *object,
     sqlite3_bind_text(st, 2, caller, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, operation, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, object, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, before, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, after, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, b ? b : before, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, a ? a : after, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(ctx, rc, "writing the audit log");
+    if (rc == GP_OK)
+        rc = audit_prune(ctx);
 out:
     sqlite3_finalize(st);
     free(caller);
+    free(b);
+    free(a);
     return rc;
 }
 

@@ -16,6 +16,9 @@
 typedef struct gp_store {
     sqlite3 *db;             /* NULL until opened */
     bool in_txn;             /* inside gp_store_begin() */
+    bool verified;           /* passed quick_check, or matched the integrity stamp, since
+                                it was opened: writes may go in */
+    bool restamp;            /* write the integrity stamp (<db>-integrity) when closing */
     const gp_config *cfg;    /* db_path, busy_timeout_ms, caller: borrowed */
     gp_error_info *err;      /* where errors go: borrowed */
 } gp_store;
@@ -40,16 +43,33 @@ GP_HIDDEN int gp_store_section_ensure(gp_store *s, const gp_store_section *sec);
 
 /* ---- state (store.c) ------------------------------------------------------ */
 
-/* Open (create, chmod 0600, WAL, foreign keys, migrate) the database if not
- * open yet. */
+/* Open the database if not open yet (docs/state.md, "Opening"): create it
+ * (0600); refuse a symbolic link, a non-regular file, a file of another user
+ * than this one or root (GP_ERR_PERMISSION / GP_ERR_IO, param db, and file
+ * for a -wal / -shm); clear the group / other bits of the file and its
+ * -wal / -shm when this user owns and may write them; refuse a file that is
+ * not gpupool's (GP_ERR_DB "is not a gpupool database", before anything is
+ * written) or is newer (GP_ERR_DB_VERSION); before a migration, check
+ * integrity (GP_ERR_DB "is damaged"); then WAL, foreign keys, migrations and
+ * application_id.  Errors also: GP_ERR_DB*, GP_ERR_NOMEM. */
 GP_HIDDEN int gp_store_open(gp_store *s);
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  The first gp_store_begin() of a
+ * connection checks integrity first (PRAGMA quick_check, skipped when the
+ * file is as the integrity stamp says the last checking or writing process
+ * left it): a damaged database gives GP_ERR_DB "database ... is damaged:
+ * <sqlite's first message>; restore it from a backup" and nothing is
+ * written. */
 GP_HIDDEN int gp_store_begin(gp_store *s);
 GP_HIDDEN int gp_store_commit(gp_store *s);
 GP_HIDDEN void gp_store_rollback(gp_store *s);
 /* Turn a sqlite error into GP_ERR_DB / GP_ERR_DB_BUSY on ctx. */
 GP_HIDDEN int gp_store_error(gp_store *s, int rc, const char *what);
-/* Append an audit row in the current transaction.  before/after: JSON or NULL. */
+/* Append an audit row in the current transaction.  before/after: JSON or
+ * NULL; one longer than 16 KiB is kept as {"truncated": true, "bytes": N,
+ * "head": "<its first 1 KiB>"}.  Then retention in the same transaction:
+ * rows beyond the newest cfg->audit_max_entries and rows older than
+ * cfg->audit_max_days go, oldest first, at most 10,000 per call.  Errors:
+ * GP_ERR_INTERNAL (no transaction), GP_ERR_NOMEM, GP_ERR_DB*. */
 GP_HIDDEN int gp_store_audit(gp_store *s, const char *operation, const char *object,
                              const char *before, const char *after);
 GP_HIDDEN int gp_store_schema_version(void);
