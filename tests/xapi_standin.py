@@ -332,6 +332,11 @@ class Handler(SimpleXMLRPCRequestHandler):
 
 
 class Server(socketserver.UnixStreamServer):
+    # xapi listens with a backlog of 128 (xen-api ocaml/libs/http-lib/
+    # http_svr.ml: bind ?(listen_backlog = 128)); socketserver's default of 5
+    # made concurrent clients' non-blocking connect() fail with EAGAIN here.
+    request_queue_size = 128
+
     def __init__(self, path, dispatcher):
         self.dispatcher = dispatcher
         super().__init__(path, Handler)
