@@ -62,6 +62,9 @@ PLUGIN   := xapi-plugin/gpupool
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:.c=)
 TEST_HELPERS := $(sort $(wildcard tests/helpers/*.c))
+# Test programs that are scripts (run by tests/run-tests like the binaries,
+# counted by their cmocka-style totals).
+TEST_SCRIPTS := tests/xapi_crash.py
 BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:.c=)
 
@@ -103,9 +106,12 @@ tests/bench/bench_%: tests/bench/bench_%.c $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -O2 -Itests/helpers -o $@ $< $(TEST_HELPERS) $(LIB_A) $(LIBS)
 
 # Every test: cmocka binaries (unit and end-to-end through xe-gpupool and the
-# plugin).  Each prints its own cmocka summary; the runner adds a total.
+# plugin), then tests/xapi_crash.py (kill points at every syscall, sampled by
+# XAPI_CRASH_STRIDE, and 32 concurrent plugin calls, against the xapi
+# stand-in; skipped without strace).  Each prints its own cmocka summary; the
+# runner adds a total.
 check: all check-layers $(TEST_BINS) $(BENCH_BINS)
-	@tests/run-tests $(TEST_BINS)
+	@tests/run-tests $(TEST_BINS) $(TEST_SCRIPTS)
 
 # The library's folders call only downward and never in a circle (nm of the
 # objects); the self-test shows that an upward call and a circle fail.
