@@ -65,6 +65,9 @@ HOOKDIR  ?= $(SYSCONFDIR)/xapi.d/vm-pre-start
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:.c=)
 TEST_HELPERS := $(sort $(wildcard tests/helpers/*.c))
+# Test programs that are scripts (run by tests/run-tests like the binaries,
+# counted by their cmocka-style totals).
+TEST_SCRIPTS := tests/xapi_crash.py
 BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:.c=)
 
@@ -111,11 +114,14 @@ tests/bench/bench_%: tests/bench/bench_%.c $(LIB_A)
 
 # Every test: cmocka binaries (unit and end-to-end through xe-gpupool and the
 # plugin), then the xapi stand-in's self-test (Python unittest, each case
-# checked against what xapi 26.1.4 does).  Each prints a cmocka-style
-# summary; the runner adds a total.
+# checked against what xapi 26.1.4 does), a two-host pool with the real
+# plugin and hook, and tests/xapi_crash.py (kill points at every syscall,
+# sampled by XAPI_CRASH_STRIDE, and 32 concurrent plugin calls; kill points
+# skipped without strace).  Each prints a cmocka-style summary; the runner
+# adds a total.
 STANDIN_CHECK := tests/xapi_standin_check.py tests/xapi_pool_check.py
 check: all check-layers $(TEST_BINS) $(BENCH_BINS)
-	@tests/run-tests $(TEST_BINS) $(STANDIN_CHECK)
+	@tests/run-tests $(TEST_BINS) $(STANDIN_CHECK) $(TEST_SCRIPTS)
 
 # The library's folders call only downward and never in a circle (nm of the
 # objects); the self-test shows that an upward call and a circle fail.
