@@ -1412,19 +1412,7 @@ static int assign_journal_finish(gp_ctx *ctx, assign_op *op)
         rc = insert_assignment(ctx, &op->a);
     if (rc == GP_OK)
         rc = assign_audit(ctx, &op->a);
-    if (rc == GP_OK)
-        rc = gp_journal_end(ctx, op->intent);
-    if (rc == GP_OK)
-        rc = gp_store_commit(&ctx->store);
-    if (rc) {
-        gp_error_info saved;
-        gp_store_rollback(&ctx->store);
-        gp_error_info_init(&saved);
-        gp_err_copy(&saved, ctx->err);
-        gp_journal_settle(ctx, op->intent);
-        gp_err_copy(ctx->err, &saved);
-        gp_error_info_dispose(&saved);
-    }
+    rc = gp_journal_close(ctx, op->intent, rc);
     return rc;
 }
 
@@ -1612,19 +1600,7 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
                                "DELETE FROM assignments WHERE vm_uuid = ?1", 1, v.uuid);
         if (rc == GP_OK)
             rc = gp_store_audit(&ctx->store, "vm-gpu-release", v.uuid, before, NULL);
-        if (rc == GP_OK)
-            rc = gp_journal_end(ctx, intent);
-        if (rc == GP_OK)
-            rc = gp_store_commit(&ctx->store);
-        if (rc) {
-            gp_error_info saved;
-            gp_store_rollback(&ctx->store);
-            gp_error_info_init(&saved);
-            gp_err_copy(&saved, ctx->err);
-            gp_journal_settle(ctx, intent);
-            gp_err_copy(ctx->err, &saved);
-            gp_error_info_dispose(&saved);
-        }
+        rc = gp_journal_close(ctx, intent, rc);
         goto out;
     }
     rc = gp_store_exec(&ctx->store, "releasing a GPU", "DELETE FROM assignments WHERE vm_uuid = ?1", 1,

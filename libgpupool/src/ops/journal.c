@@ -593,6 +593,24 @@ out:
     return rc;
 }
 
+int gp_journal_close(gp_ctx *ctx, int64_t id, int rc)
+{
+    if (rc == GP_OK)
+        rc = gp_journal_end(ctx, id);
+    if (rc == GP_OK)
+        rc = gp_store_commit(&ctx->store);
+    if (rc) {
+        gp_error_info saved;
+        gp_store_rollback(&ctx->store);
+        gp_error_info_init(&saved);
+        gp_err_copy(&saved, ctx->err);
+        gp_journal_settle(ctx, id);
+        gp_err_copy(ctx->err, &saved);
+        gp_error_info_dispose(&saved);
+    }
+    return rc;
+}
+
 int gp_journal_recover(gp_ctx *ctx, size_t *n_left)
 {
     gp_intent *all = NULL;

@@ -93,6 +93,11 @@ GP_HIDDEN void gp_intent_list_free(gp_intent *v, size_t n);
  * own short transaction).  On failure the intent stays and ctx->err tells
  * the first item that could not be settled. */
 GP_HIDDEN int gp_journal_settle(gp_ctx *ctx, int64_t id);
+/* Step 3's end: with rc == GP_OK (the change written in the open
+ * transaction), delete the intent and commit; otherwise, or if that fails,
+ * roll back and settle the intent, keeping the error on ctx.  Returns the
+ * outcome. */
+GP_HIDDEN int gp_journal_close(gp_ctx *ctx, int64_t id, int rc);
 /* Settle every intent whose owner is gone; *n_left (may be NULL) counts
  * those left (owner alive, or not settled).  Errors: GP_ERR_DB* only. */
 GP_HIDDEN int gp_journal_recover(gp_ctx *ctx, size_t *n_left);

@@ -1013,19 +1013,7 @@ static int member_journal(gp_ctx *ctx, member_op *op, const char *operation,
         rc = gp_store_begin(&ctx->store);
     if (rc == GP_OK)
         rc = finish(ctx, op);
-    if (rc == GP_OK)
-        rc = gp_journal_end(ctx, intent);
-    if (rc == GP_OK)
-        rc = gp_store_commit(&ctx->store);
-    if (rc) {
-        gp_error_info saved;
-        gp_store_rollback(&ctx->store);
-        gp_error_info_init(&saved);
-        gp_err_copy(&saved, ctx->err);
-        gp_journal_settle(ctx, intent);
-        gp_err_copy(ctx->err, &saved);
-        gp_error_info_dispose(&saved);
-    }
+    rc = gp_journal_close(ctx, intent, rc);
     return rc;
 }
 
