@@ -363,6 +363,29 @@ class CompanionTest(unittest.TestCase):
         self.assertFalse([k for k in oc if k.startswith("gpupool:")])
 
 
+class LockTest(PoolBase):
+    """The write lock is not held across xapi round trips: while an assign
+    waits on a slow xapi write, another call's write completes."""
+    extra_state = {"delay": {"VM.set_affinity": 3}}
+
+    def test_other_writes_go_on_during_xapi_writes(self):
+        import threading
+        res = {}
+        t = threading.Thread(target=lambda: res.update(
+            a=self.p.plugin("h0", "assign_gpu", vm_uuid=VM_A, pool="train")))
+        t0 = time.monotonic()
+        t.start()
+        time.sleep(1.0)          # the assign is inside VM.set_affinity now
+        self.p.plugin("h0", "create_pool", name_label="other")
+        t_other = time.monotonic() - t0
+        t.join()
+        t_assign = time.monotonic() - t0
+        self.assertEqual(res["a"]["pci_id"], GPU)
+        self.assertLess(t_other, t_assign - 0.5,
+                        "create_pool waited for the assign (%.1f s, assign %.1f s)"
+                        % (t_other, t_assign))
+
+
 class TimeoutTest(PoolBase):
     """xapi slower than timeout-ms in the middle of the writes: the call
     fails with GPUPOOL_TIMEOUT and xapi and the database are as before (the
