@@ -22,7 +22,6 @@ Prints cmocka-style summary lines for tests/run-tests.
 """
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -33,7 +32,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-import xapi_standin_check as sc  # noqa: E402  (UnixTransport, XapiError, main)
+import xapi_standin_check as sc  # noqa: E402  (StandIn, XapiError)
 
 PLUGIN = os.path.join(ROOT, "xapi-plugin", "gpupool")
 HOOK = os.path.join(ROOT, "xapi-plugin", "gpupool-vm-pre-start")
@@ -50,8 +49,9 @@ GPU = "0000:18:00.0"
 ACCEL = "0000:5d:00.0"   # a class-12 device in xapi's eyes: no PCI object
 
 
-class Pool:
-    """The stand-in with two hosts, each with gpupool's plugin and hook."""
+class Pool(sc.StandIn):
+    """The stand-in with two hosts, each with gpupool's plugin and hook; the
+    calls (raw, call, error), out, vm and stop are sc.StandIn's."""
 
     def __init__(self, extra_state=None, extra_conf=""):
         self.dir = tempfile.mkdtemp(prefix="gp-pool-")
@@ -110,33 +110,6 @@ class Pool:
         self.host = {"h0": self.call("host.get_by_uuid", self.root, H0),
                      "h1": self.call("host.get_by_uuid", self.root, H1)}
 
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-        self.proc.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def raw(self, method, *params, host="h0", remote=False):
-        path = os.path.join(self.sockdir, host + (".remote.sock" if remote else ".sock"))
-        proxy = sc.xmlrpc.client.ServerProxy("http://localhost/",
-                                             transport=sc.UnixTransport(path))
-        fn = proxy
-        for part in method.split("."):
-            fn = getattr(fn, part)
-        return fn(*params)
-
-    def call(self, method, *params, **kw):
-        r = self.raw(method, *params, **kw)
-        if r["Status"] != "Success":
-            raise sc.XapiError(r["ErrorDescription"])
-        return r["Value"]
-
-    def error(self, method, *params, **kw):
-        r = self.raw(method, *params, **kw)
-        if r["Status"] != "Failure":
-            raise AssertionError("%s succeeded: %r" % (method, r))
-        return r["ErrorDescription"]
-
     def plugin(self, host, fn, session=None, **args):
         """host.call_plugin(host, "gpupool", fn, args) as the master gets it."""
         return json.loads(self.call("host.call_plugin", session or self.root, self.host[host],
@@ -148,13 +121,6 @@ class Pool:
 
     def vm_ref(self, uuid):
         return self.call("VM.get_by_uuid", self.root, uuid)
-
-    def out(self):
-        with open(self.state_path + ".out") as f:
-            return json.load(f)
-
-    def vm(self, uuid):
-        return next(v for v in self.out()["vms"] if v["uuid"] == uuid)
 
     def db(self, host):
         return os.path.join(self.dir, host, "state.db")

@@ -155,6 +155,9 @@ GP_HIDDEN int gp_xapi_drv_vm_suitable(gp_drv *d, const char *vm_uuid);
 #define GP_XAPI_MARK_VM "gpupool:vm"
 #define GP_XAPI_MARK_PCI "gpupool:pci"
 #define GP_XAPI_BLOCK_REASON "gpupool: GPU assignment being written"
+/* The orig_driver the xapi driver records for a pool function: dom0 access
+ * as xapi reported it before gpupool hid it, "xapi-dom0-access:<status>". */
+#define GP_XAPI_ORIG_PREFIX "xapi-dom0-access:"
 /* Give the xapi connection a new deadline (CLOCK_MONOTONIC ms, 0 = none)
  * and return the old one: settling an intent runs on the undo budget. */
 GP_HIDDEN uint64_t gp_xapi_drv_set_deadline(gp_drv *d, uint64_t deadline_ms);

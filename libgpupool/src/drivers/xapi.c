@@ -372,7 +372,7 @@ out:
 
 /* orig_driver records dom0 access as xapi reported it before gpupool acted,
  * "xapi-dom0-access:<status>", so that removal restores exactly that. */
-#define ORIG_PREFIX "xapi-dom0-access:"
+#define ORIG_PREFIX GP_XAPI_ORIG_PREFIX
 
 /* The dom0 driver of a function as discovery saw it (host model), or NULL. */
 static const char *host_fn_driver(gp_drv *ctx, const char *pci_id)
@@ -907,7 +907,7 @@ static int write_boot(gp_drv *ctx, const char *uuid, const char *ref, const gp_x
     const char *cur_pci = gp_xr_struct_get_string(oc, "pci");
     const char *host_ref, *host_uuid;
     pci_entries cur, old;
-    char *mine = NULL, *full = NULL, *add = NULL;
+    char *mine = NULL, *full = NULL;
     gp_xr_value v;
     int rc;
 
@@ -964,7 +964,6 @@ out:
     pci_entries_dispose(&old);
     free(mine);
     free(full);
-    free(add);
     return rc;
 }
 
@@ -1174,12 +1173,11 @@ static int wrong_host(gp_drv *ctx, const char *vm_uuid, const char *host_ref, co
 static int vdi_local_host(gp_drv *ctx, const char *vdi, char **host)
 {
     char *sr = NULL;
-    gp_xr_value srrec, pbds;
+    gp_xr_value srrec;
     int rc = GP_OK;
 
     *host = NULL;
     gp_xr_value_init(&srrec);
-    gp_xr_value_init(&pbds);
     sr = ref_field(ctx, "VDI.get_SR", vdi);
     if (!sr)
         goto out;
@@ -1194,7 +1192,6 @@ static int vdi_local_host(gp_drv *ctx, const char *vdi, char **host)
             *host = ref_field(ctx, "PBD.get_host", p->items[i].str);
 out:
     gp_xr_value_dispose(&srrec);
-    gp_xr_value_dispose(&pbds);
     free(sr);
     return rc;
 }

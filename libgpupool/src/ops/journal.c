@@ -367,7 +367,7 @@ out:
     return rc;
 }
 
-static bool status_visible(const char *s)
+bool gp_xapi_status_visible(const char *s)
 {
     return s && (!strcmp(s, "enabled") || !strcmp(s, "enable_on_reboot"));
 }
@@ -394,10 +394,10 @@ int gp_xapi_converge_pci(gp_ctx *ctx, const char *pci_id, const char *before)
     }
     if (rc)
         goto out;
-    if (member && status_visible(status))
+    if (member && gp_xapi_status_visible(status))
         rc = drv->device_assignable_add(&ctx->drv, pci_id, &orig);
-    else if (!member && status_visible(before) && !status_visible(status))
-        rc = drv->device_assignable_remove(&ctx->drv, pci_id, "xapi-dom0-access:enabled");
+    else if (!member && gp_xapi_status_visible(before) && !gp_xapi_status_visible(status))
+        rc = drv->device_assignable_remove(&ctx->drv, pci_id, GP_XAPI_ORIG_PREFIX "enabled");
 out:
     free(member);
     free(status);

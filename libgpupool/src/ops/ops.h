@@ -118,6 +118,9 @@ GP_HIDDEN int gp_xapi_converge_pci(gp_ctx *ctx, const char *pci_id, const char *
  * when unset).  Also names the xapi user in the audit's caller. */
 GP_HIDDEN int gp_xapi_assign_facts(gp_ctx *ctx, const char *vm_uuid, gp_xapi_held **held,
                                    size_t *n_held, char **host_mask);
+/* Can dom0 use the function (now or after the next boot)?  status as
+ * PCI.get_dom0_access_status says: "enabled" or "enable_on_reboot". */
+GP_HIDDEN bool gp_xapi_status_visible(const char *status);
 /* dom0 access status of a function (PCI.get_dom0_access_status), NULL when
  * xapi has no PCI object for it.  *status caller frees. */
 GP_HIDDEN int gp_xapi_dom0_status_of(gp_ctx *ctx, const char *pci_id, char **status);

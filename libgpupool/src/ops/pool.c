@@ -908,12 +908,14 @@ static int add_audit(gp_ctx *ctx, member_op *op)
 static int remove_record(gp_ctx *ctx, member_op *op);
 static int remove_give_back(gp_ctx *ctx, member_op *op);
 
-/* Before the lock: settle what dead calls left; read each function's dom0
- * access now (op->before), so that the intent records what it was before
- * this call changed anything - a crash after PCI.disable_dom0_access can
- * then always give dom0 back what it had.  The GPU's functions are the GPU
- * and its companions as the host model has them. */
-static int member_before_lock(gp_ctx *ctx, member_op *op)
+/* Before the lock: settle what dead calls left.  For an add (read_status),
+ * also read each function's dom0 access now (op->before), so that the
+ * intent records what it was before this call changed anything - a crash
+ * after PCI.disable_dom0_access can then always give dom0 back what it had.
+ * The GPU's functions are the GPU and its companions as the host model has
+ * them.  A removal needs no read: what dom0 had before gpupool hid the
+ * functions is in their membership rows. */
+static int member_before_lock(gp_ctx *ctx, member_op *op, bool read_status)
 {
     const gp_gpu *g;
     int rc;
@@ -922,9 +924,9 @@ static int member_before_lock(gp_ctx *ctx, member_op *op)
         return GP_OK;
     gp_xapi_audit_caller(ctx);
     rc = gp_journal_recover(ctx, NULL);
-    if (rc)
+    if (rc || !read_status)
         return rc;
-    g = op->host ? gp_host_find_gpu(op->host, op->canon) : NULL;
+    g = gp_host_find_gpu(op->host, op->canon);
     op->n_before = g ? 1 + g->n_companions : 1;
     op->before = calloc(op->n_before, sizeof(*op->before));
     if (!op->before)
@@ -954,7 +956,7 @@ static int add_journal_finish(gp_ctx *ctx, member_op *op)
 {
     for (size_t i = 0; i < op->n_fns; i++) {
         const char *b = member_before_of(op, op->fns[i].pci_id);
-        char *orig = b ? gp_asprintf("xapi-dom0-access:%s", b) : NULL;
+        char *orig = b ? gp_asprintf(GP_XAPI_ORIG_PREFIX "%s", b) : NULL;
         if (b && !orig)
             return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         if (orig || !op->fns[i].orig) {
@@ -993,8 +995,8 @@ static int member_journal(gp_ctx *ctx, member_op *op, const char *operation,
         const char *b = member_before_of(op, op->fns[i].pci_id);
         const char *o = op->fns[i].orig;
         /* remove: dom0 gets back what it had before gpupool hid it */
-        if (!b && o && !strncmp(o, "xapi-dom0-access:", 17))
-            b = o + 17;
+        if (!b && o && !strncmp(o, GP_XAPI_ORIG_PREFIX, strlen(GP_XAPI_ORIG_PREFIX)))
+            b = o + strlen(GP_XAPI_ORIG_PREFIX);
         rc = gp_journal_add(ctx, intent, "pci", op->fns[i].pci_id, b);
     }
     if (rc == GP_OK)
@@ -1034,7 +1036,7 @@ int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
     rc = gp_host_get(ctx, &op.host);
     if (rc)
         goto out;
-    rc = member_before_lock(ctx, &op);
+    rc = member_before_lock(ctx, &op, true);
     if (rc)
         goto out;
     rc = gp_store_begin(&ctx->store);
@@ -1226,7 +1228,7 @@ int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
     rc = gp_ctx_drv_ops(ctx, &op.drv);
     if (rc)
         goto out;
-    rc = member_before_lock(ctx, &op);
+    rc = member_before_lock(ctx, &op, false);
     if (rc)
         goto out;
     rc = gp_store_begin(&ctx->store);

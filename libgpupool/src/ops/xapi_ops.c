@@ -12,10 +12,6 @@
 
 #define XAPI_NULL_REF "OpaqueRef:NULL"
 
-static bool status_visible(const char *s)
-{
-    return s && (!strcmp(s, "enabled") || !strcmp(s, "enable_on_reboot"));
-}
 
 
 static int need_xapi(gp_ctx *ctx)
@@ -371,7 +367,7 @@ static int drift_binding(gp_ctx *ctx, drift_op *op)
             const char *g = op->pools[p].gpus[k];
             char *status = NULL;
             rc = gp_xapi_dom0_status_of(ctx, g, &status);
-            if (rc == GP_OK && status_visible(status))
+            if (rc == GP_OK && gp_xapi_status_visible(status))
                 rc = drift_add(ctx, &op->l, "dom0-access", NULL, NULL, g, NULL,
                                gp_asprintf("GPU %s of pool %s is visible to dom0 again "
                                            "(dom0 access %s)", g, op->pools[p].name_label,
