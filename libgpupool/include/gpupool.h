@@ -795,6 +795,65 @@ int gp_place_replan(const gp_host *host, const gp_place_request *req,
                     const bool *movable, size_t max_steps,
                     gp_replan *out, gp_error_info *err);
 
+/* ---- placement across the hosts of an XCP-ng pool (pure) ------------------ */
+
+/* One host as gp_place_sites() sees it.  Borrowed pointers. */
+typedef struct {
+    const char *name;              /* host name-label (ties, reasons) */
+    const gp_host *host;           /* its model; NULL: facts not published */
+    const char *const *pool_gpus;  /* pci-ids of the pool's members on this host */
+    size_t n_pool_gpus;
+    const gp_place_existing *existing; /* every assignment on this host (all pools) */
+    size_t n_existing;
+    const int *allowed_cpus;       /* the pool's cpupool here; NULL = all pCPUs */
+    size_t n_allowed_cpus;
+    const char *excluded;          /* why the VM cannot go here (static or the
+                                      caller's text); NULL: it can */
+} gp_place_site;
+
+/* What gp_place_sites() decided: the site, and gp_place()'s result there. */
+typedef struct {
+    size_t site;                   /* index into sites */
+    gp_placement placement;        /* reason starts with the host's name */
+} gp_site_placement;
+
+void gp_site_placement_init(gp_site_placement *p);
+void gp_site_placement_dispose(gp_site_placement *p);
+
+/*
+ * Choose host, GPU, node and pCPUs for one VM among sites (the hosts of an
+ * XCP-ng pool).  Pure: reads sites and req only, no I/O; same output for
+ * the same input.  req is the per-host request without its per-host parts
+ * (pool_gpus, existing, allowed_cpus, force_pci_id are taken from each
+ * site; req's are ignored).
+ *
+ * Order:
+ *  1. NUMA-local fit first: a node with a free GPU of the pool, room for
+ *     vm_vcpus within floor(cpu_overcommit x its pCPUs in the cpupool) after
+ *     the vCPUs pinned there, and vm_memory_mib of free memory (MiB, from
+ *     the node's mem_free_bytes minus the memory of halted VMs assigned
+ *     there).  Among those, best fit: the fewest vCPUs left on the node
+ *     after the VM, then the least memory left, then the fewest free pool
+ *     GPUs left on the host, so the largest holes stay free for the largest
+ *     VMs (least fragmentation); then host name, node id, pci-id
+ *     ascending.  The chosen node's lowest free pool GPU is then given to
+ *     gp_place() on that host for the pCPUs; should gp_place() refuse, the
+ *     next candidate is tried.
+ *  2. Otherwise (policy other than required): gp_place() on every site
+ *     that is not excluded, the best locality tier first, then host name.
+ * Sites with excluded set, no host model or no free GPU of the pool are
+ * skipped; the error names each host and why.
+ *
+ * Cost: O(sites x (nodes x (GPUs + existing))) for step 1 plus one
+ * gp_place() per tried candidate; step 2 only when no node fits locally.
+ * Errors (err filled): GP_ERR_POOL_EMPTY (no site has a free GPU of the
+ * pool), GP_ERR_NO_PLACEMENT (message: one clause per host), those of
+ * gp_place(), GP_ERR_INVALID_ARGUMENT, GP_ERR_NOMEM.  out is replaced on
+ * success only.
+ */
+int gp_place_sites(const gp_place_site *sites, size_t n_sites, const gp_place_request *req,
+                   gp_site_placement *out, gp_error_info *err);
+
 /* ------------------------------------------------------------------------ */
 /* Assignments                                                               */
 /* ------------------------------------------------------------------------ */

@@ -22,6 +22,9 @@
 
 /* ---- errors (error.c) ---------------------------------------------------- */
 
+/* The code of a stable name (gp_error_name), 0 when none has it. */
+GP_HIDDEN int gp_error_from_name(const char *name);
+
 /* Reset e to "no error". */
 GP_HIDDEN void gp_err_clear(gp_error_info *e);
 /* Set code and formatted message; params follow as key, value, ..., NULL.
@@ -75,6 +78,27 @@ GP_HIDDEN char *gp_json_take_text(struct json_object *o);
 /* A new JSON array with room for n items (json_object_new_array_ext on
  * json-c >= 0.15, the plain array before).  NULL on ENOMEM. */
 GP_HIDDEN struct json_object *gp_json_array_new(size_t n);
+
+/* ---- a host model as JSON (host_json.c) ----------------------------------------- */
+
+/* The host model h as a new JSON object (nodes, pCPUs, GPUs through
+ * gp_gpu_fields, cpupools; memory in bytes), the shape published in xapi as
+ * host.other_config["gpupool:host"].  Caller puts; NULL on ENOMEM. */
+GP_HIDDEN struct json_object *gp_host_to_json(const gp_host *h);
+/* The same as compact text; caller frees; NULL on ENOMEM. */
+GP_HIDDEN char *gp_host_json_text(const gp_host *h);
+/* Fill h (_init'ed) from gp_host_to_json() output.  0, or -1 on another
+ * version, a wrong shape or ENOMEM (h may then hold part: dispose it). */
+GP_HIDDEN int gp_host_from_json(struct json_object *o, gp_host *h);
+/* Parse text (json-c) into h (_init'ed); on -1 h is left empty (_init'ed). */
+GP_HIDDEN int gp_host_from_json_text(const char *text, gp_host *h);
+/* An assignment's own facts as compact JSON (gp_assignment_fields without
+ * names and memory certainty): VM.other_config["gpupool:placement"] on
+ * XCP-ng.  Caller frees; NULL on ENOMEM. */
+GP_HIDDEN char *gp_placement_json_text(const gp_assignment *a);
+/* Read it back into a (_init'ed).  0, or -1 (wrong shape, no vm_uuid,
+ * pci_id or pool_uuid, ENOMEM: dispose a). */
+GP_HIDDEN int gp_placement_from_json_text(const char *text, gp_assignment *a);
 
 /* Length of the longest prefix of s (len bytes) of at most max bytes that
  * does not end inside a UTF-8 sequence: len when len <= max, else max backed

@@ -58,6 +58,14 @@ const char *gp_error_name(int err)
     return "UNKNOWN_ERROR";
 }
 
+int gp_error_from_name(const char *name)
+{
+    for (size_t i = 0; name && i < GP_ARRAY_SIZE(error_names); i++)
+        if (!strcmp(error_names[i].name, name))
+            return error_names[i].code;
+    return 0;
+}
+
 void gp_error_info_init(gp_error_info *e)
 {
     memset(e, 0, sizeof(*e));

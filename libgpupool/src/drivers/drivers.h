@@ -43,6 +43,10 @@ typedef struct {
     size_t n_pcpus;
     int memory_node;
     gp_pin_mode pin_mode;
+    /* The whole assignment when known (NULL: only the fields above): xapi
+     * keeps it as VM.other_config["gpupool:placement"] for the pool-wide
+     * view and pool-sync. */
+    const gp_assignment *assignment;
 } gp_boot_config;
 
 typedef struct gp_driver_ops {
@@ -154,6 +158,8 @@ GP_HIDDEN int gp_xapi_drv_vm_suitable(gp_drv *d, const char *vm_uuid);
  * and the VM.blocked_operations value of a write in progress. */
 #define GP_XAPI_MARK_VM "gpupool:vm"
 #define GP_XAPI_MARK_PCI "gpupool:pci"
+#define GP_XAPI_MARK_HOST "gpupool:host"
+#define GP_XAPI_MARK_PLACEMENT "gpupool:placement"
 #define GP_XAPI_BLOCK_REASON "gpupool: GPU assignment being written"
 /* The orig_driver the xapi driver records for a pool function: dom0 access
  * as xapi reported it before gpupool hid it, "xapi-dom0-access:<status>". */
@@ -198,6 +204,7 @@ typedef struct {
     char *this_host;            /* the uuid of the host answering */
     char *pci, *mark_pci;       /* other-config:pci, gpupool:pci */
     char *mask, *mark_mask;     /* VCPUs_params:mask, gpupool:mask */
+    char *placement;            /* gpupool:placement (the assignment as JSON) */
     bool affinity_set, affinity_ours;
     bool blocked_by_us;         /* start/start_on blocked by a gpupool write */
     gp_vm_state state;
@@ -210,6 +217,41 @@ GP_HIDDEN void gp_xapi_binding_dispose(gp_xapi_binding *b);
  * not scan are skipped, as xapi skips them); *ids caller frees with
  * gp_strv_free.  Errors: GP_ERR_NOMEM (no err set). */
 GP_HIDDEN int gp_xapi_drv_pci_names(const char *oc_pci, char ***ids, size_t *n);
+
+/* ---- xapi driver, pool-wide (ops/cluster.c) ---------------------------------- */
+
+/* Every record of a class (cls: "host", "pool", "PCI", "VM", ...; its
+ * <cls>.get_all_records), _init'ed by the callee: a STRUCT ref -> record.
+ * Errors: GP_ERR_DRIVER, GP_ERR_TIMEOUT, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_xapi_drv_all_records(gp_drv *d, const char *cls, struct gp_xr_value *all);
+/* This host's ref and uuid (session.get_this_host, host.get_uuid; static to
+ * d; uuid may be NULL).  Errors: GP_ERR_DRIVER, GP_ERR_TIMEOUT. */
+GP_HIDDEN int gp_xapi_drv_this_host(gp_drv *d, const char **ref, const char **uuid);
+/* Make <cls>.other_config[key] say value (NULL: absent) with
+ * <cls>.remove_from_other_config then add_to_other_config; cur, the map as
+ * last read (NULL: unknown), spares the calls when it already says so.
+ * Errors: GP_ERR_DRIVER (xapi's failure, e.g. RBAC), GP_ERR_TIMEOUT. */
+GP_HIDDEN int gp_xapi_drv_other_config(gp_drv *d, const char *cls, const char *ref,
+                                       const struct gp_xr_value *cur, const char *key,
+                                       const char *value);
+/* Run gpupool's plugin function fn on another host: host.call_plugin(host_ref,
+ * "gpupool", fn, {kv[0]: kv[1], ...}) (n_kv strings, even).  *value (caller
+ * frees) receives the plugin's JSON text.  The plugin's own failure is
+ * returned as the gpupool error it names (GPUPOOL_<NAME>), its message
+ * kept, its values as params "param" plus "remote-function"; anything else
+ * is GP_ERR_DRIVER (HOST_OFFLINE, XENAPI_MISSING_PLUGIN, ...) or
+ * GP_ERR_TIMEOUT. */
+GP_HIDDEN int gp_xapi_drv_call_plugin(gp_drv *d, const char *host_ref, const char *fn,
+                                      const char *const *kv, size_t n_kv, char **value);
+/* The VM ref of a uuid (caller frees).  Errors: GP_ERR_UNKNOWN_VM, GP_ERR_DRIVER. */
+GP_HIDDEN int gp_xapi_drv_vm_ref(gp_drv *d, const char *vm_uuid, char **ref);
+/* The one host a VM (record rec) can take a GPU on, if any: the host it is
+ * resident on, an affinity gpupool did not set, or the host of a local SR
+ * holding one of its disks (VBD -> VDI -> SR -> PBD).  *host_ref and *why
+ * ("is resident on", ...) caller frees, both NULL when any host will do.
+ * Errors: GP_ERR_DRIVER, GP_ERR_TIMEOUT, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_xapi_drv_vm_bound_host(gp_drv *d, const struct gp_xr_value *rec,
+                                        char **host_ref, char **why);
 
 #ifdef GPUPOOL_WITH_XEN
 /* ---- xen driver (drivers/xen.c): what xen_ops.c and the tests use ---------- */

@@ -36,6 +36,7 @@
 #define MARK_PCI "gpupool:pci"
 #define MARK_MASK "gpupool:mask"
 #define MARK_AFFINITY "gpupool:affinity"
+#define MARK_PLACEMENT GP_XAPI_MARK_PLACEMENT
 #define BLOCK_REASON GP_XAPI_BLOCK_REASON
 
 typedef struct {
@@ -797,7 +798,8 @@ static int clear_boot(gp_drv *ctx, const char *uuid, const char *ref, const gp_x
     const char *cur_pci = gp_xr_struct_get_string(oc, "pci");
     const char *cur_mask = gp_xr_struct_get_string(params, "mask");
     const char *cur_aff = gp_xr_struct_get_string(rec, "affinity");
-    static const char *const marks[] = { MARK_PCI, MARK_MASK, MARK_AFFINITY, MARK_HOST, MARK_VM };
+    static const char *const marks[] = { MARK_PCI, MARK_MASK, MARK_AFFINITY, MARK_PLACEMENT,
+                                         MARK_HOST, MARK_VM };
     pci_entries cur, ours;
     char *rest = NULL;
     gp_xr_value v;
@@ -937,6 +939,12 @@ static int write_boot(gp_drv *ctx, const char *uuid, const char *ref, const gp_x
         rc = map_set(ctx, ref, "other_config", oc, MARK_PCI, mine);
     if (rc == GP_OK)
         rc = map_set(ctx, ref, "other_config", oc, MARK_AFFINITY, host_ref);
+    if (rc == GP_OK && bc->assignment) {
+        char *pj = gp_placement_json_text(bc->assignment);
+        rc = pj ? map_set(ctx, ref, "other_config", oc, MARK_PLACEMENT, pj)
+                : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        free(pj);
+    }
     if (rc == GP_OK && mask)
         rc = map_set(ctx, ref, "other_config", oc, MARK_MASK, mask);
     if (rc == GP_OK && !mask && ours && gp_xr_struct_get(oc, MARK_MASK)) {
@@ -1483,6 +1491,7 @@ int gp_xapi_drv_vm_binding(gp_drv *ctx, const char *vm_uuid, gp_xapi_binding *b)
     b->mark_pci = gp_strdup(b->ours ? gp_xr_struct_get_string(oc, MARK_PCI) : NULL);
     b->mask = gp_strdup(gp_xr_struct_get_string(params, "mask"));
     b->mark_mask = gp_strdup(b->ours ? gp_xr_struct_get_string(oc, MARK_MASK) : NULL);
+    b->placement = gp_strdup(b->ours ? gp_xr_struct_get_string(oc, MARK_PLACEMENT) : NULL);
     const char *aff = gp_xr_struct_get_string(&rec, "affinity");
     b->affinity_set = !is_null_ref(aff);
     b->affinity_ours = b->ours && aff && gp_xr_struct_get_string(oc, MARK_AFFINITY) &&
@@ -1508,6 +1517,7 @@ out:
 void gp_xapi_binding_dispose(gp_xapi_binding *b)
 {
     free(b->clone_of);
+    free(b->placement);
     free(b->bound_host);
     free(b->this_host);
     free(b->pci);
@@ -1578,4 +1588,159 @@ uint64_t gp_xapi_drv_set_deadline(gp_drv *ctx, uint64_t deadline_ms)
 {
     xapi_priv *p = ctx->priv;
     return p ? gp_xapi_set_deadline(p->x, deadline_ms) : 0;
+}
+
+/* ---- pool-wide: what ops/cluster.c reads and writes ------------------------------ */
+
+int gp_xapi_drv_all_records(gp_drv *ctx, const char *cls, gp_xr_value *all)
+{
+    char method[64];
+    int rc;
+    snprintf(method, sizeof(method), "%s.get_all_records", cls);
+    rc = xcall(ctx, all, method, NULL);
+    if (rc == GP_OK && all->type != GP_XR_STRUCT) {
+        gp_xr_value_dispose(all);
+        return GP_ERR(ctx, GP_ERR_DRIVER, "xapi %s returned no map", method);
+    }
+    return rc;
+}
+
+int gp_xapi_drv_this_host(gp_drv *ctx, const char **ref, const char **uuid)
+{
+    int rc = this_host(ctx, ref);
+    if (rc == GP_OK && uuid)
+        rc = this_host_uuid(ctx, uuid);
+    return rc;
+}
+
+int gp_xapi_drv_other_config(gp_drv *ctx, const char *cls, const char *ref,
+                             const gp_xr_value *cur, const char *key, const char *value)
+{
+    char method[64];
+    const char *now = cur ? gp_xr_struct_get_string(cur, key) : NULL;
+    gp_xr_value v;
+    int rc = GP_OK;
+
+    if (cur && ((!value && !now) || (value && now && !strcmp(now, value))))
+        return GP_OK;
+    if (!cur || now) {
+        /* db_cache_impl.ml: removing an absent key is not an error. */
+        snprintf(method, sizeof(method), "%s.remove_from_other_config", cls);
+        rc = xcall(ctx, &v, method, ref, key, NULL);
+        gp_xr_value_dispose(&v);
+    }
+    if (rc == GP_OK && value) {
+        snprintf(method, sizeof(method), "%s.add_to_other_config", cls);
+        rc = xcall(ctx, &v, method, ref, key, value, NULL);
+        gp_xr_value_dispose(&v);
+    }
+    return rc;
+}
+
+int gp_xapi_drv_call_plugin(gp_drv *ctx, const char *host_ref, const char *fn,
+                            const char *const *kv, size_t n_kv, char **value)
+{
+    xapi_priv *p = ctx->priv;
+    const char *args[3] = { host_ref, "gpupool", fn };
+    gp_xr_value st, res;
+    int rc;
+
+    *value = NULL;
+    gp_xr_value_init(&st);
+    st.type = GP_XR_STRUCT;
+    for (size_t i = 0; i + 1 < n_kv; i += 2)
+        if (gp_xr_struct_add_string(&st, kv[i], kv[i + 1])) {
+            gp_xr_value_dispose(&st);
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        }
+    rc = gp_xapi_call_tail(p->x, "host.call_plugin", args, 3, &st, &res, ctx->err);
+    gp_xr_value_dispose(&st);
+    if (rc == GP_OK) {
+        if (res.type != GP_XR_STRING) {
+            gp_xr_value_dispose(&res);
+            return GP_ERR(ctx, GP_ERR_DRIVER, "xapi host.call_plugin returned no string");
+        }
+        *value = res.str;
+        res.str = NULL;
+        gp_xr_value_dispose(&res);
+        return GP_OK;
+    }
+    /* The plugin's own failure comes back as it was raised: [GPUPOOL_<NAME>,
+     * params..., message] (xapi_plugins.ml passes the ErrorDescription on). */
+    const char *code = last_failure(ctx);
+    int gp = strncmp(code, "GPUPOOL_", 8) ? 0 : gp_error_from_name(code + 8);
+    if (rc == GP_ERR_DRIVER && gp) {
+        const char *msg = NULL;
+        for (size_t i = 0; i < ctx->err->n_params; i++)
+            if (!strcmp(ctx->err->params[i].key, "xapi-param"))
+                msg = ctx->err->params[i].value;
+        char *m = gp_strdup(msg ? msg : code);
+        gp_error_info e;
+        gp_error_info_init(&e);
+        gp_err_copy(&e, ctx->err);
+        gp_err_set(ctx->err, gp, "%s", m ? m : code);
+        for (size_t i = 0; i < e.n_params; i++)
+            if (!strcmp(e.params[i].key, "xapi-param") && e.params[i].value != msg &&
+                (!msg || strcmp(e.params[i].value, msg)))
+                gp_err_param(ctx->err, "param", "%s", e.params[i].value);
+        gp_err_param(ctx->err, "remote-function", "%s", fn);
+        gp_error_info_dispose(&e);
+        free(m);
+        rc = gp;
+    }
+    return rc;
+}
+
+int gp_xapi_drv_vm_ref(gp_drv *ctx, const char *vm_uuid, char **ref)
+{
+    return vm_ref_of_uuid(ctx, vm_uuid, ref);
+}
+
+int gp_xapi_drv_vm_bound_host(gp_drv *ctx, const gp_xr_value *rec, char **host_ref,
+                              char **why)
+{
+    int rc = GP_OK;
+    *host_ref = NULL;
+    *why = NULL;
+    const char *res = gp_xr_struct_get_string(rec, "resident_on");
+    const char *aff = gp_xr_struct_get_string(rec, "affinity");
+    const char *oc_aff = gp_xr_struct_get_string(gp_xr_struct_get(rec, "other_config"),
+                                                 MARK_AFFINITY);
+    if (!is_null_ref(res)) {
+        *host_ref = gp_strdup(res);
+        *why = gp_strdup("is resident on");
+        goto done;
+    }
+    /* An affinity gpupool set itself moves with the assignment. */
+    if (!is_null_ref(aff) && !(oc_aff && !strcmp(oc_aff, aff))) {
+        *host_ref = gp_strdup(aff);
+        *why = gp_strdup("has affinity to");
+        goto done;
+    }
+    const gp_xr_value *vbds = gp_xr_struct_get(rec, "VBDs");
+    for (size_t i = 0; vbds && vbds->type == GP_XR_ARRAY && i < vbds->n; i++) {
+        char *vdi, *lh = NULL;
+        if (vbds->items[i].type != GP_XR_STRING)
+            continue;
+        vdi = ref_field(ctx, "VBD.get_VDI", vbds->items[i].str);
+        if (vdi && !is_null_ref(vdi))
+            rc = vdi_local_host(ctx, vdi, &lh);
+        free(vdi);
+        if (rc)
+            return rc;
+        if (lh) {
+            *host_ref = lh;
+            *why = gp_strdup("has disks on a local SR of");
+            goto done;
+        }
+    }
+    return GP_OK;
+done:
+    if (!*host_ref || !*why) {
+        free(*host_ref);
+        free(*why);
+        *host_ref = *why = NULL;
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    }
+    return GP_OK;
 }

@@ -318,6 +318,7 @@ void gp_assignment_boot_config(const gp_assignment *a, gp_boot_config *bc)
     bc->n_pcpus = a->n_pcpus;
     bc->memory_node = a->memory_node;
     bc->pin_mode = a->pin_mode;
+    bc->assignment = a;
 }
 
 /* ---- assign / release ------------------------------------------------------- */

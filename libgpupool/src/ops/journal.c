@@ -222,80 +222,6 @@ out:
 
 /* The boot configuration of a VM's assignment row, read with its own SQL
  * (journal.c sits below assign.c): strings and arrays stay in the row. */
-typedef struct {
-    char *pci_id;
-    char **companions;
-    size_t n_companions;
-    int *pcpus;
-    size_t n_pcpus;
-} boot_row;
-
-static void boot_row_dispose(boot_row *r)
-{
-    free(r->pci_id);
-    gp_strv_free(r->companions, r->n_companions);
-    free(r->pcpus);
-    memset(r, 0, sizeof(*r));
-}
-
-/* *found false when the VM has no assignment row. */
-static int boot_row_read(gp_ctx *ctx, const char *vm_uuid, boot_row *r, gp_boot_config *bc,
-                         bool *found)
-{
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    memset(r, 0, sizeof(*r));
-    memset(bc, 0, sizeof(*bc));
-    *found = false;
-    rc = gp_store_prepare(&ctx->store, "SELECT a.pci_id, a.pcpus, a.pin_mode, a.memory_node,"
-                          " c.pci_id FROM assignments a LEFT JOIN pool_companions c"
-                          " ON c.gpu_pci_id = a.pci_id WHERE a.vm_uuid = ?1 ORDER BY c.pci_id",
-                          &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!*found) {
-            *found = true;
-            r->pci_id = gp_strdup((const char *)sqlite3_column_text(st, 0));
-            if (gp_cpulist_parse((const char *)sqlite3_column_text(st, 1), &r->pcpus,
-                                 &r->n_pcpus) ||
-                gp_pin_mode_parse((const char *)sqlite3_column_text(st, 2), &bc->pin_mode)) {
-                rc = GP_ERR(ctx, GP_ERR_DB, "the assignment of VM %s is unreadable", vm_uuid);
-                goto out;
-            }
-            bc->memory_node = sqlite3_column_int(st, 3);
-        }
-        if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
-            char **nc = realloc(r->companions, (r->n_companions + 1) * sizeof(*nc));
-            if (!nc) {
-                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-                goto out;
-            }
-            r->companions = nc;
-            nc[r->n_companions] = gp_strdup((const char *)sqlite3_column_text(st, 4));
-            if (!nc[r->n_companions]) {
-                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-                goto out;
-            }
-            r->n_companions++;
-        }
-    }
-    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading an assignment");
-    if (rc == GP_OK && *found && !r->pci_id)
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-out:
-    sqlite3_finalize(st);
-    bc->vm_uuid = vm_uuid;
-    bc->pci_id = r->pci_id;
-    bc->companions = (const char *const *)r->companions;
-    bc->n_companions = r->n_companions;
-    bc->pcpus = r->pcpus;
-    bc->n_pcpus = r->n_pcpus;
-    return rc;
-}
-
 /* ---- convergence: make xapi say what sqlite says ------------------------------- */
 
 /* Does the binding already say bc (NULL: nothing of gpupool's)? */
@@ -330,27 +256,36 @@ static bool binding_matches(const gp_xapi_binding *b, const gp_boot_config *bc)
         ok = mask && b->mask && b->mark_mask && !strcmp(mask, b->mask) &&
              !strcmp(mask, b->mark_mask);
         free(mask);
-        return ok;
+        if (!ok)
+            return false;
+    } else if (b->mark_mask) {
+        return false;
     }
-    return !b->mark_mask;
+    if (bc->assignment) {
+        char *pj = gp_placement_json_text(bc->assignment);
+        ok = pj && b->placement && !strcmp(pj, b->placement);
+        free(pj);
+    }
+    return ok;
 }
 
 int gp_xapi_converge_vm(gp_ctx *ctx, const char *vm_uuid)
 {
     const gp_driver_ops *drv;
-    boot_row row;
-    bool n = false;
+    gp_assignment *as = NULL;
+    size_t n = 0;
     gp_boot_config bc;
     gp_xapi_binding b;
     int rc;
 
     memset(&b, 0, sizeof(b));
-    memset(&row, 0, sizeof(row));
     rc = gp_ctx_drv_ops(ctx, &drv);
     if (rc == GP_OK)
-        rc = boot_row_read(ctx, vm_uuid, &row, &bc, &n);
+        rc = gp_assignments_read(ctx, vm_uuid, &as, &n);
     if (rc)
         goto out;
+    if (n)
+        gp_assignment_boot_config(&as[0], &bc);
     rc = gp_xapi_drv_vm_binding(&ctx->drv, vm_uuid, &b);
     if (rc == GP_ERR_UNKNOWN_VM) {
         /* Gone from xapi: nothing to write (drift reports vm-missing). */
@@ -363,7 +298,7 @@ int gp_xapi_converge_vm(gp_ctx *ctx, const char *vm_uuid)
     rc = drv->vm_record_boot(&ctx->drv, vm_uuid, n ? &bc : NULL);
 out:
     gp_xapi_binding_dispose(&b);
-    boot_row_dispose(&row);
+    gp_assignment_list_free(as, n);
     return rc;
 }
 

@@ -117,6 +117,11 @@ GP_HIDDEN uint64_t gp_xapi_set_deadline(gp_xapi *x, uint64_t deadline_ms);
  */
 GP_HIDDEN int gp_xapi_call(gp_xapi *x, const char *method, const char *const *args,
                            size_t n_args, gp_xr_value *result, gp_error_info *err);
+/* Same, with one more argument of any type after the strings (tail, borrowed:
+ * host.call_plugin's args struct). */
+GP_HIDDEN int gp_xapi_call_tail(gp_xapi *x, const char *method, const char *const *args,
+                                size_t n_args, const gp_xr_value *tail, gp_xr_value *result,
+                                gp_error_info *err);
 /* Same, without the session as first argument (session.login_with_password). */
 GP_HIDDEN int gp_xapi_call_nosession(gp_xapi *x, const char *method, const char *const *args,
                                      size_t n_args, gp_xr_value *result, gp_error_info *err);

@@ -180,11 +180,11 @@ static int xapi_post(gp_xapi *x, const char *method, const char *body, size_t bo
 }
 
 static int xapi_call(gp_xapi *x, bool with_session, const char *method,
-                     const char *const *args, size_t n_args, gp_xr_value *result,
-                     gp_error_info *err)
+                     const char *const *args, size_t n_args, const gp_xr_value *tail,
+                     gp_xr_value *result, gp_error_info *err)
 {
     gp_xr_value *params = NULL, resp;
-    size_t n = n_args + (with_session ? 1 : 0), at = 0;
+    size_t n = n_args + (with_session ? 1 : 0) + (tail ? 1 : 0), at = 0;
     char *body = NULL;
     size_t body_len = 0;
     bool fault = false;
@@ -207,8 +207,12 @@ static int xapi_call(gp_xapi *x, bool with_session, const char *method,
         rc = gp_xr_set_string(&params[at++], x->session);
     for (size_t i = 0; !rc && i < n_args; i++)
         rc = gp_xr_set_string(&params[at++], args[i]);
+    if (!rc && tail)
+        params[at++] = *tail;           /* borrowed: unset again before dispose */
     if (!rc)
         rc = gp_xr_build_call(method, params, n, &body, &body_len);
+    if (tail)
+        gp_xr_value_init(&params[n - 1]);
     if (rc) {
         rc = gp_err_set(err, rc, "cannot build the XML-RPC call %s", method);
         goto out;
@@ -291,13 +295,19 @@ out:
 int gp_xapi_call(gp_xapi *x, const char *method, const char *const *args, size_t n_args,
                  gp_xr_value *result, gp_error_info *err)
 {
-    return xapi_call(x, true, method, args, n_args, result, err);
+    return xapi_call(x, true, method, args, n_args, NULL, result, err);
+}
+
+int gp_xapi_call_tail(gp_xapi *x, const char *method, const char *const *args, size_t n_args,
+                      const gp_xr_value *tail, gp_xr_value *result, gp_error_info *err)
+{
+    return xapi_call(x, true, method, args, n_args, tail, result, err);
 }
 
 int gp_xapi_call_nosession(gp_xapi *x, const char *method, const char *const *args,
                            size_t n_args, gp_xr_value *result, gp_error_info *err)
 {
-    return xapi_call(x, false, method, args, n_args, result, err);
+    return xapi_call(x, false, method, args, n_args, NULL, result, err);
 }
 
 const char *gp_xapi_last_failure(const gp_xapi *x)
@@ -389,7 +399,7 @@ void gp_xapi_close(gp_xapi *x)
         gp_xr_value_init(&v);
         /* Best effort, and never past the deadline. */
         if (!x->deadline_ms || gp_monotonic_ms() < x->deadline_ms)
-            xapi_call(x, true, "session.logout", NULL, 0, &v, NULL);
+            xapi_call(x, true, "session.logout", NULL, 0, NULL, &v, NULL);
         gp_xr_value_dispose(&v);
     }
     if (x->curl)
