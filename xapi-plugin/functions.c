@@ -217,13 +217,42 @@ static int member_reply(gp_ctx *ctx, const char *canon, json_object **out, plugi
 
 static const char *const no_args[] = { NULL };
 
+/* Lists take an optional host (name-label or uuid): pool-wide without it. */
+static const char *const host_args[] = { "host", NULL };
+
+static const char *host_arg(const plugin_args *a)
+{
+    const char *h = arg(a, "host");
+    return h && *h ? h : NULL;
+}
+
 static int fn_list_gpus(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
 {
     json_object *arr;
-    (void)a;
-    if (gp_gpus_json(ctx, &arr))
+    if (gp_gpus_json_on(ctx, host_arg(a), &arr))
         return lib_fail(ctx, f);
     return list_reply(out, "gpus", arr);
+}
+
+/* The pool-wide object of GPU canon of host (another host's GPU). */
+static int gpu_object_on(gp_ctx *ctx, const char *host, const char *canon, json_object **out,
+                         plugin_failure *f)
+{
+    json_object *arr;
+    if (gp_gpus_json_on(ctx, host, &arr))
+        return lib_fail(ctx, f);
+    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+        json_object *g = json_object_array_get_idx(arr, i), *id;
+        if (json_object_object_get_ex(g, "pci_id", &id) &&
+            !strcmp(json_object_get_string(id), canon)) {
+            *out = json_object_get(g);
+            break;
+        }
+    }
+    json_object_put(arr);
+    if (!*out)
+        *out = json_object_new_object();
+    return *out ? 0 : nomem(f);
 }
 
 static const char *const get_gpu_args[] = { "pci_id", NULL };
@@ -301,8 +330,7 @@ static int fn_host_topology(gp_ctx *ctx, const plugin_args *a, json_object **out
 static int fn_list_pools(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
 {
     json_object *arr;
-    (void)a;
-    if (gp_pools_json(ctx, &arr))
+    if (gp_pools_json_on(ctx, host_arg(a), &arr))
         return lib_fail(ctx, f);
     return list_reply(out, "pools", arr);
 }
@@ -395,7 +423,7 @@ static int fn_set_pool_param(gp_ctx *ctx, const plugin_args *a, json_object **ou
     return rc;
 }
 
-static const char *const add_gpu_args[] = { "pool", "pci_id", NULL };
+static const char *const add_gpu_args[] = { "pool", "pci_id", "host", NULL };
 static int fn_add_gpu_to_pool(gp_ctx *ctx, const plugin_args *a, json_object **out,
                               plugin_failure *f)
 {
@@ -404,12 +432,14 @@ static int fn_add_gpu_to_pool(gp_ctx *ctx, const plugin_args *a, json_object **o
     if (need_arg(a, "pool", &pool, f) || need_arg(a, "pci_id", &pci, f) ||
         pci_arg(ctx, pci, canon, f))
         return -1;
-    if (gp_pool_gpu_add(ctx, pool, canon))
+    if (gp_pool_gpu_add_on(ctx, pool, canon, host_arg(a)))
         return lib_fail(ctx, f);
+    if (host_arg(a))
+        return gpu_object_on(ctx, host_arg(a), canon, out, f);
     return member_reply(ctx, canon, out, f);
 }
 
-static const char *const remove_gpu_args[] = { "pool", "pci_id", NULL };
+static const char *const remove_gpu_args[] = { "pool", "pci_id", "host", NULL };
 static int fn_remove_gpu_from_pool(gp_ctx *ctx, const plugin_args *a, json_object **out,
                                    plugin_failure *f)
 {
@@ -417,13 +447,15 @@ static int fn_remove_gpu_from_pool(gp_ctx *ctx, const plugin_args *a, json_objec
     char canon[GP_PCI_ID_LEN];
     if (need_arg(a, "pci_id", &pci, f) || pci_arg(ctx, pci, canon, f))
         return -1;
-    if (gp_pool_gpu_remove(ctx, pool && *pool ? pool : NULL, canon))
+    if (gp_pool_gpu_remove_on(ctx, pool && *pool ? pool : NULL, canon, host_arg(a)))
         return lib_fail(ctx, f);
+    if (host_arg(a))
+        return gpu_object_on(ctx, host_arg(a), canon, out, f);
     return member_reply(ctx, canon, out, f);
 }
 
 static const char *const assign_args[] = { "vm_uuid", "pool", "pci_id", "vcpus", "memory_mib",
-                                           NULL };
+                                           "host", NULL };
 static int fn_assign_gpu(gp_ctx *ctx, const plugin_args *a, json_object **out,
                          plugin_failure *f)
 {
@@ -448,6 +480,7 @@ static int fn_assign_gpu(gp_ctx *ctx, const plugin_args *a, json_object **out,
     }
     aa.vcpus = (int)vcpus;
     aa.memory_mib = (uint64_t)mem;
+    aa.host = host_arg(a);
     gp_assignment_init(&as);
     rc = gp_vm_gpu_assign(ctx, vm, &aa, &as) ? lib_fail(ctx, f) : 0;
     if (rc == 0 && !(*out = gp_assignment_json(&as)))
@@ -482,8 +515,7 @@ static int fn_list_assignments(gp_ctx *ctx, const plugin_args *a, json_object **
                                plugin_failure *f)
 {
     json_object *arr;
-    (void)a;
-    if (gp_assignments_json(ctx, &arr))
+    if (gp_assignments_json_on(ctx, host_arg(a), &arr))
         return lib_fail(ctx, f);
     return list_reply(out, "assignments", arr);
 }
@@ -538,11 +570,87 @@ static int fn_check_drift(gp_ctx *ctx, const plugin_args *a, json_object **out,
     return list_reply(out, "drift", arr);
 }
 
+static int fn_pool_sync(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
+{
+    gp_sync_report r;
+    (void)a;
+    if (gp_pool_sync(ctx, &r))
+        return lib_fail(ctx, f);
+    *out = json_object_new_object();
+    if (!*out)
+        return nomem(f);
+    json_object_object_add(*out, "facts_published", json_object_new_boolean(r.facts_published));
+    json_object_object_add(*out, "pools_pulled", json_object_new_int64((int64_t)r.pools_pulled));
+    json_object_object_add(*out, "pools_pruned", json_object_new_int64((int64_t)r.pools_pruned));
+    json_object_object_add(*out, "pools_pushed", json_object_new_int64((int64_t)r.pools_pushed));
+    json_object_object_add(*out, "members_pulled",
+                           json_object_new_int64((int64_t)r.members_pulled));
+    json_object_object_add(*out, "members_pushed",
+                           json_object_new_int64((int64_t)r.members_pushed));
+    json_object_object_add(*out, "assignments_pulled",
+                           json_object_new_int64((int64_t)r.assignments_pulled));
+    json_object_object_add(*out, "assignments_pushed",
+                           json_object_new_int64((int64_t)r.assignments_pushed));
+    json_object_object_add(*out, "skipped", json_object_new_int64((int64_t)r.skipped));
+    return 0;
+}
+
+static json_object *evac_array(const gp_evacuation *v, size_t n)
+{
+    json_object *arr = jarray((int)n);
+    for (size_t i = 0; arr && i < n; i++)
+        json_object_array_add(arr, gp_evacuation_json(&v[i]));
+    return arr;
+}
+
+static const char *const evac_plan_args[] = { "host", NULL };
+static int fn_host_evacuate_plan(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                                 plugin_failure *f)
+{
+    gp_evacuation *v = NULL;
+    size_t n = 0;
+    const char *host;
+    if (need_arg(a, "host", &host, f))
+        return -1;
+    if (gp_host_evacuate_plan(ctx, host, &v, &n))
+        return lib_fail(ctx, f);
+    int rc = list_reply(out, "vms", evac_array(v, n));
+    gp_evacuation_list_free(v, n);
+    return rc;
+}
+
+/* Moves only with apply=true; otherwise the plan (so that a typo never
+ * moves anything).  A failed move is the call's failure, after the moves
+ * that were done (the audit log and list_assignments show them). */
+static const char *const evac_args[] = { "host", "apply", NULL };
+static int fn_host_evacuate(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                            plugin_failure *f)
+{
+    const char *apply = arg(a, "apply");
+    gp_evacuation *v = NULL;
+    size_t n = 0;
+    const char *host;
+    int rc;
+    if (need_arg(a, "host", &host, f))
+        return -1;
+    if (apply && strcmp(apply, "true") && strcmp(apply, "false"))
+        return bad_arg(f, "apply", "apply must be true or false");
+    if (!apply || strcmp(apply, "true"))
+        return fn_host_evacuate_plan(ctx, a, out, f);
+    if (gp_host_evacuate(ctx, host, &v, &n)) {
+        gp_evacuation_list_free(v, n);
+        return lib_fail(ctx, f);
+    }
+    rc = list_reply(out, "vms", evac_array(v, n));
+    gp_evacuation_list_free(v, n);
+    return rc;
+}
+
 static const plugin_fn functions[] = {
-    { "list_gpus", false, no_args, fn_list_gpus },
+    { "list_gpus", false, host_args, fn_list_gpus },
     { "get_gpu", false, get_gpu_args, fn_get_gpu },
     { "host_topology", false, no_args, fn_host_topology },
-    { "list_pools", false, no_args, fn_list_pools },
+    { "list_pools", false, host_args, fn_list_pools },
     { "create_pool", true, create_pool_args, fn_create_pool },
     { "destroy_pool", true, pool_arg, fn_destroy_pool },
     { "set_pool_param", true, set_pool_param_args, fn_set_pool_param },
@@ -550,15 +658,19 @@ static const plugin_fn functions[] = {
     { "remove_gpu_from_pool", true, remove_gpu_args, fn_remove_gpu_from_pool },
     { "assign_gpu", true, assign_args, fn_assign_gpu },
     { "release_gpu", true, vm_arg, fn_release_gpu },
-    { "list_assignments", false, no_args, fn_list_assignments },
+    { "list_assignments", false, host_args, fn_list_assignments },
     { "audit_log", false, audit_args, fn_audit_log },
     { "check_drift", false, no_args, fn_check_drift },
+    { "pool_sync", true, no_args, fn_pool_sync },
+    { "host_evacuate_plan", false, evac_plan_args, fn_host_evacuate_plan },
+    { "host_evacuate", true, evac_args, fn_host_evacuate },
 };
 
 const char *const plugin_function_names[] = {
     "list_gpus", "get_gpu", "host_topology", "list_pools", "create_pool", "destroy_pool",
     "set_pool_param", "add_gpu_to_pool", "remove_gpu_from_pool", "assign_gpu",
-    "release_gpu", "list_assignments", "audit_log", "check_drift", NULL
+    "release_gpu", "list_assignments", "audit_log", "check_drift", "pool_sync",
+    "host_evacuate_plan", "host_evacuate", NULL
 };
 
 int plugin_dispatch(gp_ctx *ctx, const char *fn, const plugin_args *args,

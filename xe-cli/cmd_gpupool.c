@@ -143,7 +143,7 @@ static int cmd_gpu_list(xe_call *c)
 {
     gp_record *rs;
     size_t n;
-    if (gp_gpu_records(c->ctx, &rs, &n))
+    if (gp_gpu_records_on(c->ctx, xe_arg_get(c, "host"), &rs, &n))
         return xe_fail_ctx(c);
     return xe_list_records(c, rs, n, gpu_defaults, NULL);
 }
@@ -158,7 +158,9 @@ static gp_record *gpu_lookup(xe_call *c, gp_record **rs, size_t *n)
     *n = 0;
     if (arg_pci_id(c, id))
         return NULL;
-    if (gp_gpu_records(c->ctx, rs, n)) {
+    /* This host's GPU unless host= names another. */
+    if (xe_arg_get(c, "host") ? gp_gpu_records_on(c->ctx, xe_arg_get(c, "host"), rs, n)
+                              : gp_gpu_records(c->ctx, rs, n)) {
         xe_fail_ctx(c);
         return NULL;
     }
@@ -240,36 +242,31 @@ static int cmd_pool_list(xe_call *c)
 {
     gp_record *rs;
     size_t n;
-    if (gp_pool_records(c->ctx, &rs, &n))
+    if (gp_pool_records_on(c->ctx, xe_arg_get(c, "host"), &rs, &n))
         return xe_fail_ctx(c);
     return xe_list_records(c, rs, n, pool_defaults, pool_rw);
 }
 
-/* The pool record named by pool= / uuid=. */
+/* The pool record named by pool= / uuid= (uuid, else name-label; on an
+ * XCP-ng pool from the pool-wide list). */
 static gp_record *pool_lookup(xe_call *c, gp_record **rs, size_t *n)
 {
-    gp_pool p;
-    gp_record *r = NULL;
+    const char *want = xe_arg_get(c, "pool|uuid");
+    gp_record *r;
 
     *rs = NULL;
     *n = 0;
-    gp_pool_init(&p);
-    if (gp_pool_get(c->ctx, xe_arg_get(c, "pool|uuid"), &p)) {
+    if (gp_pool_records_on(c->ctx, NULL, rs, n)) {
         xe_fail_ctx(c);
-        goto out;
+        return NULL;
     }
-    if (gp_pool_records(c->ctx, rs, n)) {
-        xe_fail_ctx(c);
-        goto out;
-    }
-    r = find_record(*rs, *n, "uuid", p.uuid);
+    r = want ? find_record(*rs, *n, "uuid", want) : NULL;
+    if (!r && want)
+        r = find_record(*rs, *n, "name-label", want);
     if (!r) {
-        /* Destroyed between the two reads. */
-        xe_error_set(&c->err, "UNKNOWN_POOL", "pool %s no longer exists", p.uuid);
-        xe_error_param(&c->err, "pool", p.uuid);
+        xe_error_set(&c->err, "UNKNOWN_POOL", "no pool %s", want ? want : "");
+        xe_error_param(&c->err, "pool", want ? want : "");
     }
-out:
-    gp_pool_dispose(&p);
     return r;
 }
 
@@ -356,14 +353,16 @@ out:
 
 static int cmd_pool_gpu_add(xe_call *c)
 {
-    if (gp_pool_gpu_add(c->ctx, xe_arg_get(c, "pool"), xe_arg_get(c, "pci-id")))
+    if (gp_pool_gpu_add_on(c->ctx, xe_arg_get(c, "pool"), xe_arg_get(c, "pci-id"),
+                           xe_arg_get(c, "host")))
         return xe_fail_ctx(c);
     return 0;
 }
 
 static int cmd_pool_gpu_remove(xe_call *c)
 {
-    if (gp_pool_gpu_remove(c->ctx, xe_arg_get(c, "pool"), xe_arg_get(c, "pci-id")))
+    if (gp_pool_gpu_remove_on(c->ctx, xe_arg_get(c, "pool"), xe_arg_get(c, "pci-id"),
+                              xe_arg_get(c, "host")))
         return xe_fail_ctx(c);
     return 0;
 }
@@ -412,6 +411,7 @@ static int cmd_vm_gpu_assign(xe_call *c)
 
     a.pool = xe_arg_get(c, "pool");
     a.pci_id = xe_arg_get(c, "pci-id");
+    a.host = xe_arg_get(c, "host");
     if (!a.pool && !a.pci_id) {
         xe_error_set(&c->err, "MISSING_PARAMETER", "vm-gpu-assign needs pool= (or pci-id=)");
         xe_error_param(&c->err, "param-name", "pool");
@@ -452,9 +452,95 @@ static int cmd_assignment_list(xe_call *c)
 {
     gp_record *rs;
     size_t n;
-    if (gp_assignment_records(c->ctx, &rs, &n))
+    if (gp_assignment_records_on(c->ctx, xe_arg_get(c, "host"), &rs, &n))
         return xe_fail_ctx(c);
     return xe_list_records(c, rs, n, assignment_defaults, NULL);
+}
+
+/* ---- the XCP-ng pool ------------------------------------------------------ */
+
+static int cmd_pool_sync(xe_call *c)
+{
+    gp_sync_report r;
+    gp_record rec;
+    if (gp_pool_sync(c->ctx, &r))
+        return xe_fail_ctx(c);
+    gp_record_init(&rec);
+    char buf[9][32];
+    const char *keys[] = { "facts-published", "pools-pulled", "pools-pruned", "pools-pushed",
+                           "members-pulled", "members-pushed", "assignments-pulled",
+                           "assignments-pushed", "skipped" };
+    size_t vals[] = { r.facts_published, r.pools_pulled, r.pools_pruned, r.pools_pushed,
+                      r.members_pulled, r.members_pushed, r.assignments_pulled,
+                      r.assignments_pushed, r.skipped };
+    rec.fields = calloc(9, sizeof(*rec.fields));
+    if (!rec.fields)
+        return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+    for (size_t i = 0; i < 9; i++) {
+        if (i == 0)
+            snprintf(buf[i], sizeof(buf[i]), "%s", r.facts_published ? "true" : "false");
+        else
+            snprintf(buf[i], sizeof(buf[i]), "%zu", vals[i]);
+        rec.fields[i].key = strdup(keys[i]);
+        rec.fields[i].value = strdup(buf[i]);
+        rec.n_fields++;
+    }
+    int rc = print_one(c, &rec, NULL);
+    gp_record_dispose(&rec);
+    return rc;
+}
+
+static const char *const evac_defaults[] = {
+    "vm-uuid", "vm-name-label", "power-state", "from-pci-id", "action", "to-host", "to-pci-id",
+    "to-numa-node", "reason", NULL
+};
+
+static int evac_print(xe_call *c, gp_evacuation *v, size_t n)
+{
+    gp_record *rs = calloc(n ? n : 1, sizeof(*rs));
+    if (!rs)
+        return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (gp_evacuation_record(&v[i], &rs[i])) {
+            gp_record_list_free(rs, i);
+            return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+        }
+    return xe_list_records(c, rs, n, evac_defaults, NULL);
+}
+
+static int cmd_host_evacuate_plan(xe_call *c)
+{
+    gp_evacuation *v = NULL;
+    size_t n = 0;
+    int rc;
+    if (gp_host_evacuate_plan(c->ctx, xe_arg_get(c, "host"), &v, &n))
+        return xe_fail_ctx(c);
+    rc = evac_print(c, v, n);
+    gp_evacuation_list_free(v, n);
+    return rc;
+}
+
+static int cmd_host_evacuate(xe_call *c)
+{
+    const char *apply = xe_arg_get(c, "apply");
+    gp_evacuation *v = NULL;
+    size_t n = 0;
+    int rc, lrc;
+    if (apply && strcmp(apply, "true") && strcmp(apply, "false")) {
+        xe_error_set(&c->err, "INVALID_ARGUMENT", "apply must be true or false");
+        xe_error_param(&c->err, "apply", apply);
+        return 1;
+    }
+    if (!apply || strcmp(apply, "true"))
+        return cmd_host_evacuate_plan(c);
+    lrc = gp_host_evacuate(c->ctx, xe_arg_get(c, "host"), &v, &n);
+    if (lrc && !v)
+        return xe_fail_ctx(c);
+    rc = evac_print(c, v, n);
+    gp_evacuation_list_free(v, n);
+    if (lrc)
+        return xe_fail_ctx(c);
+    return rc;
 }
 
 /* ---- VMs and audit -------------------------------------------------------- */
@@ -515,13 +601,13 @@ SIM_VM_CMD(cmd_sim_vm_destroy, gp_sim_vm_destroy)
 #define NOKEYS NULL
 
 static const struct xe_cmd core_cmds[] = {
-    { "gpu-list", "[params=a,b|all] [<field>=<value> ...]",
-      "list the host's GPUs (filters: pool=training numa-node=1 ...)",
-      NOKEYS, NOKEYS, XE_CMD_LIST, cmd_gpu_list },
-    { "gpu-param-list", "pci-id=<SBDF> [params=]", "every fact about one GPU",
-      KEYS("pci-id"), KEYS("params"), 0, cmd_gpu_param_list },
-    { "gpu-param-get", "pci-id=<SBDF> param-name=<field>", "one fact about one GPU",
-      KEYS("pci-id", "param-name"), NOKEYS, 0, cmd_gpu_param_get },
+    { "gpu-list", "[host=<name-label|uuid>] [params=a,b|all] [<field>=<value> ...]",
+      "list the GPUs (of every host of an XCP-ng pool; filters: pool=training numa-node=1 ...)",
+      NOKEYS, KEYS("host"), XE_CMD_LIST, cmd_gpu_list },
+    { "gpu-param-list", "pci-id=<SBDF> [host=] [params=]", "every fact about one GPU",
+      KEYS("pci-id"), KEYS("params", "host"), 0, cmd_gpu_param_list },
+    { "gpu-param-get", "pci-id=<SBDF> [host=] param-name=<field>", "one fact about one GPU",
+      KEYS("pci-id", "param-name"), KEYS("host"), 0, cmd_gpu_param_get },
     { "host-show", "[params=] [<field>=<value> ...]",
       "the host's NUMA nodes: sockets, pCPUs, memory, GPUs, distances",
       NOKEYS, NOKEYS, XE_CMD_LIST, cmd_host_show },
@@ -534,8 +620,9 @@ static const struct xe_cmd core_cmds[] = {
                                "cpu-overcommit", "cpupool", "placement"), 0, cmd_pool_create },
     { "pool-destroy", "pool=<uuid|name-label>", "destroy an empty pool",
       KEYS("pool|uuid"), NOKEYS, 0, cmd_pool_destroy },
-    { "pool-list", "[params=] [<field>=<value> ...]", "list the pools",
-      NOKEYS, NOKEYS, XE_CMD_LIST, cmd_pool_list },
+    { "pool-list", "[host=] [params=] [<field>=<value> ...]",
+      "list the pools (members as <pci-id>@<host> on an XCP-ng pool)",
+      NOKEYS, KEYS("host"), XE_CMD_LIST, cmd_pool_list },
     { "pool-param-list", "pool=<uuid|name-label> [params=]", "every parameter of one pool",
       KEYS("pool|uuid"), KEYS("params"), 0, cmd_pool_param_list },
     { "pool-param-get", "pool=<uuid|name-label> param-name=<field>",
@@ -545,22 +632,32 @@ static const struct xe_cmd core_cmds[] = {
       "set name-label, name-description, numa-policy, pin-mode, cpu-overcommit, cpupool or "
       "placement",
       KEYS("pool|uuid"), pool_rw, XE_CMD_ANYKEYS, cmd_pool_param_set },
-    { "pool-gpu-add", "pool=<uuid|name-label> pci-id=<SBDF>",
-      "put a GPU (and its companions) in a pool, assignable through pciback",
-      KEYS("pool", "pci-id"), NOKEYS, 0, cmd_pool_gpu_add },
-    { "pool-gpu-remove", "[pool=<uuid|name-label>] pci-id=<SBDF>",
+    { "pool-gpu-add", "pool=<uuid|name-label> pci-id=<SBDF> [host=<name-label|uuid>]",
+      "put a GPU (and its companions) of this host, or of host=, in a pool",
+      KEYS("pool", "pci-id"), KEYS("host"), 0, cmd_pool_gpu_add },
+    { "pool-gpu-remove", "[pool=<uuid|name-label>] pci-id=<SBDF> [host=]",
       "take an unassigned GPU out of its pool",
-      KEYS("pci-id"), KEYS("pool"), 0, cmd_pool_gpu_remove },
+      KEYS("pci-id"), KEYS("pool", "host"), 0, cmd_pool_gpu_remove },
     { "vm-gpu-assign",
-      "vm=<uuid|name-label> pool=<uuid|name-label> [pci-id=] [vcpus=] [memory=<MiB>]",
-      "give a halted VM a GPU of the pool with NUMA-local vCPUs and memory (moving halted "
-      "VMs of a required pool when that makes room: moved-vms)",
-      KEYS("vm"), KEYS("pool", "pci-id", "vcpus", "memory"), 0, cmd_vm_gpu_assign },
+      "vm=<uuid|name-label> pool=<uuid|name-label> [pci-id=] [host=] [vcpus=] [memory=<MiB>]",
+      "give a halted VM a GPU of the pool with NUMA-local vCPUs and memory, on the best host "
+      "of an XCP-ng pool (moving halted VMs of a required pool when that makes room)",
+      KEYS("vm"), KEYS("pool", "pci-id", "host", "vcpus", "memory"), 0, cmd_vm_gpu_assign },
     { "vm-gpu-release", "vm=<uuid|name-label>", "take the GPU back from a halted VM",
       KEYS("vm"), NOKEYS, 0, cmd_vm_gpu_release },
-    { "assignment-list", "[params=] [<field>=<value> ...]",
-      "list assignments: VM, GPU, NUMA node, pCPUs, memory node",
-      NOKEYS, NOKEYS, XE_CMD_LIST, cmd_assignment_list },
+    { "assignment-list", "[host=] [params=] [<field>=<value> ...]",
+      "list assignments: VM, GPU, NUMA node, pCPUs, memory node (and host)",
+      NOKEYS, KEYS("host"), XE_CMD_LIST, cmd_assignment_list },
+    { "pool-sync", "",
+      "XCP-ng: publish this host's facts and rebuild its database from xapi's pool-wide state",
+      NOKEYS, NOKEYS, 0, cmd_pool_sync },
+    { "host-evacuate-plan", "host=<name-label|uuid> [params=]",
+      "XCP-ng: where each VM holding a GPU of the host would go, or why it cannot",
+      KEYS("host"), KEYS("params"), 0, cmd_host_evacuate_plan },
+    { "host-evacuate", "host=<name-label|uuid> [apply=true] [params=]",
+      "XCP-ng: move the assignments of the host's halted VMs to other hosts (without "
+      "apply=true: the plan)",
+      KEYS("host"), KEYS("apply", "params"), 0, cmd_host_evacuate },
     { "audit-list", "[since=<id>] [limit=<n>] [params=] [<field>=<value> ...]",
       "the audit log, oldest first",
       NOKEYS, KEYS("since", "limit"), XE_CMD_LIST, cmd_audit_list },

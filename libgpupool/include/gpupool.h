@@ -891,6 +891,9 @@ typedef struct {
     const char *pci_id;    /* force this GPU (must be in a pool; rules apply) */
     int vcpus;             /* override the driver's vCPU count; 0 = driver's */
     uint64_t memory_mib;   /* override; 0 = driver's */
+    /* XCP-ng pool: the host (name-label or uuid) whose GPU to use; NULL =
+     * the best host (gp_place_sites), or this host when pci_id is given. */
+    const char *host;
 } gp_assign_args;
 
 /*
@@ -1188,6 +1191,122 @@ int gp_vm_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
 /* One-record helpers for a single placement result. */
 int gp_placement_record(const gp_assignment *a, gp_record *out);
 
+/* ---- the XCP-ng pool: every host at once (ops/cluster.c) -------------------- *
+ *
+ * With the xapi driver gpupool's pool-wide state lives in xapi's database
+ * (docs/pool-wide.md): pool definitions in pool.other_config
+ * ["gpupool:pool:<uuid>"], membership in PCI.other_config["gpupool:pool"],
+ * each assignment in its VM's other_config ("gpupool:placement" beside the
+ * binding markers), each host's facts (nodes, pCPUs, GPUs) in
+ * host.other_config["gpupool:facts"].  A host's sqlite database is its lock,
+ * journal and cache, rebuilt by gp_pool_sync().  The _on() lists read xapi
+ * (host, pool, PCI and VM records: four round trips whatever the number of
+ * hosts) and add "host" / "host-uuid" to each record (JSON: host,
+ * host_uuid); host (name-label or uuid, NULL = every host) filters them.
+ * A pool's gpus and free-gpus name a member as "<pci-id>@<host name-label>";
+ * filtered by host, a pool shows only that host's members and appears only
+ * when it has one there.  With another driver host must be NULL
+ * (GP_ERR_NOT_SUPPORTED otherwise) and the lists are this host's.
+ * Errors: those of the plain lists, GP_ERR_DRIVER / GP_ERR_TIMEOUT (xapi),
+ * GP_ERR_INVALID_ARGUMENT (no host of that name, param host).
+ */
+int gp_gpu_records_on(gp_ctx *ctx, const char *host, gp_record **out, size_t *n_out);
+int gp_pool_records_on(gp_ctx *ctx, const char *host, gp_record **out, size_t *n_out);
+int gp_assignment_records_on(gp_ctx *ctx, const char *host, gp_record **out, size_t *n_out);
+
+/* pool-gpu-add / pool-gpu-remove of a GPU of host (name-label or uuid; NULL
+ * = this host): run here, or on that host through host.call_plugin
+ * ("add_gpu_to_pool" / "remove_gpu_from_pool"), whose errors come back as
+ * they are.  Errors: those of gp_pool_gpu_add() / _remove(),
+ * GP_ERR_INVALID_ARGUMENT (unknown host), GP_ERR_NOT_SUPPORTED (host given
+ * without the xapi driver), GP_ERR_DRIVER (HOST_OFFLINE, ...). */
+int gp_pool_gpu_add_on(gp_ctx *ctx, const char *pool, const char *pci_id, const char *host);
+int gp_pool_gpu_remove_on(gp_ctx *ctx, const char *pool, const char *pci_id, const char *host);
+
+/* What gp_pool_sync() did. */
+typedef struct {
+    bool facts_published;      /* host.other_config["gpupool:facts"] was (re)written */
+    size_t pools_pulled;       /* pools added to or updated in sqlite from xapi */
+    size_t pools_pruned;       /* pools destroyed elsewhere, removed from sqlite */
+    size_t pools_pushed;       /* pools only sqlite had, published to xapi */
+    size_t members_pulled;     /* memberships of this host's GPUs added to sqlite */
+    size_t members_pushed;     /* memberships marked on their PCI objects */
+    size_t assignments_pulled; /* assignments on this host's GPUs added to sqlite */
+    size_t assignments_pushed; /* assignments whose VM lacked gpupool:placement */
+    size_t skipped;            /* xapi entries that could not be taken (see the audit row) */
+} gp_sync_report;
+
+/*
+ * Make this host's sqlite database say what xapi says (the pool-wide truth)
+ * for this host: publish its facts; publish what only sqlite has (state made
+ * before pool-wide state existed); then add to sqlite the pools xapi has,
+ * the memberships of this host's GPUs (PCI.other_config) and the
+ * assignments bound to this host (VM.other_config gpupool:placement), and
+ * drop pools destroyed elsewhere.  After the database was deleted it is
+ * rebuilt so.  Audited ("pool-sync", after = the report as JSON).  report
+ * may be NULL.  Errors: GP_ERR_NOT_SUPPORTED (not the xapi driver), the
+ * driver's, GP_ERR_DB*, GP_ERR_NOMEM.
+ */
+int gp_pool_sync(gp_ctx *ctx, gp_sync_report *report);
+
+/* One VM of an evacuation plan. */
+typedef enum {
+    GP_EVAC_MOVE = 0,          /* halted: its assignment can move to the target */
+    GP_EVAC_SHUTDOWN_FIRST,    /* running (or paused, suspended): shut it down first */
+    GP_EVAC_NO_TARGET,         /* no other host can take it (reason says why) */
+    GP_EVAC_MOVED,             /* apply: moved */
+    GP_EVAC_FAILED,            /* apply: the move failed and was undone (reason) */
+    GP_EVAC_ACTION_LAST
+} gp_evac_action;
+const char *gp_evac_action_name(gp_evac_action a); /* "move", "shut-down-first", ... */
+
+typedef struct {
+    char vm_uuid[37];
+    char *vm_name_label;
+    gp_vm_state power_state;
+    char pool_uuid[37];
+    char *pool_name_label;
+    char *from_host;               /* name-label */
+    char from_pci_id[GP_PCI_ID_LEN];
+    char *to_host;                 /* NULL when no target */
+    char to_pci_id[GP_PCI_ID_LEN]; /* "" when no target */
+    int to_node;                   /* -1 when none */
+    int *to_pcpus;                 /* ascending; to_n_pcpus */
+    size_t to_n_pcpus;
+    gp_evac_action action;
+    char *reason;
+} gp_evacuation;
+
+void gp_evacuation_list_free(gp_evacuation *v, size_t n);
+/* The record of one entry: vm-uuid, vm-name-label, power-state, pool,
+ * from-host, from-pci-id, action, to-host, to-pci-id, to-numa-node,
+ * to-pcpus, reason.  GP_ERR_NOMEM. */
+int gp_evacuation_record(const gp_evacuation *e, gp_record *out);
+
+/*
+ * For every VM holding a GPU of host (name-label or uuid), a target host,
+ * GPU, node and pCPUs on another host in the same gpupool pool
+ * (gp_place_sites with that host excluded; targets already planned are
+ * taken), or why none exists.  Running VMs are planned too but marked
+ * GP_EVAC_SHUTDOWN_FIRST: gpupool never migrates a live VM.  *out (caller
+ * frees with gp_evacuation_list_free) in ascending VM name-label.
+ * Errors: GP_ERR_NOT_SUPPORTED (not the xapi driver), GP_ERR_INVALID_ARGUMENT
+ * (unknown host), the driver's, GP_ERR_NOMEM.
+ */
+int gp_host_evacuate_plan(gp_ctx *ctx, const char *host, gp_evacuation **out, size_t *n_out);
+/*
+ * Carry the plan out for the halted VMs: for each, release on its host and
+ * assign the planned GPU on the target (each a journaled, audited operation
+ * of that host's gpupool); when the assignment fails the VM gets its old
+ * GPU back and the entry says GP_EVAC_FAILED with the reason.  One audit
+ * row "host-evacuate" per VM on this host (before / after: host and GPU).
+ * To undo a move: vm-gpu-release, then vm-gpu-assign with the old host and
+ * pci-id.  Returns GP_OK when every move that was planned succeeded.
+ * Errors: those of the plan; GP_ERR_DRIVER when a move failed (the list
+ * still says which).
+ */
+int gp_host_evacuate(gp_ctx *ctx, const char *host, gp_evacuation **out, size_t *n_out);
+
 /* ---- objects as typed JSON (json-c) --------------------------------------- *
  *
  * The same objects as the records, from the same field tables, as json-c
@@ -1226,6 +1345,14 @@ int gp_pool_json(gp_ctx *ctx, const char *pool, struct json_object **out);
 /* Every assignment (gp_assignment_list()) as a JSON array.  Errors: those
  * of gp_assignment_list(), GP_ERR_NOMEM. */
 int gp_assignments_json(gp_ctx *ctx, struct json_object **out);
+/* The pool-wide lists (see gp_gpu_records_on()) as JSON arrays: each
+ * object of the plain list plus host and host_uuid; a pool also has
+ * members: [{pci_id, host, host_uuid, vm_uuid (null when free)}]. */
+int gp_gpus_json_on(gp_ctx *ctx, const char *host, struct json_object **out);
+int gp_pools_json_on(gp_ctx *ctx, const char *host, struct json_object **out);
+int gp_assignments_json_on(gp_ctx *ctx, const char *host, struct json_object **out);
+/* An evacuation plan entry as JSON (snake_case keys of its record). */
+struct json_object *gp_evacuation_json(const gp_evacuation *e);
 /* One assignment (e.g. gp_vm_gpu_assign()'s result) as a new JSON object,
  * a's strings copied; NULL on ENOMEM.  Pure: no context, no database. */
 struct json_object *gp_assignment_json(const gp_assignment *a);

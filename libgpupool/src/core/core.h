@@ -151,6 +151,7 @@ GP_ENUM_DECL(gp_placement_strategy);
 GP_ENUM_DECL(gp_memnode_certainty);
 GP_ENUM_DECL(gp_vm_state);
 GP_ENUM_DECL(gp_locality);
+GP_ENUM_DECL(gp_evac_action);
 
 /* "a, b or c" of a table (for messages), malloc'ed; NULL on ENOMEM. */
 GP_HIDDEN char *gp_enum_list(const char *const *names, size_t n, const char *conj);

@@ -71,6 +71,15 @@ const char *gp_memnode_certainty_name(gp_memnode_certainty c)
     return n ? n : "unknown";
 }
 
+GP_ENUM_IMPL(gp_evac_action, GP_EVAC_ACTION_LAST, "move", "shut-down-first", "no-target",
+             "moved", "failed")
+
+const char *gp_evac_action_name(gp_evac_action a)
+{
+    const char *n = gp_evac_action_to_string((int)a);
+    return n ? n : "unknown";
+}
+
 const char *gp_vm_state_name(gp_vm_state s)
 {
     const char *n = gp_vm_state_to_string((int)s);

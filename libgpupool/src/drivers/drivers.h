@@ -246,12 +246,13 @@ GP_HIDDEN int gp_xapi_drv_call_plugin(gp_drv *d, const char *host_ref, const cha
 /* The VM ref of a uuid (caller frees).  Errors: GP_ERR_UNKNOWN_VM, GP_ERR_DRIVER. */
 GP_HIDDEN int gp_xapi_drv_vm_ref(gp_drv *d, const char *vm_uuid, char **ref);
 /* The one host a VM (record rec) can take a GPU on, if any: the host it is
- * resident on, an affinity gpupool did not set, or the host of a local SR
+ * resident on (unless ignore_resident: planning for after its shutdown), an
+ * affinity gpupool did not set, or the host of a local SR
  * holding one of its disks (VBD -> VDI -> SR -> PBD).  *host_ref and *why
  * ("is resident on", ...) caller frees, both NULL when any host will do.
  * Errors: GP_ERR_DRIVER, GP_ERR_TIMEOUT, GP_ERR_NOMEM. */
 GP_HIDDEN int gp_xapi_drv_vm_bound_host(gp_drv *d, const struct gp_xr_value *rec,
-                                        char **host_ref, char **why);
+                                        bool ignore_resident, char **host_ref, char **why);
 
 #ifdef GPUPOOL_WITH_XEN
 /* ---- xen driver (drivers/xen.c): what xen_ops.c and the tests use ---------- */

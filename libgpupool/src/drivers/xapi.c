@@ -1696,8 +1696,8 @@ int gp_xapi_drv_vm_ref(gp_drv *ctx, const char *vm_uuid, char **ref)
     return vm_ref_of_uuid(ctx, vm_uuid, ref);
 }
 
-int gp_xapi_drv_vm_bound_host(gp_drv *ctx, const gp_xr_value *rec, char **host_ref,
-                              char **why)
+int gp_xapi_drv_vm_bound_host(gp_drv *ctx, const gp_xr_value *rec, bool ignore_resident,
+                              char **host_ref, char **why)
 {
     int rc = GP_OK;
     *host_ref = NULL;
@@ -1706,7 +1706,7 @@ int gp_xapi_drv_vm_bound_host(gp_drv *ctx, const gp_xr_value *rec, char **host_r
     const char *aff = gp_xr_struct_get_string(rec, "affinity");
     const char *oc_aff = gp_xr_struct_get_string(gp_xr_struct_get(rec, "other_config"),
                                                  MARK_AFFINITY);
-    if (!is_null_ref(res)) {
+    if (!ignore_resident && !is_null_ref(res)) {
         *host_ref = gp_strdup(res);
         *why = gp_strdup("is resident on");
         goto done;

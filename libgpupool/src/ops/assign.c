@@ -592,7 +592,7 @@ static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_
     return place_inputs_load_existing(ctx, live, n_live, pi);
 }
 
-static int insert_assignment(gp_ctx *ctx, const gp_assignment *a)
+int gp_assignment_insert(gp_ctx *ctx, const gp_assignment *a)
 {
     sqlite3_stmt *st = NULL;
     char *pcpus = gp_cpulist_join(a->pcpus, a->n_pcpus);
@@ -1184,7 +1184,7 @@ static int assign_write_moves(gp_ctx *ctx, assign_op *op)
             return rc;
     }
     for (size_t k = 0; k < n; k++) {
-        rc = insert_assignment(ctx, &op->moved[k]);
+        rc = gp_assignment_insert(ctx, &op->moved[k]);
         if (rc)
             return rc;
         rc = replan_audit(ctx, &op->moved_old[k], &op->moved[k]);
@@ -1410,7 +1410,7 @@ static int assign_journal_finish(gp_ctx *ctx, assign_op *op)
     if (rc == GP_OK)
         rc = assign_write_moves(ctx, op);
     if (rc == GP_OK)
-        rc = insert_assignment(ctx, &op->a);
+        rc = gp_assignment_insert(ctx, &op->a);
     if (rc == GP_OK)
         rc = assign_audit(ctx, &op->a);
     rc = gp_journal_close(ctx, op->intent, rc);
@@ -1423,8 +1423,8 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     return gp_vm_gpu_assign_ex(ctx, vm, args, out, NULL, NULL);
 }
 
-int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
-                        gp_assignment *out, gp_assignment **moved_out, size_t *n_moved_out)
+int gp_vm_gpu_assign_local(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
+                           gp_assignment *out, gp_assignment **moved_out, size_t *n_moved_out)
 {
     static const gp_assign_args no_args;
     assign_op op;
@@ -1495,7 +1495,7 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     rc = assign_write_moves(ctx, &op);
     if (rc)
         goto out;
-    rc = insert_assignment(ctx, &op.a);
+    rc = gp_assignment_insert(ctx, &op.a);
     if (rc)
         goto out;
     rc = assign_audit(ctx, &op.a);
@@ -1540,7 +1540,7 @@ static int release_before_lock(gp_ctx *ctx, const gp_vm *v, void *arg)
     return gp_journal_recover(ctx, NULL);
 }
 
-int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
+int gp_vm_gpu_release_local(gp_ctx *ctx, const char *vm)
 {
     const gp_driver_ops *drv;
     gp_assignment *as = NULL;

@@ -333,6 +333,17 @@ int gp_xapi_converge_pci(gp_ctx *ctx, const char *pci_id, const char *before)
         rc = drv->device_assignable_add(&ctx->drv, pci_id, &orig);
     else if (!member && gp_xapi_status_visible(before) && !gp_xapi_status_visible(status))
         rc = drv->device_assignable_remove(&ctx->drv, pci_id, GP_XAPI_ORIG_PREFIX "enabled");
+    if (rc == GP_OK) {
+        /* The pool-wide membership record follows sqlite too (GPUs only:
+         * a companion has no gpupool:pool of its own). */
+        char *pool = NULL;
+        rc = gp_store_query_text(&ctx->store, "reading pool members",
+                                 "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1", pci_id,
+                                 &pool);
+        if (rc == GP_OK && (pool || !member))
+            rc = gp_cluster_member_mark(ctx, pci_id, pool);
+        free(pool);
+    }
 out:
     free(member);
     free(status);

@@ -49,10 +49,51 @@ GP_HIDDEN int gp_ctx_vm_get(gp_ctx *ctx, const char *vm, gp_vm *out);
  * transaction or none; *out caller frees.  Errors: GP_ERR_DB*, GP_ERR_NOMEM. */
 GP_HIDDEN int gp_assignments_read(gp_ctx *ctx, const char *vm_uuid, gp_assignment **out,
                                   size_t *n_out);
+/* Insert the row of a (its vm_uuid, pci_id, pool_uuid, node, pCPUs, memory
+ * node, pin-mode, size, reason, created) in the caller's transaction.
+ * Errors: GP_ERR_DB* (a rule the schema enforces: one GPU per VM, one VM
+ * per GPU, the GPU a member of the pool), GP_ERR_NOMEM. */
+GP_HIDDEN int gp_assignment_insert(gp_ctx *ctx, const gp_assignment *a);
 /* The boot configuration an assignment stands for (pointers into a). */
 GP_HIDDEN void gp_assignment_boot_config(const gp_assignment *a, gp_boot_config *bc);
 /* memory_node_certainty / _basis of an assignment from its driver. */
 GP_HIDDEN void gp_assignment_memory_certainty(const gp_driver_ops *drv, gp_assignment *a);
+
+/* The operations on this host only (assign.c, pool.c): the public ones
+ * (ops/cluster.c) send a change for another host of an XCP-ng pool to that
+ * host's plugin, and run these for this host's GPUs. */
+GP_HIDDEN int gp_vm_gpu_assign_local(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
+                                     gp_assignment *out, gp_assignment **moved_out,
+                                     size_t *n_moved_out);
+GP_HIDDEN int gp_vm_gpu_release_local(gp_ctx *ctx, const char *vm);
+GP_HIDDEN int gp_pool_gpu_add_local(gp_ctx *ctx, const char *pool, const char *pci_id);
+GP_HIDDEN int gp_pool_gpu_remove_local(gp_ctx *ctx, const char *pool, const char *pci_id);
+
+/* ---- the XCP-ng pool (cluster.c) ------------------------------------------------ */
+
+/* True when the context's driver writes into xapi (an XCP-ng host, alone or
+ * in a pool): pool-wide state lives in xapi's database.  Opens the driver;
+ * false when it cannot be opened (its error is then ignored). */
+GP_HIDDEN bool gp_cluster_on(gp_ctx *ctx);
+/* Bring sqlite's pools in line with xapi's (pool.other_config
+ * "gpupool:pool:<uuid>"): add and update the pools xapi has, drop the ones
+ * destroyed elsewhere (published once, gone from xapi, no member here),
+ * publish the ones xapi never had (made before pool-wide state).  Also
+ * publishes this host's facts when they changed.  Errors: the driver's,
+ * GP_ERR_DB*, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_cluster_pull(gp_ctx *ctx);
+/* Publish pool uuid as sqlite has it (NULL-safe: nothing when not
+ * cluster_on) / remove it from xapi.  Errors: the driver's, GP_ERR_DB*. */
+GP_HIDDEN int gp_cluster_pool_publish(gp_ctx *ctx, const char *uuid);
+GP_HIDDEN int gp_cluster_pool_unpublish(gp_ctx *ctx, const char *uuid);
+/* Members of pool uuid on hosts other than this one, per xapi (PCI
+ * other_config "gpupool:pool"): the first as "pci-id@host" in *first
+ * (caller frees), the count in *n.  Errors: the driver's, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_cluster_pool_remote_members(gp_ctx *ctx, const char *uuid, size_t *n,
+                                             char **first);
+/* Make PCI.other_config["gpupool:pool"] of this host's function pci_id say
+ * pool_uuid (NULL: absent).  No PCI object: nothing.  Errors: the driver's. */
+GP_HIDDEN int gp_cluster_member_mark(gp_ctx *ctx, const char *pci_id, const char *pool_uuid);
 
 /* ---- the intent journal (journal.c) -------------------------------------------- */
 

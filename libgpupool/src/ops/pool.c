@@ -355,6 +355,30 @@ static int pool_insert(gp_ctx *ctx, const gp_pool_spec *spec, const char *cpupoo
     return rc;
 }
 
+/* XCP-ng: publish a new pool in xapi; if xapi refuses, the pool is taken
+ * out of sqlite again (audited as a destroy) and xapi's error returned. */
+static int pool_create_publish(gp_ctx *ctx, const char *uuid, const gp_pool *after)
+{
+    gp_error_info saved;
+    int rc = gp_cluster_pool_publish(ctx, uuid);
+    if (rc == GP_OK)
+        return GP_OK;
+    gp_error_info_init(&saved);
+    gp_err_copy(&saved, ctx->err);
+    if (gp_store_begin(&ctx->store) == GP_OK) {
+        if (gp_store_exec(&ctx->store, "undoing a pool creation", "DELETE FROM pools WHERE uuid = ?1",
+                          1, uuid) == GP_OK &&
+            gp_store_audit_change(&ctx->store, "pool-destroy", uuid, pool_json, after, NULL) ==
+                GP_OK)
+            gp_store_commit(&ctx->store);
+        else
+            gp_store_rollback(&ctx->store);
+    }
+    gp_err_copy(ctx->err, &saved);
+    gp_error_info_dispose(&saved);
+    return rc;
+}
+
 int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
 {
     gp_pool after;
@@ -368,6 +392,10 @@ int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
     if (!spec)
         return GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "creating a pool needs a pool spec");
     rc = pool_spec_check(ctx, spec, &cpupool);
+    if (rc)
+        goto out;
+    /* XCP-ng: every pool of the XCP-ng pool is here before the name check. */
+    rc = gp_cluster_pull(ctx);
     if (rc)
         goto out;
     rc = gp_store_begin(&ctx->store);
@@ -387,6 +415,9 @@ int gp_pool_create_ex(gp_ctx *ctx, const gp_pool_spec *spec, char uuid_out[37])
     if (rc)
         goto out;
     rc = gp_store_commit(&ctx->store);
+    rollback = false;
+    if (rc == GP_OK)
+        rc = pool_create_publish(ctx, uuid, &after);
     if (!rc && uuid_out)
         snprintf(uuid_out, 37, "%s", uuid);
 out:
@@ -404,12 +435,32 @@ int gp_pool_destroy(gp_ctx *ctx, const char *pool)
 
     gp_pool_init(&before);
     gp_err_clear(ctx->err);
-    rc = gp_store_begin(&ctx->store);
+    rc = gp_cluster_pull(ctx);
     if (rc)
         return rc;
     rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
     if (rc)
-        goto out;
+        return rc;
+    /* XCP-ng: no member on any host, then out of xapi first (the next
+     * pull on every host drops it). */
+    if (gp_cluster_on(ctx)) {
+        size_t remote = 0;
+        char *first = NULL;
+        rc = gp_cluster_pool_remote_members(ctx, uuid, &remote, &first);
+        if (rc == GP_OK && remote) {
+            rc = GP_ERR(ctx, GP_ERR_POOL_NOT_EMPTY,
+                        "pool %s still holds %zu GPU(s) on other hosts, first %s: remove them "
+                        "first", uuid, remote, first);
+            GP_PARAM(ctx, "pool", "%s", uuid);
+            GP_PARAM(ctx, "gpus", "%zu", remote);
+        }
+        free(first);
+        if (rc)
+            return rc;
+    }
+    rc = gp_store_begin(&ctx->store);
+    if (rc)
+        return rc;
     rc = pool_load(ctx, uuid, &before);
     if (rc)
         goto out;
@@ -427,7 +478,21 @@ int gp_pool_destroy(gp_ctx *ctx, const char *pool)
     rc = gp_store_audit_change(&ctx->store, "pool-destroy", uuid, pool_json, &before, NULL);
     if (rc)
         goto out;
+    rc = gp_cluster_pool_unpublish(ctx, uuid);
+    if (rc)
+        goto out;
     rc = gp_store_commit(&ctx->store);
+    if (rc) {
+        gp_error_info saved;
+        gp_error_info_init(&saved);
+        gp_err_copy(&saved, ctx->err);
+        gp_store_rollback(&ctx->store);
+        gp_cluster_pool_publish(ctx, uuid);     /* it is still here: back into xapi */
+        gp_err_copy(ctx->err, &saved);
+        gp_error_info_dispose(&saved);
+        gp_pool_dispose(&before);
+        return rc;
+    }
 out:
     if (rc)
         gp_store_rollback(&ctx->store);
@@ -578,6 +643,9 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
     rc = pool_param_check_value(ctx, param, value, &oc);
     if (rc)
         goto out;
+    rc = gp_cluster_pull(ctx);
+    if (rc)
+        goto out;
     rc = gp_store_begin(&ctx->store);
     if (rc)
         goto out;
@@ -608,6 +676,20 @@ int gp_pool_set_param(gp_ctx *ctx, const char *pool, const char *param, const ch
     if (rc)
         goto out;
     rc = gp_store_commit(&ctx->store);
+    rollback = false;
+    if (rc == GP_OK && gp_cluster_on(ctx)) {
+        /* XCP-ng: into xapi; if xapi refuses, the next pull puts xapi's
+         * values back, so pull now and report xapi's error. */
+        rc = gp_cluster_pool_publish(ctx, uuid);
+        if (rc) {
+            gp_error_info saved;
+            gp_error_info_init(&saved);
+            gp_err_copy(&saved, ctx->err);
+            gp_cluster_pull(ctx);
+            gp_err_copy(ctx->err, &saved);
+            gp_error_info_dispose(&saved);
+        }
+    }
 out:
     if (rc && rollback)
         gp_store_rollback(&ctx->store);
@@ -1010,6 +1092,11 @@ static int member_journal(gp_ctx *ctx, member_op *op, const char *operation,
         rc = add_make_assignable(ctx, op);
     else
         rc = remove_give_back(ctx, op);
+    /* The pool-wide record of the membership (settling puts it back in
+     * line with sqlite should anything below fail). */
+    if (rc == GP_OK)
+        rc = gp_cluster_member_mark(ctx, op->canon,
+                                    strcmp(operation, "pool-gpu-add") ? NULL : op->uuid);
     op->need_undo = false;
     if (rc == GP_OK)
         rc = gp_store_begin(&ctx->store);
@@ -1019,7 +1106,7 @@ static int member_journal(gp_ctx *ctx, member_op *op, const char *operation,
     return rc;
 }
 
-int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
+int gp_pool_gpu_add_local(gp_ctx *ctx, const char *pool, const char *pci_id)
 {
     member_op op;
     int rc;
@@ -1215,7 +1302,7 @@ static int remove_give_back(gp_ctx *ctx, member_op *op)
     return GP_OK;
 }
 
-int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
+int gp_pool_gpu_remove_local(gp_ctx *ctx, const char *pool, const char *pci_id)
 {
     member_op op;
     int rc;

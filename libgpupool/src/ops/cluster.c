@@ -1,0 +1,2012 @@
+/*
+ * cluster.c - the XCP-ng pool: gpupool's pool-wide state in xapi's
+ * database, the pool-wide lists, placement across hosts, changes sent to the
+ * host that owns the GPU, host evacuation and pool-sync.
+ *
+ * Where the pool-wide truth lives (docs/pool-wide.md), all of it replicated
+ * by xapi to every host and kept across a change of pool master:
+ *   pool.other_config["gpupool:pool:<uuid>"]  a pool's definition (JSON of
+ *                                             its gp_pool_fields, no members)
+ *   PCI.other_config["gpupool:pool"]          the pool of a member GPU
+ *   VM.other_config["gpupool:placement"]      the assignment (JSON), beside
+ *                                             the binding markers of
+ *                                             drivers/xapi.c
+ *   host.other_config["gpupool:facts"]        the host's model (core/host_json.c)
+ * A host's sqlite database is its write lock, its intent journal and a cache
+ * of the pools and of its own GPUs' memberships and assignments;
+ * gp_pool_sync() rebuilds it from the above.
+ *
+ * One writer per GPU.  Every change to a GPU (membership, assignment,
+ * release) runs on the host that has the GPU, under that host's sqlite lock
+ * and journal; a caller on another host sends it there with
+ * host.call_plugin (xapi forwards the call, message_forwarding.ml).  Two
+ * callers on two hosts that pick the same GPU therefore meet in one sqlite
+ * lock: the second sees the first's assignment and is refused
+ * (GPU_ASSIGNED), and gp_vm_gpu_assign_ex() places again without that GPU.
+ *
+ * Reads are four xapi round trips whatever the number of hosts:
+ * host.get_all_records, pool.get_all_records, PCI.get_all_records and
+ * VM.get_all_records.
+ */
+#include "ops/ops.h"
+#include "core/fields.h"
+#include "rpc/rpc.h"
+
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CL_FACTS_KEY "gpupool:facts"
+#define CL_POOL_PREFIX "gpupool:pool:"
+#define CL_MEMBER_KEY "gpupool:pool"
+/* Attempts of one assignment across hosts (another caller may take the
+ * chosen GPU between the read and the write). */
+#define CL_ASSIGN_ATTEMPTS 6
+
+/* ---- schema: which pools this host saw in xapi ------------------------------------ */
+
+static const char *const cluster_migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE cluster_published ("
+    "  pool_uuid TEXT PRIMARY KEY NOT NULL"
+    ");",
+};
+
+static const gp_store_section cluster_section = { "cluster", cluster_migrations,
+                                                  GP_ARRAY_SIZE(cluster_migrations) };
+
+bool gp_cluster_on(gp_ctx *ctx)
+{
+    const gp_driver_entry *e = NULL;
+    if (ctx->drv_entry)
+        return ctx->drv_entry->journaled;
+    if (gp_ctx_driver(ctx, &e) != GP_OK) {
+        gp_err_clear(ctx->err);
+        return false;
+    }
+    return e && e->journaled;
+}
+
+static int need_cluster(gp_ctx *ctx, const char *what)
+{
+    const gp_driver_entry *e = NULL;
+    int rc = gp_ctx_driver(ctx, &e);
+    if (rc)
+        return rc;
+    if (!e->journaled)
+        return GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
+                      "%s needs an XCP-ng host (the xapi driver), not the %s driver", what,
+                      e->name);
+    return GP_OK;
+}
+
+/* ---- the pool-wide view ---------------------------------------------------------------- */
+
+typedef struct {
+    const char *ref, *uuid, *name;     /* borrowed from the host records */
+    bool enabled, self;
+    const gp_xr_value *oc;             /* other_config */
+    gp_host parsed;
+    const gp_host *model;              /* &parsed, the live model (self), or NULL */
+} cl_host;
+
+typedef struct {
+    size_t host;
+    char pci_id[GP_PCI_ID_LEN];
+    char pool_uuid[37];
+    const char *ref;                   /* the PCI object */
+    const gp_xr_value *oc;
+} cl_member;
+
+typedef struct {
+    size_t host;
+    gp_assignment a;
+    const char *vm_ref;
+    gp_vm_state state;
+} cl_asg;
+
+typedef struct {
+    gp_xr_value hosts_all, pool_all, pci_all, vm_all;
+    const char *pool_ref;
+    const gp_xr_value *pool_oc;
+    cl_host *hosts;
+    size_t n_hosts, self;
+    gp_pool *pools;
+    size_t n_pools;
+    cl_member *members;
+    size_t n_members;
+    cl_asg *asgs;
+    size_t n_asgs;
+    bool have_vms;
+} cl;
+
+static void cl_init(cl *c)
+{
+    memset(c, 0, sizeof(*c));
+    gp_xr_value_init(&c->hosts_all);
+    gp_xr_value_init(&c->pool_all);
+    gp_xr_value_init(&c->pci_all);
+    gp_xr_value_init(&c->vm_all);
+    c->self = (size_t)-1;
+}
+
+static void cl_dispose(cl *c)
+{
+    for (size_t i = 0; i < c->n_hosts; i++)
+        gp_host_dispose(&c->hosts[i].parsed);
+    free(c->hosts);
+    gp_pool_list_free(c->pools, c->n_pools);
+    free(c->members);
+    for (size_t i = 0; i < c->n_asgs; i++)
+        gp_assignment_dispose(&c->asgs[i].a);
+    free(c->asgs);
+    gp_xr_value_dispose(&c->hosts_all);
+    gp_xr_value_dispose(&c->pool_all);
+    gp_xr_value_dispose(&c->pci_all);
+    gp_xr_value_dispose(&c->vm_all);
+    cl_init(c);
+}
+
+static int host_cmp(const void *a, const void *b)
+{
+    const cl_host *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->uuid, y->uuid);
+}
+
+static int pool_cmp(const void *a, const void *b)
+{
+    const gp_pool *x = a, *y = b;
+    return strcmp(x->name_label ? x->name_label : "", y->name_label ? y->name_label : "");
+}
+
+static size_t cl_host_by_ref(const cl *c, const char *ref)
+{
+    for (size_t i = 0; ref && i < c->n_hosts; i++)
+        if (!strcmp(c->hosts[i].ref, ref))
+            return i;
+    return (size_t)-1;
+}
+
+static size_t cl_host_by_uuid(const cl *c, const char *uuid)
+{
+    for (size_t i = 0; uuid && i < c->n_hosts; i++)
+        if (!strcasecmp(c->hosts[i].uuid, uuid))
+            return i;
+    return (size_t)-1;
+}
+
+/* A host by name-label or uuid; GP_ERR_INVALID_ARGUMENT when none. */
+static int cl_host_find(gp_ctx *ctx, const cl *c, const char *host, size_t *idx)
+{
+    *idx = cl_host_by_uuid(c, host);
+    for (size_t i = 0; *idx == (size_t)-1 && i < c->n_hosts; i++)
+        if (!strcmp(c->hosts[i].name, host))
+            *idx = i;
+    if (*idx != (size_t)-1)
+        return GP_OK;
+    int rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
+                    "the XCP-ng pool has no host named '%s' (name-label or uuid)", host);
+    GP_PARAM(ctx, "host", "%s", host);
+    return rc;
+}
+
+static const gp_pool *cl_pool(const cl *c, const char *uuid)
+{
+    for (size_t i = 0; uuid && i < c->n_pools; i++)
+        if (!strcmp(c->pools[i].uuid, uuid))
+            return &c->pools[i];
+    return NULL;
+}
+
+/* A pool by uuid or name-label; GP_ERR_UNKNOWN_POOL when none. */
+static int cl_pool_find(gp_ctx *ctx, const cl *c, const char *pool, const gp_pool **out)
+{
+    *out = cl_pool(c, pool);
+    for (size_t i = 0; !*out && pool && i < c->n_pools; i++)
+        if (c->pools[i].name_label && !strcmp(c->pools[i].name_label, pool))
+            *out = &c->pools[i];
+    if (*out)
+        return GP_OK;
+    int rc = GP_ERR(ctx, GP_ERR_UNKNOWN_POOL, "no pool %s in the XCP-ng pool", pool ? pool : "");
+    GP_PARAM(ctx, "pool", "%s", pool ? pool : "");
+    return rc;
+}
+
+static const cl_member *cl_member_at(const cl *c, size_t host, const char *pci)
+{
+    for (size_t i = 0; i < c->n_members; i++)
+        if (c->members[i].host == host && !strcmp(c->members[i].pci_id, pci))
+            return &c->members[i];
+    return NULL;
+}
+
+static const cl_asg *cl_asg_at(const cl *c, size_t host, const char *pci)
+{
+    for (size_t i = 0; i < c->n_asgs; i++)
+        if (c->asgs[i].host == host && !strcmp(c->asgs[i].a.pci_id, pci))
+            return &c->asgs[i];
+    return NULL;
+}
+
+static const cl_asg *cl_asg_of_vm(const cl *c, const char *vm_uuid)
+{
+    for (size_t i = 0; i < c->n_asgs; i++)
+        if (!strcasecmp(c->asgs[i].a.vm_uuid, vm_uuid))
+            return &c->asgs[i];
+    return NULL;
+}
+
+static bool xr_true(const gp_xr_value *v)
+{
+    return v && v->type == GP_XR_BOOL && v->i;
+}
+
+static int cl_load_hosts(gp_ctx *ctx, cl *c)
+{
+    const char *self_ref;
+    int rc = gp_xapi_drv_all_records(&ctx->drv, "host", &c->hosts_all);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_this_host(&ctx->drv, &self_ref, NULL);
+    if (rc)
+        return rc;
+    c->hosts = calloc(c->hosts_all.n ? c->hosts_all.n : 1, sizeof(*c->hosts));
+    if (!c->hosts)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < c->hosts_all.n; i++) {
+        const gp_xr_value *r = &c->hosts_all.items[i];
+        cl_host *h = &c->hosts[c->n_hosts];
+        const char *uuid = gp_xr_struct_get_string(r, "uuid");
+        const char *name = gp_xr_struct_get_string(r, "name_label");
+        if (!uuid)
+            continue;
+        h->ref = c->hosts_all.keys[i];
+        h->uuid = uuid;
+        h->name = name && *name ? name : uuid;
+        h->enabled = xr_true(gp_xr_struct_get(r, "enabled"));
+        h->self = !strcmp(h->ref, self_ref);
+        h->oc = gp_xr_struct_get(r, "other_config");
+        gp_host_init(&h->parsed);
+        c->n_hosts++;
+    }
+    qsort(c->hosts, c->n_hosts, sizeof(*c->hosts), host_cmp);
+    for (size_t i = 0; i < c->n_hosts; i++) {
+        cl_host *h = &c->hosts[i];
+        if (h->self) {
+            c->self = i;
+            rc = gp_host_get(ctx, &h->model);
+            if (rc)
+                return rc;
+            continue;
+        }
+        const char *facts = gp_xr_struct_get_string(h->oc, CL_FACTS_KEY);
+        if (facts && gp_host_from_json_text(facts, &h->parsed) == 0)
+            h->model = &h->parsed;
+    }
+    if (c->self == (size_t)-1)
+        return GP_ERR(ctx, GP_ERR_DRIVER, "xapi does not list this host (%s)", self_ref);
+    return GP_OK;
+}
+
+static int cl_load_pools(gp_ctx *ctx, cl *c)
+{
+    int rc = gp_xapi_drv_all_records(&ctx->drv, "pool", &c->pool_all);
+    if (rc)
+        return rc;
+    if (!c->pool_all.n)
+        return GP_ERR(ctx, GP_ERR_DRIVER, "xapi lists no pool object");
+    c->pool_ref = c->pool_all.keys[0];
+    c->pool_oc = gp_xr_struct_get(&c->pool_all.items[0], "other_config");
+    const gp_xr_value *oc = c->pool_oc;
+    size_t plen = strlen(CL_POOL_PREFIX);
+    c->pools = calloc(oc && oc->n ? oc->n : 1, sizeof(*c->pools));
+    if (!c->pools)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; oc && oc->type == GP_XR_STRUCT && i < oc->n; i++) {
+        const char *k = oc->keys[i];
+        if (strncmp(k, CL_POOL_PREFIX, plen) || !gp_uuid_valid(k + plen) ||
+            oc->items[i].type != GP_XR_STRING)
+            continue;
+        gp_pool *p = &c->pools[c->n_pools];
+        json_object *o = json_tokener_parse(oc->items[i].str);
+        gp_pool_init(p);
+        if (!o || gp_fields_from_json(gp_pool_fields, gp_pool_n_fields, o, p) ||
+            !p->name_label || !*p->name_label) {
+            json_object_put(o);
+            gp_pool_dispose(p);
+            continue;       /* not ours to judge: pool-sync counts it as skipped */
+        }
+        json_object_put(o);
+        snprintf(p->uuid, sizeof(p->uuid), "%s", k + plen);
+        gp_strv_free(p->gpus, p->n_gpus);
+        p->gpus = NULL;
+        p->n_gpus = 0;
+        c->n_pools++;
+    }
+    qsort(c->pools, c->n_pools, sizeof(*c->pools), pool_cmp);
+    return GP_OK;
+}
+
+static int cl_load_members(gp_ctx *ctx, cl *c)
+{
+    int rc = gp_xapi_drv_all_records(&ctx->drv, "PCI", &c->pci_all);
+    if (rc)
+        return rc;
+    c->members = calloc(c->pci_all.n ? c->pci_all.n : 1, sizeof(*c->members));
+    if (!c->members)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < c->pci_all.n; i++) {
+        const gp_xr_value *r = &c->pci_all.items[i];
+        const gp_xr_value *oc = gp_xr_struct_get(r, "other_config");
+        const char *pool = gp_xr_struct_get_string(oc, CL_MEMBER_KEY);
+        const char *id = gp_xr_struct_get_string(r, "pci_id");
+        size_t h = cl_host_by_ref(c, gp_xr_struct_get_string(r, "host"));
+        gp_pci_addr a;
+        if (!pool || !id || h == (size_t)-1 || !gp_uuid_valid(pool) ||
+            gp_pci_addr_parse(id, &a, NULL))
+            continue;
+        cl_member *m = &c->members[c->n_members++];
+        m->host = h;
+        gp_pci_addr_format(&a, m->pci_id);
+        snprintf(m->pool_uuid, sizeof(m->pool_uuid), "%s", pool);
+        m->ref = c->pci_all.keys[i];
+        m->oc = oc;
+    }
+    return GP_OK;
+}
+
+static int cl_load_vms(gp_ctx *ctx, cl *c)
+{
+    int rc = gp_xapi_drv_all_records(&ctx->drv, "VM", &c->vm_all);
+    if (rc)
+        return rc;
+    c->have_vms = true;
+    c->asgs = calloc(c->vm_all.n ? c->vm_all.n : 1, sizeof(*c->asgs));
+    if (!c->asgs)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < c->vm_all.n; i++) {
+        const gp_xr_value *r = &c->vm_all.items[i];
+        const gp_xr_value *oc = gp_xr_struct_get(r, "other_config");
+        const char *uuid = gp_xr_struct_get_string(r, "uuid");
+        const char *mark = gp_xr_struct_get_string(oc, GP_XAPI_MARK_VM);
+        const char *pj = gp_xr_struct_get_string(oc, GP_XAPI_MARK_PLACEMENT);
+        size_t h = cl_host_by_uuid(c, gp_xr_struct_get_string(oc, GP_XAPI_MARK_HOST));
+        /* A clone's copied markers name another VM: not an assignment. */
+        if (!uuid || !mark || !pj || strcasecmp(mark, uuid) || h == (size_t)-1 ||
+            !gp_xapi_rec_is_guest(r))
+            continue;
+        cl_asg *s = &c->asgs[c->n_asgs];
+        gp_assignment_init(&s->a);
+        if (gp_placement_from_json_text(pj, &s->a) || strcasecmp(s->a.vm_uuid, uuid)) {
+            gp_assignment_dispose(&s->a);
+            continue;
+        }
+        const char *name = gp_xr_struct_get_string(r, "name_label");
+        const gp_pool *p = cl_pool(c, s->a.pool_uuid);
+        s->a.vm_name_label = gp_strdup(name ? name : "");
+        s->a.pool_name_label = gp_strdup(p && p->name_label ? p->name_label : s->a.pool_uuid);
+        gp_assignment_memory_certainty(&gp_driver_xapi, &s->a);
+        s->host = h;
+        s->vm_ref = c->vm_all.keys[i];
+        const char *ps = gp_xr_struct_get_string(r, "power_state");
+        s->state = !ps || !strcmp(ps, "Halted") ? GP_VM_HALTED
+                   : !strcmp(ps, "Running") ? GP_VM_RUNNING
+                   : !strcmp(ps, "Paused") ? GP_VM_PAUSED
+                   : !strcmp(ps, "Suspended") ? GP_VM_SUSPENDED : GP_VM_DYING;
+        c->n_asgs++;
+    }
+    return GP_OK;
+}
+
+/* Load what the flags ask for (hosts always). */
+#define CL_POOLS 0x1u
+#define CL_MEMBERS 0x2u
+#define CL_VMS 0x4u
+#define CL_ALL (CL_POOLS | CL_MEMBERS | CL_VMS)
+
+static int cl_load(gp_ctx *ctx, cl *c, unsigned what)
+{
+    int rc;
+    cl_init(c);
+    rc = cl_load_hosts(ctx, c);
+    if (rc == GP_OK && (what & CL_POOLS))
+        rc = cl_load_pools(ctx, c);
+    if (rc == GP_OK && (what & CL_MEMBERS))
+        rc = cl_load_members(ctx, c);
+    if (rc == GP_OK && (what & CL_VMS))
+        rc = cl_load_vms(ctx, c);
+    return rc;
+}
+
+/* ---- publishing ------------------------------------------------------------------------ */
+
+/* This host's facts as published: the live model with each node's free
+ * memory rounded down to a GiB, so that the text changes when the host
+ * does, not at every call. */
+static char *facts_text(const gp_host *h)
+{
+    uint64_t *saved = calloc(h->n_nodes ? h->n_nodes : 1, sizeof(*saved));
+    gp_numa_node *nodes = h->nodes;
+    char *t;
+    if (!saved)
+        return NULL;
+    for (size_t i = 0; i < h->n_nodes; i++) {
+        saved[i] = nodes[i].mem_free_bytes;
+        nodes[i].mem_free_bytes &= ~(((uint64_t)1 << 30) - 1);
+    }
+    t = gp_host_json_text(h);
+    for (size_t i = 0; i < h->n_nodes; i++)
+        nodes[i].mem_free_bytes = saved[i];
+    free(saved);
+    return t;
+}
+
+static int cl_publish_facts(gp_ctx *ctx, const cl *c, bool *changed)
+{
+    const cl_host *h = &c->hosts[c->self];
+    char *t = facts_text(h->model);
+    int rc;
+    if (!t)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    const char *now = gp_xr_struct_get_string(h->oc, CL_FACTS_KEY);
+    if (changed)
+        *changed = !now || strcmp(now, t);
+    rc = gp_xapi_drv_other_config(&ctx->drv, "host", h->ref, h->oc, CL_FACTS_KEY, t);
+    free(t);
+    return rc;
+}
+
+static char *pool_def_text(const gp_pool *p)
+{
+    json_object *o = gp_fields_json(gp_pool_fields, gp_pool_n_fields, p, NULL, GP_FJ_FACTS);
+    if (o) {
+        json_object_object_del(o, "gpus");
+        json_object_object_del(o, "uuid");
+    }
+    return gp_json_take_text(o);
+}
+
+static int mark_published(gp_ctx *ctx, const char *uuid)
+{
+    int rc = gp_store_section_ensure(&ctx->store, &cluster_section);
+    if (rc == GP_OK)
+        rc = gp_store_exec(&ctx->store, "recording a published pool",
+                           "INSERT OR IGNORE INTO cluster_published(pool_uuid) VALUES (?1)", 1,
+                           uuid);
+    return rc;
+}
+
+static int publish_pool(gp_ctx *ctx, const char *pool_ref, const gp_xr_value *pool_oc,
+                        const gp_pool *p)
+{
+    char key[64];
+    char *t = pool_def_text(p);
+    int rc;
+    if (!t)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    snprintf(key, sizeof(key), CL_POOL_PREFIX "%s", p->uuid);
+    rc = gp_xapi_drv_other_config(&ctx->drv, "pool", pool_ref, pool_oc, key, t);
+    free(t);
+    return rc ? rc : mark_published(ctx, p->uuid);
+}
+
+int gp_cluster_pool_publish(gp_ctx *ctx, const char *uuid)
+{
+    gp_pool p;
+    cl c;
+    int rc;
+    if (!gp_cluster_on(ctx))
+        return GP_OK;
+    gp_pool_init(&p);
+    cl_init(&c);
+    rc = gp_pool_get(ctx, uuid, &p);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_all_records(&ctx->drv, "pool", &c.pool_all);
+    if (rc == GP_OK && !c.pool_all.n)
+        rc = GP_ERR(ctx, GP_ERR_DRIVER, "xapi lists no pool object");
+    if (rc == GP_OK)
+        rc = publish_pool(ctx, c.pool_all.keys[0],
+                          gp_xr_struct_get(&c.pool_all.items[0], "other_config"), &p);
+    gp_pool_dispose(&p);
+    cl_dispose(&c);
+    return rc;
+}
+
+int gp_cluster_pool_unpublish(gp_ctx *ctx, const char *uuid)
+{
+    char key[64];
+    cl c;
+    int rc;
+    if (!gp_cluster_on(ctx))
+        return GP_OK;
+    cl_init(&c);
+    snprintf(key, sizeof(key), CL_POOL_PREFIX "%s", uuid);
+    rc = gp_xapi_drv_all_records(&ctx->drv, "pool", &c.pool_all);
+    if (rc == GP_OK && !c.pool_all.n)
+        rc = GP_ERR(ctx, GP_ERR_DRIVER, "xapi lists no pool object");
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_other_config(&ctx->drv, "pool", c.pool_all.keys[0],
+                                      gp_xr_struct_get(&c.pool_all.items[0], "other_config"),
+                                      key, NULL);
+    cl_dispose(&c);
+    return rc;
+}
+
+int gp_cluster_pool_remote_members(gp_ctx *ctx, const char *uuid, size_t *n, char **first)
+{
+    cl c;
+    int rc;
+    *n = 0;
+    *first = NULL;
+    if (!gp_cluster_on(ctx))
+        return GP_OK;
+    rc = cl_load(ctx, &c, CL_MEMBERS);
+    for (size_t i = 0; rc == GP_OK && i < c.n_members; i++) {
+        const cl_member *m = &c.members[i];
+        if (m->host == c.self || strcmp(m->pool_uuid, uuid))
+            continue;
+        if (!(*n)++) {
+            *first = gp_asprintf("%s@%s", m->pci_id, c.hosts[m->host].name);
+            if (!*first)
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        }
+    }
+    cl_dispose(&c);
+    return rc;
+}
+
+int gp_cluster_member_mark(gp_ctx *ctx, const char *pci_id, const char *pool_uuid)
+{
+    gp_xr_value all;
+    const char *self;
+    gp_pci_addr want;
+    char canon[GP_PCI_ID_LEN];
+    int rc;
+
+    if (gp_pci_addr_parse(pci_id, &want, ctx->err))
+        return ctx->err->code;
+    gp_pci_addr_format(&want, canon);
+    rc = gp_xapi_drv_this_host(&ctx->drv, &self, NULL);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_all_records(&ctx->drv, "PCI", &all);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < all.n; i++) {
+        const gp_xr_value *r = &all.items[i];
+        const char *id = gp_xr_struct_get_string(r, "pci_id");
+        const char *h = gp_xr_struct_get_string(r, "host");
+        gp_pci_addr a;
+        char c[GP_PCI_ID_LEN];
+        if (!id || !h || strcmp(h, self) || gp_pci_addr_parse(id, &a, NULL) ||
+            strcmp(gp_pci_addr_format(&a, c), canon))
+            continue;
+        rc = gp_xapi_drv_other_config(&ctx->drv, "PCI", all.keys[i],
+                                      gp_xr_struct_get(r, "other_config"), CL_MEMBER_KEY,
+                                      pool_uuid);
+        break;
+    }
+    gp_xr_value_dispose(&all);
+    return rc;
+}
+
+/* ---- pulling pools into sqlite ------------------------------------------------------------ */
+
+static bool pool_same(const gp_pool *a, const gp_pool *b)
+{
+    return !strcmp(a->name_label ? a->name_label : "", b->name_label ? b->name_label : "") &&
+           !strcmp(a->name_description ? a->name_description : "",
+                   b->name_description ? b->name_description : "") &&
+           a->numa_policy == b->numa_policy && a->pin_mode == b->pin_mode &&
+           a->cpu_overcommit == b->cpu_overcommit && a->placement == b->placement &&
+           !strcmp(a->cpupool ? a->cpupool : GP_CPUPOOL_DEFAULT,
+                   b->cpupool ? b->cpupool : GP_CPUPOOL_DEFAULT);
+}
+
+static int pool_upsert(gp_ctx *ctx, const gp_pool *p, bool exists)
+{
+    sqlite3_stmt *st = NULL;
+    char now[32];
+    int rc = gp_store_prepare(&ctx->store,
+                              exists ? "UPDATE OR IGNORE pools SET name_label = ?2,"
+                                       " name_description = ?3, numa_policy = ?4,"
+                                       " pin_mode = ?5, cpu_overcommit = ?6, cpupool = ?8,"
+                                       " placement = ?9 WHERE uuid = ?1"
+                                     : "INSERT OR IGNORE INTO pools(uuid, name_label,"
+                                       " name_description, numa_policy, pin_mode,"
+                                       " cpu_overcommit, created, cpupool, placement)"
+                                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                              &st);
+    if (rc)
+        return rc;
+    gp_now_iso(now);
+    sqlite3_bind_text(st, 1, p->uuid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->name_label, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, p->name_description ? p->name_description : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, gp_numa_policy_name(p->numa_policy), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, gp_pin_mode_name(p->pin_mode), -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 6, p->cpu_overcommit > 0 ? p->cpu_overcommit : 1.0);
+    sqlite3_bind_text(st, 7, p->created ? p->created : now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 8, p->cpupool ? p->cpupool : GP_CPUPOOL_DEFAULT, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, gp_placement_strategy_name(p->placement), -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "copying a pool from xapi");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static bool published_before(gp_ctx *ctx, const char *uuid)
+{
+    char *v = NULL;
+    bool yes = gp_store_query_text(&ctx->store, "reading published pools",
+                                   "SELECT pool_uuid FROM cluster_published WHERE pool_uuid = ?1",
+                                   uuid, &v) == GP_OK && v;
+    free(v);
+    return yes;
+}
+
+/* xapi's pools into sqlite (one transaction); the pools only sqlite has
+ * and never published go to *push. */
+static int pools_pull(gp_ctx *ctx, const cl *c, gp_sync_report *r, gp_pool **push,
+                      size_t *n_push)
+{
+    gp_pool *local = NULL;
+    size_t n_local = 0;
+    int rc;
+
+    *push = NULL;
+    *n_push = 0;
+    rc = gp_store_section_ensure(&ctx->store, &cluster_section);
+    if (rc == GP_OK)
+        rc = gp_store_begin(&ctx->store);
+    if (rc)
+        return rc;
+    rc = gp_pool_list(ctx, &local, &n_local);
+    for (size_t i = 0; rc == GP_OK && i < c->n_pools; i++) {
+        const gp_pool *p = &c->pools[i], *l = NULL;
+        for (size_t k = 0; k < n_local && !l; k++)
+            if (!strcmp(local[k].uuid, p->uuid))
+                l = &local[k];
+        if (!l || !pool_same(l, p)) {
+            rc = pool_upsert(ctx, p, l != NULL);
+            if (rc == GP_OK && sqlite3_changes(ctx->store.db) == 0)
+                r->skipped++;   /* a name clash with a pool only sqlite has */
+            else if (rc == GP_OK)
+                r->pools_pulled++;
+        }
+        if (rc == GP_OK)
+            rc = mark_published(ctx, p->uuid);
+    }
+    *push = calloc(n_local ? n_local : 1, sizeof(**push));
+    if (rc == GP_OK && !*push)
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; rc == GP_OK && k < n_local; k++) {
+        bool keep;
+        if (cl_pool(c, local[k].uuid))
+            continue;
+        /* Published once and gone from xapi: destroyed elsewhere, unless it
+         * still has members here (a destroy checks every host first). */
+        keep = !published_before(ctx, local[k].uuid) || local[k].n_gpus;
+        if (keep) {
+            (*push)[(*n_push)++] = local[k];
+            gp_pool_init(&local[k]);     /* moved */
+            continue;
+        }
+        rc = gp_store_exec(&ctx->store, "removing a pool destroyed elsewhere",
+                           "DELETE FROM pools WHERE uuid = ?1 AND NOT EXISTS (SELECT 1"
+                           " FROM assignments WHERE pool_uuid = ?1)", 1, local[k].uuid);
+        if (rc == GP_OK)
+            rc = gp_store_exec(&ctx->store, "removing a pool destroyed elsewhere",
+                               "DELETE FROM cluster_published WHERE pool_uuid = ?1", 1,
+                               local[k].uuid);
+        if (rc == GP_OK)
+            r->pools_pruned++;
+    }
+    if (rc == GP_OK)
+        rc = gp_store_commit(&ctx->store);
+    else
+        gp_store_rollback(&ctx->store);
+    gp_pool_list_free(local, n_local);
+    if (rc) {
+        gp_pool_list_free(*push, *n_push);
+        *push = NULL;
+        *n_push = 0;
+    }
+    return rc;
+}
+
+static int pull_with(gp_ctx *ctx, cl *c, gp_sync_report *r)
+{
+    gp_pool *push = NULL;
+    size_t n_push = 0;
+    int rc = cl_publish_facts(ctx, c, &r->facts_published);
+    if (rc == GP_OK)
+        rc = pools_pull(ctx, c, r, &push, &n_push);
+    for (size_t i = 0; rc == GP_OK && i < n_push; i++) {
+        rc = publish_pool(ctx, c->pool_ref, c->pool_oc, &push[i]);
+        if (rc == GP_OK)
+            r->pools_pushed++;
+    }
+    gp_pool_list_free(push, n_push);
+    return rc;
+}
+
+int gp_cluster_pull(gp_ctx *ctx)
+{
+    gp_sync_report r;
+    cl c;
+    int rc;
+    if (!gp_cluster_on(ctx))
+        return GP_OK;
+    memset(&r, 0, sizeof(r));
+    rc = cl_load(ctx, &c, CL_POOLS);
+    if (rc == GP_OK)
+        rc = pull_with(ctx, &c, &r);
+    cl_dispose(&c);
+    return rc;
+}
+
+/* ---- pool-wide lists ------------------------------------------------------------------------ */
+
+/* The host filter: every host (NULL), or the one named. */
+static int cl_filter(gp_ctx *ctx, const cl *c, const char *host, size_t *only)
+{
+    *only = (size_t)-1;
+    return host && *host ? cl_host_find(ctx, c, host, only) : GP_OK;
+}
+
+static bool cl_keep(size_t only, size_t h)
+{
+    return only == (size_t)-1 || only == h;
+}
+
+/* A growing array of records / JSON objects. */
+typedef struct {
+    gp_record *v;
+    size_t n, cap;
+} rec_list;
+
+static gp_record *rec_push(rec_list *l)
+{
+    if (gp_array_reserve((void **)&l->v, &l->cap, l->n, sizeof(*l->v)))
+        return NULL;
+    gp_record_init(&l->v[l->n]);
+    return &l->v[l->n++];
+}
+
+/* Append key = copy of value to an already built record. */
+static int rec_add(gp_record *r, const char *key, const char *value)
+{
+    gp_field *f = realloc(r->fields, (r->n_fields + 1) * sizeof(*f));
+    if (!f)
+        return GP_ERR_NOMEM;
+    r->fields = f;
+    f[r->n_fields].key = strdup(key);
+    f[r->n_fields].value = strdup(value ? value : "");
+    if (!f[r->n_fields].key || !f[r->n_fields].value) {
+        free(f[r->n_fields].key);
+        free(f[r->n_fields].value);
+        return GP_ERR_NOMEM;
+    }
+    r->n_fields++;
+    return GP_OK;
+}
+
+static void gpu_rel_of(const cl *c, size_t h, const gp_gpu *g, gp_gpu_rel *rel)
+{
+    const cl_member *m = cl_member_at(c, h, g->pci_id);
+    const cl_asg *a = cl_asg_at(c, h, g->pci_id);
+    const gp_pool *p = m ? cl_pool(c, m->pool_uuid) : NULL;
+    rel->socket = g->numa_node >= 0 ? gp_host_node_socket(c->hosts[h].model, g->numa_node) : -1;
+    rel->pool_uuid = m ? m->pool_uuid : NULL;
+    rel->pool_name_label = p ? p->name_label : m ? m->pool_uuid : NULL;
+    rel->vm_uuid = a ? a->a.vm_uuid : NULL;
+    rel->vm_name_label = a ? a->a.vm_name_label : NULL;
+}
+
+/* Every GPU of the kept hosts: records (rl) or JSON (arr). */
+static int gpus_out(gp_ctx *ctx, const cl *c, size_t only, rec_list *rl, json_object *arr)
+{
+    for (size_t h = 0; h < c->n_hosts; h++) {
+        const cl_host *ch = &c->hosts[h];
+        if (!cl_keep(only, h) || !ch->model)
+            continue;
+        for (size_t i = 0; i < ch->model->n_gpus; i++) {
+            const gp_gpu *g = &ch->model->gpus[i];
+            gp_gpu_rel rel;
+            gpu_rel_of(c, h, g, &rel);
+            if (rl) {
+                gp_record *r = rec_push(rl);
+                if (!r || gp_fields_record(gp_gpu_fields, gp_gpu_n_fields, g, &rel, r) ||
+                    rec_add(r, "host", ch->name) || rec_add(r, "host-uuid", ch->uuid))
+                    return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building GPU records");
+            } else {
+                json_object *o = gp_fields_json(gp_gpu_fields, gp_gpu_n_fields, g, &rel,
+                                                GP_FJ_PUBLIC);
+                if (!o)
+                    return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building GPU JSON");
+                json_object_object_add(o, "host", json_object_new_string(ch->name));
+                json_object_object_add(o, "host_uuid", json_object_new_string(ch->uuid));
+                json_object_array_add(arr, o);
+            }
+        }
+    }
+    return GP_OK;
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+    const cl_member *x = *(const cl_member *const *)a, *y = *(const cl_member *const *)b;
+    if (x->host != y->host)
+        return x->host < y->host ? -1 : 1;
+    return strcmp(x->pci_id, y->pci_id);
+}
+
+/* A pool's members on the kept hosts as "pci@host" (all, and the free
+ * ones), in host then pci-id order. */
+static int pool_members_of(const cl *c, const gp_pool *p, size_t only, gp_pool *out,
+                           gp_pool_rel *rel, json_object *members)
+{
+    const cl_member **v = calloc(c->n_members ? c->n_members : 1, sizeof(*v));
+    size_t n = 0;
+    int rc = GP_OK;
+
+    out->gpus = calloc(c->n_members ? c->n_members : 1, sizeof(*out->gpus));
+    rel->free_gpus = calloc(c->n_members ? c->n_members : 1, sizeof(*rel->free_gpus));
+    if (!v || !out->gpus || !rel->free_gpus) {
+        free(v);
+        return GP_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < c->n_members; i++)
+        if (cl_keep(only, c->members[i].host) && !strcmp(c->members[i].pool_uuid, p->uuid))
+            v[n++] = &c->members[i];
+    qsort(v, n, sizeof(*v), member_cmp);
+    for (size_t i = 0; i < n && rc == GP_OK; i++) {
+        const cl_host *h = &c->hosts[v[i]->host];
+        char *tag = gp_asprintf("%s@%s", v[i]->pci_id, h->name);
+        if (!tag) {
+            rc = GP_ERR_NOMEM;
+            break;
+        }
+        out->gpus[out->n_gpus++] = tag;
+        const cl_asg *a = cl_asg_at(c, v[i]->host, v[i]->pci_id);
+        if (!a)
+            rel->free_gpus[rel->n_free_gpus++] = tag;
+        if (members) {
+            json_object *o = json_object_new_object();
+            if (!o) {
+                rc = GP_ERR_NOMEM;
+                break;
+            }
+            json_object_object_add(o, "pci_id", json_object_new_string(v[i]->pci_id));
+            json_object_object_add(o, "host", json_object_new_string(h->name));
+            json_object_object_add(o, "host_uuid", json_object_new_string(h->uuid));
+            json_object_object_add(o, "vm_uuid", a ? json_object_new_string(a->a.vm_uuid) : NULL);
+            json_object_array_add(members, o);
+        }
+    }
+    free(v);
+    return rc;
+}
+
+static int pools_out(gp_ctx *ctx, const cl *c, size_t only, rec_list *rl, json_object *arr)
+{
+    for (size_t i = 0; i < c->n_pools; i++) {
+        gp_pool v = c->pools[i];     /* shallow: only gpus is ours */
+        gp_pool_rel rel = { NULL, 0 };
+        json_object *members = arr ? json_object_new_array() : NULL;
+        int rc;
+        v.gpus = NULL;
+        v.n_gpus = 0;
+        rc = (arr && !members) ? GP_ERR_NOMEM : pool_members_of(c, &c->pools[i], only, &v, &rel,
+                                                                members);
+        if (rc == GP_OK && (only == (size_t)-1 || v.n_gpus)) {
+            if (rl) {
+                gp_record *r = rec_push(rl);
+                rc = !r || gp_fields_record(gp_pool_fields, gp_pool_n_fields, &v, &rel, r)
+                         ? GP_ERR_NOMEM : GP_OK;
+            } else {
+                json_object *o = gp_fields_json(gp_pool_fields, gp_pool_n_fields, &v, &rel,
+                                                GP_FJ_PUBLIC);
+                if (!o) {
+                    rc = GP_ERR_NOMEM;
+                } else {
+                    json_object_object_add(o, "members", members);
+                    members = NULL;
+                    json_object_array_add(arr, o);
+                }
+            }
+        }
+        json_object_put(members);
+        gp_strv_free(v.gpus, v.n_gpus);
+        free(rel.free_gpus);
+        if (rc)
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building pool records");
+    }
+    return GP_OK;
+}
+
+static int asg_cmp(const void *a, const void *b)
+{
+    const cl_asg *x = *(const cl_asg *const *)a, *y = *(const cl_asg *const *)b;
+    if (x->host != y->host)
+        return x->host < y->host ? -1 : 1;
+    return strcmp(x->a.pci_id, y->a.pci_id);
+}
+
+static int asgs_out(gp_ctx *ctx, const cl *c, size_t only, rec_list *rl, json_object *arr)
+{
+    const cl_asg **v = calloc(c->n_asgs ? c->n_asgs : 1, sizeof(*v));
+    size_t n = 0;
+    int rc = GP_OK;
+    if (!v)
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < c->n_asgs; i++)
+        if (cl_keep(only, c->asgs[i].host))
+            v[n++] = &c->asgs[i];
+    qsort(v, n, sizeof(*v), asg_cmp);
+    for (size_t i = 0; rc == GP_OK && i < n; i++) {
+        const cl_host *h = &c->hosts[v[i]->host];
+        if (rl) {
+            gp_record *r = rec_push(rl);
+            if (!r || gp_placement_record(&v[i]->a, r) || rec_add(r, "host", h->name) ||
+                rec_add(r, "host-uuid", h->uuid))
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building assignment records");
+        } else {
+            json_object *o = gp_assignment_json(&v[i]->a);
+            if (!o) {
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building assignment JSON");
+                break;
+            }
+            json_object_object_add(o, "host", json_object_new_string(h->name));
+            json_object_object_add(o, "host_uuid", json_object_new_string(h->uuid));
+            json_object_array_add(arr, o);
+        }
+    }
+    free(v);
+    return rc;
+}
+
+typedef enum { LIST_GPUS, LIST_POOLS, LIST_ASSIGNMENTS } list_kind;
+
+static int list_on(gp_ctx *ctx, list_kind kind, const char *host, gp_record **out,
+                   size_t *n_out, json_object **jout)
+{
+    rec_list rl = { NULL, 0, 0 };
+    json_object *arr = NULL;
+    size_t only;
+    cl c;
+    int rc;
+
+    gp_err_clear(ctx->err);
+    if (out) {
+        *out = NULL;
+        *n_out = 0;
+    }
+    if (jout)
+        *jout = NULL;
+    if (!gp_cluster_on(ctx)) {
+        if (host && *host)
+            return need_cluster(ctx, "host=");
+        if (out)
+            return kind == LIST_GPUS ? gp_gpu_records(ctx, out, n_out)
+                   : kind == LIST_POOLS ? gp_pool_records(ctx, out, n_out)
+                   : gp_assignment_records(ctx, out, n_out);
+        return kind == LIST_GPUS ? gp_gpus_json(ctx, jout)
+               : kind == LIST_POOLS ? gp_pools_json(ctx, jout)
+               : gp_assignments_json(ctx, jout);
+    }
+    rc = cl_load(ctx, &c, kind == LIST_ASSIGNMENTS ? (CL_POOLS | CL_VMS) : CL_ALL);
+    if (rc == GP_OK)
+        rc = cl_filter(ctx, &c, host, &only);
+    if (rc == GP_OK && jout && !(arr = json_object_new_array()))
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    if (rc == GP_OK)
+        rc = kind == LIST_GPUS ? gpus_out(ctx, &c, only, out ? &rl : NULL, arr)
+             : kind == LIST_POOLS ? pools_out(ctx, &c, only, out ? &rl : NULL, arr)
+             : asgs_out(ctx, &c, only, out ? &rl : NULL, arr);
+    cl_dispose(&c);
+    if (rc) {
+        gp_record_list_free(rl.v, rl.n);
+        json_object_put(arr);
+        return rc;
+    }
+    if (out) {
+        *out = rl.v;
+        *n_out = rl.n;
+    } else {
+        *jout = arr;
+    }
+    return GP_OK;
+}
+
+int gp_gpu_records_on(gp_ctx *ctx, const char *host, gp_record **out, size_t *n_out)
+{
+    return list_on(ctx, LIST_GPUS, host, out, n_out, NULL);
+}
+
+int gp_pool_records_on(gp_ctx *ctx, const char *host, gp_record **out, size_t *n_out)
+{
+    return list_on(ctx, LIST_POOLS, host, out, n_out, NULL);
+}
+
+int gp_assignment_records_on(gp_ctx *ctx, const char *host, gp_record **out, size_t *n_out)
+{
+    return list_on(ctx, LIST_ASSIGNMENTS, host, out, n_out, NULL);
+}
+
+int gp_gpus_json_on(gp_ctx *ctx, const char *host, json_object **out)
+{
+    return list_on(ctx, LIST_GPUS, host, NULL, NULL, out);
+}
+
+int gp_pools_json_on(gp_ctx *ctx, const char *host, json_object **out)
+{
+    return list_on(ctx, LIST_POOLS, host, NULL, NULL, out);
+}
+
+int gp_assignments_json_on(gp_ctx *ctx, const char *host, json_object **out)
+{
+    return list_on(ctx, LIST_ASSIGNMENTS, host, NULL, NULL, out);
+}
+
+/* ---- changes sent to the GPU's host ------------------------------------------------------- */
+
+/* Run gpupool's plugin function fn on host h of c. */
+static int fwd(gp_ctx *ctx, const cl *c, size_t h, const char *fn, const char *const *kv,
+               size_t n_kv, char **json_text)
+{
+    int rc = gp_xapi_drv_call_plugin(&ctx->drv, c->hosts[h].ref, fn, kv, n_kv, json_text);
+    if (rc)
+        GP_PARAM(ctx, "host", "%s", c->hosts[h].name);
+    return rc;
+}
+
+/* The assignment a plugin answered (gp_assignment_json) into a. */
+static int asg_from_reply(gp_ctx *ctx, const char *text, gp_assignment *a)
+{
+    json_object *o = text ? json_tokener_parse(text) : NULL;
+    int rc = o && gp_fields_from_json(gp_assignment_fields, gp_assignment_n_fields, o, a) == 0
+                 ? GP_OK
+                 : GP_ERR(ctx, GP_ERR_DRIVER, "the remote plugin's answer is not an assignment");
+    json_object_put(o);
+    return rc;
+}
+
+static int vm_record_of(gp_ctx *ctx, const cl *c, const char *uuid, const gp_xr_value **rec)
+{
+    *rec = NULL;
+    for (size_t i = 0; i < c->vm_all.n; i++) {
+        const char *u = gp_xr_struct_get_string(&c->vm_all.items[i], "uuid");
+        if (u && !strcasecmp(u, uuid)) {
+            *rec = &c->vm_all.items[i];
+            return GP_OK;
+        }
+    }
+    int rc = GP_ERR(ctx, GP_ERR_UNKNOWN_VM, "xapi knows no VM %s", uuid);
+    GP_PARAM(ctx, "vm", "%s", uuid);
+    return rc;
+}
+
+static int64_t rec_int(const gp_xr_value *rec, const char *key)
+{
+    const gp_xr_value *v = gp_xr_struct_get(rec, key);
+    if (v && v->type == GP_XR_INT)
+        return v->i;
+    if (v && v->type == GP_XR_STRING)
+        return strtoll(v->str, NULL, 10);
+    return 0;
+}
+
+/* (host, pci) pairs an assignment attempt lost to another caller. */
+typedef struct {
+    size_t host;
+    char pci_id[GP_PCI_ID_LEN];
+} tried_gpu;
+
+static bool was_tried(const tried_gpu *t, size_t n, size_t h, const char *pci)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].host == h && !strcmp(t[i].pci_id, pci))
+            return true;
+    return false;
+}
+
+/* One site per host for placing a VM of pool p (bound_ref: the one host it
+ * can use, or NULL; skip: a host that may not take it, or (size_t)-1). */
+typedef struct {
+    gp_place_site *sites;
+    const char ***gpus;
+    gp_place_existing **ex;
+    char **why;
+    size_t n;
+} site_set;
+
+static void site_set_dispose(site_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->gpus[i]);
+        free(s->ex[i]);
+        free(s->why[i]);
+    }
+    free(s->sites);
+    free(s->gpus);
+    free(s->ex);
+    free(s->why);
+    memset(s, 0, sizeof(*s));
+}
+
+/* extra: placements planned earlier in the same decision (evacuation),
+ * as existing assignments of their hosts. */
+typedef struct {
+    size_t host;
+    gp_place_existing ex;
+} planned;
+
+static int sites_build(gp_ctx *ctx, const cl *c, const gp_pool *p, const char *bound_ref,
+                       const char *bound_why, size_t skip, const char *skip_why,
+                       const tried_gpu *tried, size_t n_tried, const planned *plan,
+                       size_t n_plan, site_set *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->n = c->n_hosts;
+    s->sites = calloc(s->n ? s->n : 1, sizeof(*s->sites));
+    s->gpus = calloc(s->n ? s->n : 1, sizeof(*s->gpus));
+    s->ex = calloc(s->n ? s->n : 1, sizeof(*s->ex));
+    s->why = calloc(s->n ? s->n : 1, sizeof(*s->why));
+    if (!s->sites || !s->gpus || !s->ex || !s->why)
+        goto nomem;
+    for (size_t h = 0; h < c->n_hosts; h++) {
+        const cl_host *ch = &c->hosts[h];
+        gp_place_site *site = &s->sites[h];
+        size_t ng = 0, ne = 0;
+        site->name = ch->name;
+        site->host = ch->model;
+        s->gpus[h] = calloc(c->n_members + 1, sizeof(**s->gpus));
+        s->ex[h] = calloc(c->n_asgs + n_plan + 1, sizeof(**s->ex));
+        if (!s->gpus[h] || !s->ex[h])
+            goto nomem;
+        for (size_t i = 0; i < c->n_members; i++)
+            if (c->members[i].host == h && !strcmp(c->members[i].pool_uuid, p->uuid) &&
+                !was_tried(tried, n_tried, h, c->members[i].pci_id))
+                s->gpus[h][ng++] = c->members[i].pci_id;
+        for (size_t i = 0; i < c->n_asgs; i++) {
+            const cl_asg *a = &c->asgs[i];
+            if (a->host != h)
+                continue;
+            s->ex[h][ne++] = (gp_place_existing){
+                .pci_id = a->a.pci_id, .node = a->a.numa_node, .pcpus = a->a.pcpus,
+                .n_pcpus = a->a.n_pcpus, .vcpus = a->a.vcpus, .memory_mib = a->a.memory_mib,
+                .memory_node = a->a.memory_node, .memory_in_free = a->state != GP_VM_HALTED };
+        }
+        for (size_t i = 0; i < n_plan; i++)
+            if (plan[i].host == h)
+                s->ex[h][ne++] = plan[i].ex;
+        site->pool_gpus = s->gpus[h];
+        site->n_pool_gpus = ng;
+        site->existing = s->ex[h];
+        site->n_existing = ne;
+        if (ch->model && ch->model->n_cpupools) {
+            const gp_cpupool *cp = NULL;
+            const char *want = p->cpupool ? p->cpupool : GP_CPUPOOL_DEFAULT;
+            for (size_t k = 0; k < ch->model->n_cpupools && !cp; k++)
+                if (ch->model->cpupools[k].name && !strcmp(ch->model->cpupools[k].name, want))
+                    cp = &ch->model->cpupools[k];
+            if (cp) {
+                site->allowed_cpus = cp->cpus;
+                site->n_allowed_cpus = cp->n_cpus;
+            } else {
+                s->why[h] = gp_asprintf("no cpupool %s", want);
+            }
+        }
+        if (!s->why[h] && h == skip && skip_why)
+            s->why[h] = gp_strdup(skip_why);
+        if (!s->why[h] && !ch->enabled)
+            s->why[h] = gp_strdup("disabled (maintenance mode)");
+        if (!s->why[h] && bound_ref && strcmp(bound_ref, ch->ref)) {
+            size_t b = cl_host_by_ref(c, bound_ref);
+            s->why[h] = gp_asprintf("the VM %s host %s", bound_why ? bound_why : "is bound to",
+                                    b != (size_t)-1 ? c->hosts[b].name : bound_ref);
+        }
+        site->excluded = s->why[h];
+    }
+    return GP_OK;
+nomem:
+    site_set_dispose(s);
+    return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+}
+
+static bool retryable(int rc)
+{
+    return rc == GP_ERR_GPU_ASSIGNED || rc == GP_ERR_POOL_EMPTY || rc == GP_ERR_NO_PLACEMENT ||
+           rc == GP_ERR_IN_PROGRESS || rc == GP_ERR_GPU_NOT_IN_POOL;
+}
+
+/* Assign pci of host h (pool p) to the VM: here, or on h's plugin. */
+static int assign_at(gp_ctx *ctx, const cl *c, size_t h, const char *vm_uuid, const gp_pool *p,
+                     const char *pci, const gp_assign_args *args, gp_assignment *out,
+                     gp_assignment **moved_out, size_t *n_moved_out)
+{
+    gp_assign_args la;
+    char vcpus[24], mem[24];
+    char *text = NULL;
+    int rc;
+
+    if (h == c->self) {
+        la = *args;
+        la.pool = p ? p->uuid : args->pool;
+        la.pci_id = pci;
+        la.host = NULL;
+        return gp_vm_gpu_assign_local(ctx, vm_uuid, &la, out, moved_out, n_moved_out);
+    }
+    snprintf(vcpus, sizeof(vcpus), "%d", args->vcpus > 0 ? args->vcpus : 0);
+    snprintf(mem, sizeof(mem), "%llu", (unsigned long long)args->memory_mib);
+    const char *kv[] = { "vm_uuid", vm_uuid, "pool", p ? p->uuid : args->pool ? args->pool : "",
+                         "pci_id", pci ? pci : "", "vcpus", vcpus, "memory_mib", mem };
+    size_t n = 10;
+    if (!pci)
+        n = 4;   /* vm and pool: that host places */
+    rc = fwd(ctx, c, h, "assign_gpu", kv, n, &text);
+    if (rc == GP_OK && out)
+        rc = asg_from_reply(ctx, text, out);
+    free(text);
+    return rc;
+}
+
+int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
+                        gp_assignment *out, gp_assignment **moved_out, size_t *n_moved_out)
+{
+    static const gp_assign_args none;
+    gp_sync_report r;
+    tried_gpu tried[CL_ASSIGN_ATTEMPTS];
+    size_t n_tried = 0, target = (size_t)-1;
+    const gp_pool *pool = NULL;
+    const gp_xr_value *rec;
+    char *bound = NULL, *why = NULL;
+    gp_vm v;
+    cl c;
+    int rc;
+
+    if (moved_out)
+        *moved_out = NULL;
+    if (n_moved_out)
+        *n_moved_out = 0;
+    if (!args)
+        args = &none;
+    gp_err_clear(ctx->err);
+    if (!gp_cluster_on(ctx)) {
+        if (args->host && *args->host)
+            return need_cluster(ctx, "host=");
+        return gp_vm_gpu_assign_local(ctx, vm, args, out, moved_out, n_moved_out);
+    }
+    gp_vm_init(&v);
+    memset(&r, 0, sizeof(r));
+    rc = cl_load(ctx, &c, CL_ALL);
+    if (rc == GP_OK)
+        rc = pull_with(ctx, &c, &r);
+    if (rc == GP_OK)
+        rc = gp_ctx_vm_get(ctx, vm, &v);
+    if (rc == GP_OK)
+        rc = vm_record_of(ctx, &c, v.uuid, &rec);
+    if (rc)
+        goto out;
+    const cl_asg *held = cl_asg_of_vm(&c, v.uuid);
+    if (held) {
+        rc = GP_ERR(ctx, GP_ERR_VM_HAS_GPU, "VM %s already holds GPU %s of host %s (one GPU per VM)",
+                    v.uuid, held->a.pci_id, c.hosts[held->host].name);
+        GP_PARAM(ctx, "vm", "%s", v.uuid);
+        GP_PARAM(ctx, "pci-id", "%s", held->a.pci_id);
+        GP_PARAM(ctx, "host", "%s", c.hosts[held->host].name);
+        goto out;
+    }
+    if (args->host && *args->host) {
+        rc = cl_host_find(ctx, &c, args->host, &target);
+        if (rc)
+            goto out;
+    } else if (args->pci_id) {
+        target = c.self;
+    }
+    if (args->pool) {
+        rc = cl_pool_find(ctx, &c, args->pool, &pool);
+        if (rc)
+            goto out;
+    }
+    if (target != (size_t)-1) {
+        /* The caller chose the host: that host's gpupool decides. */
+        rc = assign_at(ctx, &c, target, v.uuid, pool, args->pci_id, args, out, moved_out,
+                       n_moved_out);
+        goto out;
+    }
+    if (!pool) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "give a pool, or a pci-id and its host");
+        GP_PARAM(ctx, "pool", "%s", "");
+        goto out;
+    }
+    if (v.state != GP_VM_HALTED) {
+        rc = GP_ERR(ctx, GP_ERR_VM_NOT_HALTED, "VM %s is %s: its GPU changes only while it is halted",
+                    v.uuid, gp_vm_state_name(v.state));
+        GP_PARAM(ctx, "vm", "%s", v.uuid);
+        goto out;
+    }
+    rc = gp_xapi_drv_vm_bound_host(&ctx->drv, rec, false, &bound, &why);
+    if (rc)
+        goto out;
+    gp_place_request req;
+    memset(&req, 0, sizeof(req));
+    req.policy = pool->numa_policy;
+    req.pin_mode = pool->pin_mode;
+    req.cpu_overcommit = pool->cpu_overcommit > 0 ? pool->cpu_overcommit : 1.0;
+    req.strategy = pool->placement;
+    req.vm_vcpus = args->vcpus > 0 ? args->vcpus : (int)rec_int(rec, "VCPUs_max");
+    req.vm_memory_mib = args->memory_mib ? args->memory_mib
+                                         : (uint64_t)rec_int(rec, "memory_static_max") >> 20;
+    for (;;) {
+        site_set ss;
+        gp_site_placement sp;
+        gp_site_placement_init(&sp);
+        rc = sites_build(ctx, &c, pool, bound, why, (size_t)-1, NULL, tried, n_tried, NULL, 0,
+                         &ss);
+        if (rc)
+            goto out;
+        rc = gp_place_sites(ss.sites, ss.n, &req, &sp, ctx->err);
+        if (rc == GP_OK) {
+            size_t h = sp.site;
+            char pci[GP_PCI_ID_LEN];
+            snprintf(pci, sizeof(pci), "%s", sp.placement.pci_id);
+            gp_site_placement_dispose(&sp);
+            site_set_dispose(&ss);
+            rc = assign_at(ctx, &c, h, v.uuid, pool, pci, args, out, moved_out, n_moved_out);
+            if (rc && retryable(rc) && n_tried < CL_ASSIGN_ATTEMPTS) {
+                /* Another caller took it first: place again without it. */
+                tried[n_tried].host = h;
+                snprintf(tried[n_tried].pci_id, GP_PCI_ID_LEN, "%s", pci);
+                n_tried++;
+                gp_err_clear(ctx->err);
+                continue;
+            }
+        } else {
+            gp_site_placement_dispose(&sp);
+            site_set_dispose(&ss);
+            GP_PARAM(ctx, "pool", "%s", pool->uuid);
+        }
+        break;
+    }
+out:
+    free(bound);
+    free(why);
+    gp_vm_dispose(&v);
+    cl_dispose(&c);
+    return rc;
+}
+
+int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
+{
+    gp_xapi_binding b;
+    gp_vm v;
+    cl c;
+    size_t h;
+    int rc;
+
+    gp_err_clear(ctx->err);
+    if (!gp_cluster_on(ctx))
+        return gp_vm_gpu_release_local(ctx, vm);
+    memset(&b, 0, sizeof(b));
+    gp_vm_init(&v);
+    cl_init(&c);
+    rc = gp_ctx_vm_get(ctx, vm, &v);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_vm_binding(&ctx->drv, v.uuid, &b);
+    if (rc)
+        goto out;
+    if (!b.ours || !b.bound_host || !b.this_host || !strcasecmp(b.bound_host, b.this_host)) {
+        rc = gp_vm_gpu_release_local(ctx, v.uuid);
+        goto out;
+    }
+    rc = cl_load(ctx, &c, 0);
+    if (rc)
+        goto out;
+    h = cl_host_by_uuid(&c, b.bound_host);
+    if (h == (size_t)-1) {
+        rc = GP_ERR(ctx, GP_ERR_DRIVER, "VM %s is bound to host %s, which xapi no longer lists",
+                    v.uuid, b.bound_host);
+        GP_PARAM(ctx, "vm", "%s", v.uuid);
+        goto out;
+    }
+    char *text = NULL;
+    const char *kv[] = { "vm_uuid", v.uuid };
+    rc = fwd(ctx, &c, h, "release_gpu", kv, 2, &text);
+    free(text);
+out:
+    gp_xapi_binding_dispose(&b);
+    gp_vm_dispose(&v);
+    cl_dispose(&c);
+    return rc;
+}
+
+static int member_on(gp_ctx *ctx, bool add, const char *pool, const char *pci_id,
+                     const char *host)
+{
+    size_t h;
+    cl c;
+    int rc;
+
+    gp_err_clear(ctx->err);
+    if (!gp_cluster_on(ctx)) {
+        if (host && *host)
+            return need_cluster(ctx, "host=");
+        return add ? gp_pool_gpu_add_local(ctx, pool, pci_id)
+                   : gp_pool_gpu_remove_local(ctx, pool, pci_id);
+    }
+    gp_sync_report r;
+    memset(&r, 0, sizeof(r));
+    rc = cl_load(ctx, &c, CL_POOLS);
+    if (rc == GP_OK)
+        rc = pull_with(ctx, &c, &r);
+    if (rc)
+        goto out;
+    h = c.self;
+    if (host && *host) {
+        rc = cl_host_find(ctx, &c, host, &h);
+        if (rc)
+            goto out;
+    }
+    if (h == c.self) {
+        rc = add ? gp_pool_gpu_add_local(ctx, pool, pci_id)
+                 : gp_pool_gpu_remove_local(ctx, pool, pci_id);
+        goto out;
+    }
+    char *text = NULL;
+    const char *kv[] = { "pool", pool ? pool : "", "pci_id", pci_id ? pci_id : "" };
+    rc = fwd(ctx, &c, h, add ? "add_gpu_to_pool" : "remove_gpu_from_pool", kv, 4, &text);
+    free(text);
+out:
+    cl_dispose(&c);
+    return rc;
+}
+
+int gp_pool_gpu_add_on(gp_ctx *ctx, const char *pool, const char *pci_id, const char *host)
+{
+    return member_on(ctx, true, pool, pci_id, host);
+}
+
+int gp_pool_gpu_remove_on(gp_ctx *ctx, const char *pool, const char *pci_id, const char *host)
+{
+    return member_on(ctx, false, pool, pci_id, host);
+}
+
+int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
+{
+    return member_on(ctx, true, pool, pci_id, NULL);
+}
+
+int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
+{
+    return member_on(ctx, false, pool, pci_id, NULL);
+}
+
+/* ---- pool-sync ------------------------------------------------------------------------------ */
+
+static char *sync_json(const gp_sync_report *r)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "facts_published", json_object_new_boolean(r->facts_published));
+    json_object_object_add(o, "pools_pulled", json_object_new_int64((int64_t)r->pools_pulled));
+    json_object_object_add(o, "pools_pruned", json_object_new_int64((int64_t)r->pools_pruned));
+    json_object_object_add(o, "pools_pushed", json_object_new_int64((int64_t)r->pools_pushed));
+    json_object_object_add(o, "members_pulled", json_object_new_int64((int64_t)r->members_pulled));
+    json_object_object_add(o, "members_pushed", json_object_new_int64((int64_t)r->members_pushed));
+    json_object_object_add(o, "assignments_pulled",
+                           json_object_new_int64((int64_t)r->assignments_pulled));
+    json_object_object_add(o, "assignments_pushed",
+                           json_object_new_int64((int64_t)r->assignments_pushed));
+    json_object_object_add(o, "skipped", json_object_new_int64((int64_t)r->skipped));
+    return gp_json_take_text(o);
+}
+
+/* This host's memberships in sqlite: pci-id -> pool uuid. */
+typedef struct {
+    char pci_id[GP_PCI_ID_LEN];
+    char pool_uuid[37];
+} local_member;
+
+static int local_members(gp_ctx *ctx, local_member **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc = gp_store_prepare(&ctx->store, "SELECT pci_id, pool_uuid FROM pool_members", &st);
+    *out = NULL;
+    *n = 0;
+    if (rc)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (gp_array_reserve((void **)out, &cap, *n, sizeof(**out))) {
+            sqlite3_finalize(st);
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        }
+        snprintf((*out)[*n].pci_id, GP_PCI_ID_LEN, "%s", sqlite3_column_text(st, 0));
+        snprintf((*out)[*n].pool_uuid, 37, "%s", sqlite3_column_text(st, 1));
+        (*n)++;
+    }
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading pool members");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static bool pool_in_sqlite(gp_ctx *ctx, const char *uuid)
+{
+    char *v = NULL;
+    bool yes = gp_store_query_text(&ctx->store, "reading pools",
+                                   "SELECT uuid FROM pools WHERE uuid = ?1", uuid, &v) == GP_OK &&
+               v;
+    free(v);
+    return yes;
+}
+
+/* Add the xapi-only memberships and assignments of this host to sqlite
+ * (one transaction). */
+static int sync_pull_rows(gp_ctx *ctx, const cl *c, const local_member *lm, size_t n_lm,
+                          const gp_assignment *la, size_t n_la, gp_sync_report *r)
+{
+    const gp_host *model = c->hosts[c->self].model;
+    char now[32];
+    int rc = gp_store_begin(&ctx->store);
+    if (rc)
+        return rc;
+    gp_now_iso(now);
+    for (size_t i = 0; rc == GP_OK && i < c->n_members; i++) {
+        const cl_member *m = &c->members[i];
+        const gp_gpu *g;
+        bool have = false;
+        if (m->host != c->self)
+            continue;
+        for (size_t k = 0; k < n_lm && !have; k++)
+            have = !strcmp(lm[k].pci_id, m->pci_id);
+        if (have)
+            continue;
+        g = gp_host_find_gpu(model, m->pci_id);
+        if (!g || !pool_in_sqlite(ctx, m->pool_uuid)) {
+            r->skipped++;
+            continue;
+        }
+        /* What dom0 had before gpupool hid the GPU is not in xapi: a GPU
+         * taken out of the pool later is given back to dom0. */
+        rc = gp_store_exec(&ctx->store, "copying a membership from xapi",
+                           "INSERT INTO pool_members(pci_id, pool_uuid, original_driver, added)"
+                           " VALUES (?1, ?2, ?3, ?4)", 4, m->pci_id, m->pool_uuid,
+                           GP_XAPI_ORIG_PREFIX "enabled", now);
+        for (size_t k = 0; rc == GP_OK && k < g->n_companions; k++)
+            rc = gp_store_exec(&ctx->store, "copying a companion from xapi",
+                               "INSERT OR IGNORE INTO pool_companions(pci_id, gpu_pci_id,"
+                               " original_driver) VALUES (?1, ?2, ?3)", 3,
+                               g->companions[k].pci_id, m->pci_id,
+                               GP_XAPI_ORIG_PREFIX "enabled");
+        if (rc == GP_OK)
+            r->members_pulled++;
+    }
+    for (size_t i = 0; rc == GP_OK && i < c->n_asgs; i++) {
+        const cl_asg *a = &c->asgs[i];
+        bool have = false;
+        if (a->host != c->self)
+            continue;
+        for (size_t k = 0; k < n_la && !have; k++)
+            have = !strcasecmp(la[k].vm_uuid, a->a.vm_uuid);
+        if (have)
+            continue;
+        char *member = NULL;
+        rc = gp_store_query_text(&ctx->store, "reading pool members",
+                                 "SELECT pool_uuid FROM pool_members WHERE pci_id = ?1",
+                                 a->a.pci_id, &member);
+        if (rc == GP_OK && (!member || strcmp(member, a->a.pool_uuid) || a->a.vcpus <= 0 ||
+                            !a->a.memory_mib || !a->a.created)) {
+            r->skipped++;
+        } else if (rc == GP_OK) {
+            rc = gp_assignment_insert(ctx, &a->a);
+            if (rc == GP_ERR_DB) {
+                /* Another row holds the GPU or the VM: keep sqlite's. */
+                gp_err_clear(ctx->err);
+                rc = GP_OK;
+                r->skipped++;
+            } else if (rc == GP_OK) {
+                r->assignments_pulled++;
+            }
+        }
+        free(member);
+    }
+    if (rc == GP_OK) {
+        char *after = sync_json(r);
+        rc = after ? gp_store_audit(&ctx->store, "pool-sync", c->hosts[c->self].uuid, NULL, after)
+                   : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        free(after);
+    }
+    if (rc == GP_OK)
+        rc = gp_store_commit(&ctx->store);
+    else
+        gp_store_rollback(&ctx->store);
+    return rc;
+}
+
+int gp_pool_sync(gp_ctx *ctx, gp_sync_report *report)
+{
+    gp_sync_report r;
+    local_member *lm = NULL;
+    gp_assignment *la = NULL;
+    size_t n_lm = 0, n_la = 0;
+    cl c;
+    int rc;
+
+    gp_err_clear(ctx->err);
+    memset(&r, 0, sizeof(r));
+    cl_init(&c);
+    rc = need_cluster(ctx, "pool-sync");
+    if (rc == GP_OK)
+        rc = gp_journal_recover(ctx, NULL);
+    if (rc == GP_OK)
+        rc = cl_load(ctx, &c, CL_ALL);
+    if (rc == GP_OK)
+        rc = pull_with(ctx, &c, &r);
+    if (rc == GP_OK)
+        rc = local_members(ctx, &lm, &n_lm);
+    if (rc == GP_OK)
+        rc = gp_assignments_read(ctx, NULL, &la, &n_la);
+    if (rc)
+        goto out;
+    /* Push what only sqlite has (state made before pool-wide state). */
+    for (size_t i = 0; rc == GP_OK && i < n_lm; i++) {
+        const cl_member *m = cl_member_at(&c, c.self, lm[i].pci_id);
+        if (m && !strcmp(m->pool_uuid, lm[i].pool_uuid))
+            continue;
+        rc = gp_cluster_member_mark(ctx, lm[i].pci_id, lm[i].pool_uuid);
+        if (rc == GP_OK)
+            r.members_pushed++;
+    }
+    for (size_t i = 0; rc == GP_OK && i < n_la; i++) {
+        const cl_asg *a = cl_asg_of_vm(&c, la[i].vm_uuid);
+        char *mine = gp_placement_json_text(&la[i]);
+        char *theirs = a ? gp_placement_json_text(&a->a) : NULL;
+        bool same = mine && theirs && !strcmp(mine, theirs) && a->host == c.self;
+        free(mine);
+        free(theirs);
+        if (same)
+            continue;
+        rc = gp_xapi_converge_vm(ctx, la[i].vm_uuid);
+        if (rc == GP_OK)
+            r.assignments_pushed++;
+    }
+    if (rc == GP_OK)
+        rc = sync_pull_rows(ctx, &c, lm, n_lm, la, n_la, &r);
+    if (rc == GP_OK && report)
+        *report = r;
+out:
+    free(lm);
+    gp_assignment_list_free(la, n_la);
+    cl_dispose(&c);
+    return rc;
+}
+
+/* ---- host evacuation -------------------------------------------------------------------- */
+
+void gp_evacuation_list_free(gp_evacuation *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].vm_name_label);
+        free(v[i].pool_name_label);
+        free(v[i].from_host);
+        free(v[i].to_host);
+        free(v[i].to_pcpus);
+        free(v[i].reason);
+    }
+    free(v);
+}
+
+int gp_evacuation_record(const gp_evacuation *e, gp_record *out)
+{
+    gp_recb b;
+    gp_recb_init(&b, out);
+    gp_recb_str(&b, "vm-uuid", e->vm_uuid);
+    gp_recb_str(&b, "vm-name-label", e->vm_name_label ? e->vm_name_label : "");
+    gp_recb_str(&b, "power-state", gp_vm_state_name(e->power_state));
+    gp_recb_str(&b, "pool", e->pool_name_label ? e->pool_name_label : e->pool_uuid);
+    gp_recb_str(&b, "from-host", e->from_host ? e->from_host : "");
+    gp_recb_str(&b, "from-pci-id", e->from_pci_id);
+    gp_recb_str(&b, "action", gp_evac_action_name(e->action));
+    gp_recb_str(&b, "to-host", e->to_host ? e->to_host : "");
+    gp_recb_str(&b, "to-pci-id", e->to_pci_id);
+    gp_recb_int(&b, "to-numa-node", e->to_node, 0);
+    gp_recb_ints(&b, "to-pcpus", e->to_pcpus, e->to_n_pcpus);
+    gp_recb_str(&b, "reason", e->reason ? e->reason : "");
+    return gp_recb_finish(&b);
+}
+
+json_object *gp_evacuation_json(const gp_evacuation *e)
+{
+    json_object *o = json_object_new_object(), *p;
+    if (!o)
+        return NULL;
+#define JS(s) ((s) && *(s) ? json_object_new_string(s) : NULL)
+    json_object_object_add(o, "vm_uuid", json_object_new_string(e->vm_uuid));
+    json_object_object_add(o, "vm_name_label", JS(e->vm_name_label));
+    json_object_object_add(o, "power_state",
+                           json_object_new_string(gp_vm_state_name(e->power_state)));
+    json_object_object_add(o, "pool_uuid", json_object_new_string(e->pool_uuid));
+    json_object_object_add(o, "pool_name_label", JS(e->pool_name_label));
+    json_object_object_add(o, "from_host", JS(e->from_host));
+    json_object_object_add(o, "from_pci_id", json_object_new_string(e->from_pci_id));
+    json_object_object_add(o, "action", json_object_new_string(gp_evac_action_name(e->action)));
+    json_object_object_add(o, "to_host", JS(e->to_host));
+    json_object_object_add(o, "to_pci_id", JS(e->to_pci_id));
+    json_object_object_add(o, "to_numa_node", e->to_node >= 0 ? json_object_new_int(e->to_node)
+                                                               : NULL);
+    p = json_object_new_array();
+    for (size_t i = 0; p && i < e->to_n_pcpus; i++)
+        json_object_array_add(p, json_object_new_int(e->to_pcpus[i]));
+    json_object_object_add(o, "to_pcpus", p);
+    json_object_object_add(o, "reason", JS(e->reason));
+#undef JS
+    return o;
+}
+
+static int evac_cmp(const void *a, const void *b)
+{
+    const gp_evacuation *x = a, *y = b;
+    int c = strcmp(x->vm_name_label ? x->vm_name_label : "", y->vm_name_label ? y->vm_name_label : "");
+    return c ? c : strcmp(x->vm_uuid, y->vm_uuid);
+}
+
+/* The plan for host h of c (loaded with CL_ALL) into *out. */
+static int evac_plan(gp_ctx *ctx, const cl *c, size_t h, gp_evacuation **out, size_t *n_out)
+{
+    gp_evacuation *v = calloc(c->n_asgs ? c->n_asgs : 1, sizeof(*v));
+    planned *plan = calloc(c->n_asgs ? c->n_asgs : 1, sizeof(*plan));
+    size_t n = 0, n_plan = 0;
+    int rc = GP_OK;
+
+    *out = NULL;
+    *n_out = 0;
+    if (!v || !plan) {
+        free(v);
+        free(plan);
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < c->n_asgs; i++) {
+        const cl_asg *a = &c->asgs[i];
+        if (a->host != h)
+            continue;
+        gp_evacuation *e = &v[n++];
+        snprintf(e->vm_uuid, sizeof(e->vm_uuid), "%s", a->a.vm_uuid);
+        e->vm_name_label = gp_strdup(a->a.vm_name_label ? a->a.vm_name_label : "");
+        e->power_state = a->state;
+        snprintf(e->pool_uuid, sizeof(e->pool_uuid), "%s", a->a.pool_uuid);
+        e->pool_name_label = gp_strdup(a->a.pool_name_label);
+        e->from_host = gp_strdup(c->hosts[h].name);
+        snprintf(e->from_pci_id, sizeof(e->from_pci_id), "%s", a->a.pci_id);
+        e->to_node = -1;
+        if (!e->vm_name_label || !e->from_host) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            break;
+        }
+    }
+    qsort(v, n, sizeof(*v), evac_cmp);
+    for (size_t i = 0; rc == GP_OK && i < n; i++) {
+        gp_evacuation *e = &v[i];
+        const cl_asg *a = cl_asg_of_vm(c, e->vm_uuid);
+        const gp_pool *p = cl_pool(c, e->pool_uuid);
+        const gp_xr_value *rec = NULL;
+        char *bound = NULL, *why = NULL;
+        site_set ss;
+        gp_site_placement sp;
+        gp_error_info err;
+
+        if (!p) {
+            e->action = GP_EVAC_NO_TARGET;
+            e->reason = gp_strdup("its pool is not in xapi (run pool-sync on its host)");
+            continue;
+        }
+        if (vm_record_of(ctx, c, e->vm_uuid, &rec) == GP_OK)
+            rc = gp_xapi_drv_vm_bound_host(&ctx->drv, rec, true, &bound, &why);
+        gp_err_clear(ctx->err);
+        if (rc)
+            break;
+        if (bound && !strcmp(bound, c->hosts[h].ref)) {
+            e->action = GP_EVAC_NO_TARGET;
+            e->reason = gp_asprintf("the VM %s this host: move its disks to a shared SR first",
+                                    why ? why : "is bound to");
+            free(bound);
+            free(why);
+            continue;
+        }
+        rc = sites_build(ctx, c, p, bound, why, h, "being evacuated", NULL, 0, plan, n_plan, &ss);
+        free(bound);
+        free(why);
+        if (rc)
+            break;
+        gp_site_placement_init(&sp);
+        gp_error_info_init(&err);
+        gp_place_request req;
+        memset(&req, 0, sizeof(req));
+        req.policy = p->numa_policy;
+        req.pin_mode = p->pin_mode;
+        req.cpu_overcommit = p->cpu_overcommit > 0 ? p->cpu_overcommit : 1.0;
+        req.strategy = p->placement;
+        req.vm_vcpus = a->a.vcpus;
+        req.vm_memory_mib = a->a.memory_mib;
+        if (gp_place_sites(ss.sites, ss.n, &req, &sp, &err) == GP_OK) {
+            const gp_placement *pl = &sp.placement;
+            e->to_host = gp_strdup(c->hosts[sp.site].name);
+            snprintf(e->to_pci_id, sizeof(e->to_pci_id), "%s", pl->pci_id);
+            e->to_node = pl->node;
+            e->to_pcpus = pl->n_pcpus ? malloc(pl->n_pcpus * sizeof(int)) : NULL;
+            if (pl->n_pcpus && e->to_pcpus)
+                memcpy(e->to_pcpus, pl->pcpus, pl->n_pcpus * sizeof(int));
+            e->to_n_pcpus = e->to_pcpus ? pl->n_pcpus : 0;
+            e->action = e->power_state == GP_VM_HALTED ? GP_EVAC_MOVE : GP_EVAC_SHUTDOWN_FIRST;
+            e->reason = e->action == GP_EVAC_MOVE
+                            ? gp_strdup(pl->reason)
+                            : gp_asprintf("the VM is %s: shut it down first (gpupool never "
+                                          "migrates a running VM); then %s",
+                                          gp_vm_state_name(e->power_state), pl->reason);
+            plan[n_plan].host = sp.site;
+            plan[n_plan].ex = (gp_place_existing){
+                .pci_id = e->to_pci_id, .node = e->to_node, .pcpus = e->to_pcpus,
+                .n_pcpus = e->to_n_pcpus, .vcpus = a->a.vcpus, .memory_mib = a->a.memory_mib,
+                .memory_node = pl->memory_node, .memory_in_free = false };
+            n_plan++;
+        } else {
+            e->action = GP_EVAC_NO_TARGET;
+            e->reason = gp_strdup(err.message ? err.message : "no target");
+        }
+        gp_error_info_dispose(&err);
+        gp_site_placement_dispose(&sp);
+        site_set_dispose(&ss);
+    }
+    free(plan);
+    if (rc) {
+        gp_evacuation_list_free(v, n);
+        return rc;
+    }
+    *out = v;
+    *n_out = n;
+    return GP_OK;
+}
+
+static int evac_load(gp_ctx *ctx, const char *host, cl *c, size_t *h)
+{
+    int rc = need_cluster(ctx, "host-evacuate");
+    cl_init(c);
+    if (rc == GP_OK)
+        rc = cl_load(ctx, c, CL_ALL);
+    if (rc == GP_OK && (!host || !*host)) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "name the host to evacuate");
+        GP_PARAM(ctx, "host", "%s", "");
+    }
+    if (rc == GP_OK)
+        rc = cl_host_find(ctx, c, host, h);
+    return rc;
+}
+
+int gp_host_evacuate_plan(gp_ctx *ctx, const char *host, gp_evacuation **out, size_t *n_out)
+{
+    size_t h;
+    cl c;
+    int rc;
+    gp_err_clear(ctx->err);
+    *out = NULL;
+    *n_out = 0;
+    rc = evac_load(ctx, host, &c, &h);
+    if (rc == GP_OK)
+        rc = evac_plan(ctx, &c, h, out, n_out);
+    cl_dispose(&c);
+    return rc;
+}
+
+static int evac_audit(gp_ctx *ctx, const gp_evacuation *e)
+{
+    json_object *b = json_object_new_object(), *a = json_object_new_object();
+    char *before, *after;
+    int rc;
+    if (b) {
+        json_object_object_add(b, "host", json_object_new_string(e->from_host));
+        json_object_object_add(b, "pci_id", json_object_new_string(e->from_pci_id));
+    }
+    if (a) {
+        json_object_object_add(a, "host", e->to_host ? json_object_new_string(e->to_host) : NULL);
+        json_object_object_add(a, "pci_id", json_object_new_string(e->to_pci_id));
+        json_object_object_add(a, "result", json_object_new_string(gp_evac_action_name(e->action)));
+    }
+    before = gp_json_take_text(b);
+    after = gp_json_take_text(a);
+    rc = before && after ? gp_store_begin(&ctx->store) : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    if (rc == GP_OK) {
+        rc = gp_store_audit(&ctx->store, "host-evacuate", e->vm_uuid, before, after);
+        if (rc == GP_OK)
+            rc = gp_store_commit(&ctx->store);
+        else
+            gp_store_rollback(&ctx->store);
+    }
+    free(before);
+    free(after);
+    return rc;
+}
+
+int gp_host_evacuate(gp_ctx *ctx, const char *host, gp_evacuation **out, size_t *n_out)
+{
+    static const gp_assign_args none;
+    gp_evacuation *v = NULL;
+    size_t n = 0, h, failed = 0;
+    cl c;
+    int rc;
+
+    gp_err_clear(ctx->err);
+    *out = NULL;
+    *n_out = 0;
+    rc = evac_load(ctx, host, &c, &h);
+    if (rc == GP_OK)
+        rc = evac_plan(ctx, &c, h, &v, &n);
+    for (size_t i = 0; rc == GP_OK && i < n; i++) {
+        gp_evacuation *e = &v[i];
+        const gp_pool *p = cl_pool(&c, e->pool_uuid);
+        size_t to = (size_t)-1;
+        char *text = NULL;
+        int mrc;
+        if (e->action != GP_EVAC_MOVE)
+            continue;
+        for (size_t k = 0; k < c.n_hosts && to == (size_t)-1; k++)
+            if (!strcmp(c.hosts[k].name, e->to_host))
+                to = k;
+        /* 1. release on the evacuated host */
+        if (h == c.self) {
+            mrc = gp_vm_gpu_release_local(ctx, e->vm_uuid);
+        } else {
+            const char *kv[] = { "vm_uuid", e->vm_uuid };
+            mrc = fwd(ctx, &c, h, "release_gpu", kv, 2, &text);
+            free(text);
+            text = NULL;
+        }
+        if (mrc) {
+            e->action = GP_EVAC_FAILED;
+            free(e->reason);
+            e->reason = gp_asprintf("release on %s failed, nothing moved: %s", e->from_host,
+                                    ctx->err->message ? ctx->err->message : gp_error_name(mrc));
+            failed++;
+            gp_err_clear(ctx->err);
+            evac_audit(ctx, e);
+            continue;
+        }
+        /* 2. assign the planned GPU on the target */
+        mrc = assign_at(ctx, &c, to, e->vm_uuid, p, e->to_pci_id, &none, NULL, NULL, NULL);
+        if (mrc == GP_OK) {
+            e->action = GP_EVAC_MOVED;
+        } else {
+            char *msg = gp_strdup(ctx->err->message ? ctx->err->message : gp_error_name(mrc));
+            gp_err_clear(ctx->err);
+            /* 3. undo: the old GPU back */
+            int urc = assign_at(ctx, &c, h, e->vm_uuid, p, e->from_pci_id, &none, NULL, NULL,
+                                NULL);
+            e->action = GP_EVAC_FAILED;
+            free(e->reason);
+            e->reason = gp_asprintf("assignment on %s failed (%s); %s", e->to_host,
+                                    msg ? msg : "?",
+                                    urc == GP_OK ? "the VM has its old GPU back"
+                                                 : "the old GPU could not be given back: "
+                                                   "assign it by hand");
+            free(msg);
+            gp_err_clear(ctx->err);
+            failed++;
+        }
+        evac_audit(ctx, e);
+    }
+    cl_dispose(&c);
+    if (rc) {
+        gp_evacuation_list_free(v, n);
+        return rc;
+    }
+    *out = v;
+    *n_out = n;
+    if (failed) {
+        rc = GP_ERR(ctx, GP_ERR_DRIVER, "%zu of the moves off host %s failed (see each entry)",
+                    failed, host);
+        GP_PARAM(ctx, "host", "%s", host);
+    }
+    return rc;
+}
