@@ -33,14 +33,21 @@ a login there makes a session whose this_host is the slave and everything
 else behaves as on the master.
 
 STATE.json (every key optional):
-  "hosts": [{"uuid", "name_label", "enabled": true, "live": true,
+  "pool": {"uuid", "name_label", "name_description", "other_config": {},
+           "ha_enabled": false (stand-in: a flag only, HA is not modelled;
+                                it makes designate_new_master refuse)}
+      the pool object, OpaqueRef:pool-0; its master is the current master.
+  "hosts": [{"uuid", "name_label", "enabled": true,
+             "live": true (false: the host is down -- Host_metrics.live --
+                          and its sockets answer nothing),
              "full": false (the host cannot fit another VM: memory),
              "address", "guest_VCPUs_params": {}, "other_config": {},
              "config": path (GPUPOOL_CONFIG for that host's plugins/hooks),
              "hooks_dir": path (that host's /etc/xapi.d; hooks run from
                           <hooks_dir>/vm-pre-start/* etc.),
              "plugins_dir": path (that host's /etc/xapi.d/plugins)}]
-      host i is "OpaqueRef:host-<i>"; host 0 is the pool master.  Without
+      host i is "OpaqueRef:host-<i>"; host 0 is the pool master at start
+      (pool.designate_new_master hands the role to another).  Without
       "hosts": one host, OpaqueRef:host-0.
   "users": {"name": {"password": "...", "role": "pool-admin" |
             "pool-operator" | "vm-power-admin" | "vm-admin" | "vm-operator" |
@@ -57,7 +64,8 @@ STATE.json (every key optional):
            "VCPUs_params": {}, "platform": {}, "tags": [],
            "blocked_operations": {}, "domain_type": "hvm" | "pv" | "pvh" |
            "pv_in_pvh", "HVM_boot_policy", "affinity", "resident_on" (host
-           uuid, ref or name; a Running VM without one is on the master),
+           uuid, ref or name; a Running VM without one is on host 0, the
+           master at start),
            "disks": [vdi uuid]}]                   refs "OpaqueRef:vm-<i>"
   "srs": [{"uuid", "name_label", "shared": false, "hosts": [host...]}]
       a PBD (currently attached) per listed host; default: every host when
@@ -66,7 +74,8 @@ STATE.json (every key optional):
   "pcis": [{"pci_id", "host", "class_id" (e.g. "0302", "1200", "0200",
             "0403"), "class_name", "vendor_id", "vendor_name", "device_id",
             "device_name", "dom0_access" (enabled), "physical_function":
-            BDF (the entry is an SR-IOV VF of that device)}]
+            BDF (the entry is an SR-IOV VF of that device),
+            "other_config": {} (of its PCI object)}]
       devices of the hosts; xapi has PCI objects only for some of them (see
       PCI below).  An entry without class_id is a display device (0302).
   "vgpus": [{"vm": vm uuid, "pci_id", "host": host, "type": "passthrough"}]
@@ -83,9 +92,11 @@ STATE.json (every key optional):
 Each call is appended to CALLS.jsonl as {"method", "params", "host"} (host:
 the name_label of the socket's host; "remote": true on a remote socket; a
 session ref the stand-in knows is shown as "SESSION").  Plugin and hook runs
-are logged as {"event": "plugin" | "hook", ...}.  After each call the state
-is written to STATE.json.out: {"hosts", "vms", "pcis", "pgpus", "vgpus",
-"srs", "pbds", "vdis", "vbds", "resets", "devices_without_pci_object"}.
+are logged as {"event": "plugin" | "hook", ...}.  After each call that can
+change something (stand-in: not after a get_*, whose answer leaves the last
+dump true) the state is written to STATE.json.out: {"pool", "hosts", "vms",
+"pcis", "pgpus", "vgpus", "srs", "pbds", "vdis", "vbds", "resets",
+"devices_without_pci_object"}.
 
 Methods: session.login_with_password, logout, get_this_host, get_record,
 get_<field>; <Class>.get_all, get_all_records, get_record, get_by_uuid,
@@ -97,11 +108,21 @@ VM.set_affinity, set_name_label, set_name_description, set_tags, add_tags,
 remove_tags, set_domain_type, set_HVM_boot_policy, VM.clone, start,
 start_on, hard_shutdown, clean_shutdown, shutdown; host.call_plugin,
 enable, disable, set_/add_to_/remove_from_guest_VCPUs_params,
-add_to_/remove_from_other_config; PCI.get_dom0_access_status,
-disable_dom0_access, enable_dom0_access.
+add_to_/remove_from_other_config; pool.add_to_/remove_from_other_config,
+designate_new_master; PCI.get_dom0_access_status, disable_dom0_access,
+enable_dom0_access, add_to_/remove_from_other_config.  stand-in, no
+session: standin.set_host_live(host, bool) (a host goes down / comes back).
+
+Size: records and load-time lookups are built from per-call indexes
+(stand-in: class Index), so 64 hosts with 1024 PCI objects start in well
+under a second and answer get_all_records in tens of milliseconds.
 
 Upstream files followed (xen-api v26.1.4):
   ocaml/xapi/context.ml (preauth), ocaml/xapi/api_server.ml,
+  ocaml/idl/datamodel_pool.ml, ocaml/xapi/xapi_pool.ml,
+  ocaml/xapi/xapi_pool_transition.ml, ocaml/xapi/dbsync_master.ml,
+  ocaml/xapi/db_gc.ml, ocaml/database/db_cache_types.ml,
+  ocaml/libs/stunnel/stunnel.ml,
   ocaml/xapi/api_server_common.ml, ocaml/xapi/xapi_session.ml,
   ocaml/xapi/rbac.ml, ocaml/idl/datamodel_roles.ml, ocaml/xapi/xapi_role.ml,
   ocaml/idl/datamodel_common.ml, ocaml/idl/datamodel_utils.ml,
@@ -140,7 +161,8 @@ import xmlrpc.client
 from xml.parsers.expat import ErrorString, ExpatError
 from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
 
-HOST_REF = "OpaqueRef:host-0"
+HOST_REF = "OpaqueRef:host-0"   # host 0: the default host of state entries
+POOL_REF = "OpaqueRef:pool-0"
 NULL_REF = "OpaqueRef:NULL"
 XAPI_VERSION = "26.1.4"
 
@@ -171,6 +193,10 @@ VM_OTHER_CONFIG_KEYS = [("pci", R_POOL_ADMIN), ("folder", R_VM_OP),
                         ("XenCenter.CustomFields.*", R_VM_OP)]
 # ocaml/idl/datamodel_host.ml, field other_config.
 HOST_OTHER_CONFIG_KEYS = [("folder", R_VM_OP), ("XenCenter.CustomFields.*", R_VM_OP)]
+# ocaml/idl/datamodel_pool.ml, field other_config (no ~writer_roles: the
+# object's messages_default_allowed_roles, _R_POOL_OP).
+POOL_OTHER_CONFIG_KEYS = [("folder", R_VM_OP), ("XenCenter.CustomFields.*", R_VM_OP),
+                          ("EMPTY_FOLDERS", R_VM_OP)]
 
 # ocaml/idl/datamodel_vm.ml `operations` (message names) + the extra values.
 VM_OPERATIONS = [
@@ -260,13 +286,17 @@ def new_uuid():
 
 # -- method registry --------------------------------------------------------
 API = {}
+READS = set()   # methods that change nothing STATE.json.out shows
 
 
-def api(name, roles=R_ALL, keys=None, session=True):
+def api(name, roles=R_ALL, keys=None, session=True, reads=False):
     """Register a XenAPI method.  roles: ~allowed_roles in the datamodel;
-    keys: the field's ~map_keys_roles (add_to_/remove_from_ only)."""
+    keys: the field's ~map_keys_roles (add_to_/remove_from_ only); reads:
+    the call changes no state (stand-in: STATE.json.out is not rewritten)."""
     def deco(fn):
         API[name] = (fn, roles, keys or [], session)
+        if reads:
+            READS.add(name)
         return fn
     return deco
 
@@ -276,6 +306,44 @@ class Ctx:
         self.host = host        # index of the socket's host
         self.remote = remote    # a "remote" (non-preauthenticated) socket
         self.session = None
+
+
+class Index:
+    """stand-in: the reverse links records show (host.PCIs, VM.VBDs,
+    VM.attached_PCIs, ...), each built on first use in one pass over its
+    table, so that records cost time linear in the number of objects (xapi
+    keeps them in its database).  Valid for one call (the state lock held)."""
+
+    def __init__(self, xapi):
+        self.x = xapi
+        self.groups = {}
+        self.pci_at = self.order = None
+
+    def of(self, table, field, key):
+        """The refs of the rows of xapi.<table> whose <field> is key, in
+        table order."""
+        m = self.groups.get((table, field))
+        if m is None:
+            m = self.groups[(table, field)] = {}
+            for r, o in getattr(self.x, table).items():
+                m.setdefault(o[field], []).append(r)
+        return list(m.get(key, ()))
+
+    def attached_pcis(self, vm):
+        """VM.attached_PCIs: the PCIs whose attached_VMs hold the VM (see
+        Xapi._attached_vms), in table order."""
+        x = self.x
+        v = x.vms[vm]
+        if v["power_state"] not in ("Running", "Paused"):
+            return []
+        if self.pci_at is None:
+            self.pci_at, self.order = {}, {}
+            for n, (r, p) in enumerate(x.pcis.items()):
+                self.pci_at.setdefault((p["host"], canon_bdf(p["pci_id"])), []).append(r)
+                self.order[r] = n
+        found = {p for bdf in x._vm_bdfs(vm, vgpus=self.of("vgpus", "VM", vm))
+                 for p in self.pci_at.get((v["resident_on"], bdf), ())}
+        return sorted(found, key=self.order.get)
 
 
 class Xapi:
@@ -294,15 +362,17 @@ class Xapi:
         self.resets = []
         self.tasks = 0
         self._load_hosts(state)
+        self._load_pool(state)
         self.users = state.get("users", {})
         self.sessions = {}
         if session:
-            self._new_session(0, uname="root", superuser=True, originator="test",
+            self._new_session(self.master, uname="root", superuser=True, originator="test",
                               ref=session)
         for ref, s in state.get("sessions", {}).items():
             user = s.get("user", "root")
             superuser = s.get("local_superuser", user == "root")
-            self._new_session(self._host_index(s.get("host", HOST_REF), strict=True), uname=user,
+            hidx = self._host_index(s.get("host", self.hosts[self.master]["ref"]), strict=True)
+            self._new_session(hidx, uname=user,
                               superuser=superuser, originator="test", ref=ref,
                               role=None if superuser else self.users.get(user, {}).get("role"))
         self._load_storage(state)
@@ -336,15 +406,35 @@ class Xapi:
                 "plugins_dir": h.get("plugins_dir"),
             })
         self.counter["host"] = len(self.hosts)
+        # stand-in: lookups by ref and by ref, uuid or name_label (the first
+        # host naming it so, as a scan in host order finds it)
+        self.host_by_ref = {h["ref"]: i for i, h in enumerate(self.hosts)}
+        self.host_by_name = {}
+        for i, h in enumerate(self.hosts):
+            for k in (h["ref"], h["uuid"], h["name_label"]):
+                self.host_by_name.setdefault(k, i)
+        # the pool master, an index into self.hosts: host 0 at start
+        # (stand-in), moved by pool.designate_new_master
+        self.master = 0
+
+    def _load_pool(self, state):
+        """The pool object (ocaml/idl/datamodel_pool.ml); xapi has exactly
+        one (Helpers.get_pool).  stand-in: ha_enabled is only a flag here
+        (HA itself is not modelled); it gates what xapi refuses with HA on."""
+        p = state.get("pool") or {}
+        self.pool = {"uuid": p.get("uuid") or self.pool_uuid,
+                     "name_label": p.get("name_label", ""),
+                     "name_description": p.get("name_description", ""),
+                     "other_config": {str(k): str(v)
+                                      for k, v in (p.get("other_config") or {}).items()},
+                     "ha_enabled": bool(p.get("ha_enabled", False))}
 
     def _host_index(self, x, strict=False):
         """A host named by ref, uuid or name_label; None when unknown."""
-        for i, h in enumerate(self.hosts):
-            if x in (h["ref"], h["uuid"], h["name_label"]):
-                return i
-        if strict:
+        i = self.host_by_name.get(x) if isinstance(x, str) else None
+        if i is None and strict:
             raise ValueError("unknown host %r" % x)
-        return None
+        return i
 
     def _host_ref_of(self, x):
         """State value -> host ref (unknown strings kept as they are)."""
@@ -371,8 +461,9 @@ class Xapi:
                 self.pbds[self._ref("pbd")] = {
                     "uuid": new_uuid(), "host": self._host_ref_of(h), "SR": ref,
                     "currently_attached": True, "device_config": {}, "other_config": {}}
+        srs = self._uuid_map(self.srs)
         for v in state.get("vdis", []):
-            sr = self._by_uuid(self.srs, v.get("sr"))
+            sr = srs.get(v.get("sr"))
             if sr is None:
                 raise ValueError("VDI %r: unknown SR %r" % (v.get("uuid"), v.get("sr")))
             self.vdis[self._ref("vdi")] = {
@@ -383,20 +474,26 @@ class Xapi:
                 "other_config": {}, "sm_config": {}, "tags": []}
 
     @staticmethod
-    def _by_uuid(objs, u):
+    def _uuid_map(objs):
+        """{uuid or ref: ref}: the first object in table order whose ref or
+        uuid it is (stand-in: how state entries name each other)."""
+        m = {}
         for ref, rec in objs.items():
-            if u in (ref, rec["uuid"]):
-                return ref
-        return None
+            m.setdefault(ref, ref)
+            m.setdefault(rec["uuid"], ref)
+        return m
 
     def _load_vms(self, state):
         self.vms = {}
+        vdis = self._uuid_map(self.vdis)
         for i, vm in enumerate(state.get("vms", [])):
             power = vm.get("power_state", "Halted")
             running = power in ("Running", "Paused")
             resident = self._host_ref_of(vm.get("resident_on"))
             if running and resident == NULL_REF:
-                resident = HOST_REF   # stand-in: a running VM is somewhere
+                # stand-in: a running VM is somewhere: on the master (at
+                # load, host 0)
+                resident = self.hosts[self.master]["ref"]
             hbp = vm.get("HVM_boot_policy")
             # ocaml/xapi/xapi_vm_helpers.ml derive_domain_type /
             # derive_hvm_boot_policy ("BIOS order": Constants.hvm_default_boot_policy)
@@ -445,15 +542,16 @@ class Xapi:
             except ValueError:
                 pass
             for n, d in enumerate(vm.get("disks", [])):
-                vdi = self._by_uuid(self.vdis, d)
+                vdi = vdis.get(d)
                 if vdi is None:
                     raise ValueError("VM %s: unknown VDI %r" % (rec["uuid"], d))
                 self._new_vbd(ref, vdi, str(n))
         self.counter["vm"] = len(self.vms)
+        vms = self._uuid_map(self.vms)
         for rec in self.vms.values():
             s = rec["snapshot_of"]
             if s != NULL_REF and not s.startswith("OpaqueRef:"):
-                rec["snapshot_of"] = self._by_uuid(self.vms, s) or s
+                rec["snapshot_of"] = vms.get(s) or s
 
     def _new_vbd(self, vm, vdi, userdevice):
         ref = self._ref("vbd")
@@ -486,17 +584,28 @@ class Xapi:
                 "dom0_access": p.get("dom0_access", "enabled"),
                 "vf": bool(p.get("physical_function")),
                 "physical_function": p.get("physical_function"),
+                "other_config": {str(k): str(v)
+                                 for k, v in (p.get("other_config") or {}).items()},
             })
 
         def managed(e):
             return class_base(e["class_id"]) in (0x0100, 0x0200, 0x0300)
 
-        def related(a, b):
-            return (a["host"] == b["host"] and a["bdf"] != b["bdf"]
-                    and slot_of(a["bdf"]) == slot_of(b["bdf"]) and not a["vf"] and not b["vf"])
+        # stand-in: `related` entries share (host, slot) and are not VFs, so
+        # they are found per slot rather than by comparing every pair.
+        slots = {}
+        for e in entries:
+            if not e["vf"]:
+                slots.setdefault((e["host"], slot_of(e["bdf"])), []).append(e)
+
+        def related_to(e):
+            if e["vf"]:
+                return []
+            return [o for o in slots[(e["host"], slot_of(e["bdf"]))] if o["bdf"] != e["bdf"]]
 
         kept = [e for e in entries if managed(e)]
-        deps = [e for e in entries if not managed(e) and any(related(e, k) for k in kept)]
+        deps = [e for e in entries
+                if not managed(e) and any(managed(o) for o in related_to(e))]
         keep_ids = {e["i"] for e in kept + deps}
         self.pcis = {}
         self.hidden_devices = []
@@ -514,7 +623,7 @@ class Xapi:
                 "class_name": e["class_name"], "vendor_id": e["vendor_id"],
                 "vendor_name": e["vendor_name"], "device_id": e["device_id"],
                 "device_name": e["device_name"], "host": e["host"],
-                "dependencies": [], "other_config": {},
+                "dependencies": [], "other_config": e["other_config"],
                 "subsystem_vendor_id": "", "subsystem_vendor_name": "",
                 "subsystem_device_id": "", "subsystem_device_name": "",
                 "driver_name": "pciback" if e["dom0_access"] in ("disabled", "enable_on_reboot") else "",
@@ -527,7 +636,7 @@ class Xapi:
         for e in entries:
             if "ref" in e:
                 self.pcis[e["ref"]]["dependencies"] = [
-                    o["ref"] for o in entries if "ref" in o and related(e, o)]
+                    o["ref"] for o in related_to(e) if "ref" in o]
         # ocaml/xapi/xapi_pgpu.ml update_gpus / is_local_pgpu: a PGPU for each
         # display-class (0x03xx) PCI object that is not a VF; its GPU_group
         # is the one whose GPU_types is ["vendor_id/device_id"]
@@ -535,13 +644,14 @@ class Xapi:
         # <vendor_name> <device_name> GPUs", allocation_algorithm depth_first).
         self.pgpus, self.gpu_groups = {}, {}
         self.vgpu_type = "OpaqueRef:vgpu_type-passthrough"
+        group_of_type = {}
         for ref, p in self.pcis.items():
             if class_base(p["class_id"]) != 0x0300 or p["_vf"]:
                 continue
             gtype = "%s/%s" % (p["vendor_id"], p["device_id"])
-            group = next((g for g, r in self.gpu_groups.items() if r["GPU_types"] == [gtype]), None)
+            group = group_of_type.get(gtype)
             if group is None:
-                group = self._ref("gpu_group")
+                group = group_of_type[gtype] = self._ref("gpu_group")
                 self.gpu_groups[group] = {
                     "uuid": new_uuid(),
                     "name_label": "Group of %s %s GPUs" % (p["vendor_name"], p["device_name"]),
@@ -554,18 +664,25 @@ class Xapi:
 
     def _load_vgpus(self, state):
         self.vgpus = {}
+        vms = self._uuid_map(self.vms)
+        pgpu_at = {}
+        for ref, g in self.pgpus.items():
+            pgpu_at.setdefault((g["host"], canon_bdf(self.pcis[g["PCI"]]["pci_id"])), ref)
+        devices = {}
         for v in state.get("vgpus", []):
-            vm = self._by_uuid(self.vms, v["vm"])
+            vm = vms.get(v["vm"])
             if vm is None:
                 raise ValueError("VGPU: unknown VM %r" % v["vm"])
-            pgpu = self._pgpu_at(self._host_ref_of(v.get("host", HOST_REF)), v["pci_id"])
+            pgpu = pgpu_at.get((self._host_ref_of(v.get("host", HOST_REF)),
+                                canon_bdf(v["pci_id"])))
             if pgpu is None:
                 raise ValueError("VGPU: no PGPU at %r on %r" % (v["pci_id"], v.get("host")))
             if v.get("type", "passthrough") != "passthrough":
                 raise ValueError("VGPU: only type passthrough is modelled")
+            devices[vm] = devices.get(vm, -1) + 1
             rec = {"uuid": v.get("uuid") or new_uuid(), "VM": vm,
                    "GPU_group": self.pgpus[pgpu]["GPU_group"],
-                   "device": str(sum(1 for x in self.vgpus.values() if x["VM"] == vm)),
+                   "device": str(devices[vm]),
                    "type": self.vgpu_type, "other_config": {}, "extra_args": "",
                    "resident_on": NULL_REF, "scheduled_to_be_resident_on": NULL_REF,
                    "compatibility_metadata": {}, "PCI": NULL_REF, "currently_attached": False}
@@ -577,15 +694,8 @@ class Xapi:
                 rec["currently_attached"] = True
             self.vgpus[self._ref("vgpu")] = rec
 
-    def _pgpu_at(self, host, pci_id):
-        bdf = canon_bdf(pci_id)
-        for ref, g in self.pgpus.items():
-            if g["host"] == host and canon_bdf(self.pcis[g["PCI"]]["pci_id"]) == bdf:
-                return ref
-        return None
-
     # ---------------------------------------------------------------- records
-    def _host_rec(self, i):
+    def _host_rec(self, i, ix):
         h = self.hosts[i]
         ref = h["ref"]
         return {
@@ -598,21 +708,21 @@ class Xapi:
                                  "xapi": XAPI_VERSION},
             "API_version_major": "2", "API_version_minor": "21",
             "external_auth_type": "AD" if self._external_auth() else "",
-            "PCIs": [r for r, p in self.pcis.items() if p["host"] == ref],
-            "PGPUs": [r for r, g in self.pgpus.items() if g["host"] == ref],
-            "PBDs": [r for r, p in self.pbds.items() if p["host"] == ref],
-            "resident_VMs": [r for r, v in self.vms.items() if v["resident_on"] == ref],
+            "PCIs": ix.of("pcis", "host", ref),
+            "PGPUs": ix.of("pgpus", "host", ref),
+            "PBDs": ix.of("pbds", "host", ref),
+            "resident_VMs": ix.of("vms", "resident_on", ref),
             "capabilities": ["xen-3.0-x86_64", "hvm-3.0-x86_64"],
         }
 
-    def _vm_rec(self, ref):
+    def _vm_rec(self, ref, ix):
         r = dict(self.vms[ref])
-        r["VBDs"] = [b for b, v in self.vbds.items() if v["VM"] == ref]
-        r["VGPUs"] = [g for g, v in self.vgpus.items() if v["VM"] == ref]
+        r["VBDs"] = ix.of("vbds", "VM", ref)
+        r["VGPUs"] = ix.of("vgpus", "VM", ref)
         r["VIFs"] = []
         r["VUSBs"] = []
-        r["attached_PCIs"] = [p for p in self.pcis if ref in self._attached_vms(p)]
-        r["snapshots"] = [v for v, x in self.vms.items() if x["snapshot_of"] == ref]
+        r["attached_PCIs"] = ix.attached_pcis(ref)
+        r["snapshots"] = ix.of("vms", "snapshot_of", ref)
         r["allowed_operations"] = []
         return r
 
@@ -620,21 +730,21 @@ class Xapi:
         return {k: v for k, v in self.pcis[ref].items()
                 if not k.startswith("_") and k != "dom0_access"}
 
-    def _pgpu_rec(self, ref):
+    def _pgpu_rec(self, ref, ix):
         r = dict(self.pgpus[ref])
         r["supported_VGPU_types"] = [self.vgpu_type]
         r["enabled_VGPU_types"] = [self.vgpu_type]
         r["supported_VGPU_max_capacities"] = {self.vgpu_type: "1"}
-        r["resident_VGPUs"] = [v for v, x in self.vgpus.items() if x["resident_on"] == ref]
+        r["resident_VGPUs"] = ix.of("vgpus", "resident_on", ref)
         # ocaml/xapi/xapi_pci_helpers.ml update_dom0_access keeps the
         # deprecated PGPU.dom0_access in step with the PCI's.
         r["dom0_access"] = self.pcis[r["PCI"]]["dom0_access"]
         return r
 
-    def _gpu_group_rec(self, ref):
+    def _gpu_group_rec(self, ref, ix):
         r = dict(self.gpu_groups[ref])
-        r["PGPUs"] = [p for p, g in self.pgpus.items() if g["GPU_group"] == ref]
-        r["VGPUs"] = [v for v, g in self.vgpus.items() if g["GPU_group"] == ref]
+        r["PGPUs"] = ix.of("pgpus", "GPU_group", ref)
+        r["VGPUs"] = ix.of("vgpus", "GPU_group", ref)
         r["supported_VGPU_types"] = [self.vgpu_type]
         r["enabled_VGPU_types"] = [self.vgpu_type]
         return r
@@ -650,15 +760,15 @@ class Xapi:
                 "enabled_on_GPU_groups": list(self.gpu_groups),
                 "compatible_types_in_vm": [], "compatible_types_on_pgpu": []}
 
-    def _sr_rec(self, ref):
+    def _sr_rec(self, ref, ix):
         r = dict(self.srs[ref])
-        r["PBDs"] = [p for p, x in self.pbds.items() if x["SR"] == ref]
-        r["VDIs"] = [v for v, x in self.vdis.items() if x["SR"] == ref]
+        r["PBDs"] = ix.of("pbds", "SR", ref)
+        r["VDIs"] = ix.of("vdis", "SR", ref)
         return r
 
-    def _vdi_rec(self, ref):
+    def _vdi_rec(self, ref, ix):
         r = dict(self.vdis[ref])
-        r["VBDs"] = [b for b, x in self.vbds.items() if x["VDI"] == ref]
+        r["VBDs"] = ix.of("vbds", "VDI", ref)
         return r
 
     def _vbd_rec(self, ref):
@@ -670,64 +780,94 @@ class Xapi:
         return {k: v for k, v in self.sessions[ref].items() if not k.startswith("_")}
 
     def _pool_rec(self):
-        return {"uuid": self.pool_uuid, "name_label": "", "name_description": "",
-                "master": HOST_REF, "other_config": {}, "coordinator_bias": True,
-                "ha_enabled": False}
+        """ocaml/idl/datamodel_pool.ml fields (those modelled); master: the
+        host that is master now (dbsync_master.ml set_master_pool_reference,
+        run when a master starts)."""
+        p = self.pool
+        return {"uuid": p["uuid"], "name_label": p["name_label"],
+                "name_description": p["name_description"],
+                "master": self.hosts[self.master]["ref"], "other_config": p["other_config"],
+                "coordinator_bias": True, "ha_enabled": p["ha_enabled"]}
 
     pool_uuid = "00000000-0000-4000-8000-000000000000"
 
-    def _objects(self, cls):
-        """wire class name -> {ref: record}; None for an unknown class."""
-        if cls == "VM":
-            return {r: self._vm_rec(r) for r in self.vms}
+    def _table(self, cls):
+        """wire class name -> {ref: stored row} (each row has the object's
+        uuid and, where the class has one, its name_label); None for an
+        unknown class."""
         if cls == "host":
-            return {h["ref"]: self._host_rec(i) for i, h in enumerate(self.hosts)}
+            return {h["ref"]: h for h in self.hosts}
         if cls == "pool":
-            return {"OpaqueRef:pool-0": self._pool_rec()}
-        if cls == "PCI":
-            return {r: self._pci_rec(r) for r in self.pcis}
-        if cls == "PGPU":
-            return {r: self._pgpu_rec(r) for r in self.pgpus}
-        if cls == "VGPU":
-            return {r: dict(v) for r, v in self.vgpus.items()}
-        if cls == "GPU_group":
-            return {r: self._gpu_group_rec(r) for r in self.gpu_groups}
+            return {POOL_REF: self.pool}
         if cls == "VGPU_type":
             return {self.vgpu_type: self._vgpu_type_rec()}
+        return {"VM": self.vms, "PCI": self.pcis, "PGPU": self.pgpus, "VGPU": self.vgpus,
+                "GPU_group": self.gpu_groups, "SR": self.srs, "PBD": self.pbds,
+                "VDI": self.vdis, "VBD": self.vbds, "session": self.sessions}.get(cls)
+
+    def _record(self, cls, ref, ix):
+        """The record of one object of the class, as get_record shows it."""
+        if cls == "VM":
+            return self._vm_rec(ref, ix)
+        if cls == "host":
+            return self._host_rec(self.host_by_ref[ref], ix)
+        if cls == "pool":
+            return self._pool_rec()
+        if cls == "PCI":
+            return self._pci_rec(ref)
+        if cls == "PGPU":
+            return self._pgpu_rec(ref, ix)
+        if cls == "VGPU":
+            return dict(self.vgpus[ref])
+        if cls == "GPU_group":
+            return self._gpu_group_rec(ref, ix)
+        if cls == "VGPU_type":
+            return self._vgpu_type_rec()
         if cls == "SR":
-            return {r: self._sr_rec(r) for r in self.srs}
+            return self._sr_rec(ref, ix)
         if cls == "PBD":
-            return {r: dict(p) for r, p in self.pbds.items()}
+            return dict(self.pbds[ref])
         if cls == "VDI":
-            return {r: self._vdi_rec(r) for r in self.vdis}
+            return self._vdi_rec(ref, ix)
         if cls == "VBD":
-            return {r: self._vbd_rec(r) for r in self.vbds}
+            return self._vbd_rec(ref)
         if cls == "session":
-            return {r: self._session_rec(r) for r in self.sessions}
-        return None
+            return self._session_rec(ref)
+        raise KeyError(cls)
+
+    def _objects(self, cls, ix=None):
+        """wire class name -> {ref: record}; None for an unknown class."""
+        table = self._table(cls)
+        if table is None:
+            return None
+        ix = ix or Index(self)
+        return {r: self._record(cls, r, ix) for r in table}
 
     def state(self):
-        def with_ref(objs):
-            return [dict(rec, ref=ref) for ref, rec in objs.items()]
+        ix = Index(self)
+
+        def with_ref(cls):
+            return [dict(rec, ref=ref) for ref, rec in self._objects(cls, ix).items()]
         hosts = []
         for i, h in enumerate(self.hosts):
-            r = self._host_rec(i)
+            r = self._host_rec(i, ix)
             r.update(ref=h["ref"], live=h["live"], full=h["full"], config=h["config"],
                      hooks_dir=h["hooks_dir"], plugins_dir=h["plugins_dir"])
             hosts.append(r)
         pcis = [dict(self._pci_rec(r), ref=r, dom0_access=p["dom0_access"])
                 for r, p in self.pcis.items()]
         return {
+            "pool": dict(self._pool_rec(), ref=POOL_REF),
             "hosts": hosts,
-            "vms": with_ref({r: self._vm_rec(r) for r in self.vms}),
+            "vms": with_ref("VM"),
             "pcis": pcis,
             "devices_without_pci_object": list(self.hidden_devices),
-            "pgpus": with_ref({r: self._pgpu_rec(r) for r in self.pgpus}),
-            "vgpus": with_ref(self.vgpus),
-            "srs": with_ref({r: self._sr_rec(r) for r in self.srs}),
-            "pbds": with_ref(self.pbds),
-            "vdis": with_ref({r: self._vdi_rec(r) for r in self.vdis}),
-            "vbds": with_ref({r: self._vbd_rec(r) for r in self.vbds}),
+            "pgpus": with_ref("PGPU"),
+            "vgpus": with_ref("VGPU"),
+            "srs": with_ref("SR"),
+            "pbds": with_ref("PBD"),
+            "vdis": with_ref("VDI"),
+            "vbds": with_ref("VBD"),
             "resets": list(self.resets),
         }
 
@@ -754,10 +894,22 @@ class Xapi:
         return self.pcis[ref]
 
     def _host(self, ref):
-        for i, h in enumerate(self.hosts):
-            if h["ref"] == ref:
-                return i
-        raise Failure("HANDLE_INVALID", "host", ref)
+        i = self.host_by_ref.get(ref) if isinstance(ref, str) else None
+        if i is None:
+            raise Failure("HANDLE_INVALID", "host", ref)
+        return i
+
+    def _check_live(self, hidx):
+        """ocaml/xapi/message_forwarding.ml check_live (in do_op_on): a host
+        other than the one forwarding (the master: "assume that localhost is
+        always live") whose Host_metrics.live is false: HOST_OFFLINE [host]."""
+        if hidx != self.master and not self.hosts[hidx]["live"]:
+            raise Failure("HOST_OFFLINE", self.hosts[hidx]["ref"])
+
+    def _pool(self, ref):
+        if ref != POOL_REF:
+            raise Failure("HANDLE_INVALID", "pool", ref)
+        return self.pool
 
     def _external_auth(self):
         return any(u != "root" for u in self.users)
@@ -810,7 +962,7 @@ class Xapi:
                 self.dump()
             raise Failure(*injected)
         with self.lock:
-            fn, roles, keys, needs_session = self._lookup(method)
+            fn, roles, keys, needs_session, reads = self._lookup(method)
             try:
                 nparams = self._arity(fn)
                 given = len(params) - (1 if needs_session else 0)
@@ -827,7 +979,8 @@ class Xapi:
                     self._rbac(sess, method, roles, keys, params)
                 return fn(self, ctx, *params)
             finally:
-                self.dump()
+                if not reads:   # stand-in: a read leaves the last dump true
+                    self.dump()
 
     def _injected(self, method, n):
         f = self.fail.get(method)
@@ -856,7 +1009,7 @@ class Xapi:
                     method = cls + "." + method[len(cls) + 1:]
                     break
         if method in API:
-            return API[method]
+            return API[method] + (method in READS,)
         cls, _, verb = method.partition(".")
         if cls in CLASSES and verb:
             fn = self._generic(cls, verb)
@@ -864,45 +1017,48 @@ class Xapi:
                 # implicit messages: ~implicit_messages_allowed_roles:_R_ALL,
                 # field getters: default_field_reader_roles = _R_ALL
                 # (ocaml/idl/datamodel_common.ml create_obj)
-                return fn, R_ALL, [], True
+                return fn, R_ALL, [], True, True
         # ocaml/xapi/server_helpers.ml unknown_rpc_failure
         raise Failure("MESSAGE_METHOD_UNKNOWN", method)
 
     def _generic(self, cls, verb):
-        def objs():
-            return self._objects(cls)
+        """Implicit messages (all reads): get_all, get_all_records,
+        get_record, get_by_uuid, get_by_name_label, get_<field>.  stand-in:
+        a single object's messages build only that object's record."""
+        def table():
+            return self._table(cls)
+
+        def one(ref):
+            t = table()
+            if not isinstance(ref, str) or ref not in t:
+                raise Failure("HANDLE_INVALID", cls, ref)
+            return self._record(cls, ref, Index(self))
 
         if verb == "get_all" and cls != "session":
-            return lambda self_, ctx: list(objs())
+            return lambda self_, ctx: list(table())
         if verb == "get_all_records" and cls != "session":
-            return lambda self_, ctx: objs()
+            return lambda self_, ctx: self._objects(cls)
         if verb == "get_record":
-            def get_record(self_, ctx, ref):
-                o = objs()
-                if ref not in o:
-                    raise Failure("HANDLE_INVALID", cls, ref)
-                return o[ref]
-            return get_record
+            return lambda self_, ctx, ref: one(ref)
         if verb == "get_by_uuid":
             def get_by_uuid(self_, ctx, u):
-                for ref, rec in objs().items():
-                    if rec.get("uuid") == u:
+                for ref, row in table().items():
+                    if row.get("uuid") == u:
                         return ref
                 # ocaml/xapi/exnHelper.ml Read_missing_uuid -> UUID_INVALID
                 raise Failure("UUID_INVALID", cls, u)
             return get_by_uuid
         if verb == "get_by_name_label" and cls not in ("session", "PCI", "PGPU", "VGPU", "VBD", "PBD"):
-            return lambda self_, ctx, n: [r for r, rec in objs().items() if rec.get("name_label") == n]
+            return lambda self_, ctx, n: [r for r, row in table().items()
+                                          if row.get("name_label") == n]
         if verb.startswith("get_"):
             field = verb[4:]
 
             def getter(self_, ctx, ref):
-                o = objs()
-                if ref not in o:
-                    raise Failure("HANDLE_INVALID", cls, ref)
-                if field not in o[ref]:
+                rec = one(ref)
+                if field not in rec:
                     raise Failure("MESSAGE_METHOD_UNKNOWN", "%s.%s" % (cls, verb))
-                return o[ref][field]
+                return rec[field]
             return getter
         return None
 
@@ -960,8 +1116,12 @@ class Xapi:
             # Context.preauth = Some `root (the local Unix socket): no
             # authentication, local superuser, auth_user_name = uname.
             return self._new_session(ctx.host, uname, True, originator)
-        if ctx.host != 0:
-            raise Failure("HOST_IS_SLAVE", self.hosts[0]["address"])
+        if ctx.host != self.master:
+            # Pool_role.is_slave: HOST_IS_SLAVE [Pool_role.get_master_address
+            # ()], the address in the slave's pool.conf (after a master
+            # change, the new master's: xapi_pool_transition.ml
+            # become_another_masters_slave)
+            raise Failure("HOST_IS_SLAVE", self.hosts[self.master]["address"])
         fail = Failure("SESSION_AUTHENTICATION_FAILED", uname, "Authentication failure")
         if uname == "root":
             # login_as_local_superuser: do_local_auth (PAM).  stand-in: the
@@ -986,7 +1146,7 @@ class Xapi:
         self.sessions.pop(ctx.session, None)
         return ""
 
-    @api("session.get_this_host")
+    @api("session.get_this_host", reads=True)
     def session_get_this_host(self, ctx, s):
         if s not in self.sessions:
             raise Failure("HANDLE_INVALID", "session", s)
@@ -1210,12 +1370,14 @@ class Xapi:
                 out.append(ref)
         return out
 
-    def _vm_bdfs(self, ref, pgpus=None):
+    def _vm_bdfs(self, ref, pgpus=None, vgpus=None):
         """What xenopsd plugs for a VM (ocaml/xapi/xapi_xenops.ml: the
         other-config:pci devices, pciops.ml other_pcidevs_of_vm, and the
-        PCI of each passthrough VGPU)."""
+        PCI of each passthrough VGPU).  vgpus: the VM's VGPU refs when
+        known (stand-in: saves a scan of every VGPU)."""
         out = parse_other_config_pci(self.vms[ref]["other_config"].get("pci", ""))
-        for v in self.vgpus.values():
+        rows = self.vgpus.values() if vgpus is None else (self.vgpus[g] for g in vgpus)
+        for v in rows:
             if v["VM"] != ref:
                 continue
             pg = v["resident_on"] if pgpus is None else pgpus.get(v["uuid"], NULL_REF)
@@ -1310,7 +1472,9 @@ class Xapi:
         order = []
         if aff is not None and aff in roomy:
             order.append(aff)
-        order += [i for i in roomy if i != 0 and i != aff] + [i for i in roomy if i == 0 and i != aff]
+        m = self.master
+        order += ([i for i in roomy if i != m and i != aff]
+                  + [i for i in roomy if i == m and i != aff])
         for i in order:
             if self._can_run(ref, i, memory_check):
                 return i
@@ -1576,13 +1740,11 @@ class Xapi:
         Then ocaml/xapi/xapi_host.ml call_plugin -> xapi_plugins.ml
         call_plugin on that host."""
         hidx = self._host(host)
-        h = self.hosts[hidx]
-        if hidx != 0 and not h["live"]:
-            raise Failure("HOST_OFFLINE", host)
+        self._check_live(hidx)
         if not isinstance(args, dict) or not all(isinstance(v, str) for v in args.values()):
             raise Failure("FIELD_TYPE_ERROR", "args")
         forwarded = None
-        if hidx == 0:
+        if hidx == self.master:
             sref = ctx.session
         else:
             sref = forwarded = self._new_session(
@@ -1696,11 +1858,68 @@ class Xapi:
         self.hosts[self._host(host)]["other_config"].pop(k, None)
         return ""
 
+    # ------------------------------------------------------------------- pool
+    # ocaml/idl/datamodel_pool.ml: other_config has no ~writer_roles, so its
+    # add_to_/remove_from_ take the object's messages_default_allowed_roles,
+    # _R_POOL_OP (datamodel_common.ml create_obj), and ~map_keys_roles
+    # folder, XenCenter.CustomFields.*, EMPTY_FOLDERS: _R_VM_OP
+    # (POOL_OTHER_CONFIG_KEYS).  Plain DB writes: ocaml/database/
+    # db_cache_impl.ml process_structured_field with db_cache_types.ml
+    # add_to_map (the key present: Duplicate_key -> MAP_DUPLICATE_KEY, see
+    # _map_add) and remove_from_map (a filter: an absent key is no error).
+    @api("pool.add_to_other_config", R_POOL_OP, POOL_OTHER_CONFIG_KEYS)
+    def pool_add_to_other_config(self, ctx, ref, k, v):
+        return self._map_add("pool", ref, self._pool(ref), "other_config", k, v)
+
+    @api("pool.remove_from_other_config", R_POOL_OP, POOL_OTHER_CONFIG_KEYS)
+    def pool_remove_from_other_config(self, ctx, ref, k):
+        self._pool(ref)["other_config"].pop(k, None)   # absent key: no error
+        return ""
+
+    @api("pool.designate_new_master", R_POOL_OP)
+    def pool_designate_new_master(self, ctx, host):
+        """ocaml/idl/datamodel_pool.ml designate_new_master: _R_POOL_OP.
+        ocaml/xapi/message_forwarding.ml Pool.designate_new_master:
+        with_pool_operation `designate_new_master, Xapi_sync.sync_host
+        (RRDs: not modelled), then do_op_on the host: check_live
+        (HOST_OFFLINE [host] unless it is the master), forwarded there.
+        ocaml/xapi/xapi_pool.ml designate_new_master, on that host: nothing
+        at all when it is the master already (Pool_role.is_master); HA on:
+        HA_IS_ENABLED []; else sync_database and
+        ocaml/xapi/xapi_pool_transition.ml
+        attempt_two_phase_commit_of_new_master: phase 1
+        Host.propose_new_master to every other host's address, its own
+        last (Helpers.call_emergency_mode_functions, over HTTPS); a host
+        that does not answer fails phase 1, the proposal is aborted where
+        it was made and the error reaches the caller: Stunnel_error ->
+        INTERNAL_ERROR ["Connection failed: <reason>."]
+        (ocaml/xapi/exnHelper.ml error_of_exn; stand-in: reason "no route
+        to host"; stunnel may diagnose "connection refused" instead,
+        ocaml/libs/stunnel/stunnel.ml diagnose_failure).  Phase 2
+        commit_new_master: the others become slaves of the new address
+        (become_another_masters_slave: pool.conf, xapi restarts), the host
+        becomes master (become_master) and sets pool.master when it starts
+        (ocaml/xapi/dbsync_master.ml set_master_pool_reference).
+        stand-in: the database is one shared dict, so the handover loses
+        nothing and is complete when the call returns (no xapi restarts;
+        sessions, which are database rows, stay valid)."""
+        hidx = self._host(host)
+        self._check_live(hidx)
+        if hidx == self.master:
+            return ""
+        if self.pool["ha_enabled"]:
+            raise Failure("HA_IS_ENABLED")
+        peers = [i for i in range(len(self.hosts)) if i != hidx] + [hidx]
+        if any(not self.hosts[i]["live"] for i in peers):
+            raise Failure("INTERNAL_ERROR", "Connection failed: no route to host.")
+        self.master = hidx
+        return ""
+
     # -------------------------------------------------------------------- PCI
     # ocaml/idl/datamodel.ml module PCI: the three calls are _R_POOL_OP.
     # ocaml/xapi/xapi_pci_helpers.ml determine_dom0_access_status:
     # enabled / disable_on_reboot / disabled / enable_on_reboot.
-    @api("PCI.get_dom0_access_status", R_POOL_OP)
+    @api("PCI.get_dom0_access_status", R_POOL_OP, reads=True)
     def pci_get_dom0_access_status(self, ctx, ref):
         return self._pci(ref)["dom0_access"]
 
@@ -1717,6 +1936,41 @@ class Xapi:
         p["dom0_access"] = {"disabled": "enable_on_reboot", "disable_on_reboot": "enabled"}.get(
             p["dom0_access"], p["dom0_access"])
         return p["dom0_access"]
+
+    # ocaml/idl/datamodel.ml module PCI: other_config is RW, no
+    # ~writer_roles and no ~map_keys_roles: add_to_/remove_from_ are the
+    # object's messages_default_allowed_roles, _R_POOL_OP, for every key
+    # (datamodel_common.ml create_obj).  Plain DB writes, as for the pool.
+    @api("PCI.add_to_other_config", R_POOL_OP)
+    def pci_add_to_other_config(self, ctx, ref, k, v):
+        return self._map_add("PCI", ref, self._pci(ref), "other_config", k, v)
+
+    @api("PCI.remove_from_other_config", R_POOL_OP)
+    def pci_remove_from_other_config(self, ctx, ref, k):
+        self._pci(ref)["other_config"].pop(k, None)   # absent key: no error
+        return ""
+
+    # --------------------------------------------------------------- stand-in
+    @api("standin.set_host_live", session=False)
+    def standin_set_host_live(self, ctx, host, live):
+        """stand-in: a host goes down (live false) or comes back.  xapi's
+        view of it is Host_metrics.live (ocaml/xapi/xapi_vm_helpers.ml
+        is_host_live), which xapi clears only after
+        Xapi_globs.host_assumed_dead_interval without heartbeats
+        (ocaml/xapi/db_gc.ml check_host_liveness); here at once.  Then
+        call_plugin and designate_new_master to it fail HOST_OFFLINE
+        (message_forwarding.ml check_live), VMs cannot boot there
+        (HOST_NOT_LIVE), designate_new_master of another host fails phase
+        1, and the host's own sockets close every connection unanswered.
+        A dead master is not modelled further (the slaves' sockets answer
+        on).  host: ref, uuid or name_label; no session needed."""
+        i = self._host_index(host)
+        if i is None:
+            raise Failure("HANDLE_INVALID", "host", host)
+        if not isinstance(live, bool):
+            raise Failure("FIELD_TYPE_ERROR", "live")
+        self.hosts[i]["live"] = live
+        return ""
 
 
 # ---------------------------------------------------------------------- server
@@ -1764,8 +2018,11 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         super().__init__(path, Handler)
 
     def verify_request(self, request, client_address):
-        # stand-in fault injection: refuse_connections_after
+        # stand-in fault injection: refuse_connections_after; a dead host
+        # (live false) answers nothing
         self.accepted += 1
+        if not self.xapi.hosts[self.hidx]["live"]:
+            return False
         n = self.xapi.refuse_after
         return not (n is not None and self.accepted >= int(n))
 

@@ -146,12 +146,14 @@ class StandIn:
         with open(self.state_path, "w") as f:
             json.dump(state, f)
         ready = os.path.join(self.dir, "ready")
+        t0 = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, STANDIN, "--socket-dir", self.sockdir, "--state", self.state_path,
              "--log", self.log, "--ready", ready],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for _ in range(500):
+        while time.monotonic() < t0 + 30:
             if os.path.exists(ready):
+                self.started_in = time.monotonic() - t0   # seconds to every socket listening
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError("stand-in died: %s" % self.proc.stderr.read().decode())
@@ -588,6 +590,256 @@ class Faults(Base):
             self.x.call("VM.get_all_records", self.s)
         with self.assertRaises((http.client.HTTPException, ConnectionError, OSError)):
             self.x.call("VM.get_all_records", self.s)
+
+
+POOL = "OpaqueRef:pool-0"
+DENIED = "No permission in user session. (Roles with this permission: %s)"
+
+
+class PoolObject(Base):
+    """datamodel_pool.ml other_config (writer _R_POOL_OP, map_keys_roles
+    _R_VM_OP), db_cache_impl.ml process_structured_field."""
+    state = {"pool": {"uuid": "eeeeeeee-0000-4000-8000-000000000001", "name_label": "gpus",
+                      "other_config": {"a": "1"}},
+             "users": {"ro": {"password": "pw", "role": "read-only"},
+                       "vmop": {"password": "pw", "role": "vm-operator"},
+                       "pop": {"password": "pw", "role": "pool-operator"}}}
+
+    def test_records(self):
+        recs = self.x.call("pool.get_all_records", self.s)
+        self.assertEqual(list(recs), [POOL])
+        self.assertEqual(recs[POOL]["uuid"], "eeeeeeee-0000-4000-8000-000000000001")
+        self.assertEqual(recs[POOL]["name_label"], "gpus")
+        self.assertEqual(recs[POOL]["other_config"], {"a": "1"})
+        self.assertEqual(recs[POOL]["master"], "OpaqueRef:host-0")
+        self.assertEqual(self.x.call("pool.get_all", self.s), [POOL])
+        self.assertEqual(self.x.call("pool.get_record", self.s, POOL), recs[POOL])
+        self.assertEqual(self.x.call("pool.get_master", self.s, POOL), "OpaqueRef:host-0")
+        self.assertEqual(self.x.call("pool.get_by_uuid", self.s,
+                                     "eeeeeeee-0000-4000-8000-000000000001"), POOL)
+        self.assertEqual(self.x.error("pool.get_record", self.s, "OpaqueRef:pool-1"),
+                         ["HANDLE_INVALID", "pool", "OpaqueRef:pool-1"])
+
+    def test_add_remove_duplicate(self):
+        self.x.call("pool.add_to_other_config", self.s, POOL, "gpupool:x", "y")
+        self.assertEqual(self.x.call("pool.get_other_config", self.s, POOL),
+                         {"a": "1", "gpupool:x": "y"})
+        self.assertEqual(self.x.out()["pool"]["other_config"], {"a": "1", "gpupool:x": "y"})
+        self.assertEqual(self.x.error("pool.add_to_other_config", self.s, POOL, "gpupool:x", "z"),
+                         ["MAP_DUPLICATE_KEY", "pool", "other_config", POOL, "gpupool:x"])
+        self.assertEqual(self.x.call("pool.get_other_config", self.s, POOL)["gpupool:x"], "y")
+        self.x.call("pool.remove_from_other_config", self.s, POOL, "gpupool:x")
+        self.x.call("pool.remove_from_other_config", self.s, POOL, "gpupool:x")   # absent: no-op
+        self.assertEqual(self.x.call("pool.get_other_config", self.s, POOL), {"a": "1"})
+        self.assertEqual(self.x.out()["pool"]["other_config"], {"a": "1"})
+        self.assertEqual(self.x.error("pool.add_to_other_config", self.s, "OpaqueRef:x", "k", "v"),
+                         ["HANDLE_INVALID", "pool", "OpaqueRef:x"])
+
+    def test_rbac(self):
+        ro = self.x.login("ro", "pw", remote=True)
+        self.assertEqual(self.x.call("pool.get_other_config", ro, POOL), {"a": "1"})
+        for method, args in (("pool.add_to_other_config", ("k", "v")),
+                             ("pool.remove_from_other_config", ("a",))):
+            self.assertEqual(self.x.error(method, ro, POOL, *args, remote=True),
+                             ["RBAC_PERMISSION_DENIED", method.lower(),
+                              DENIED % "pool-admin, pool-operator"])
+        self.assertEqual(self.x.error("pool.add_to_other_config", ro, POOL, "folder", "/f",
+                                      remote=True),
+                         ["RBAC_PERMISSION_DENIED", "pool.add_to_other_config/key:folder",
+                          DENIED % "pool-admin, pool-operator, vm-power-admin, vm-admin, "
+                                   "vm-operator"])
+        self.assertEqual(self.x.call("pool.get_other_config", self.s, POOL), {"a": "1"})
+        vmop = self.x.login("vmop", "pw", remote=True)
+        self.x.call("pool.add_to_other_config", vmop, POOL, "folder", "/f", remote=True)
+        self.x.call("pool.add_to_other_config", vmop, POOL, "EMPTY_FOLDERS", "/g", remote=True)
+        self.x.call("pool.add_to_other_config", vmop, POOL, "XenCenter.CustomFields.c", "1",
+                    remote=True)
+        self.assertEqual(self.x.error("pool.remove_from_other_config", vmop, POOL, "a",
+                                      remote=True)[:2],
+                         ["RBAC_PERMISSION_DENIED", "pool.remove_from_other_config"])
+        pop = self.x.login("pop", "pw", remote=True)
+        self.x.call("pool.remove_from_other_config", pop, POOL, "a", remote=True)
+        self.assertEqual(self.x.call("pool.get_other_config", self.s, POOL),
+                         {"folder": "/f", "EMPTY_FOLDERS": "/g", "XenCenter.CustomFields.c": "1"})
+
+
+class PciOtherConfig(Base):
+    """datamodel.ml module PCI: other_config RW, _R_POOL_OP, no key roles."""
+    state = {"pcis": [{"pci_id": "0000:18:00.0", "other_config": {"k": "v"}},
+                      {"pci_id": "0000:3b:00.0", "class_id": "0200"}],
+             "users": {"admin": {"password": "pw", "role": "vm-admin"},
+                       "pop": {"password": "pw", "role": "pool-operator"}}}
+
+    def test_add_remove(self):
+        recs = self.x.call("PCI.get_all_records", self.s)
+        gpu = next(r for r, p in recs.items() if p["pci_id"] == "0000:18:00.0")
+        nic = next(r for r, p in recs.items() if p["pci_id"] == "0000:3b:00.0")
+        self.assertEqual(recs[gpu]["other_config"], {"k": "v"})
+        self.assertEqual(recs[nic]["other_config"], {})
+        self.x.call("PCI.add_to_other_config", self.s, nic, "gpupool:owner", "x")
+        self.assertEqual(self.x.call("PCI.get_other_config", self.s, nic), {"gpupool:owner": "x"})
+        self.assertEqual(self.x.call("PCI.get_other_config", self.s, gpu), {"k": "v"})
+        self.assertEqual(self.x.error("PCI.add_to_other_config", self.s, gpu, "k", "w"),
+                         ["MAP_DUPLICATE_KEY", "PCI", "other_config", gpu, "k"])
+        self.x.call("PCI.remove_from_other_config", self.s, gpu, "k")
+        self.x.call("PCI.remove_from_other_config", self.s, gpu, "k")   # absent: no-op
+        out = {p["ref"]: p["other_config"] for p in self.x.out()["pcis"]}
+        self.assertEqual(out, {gpu: {}, nic: {"gpupool:owner": "x"}})
+        self.assertEqual(self.x.error("PCI.remove_from_other_config", self.s, "OpaqueRef:pci-9",
+                                      "k"), ["HANDLE_INVALID", "PCI", "OpaqueRef:pci-9"])
+        admin = self.x.login("admin", "pw", remote=True)
+        self.assertEqual(self.x.error("PCI.add_to_other_config", admin, gpu, "folder", "f",
+                                      remote=True),
+                         ["RBAC_PERMISSION_DENIED", "pci.add_to_other_config",
+                          DENIED % "pool-admin, pool-operator"])
+        pop = self.x.login("pop", "pw", remote=True)
+        self.x.call("PCI.add_to_other_config", pop, gpu, "folder", "f", remote=True)
+        self.x.call("PCI.remove_from_other_config", pop, nic, "gpupool:owner", remote=True)
+        self.assertEqual(self.x.call("PCI.get_other_config", self.s, gpu), {"folder": "f"})
+        self.assertEqual(self.x.call("PCI.get_other_config", self.s, nic), {})
+
+
+class MasterChange(Base):
+    """message_forwarding.ml Pool.designate_new_master / do_op_on,
+    xapi_pool.ml designate_new_master, xapi_pool_transition.ml."""
+    state = {"users": {"boss": {"password": "pw", "role": "pool-admin"},
+                       "ro": {"password": "pw", "role": "read-only"}},
+             "vms": [{"uuid": VM_A, "name_label": "a"},
+                     {"uuid": VM_B, "name_label": "b", "power_state": "Running"}]}
+
+    def test_designate_moves_the_master(self):
+        h0, h1 = "OpaqueRef:host-0", "OpaqueRef:host-1"
+        self.assertEqual(self.x.call("pool.designate_new_master", self.s, h1), "")
+        self.assertEqual(self.x.call("pool.get_master", self.s, POOL), h1)
+        self.assertEqual(self.x.call("pool.get_record", self.s, POOL)["master"], h1)
+        self.assertEqual(self.x.out()["pool"]["master"], h1)
+        # the old master is a slave now: call_plugin to it is forwarded with
+        # a new session; on the new master the caller's own
+        v = json.loads(self.x.call("host.call_plugin", self.s, h0, "echo", "f", {}))
+        self.assertNotEqual(v["session"], self.s)
+        self.assertEqual(v["record"]["this_host"], h0)
+        self.assertEqual(v["record"]["parent"], self.s)
+        self.assertEqual(v["record"]["originator"], "xapi")
+        self.assertTrue(v["record"]["pool"])
+        self.assertEqual(self.x.error("session.get_record", v["session"], v["session"]),
+                         ["SESSION_INVALID", v["session"]])
+        v = json.loads(self.x.call("host.call_plugin", self.s, h1, "echo", "f", {}))
+        self.assertEqual(v["session"], self.s)
+        self.assertEqual(v["host_config"], "h1")
+        # logins on the HTTPS ports: the old master names the new one
+        self.assertEqual(self.x.error("session.login_with_password", "boss", "pw", "1.0", "c",
+                                      remote=True, host="h0"),
+                         ["HOST_IS_SLAVE", "192.0.2.2"])
+        boss = self.x.login("boss", "pw", remote=True, host="h1")
+        self.assertEqual(self.x.call("session.get_this_host", boss, boss), h1)
+        # placement: slaves first, so h0 now
+        a = self.ref(VM_A)
+        self.x.call("VM.start", self.s, a, False, False)
+        self.assertEqual(self.x.vm(VM_A)["resident_on"], h0)
+        # a Running VM loaded without resident_on stays where load put it
+        self.assertEqual(self.x.vm(VM_B)["resident_on"], h0)
+        # already the master: nothing happens; back to h0
+        self.x.call("pool.designate_new_master", boss, h1, host="h1", remote=True)
+        self.assertEqual(self.x.call("pool.get_master", self.s, POOL), h1)
+        self.x.call("pool.designate_new_master", boss, h0, host="h1", remote=True)
+        self.assertEqual(self.x.call("pool.get_master", self.s, POOL), h0)
+        self.assertEqual(self.x.error("session.login_with_password", "boss", "pw", "1.0", "c",
+                                      remote=True, host="h1"),
+                         ["HOST_IS_SLAVE", "192.0.2.1"])
+        v = json.loads(self.x.call("host.call_plugin", self.s, h1, "echo", "f", {}))
+        self.assertNotEqual(v["session"], self.s)
+
+    def test_preconditions(self):
+        h1, h2 = "OpaqueRef:host-1", "OpaqueRef:host-2"
+        ro = self.x.login("ro", "pw", remote=True)
+        self.assertEqual(self.x.error("pool.designate_new_master", ro, h1, remote=True),
+                         ["RBAC_PERMISSION_DENIED", "pool.designate_new_master",
+                          DENIED % "pool-admin, pool-operator"])
+        self.assertEqual(self.x.error("pool.designate_new_master", self.s, "OpaqueRef:host-7"),
+                         ["HANDLE_INVALID", "host", "OpaqueRef:host-7"])
+        # h2 goes down: nothing reaches it, and a handover needs every host
+        self.assertEqual(self.x.call("standin.set_host_live", "h2", False), "")
+        self.assertFalse(next(h for h in self.x.out()["hosts"] if h["ref"] == h2)["live"])
+        self.assertEqual(self.x.error("pool.designate_new_master", self.s, h2),
+                         ["HOST_OFFLINE", h2])
+        self.assertEqual(self.x.error("host.call_plugin", self.s, h2, "echo", "f", {}),
+                         ["HOST_OFFLINE", h2])
+        with self.assertRaises((http.client.HTTPException, ConnectionError, OSError)):
+            self.x.login("root", host="h2")
+        self.assertEqual(self.x.error("pool.designate_new_master", self.s, h1),
+                         ["INTERNAL_ERROR", "Connection failed: no route to host."])
+        self.assertEqual(self.x.call("pool.get_master", self.s, POOL), "OpaqueRef:host-0")
+        # back up
+        self.x.call("standin.set_host_live", h2, True, host="h1")
+        self.x.login("root", host="h2")
+        self.x.call("pool.designate_new_master", self.s, h2)
+        self.assertEqual(self.x.call("pool.get_master", self.s, POOL), h2)
+
+
+class MasterChangeHa(Base):
+    """xapi_pool.ml designate_new_master: HA_IS_ENABLED, unless already master."""
+    state = {"pool": {"ha_enabled": True}}
+
+    def test_ha_refuses(self):
+        self.assertEqual(self.x.error("pool.designate_new_master", self.s, "OpaqueRef:host-1"),
+                         ["HA_IS_ENABLED"])
+        self.assertEqual(self.x.call("pool.designate_new_master", self.s, "OpaqueRef:host-0"), "")
+        self.assertEqual(self.x.call("pool.get_master", self.s, POOL), "OpaqueRef:host-0")
+        self.assertTrue(self.x.call("pool.get_ha_enabled", self.s, POOL))
+
+
+class Scale(unittest.TestCase):
+    """stand-in size: 64 hosts, each with a ~6 KB other_config value and 8
+    GPUs each with its audio function (1024 PCI objects), start and answer
+    get_all_records in bounded time (printed)."""
+    HOSTS = 64
+    START_BOUND = 10.0   # seconds; ~0.5 s expected
+    CALL_BOUND = 5.0     # seconds per get_all_records round trip; ~0.2 s expected
+
+    def test_64_hosts(self):
+        hosts, pcis = [], []
+        for i in range(self.HOSTS):
+            hosts.append({"uuid": "bbbbbbbb-0000-4000-9000-%012d" % i, "name_label": "h%d" % i,
+                          "other_config": {"gpupool:state": ("%d:" % i) + "x" * 6000}})
+            for g in range(8):
+                bus = 0x18 + 0x10 * g
+                pcis += [{"pci_id": "0000:%02x:00.0" % bus, "class_id": "0302", "host": "h%d" % i},
+                         {"pci_id": "0000:%02x:00.1" % bus, "class_id": "0403", "host": "h%d" % i}]
+        x = StandIn({"hosts": hosts, "pcis": pcis}, plugin=False)
+        self.addCleanup(x.stop)
+        s = x.login()
+        timings = {}
+
+        def timed(method):
+            t = time.monotonic()
+            v = x.call(method, s)
+            timings[method] = time.monotonic() - t
+            return v
+        hrecs = timed("host.get_all_records")
+        precs = timed("PCI.get_all_records")
+        vrecs = timed("VM.get_all_records")
+        pool = timed("pool.get_all_records")
+        sys.stdout.write("\n  %d hosts, %d PCI objects: startup %.3f s; %s\n" % (
+            len(hrecs), len(precs), x.started_in,
+            ", ".join("%s %.0f ms" % (m, t * 1000) for m, t in timings.items())))
+        self.assertEqual(len(hrecs), self.HOSTS)
+        self.assertEqual(len(precs), 16 * self.HOSTS)
+        self.assertEqual(vrecs, {})
+        self.assertEqual(list(pool), [POOL])
+        for ref, h in hrecs.items():
+            i = int(h["name_label"][1:])
+            self.assertEqual(ref, "OpaqueRef:host-%d" % i)
+            self.assertEqual(h["other_config"]["gpupool:state"], ("%d:" % i) + "x" * 6000)
+            self.assertEqual(sorted(precs[p]["pci_id"] for p in h["PCIs"]),
+                             sorted(p["pci_id"] for p in pcis[16 * i:16 * i + 16]))
+            self.assertTrue(all(precs[p]["host"] == ref for p in h["PCIs"]))
+        for ref, p in precs.items():
+            if p["class_id"] == "0302":
+                self.assertEqual([precs[d]["pci_id"] for d in p["dependencies"]],
+                                 [p["pci_id"][:-1] + "1"])
+        self.assertLess(x.started_in, self.START_BOUND)
+        for m, t in timings.items():
+            self.assertLess(t, self.CALL_BOUND, m)
 
 
 class Summary(unittest.TextTestResult):
