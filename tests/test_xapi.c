@@ -237,6 +237,26 @@ static char *vm_map_text(fixture *f, const char *uuid, const char *field)
     return s;
 }
 
+/* vm_map_text() of other_config without gpupool:placement, whose value
+ * (the assignment as JSON) goes to *placement (caller frees; NULL when
+ * absent). */
+static char *oc_text_split(fixture *f, const char *uuid, char **placement)
+{
+    json_object *root, *m, *pj;
+    json_object *v = vm_record(f, uuid, &root);
+    char *s = NULL;
+    *placement = NULL;
+    if (v && json_object_object_get_ex(v, "other_config", &m)) {
+        if (json_object_object_get_ex(m, "gpupool:placement", &pj))
+            *placement = strdup(json_object_get_string(pj));
+        json_object_object_del(m, "gpupool:placement");
+        s = strdup(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+    }
+    json_object_put(root);
+    return s;
+}
+
 static char *pci_access(fixture *f, const char *pci_id)
 {
     char *txt = tu_slurp(f->state_out);
@@ -499,7 +519,8 @@ static void test_assign_release_exact_writes(void **state)
         fail_msg("calls out of order:\n%s", calls);
     free(calls);
 
-    oc = vm_map_text(f, VM_HALTED, "other_config");
+    char *placement = NULL;
+    oc = oc_text_split(f, VM_HALTED, &placement);
     snprintf(expect, sizeof(expect),
              "{\"gpupool:affinity\":\"OpaqueRef:host-0\",\"gpupool:host\":\"%s\","
              "\"gpupool:mask\":\"%s\",\"gpupool:pci\":\"0/0000:18:00.0\","
@@ -508,6 +529,20 @@ static void test_assign_release_exact_writes(void **state)
              "00000000-0000-4000-8000-000000000000", mask);
     assert_string_equal(oc, expect);
     free(oc);
+    /* The assignment itself, for the pool-wide view and pool-sync. */
+    {
+        json_object *pj = placement ? json_tokener_parse(placement) : NULL, *x;
+        assert_non_null(pj);
+        assert_true(json_object_object_get_ex(pj, "vm_uuid", &x));
+        assert_string_equal(json_object_get_string(x), VM_HALTED);
+        assert_true(json_object_object_get_ex(pj, "pci_id", &x));
+        assert_string_equal(json_object_get_string(x), "0000:18:00.0");
+        assert_true(json_object_object_get_ex(pj, "pin_mode", &x));
+        assert_string_equal(json_object_get_string(x), "hard");
+        assert_false(json_object_object_get_ex(pj, "vm_name_label", &x));
+        json_object_put(pj);
+        free(placement);
+    }
     vp = vm_map_text(f, VM_HALTED, "VCPUs_params");
     snprintf(expect, sizeof(expect), "{\"mask\":\"%s\",\"weight\":\"512\"}", mask);
     assert_string_equal(vp, expect);

@@ -176,6 +176,8 @@ typedef struct {
                                   GP_AUDIT_MAX_ENTRIES_DEFAULT, < 0 = no limit */
     int audit_max_days;   /* audit rows younger than this many days kept; 0 = default
                              GP_AUDIT_MAX_DAYS_DEFAULT, < 0 = no limit */
+    char *inventory;      /* XCP-ng's host inventory (INSTALLATION_UUID names this
+                             host); NULL = /etc/xensource-inventory */
 } gp_config;
 
 /* Audit retention when gp_config leaves it 0 (configuration keys
@@ -198,7 +200,7 @@ int gp_config_set_classes(gp_config *cfg, const char *spec, gp_error_info *err);
 /*
  * Read a configuration file of "key = value" lines ('#' comments).  Keys:
  * db, driver, sysfs-root, pci-dump, topology, gpu-classes, timeout-ms,
- * xapi-socket, audit-max-entries (0..1000000000, 0 = no limit),
+ * xapi-socket, inventory, audit-max-entries (0..1000000000, 0 = no limit),
  * audit-max-days (0..36500, 0 = no limit).
  * Values set in the file replace those in cfg.  A missing file is not an
  * error when missing_ok is true.  Errors: GP_ERR_IO, GP_ERR_INVALID_ARGUMENT

@@ -34,6 +34,7 @@ void gp_config_dispose(gp_config *cfg)
     free(cfg->caller);
     free(cfg->xapi_socket);
     free(cfg->xapi_session);
+    free(cfg->inventory);
     gp_config_init(cfg);
 }
 
@@ -51,6 +52,7 @@ int gp_config_copy(gp_config *dst, const gp_config *src)
     dst->caller = gp_strdup(src->caller);
     dst->xapi_socket = gp_strdup(src->xapi_socket);
     dst->xapi_session = gp_strdup(src->xapi_session);
+    dst->inventory = gp_strdup(src->inventory);
     dst->classes = NULL;
     if (src->n_classes) {
         dst->classes = malloc(src->n_classes * sizeof(*dst->classes));
@@ -62,7 +64,8 @@ int gp_config_copy(gp_config *dst, const gp_config *src)
         (src->topology_file && !dst->topology_file) || (src->caller && !dst->caller) ||
         (src->n_classes && !dst->classes) ||
         (src->xapi_socket && !dst->xapi_socket) ||
-        (src->xapi_session && !dst->xapi_session)) {
+        (src->xapi_session && !dst->xapi_session) ||
+        (src->inventory && !dst->inventory)) {
         gp_config_dispose(dst);
         return GP_ERR_NOMEM;
     }
@@ -193,6 +196,8 @@ static int config_set_key(gp_config *cfg, const char *key, const char *val,
         return set_str(&cfg->topology_file, val);
     if (!strcmp(key, "xapi-socket"))
         return set_str(&cfg->xapi_socket, val);
+    if (!strcmp(key, "inventory"))
+        return set_str(&cfg->inventory, val);
     if (!strcmp(key, "gpu-classes"))
         return gp_config_set_classes(cfg, val, err);
     if (!strcmp(key, "audit-max-entries") || !strcmp(key, "audit-max-days")) {
@@ -297,6 +302,7 @@ int gp_config_load_env(gp_config *cfg, gp_error_info *err)
         { "GPUPOOL_TOPOLOGY", "topology" },
         { "GPUPOOL_GPU_CLASSES", "gpu-classes" },
         { "GPUPOOL_XAPI_SOCKET", "xapi-socket" },
+        { "GPUPOOL_INVENTORY", "inventory" },
         { "GPUPOOL_AUDIT_MAX_ENTRIES", "audit-max-entries" },
         { "GPUPOOL_AUDIT_MAX_DAYS", "audit-max-days" },
     };

@@ -157,11 +157,61 @@ static int vm_ref_of_uuid(gp_drv *ctx, const char *uuid, char **ref)
     return GP_OK;
 }
 
-/* This host's ref (cached). */
+/* INSTALLATION_UUID of XCP-ng's inventory (/etc/xensource-inventory, lines
+ * KEY='value' as xapi's Inventory module writes them, inventory.ml), NULL
+ * when the file or the key is absent.  Caller frees. */
+static char *inventory_host_uuid(const gp_config *cfg)
+{
+    const char *path = cfg->inventory ? cfg->inventory : "/etc/xensource-inventory";
+    FILE *f = fopen(path, "re");
+    char line[512], *uuid = NULL;
+    if (!f)
+        return NULL;
+    while (!uuid && fgets(line, sizeof(line), f)) {
+        static const char key[] = "INSTALLATION_UUID=";
+        char *v = line, *end;
+        if (strncmp(line, key, sizeof(key) - 1))
+            continue;
+        v += sizeof(key) - 1;
+        if (*v == '\'' || *v == '"')
+            v++;
+        end = v + strcspn(v, "'\"\r\n");
+        *end = '\0';
+        if (gp_uuid_valid(v))
+            uuid = strdup(v);
+    }
+    fclose(f);
+    return uuid;
+}
+
+/* This host's ref (cached).  On XCP-ng the inventory names the host the
+ * process runs on; a plugin run on the master for a session made on
+ * another host (host.call_plugin with the caller's own session,
+ * message_forwarding.ml) would get that other host from
+ * session.get_this_host, so the inventory comes first. */
 static int this_host(gp_drv *ctx, const char **ref)
 {
     xapi_priv *p = ctx->priv;
     if (!p->host_ref) {
+        char *uuid = inventory_host_uuid(ctx->cfg);
+        if (uuid) {
+            gp_xr_value v;
+            int rc = xcall(ctx, &v, "host.get_by_uuid", uuid, NULL);
+            if (rc == GP_OK && v.type == GP_XR_STRING) {
+                p->host_ref = v.str;
+                p->host_uuid = uuid;
+                v.str = NULL;
+                uuid = NULL;
+            }
+            gp_xr_value_dispose(&v);
+            free(uuid);
+            if (rc)
+                return rc;
+            if (p->host_ref) {
+                *ref = p->host_ref;
+                return GP_OK;
+            }
+        }
         gp_xr_value v;
         int rc = xcall(ctx, &v, "session.get_this_host", gp_xapi_session(p->x), NULL);
         if (rc)

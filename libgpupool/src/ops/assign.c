@@ -1241,6 +1241,14 @@ static int assign_fill(gp_ctx *ctx, assign_op *op)
     a->memory_mib = op->req.vm_memory_mib;
     a->reason = op->pl.reason;
     op->pl.reason = NULL;
+    if (ctx->host_name && a->reason) {
+        /* On an XCP-ng pool the reason names the host. */
+        char *r = gp_asprintf("host %s, %s", ctx->host_name, a->reason);
+        if (!r)
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        free(a->reason);
+        a->reason = r;
+    }
     gp_now_iso(now);
     a->created = gp_strdup(now);
     if (!a->created)

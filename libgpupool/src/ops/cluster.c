@@ -275,6 +275,8 @@ static int cl_load_hosts(gp_ctx *ctx, cl *c)
         cl_host *h = &c->hosts[i];
         if (h->self) {
             c->self = i;
+            if (!ctx->host_name && !(ctx->host_name = gp_strdup(h->name)))
+                return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
             rc = gp_host_get(ctx, &h->model);
             if (rc)
                 return rc;
@@ -1367,6 +1369,19 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
         } else {
             gp_site_placement_dispose(&sp);
             site_set_dispose(&ss);
+            if (bound && (rc == GP_ERR_POOL_EMPTY || rc == GP_ERR_NO_PLACEMENT)) {
+                /* The VM can use one host only: say so, as the local path does. */
+                size_t b = cl_host_by_ref(&c, bound);
+                char *msg = gp_strdup(ctx->err->message);
+                rc = GP_ERR(ctx, GP_ERR_WRONG_HOST,
+                            "VM %s %s host %s, and pool %s has no room for it there: %s",
+                            v.uuid, why ? why : "is bound to",
+                            b != (size_t)-1 ? c.hosts[b].name : bound, pool->name_label,
+                            msg ? msg : "");
+                GP_PARAM(ctx, "vm", "%s", v.uuid);
+                GP_PARAM(ctx, "host", "%s", b != (size_t)-1 ? c.hosts[b].name : bound);
+                free(msg);
+            }
             GP_PARAM(ctx, "pool", "%s", pool->uuid);
         }
         break;

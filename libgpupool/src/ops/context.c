@@ -83,6 +83,7 @@ void gp_ctx_free(gp_ctx *ctx)
     gp_host_dispose(&ctx->host);
     gp_error_info_dispose(&ctx->err_info);
     gp_config_dispose(&ctx->cfg);
+    free(ctx->host_name);
     free(ctx);
 }
 

@@ -24,6 +24,8 @@ struct gp_ctx {
     gp_host_cache host_cache;   /* "<db>.hostcache", opened on first use */
     gp_drv drv;                 /* the driver, opened on first use */
     const gp_driver_entry *drv_entry;  /* NULL until opened */
+    char *host_name;            /* XCP-ng: this host's name-label once the pool-wide
+                                   view was read (cluster.c); reasons name it */
 };
 
 /* The context's driver, chosen and opened on first use; *entry (may be

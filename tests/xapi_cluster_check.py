@@ -1,0 +1,467 @@
+#!/usr/bin/env python3
+"""gpupool across the hosts of an XCP-ng pool (issue 10), against
+tests/xapi_standin.py (xapi 26.1.4, cited per behaviour).
+
+Three hosts h0 (master), h1, h2, each with its own gpupool.conf, database,
+plugin and vm-pre-start hook, and the embedded 8-GPU topology (GPUs
+0000:18/2a/3a/5d:00.0 on node 0, 9a/ab/ba/db on node 1, 48 pCPUs and
+512 GiB per node).  xe-gpupool runs "on" a host by using that host's
+configuration (its xapi socket: session.get_this_host is that host).
+
+What is checked:
+  - inventory from any host: gpu-list / pool-list / assignment-list and the
+    plugin's list_* show every host's GPUs with host and host-uuid, host=
+    filters, in a handful of xapi round trips whatever the number of hosts;
+  - pool-gpu-add host= puts another host's GPU in a pool (sent to that
+    host's plugin), and the membership is in xapi (PCI.other_config);
+  - vm-gpu-assign picks the host: NUMA-local first, best fit, only hosts the
+    VM can run on (local SR, disabled host), the reason names the host;
+  - callers on three hosts assigning at once never get one GPU twice;
+  - host-evacuate-plan / host-evacuate apply=true move halted VMs' GPUs,
+    list running VMs to shut down first, and audit each move;
+  - pool-sync rebuilds a host's database from xapi after it is deleted;
+  - a change of pool master loses nothing.
+
+Prints cmocka-style summary lines for tests/run-tests.
+"""
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import xapi_standin_check as sc  # noqa: E402
+
+PLUGIN = os.path.join(ROOT, "xapi-plugin", "gpupool")
+HOOK = os.path.join(ROOT, "xapi-plugin", "gpupool-vm-pre-start")
+CLI = os.path.join(ROOT, "xe-cli", "xe-gpupool")
+STANDIN = os.path.join(HERE, "xapi_standin.py")
+
+NODE0 = ["0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0", "0000:5d:00.0"]
+NODE1 = ["0000:9a:00.0", "0000:ab:00.0", "0000:ba:00.0", "0000:db:00.0"]
+
+
+def host_uuid(i):
+    return "cccccccc-0000-4000-8000-%012d" % i
+
+
+def vm_uuid(i):
+    return "dddddddd-0000-4000-8000-%012d" % i
+
+
+class Cluster(sc.StandIn):
+    """The stand-in with n hosts, each with gpupool's plugin, hook and
+    configuration; vms: extra VM entries; extra: more state."""
+
+    def __init__(self, n_hosts=3, vms=(), extra=None):
+        self.dir = tempfile.mkdtemp(prefix="gp-cluster-")
+        self.sockdir = os.path.join(self.dir, "s")
+        os.mkdir(self.sockdir)
+        self.names = ["h%d" % i for i in range(n_hosts)]
+        hosts, pcis = [], []
+        for i, name in enumerate(self.names):
+            etc = os.path.join(self.dir, name, "xapi.d")
+            os.makedirs(os.path.join(etc, "plugins"))
+            os.makedirs(os.path.join(etc, "vm-pre-start"))
+            os.symlink(PLUGIN, os.path.join(etc, "plugins", "gpupool"))
+            os.symlink(HOOK, os.path.join(etc, "vm-pre-start", "50-gpupool"))
+            inv = os.path.join(self.dir, name, "xensource-inventory")
+            with open(inv, "w") as f:
+                f.write("PRODUCT_BRAND='XCP-ng'\nINSTALLATION_UUID='%s'\n" % host_uuid(i))
+            with open(self.conf(name), "w") as f:
+                f.write("db = %s\ndriver = xapi\ntopology = embedded\nxapi-socket = %s\n"
+                        "inventory = %s\n"
+                        % (self.db(name), os.path.join(self.sockdir, name + ".sock"), inv))
+            hosts.append({"uuid": host_uuid(i), "name_label": name, "config": self.conf(name),
+                          "hooks_dir": etc, "plugins_dir": os.path.join(etc, "plugins")})
+            for g in NODE0 + NODE1:
+                pcis.append({"pci_id": g, "class_id": "0302", "host": host_uuid(i)})
+        state = {"hosts": hosts, "pcis": pcis, "vms": list(vms)}
+        state.update(extra or {})
+        self.state_path = os.path.join(self.dir, "state.json")
+        with open(self.state_path, "w") as f:
+            json.dump(state, f)
+        ready = os.path.join(self.dir, "ready")
+        self.proc = subprocess.Popen(
+            [sys.executable, STANDIN, "--socket-dir", self.sockdir, "--state",
+             self.state_path, "--log", os.path.join(self.dir, "calls.jsonl"), "--ready", ready],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(1000):
+            if os.path.exists(ready):
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("stand-in died: %s" % self.proc.stderr.read().decode())
+            time.sleep(0.01)
+        self.root = self.call("session.login_with_password", "root", "", "1.0", "t")
+        self.href = {n: self.call("host.get_by_uuid", self.root, host_uuid(i))
+                     for i, n in enumerate(self.names)}
+
+    def conf(self, host):
+        return os.path.join(self.dir, host, "gpupool.conf")
+
+    def db(self, host):
+        return os.path.join(self.dir, host, "state.db")
+
+    def xe(self, host, *args, check=True):
+        """xe-gpupool on host; (rc, stdout, stderr)."""
+        env = dict(os.environ, GPUPOOL_CONFIG=self.conf(host))
+        env.pop("GPUPOOL_DRIVER", None)
+        p = subprocess.run([CLI] + list(args), env=env, capture_output=True, text=True,
+                           timeout=120)
+        if check and p.returncode:
+            raise AssertionError("xe-gpupool %s on %s: %s%s" % (" ".join(args), host, p.stdout,
+                                                                p.stderr))
+        return p.returncode, p.stdout, p.stderr
+
+    def xe_min(self, host, *args):
+        return self.xe(host, *args, "--minimal")[1].strip()
+
+    def plugin(self, host, fn, **args):
+        return json.loads(self.call("host.call_plugin", self.root, self.href[host], "gpupool",
+                                    fn, {k: str(v) for k, v in args.items()}))
+
+    def vm_rec(self, uuid):
+        return self.vm(uuid)
+
+    def calls_since(self, mark):
+        with open(os.path.join(self.dir, "calls.jsonl")) as f:
+            lines = f.readlines()
+        return [json.loads(x) for x in lines[mark:]]
+
+    def calls_mark(self):
+        with open(os.path.join(self.dir, "calls.jsonl")) as f:
+            return len(f.readlines())
+
+
+def records(text):
+    """xe records ("key ( RO): value" lines, blank line between) as dicts."""
+    out, cur = [], {}
+    for line in text.splitlines():
+        if not line.strip():
+            if cur:
+                out.append(cur)
+            cur = {}
+            continue
+        k, _, v = line.partition(":")
+        cur[k.split("(")[0].strip()] = v.strip()
+    if cur:
+        out.append(cur)
+    return out
+
+
+def halted_vm(i, vcpus=4, mem_gib=8, **kw):
+    d = {"uuid": vm_uuid(i), "name_label": "vm-%02d" % i, "VCPUs_max": vcpus,
+         "memory_static_max": mem_gib << 30}
+    d.update(kw)
+    return d
+
+
+class ClusterBase(unittest.TestCase):
+    n_hosts = 3
+    vms = ()
+    extra = None
+
+    def setUp(self):
+        for p in (PLUGIN, HOOK, CLI):
+            if not os.access(p, os.X_OK):
+                self.skipTest("%s is not built (make all)" % p)
+        self.c = Cluster(self.n_hosts, self.vms, self.extra)
+        self.addCleanup(self.c.stop)
+        for h in self.c.names:                 # each host publishes its facts
+            self.c.xe(h, "pool-sync")
+
+
+class InventoryTest(ClusterBase):
+    def test_every_host_from_any_host(self):
+        c = self.c
+        c.xe("h0", "pool-create", "name-label=train")
+        c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE0[0], "host=h1")
+        c.xe("h2", "pool-gpu-add", "pool=train", "pci-id=" + NODE1[0])
+        for h in c.names:
+            gpus = records(c.xe(h, "gpu-list", "params=all")[1])
+            self.assertEqual(len(gpus), 8 * len(c.names), h)
+            by = {(g["host"], g["pci-id"]): g for g in gpus}
+            self.assertEqual(by[("h1", NODE0[0])]["pool"], "train")
+            self.assertEqual(by[("h1", NODE0[0])]["host-uuid"], host_uuid(1))
+            self.assertEqual(by[("h2", NODE1[0])]["pool"], "train")
+            self.assertEqual(by[("h0", NODE0[0])]["pool"], "")
+            pools = records(c.xe(h, "pool-list", "params=all")[1])
+            self.assertEqual(pools[0]["gpus"], "%s@h1, %s@h2" % (NODE0[0], NODE1[0])
+                             if ", " in pools[0]["gpus"] else "%s@h1,%s@h2" % (NODE0[0], NODE1[0]))
+        only = records(c.xe("h0", "gpu-list", "host=h1", "params=all")[1])
+        self.assertEqual({g["host"] for g in only}, {"h1"})
+        self.assertEqual(len(only), 8)
+        self.assertEqual(c.xe("h0", "gpu-list", "host=nope", check=False)[0] != 0, True)
+        # the plugin, on a slave, pool-wide and filtered
+        self.assertEqual(len(c.plugin("h2", "list_gpus")["gpus"]), 8 * len(c.names))
+        self.assertEqual(len(c.plugin("h2", "list_gpus", host=host_uuid(1))["gpus"]), 8)
+        pl = c.plugin("h1", "list_pools")["pools"][0]
+        self.assertEqual(sorted((m["host"], m["pci_id"]) for m in pl["members"]),
+                         [("h1", NODE0[0]), ("h2", NODE1[0])])
+        # the pool-wide truth is in xapi: membership on the PCI objects
+        pool_oc = c.call("pool.get_all_records", c.root)
+        oc = list(pool_oc.values())[0]["other_config"]
+        self.assertEqual(len([k for k in oc if k.startswith("gpupool:pool:")]), 1)
+        pcis = c.call("PCI.get_all_records", c.root)
+        marked = sorted((p["host"], p["pci_id"]) for p in pcis.values()
+                        if "gpupool:pool" in p.get("other_config", {}))
+        self.assertEqual(marked, sorted([(c.href["h1"], NODE0[0]), (c.href["h2"], NODE1[0])]))
+
+    def test_reads_do_not_grow_with_hosts(self):
+        """A pool-wide gpu-list makes the same xapi calls whatever the
+        number of hosts: no call per host."""
+        c = self.c
+        mark = c.calls_mark()
+        c.xe("h1", "gpu-list")
+        methods = [x.get("method") for x in c.calls_since(mark) if "method" in x]
+        self.assertLessEqual(len(methods), 8, methods)
+        self.assertNotIn("host.call_plugin", methods)
+
+
+class PlacementTest(ClusterBase):
+    vms = [halted_vm(1, vcpus=40), halted_vm(2, vcpus=16), halted_vm(3, vcpus=4),
+           halted_vm(4, vcpus=4, disks=["eeeeeeee-0000-4000-8000-000000000002"]),
+           halted_vm(5, vcpus=4)]
+    extra = {"srs": [{"uuid": "ffffffff-0000-4000-8000-000000000002", "name_label": "local-h2",
+                      "shared": False, "hosts": [host_uuid(2)]}],
+             "vdis": [{"uuid": "eeeeeeee-0000-4000-8000-000000000002",
+                       "sr": "ffffffff-0000-4000-8000-000000000002", "name_label": "disk"}]}
+
+    def setUp(self):
+        super().setUp()
+        c = self.c
+        c.xe("h0", "pool-create", "name-label=other")
+        c.xe("h0", "pool-create", "name-label=train")
+        c.xe("h0", "pool-gpu-add", "pool=other", "pci-id=" + NODE0[1])
+        for h in ("h0", "h1"):
+            c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE0[0], "host=" + h)
+        c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE1[0], "host=h2")
+        # vm-01 (40 vCPUs) fills node 0 of h0 through the other pool
+        c.xe("h0", "vm-gpu-assign", "vm=vm-01", "pool=other")
+
+    def asg(self, vm):
+        return {a["vm-uuid"]: a for a in records(self.c.xe("h2", "assignment-list",
+                                                           "params=all")[1])}[vm]
+
+    def test_host_chosen_numa_local_best_fit(self):
+        c = self.c
+        # 16 vCPUs: node 0 of h0 has 8 left, so h1 (node 0, 48 left) or h2
+        # (node 1, 48 left); tie broken by host name: h1
+        out = records(c.xe("h2", "vm-gpu-assign", "vm=vm-02", "pool=train")[1])[0]
+        a = self.asg(vm_uuid(2))
+        self.assertEqual((a["host"], a["pci-id"], a["numa-node"]), ("h1", NODE0[0], "0"))
+        self.assertIn("host h1", out["reason"])
+        rec = c.vm(vm_uuid(2))
+        self.assertEqual(rec["affinity"], c.href["h1"])
+        self.assertEqual(rec["other_config"]["gpupool:host"], host_uuid(1))
+        # 4 vCPUs: best fit is h0's node 0 (8 left -> 4), the smallest hole
+        c.xe("h1", "vm-gpu-assign", "vm=vm-03", "pool=train")
+        a = self.asg(vm_uuid(3))
+        self.assertEqual((a["host"], a["pci-id"]), ("h0", NODE0[0]))
+        # the owner host's database has each assignment, the others do not
+        with sqlite3.connect(c.db("h1")) as db:
+            self.assertEqual(db.execute("SELECT vm_uuid FROM assignments").fetchall(),
+                             [(vm_uuid(2),)])
+
+    def test_only_hosts_the_vm_can_use(self):
+        c = self.c
+        # vm-04's disk is on a local SR of h2: only h2 will do
+        c.xe("h0", "vm-gpu-assign", "vm=vm-04", "pool=train")
+        self.assertEqual(self.asg(vm_uuid(4))["host"], "h2")
+        # a disabled host is not chosen: h1 in maintenance, h0's node 0 full
+        # for 16 vCPUs, h2 taken by vm-04
+        c.call("host.disable", c.root, c.href["h1"])
+        rc, out, err = c.xe("h0", "vm-gpu-assign", "vm=vm-02", "pool=train", check=False)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("NO_PLACEMENT", out + err)
+        self.assertIn("h1: disabled", out + err)
+        c.call("host.enable", c.root, c.href["h1"])
+        c.xe("h0", "vm-gpu-assign", "vm=vm-02", "pool=train")
+        self.assertEqual(self.asg(vm_uuid(2))["host"], "h1")
+
+    def test_release_from_another_host(self):
+        c = self.c
+        c.xe("h2", "vm-gpu-assign", "vm=vm-02", "pool=train")
+        self.assertEqual(self.asg(vm_uuid(2))["host"], "h1")
+        c.xe("h0", "vm-gpu-release", "vm=vm-02")
+        rec = c.vm(vm_uuid(2))
+        self.assertNotIn("gpupool:placement", rec["other_config"])
+        self.assertNotIn("pci", rec["other_config"])
+        with sqlite3.connect(c.db("h1")) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM assignments").fetchone()[0], 0)
+
+
+class RaceTest(ClusterBase):
+    """Callers on three hosts, 12 VMs, a pool of 4 GPUs on two hosts: 4
+    assignments, never one GPU twice."""
+    vms = [halted_vm(i) for i in range(1, 13)]
+
+    def test_no_double_assignment_across_hosts(self):
+        c = self.c
+        c.xe("h0", "pool-create", "name-label=train")
+        for h in ("h0", "h1"):
+            for g in (NODE0[0], NODE1[0]):
+                c.xe("h2", "pool-gpu-add", "pool=train", "pci-id=" + g, "host=" + h)
+        results = {}
+
+        def go(i):
+            host = c.names[i % 3]
+            results[i] = c.xe(host, "vm-gpu-assign", "vm=vm-%02d" % i, "pool=train",
+                              check=False)
+        ts = [threading.Thread(target=go, args=(i,)) for i in range(1, 13)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        ok = [i for i, r in results.items() if r[0] == 0]
+        codes = sorted(set((r[1] + r[2]).split(":")[0].split()[0] for r in results.values()
+                           if r[0]))
+        self.assertEqual(len(ok), 4, results)
+        for r in results.values():
+            if r[0]:
+                self.assertIn("POOL_HAS_NO_FREE_GPU", r[1] + r[2], codes)
+        held = []
+        for uuid, v in ((vm_uuid(i), c.vm(vm_uuid(i))) for i in range(1, 13)):
+            oc = v["other_config"]
+            if "gpupool:placement" in oc:
+                held.append((oc["gpupool:host"], json.loads(oc["gpupool:placement"])["pci_id"]))
+        self.assertEqual(len(held), 4)
+        self.assertEqual(len(set(held)), 4, held)
+        # each owner's database says the same
+        for i, h in enumerate(("h0", "h1")):
+            with sqlite3.connect(c.db(h)) as db:
+                rows = {r[0] for r in db.execute("SELECT pci_id FROM assignments")}
+            self.assertEqual(rows, {p for hu, p in held if hu == host_uuid(i)})
+
+
+class EvacuateTest(ClusterBase):
+    vms = [halted_vm(1), halted_vm(2), halted_vm(3), halted_vm(4, vcpus=200)]
+
+    def test_plan_and_apply(self):
+        c = self.c
+        c.xe("h0", "pool-create", "name-label=train", "numa-policy=preferred")
+        for g in NODE0[:3] + [NODE1[0]]:
+            c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + g)
+        for g in NODE0[:2]:
+            c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + g, "host=h1")
+        for i in (1, 2):
+            c.xe("h0", "vm-gpu-assign", "vm=vm-%02d" % i, "pool=train", "host=h0")
+        # vm-03 got its GPU while halted, then started on h0
+        c.xe("h0", "vm-gpu-assign", "vm=vm-03", "pool=train", "host=h0")
+        c.call("VM.start_on", c.root, c.call("VM.get_by_uuid", c.root, vm_uuid(3)),
+               c.href["h0"], False, False)
+        plan = {r["vm-uuid"]: r for r in records(c.xe("h2", "host-evacuate-plan", "host=h0",
+                                                      "params=all")[1])}
+        self.assertEqual(plan[vm_uuid(1)]["action"], "move")
+        self.assertEqual(plan[vm_uuid(1)]["to-host"], "h1")
+        self.assertEqual(plan[vm_uuid(2)]["action"], "move")
+        self.assertNotEqual(plan[vm_uuid(1)]["to-pci-id"], plan[vm_uuid(2)]["to-pci-id"])
+        self.assertEqual(plan[vm_uuid(3)]["action"], "shut-down-first")
+        # the plugin gives the same plan
+        pp = c.plugin("h1", "host_evacuate_plan", host="h0")["vms"]
+        self.assertEqual({v["vm_uuid"]: v["action"] for v in pp},
+                         {k: v["action"] for k, v in plan.items()})
+        # apply: the halted VMs move, the running one stays
+        rc, out, err = c.xe("h2", "host-evacuate", "host=h0", "apply=true", "params=all")
+        done = {r["vm-uuid"]: r for r in records(out)}
+        self.assertEqual(done[vm_uuid(1)]["action"], "moved")
+        self.assertEqual(done[vm_uuid(2)]["action"], "moved")
+        asg = {a["vm-uuid"]: a for a in records(c.xe("h0", "assignment-list",
+                                                     "params=all")[1])}
+        self.assertEqual(asg[vm_uuid(1)]["host"], "h1")
+        self.assertEqual(asg[vm_uuid(2)]["host"], "h1")
+        self.assertEqual(asg[vm_uuid(3)]["host"], "h0")
+        self.assertEqual(c.vm(vm_uuid(1))["affinity"], c.href["h1"])
+        with sqlite3.connect(c.db("h0")) as db:
+            self.assertEqual({r[0] for r in db.execute("SELECT vm_uuid FROM assignments")},
+                             {vm_uuid(3)})
+        with sqlite3.connect(c.db("h2")) as db:
+            rows = db.execute("SELECT object, before, after FROM audit WHERE operation ="
+                              " 'host-evacuate' ORDER BY id").fetchall()
+        self.assertEqual(sorted(r[0] for r in rows), sorted([vm_uuid(1), vm_uuid(2)]))
+        self.assertEqual(json.loads(rows[0][1])["host"], "h0")
+        self.assertEqual(json.loads(rows[0][2])["host"], "h1")
+        # nothing left to move: a second apply does nothing more
+        again = {r["vm-uuid"]: r["action"] for r in records(
+            c.xe("h2", "host-evacuate", "host=h0", "apply=true", "params=all")[1])}
+        self.assertEqual(again, {vm_uuid(3): "shut-down-first"})
+
+    def test_no_target_says_why(self):
+        c = self.c
+        c.xe("h0", "pool-create", "name-label=train")
+        c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE0[0])
+        c.xe("h0", "vm-gpu-assign", "vm=vm-01", "pool=train")
+        plan = records(c.xe("h1", "host-evacuate-plan", "host=h0", "params=all")[1])
+        self.assertEqual(plan[0]["action"], "no-target")
+        self.assertIn("h0: being evacuated", plan[0]["reason"])
+
+
+class SyncTest(ClusterBase):
+    vms = [halted_vm(1), halted_vm(2)]
+
+    def test_rebuild_after_delete_and_master_change(self):
+        c = self.c
+        c.xe("h0", "pool-create", "name-label=train", "pin-mode=soft")
+        c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE0[0], "host=h1")
+        c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE1[0], "host=h1")
+        c.xe("h0", "vm-gpu-assign", "vm=vm-01", "pool=train")
+
+        def rows(host):
+            with sqlite3.connect(c.db(host)) as db:
+                return (db.execute("SELECT uuid, name_label, pin_mode FROM pools").fetchall(),
+                        db.execute("SELECT pci_id, pool_uuid FROM pool_members"
+                                   " ORDER BY pci_id").fetchall(),
+                        db.execute("SELECT vm_uuid, pci_id, pool_uuid, numa_node, pcpus,"
+                                   " memory_node, pin_mode, vcpus, memory_mib, created"
+                                   " FROM assignments").fetchall())
+        before = rows("h1")
+        self.assertEqual(len(before[2]), 1)
+        for suffix in ("", "-wal", "-shm", "-integrity"):
+            if os.path.exists(c.db("h1") + suffix):
+                os.unlink(c.db("h1") + suffix)
+        out = records(c.xe("h1", "pool-sync")[1])[0]
+        self.assertEqual(out["members-pulled"], "2")
+        self.assertEqual(out["assignments-pulled"], "1")
+        self.assertEqual(rows("h1"), before)
+        # the rebuilt database works: release on h1, assign again
+        c.xe("h1", "vm-gpu-release", "vm=vm-01")
+        c.xe("h2", "vm-gpu-assign", "vm=vm-02", "pool=train")
+
+        def views():
+            return [(h, c.xe(h, "gpu-list", "params=all")[1], c.xe(h, "pool-list",
+                     "params=all")[1], c.xe(h, "assignment-list", "params=all")[1])
+                    for h in c.names]
+        v1 = views()
+        c.call("pool.designate_new_master", c.root, c.href["h1"])
+        v2 = views()
+        self.assertEqual([x[1:] for x in v1], [x[1:] for x in v2])
+        # and writes still work from the old master
+        c.xe("h0", "vm-gpu-release", "vm=vm-02")
+        c.xe("h0", "vm-gpu-assign", "vm=vm-01", "pool=train")
+        self.assertEqual(json.loads(c.vm(vm_uuid(1))["other_config"]["gpupool:placement"])
+                         ["pool_uuid"], before[0][0][0])
+
+
+def main():
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    print("[  PASSED  ] %d test(s)." % (result.testsRun - failed - len(result.skipped)))
+    if result.skipped:
+        print("[  SKIPPED ] %d test(s)." % len(result.skipped))
+    if failed:
+        print("[  FAILED  ] %d test(s), listed below:" % failed)
+        for t, _ in result.failures + result.errors:
+            print("[  FAILED  ] %s" % t.id())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
