@@ -121,8 +121,8 @@ Upstream files followed (xen-api v26.1.4):
   ocaml/xapi/context.ml (preauth), ocaml/xapi/api_server.ml,
   ocaml/idl/datamodel_pool.ml, ocaml/xapi/xapi_pool.ml,
   ocaml/xapi/xapi_pool_transition.ml, ocaml/xapi/dbsync_master.ml,
-  ocaml/xapi/db_gc.ml, ocaml/database/db_cache_types.ml,
-  ocaml/libs/stunnel/stunnel.ml,
+  ocaml/xapi/xapi_sync.ml, ocaml/xapi/db_gc.ml,
+  ocaml/database/db_cache_types.ml, ocaml/libs/stunnel/stunnel.ml,
   ocaml/xapi/api_server_common.ml, ocaml/xapi/xapi_session.ml,
   ocaml/xapi/rbac.ml, ocaml/idl/datamodel_roles.ml, ocaml/xapi/xapi_role.ml,
   ocaml/idl/datamodel_common.ml, ocaml/idl/datamodel_utils.ml,
@@ -278,6 +278,13 @@ def parse_other_config_pci(value):
             _, d, b, s, f = m.groups()
             out.append("%04x:%02x:%02x.%x" % (int(d, 16), int(b, 16), int(s, 16), int(f)))
     return out
+
+
+def ocaml_string_of_float(f):
+    """OCaml's string_of_float (stdlib valid_float_lexem of "%.12g"): a "."
+    appended when the text is only digits and "-"."""
+    t = "%.12g" % f
+    return t + "." if all(c in "0123456789-" for c in t) else t
 
 
 def new_uuid():
@@ -1880,9 +1887,14 @@ class Xapi:
     def pool_designate_new_master(self, ctx, host):
         """ocaml/idl/datamodel_pool.ml designate_new_master: _R_POOL_OP.
         ocaml/xapi/message_forwarding.ml Pool.designate_new_master:
-        with_pool_operation `designate_new_master, Xapi_sync.sync_host
-        (RRDs: not modelled), then do_op_on the host: check_live
-        (HOST_OFFLINE [host] unless it is the master), forwarded there.
+        with_pool_operation `designate_new_master (stand-in: the call is
+        atomic under the state lock, so DESIGNATE_NEW_MASTER_IN_PROGRESS
+        never arises), ocaml/xapi/xapi_sync.ml sync_host (rsync of the
+        blobs to a host other than the master without other-config
+        no_local_storage; on success host.other_config:last_blob_sync_time
+        = the time (string_of_float), a failure -- the host is down -- only
+        logged), then do_op_on the host: check_live (HOST_OFFLINE [host]
+        unless it is the master), forwarded there.
         ocaml/xapi/xapi_pool.ml designate_new_master, on that host: nothing
         at all when it is the master already (Pool_role.is_master); HA on:
         HA_IS_ENABLED []; else sync_database and
@@ -1904,6 +1916,9 @@ class Xapi:
         nothing and is complete when the call returns (no xapi restarts;
         sessions, which are database rows, stay valid)."""
         hidx = self._host(host)
+        h = self.hosts[hidx]
+        if hidx != self.master and "no_local_storage" not in h["other_config"] and h["live"]:
+            h["other_config"]["last_blob_sync_time"] = ocaml_string_of_float(time.time())
         self._check_live(hidx)
         if hidx == self.master:
             return ""

@@ -711,6 +711,10 @@ class MasterChange(Base):
         h0, h1 = "OpaqueRef:host-0", "OpaqueRef:host-1"
         self.assertEqual(self.x.call("pool.designate_new_master", self.s, h1), "")
         self.assertEqual(self.x.call("pool.get_master", self.s, POOL), h1)
+        # xapi_sync.ml sync_host stamped the new master (string_of_float)
+        self.assertRegex(self.x.call("host.get_other_config", self.s, h1)["last_blob_sync_time"],
+                         r"^\d{10}\.\d*$")
+        self.assertEqual(self.x.call("host.get_other_config", self.s, h0), {})
         self.assertEqual(self.x.call("pool.get_record", self.s, POOL)["master"], h1)
         self.assertEqual(self.x.out()["pool"]["master"], h1)
         # the old master is a slave now: call_plugin to it is forwarded with
@@ -762,6 +766,7 @@ class MasterChange(Base):
         self.assertFalse(next(h for h in self.x.out()["hosts"] if h["ref"] == h2)["live"])
         self.assertEqual(self.x.error("pool.designate_new_master", self.s, h2),
                          ["HOST_OFFLINE", h2])
+        self.assertEqual(self.x.call("host.get_other_config", self.s, h2), {})   # no blob sync
         self.assertEqual(self.x.error("host.call_plugin", self.s, h2, "echo", "f", {}),
                          ["HOST_OFFLINE", h2])
         with self.assertRaises((http.client.HTTPException, ConnectionError, OSError)):
@@ -769,11 +774,14 @@ class MasterChange(Base):
         self.assertEqual(self.x.error("pool.designate_new_master", self.s, h1),
                          ["INTERNAL_ERROR", "Connection failed: no route to host."])
         self.assertEqual(self.x.call("pool.get_master", self.s, POOL), "OpaqueRef:host-0")
-        # back up
+        # back up; a host without local storage is not blob-synced
         self.x.call("standin.set_host_live", h2, True, host="h1")
         self.x.login("root", host="h2")
+        self.x.call("host.add_to_other_config", self.s, h2, "no_local_storage", "true")
         self.x.call("pool.designate_new_master", self.s, h2)
         self.assertEqual(self.x.call("pool.get_master", self.s, POOL), h2)
+        self.assertEqual(self.x.call("host.get_other_config", self.s, h2),
+                         {"no_local_storage": "true"})
 
 
 class MasterChangeHa(Base):
@@ -783,6 +791,9 @@ class MasterChangeHa(Base):
     def test_ha_refuses(self):
         self.assertEqual(self.x.error("pool.designate_new_master", self.s, "OpaqueRef:host-1"),
                          ["HA_IS_ENABLED"])
+        # the blob sync ran before the call was forwarded and refused
+        self.assertIn("last_blob_sync_time",
+                      self.x.call("host.get_other_config", self.s, "OpaqueRef:host-1"))
         self.assertEqual(self.x.call("pool.designate_new_master", self.s, "OpaqueRef:host-0"), "")
         self.assertEqual(self.x.call("pool.get_master", self.s, POOL), "OpaqueRef:host-0")
         self.assertTrue(self.x.call("pool.get_ha_enabled", self.s, POOL))
