@@ -1162,7 +1162,11 @@ class Xapi:
     # -------------------------------------------------------------- VM fields
     def _map_add(self, cls, ref, rec, field, k, v):
         # ocaml/database/db_cache_impl.ml: Duplicate_key (tbl, fld, ref, key)
-        # -> MAP_DUPLICATE_KEY [tbl; fld; ref; key] (ocaml/xapi/exnHelper.ml);
+        # -> MAP_DUPLICATE_KEY [tbl; fld; ref; key] (ocaml/xapi/exnHelper.ml),
+        # even for an equal value (the API's add_to_ is AddMapLegacy,
+        # ocaml/idl/ocaml_backend/gen_db_actions.ml, and
+        # Db_globs.idempotent_map is false unless xapi.conf
+        # db_idempotent_map, ocaml/xapi/xapi_globs.ml);
         # fld is the DB column, namespaces joined by "__"
         # (ocaml/idl/escaping.ml escape_id: VCPUs_params -> VCPUs__params).
         m = rec[field]
