@@ -123,8 +123,8 @@ class Cluster(sc.StandIn):
     def xe_min(self, host, *args):
         return self.xe(host, *args, "--minimal")[1].strip()
 
-    def plugin(self, host, fn, **args):
-        return json.loads(self.call("host.call_plugin", self.root, self.href[host], "gpupool",
+    def plugin(self, on, fn, **args):
+        return json.loads(self.call("host.call_plugin", self.root, self.href[on], "gpupool",
                                     fn, {k: str(v) for k, v in args.items()}))
 
     def vm_rec(self, uuid):
@@ -349,7 +349,7 @@ class EvacuateTest(ClusterBase):
         c.xe("h0", "pool-create", "name-label=train", "numa-policy=preferred")
         for g in NODE0[:3] + [NODE1[0]]:
             c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + g)
-        for g in NODE0[:2]:
+        for g in NODE0[:3]:
             c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + g, "host=h1")
         for i in (1, 2):
             c.xe("h0", "vm-gpu-assign", "vm=vm-%02d" % i, "pool=train", "host=h0")
@@ -363,7 +363,7 @@ class EvacuateTest(ClusterBase):
         self.assertEqual(plan[vm_uuid(1)]["to-host"], "h1")
         self.assertEqual(plan[vm_uuid(2)]["action"], "move")
         self.assertNotEqual(plan[vm_uuid(1)]["to-pci-id"], plan[vm_uuid(2)]["to-pci-id"])
-        self.assertEqual(plan[vm_uuid(3)]["action"], "shut-down-first")
+        self.assertEqual(plan[vm_uuid(3)]["action"], "shut-down-first", plan[vm_uuid(3)])
         # the plugin gives the same plan
         pp = c.plugin("h1", "host_evacuate_plan", host="h0")["vms"]
         self.assertEqual({v["vm_uuid"]: v["action"] for v in pp},
