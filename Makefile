@@ -144,6 +144,7 @@ check-xen: all
 
 bench: all $(BENCH_BINS)
 	@set -e; for b in $(BENCH_BINS); do $$b; done
+	@tests/bench/bench_pool_wide.py
 	@if [ -x tests/bench/run-bench ]; then tests/bench/run-bench; fi
 
 fuzz:
