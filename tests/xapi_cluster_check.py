@@ -341,6 +341,46 @@ class RaceTest(ClusterBase):
             self.assertEqual(rows, {p for hu, p in held if hu == host_uuid(i)})
 
 
+class SameVmRaceTest(ClusterBase):
+    """One VM, two callers, GPUs of two different hosts at once: one wins,
+    the other is refused (VM_HAS_GPU, or OPERATION_IN_PROGRESS while the
+    winner writes: gpupool:writer is claimed with VM.add_to_other_config,
+    atomic in xapi), and xapi and both databases agree."""
+    vms = [halted_vm(i) for i in range(1, 7)]
+
+    def test_one_vm_two_hosts(self):
+        c = self.c
+        c.xe("h0", "pool-create", "name-label=train")
+        for h in ("h0", "h1"):
+            c.xe("h2", "pool-gpu-add", "pool=train", "pci-id=" + NODE0[0], "host=" + h)
+            c.xe("h2", "pool-gpu-add", "pool=train", "pci-id=" + NODE1[0], "host=" + h)
+        for i in range(1, 7):
+            res = {}
+
+            def go(h):
+                res[h] = c.xe(h, "vm-gpu-assign", "vm=vm-%02d" % i, "pool=train", "host=" + h,
+                              check=False)
+            ts = [threading.Thread(target=go, args=(h,)) for h in ("h0", "h1")]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            won = [h for h, r in res.items() if r[0] == 0]
+            self.assertEqual(len(won), 1, res)
+            lost = [h for h in res if h not in won][0]
+            self.assertTrue(any(code in res[lost][1] + res[lost][2]
+                                for code in ("VM_HAS_GPU", "OPERATION_IN_PROGRESS")), res[lost])
+            oc = c.vm(vm_uuid(i))["other_config"]
+            self.assertEqual(oc["gpupool:host"], host_uuid(int(won[0][1])))
+            self.assertNotIn("gpupool:writer", oc)
+            for h in ("h0", "h1"):
+                with sqlite3.connect(c.db(h)) as db:
+                    n = db.execute("SELECT count(*) FROM assignments WHERE vm_uuid = ?",
+                                   (vm_uuid(i),)).fetchone()[0]
+                self.assertEqual(n, 1 if h == won[0] else 0, (h, i))
+            c.xe(won[0], "vm-gpu-release", "vm=vm-%02d" % i)
+
+
 class EvacuateTest(ClusterBase):
     vms = [halted_vm(1), halted_vm(2), halted_vm(3), halted_vm(4, vcpus=200)]
 

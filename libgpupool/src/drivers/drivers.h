@@ -207,6 +207,8 @@ typedef struct {
     char *placement;            /* gpupool:placement (the assignment as JSON) */
     bool affinity_set, affinity_ours;
     bool blocked_by_us;         /* start/start_on blocked by a gpupool write */
+    bool claimed_by_us;         /* gpupool:writer names this host (a write of ours, or
+                                   one a crash cut short) */
     gp_vm_state state;
     char *resident_host;        /* uuid of the host it runs on, NULL */
 } gp_xapi_binding;

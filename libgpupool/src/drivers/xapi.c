@@ -37,6 +37,7 @@
 #define MARK_MASK "gpupool:mask"
 #define MARK_AFFINITY "gpupool:affinity"
 #define MARK_PLACEMENT GP_XAPI_MARK_PLACEMENT
+#define MARK_WRITER "gpupool:writer"
 #define BLOCK_REASON GP_XAPI_BLOCK_REASON
 
 typedef struct {
@@ -855,9 +856,15 @@ static int clear_boot(gp_drv *ctx, const char *uuid, const char *ref, const gp_x
     gp_xr_value v;
     int rc = GP_OK;
 
+    const char *bound = gp_xr_struct_get_string(oc, MARK_HOST), *self = NULL;
+
     memset(&cur, 0, sizeof(cur));
     memset(&ours, 0, sizeof(ours));
     if (!markers_ours(oc, uuid))
+        return GP_OK;
+    /* On an XCP-ng pool a host clears only its own binding: the VM may
+     * hold a GPU of another host now (moved by host-evacuate). */
+    if (bound && this_host_uuid(ctx, &self) == GP_OK && self && strcasecmp(bound, self))
         return GP_OK;
     if (mark_pci && cur_pci) {
         rc = pci_entries_parse(ctx, cur_pci, &cur);
@@ -1035,6 +1042,70 @@ static int vm_record(gp_drv *ctx, const char *ref, gp_xr_value *rec)
     return rc;
 }
 
+/* ---- one writer per VM across the hosts of a pool ------------------------------
+
+ * Two hosts could write one VM's binding at once (two callers assigning
+ * it GPUs of different hosts).  VM.add_to_other_config is atomic in xapi's
+ * database (db_cache_impl.ml: MAP_DUPLICATE_KEY when the key exists), so
+ * the first host to add "gpupool:writer" = its uuid writes; the other is
+ * refused with OPERATION_IN_PROGRESS.  The key is removed when the write
+ * ends; one left by a crash names its host, whose next call takes it over
+ * (a host's own calls on one VM are serialised by its journal). */
+
+static int claim_vm(gp_drv *ctx, const char *vm_uuid, const char *ref, bool *claimed)
+{
+    const char *self;
+    gp_xr_value v, oc;
+    int rc;
+
+    *claimed = false;
+    rc = this_host_uuid(ctx, &self);
+    if (rc)
+        return rc;
+    rc = xcall(ctx, &v, "VM.add_to_other_config", ref, MARK_WRITER, self, NULL);
+    gp_xr_value_dispose(&v);
+    if (rc == GP_OK) {
+        *claimed = true;
+        return GP_OK;
+    }
+    if (strcmp(last_failure(ctx), "MAP_DUPLICATE_KEY"))
+        return rc;
+    gp_err_clear(ctx->err);
+    rc = vm_map(ctx, "VM.get_other_config", ref, &oc);
+    if (rc)
+        return rc;
+    const char *w = gp_xr_struct_get_string(&oc, MARK_WRITER);
+    if (w && !strcasecmp(w, self)) {
+        *claimed = true;
+    } else {
+        rc = GP_ERR(ctx, GP_ERR_IN_PROGRESS,
+                    "gpupool on host %s is writing the GPU binding of VM %s; try again",
+                    w ? w : "?", vm_uuid);
+        GP_PARAM(ctx, "vm", "%s", vm_uuid);
+        GP_PARAM(ctx, "host-uuid", "%s", w ? w : "");
+    }
+    gp_xr_value_dispose(&oc);
+    return rc;
+}
+
+/* A VM bound to another host's GPU (markers naming it, with an
+ * assignment): GP_ERR_VM_HAS_GPU. */
+static int not_bound_elsewhere(gp_drv *ctx, const char *vm_uuid, const gp_xr_value *rec)
+{
+    const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
+    const char *bound = gp_xr_struct_get_string(oc, MARK_HOST), *self = NULL;
+    int rc;
+    if (!markers_ours(oc, vm_uuid) || !bound || !gp_xr_struct_get_string(oc, MARK_PLACEMENT) ||
+        this_host_uuid(ctx, &self) || !self || !strcasecmp(bound, self))
+        return GP_OK;
+    rc = GP_ERR(ctx, GP_ERR_VM_HAS_GPU,
+                "VM %s already holds a GPU of host %s (one GPU per VM): release it first",
+                vm_uuid, bound);
+    GP_PARAM(ctx, "vm", "%s", vm_uuid);
+    GP_PARAM(ctx, "host-uuid", "%s", bound);
+    return rc;
+}
+
 /*
  * Make the VM's xapi record say bc (NULL: nothing of gpupool's).  Start and
  * start_on are blocked first and the power state read after that, so the
@@ -1049,11 +1120,14 @@ static int xapi_vm_record_boot(gp_drv *ctx, const char *vm_uuid, const gp_boot_c
 {
     gp_xr_value rec;
     char *ref = NULL, *mask = NULL;
-    bool blocked = false, wrote = false;
+    bool blocked = false, wrote = false, claimed = false;
     int rc;
 
     gp_xr_value_init(&rec);
     rc = vm_ref_of_uuid(ctx, vm_uuid, &ref);
+    if (rc)
+        goto out;
+    rc = claim_vm(ctx, vm_uuid, ref, &claimed);
     if (rc)
         goto out;
     rc = block_start(ctx, ref);
@@ -1070,6 +1144,9 @@ static int xapi_vm_record_boot(gp_drv *ctx, const char *vm_uuid, const gp_boot_c
         rc = clear_boot(ctx, vm_uuid, ref, &rec);
         goto out;
     }
+    rc = not_bound_elsewhere(ctx, vm_uuid, &rec);
+    if (rc)
+        goto out;
     if (bc->pin_mode == GP_PIN_HARD && bc->n_pcpus) {
         mask = gp_cpulist_join(bc->pcpus, bc->n_pcpus);
         if (!mask) {
@@ -1083,7 +1160,7 @@ static int xapi_vm_record_boot(gp_drv *ctx, const char *vm_uuid, const gp_boot_c
     wrote = true;
     rc = write_boot(ctx, vm_uuid, ref, &rec, bc, mask);
 out:
-    if (ref && (blocked || wrote)) {
+    if (ref && (blocked || wrote || claimed)) {
         /* Leave the VM as gpupool found it, on the undo budget. */
         xapi_priv *p = ctx->priv;
         gp_error_info saved;
@@ -1102,6 +1179,11 @@ out:
             gp_xr_value_dispose(&now);
         }
         int urc = unblock_start(ctx, ref);
+        if (claimed) {
+            int crc = map_del(ctx, ref, "other_config", MARK_WRITER);
+            if (!urc)
+                urc = crc;
+        }
         if (saving) {
             gp_xapi_set_deadline(p->x, old);
             gp_err_copy(ctx->err, &saved);
@@ -1551,6 +1633,8 @@ int gp_xapi_drv_vm_binding(gp_drv *ctx, const char *vm_uuid, gp_xapi_binding *b)
         if (v && !strcmp(v, BLOCK_REASON))
             b->blocked_by_us = true;
     }
+    const char *writer = gp_xr_struct_get_string(oc, MARK_WRITER);
+    b->claimed_by_us = writer && host_uuid && !strcasecmp(writer, host_uuid);
     b->state = state_from_xapi(gp_xr_struct_get_string(&rec, "power_state"));
     const char *res = gp_xr_struct_get_string(&rec, "resident_on");
     if (!is_null_ref(res)) {

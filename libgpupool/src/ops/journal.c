@@ -227,7 +227,7 @@ out:
 /* Does the binding already say bc (NULL: nothing of gpupool's)? */
 static bool binding_matches(const gp_xapi_binding *b, const gp_boot_config *bc)
 {
-    if (b->blocked_by_us)
+    if (b->blocked_by_us || b->claimed_by_us)
         return false;
     if (!bc)
         return !b->ours || (!b->mark_pci && !b->mark_mask && !b->affinity_ours);
