@@ -1283,7 +1283,12 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     }
     gp_vm_init(&v);
     memset(&r, 0, sizeof(r));
-    rc = cl_load(ctx, &c, CL_ALL);
+    cl_init(&c);
+    /* Intents of dead calls first: the view must not count their half
+     * writes as assignments. */
+    rc = gp_journal_recover(ctx, NULL);
+    if (rc == GP_OK)
+        rc = cl_load(ctx, &c, CL_ALL);
     if (rc == GP_OK)
         rc = pull_with(ctx, &c, &r);
     if (rc == GP_OK)
@@ -1408,7 +1413,9 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
     memset(&b, 0, sizeof(b));
     gp_vm_init(&v);
     cl_init(&c);
-    rc = gp_ctx_vm_get(ctx, vm, &v);
+    rc = gp_journal_recover(ctx, NULL);
+    if (rc == GP_OK)
+        rc = gp_ctx_vm_get(ctx, vm, &v);
     if (rc == GP_OK)
         rc = gp_xapi_drv_vm_binding(&ctx->drv, v.uuid, &b);
     if (rc)
@@ -1454,7 +1461,10 @@ static int member_on(gp_ctx *ctx, bool add, const char *pool, const char *pci_id
     }
     gp_sync_report r;
     memset(&r, 0, sizeof(r));
-    rc = cl_load(ctx, &c, CL_POOLS);
+    cl_init(&c);
+    rc = gp_journal_recover(ctx, NULL);
+    if (rc == GP_OK)
+        rc = cl_load(ctx, &c, CL_POOLS);
     if (rc == GP_OK)
         rc = pull_with(ctx, &c, &r);
     if (rc)
@@ -1955,7 +1965,11 @@ int gp_host_evacuate(gp_ctx *ctx, const char *host, gp_evacuation **out, size_t 
     gp_err_clear(ctx->err);
     *out = NULL;
     *n_out = 0;
-    rc = evac_load(ctx, host, &c, &h);
+    rc = gp_journal_recover(ctx, NULL);
+    if (rc == GP_OK)
+        rc = evac_load(ctx, host, &c, &h);
+    else
+        cl_init(&c);
     if (rc == GP_OK)
         rc = evac_plan(ctx, &c, h, &v, &n);
     for (size_t i = 0; rc == GP_OK && i < n; i++) {
