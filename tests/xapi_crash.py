@@ -42,6 +42,8 @@
        (f) a VM without assignment keeps no gpupool:* key, no
            VCPUs_params:mask, no affinity; an assigned VM (pin-mode hard) has
            mask == gpupool:mask == its pCPUs, and an affinity;
+       (g) a pool member GPU's PCI object says gpupool:pool=<its pool> in
+           other_config (the pool-wide membership), any other none;
      - (r) gpupool's own calls put the world back (release / assign /
        remove / add), and xapi's VM and PCI records and sqlite's rows must
        be exactly those the op started from; if not, the world is rebuilt.
@@ -57,7 +59,7 @@
    as xapi runs it, by tests/plugin_call.py's method_call() and run()) on 32
    halted VMs and a pool of 8 GPUs: exactly 8 successes, 24 refusals
    POOL_HAS_NO_FREE_GPU / NO_PLACEMENT, 0 DATABASE_BUSY, no GPU twice (the
-   stand-in's state and sqlite, checks (a)-(f)); then rounds of 32 mixed
+   stand-in's state and sqlite, checks (a)-(g)); then rounds of 32 mixed
    release_gpu / assign_gpu calls spread over two seconds: every release
    succeeds, every assign succeeds or is refused as full, sqlite's count
    adds up, same checks.
@@ -259,7 +261,7 @@ class World:
             return json.load(f)
 
     def sqlite(self):
-        facts = {"assign": {}, "members": set(), "intents": []}
+        facts = {"assign": {}, "members": set(), "gpu_pool": {}, "intents": []}
         if not os.path.exists(self.db):
             return facts
         con = sqlite3.connect(self.db, timeout=60)
@@ -270,6 +272,9 @@ class World:
                 for vm, pci, pcpus, pin in con.execute(
                         "SELECT vm_uuid, pci_id, pcpus, pin_mode FROM assignments"):
                     facts["assign"][vm.lower()] = (pci.lower(), pcpus, pin)
+            if "pool_members" in tables:
+                facts["gpu_pool"] = {r[0].lower(): r[1] for r in con.execute(
+                    "SELECT pci_id, pool_uuid FROM pool_members")}
             for t in ("pool_members", "pool_companions"):
                 if t in tables:
                     facts["members"].update(r[0].lower() for r in
@@ -285,7 +290,7 @@ class World:
         return facts
 
     def disagreements(self):
-        """Checks (a)-(f); returns (messages, sqlite facts)."""
+        """Checks (a)-(g); returns (messages, sqlite facts)."""
         xs, db = self.xapi(), self.sqlite()
         found = []
         vms = {v["uuid"].lower(): v for v in xs["vms"]}
@@ -348,16 +353,36 @@ class World:
             elif acc != self.initial.get(b):
                 found.append("(e) %s is in no pool: dom0 access %s, before the test %s"
                              % (b, acc, self.initial.get(b)))
+            mark = (p.get("other_config") or {}).get("gpupool:pool")
+            if mark != db["gpu_pool"].get(b):
+                found.append("(g) %s: PCI other_config gpupool:pool=%r, sqlite's pool %r"
+                             % (b, mark, db["gpu_pool"].get(b)))
         return found, db
+
+    @staticmethod
+    def stable_oc(oc):
+        """other_config without what differs between two runs of one
+        operation: the time in gpupool:placement (the assignment's created)."""
+        oc = dict(oc or {})
+        if "gpupool:placement" in oc:
+            try:
+                p = json.loads(oc["gpupool:placement"])
+                p.pop("created", None)
+                oc["gpupool:placement"] = json.dumps(p, sort_keys=True)
+            except ValueError:
+                pass
+        return oc
 
     def fingerprint(self):
         """What a reset must restore: xapi's VM and PCI records, sqlite's rows."""
         xs, db = self.xapi(), self.sqlite()
         vms = {v["uuid"].lower(): json.dumps(
-            [v.get(k) for k in ("power_state", "other_config", "VCPUs_params",
-                                "blocked_operations", "affinity")], sort_keys=True)
+            [self.stable_oc(v.get(k)) if k == "other_config" else v.get(k)
+             for k in ("power_state", "other_config", "VCPUs_params",
+                       "blocked_operations", "affinity")], sort_keys=True)
             for v in xs["vms"]}
-        pcis = sorted((p["pci_id"], p.get("host"), p.get("dom0_access")) for p in xs["pcis"])
+        pcis = sorted((p["pci_id"], p.get("host"), p.get("dom0_access"),
+                       (p.get("other_config") or {}).get("gpupool:pool")) for p in xs["pcis"])
         return {"vms": vms, "pcis": pcis, "assign": db["assign"],
                 "members": sorted(db["members"]), "intents": db["intents"]}
 

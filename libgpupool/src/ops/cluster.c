@@ -40,9 +40,9 @@
 #define CL_FACTS_KEY "gpupool:facts"
 #define CL_POOL_PREFIX "gpupool:pool:"
 #define CL_MEMBER_KEY "gpupool:pool"
-/* Attempts of one assignment across hosts (another caller may take the
- * chosen GPU between the read and the write). */
-#define CL_ASSIGN_ATTEMPTS 6
+/* Hosts one assignment tries in turn (other callers may fill the chosen
+ * host between the read and the write). */
+#define CL_ASSIGN_ATTEMPTS 8
 
 /* ---- schema: which pools this host saw in xapi ------------------------------------ */
 
@@ -1109,7 +1109,7 @@ typedef struct {
 static bool was_tried(const tried_gpu *t, size_t n, size_t h, const char *pci)
 {
     for (size_t i = 0; i < n; i++)
-        if (t[i].host == h && !strcmp(t[i].pci_id, pci))
+        if (t[i].host == h && (!t[i].pci_id[0] || !strcmp(t[i].pci_id, pci)))
             return true;
     return false;
 }
@@ -1241,13 +1241,22 @@ static int assign_at(gp_ctx *ctx, const cl *c, size_t h, const char *vm_uuid, co
         la.host = NULL;
         return gp_vm_gpu_assign_local(ctx, vm_uuid, &la, out, moved_out, n_moved_out);
     }
+    const char *kv[10];
+    size_t n = 0;
     snprintf(vcpus, sizeof(vcpus), "%d", args->vcpus > 0 ? args->vcpus : 0);
     snprintf(mem, sizeof(mem), "%llu", (unsigned long long)args->memory_mib);
-    const char *kv[] = { "vm_uuid", vm_uuid, "pool", p ? p->uuid : args->pool ? args->pool : "",
-                         "pci_id", pci ? pci : "", "vcpus", vcpus, "memory_mib", mem };
-    size_t n = 10;
-    if (!pci)
-        n = 4;   /* vm and pool: that host places */
+    kv[n++] = "vm_uuid";
+    kv[n++] = vm_uuid;
+    kv[n++] = "pool";
+    kv[n++] = p ? p->uuid : args->pool ? args->pool : "";
+    if (pci) {                   /* else that host places within the pool */
+        kv[n++] = "pci_id";
+        kv[n++] = pci;
+    }
+    kv[n++] = "vcpus";
+    kv[n++] = vcpus;
+    kv[n++] = "memory_mib";
+    kv[n++] = mem;
     rc = fwd(ctx, c, h, "assign_gpu", kv, n, &text);
     if (rc == GP_OK && out)
         rc = asg_from_reply(ctx, text, out);
@@ -1290,8 +1299,6 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     if (rc == GP_OK)
         rc = cl_load(ctx, &c, CL_ALL);
     if (rc == GP_OK)
-        rc = pull_with(ctx, &c, &r);
-    if (rc == GP_OK)
         rc = gp_ctx_vm_get(ctx, vm, &v);
     if (rc == GP_OK)
         rc = vm_record_of(ctx, &c, v.uuid, &rec);
@@ -1318,6 +1325,11 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
         if (rc)
             goto out;
     }
+    /* The request is well formed: this host's cache of the pools in line
+     * with xapi before a host's gpupool records anything. */
+    rc = pull_with(ctx, &c, &r);
+    if (rc)
+        goto out;
     if (target != (size_t)-1) {
         /* The caller chose the host: that host's gpupool decides. */
         rc = assign_at(ctx, &c, target, v.uuid, pool, args->pci_id, args, out, moved_out,
@@ -1357,16 +1369,18 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
             goto out;
         rc = gp_place_sites(ss.sites, ss.n, &req, &sp, ctx->err);
         if (rc == GP_OK) {
+            /* The host is chosen pool-wide; within it, its own gpupool
+             * places under its lock (GPU, node, pCPUs), seeing what other
+             * callers reserved there a moment ago. */
             size_t h = sp.site;
-            char pci[GP_PCI_ID_LEN];
-            snprintf(pci, sizeof(pci), "%s", sp.placement.pci_id);
             gp_site_placement_dispose(&sp);
             site_set_dispose(&ss);
-            rc = assign_at(ctx, &c, h, v.uuid, pool, pci, args, out, moved_out, n_moved_out);
+            rc = assign_at(ctx, &c, h, v.uuid, pool, NULL, args, out, moved_out, n_moved_out);
             if (rc && retryable(rc) && n_tried < CL_ASSIGN_ATTEMPTS) {
-                /* Another caller took it first: place again without it. */
+                /* Other callers filled that host first: place again
+                 * without it. */
                 tried[n_tried].host = h;
-                snprintf(tried[n_tried].pci_id, GP_PCI_ID_LEN, "%s", pci);
+                tried[n_tried].pci_id[0] = '\0';
                 n_tried++;
                 gp_err_clear(ctx->err);
                 continue;
