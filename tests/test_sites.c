@@ -970,7 +970,7 @@ static void test_invalid_arguments(void **state)
             fail_msg("case %zu: rc %d", i, rc);
         assert_int_equal(f->err.code, GP_ERR_INVALID_ARGUMENT);
         assert_string_equal(f->err.message,
-                            "placement across hosts needs sites, a VM size and an output");
+                            "placement across hosts needs sites, a VM size, an overcommit above 0 and an output");
         assert_out_init(&f->out);
     }
     /* A NULL err is accepted. */
@@ -1556,6 +1556,74 @@ static void test_placement_json_refused(void **state)
     gp_assignment_dispose(&a);
 }
 
+
+/* Regressions found by these tests.  A VM pinned without a recorded node
+ * fills the node its pins touch (as gp_place() counts it): under
+ * preferred, the host that fits NUMA-locally wins over a remote fit on the
+ * host whose room was only apparent. */
+static void test_unrecorded_node_pins_count(void **state)
+{
+    static const int pins[] = { 0, 1, 2, 3 };
+    sfx *f = sfx_new();
+    synth_spec s;
+    (void)state;
+    synth_spec_init(&s);
+    s.n_nodes = 2;
+    s.cores_per_node = 4;
+    s.threads_per_core = 1;
+    s.n_gpus = 2;
+    s.mem_bytes_per_node = 64 * GIB;
+    sfx_add(f, "a", &s);
+    sfx_add(f, "b", &s);
+    f->sites[0].n_pool_gpus = 1;          /* a: only its node-0 GPU in the pool */
+    f->sites[1].n_pool_gpus = 1;
+    sfx_existing(f, 0, "0000:02:00.0", -1, pins, 4, 4, 1024, -1, false);
+    f->req.policy = GP_NUMA_PREFERRED;
+    assert_int_equal(sfx_place(f), GP_OK);
+    assert_int_equal(f->out.site, 1);
+    assert_int_equal(f->out.placement.node, 0);
+    assert_int_equal(f->out.placement.locality, GP_LOCALITY_LOCAL);
+    sfx_free(f);
+}
+
+/* A count without its array, and a bad request value, are refused as
+ * such (not taken for a full pool). */
+static void test_bad_sites_and_requests_refused(void **state)
+{
+    sfx *f = sfx_new();
+    (void)state;
+    sfx_add_simple(f, "a", 8, 64, 1);
+    f->sites[0].pool_gpus = NULL;
+    assert_int_equal(sfx_place(f), GP_ERR_INVALID_ARGUMENT);
+    assert_contains(f->err.message, "site 0 (a) has a count without its array");
+    assert_out_init(&f->out);
+    f->sites[0].pool_gpus = f->h[0].pool;
+    f->req.cpu_overcommit = 0;
+    assert_int_equal(sfx_place(f), GP_ERR_INVALID_ARGUMENT);
+    f->req.cpu_overcommit = 1.0;
+    f->req.policy = (gp_numa_policy)99;
+    assert_int_equal(sfx_place(f), GP_ERR_INVALID_ARGUMENT);
+    assert_out_init(&f->out);
+    sfx_free(f);
+}
+
+/* A placement text carrying memory_node_basis (anyone may edit a VM's
+ * other_config) is read without taking it: nothing to leak or free. */
+static void test_placement_json_ignores_basis(void **state)
+{
+    gp_assignment a;
+    (void)state;
+    gp_assignment_init(&a);
+    assert_int_equal(gp_placement_from_json_text(
+                         "{\"vm_uuid\":\"11111111-1111-4111-8111-111111111111\","
+                         "\"pci_id\":\"0000:01:00.0\",\"pool_uuid\":"
+                         "\"22222222-2222-4222-8222-222222222222\",\"memory_node_basis\":\"x\","
+                         "\"vm_name_label\":\"n\"}", &a), 0);
+    assert_null(a.memory_node_basis);
+    assert_null(a.vm_name_label);
+    gp_assignment_dispose(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1578,6 +1646,9 @@ int main(void)
         cmocka_unit_test(test_deterministic_and_pure),
         cmocka_unit_test(test_output_untouched_on_error),
         cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_unrecorded_node_pins_count),
+        cmocka_unit_test(test_bad_sites_and_requests_refused),
+        cmocka_unit_test(test_placement_json_ignores_basis),
         cmocka_unit_test(test_host_json_roundtrip),
         cmocka_unit_test(test_host_json_roundtrip_sparse),
         cmocka_unit_test(test_host_json_refused),

@@ -295,7 +295,14 @@ char *gp_placement_json_text(const gp_assignment *a)
 int gp_placement_from_json_text(const char *text, gp_assignment *a)
 {
     json_object *o = text ? json_tokener_parse(text) : NULL;
-    int rc = o ? gp_fields_from_json(gp_assignment_fields, gp_assignment_n_fields, o, a) : -1;
+    int rc;
+    /* Never read back what is not stored: the names, and the memory
+     * certainty and basis (a static text in gp_assignment) come from
+     * the reader, not from a VM's other_config that anyone may edit. */
+    for (size_t i = 0; o && json_object_is_type(o, json_type_object) &&
+                       i < GP_ARRAY_SIZE(placement_volatile); i++)
+        json_object_object_del(o, placement_volatile[i]);
+    rc = o ? gp_fields_from_json(gp_assignment_fields, gp_assignment_n_fields, o, a) : -1;
     json_object_put(o);
     if (rc == 0 && (!a->vm_uuid[0] || !a->pci_id[0] || !a->pool_uuid[0]))
         rc = -1;

@@ -1068,6 +1068,8 @@ static int fwd(gp_ctx *ctx, const cl *c, size_t h, const char *fn, const char *c
 static int asg_from_reply(gp_ctx *ctx, const char *text, gp_assignment *a)
 {
     json_object *o = text ? json_tokener_parse(text) : NULL;
+    if (o && json_object_is_type(o, json_type_object))
+        json_object_object_del(o, "memory_node_basis");   /* static text in a */
     int rc = o && gp_fields_from_json(gp_assignment_fields, gp_assignment_n_fields, o, a) == 0
                  ? GP_OK
                  : GP_ERR(ctx, GP_ERR_DRIVER, "the remote plugin's answer is not an assignment");

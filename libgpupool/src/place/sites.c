@@ -125,7 +125,13 @@ static int site_cands(const gp_place_site *s, size_t si, const gp_place_request 
                 pcpus++;
         for (size_t e = 0; e < s->n_existing; e++) {
             const gp_place_existing *ex = &s->existing[e];
-            if (ex->node == nd->id)
+            bool here = ex->node == nd->id;
+            /* No node recorded: the VM counts on every node its pins touch,
+             * as gp_place() counts it. */
+            for (size_t k = 0; !here && ex->node < 0 && k < ex->n_pcpus; k++)
+                for (size_t j = 0; !here && j < nd->n_cpus; j++)
+                    here = ex->pcpus[k] == nd->cpus[j];
+            if (here)
                 pinned += ex->vcpus > 0 ? ex->vcpus : 0;
             if (ex->memory_node == nd->id && !ex->memory_in_free)
                 used_mib += ex->memory_mib;
@@ -198,11 +204,22 @@ int gp_place_sites(const gp_place_site *sites, size_t n_sites, const gp_place_re
 
     gp_error_info_init(&e);
     gp_err_clear(err);
-    if (!sites || !req || !out || req->vm_vcpus <= 0 || !req->vm_memory_mib) {
+    if (!sites || !req || !out || req->vm_vcpus <= 0 || !req->vm_memory_mib ||
+        !(req->cpu_overcommit > 0)) {
         rc = gp_err_set(err, GP_ERR_INVALID_ARGUMENT,
-                        "placement across hosts needs sites, a VM size and an output");
+                        "placement across hosts needs sites, a VM size, an overcommit above 0 "
+                        "and an output");
         goto out;
     }
+    for (size_t i = 0; i < n_sites; i++)
+        if ((!sites[i].pool_gpus && sites[i].n_pool_gpus) ||
+            (!sites[i].existing && sites[i].n_existing) ||
+            (!sites[i].allowed_cpus && sites[i].n_allowed_cpus)) {
+            rc = gp_err_set(err, GP_ERR_INVALID_ARGUMENT,
+                            "site %zu (%s) has a count without its array", i,
+                            sites[i].name ? sites[i].name : "?");
+            goto out;
+        }
     for (size_t i = 0; i < n_sites; i++) {
         const gp_place_site *s = &sites[i];
         size_t free_here = 0, before = n;
@@ -237,7 +254,18 @@ int gp_place_sites(const gp_place_site *sites, size_t n_sites, const gp_place_re
         gp_place_request r = site_req(s, req, cands[c].gpu);
         gp_placement p;
         gp_placement_init(&p);
-        if (gp_place(s->host, &r, &p, &e) == GP_OK) {
+        int prc = gp_place(s->host, &r, &p, &e);
+        if (prc == GP_ERR_INVALID_ARGUMENT || prc == GP_ERR_NOMEM) {
+            /* A bad request, not a full host: pass it on. */
+            gp_placement_dispose(&p);
+            gp_err_copy(err, &e);
+            rc = prc;
+            goto out;
+        }
+        /* Step 1 is NUMA-local only: a result gp_place() found elsewhere
+         * (policy preferred, the node's room counted otherwise) waits for
+         * step 2. */
+        if (prc == GP_OK && p.locality == GP_LOCALITY_LOCAL) {
             if (name_reason(s, &p)) {
                 gp_placement_dispose(&p);
                 rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
@@ -263,7 +291,15 @@ int gp_place_sites(const gp_place_site *sites, size_t n_sites, const gp_place_re
             if (s->excluded || !s->host)
                 continue;
             gp_placement_init(&p);
-            if (gp_place(s->host, &r, &p, &e) == GP_OK &&
+            int prc = gp_place(s->host, &r, &p, &e);
+            if (prc == GP_ERR_INVALID_ARGUMENT || prc == GP_ERR_NOMEM) {
+                gp_placement_dispose(&p);
+                gp_site_placement_dispose(&best);
+                gp_err_copy(err, &e);
+                rc = prc;
+                goto out;
+            }
+            if (prc == GP_OK &&
                 (!have || p.locality < best.placement.locality ||
                  (p.locality == best.placement.locality &&
                   strcmp(s->name ? s->name : "", sites[best.site].name ? sites[best.site].name
