@@ -334,3 +334,57 @@ char *gp_pci_addr_format(const gp_pci_addr *a, char buf[GP_PCI_ID_LEN])
     snprintf(buf, GP_PCI_ID_LEN, "%04x:%02x:%02x.%x", a->domain, a->bus, a->dev, a->func);
     return buf;
 }
+
+/* ---- pools and assignments (the public structs' lifetimes) ---------------- */
+
+void gp_pool_init(gp_pool *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->cpu_overcommit = 1.0;
+}
+
+void gp_pool_dispose(gp_pool *p)
+{
+    if (!p)
+        return;
+    free(p->name_label);
+    free(p->name_description);
+    free(p->cpupool);
+    gp_strv_free(p->gpus, p->n_gpus);
+    free(p->created);
+    gp_pool_init(p);
+}
+
+void gp_pool_list_free(gp_pool *pools, size_t n)
+{
+    for (size_t i = 0; pools && i < n; i++)
+        gp_pool_dispose(&pools[i]);
+    free(pools);
+}
+
+void gp_assignment_init(gp_assignment *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->numa_node = -1;
+    a->memory_node = -1;
+}
+
+void gp_assignment_dispose(gp_assignment *a)
+{
+    if (!a)
+        return;
+    free(a->vm_name_label);
+    gp_strv_free(a->companions, a->n_companions);
+    free(a->pool_name_label);
+    free(a->pcpus);
+    free(a->reason);
+    free(a->created);
+    gp_assignment_init(a);
+}
+
+void gp_assignment_list_free(gp_assignment *as, size_t n)
+{
+    for (size_t i = 0; as && i < n; i++)
+        gp_assignment_dispose(&as[i]);
+    free(as);
+}

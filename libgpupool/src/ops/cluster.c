@@ -1,760 +1,51 @@
 /*
- * cluster.c - the XCP-ng pool: gpupool's pool-wide state in xapi's
- * database, the pool-wide lists, placement across hosts, changes sent to the
- * host that owns the GPU, host evacuation and pool-sync.
- *
- * Where the pool-wide truth lives (docs/pool-wide.md), all of it replicated
- * by xapi to every host and kept across a change of pool master:
- *   pool.other_config["gpupool:pool:<uuid>"]  a pool's definition (JSON of
- *                                             its gp_pool_fields, no members)
- *   PCI.other_config["gpupool:pool"]          the pool of a member GPU
- *   VM.other_config["gpupool:placement"]      the assignment (JSON), beside
- *                                             the binding markers of
- *                                             drivers/xapi.c
- *   host.other_config["gpupool:facts"]        the host's model (core/host_json.c)
- * A host's sqlite database is its write lock, its intent journal and a cache
- * of the pools and of its own GPUs' memberships and assignments;
- * gp_pool_sync() rebuilds it from the above.
+ * cluster.c - the XCP-ng pool's operations: the pool-wide lists, placement
+ * across hosts with the change sent to the GPU's host, host evacuation and
+ * pool-sync (docs/pool-wide.md).  The state they read and write, and
+ * where it lives in xapi, is ops/xstate.c.
  *
  * One writer per GPU.  Every change to a GPU (membership, assignment,
- * release) runs on the host that has the GPU, under that host's sqlite lock
- * and journal; a caller on another host sends it there with
+ * release) runs on the host that has the GPU, under that host's sqlite
+ * lock and journal; a caller on another host sends it there with
  * host.call_plugin (xapi forwards the call, message_forwarding.ml).  Two
- * callers on two hosts that pick the same GPU therefore meet in one sqlite
- * lock: the second sees the first's assignment and is refused
- * (GPU_ASSIGNED), and gp_vm_gpu_assign_ex() places again without that GPU.
- *
- * Reads are four xapi round trips whatever the number of hosts:
- * host.get_all_records, pool.get_all_records, PCI.get_all_records and
- * VM.get_all_records.
+ * callers on two hosts that pick the same host therefore meet in one
+ * sqlite lock, and the one that finds the host full places again without
+ * it.  One writer per VM: gpupool:writer (drivers/xapi.c).
  */
-#include "ops/ops.h"
+#include "ops/xstate.h"
 #include "core/fields.h"
-#include "rpc/rpc.h"
 
 #include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CL_FACTS_KEY "gpupool:facts"
-#define CL_POOL_PREFIX "gpupool:pool:"
-#define CL_MEMBER_KEY "gpupool:pool"
 /* Hosts one assignment tries in turn (other callers may fill the chosen
  * host between the read and the write). */
 #define CL_ASSIGN_ATTEMPTS 8
 
-/* ---- schema: which pools this host saw in xapi ------------------------------------ */
-
-static const char *const cluster_migrations[] = {
-    /* 0 -> 1 */
-    "CREATE TABLE cluster_published ("
-    "  pool_uuid TEXT PRIMARY KEY NOT NULL"
-    ");",
-};
-
-static const gp_store_section cluster_section = { "cluster", cluster_migrations,
-                                                  GP_ARRAY_SIZE(cluster_migrations) };
-
-bool gp_cluster_on(gp_ctx *ctx)
+/* gp_cl_load(), and each assignment's memory certainty (assign.c). */
+static int cl_load(gp_ctx *ctx, gp_cl *c, unsigned what)
 {
-    const gp_driver_entry *e = NULL;
-    if (ctx->drv_entry)
-        return ctx->drv_entry->journaled;
-    if (gp_ctx_driver(ctx, &e) != GP_OK) {
-        gp_err_clear(ctx->err);
-        return false;
-    }
-    return e && e->journaled;
-}
-
-static int need_cluster(gp_ctx *ctx, const char *what)
-{
-    const gp_driver_entry *e = NULL;
-    int rc = gp_ctx_driver(ctx, &e);
-    if (rc)
-        return rc;
-    if (!e->journaled)
-        return GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
-                      "%s needs an XCP-ng host (the xapi driver), not the %s driver", what,
-                      e->name);
-    return GP_OK;
-}
-
-/* ---- the pool-wide view ---------------------------------------------------------------- */
-
-typedef struct {
-    const char *ref, *uuid, *name;     /* borrowed from the host records */
-    bool enabled, self;
-    const gp_xr_value *oc;             /* other_config */
-    gp_host parsed;
-    const gp_host *model;              /* &parsed, the live model (self), or NULL */
-} cl_host;
-
-typedef struct {
-    size_t host;
-    char pci_id[GP_PCI_ID_LEN];
-    char pool_uuid[37];
-    const char *ref;                   /* the PCI object */
-    const gp_xr_value *oc;
-} cl_member;
-
-typedef struct {
-    size_t host;
-    gp_assignment a;
-    const char *vm_ref;
-    gp_vm_state state;
-} cl_asg;
-
-typedef struct {
-    gp_xr_value hosts_all, pool_all, pci_all, vm_all;
-    const char *pool_ref;
-    const gp_xr_value *pool_oc;
-    cl_host *hosts;
-    size_t n_hosts, self;
-    gp_pool *pools;
-    size_t n_pools;
-    cl_member *members;
-    size_t n_members;
-    cl_asg *asgs;
-    size_t n_asgs;
-    bool have_vms;
-} cl;
-
-static void cl_init(cl *c)
-{
-    memset(c, 0, sizeof(*c));
-    gp_xr_value_init(&c->hosts_all);
-    gp_xr_value_init(&c->pool_all);
-    gp_xr_value_init(&c->pci_all);
-    gp_xr_value_init(&c->vm_all);
-    c->self = (size_t)-1;
-}
-
-static void cl_dispose(cl *c)
-{
-    for (size_t i = 0; i < c->n_hosts; i++)
-        gp_host_dispose(&c->hosts[i].parsed);
-    free(c->hosts);
-    gp_pool_list_free(c->pools, c->n_pools);
-    free(c->members);
-    for (size_t i = 0; i < c->n_asgs; i++)
-        gp_assignment_dispose(&c->asgs[i].a);
-    free(c->asgs);
-    gp_xr_value_dispose(&c->hosts_all);
-    gp_xr_value_dispose(&c->pool_all);
-    gp_xr_value_dispose(&c->pci_all);
-    gp_xr_value_dispose(&c->vm_all);
-    cl_init(c);
-}
-
-static int host_cmp(const void *a, const void *b)
-{
-    const cl_host *x = a, *y = b;
-    int c = strcmp(x->name, y->name);
-    return c ? c : strcmp(x->uuid, y->uuid);
-}
-
-static int pool_cmp(const void *a, const void *b)
-{
-    const gp_pool *x = a, *y = b;
-    return strcmp(x->name_label ? x->name_label : "", y->name_label ? y->name_label : "");
-}
-
-static size_t cl_host_by_ref(const cl *c, const char *ref)
-{
-    for (size_t i = 0; ref && i < c->n_hosts; i++)
-        if (!strcmp(c->hosts[i].ref, ref))
-            return i;
-    return (size_t)-1;
-}
-
-static size_t cl_host_by_uuid(const cl *c, const char *uuid)
-{
-    for (size_t i = 0; uuid && i < c->n_hosts; i++)
-        if (!strcasecmp(c->hosts[i].uuid, uuid))
-            return i;
-    return (size_t)-1;
-}
-
-/* A host by name-label or uuid; GP_ERR_INVALID_ARGUMENT when none. */
-static int cl_host_find(gp_ctx *ctx, const cl *c, const char *host, size_t *idx)
-{
-    *idx = cl_host_by_uuid(c, host);
-    for (size_t i = 0; *idx == (size_t)-1 && i < c->n_hosts; i++)
-        if (!strcmp(c->hosts[i].name, host))
-            *idx = i;
-    if (*idx != (size_t)-1)
-        return GP_OK;
-    int rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
-                    "the XCP-ng pool has no host named '%s' (name-label or uuid)", host);
-    GP_PARAM(ctx, "host", "%s", host);
+    int rc = gp_cl_load(ctx, c, what);
+    for (size_t i = 0; rc == GP_OK && i < c->n_asgs; i++)
+        gp_assignment_memory_certainty(&gp_driver_xapi, &c->asgs[i].a);
     return rc;
 }
 
-static const gp_pool *cl_pool(const cl *c, const char *uuid)
+int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
+                     gp_assignment *out)
 {
-    for (size_t i = 0; uuid && i < c->n_pools; i++)
-        if (!strcmp(c->pools[i].uuid, uuid))
-            return &c->pools[i];
-    return NULL;
-}
-
-/* A pool by uuid or name-label; GP_ERR_UNKNOWN_POOL when none. */
-static int cl_pool_find(gp_ctx *ctx, const cl *c, const char *pool, const gp_pool **out)
-{
-    *out = cl_pool(c, pool);
-    for (size_t i = 0; !*out && pool && i < c->n_pools; i++)
-        if (c->pools[i].name_label && !strcmp(c->pools[i].name_label, pool))
-            *out = &c->pools[i];
-    if (*out)
-        return GP_OK;
-    int rc = GP_ERR(ctx, GP_ERR_UNKNOWN_POOL, "no pool %s in the XCP-ng pool", pool ? pool : "");
-    GP_PARAM(ctx, "pool", "%s", pool ? pool : "");
-    return rc;
-}
-
-static const cl_member *cl_member_at(const cl *c, size_t host, const char *pci)
-{
-    for (size_t i = 0; i < c->n_members; i++)
-        if (c->members[i].host == host && !strcmp(c->members[i].pci_id, pci))
-            return &c->members[i];
-    return NULL;
-}
-
-static const cl_asg *cl_asg_at(const cl *c, size_t host, const char *pci)
-{
-    for (size_t i = 0; i < c->n_asgs; i++)
-        if (c->asgs[i].host == host && !strcmp(c->asgs[i].a.pci_id, pci))
-            return &c->asgs[i];
-    return NULL;
-}
-
-static const cl_asg *cl_asg_of_vm(const cl *c, const char *vm_uuid)
-{
-    for (size_t i = 0; i < c->n_asgs; i++)
-        if (!strcasecmp(c->asgs[i].a.vm_uuid, vm_uuid))
-            return &c->asgs[i];
-    return NULL;
-}
-
-static bool xr_true(const gp_xr_value *v)
-{
-    return v && v->type == GP_XR_BOOL && v->i;
-}
-
-static int cl_load_hosts(gp_ctx *ctx, cl *c)
-{
-    const char *self_ref;
-    int rc = gp_xapi_drv_all_records(&ctx->drv, "host", &c->hosts_all);
-    if (rc == GP_OK)
-        rc = gp_xapi_drv_this_host(&ctx->drv, &self_ref, NULL);
-    if (rc)
-        return rc;
-    c->hosts = calloc(c->hosts_all.n ? c->hosts_all.n : 1, sizeof(*c->hosts));
-    if (!c->hosts)
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < c->hosts_all.n; i++) {
-        const gp_xr_value *r = &c->hosts_all.items[i];
-        cl_host *h = &c->hosts[c->n_hosts];
-        const char *uuid = gp_xr_struct_get_string(r, "uuid");
-        const char *name = gp_xr_struct_get_string(r, "name_label");
-        if (!uuid)
-            continue;
-        h->ref = c->hosts_all.keys[i];
-        h->uuid = uuid;
-        h->name = name && *name ? name : uuid;
-        h->enabled = xr_true(gp_xr_struct_get(r, "enabled"));
-        h->self = !strcmp(h->ref, self_ref);
-        h->oc = gp_xr_struct_get(r, "other_config");
-        gp_host_init(&h->parsed);
-        c->n_hosts++;
-    }
-    qsort(c->hosts, c->n_hosts, sizeof(*c->hosts), host_cmp);
-    for (size_t i = 0; i < c->n_hosts; i++) {
-        cl_host *h = &c->hosts[i];
-        if (h->self) {
-            c->self = i;
-            if (!ctx->host_name && !(ctx->host_name = gp_strdup(h->name)))
-                return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-            rc = gp_host_get(ctx, &h->model);
-            if (rc)
-                return rc;
-            continue;
-        }
-        const char *facts = gp_xr_struct_get_string(h->oc, CL_FACTS_KEY);
-        if (facts && gp_host_from_json_text(facts, &h->parsed) == 0)
-            h->model = &h->parsed;
-    }
-    if (c->self == (size_t)-1)
-        return GP_ERR(ctx, GP_ERR_DRIVER, "xapi does not list this host (%s)", self_ref);
-    return GP_OK;
-}
-
-static int cl_load_pools(gp_ctx *ctx, cl *c)
-{
-    int rc = gp_xapi_drv_all_records(&ctx->drv, "pool", &c->pool_all);
-    if (rc)
-        return rc;
-    if (!c->pool_all.n)
-        return GP_ERR(ctx, GP_ERR_DRIVER, "xapi lists no pool object");
-    c->pool_ref = c->pool_all.keys[0];
-    c->pool_oc = gp_xr_struct_get(&c->pool_all.items[0], "other_config");
-    const gp_xr_value *oc = c->pool_oc;
-    size_t plen = strlen(CL_POOL_PREFIX);
-    c->pools = calloc(oc && oc->n ? oc->n : 1, sizeof(*c->pools));
-    if (!c->pools)
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; oc && oc->type == GP_XR_STRUCT && i < oc->n; i++) {
-        const char *k = oc->keys[i];
-        if (strncmp(k, CL_POOL_PREFIX, plen) || !gp_uuid_valid(k + plen) ||
-            oc->items[i].type != GP_XR_STRING)
-            continue;
-        gp_pool *p = &c->pools[c->n_pools];
-        json_object *o = json_tokener_parse(oc->items[i].str);
-        gp_pool_init(p);
-        if (!o || gp_fields_from_json(gp_pool_fields, gp_pool_n_fields, o, p) ||
-            !p->name_label || !*p->name_label) {
-            json_object_put(o);
-            gp_pool_dispose(p);
-            continue;       /* not ours to judge: pool-sync counts it as skipped */
-        }
-        json_object_put(o);
-        snprintf(p->uuid, sizeof(p->uuid), "%s", k + plen);
-        gp_strv_free(p->gpus, p->n_gpus);
-        p->gpus = NULL;
-        p->n_gpus = 0;
-        c->n_pools++;
-    }
-    qsort(c->pools, c->n_pools, sizeof(*c->pools), pool_cmp);
-    return GP_OK;
-}
-
-static int cl_load_members(gp_ctx *ctx, cl *c)
-{
-    int rc = gp_xapi_drv_all_records(&ctx->drv, "PCI", &c->pci_all);
-    if (rc)
-        return rc;
-    c->members = calloc(c->pci_all.n ? c->pci_all.n : 1, sizeof(*c->members));
-    if (!c->members)
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < c->pci_all.n; i++) {
-        const gp_xr_value *r = &c->pci_all.items[i];
-        const gp_xr_value *oc = gp_xr_struct_get(r, "other_config");
-        const char *pool = gp_xr_struct_get_string(oc, CL_MEMBER_KEY);
-        const char *id = gp_xr_struct_get_string(r, "pci_id");
-        size_t h = cl_host_by_ref(c, gp_xr_struct_get_string(r, "host"));
-        gp_pci_addr a;
-        if (!pool || !id || h == (size_t)-1 || !gp_uuid_valid(pool) ||
-            gp_pci_addr_parse(id, &a, NULL))
-            continue;
-        cl_member *m = &c->members[c->n_members++];
-        m->host = h;
-        gp_pci_addr_format(&a, m->pci_id);
-        snprintf(m->pool_uuid, sizeof(m->pool_uuid), "%s", pool);
-        m->ref = c->pci_all.keys[i];
-        m->oc = oc;
-    }
-    return GP_OK;
-}
-
-static int cl_load_vms(gp_ctx *ctx, cl *c)
-{
-    int rc = gp_xapi_drv_all_records(&ctx->drv, "VM", &c->vm_all);
-    if (rc)
-        return rc;
-    c->have_vms = true;
-    c->asgs = calloc(c->vm_all.n ? c->vm_all.n : 1, sizeof(*c->asgs));
-    if (!c->asgs)
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < c->vm_all.n; i++) {
-        const gp_xr_value *r = &c->vm_all.items[i];
-        const gp_xr_value *oc = gp_xr_struct_get(r, "other_config");
-        const char *uuid = gp_xr_struct_get_string(r, "uuid");
-        const char *mark = gp_xr_struct_get_string(oc, GP_XAPI_MARK_VM);
-        const char *pj = gp_xr_struct_get_string(oc, GP_XAPI_MARK_PLACEMENT);
-        size_t h = cl_host_by_uuid(c, gp_xr_struct_get_string(oc, GP_XAPI_MARK_HOST));
-        /* A clone's copied markers name another VM: not an assignment. */
-        if (!uuid || !mark || !pj || strcasecmp(mark, uuid) || h == (size_t)-1 ||
-            !gp_xapi_rec_is_guest(r))
-            continue;
-        cl_asg *s = &c->asgs[c->n_asgs];
-        gp_assignment_init(&s->a);
-        if (gp_placement_from_json_text(pj, &s->a) || strcasecmp(s->a.vm_uuid, uuid)) {
-            gp_assignment_dispose(&s->a);
-            continue;
-        }
-        const char *name = gp_xr_struct_get_string(r, "name_label");
-        const gp_pool *p = cl_pool(c, s->a.pool_uuid);
-        s->a.vm_name_label = gp_strdup(name ? name : "");
-        s->a.pool_name_label = gp_strdup(p && p->name_label ? p->name_label : s->a.pool_uuid);
-        gp_assignment_memory_certainty(&gp_driver_xapi, &s->a);
-        s->host = h;
-        s->vm_ref = c->vm_all.keys[i];
-        const char *ps = gp_xr_struct_get_string(r, "power_state");
-        s->state = !ps || !strcmp(ps, "Halted") ? GP_VM_HALTED
-                   : !strcmp(ps, "Running") ? GP_VM_RUNNING
-                   : !strcmp(ps, "Paused") ? GP_VM_PAUSED
-                   : !strcmp(ps, "Suspended") ? GP_VM_SUSPENDED : GP_VM_DYING;
-        c->n_asgs++;
-    }
-    return GP_OK;
-}
-
-/* Load what the flags ask for (hosts always). */
-#define CL_POOLS 0x1u
-#define CL_MEMBERS 0x2u
-#define CL_VMS 0x4u
-#define CL_ALL (CL_POOLS | CL_MEMBERS | CL_VMS)
-
-static int cl_load(gp_ctx *ctx, cl *c, unsigned what)
-{
-    int rc;
-    cl_init(c);
-    rc = cl_load_hosts(ctx, c);
-    if (rc == GP_OK && (what & CL_POOLS))
-        rc = cl_load_pools(ctx, c);
-    if (rc == GP_OK && (what & CL_MEMBERS))
-        rc = cl_load_members(ctx, c);
-    if (rc == GP_OK && (what & CL_VMS))
-        rc = cl_load_vms(ctx, c);
-    return rc;
-}
-
-/* ---- publishing ------------------------------------------------------------------------ */
-
-/* This host's facts as published: the live model with each node's free
- * memory rounded down to a GiB, so that the text changes when the host
- * does, not at every call. */
-static char *facts_text(const gp_host *h)
-{
-    uint64_t *saved = calloc(h->n_nodes ? h->n_nodes : 1, sizeof(*saved));
-    gp_numa_node *nodes = h->nodes;
-    char *t;
-    if (!saved)
-        return NULL;
-    for (size_t i = 0; i < h->n_nodes; i++) {
-        saved[i] = nodes[i].mem_free_bytes;
-        nodes[i].mem_free_bytes &= ~(((uint64_t)1 << 30) - 1);
-    }
-    t = gp_host_json_text(h);
-    for (size_t i = 0; i < h->n_nodes; i++)
-        nodes[i].mem_free_bytes = saved[i];
-    free(saved);
-    return t;
-}
-
-static int cl_publish_facts(gp_ctx *ctx, const cl *c, bool *changed)
-{
-    const cl_host *h = &c->hosts[c->self];
-    char *t = facts_text(h->model);
-    int rc;
-    if (!t)
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    const char *now = gp_xr_struct_get_string(h->oc, CL_FACTS_KEY);
-    if (changed)
-        *changed = !now || strcmp(now, t);
-    rc = gp_xapi_drv_other_config(&ctx->drv, "host", h->ref, h->oc, CL_FACTS_KEY, t);
-    free(t);
-    return rc;
-}
-
-static char *pool_def_text(const gp_pool *p)
-{
-    json_object *o = gp_fields_json(gp_pool_fields, gp_pool_n_fields, p, NULL, GP_FJ_FACTS);
-    if (o) {
-        json_object_object_del(o, "gpus");
-        json_object_object_del(o, "uuid");
-    }
-    return gp_json_take_text(o);
-}
-
-static int mark_published(gp_ctx *ctx, const char *uuid)
-{
-    int rc = gp_store_section_ensure(&ctx->store, &cluster_section);
-    if (rc == GP_OK)
-        rc = gp_store_exec(&ctx->store, "recording a published pool",
-                           "INSERT OR IGNORE INTO cluster_published(pool_uuid) VALUES (?1)", 1,
-                           uuid);
-    return rc;
-}
-
-static int publish_pool(gp_ctx *ctx, const char *pool_ref, const gp_xr_value *pool_oc,
-                        const gp_pool *p)
-{
-    char key[64];
-    char *t = pool_def_text(p);
-    int rc;
-    if (!t)
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    snprintf(key, sizeof(key), CL_POOL_PREFIX "%s", p->uuid);
-    rc = gp_xapi_drv_other_config(&ctx->drv, "pool", pool_ref, pool_oc, key, t);
-    free(t);
-    return rc ? rc : mark_published(ctx, p->uuid);
-}
-
-int gp_cluster_pool_publish(gp_ctx *ctx, const char *uuid)
-{
-    gp_pool p;
-    cl c;
-    int rc;
-    if (!gp_cluster_on(ctx))
-        return GP_OK;
-    gp_pool_init(&p);
-    cl_init(&c);
-    rc = gp_pool_get(ctx, uuid, &p);
-    if (rc == GP_OK)
-        rc = gp_xapi_drv_all_records(&ctx->drv, "pool", &c.pool_all);
-    if (rc == GP_OK && !c.pool_all.n)
-        rc = GP_ERR(ctx, GP_ERR_DRIVER, "xapi lists no pool object");
-    if (rc == GP_OK)
-        rc = publish_pool(ctx, c.pool_all.keys[0],
-                          gp_xr_struct_get(&c.pool_all.items[0], "other_config"), &p);
-    gp_pool_dispose(&p);
-    cl_dispose(&c);
-    return rc;
-}
-
-int gp_cluster_pool_unpublish(gp_ctx *ctx, const char *uuid)
-{
-    char key[64];
-    cl c;
-    int rc;
-    if (!gp_cluster_on(ctx))
-        return GP_OK;
-    cl_init(&c);
-    snprintf(key, sizeof(key), CL_POOL_PREFIX "%s", uuid);
-    rc = gp_xapi_drv_all_records(&ctx->drv, "pool", &c.pool_all);
-    if (rc == GP_OK && !c.pool_all.n)
-        rc = GP_ERR(ctx, GP_ERR_DRIVER, "xapi lists no pool object");
-    if (rc == GP_OK)
-        rc = gp_xapi_drv_other_config(&ctx->drv, "pool", c.pool_all.keys[0],
-                                      gp_xr_struct_get(&c.pool_all.items[0], "other_config"),
-                                      key, NULL);
-    cl_dispose(&c);
-    return rc;
-}
-
-int gp_cluster_pool_remote_members(gp_ctx *ctx, const char *uuid, size_t *n, char **first)
-{
-    cl c;
-    int rc;
-    *n = 0;
-    *first = NULL;
-    if (!gp_cluster_on(ctx))
-        return GP_OK;
-    rc = cl_load(ctx, &c, CL_MEMBERS);
-    for (size_t i = 0; rc == GP_OK && i < c.n_members; i++) {
-        const cl_member *m = &c.members[i];
-        if (m->host == c.self || strcmp(m->pool_uuid, uuid))
-            continue;
-        if (!(*n)++) {
-            *first = gp_asprintf("%s@%s", m->pci_id, c.hosts[m->host].name);
-            if (!*first)
-                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        }
-    }
-    cl_dispose(&c);
-    return rc;
-}
-
-int gp_cluster_member_mark(gp_ctx *ctx, const char *pci_id, const char *pool_uuid)
-{
-    gp_xr_value all;
-    const char *self;
-    gp_pci_addr want;
-    char canon[GP_PCI_ID_LEN];
-    int rc;
-
-    if (gp_pci_addr_parse(pci_id, &want, ctx->err))
-        return ctx->err->code;
-    gp_pci_addr_format(&want, canon);
-    rc = gp_xapi_drv_this_host(&ctx->drv, &self, NULL);
-    if (rc == GP_OK)
-        rc = gp_xapi_drv_all_records(&ctx->drv, "PCI", &all);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < all.n; i++) {
-        const gp_xr_value *r = &all.items[i];
-        const char *id = gp_xr_struct_get_string(r, "pci_id");
-        const char *h = gp_xr_struct_get_string(r, "host");
-        gp_pci_addr a;
-        char c[GP_PCI_ID_LEN];
-        if (!id || !h || strcmp(h, self) || gp_pci_addr_parse(id, &a, NULL) ||
-            strcmp(gp_pci_addr_format(&a, c), canon))
-            continue;
-        rc = gp_xapi_drv_other_config(&ctx->drv, "PCI", all.keys[i],
-                                      gp_xr_struct_get(r, "other_config"), CL_MEMBER_KEY,
-                                      pool_uuid);
-        break;
-    }
-    gp_xr_value_dispose(&all);
-    return rc;
-}
-
-/* ---- pulling pools into sqlite ------------------------------------------------------------ */
-
-static bool pool_same(const gp_pool *a, const gp_pool *b)
-{
-    return !strcmp(a->name_label ? a->name_label : "", b->name_label ? b->name_label : "") &&
-           !strcmp(a->name_description ? a->name_description : "",
-                   b->name_description ? b->name_description : "") &&
-           a->numa_policy == b->numa_policy && a->pin_mode == b->pin_mode &&
-           a->cpu_overcommit == b->cpu_overcommit && a->placement == b->placement &&
-           !strcmp(a->cpupool ? a->cpupool : GP_CPUPOOL_DEFAULT,
-                   b->cpupool ? b->cpupool : GP_CPUPOOL_DEFAULT);
-}
-
-static int pool_upsert(gp_ctx *ctx, const gp_pool *p, bool exists)
-{
-    sqlite3_stmt *st = NULL;
-    char now[32];
-    int rc = gp_store_prepare(&ctx->store,
-                              exists ? "UPDATE OR IGNORE pools SET name_label = ?2,"
-                                       " name_description = ?3, numa_policy = ?4,"
-                                       " pin_mode = ?5, cpu_overcommit = ?6, cpupool = ?8,"
-                                       " placement = ?9 WHERE uuid = ?1"
-                                     : "INSERT OR IGNORE INTO pools(uuid, name_label,"
-                                       " name_description, numa_policy, pin_mode,"
-                                       " cpu_overcommit, created, cpupool, placement)"
-                                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                              &st);
-    if (rc)
-        return rc;
-    gp_now_iso(now);
-    sqlite3_bind_text(st, 1, p->uuid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, p->name_label, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, p->name_description ? p->name_description : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, gp_numa_policy_name(p->numa_policy), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, gp_pin_mode_name(p->pin_mode), -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 6, p->cpu_overcommit > 0 ? p->cpu_overcommit : 1.0);
-    sqlite3_bind_text(st, 7, p->created ? p->created : now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 8, p->cpupool ? p->cpupool : GP_CPUPOOL_DEFAULT, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, gp_placement_strategy_name(p->placement), -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "copying a pool from xapi");
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static bool published_before(gp_ctx *ctx, const char *uuid)
-{
-    char *v = NULL;
-    bool yes = gp_store_query_text(&ctx->store, "reading published pools",
-                                   "SELECT pool_uuid FROM cluster_published WHERE pool_uuid = ?1",
-                                   uuid, &v) == GP_OK && v;
-    free(v);
-    return yes;
-}
-
-/* xapi's pools into sqlite (one transaction); the pools only sqlite has
- * and never published go to *push. */
-static int pools_pull(gp_ctx *ctx, const cl *c, gp_sync_report *r, gp_pool **push,
-                      size_t *n_push)
-{
-    gp_pool *local = NULL;
-    size_t n_local = 0;
-    int rc;
-
-    *push = NULL;
-    *n_push = 0;
-    rc = gp_store_section_ensure(&ctx->store, &cluster_section);
-    if (rc == GP_OK)
-        rc = gp_store_begin(&ctx->store);
-    if (rc)
-        return rc;
-    rc = gp_pool_list(ctx, &local, &n_local);
-    for (size_t i = 0; rc == GP_OK && i < c->n_pools; i++) {
-        const gp_pool *p = &c->pools[i], *l = NULL;
-        for (size_t k = 0; k < n_local && !l; k++)
-            if (!strcmp(local[k].uuid, p->uuid))
-                l = &local[k];
-        if (!l || !pool_same(l, p)) {
-            rc = pool_upsert(ctx, p, l != NULL);
-            if (rc == GP_OK && sqlite3_changes(ctx->store.db) == 0)
-                r->skipped++;   /* a name clash with a pool only sqlite has */
-            else if (rc == GP_OK)
-                r->pools_pulled++;
-        }
-        if (rc == GP_OK)
-            rc = mark_published(ctx, p->uuid);
-    }
-    *push = calloc(n_local ? n_local : 1, sizeof(**push));
-    if (rc == GP_OK && !*push)
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    for (size_t k = 0; rc == GP_OK && k < n_local; k++) {
-        bool keep;
-        if (cl_pool(c, local[k].uuid))
-            continue;
-        /* Published once and gone from xapi: destroyed elsewhere, unless it
-         * still has members here (a destroy checks every host first). */
-        keep = !published_before(ctx, local[k].uuid) || local[k].n_gpus;
-        if (keep) {
-            (*push)[(*n_push)++] = local[k];
-            gp_pool_init(&local[k]);     /* moved */
-            continue;
-        }
-        rc = gp_store_exec(&ctx->store, "removing a pool destroyed elsewhere",
-                           "DELETE FROM pools WHERE uuid = ?1 AND NOT EXISTS (SELECT 1"
-                           " FROM assignments WHERE pool_uuid = ?1)", 1, local[k].uuid);
-        if (rc == GP_OK)
-            rc = gp_store_exec(&ctx->store, "removing a pool destroyed elsewhere",
-                               "DELETE FROM cluster_published WHERE pool_uuid = ?1", 1,
-                               local[k].uuid);
-        if (rc == GP_OK)
-            r->pools_pruned++;
-    }
-    if (rc == GP_OK)
-        rc = gp_store_commit(&ctx->store);
-    else
-        gp_store_rollback(&ctx->store);
-    gp_pool_list_free(local, n_local);
-    if (rc) {
-        gp_pool_list_free(*push, *n_push);
-        *push = NULL;
-        *n_push = 0;
-    }
-    return rc;
-}
-
-static int pull_with(gp_ctx *ctx, cl *c, gp_sync_report *r)
-{
-    gp_pool *push = NULL;
-    size_t n_push = 0;
-    int rc = cl_publish_facts(ctx, c, &r->facts_published);
-    if (rc == GP_OK)
-        rc = pools_pull(ctx, c, r, &push, &n_push);
-    for (size_t i = 0; rc == GP_OK && i < n_push; i++) {
-        rc = publish_pool(ctx, c->pool_ref, c->pool_oc, &push[i]);
-        if (rc == GP_OK)
-            r->pools_pushed++;
-    }
-    gp_pool_list_free(push, n_push);
-    return rc;
-}
-
-int gp_cluster_pull(gp_ctx *ctx)
-{
-    gp_sync_report r;
-    cl c;
-    int rc;
-    if (!gp_cluster_on(ctx))
-        return GP_OK;
-    memset(&r, 0, sizeof(r));
-    rc = cl_load(ctx, &c, CL_POOLS);
-    if (rc == GP_OK)
-        rc = pull_with(ctx, &c, &r);
-    cl_dispose(&c);
-    return rc;
+    return gp_vm_gpu_assign_ex(ctx, vm, args, out, NULL, NULL);
 }
 
 /* ---- pool-wide lists ------------------------------------------------------------------------ */
 
 /* The host filter: every host (NULL), or the one named. */
-static int cl_filter(gp_ctx *ctx, const cl *c, const char *host, size_t *only)
+static int cl_filter(gp_ctx *ctx, const gp_cl *c, const char *host, size_t *only)
 {
     *only = (size_t)-1;
-    return host && *host ? cl_host_find(ctx, c, host, only) : GP_OK;
+    return host && *host ? gp_cl_host_find(ctx, c, host, only) : GP_OK;
 }
 
 static bool cl_keep(size_t only, size_t h)
@@ -794,11 +85,11 @@ static int rec_add(gp_record *r, const char *key, const char *value)
     return GP_OK;
 }
 
-static void gpu_rel_of(const cl *c, size_t h, const gp_gpu *g, gp_gpu_rel *rel)
+static void gpu_rel_of(const gp_cl *c, size_t h, const gp_gpu *g, gp_gpu_rel *rel)
 {
-    const cl_member *m = cl_member_at(c, h, g->pci_id);
-    const cl_asg *a = cl_asg_at(c, h, g->pci_id);
-    const gp_pool *p = m ? cl_pool(c, m->pool_uuid) : NULL;
+    const gp_cl_member *m = gp_cl_member_at(c, h, g->pci_id);
+    const gp_cl_asg *a = gp_cl_asg_at(c, h, g->pci_id);
+    const gp_pool *p = m ? gp_cl_pool(c, m->pool_uuid) : NULL;
     rel->socket = g->numa_node >= 0 ? gp_host_node_socket(c->hosts[h].model, g->numa_node) : -1;
     rel->pool_uuid = m ? m->pool_uuid : NULL;
     rel->pool_name_label = p ? p->name_label : m ? m->pool_uuid : NULL;
@@ -807,10 +98,10 @@ static void gpu_rel_of(const cl *c, size_t h, const gp_gpu *g, gp_gpu_rel *rel)
 }
 
 /* Every GPU of the kept hosts: records (rl) or JSON (arr). */
-static int gpus_out(gp_ctx *ctx, const cl *c, size_t only, rec_list *rl, json_object *arr)
+static int gpus_out(gp_ctx *ctx, const gp_cl *c, size_t only, rec_list *rl, json_object *arr)
 {
     for (size_t h = 0; h < c->n_hosts; h++) {
-        const cl_host *ch = &c->hosts[h];
+        const gp_cl_host *ch = &c->hosts[h];
         if (!cl_keep(only, h) || !ch->model)
             continue;
         for (size_t i = 0; i < ch->model->n_gpus; i++) {
@@ -838,7 +129,7 @@ static int gpus_out(gp_ctx *ctx, const cl *c, size_t only, rec_list *rl, json_ob
 
 static int member_cmp(const void *a, const void *b)
 {
-    const cl_member *x = *(const cl_member *const *)a, *y = *(const cl_member *const *)b;
+    const gp_cl_member *x = *(const gp_cl_member *const *)a, *y = *(const gp_cl_member *const *)b;
     if (x->host != y->host)
         return x->host < y->host ? -1 : 1;
     return strcmp(x->pci_id, y->pci_id);
@@ -846,10 +137,10 @@ static int member_cmp(const void *a, const void *b)
 
 /* A pool's members on the kept hosts as "pci@host" (all, and the free
  * ones), in host then pci-id order. */
-static int pool_members_of(const cl *c, const gp_pool *p, size_t only, gp_pool *out,
+static int pool_members_of(const gp_cl *c, const gp_pool *p, size_t only, gp_pool *out,
                            gp_pool_rel *rel, json_object *members)
 {
-    const cl_member **v = calloc(c->n_members ? c->n_members : 1, sizeof(*v));
+    const gp_cl_member **v = calloc(c->n_members ? c->n_members : 1, sizeof(*v));
     size_t n = 0;
     int rc = GP_OK;
 
@@ -864,14 +155,14 @@ static int pool_members_of(const cl *c, const gp_pool *p, size_t only, gp_pool *
             v[n++] = &c->members[i];
     qsort(v, n, sizeof(*v), member_cmp);
     for (size_t i = 0; i < n && rc == GP_OK; i++) {
-        const cl_host *h = &c->hosts[v[i]->host];
+        const gp_cl_host *h = &c->hosts[v[i]->host];
         char *tag = gp_asprintf("%s@%s", v[i]->pci_id, h->name);
         if (!tag) {
             rc = GP_ERR_NOMEM;
             break;
         }
         out->gpus[out->n_gpus++] = tag;
-        const cl_asg *a = cl_asg_at(c, v[i]->host, v[i]->pci_id);
+        const gp_cl_asg *a = gp_cl_asg_at(c, v[i]->host, v[i]->pci_id);
         if (!a)
             rel->free_gpus[rel->n_free_gpus++] = tag;
         if (members) {
@@ -891,7 +182,7 @@ static int pool_members_of(const cl *c, const gp_pool *p, size_t only, gp_pool *
     return rc;
 }
 
-static int pools_out(gp_ctx *ctx, const cl *c, size_t only, rec_list *rl, json_object *arr)
+static int pools_out(gp_ctx *ctx, const gp_cl *c, size_t only, rec_list *rl, json_object *arr)
 {
     for (size_t i = 0; i < c->n_pools; i++) {
         gp_pool v = c->pools[i];     /* shallow: only gpus is ours */
@@ -930,15 +221,15 @@ static int pools_out(gp_ctx *ctx, const cl *c, size_t only, rec_list *rl, json_o
 
 static int asg_cmp(const void *a, const void *b)
 {
-    const cl_asg *x = *(const cl_asg *const *)a, *y = *(const cl_asg *const *)b;
+    const gp_cl_asg *x = *(const gp_cl_asg *const *)a, *y = *(const gp_cl_asg *const *)b;
     if (x->host != y->host)
         return x->host < y->host ? -1 : 1;
     return strcmp(x->a.pci_id, y->a.pci_id);
 }
 
-static int asgs_out(gp_ctx *ctx, const cl *c, size_t only, rec_list *rl, json_object *arr)
+static int asgs_out(gp_ctx *ctx, const gp_cl *c, size_t only, rec_list *rl, json_object *arr)
 {
-    const cl_asg **v = calloc(c->n_asgs ? c->n_asgs : 1, sizeof(*v));
+    const gp_cl_asg **v = calloc(c->n_asgs ? c->n_asgs : 1, sizeof(*v));
     size_t n = 0;
     int rc = GP_OK;
     if (!v)
@@ -948,7 +239,7 @@ static int asgs_out(gp_ctx *ctx, const cl *c, size_t only, rec_list *rl, json_ob
             v[n++] = &c->asgs[i];
     qsort(v, n, sizeof(*v), asg_cmp);
     for (size_t i = 0; rc == GP_OK && i < n; i++) {
-        const cl_host *h = &c->hosts[v[i]->host];
+        const gp_cl_host *h = &c->hosts[v[i]->host];
         if (rl) {
             gp_record *r = rec_push(rl);
             if (!r || gp_placement_record(&v[i]->a, r) || rec_add(r, "host", h->name) ||
@@ -977,7 +268,7 @@ static int list_on(gp_ctx *ctx, list_kind kind, const char *host, gp_record **ou
     rec_list rl = { NULL, 0, 0 };
     json_object *arr = NULL;
     size_t only;
-    cl c;
+    gp_cl c;
     int rc;
 
     gp_err_clear(ctx->err);
@@ -989,7 +280,7 @@ static int list_on(gp_ctx *ctx, list_kind kind, const char *host, gp_record **ou
         *jout = NULL;
     if (!gp_cluster_on(ctx)) {
         if (host && *host)
-            return need_cluster(ctx, "host=");
+            return gp_cluster_need(ctx, "host=");
         if (out)
             return kind == LIST_GPUS ? gp_gpu_records(ctx, out, n_out)
                    : kind == LIST_POOLS ? gp_pool_records(ctx, out, n_out)
@@ -1007,7 +298,7 @@ static int list_on(gp_ctx *ctx, list_kind kind, const char *host, gp_record **ou
         rc = kind == LIST_GPUS ? gpus_out(ctx, &c, only, out ? &rl : NULL, arr)
              : kind == LIST_POOLS ? pools_out(ctx, &c, only, out ? &rl : NULL, arr)
              : asgs_out(ctx, &c, only, out ? &rl : NULL, arr);
-    cl_dispose(&c);
+    gp_cl_dispose(&c);
     if (rc) {
         gp_record_list_free(rl.v, rl.n);
         json_object_put(arr);
@@ -1055,7 +346,7 @@ int gp_assignments_json_on(gp_ctx *ctx, const char *host, json_object **out)
 /* ---- changes sent to the GPU's host ------------------------------------------------------- */
 
 /* Run gpupool's plugin function fn on host h of c. */
-static int fwd(gp_ctx *ctx, const cl *c, size_t h, const char *fn, const char *const *kv,
+static int fwd(gp_ctx *ctx, const gp_cl *c, size_t h, const char *fn, const char *const *kv,
                size_t n_kv, char **json_text)
 {
     int rc = gp_xapi_drv_call_plugin(&ctx->drv, c->hosts[h].ref, fn, kv, n_kv, json_text);
@@ -1077,7 +368,7 @@ static int asg_from_reply(gp_ctx *ctx, const char *text, gp_assignment *a)
     return rc;
 }
 
-static int vm_record_of(gp_ctx *ctx, const cl *c, const char *uuid, const gp_xr_value **rec)
+static int vm_record_of(gp_ctx *ctx, const gp_cl *c, const char *uuid, const gp_xr_value **rec)
 {
     *rec = NULL;
     for (size_t i = 0; i < c->vm_all.n; i++) {
@@ -1147,7 +438,7 @@ typedef struct {
     gp_place_existing ex;
 } planned;
 
-static int sites_build(gp_ctx *ctx, const cl *c, const gp_pool *p, const char *bound_ref,
+static int sites_build(gp_ctx *ctx, const gp_cl *c, const gp_pool *p, const char *bound_ref,
                        const char *bound_why, size_t skip, const char *skip_why,
                        const tried_gpu *tried, size_t n_tried, const planned *plan,
                        size_t n_plan, site_set *s)
@@ -1161,7 +452,7 @@ static int sites_build(gp_ctx *ctx, const cl *c, const gp_pool *p, const char *b
     if (!s->sites || !s->gpus || !s->ex || !s->why)
         goto nomem;
     for (size_t h = 0; h < c->n_hosts; h++) {
-        const cl_host *ch = &c->hosts[h];
+        const gp_cl_host *ch = &c->hosts[h];
         gp_place_site *site = &s->sites[h];
         size_t ng = 0, ne = 0;
         site->name = ch->name;
@@ -1175,7 +466,7 @@ static int sites_build(gp_ctx *ctx, const cl *c, const gp_pool *p, const char *b
                 !was_tried(tried, n_tried, h, c->members[i].pci_id))
                 s->gpus[h][ng++] = c->members[i].pci_id;
         for (size_t i = 0; i < c->n_asgs; i++) {
-            const cl_asg *a = &c->asgs[i];
+            const gp_cl_asg *a = &c->asgs[i];
             if (a->host != h)
                 continue;
             s->ex[h][ne++] = (gp_place_existing){
@@ -1208,7 +499,7 @@ static int sites_build(gp_ctx *ctx, const cl *c, const gp_pool *p, const char *b
         if (!s->why[h] && !ch->enabled)
             s->why[h] = gp_strdup("disabled (maintenance mode)");
         if (!s->why[h] && bound_ref && strcmp(bound_ref, ch->ref)) {
-            size_t b = cl_host_by_ref(c, bound_ref);
+            size_t b = gp_cl_host_by_ref(c, bound_ref);
             s->why[h] = gp_asprintf("the VM %s host %s", bound_why ? bound_why : "is bound to",
                                     b != (size_t)-1 ? c->hosts[b].name : bound_ref);
         }
@@ -1227,7 +518,7 @@ static bool retryable(int rc)
 }
 
 /* Assign pci of host h (pool p) to the VM: here, or on h's plugin. */
-static int assign_at(gp_ctx *ctx, const cl *c, size_t h, const char *vm_uuid, const gp_pool *p,
+static int assign_at(gp_ctx *ctx, const gp_cl *c, size_t h, const char *vm_uuid, const gp_pool *p,
                      const char *pci, const gp_assign_args *args, gp_assignment *out,
                      gp_assignment **moved_out, size_t *n_moved_out)
 {
@@ -1277,7 +568,7 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     const gp_xr_value *rec;
     char *bound = NULL, *why = NULL;
     gp_vm v;
-    cl c;
+    gp_cl c;
     int rc;
 
     if (moved_out)
@@ -1289,12 +580,12 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
     gp_err_clear(ctx->err);
     if (!gp_cluster_on(ctx)) {
         if (args->host && *args->host)
-            return need_cluster(ctx, "host=");
+            return gp_cluster_need(ctx, "host=");
         return gp_vm_gpu_assign_local(ctx, vm, args, out, moved_out, n_moved_out);
     }
     gp_vm_init(&v);
     memset(&r, 0, sizeof(r));
-    cl_init(&c);
+    gp_cl_init(&c);
     /* Intents of dead calls first: the view must not count their half
      * writes as assignments. */
     rc = gp_journal_recover(ctx, NULL);
@@ -1306,7 +597,7 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
         rc = vm_record_of(ctx, &c, v.uuid, &rec);
     if (rc)
         goto out;
-    const cl_asg *held = cl_asg_of_vm(&c, v.uuid);
+    const gp_cl_asg *held = gp_cl_asg_of_vm(&c, v.uuid);
     if (held) {
         rc = GP_ERR(ctx, GP_ERR_VM_HAS_GPU, "VM %s already holds GPU %s of host %s (one GPU per VM)",
                     v.uuid, held->a.pci_id, c.hosts[held->host].name);
@@ -1316,20 +607,20 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
         goto out;
     }
     if (args->host && *args->host) {
-        rc = cl_host_find(ctx, &c, args->host, &target);
+        rc = gp_cl_host_find(ctx, &c, args->host, &target);
         if (rc)
             goto out;
     } else if (args->pci_id) {
         target = c.self;
     }
     if (args->pool) {
-        rc = cl_pool_find(ctx, &c, args->pool, &pool);
+        rc = gp_cl_pool_find(ctx, &c, args->pool, &pool);
         if (rc)
             goto out;
     }
     /* The request is well formed: this host's cache of the pools in line
      * with xapi before a host's gpupool records anything. */
-    rc = pull_with(ctx, &c, &r);
+    rc = gp_cluster_pull_with(ctx, &c, &r);
     if (rc)
         goto out;
     if (target != (size_t)-1) {
@@ -1392,7 +683,7 @@ int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
             site_set_dispose(&ss);
             if (bound && (rc == GP_ERR_POOL_EMPTY || rc == GP_ERR_NO_PLACEMENT)) {
                 /* The VM can use one host only: say so, as the local path does. */
-                size_t b = cl_host_by_ref(&c, bound);
+                size_t b = gp_cl_host_by_ref(&c, bound);
                 char *msg = gp_strdup(ctx->err->message);
                 rc = GP_ERR(ctx, GP_ERR_WRONG_HOST,
                             "VM %s %s host %s, and pool %s has no room for it there: %s",
@@ -1411,7 +702,7 @@ out:
     free(bound);
     free(why);
     gp_vm_dispose(&v);
-    cl_dispose(&c);
+    gp_cl_dispose(&c);
     return rc;
 }
 
@@ -1419,7 +710,7 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
 {
     gp_xapi_binding b;
     gp_vm v;
-    cl c;
+    gp_cl c;
     size_t h;
     int rc;
 
@@ -1428,7 +719,7 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
         return gp_vm_gpu_release_local(ctx, vm);
     memset(&b, 0, sizeof(b));
     gp_vm_init(&v);
-    cl_init(&c);
+    gp_cl_init(&c);
     rc = gp_journal_recover(ctx, NULL);
     if (rc == GP_OK)
         rc = gp_ctx_vm_get(ctx, vm, &v);
@@ -1443,7 +734,7 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
     rc = cl_load(ctx, &c, 0);
     if (rc)
         goto out;
-    h = cl_host_by_uuid(&c, b.bound_host);
+    h = gp_cl_host_by_uuid(&c, b.bound_host);
     if (h == (size_t)-1) {
         rc = GP_ERR(ctx, GP_ERR_DRIVER, "VM %s is bound to host %s, which xapi no longer lists",
                     v.uuid, b.bound_host);
@@ -1457,7 +748,7 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
 out:
     gp_xapi_binding_dispose(&b);
     gp_vm_dispose(&v);
-    cl_dispose(&c);
+    gp_cl_dispose(&c);
     return rc;
 }
 
@@ -1465,29 +756,29 @@ static int member_on(gp_ctx *ctx, bool add, const char *pool, const char *pci_id
                      const char *host)
 {
     size_t h;
-    cl c;
+    gp_cl c;
     int rc;
 
     gp_err_clear(ctx->err);
     if (!gp_cluster_on(ctx)) {
         if (host && *host)
-            return need_cluster(ctx, "host=");
+            return gp_cluster_need(ctx, "host=");
         return add ? gp_pool_gpu_add_local(ctx, pool, pci_id)
                    : gp_pool_gpu_remove_local(ctx, pool, pci_id);
     }
     gp_sync_report r;
     memset(&r, 0, sizeof(r));
-    cl_init(&c);
+    gp_cl_init(&c);
     rc = gp_journal_recover(ctx, NULL);
     if (rc == GP_OK)
         rc = cl_load(ctx, &c, CL_POOLS);
     if (rc == GP_OK)
-        rc = pull_with(ctx, &c, &r);
+        rc = gp_cluster_pull_with(ctx, &c, &r);
     if (rc)
         goto out;
     h = c.self;
     if (host && *host) {
-        rc = cl_host_find(ctx, &c, host, &h);
+        rc = gp_cl_host_find(ctx, &c, host, &h);
         if (rc)
             goto out;
     }
@@ -1501,7 +792,7 @@ static int member_on(gp_ctx *ctx, bool add, const char *pool, const char *pci_id
     rc = fwd(ctx, &c, h, add ? "add_gpu_to_pool" : "remove_gpu_from_pool", kv, 4, &text);
     free(text);
 out:
-    cl_dispose(&c);
+    gp_cl_dispose(&c);
     return rc;
 }
 
@@ -1587,7 +878,7 @@ static bool pool_in_sqlite(gp_ctx *ctx, const char *uuid)
 
 /* Add the xapi-only memberships and assignments of this host to sqlite
  * (one transaction). */
-static int sync_pull_rows(gp_ctx *ctx, const cl *c, const local_member *lm, size_t n_lm,
+static int sync_pull_rows(gp_ctx *ctx, const gp_cl *c, const local_member *lm, size_t n_lm,
                           const gp_assignment *la, size_t n_la, gp_sync_report *r)
 {
     const gp_host *model = c->hosts[c->self].model;
@@ -1597,7 +888,7 @@ static int sync_pull_rows(gp_ctx *ctx, const cl *c, const local_member *lm, size
         return rc;
     gp_now_iso(now);
     for (size_t i = 0; rc == GP_OK && i < c->n_members; i++) {
-        const cl_member *m = &c->members[i];
+        const gp_cl_member *m = &c->members[i];
         const gp_gpu *g;
         bool have = false;
         if (m->host != c->self)
@@ -1627,7 +918,7 @@ static int sync_pull_rows(gp_ctx *ctx, const cl *c, const local_member *lm, size
             r->members_pulled++;
     }
     for (size_t i = 0; rc == GP_OK && i < c->n_asgs; i++) {
-        const cl_asg *a = &c->asgs[i];
+        const gp_cl_asg *a = &c->asgs[i];
         bool have = false;
         if (a->host != c->self)
             continue;
@@ -1674,19 +965,19 @@ int gp_pool_sync(gp_ctx *ctx, gp_sync_report *report)
     local_member *lm = NULL;
     gp_assignment *la = NULL;
     size_t n_lm = 0, n_la = 0;
-    cl c;
+    gp_cl c;
     int rc;
 
     gp_err_clear(ctx->err);
     memset(&r, 0, sizeof(r));
-    cl_init(&c);
-    rc = need_cluster(ctx, "pool-sync");
+    gp_cl_init(&c);
+    rc = gp_cluster_need(ctx, "pool-sync");
     if (rc == GP_OK)
         rc = gp_journal_recover(ctx, NULL);
     if (rc == GP_OK)
         rc = cl_load(ctx, &c, CL_ALL);
     if (rc == GP_OK)
-        rc = pull_with(ctx, &c, &r);
+        rc = gp_cluster_pull_with(ctx, &c, &r);
     if (rc == GP_OK)
         rc = local_members(ctx, &lm, &n_lm);
     if (rc == GP_OK)
@@ -1695,7 +986,7 @@ int gp_pool_sync(gp_ctx *ctx, gp_sync_report *report)
         goto out;
     /* Push what only sqlite has (state made before pool-wide state). */
     for (size_t i = 0; rc == GP_OK && i < n_lm; i++) {
-        const cl_member *m = cl_member_at(&c, c.self, lm[i].pci_id);
+        const gp_cl_member *m = gp_cl_member_at(&c, c.self, lm[i].pci_id);
         if (m && !strcmp(m->pool_uuid, lm[i].pool_uuid))
             continue;
         rc = gp_cluster_member_mark(ctx, lm[i].pci_id, lm[i].pool_uuid);
@@ -1703,7 +994,7 @@ int gp_pool_sync(gp_ctx *ctx, gp_sync_report *report)
             r.members_pushed++;
     }
     for (size_t i = 0; rc == GP_OK && i < n_la; i++) {
-        const cl_asg *a = cl_asg_of_vm(&c, la[i].vm_uuid);
+        const gp_cl_asg *a = gp_cl_asg_of_vm(&c, la[i].vm_uuid);
         char *mine = gp_placement_json_text(&la[i]);
         char *theirs = a ? gp_placement_json_text(&a->a) : NULL;
         bool same = mine && theirs && !strcmp(mine, theirs) && a->host == c.self;
@@ -1722,7 +1013,7 @@ int gp_pool_sync(gp_ctx *ctx, gp_sync_report *report)
 out:
     free(lm);
     gp_assignment_list_free(la, n_la);
-    cl_dispose(&c);
+    gp_cl_dispose(&c);
     return rc;
 }
 
@@ -1796,7 +1087,7 @@ static int evac_cmp(const void *a, const void *b)
 }
 
 /* The plan for host h of c (loaded with CL_ALL) into *out. */
-static int evac_plan(gp_ctx *ctx, const cl *c, size_t h, gp_evacuation **out, size_t *n_out)
+static int evac_plan(gp_ctx *ctx, const gp_cl *c, size_t h, gp_evacuation **out, size_t *n_out)
 {
     gp_evacuation *v = calloc(c->n_asgs ? c->n_asgs : 1, sizeof(*v));
     planned *plan = calloc(c->n_asgs ? c->n_asgs : 1, sizeof(*plan));
@@ -1811,7 +1102,7 @@ static int evac_plan(gp_ctx *ctx, const cl *c, size_t h, gp_evacuation **out, si
         return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < c->n_asgs; i++) {
-        const cl_asg *a = &c->asgs[i];
+        const gp_cl_asg *a = &c->asgs[i];
         if (a->host != h)
             continue;
         gp_evacuation *e = &v[n++];
@@ -1831,8 +1122,8 @@ static int evac_plan(gp_ctx *ctx, const cl *c, size_t h, gp_evacuation **out, si
     qsort(v, n, sizeof(*v), evac_cmp);
     for (size_t i = 0; rc == GP_OK && i < n; i++) {
         gp_evacuation *e = &v[i];
-        const cl_asg *a = cl_asg_of_vm(c, e->vm_uuid);
-        const gp_pool *p = cl_pool(c, e->pool_uuid);
+        const gp_cl_asg *a = gp_cl_asg_of_vm(c, e->vm_uuid);
+        const gp_pool *p = gp_cl_pool(c, e->pool_uuid);
         const gp_xr_value *rec = NULL;
         char *bound = NULL, *why = NULL;
         site_set ss;
@@ -1911,10 +1202,10 @@ static int evac_plan(gp_ctx *ctx, const cl *c, size_t h, gp_evacuation **out, si
     return GP_OK;
 }
 
-static int evac_load(gp_ctx *ctx, const char *host, cl *c, size_t *h)
+static int evac_load(gp_ctx *ctx, const char *host, gp_cl *c, size_t *h)
 {
-    int rc = need_cluster(ctx, "host-evacuate");
-    cl_init(c);
+    int rc = gp_cluster_need(ctx, "host-evacuate");
+    gp_cl_init(c);
     if (rc == GP_OK)
         rc = cl_load(ctx, c, CL_ALL);
     if (rc == GP_OK && (!host || !*host)) {
@@ -1922,14 +1213,14 @@ static int evac_load(gp_ctx *ctx, const char *host, cl *c, size_t *h)
         GP_PARAM(ctx, "host", "%s", "");
     }
     if (rc == GP_OK)
-        rc = cl_host_find(ctx, c, host, h);
+        rc = gp_cl_host_find(ctx, c, host, h);
     return rc;
 }
 
 int gp_host_evacuate_plan(gp_ctx *ctx, const char *host, gp_evacuation **out, size_t *n_out)
 {
     size_t h;
-    cl c;
+    gp_cl c;
     int rc;
     gp_err_clear(ctx->err);
     *out = NULL;
@@ -1937,7 +1228,7 @@ int gp_host_evacuate_plan(gp_ctx *ctx, const char *host, gp_evacuation **out, si
     rc = evac_load(ctx, host, &c, &h);
     if (rc == GP_OK)
         rc = evac_plan(ctx, &c, h, out, n_out);
-    cl_dispose(&c);
+    gp_cl_dispose(&c);
     return rc;
 }
 
@@ -1975,7 +1266,7 @@ int gp_host_evacuate(gp_ctx *ctx, const char *host, gp_evacuation **out, size_t 
     static const gp_assign_args none;
     gp_evacuation *v = NULL;
     size_t n = 0, h, failed = 0;
-    cl c;
+    gp_cl c;
     int rc;
 
     gp_err_clear(ctx->err);
@@ -1985,12 +1276,12 @@ int gp_host_evacuate(gp_ctx *ctx, const char *host, gp_evacuation **out, size_t 
     if (rc == GP_OK)
         rc = evac_load(ctx, host, &c, &h);
     else
-        cl_init(&c);
+        gp_cl_init(&c);
     if (rc == GP_OK)
         rc = evac_plan(ctx, &c, h, &v, &n);
     for (size_t i = 0; rc == GP_OK && i < n; i++) {
         gp_evacuation *e = &v[i];
-        const gp_pool *p = cl_pool(&c, e->pool_uuid);
+        const gp_pool *p = gp_cl_pool(&c, e->pool_uuid);
         size_t to = (size_t)-1;
         char *text = NULL;
         int mrc;
@@ -2041,7 +1332,7 @@ int gp_host_evacuate(gp_ctx *ctx, const char *host, gp_evacuation **out, size_t 
         }
         evac_audit(ctx, e);
     }
-    cl_dispose(&c);
+    gp_cl_dispose(&c);
     if (rc) {
         gp_evacuation_list_free(v, n);
         return rc;

@@ -15,31 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void gp_pool_init(gp_pool *p)
-{
-    memset(p, 0, sizeof(*p));
-    p->cpu_overcommit = 1.0;
-}
-
-void gp_pool_dispose(gp_pool *p)
-{
-    if (!p)
-        return;
-    free(p->name_label);
-    free(p->name_description);
-    free(p->cpupool);
-    gp_strv_free(p->gpus, p->n_gpus);
-    free(p->created);
-    gp_pool_init(p);
-}
-
-void gp_pool_list_free(gp_pool *pools, size_t n)
-{
-    for (size_t i = 0; pools && i < n; i++)
-        gp_pool_dispose(&pools[i]);
-    free(pools);
-}
-
 /* ---- reading ---------------------------------------------------------------- */
 
 #define POOL_SELECT                                                                   \
