@@ -591,6 +591,8 @@ static int fn_pool_sync(gp_ctx *ctx, const plugin_args *a, json_object **out, pl
                            json_object_new_int64((int64_t)r.assignments_pulled));
     json_object_object_add(*out, "assignments_pushed",
                            json_object_new_int64((int64_t)r.assignments_pushed));
+    json_object_object_add(*out, "assignments_dropped",
+                           json_object_new_int64((int64_t)r.assignments_dropped));
     json_object_object_add(*out, "skipped", json_object_new_int64((int64_t)r.skipped));
     return 0;
 }

@@ -466,17 +466,17 @@ static int cmd_pool_sync(xe_call *c)
     if (gp_pool_sync(c->ctx, &r))
         return xe_fail_ctx(c);
     gp_record_init(&rec);
-    char buf[9][32];
+    char buf[10][32];
     const char *keys[] = { "facts-published", "pools-pulled", "pools-pruned", "pools-pushed",
                            "members-pulled", "members-pushed", "assignments-pulled",
-                           "assignments-pushed", "skipped" };
+                           "assignments-pushed", "assignments-dropped", "skipped" };
     size_t vals[] = { r.facts_published, r.pools_pulled, r.pools_pruned, r.pools_pushed,
                       r.members_pulled, r.members_pushed, r.assignments_pulled,
-                      r.assignments_pushed, r.skipped };
-    rec.fields = calloc(9, sizeof(*rec.fields));
+                      r.assignments_pushed, r.assignments_dropped, r.skipped };
+    rec.fields = calloc(10, sizeof(*rec.fields));
     if (!rec.fields)
         return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
-    for (size_t i = 0; i < 9; i++) {
+    for (size_t i = 0; i < 10; i++) {
         if (i == 0)
             snprintf(buf[i], sizeof(buf[i]), "%s", r.facts_published ? "true" : "false");
         else

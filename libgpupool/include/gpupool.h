@@ -1235,6 +1235,7 @@ typedef struct {
     size_t members_pushed;     /* memberships marked on their PCI objects */
     size_t assignments_pulled; /* assignments on this host's GPUs added to sqlite */
     size_t assignments_pushed; /* assignments whose VM lacked gpupool:placement */
+    size_t assignments_dropped;/* rows of VMs xapi binds to another host's GPU */
     size_t skipped;            /* xapi entries that could not be taken (see the audit row) */
 } gp_sync_report;
 
@@ -1244,7 +1245,8 @@ typedef struct {
  * before pool-wide state existed); then add to sqlite the pools xapi has,
  * the memberships of this host's GPUs (PCI.other_config) and the
  * assignments bound to this host (VM.other_config gpupool:placement), and
- * drop pools destroyed elsewhere.  After the database was deleted it is
+ * drop pools destroyed elsewhere and assignment rows of VMs xapi binds to
+ * another host's GPU.  After the database was deleted it is
  * rebuilt so.  Audited ("pool-sync", after = the report as JSON).  report
  * may be NULL.  Errors: GP_ERR_NOT_SUPPORTED (not the xapi driver), the
  * driver's, GP_ERR_DB*, GP_ERR_NOMEM.

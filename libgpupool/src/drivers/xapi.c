@@ -1095,9 +1095,17 @@ static int not_bound_elsewhere(gp_drv *ctx, const char *vm_uuid, const gp_xr_val
     const gp_xr_value *oc = gp_xr_struct_get(rec, "other_config");
     const char *bound = gp_xr_struct_get_string(oc, MARK_HOST), *self = NULL;
     int rc;
+    gp_xr_value h;
     if (!markers_ours(oc, vm_uuid) || !bound || !gp_xr_struct_get_string(oc, MARK_PLACEMENT) ||
         this_host_uuid(ctx, &self) || !self || !strcasecmp(bound, self))
         return GP_OK;
+    /* A marker naming no host of the pool is nobody's binding: written over. */
+    rc = xcall(ctx, &h, "host.get_by_uuid", bound, NULL);
+    gp_xr_value_dispose(&h);
+    if (rc) {
+        gp_err_clear(ctx->err);
+        return GP_OK;
+    }
     rc = GP_ERR(ctx, GP_ERR_VM_HAS_GPU,
                 "VM %s already holds a GPU of host %s (one GPU per VM): release it first",
                 vm_uuid, bound);

@@ -833,6 +833,8 @@ static char *sync_json(const gp_sync_report *r)
                            json_object_new_int64((int64_t)r->assignments_pulled));
     json_object_object_add(o, "assignments_pushed",
                            json_object_new_int64((int64_t)r->assignments_pushed));
+    json_object_object_add(o, "assignments_dropped",
+                           json_object_new_int64((int64_t)r->assignments_dropped));
     json_object_object_add(o, "skipped", json_object_new_int64((int64_t)r->skipped));
     return gp_json_take_text(o);
 }
@@ -917,6 +919,18 @@ static int sync_pull_rows(gp_ctx *ctx, const gp_cl *c, const local_member *lm, s
         if (rc == GP_OK)
             r->members_pulled++;
     }
+    /* A row of this host for a VM xapi binds to another host's GPU is
+     * stale (a release whose last step was lost, then an assignment
+     * there): xapi is the truth. */
+    for (size_t k = 0; rc == GP_OK && k < n_la; k++) {
+        const gp_cl_asg *a = gp_cl_asg_of_vm(c, la[k].vm_uuid);
+        if (!a || a->host == c->self)
+            continue;
+        rc = gp_store_exec(&ctx->store, "dropping a stale assignment",
+                           "DELETE FROM assignments WHERE vm_uuid = ?1", 1, la[k].vm_uuid);
+        if (rc == GP_OK)
+            r->assignments_dropped++;
+    }
     for (size_t i = 0; rc == GP_OK && i < c->n_asgs; i++) {
         const gp_cl_asg *a = &c->asgs[i];
         bool have = false;
@@ -995,6 +1009,8 @@ int gp_pool_sync(gp_ctx *ctx, gp_sync_report *report)
     }
     for (size_t i = 0; rc == GP_OK && i < n_la; i++) {
         const gp_cl_asg *a = gp_cl_asg_of_vm(&c, la[i].vm_uuid);
+        if (a && a->host != c.self)
+            continue;            /* bound to another host now: dropped below */
         char *mine = gp_placement_json_text(&la[i]);
         char *theirs = a ? gp_placement_json_text(&a->a) : NULL;
         bool same = mine && theirs && !strcmp(mine, theirs) && a->host == c.self;
