@@ -912,6 +912,20 @@ typedef struct {
  * GP_ERR_POOL_EMPTY, GP_ERR_NO_PLACEMENT, GP_ERR_GPU_MISSING, GP_ERR_DRIVER,
  * GP_ERR_DB*.  On error nothing changed.
  *
+ * With the xapi driver on an XCP-ng pool (docs/pool-wide.md) the pool may
+ * hold GPUs of several hosts: unless args->host names one (or pci_id is
+ * given: this host), gp_place_sites() chooses the host from the pool-wide
+ * view (NUMA-local first, best fit, only hosts the VM can use: enabled,
+ * not another host's by residence, affinity or local disk), and that
+ * host's gpupool places and records the VM within the pool under its
+ * lock, here or through host.call_plugin ("assign_gpu"); a host found
+ * full by then is left out and the next one tried.  Also
+ * GP_ERR_VM_HAS_GPU for a VM holding a GPU of any host,
+ * GP_ERR_IN_PROGRESS while another host writes the VM's binding,
+ * GP_ERR_WRONG_HOST for a VM that can use one host only where the pool
+ * has no room, GP_ERR_INVALID_ARGUMENT for an unknown host, and the remote
+ * plugin's errors as they are.
+ *
  * The node order is the pool's placement (pack or spread).  When the VM
  * fits nowhere and the pool's numa-policy is required (no pci_id forced),
  * the other halted VMs of the pool may be moved to make room: see
@@ -953,9 +967,11 @@ int gp_vm_gpu_assign(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
 int gp_vm_gpu_assign_ex(gp_ctx *ctx, const char *vm, const gp_assign_args *args,
                         gp_assignment *out, gp_assignment **moved_out, size_t *n_moved_out);
 
-/* Release a halted VM's GPU (the GPU stays in its pool, assignable).
+/* Release a halted VM's GPU (the GPU stays in its pool, assignable).  On
+ * an XCP-ng pool from any host: sent to the host whose GPU the VM holds
+ * (VM.other_config gpupool:host) through host.call_plugin.
  * Errors: GP_ERR_UNKNOWN_VM, GP_ERR_VM_NOT_HALTED, GP_ERR_VM_NO_GPU,
- * GP_ERR_DRIVER, GP_ERR_DB*. */
+ * GP_ERR_DRIVER, GP_ERR_DB*, GP_ERR_IN_PROGRESS. */
 int gp_vm_gpu_release(gp_ctx *ctx, const char *vm);
 
 /* Every assignment, ascending pci-id.  Free with gp_assignment_list_free(). */
