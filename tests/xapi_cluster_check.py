@@ -258,6 +258,9 @@ class PlacementTest(ClusterBase):
         a = self.asg(vm_uuid(2))
         self.assertEqual((a["host"], a["pci-id"], a["numa-node"]), ("h1", NODE0[0], "0"))
         self.assertIn("host h1", out["reason"])
+        # an assignment made by another host's plugin reads as a local one
+        self.assertIn("pin-mode hard", out["memory-node-basis"])
+        self.assertEqual(out["memory-node-certainty"], "best-effort")
         rec = c.vm(vm_uuid(2))
         self.assertEqual(rec["affinity"], c.href["h1"])
         self.assertEqual(rec["other_config"]["gpupool:host"], host_uuid(1))

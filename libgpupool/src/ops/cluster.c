@@ -553,6 +553,8 @@ static int assign_at(gp_ctx *ctx, const gp_cl *c, size_t h, const char *vm_uuid,
     rc = fwd(ctx, c, h, "assign_gpu", kv, n, &text);
     if (rc == GP_OK && out)
         rc = asg_from_reply(ctx, text, out);
+    if (rc == GP_OK && out)
+        gp_assignment_memory_certainty(&gp_driver_xapi, out);
     free(text);
     return rc;
 }
