@@ -830,7 +830,8 @@ static int this_host_uuid(gp_drv *ctx, const char **uuid)
     int rc = GP_OK;
     if (!p->host_uuid) {
         rc = this_host(ctx, &ref);
-        if (rc == GP_OK)
+        /* From the inventory, this_host() knows the uuid already. */
+        if (rc == GP_OK && !p->host_uuid)
             rc = host_uuid_of(ctx, ref, &p->host_uuid);
     }
     *uuid = p->host_uuid;
