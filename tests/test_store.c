@@ -108,7 +108,7 @@ static void test_creates_schema(void **state)
     assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
     /* Version 2 added pools.cpupool, 3 the value tables and sections,
      * 4 pools.placement and its value table, 5 audit retention. */
-    assert_int_equal(gp_store_schema_version(), 5);
+    assert_int_equal(gp_store_schema_version(), 6);
     char *pl = sql_text(f->db, "SELECT dflt_value FROM pragma_table_info('pools')"
                                " WHERE name = 'placement'");
     assert_non_null(pl);
@@ -390,7 +390,10 @@ static void test_migrates_version_3(void **state)
                          "INSERT INTO pools_v3 SELECT uuid, name_label, name_description,"
                          " numa_policy, pin_mode, cpu_overcommit, created, cpupool FROM pools;"
                          "DROP TABLE pools; ALTER TABLE pools_v3 RENAME TO pools;"
-                         "DROP TABLE placement_strategies; PRAGMA user_version=3; COMMIT;",
+                         "DROP TABLE placement_strategies;"
+                         "DROP INDEX assignments_by_tenant;"
+                         "ALTER TABLE assignments DROP COLUMN tenant;"
+                         "PRAGMA user_version=3; COMMIT;",
                          v3_pools) > 0);
     assert_int_equal(sql_exec(f->db, sql), SQLITE_OK);
     free(sql);
@@ -1003,6 +1006,8 @@ static void test_application_id(void **state)
     /* As a file of schema version 4 was: no application_id, the old
      * trigger.  It opens, is migrated and gets the id. */
     assert_int_equal(sql_exec(f->db, "PRAGMA application_id = 0; PRAGMA user_version = 4;"
+                                     " DROP INDEX assignments_by_tenant;"
+                                     " ALTER TABLE assignments DROP COLUMN tenant;"
                                      " DROP TRIGGER audit_no_delete;"
                                      " CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
                                      " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only');"

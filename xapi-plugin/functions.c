@@ -455,7 +455,7 @@ static int fn_remove_gpu_from_pool(gp_ctx *ctx, const plugin_args *a, json_objec
 }
 
 static const char *const assign_args[] = { "vm_uuid", "pool", "pci_id", "vcpus", "memory_mib",
-                                           "host", NULL };
+                                           "host", "tenant", NULL };
 static int fn_assign_gpu(gp_ctx *ctx, const plugin_args *a, json_object **out,
                          plugin_failure *f)
 {
@@ -481,6 +481,7 @@ static int fn_assign_gpu(gp_ctx *ctx, const plugin_args *a, json_object **out,
     aa.vcpus = (int)vcpus;
     aa.memory_mib = (uint64_t)mem;
     aa.host = host_arg(a);
+    aa.tenant = arg(a, "tenant") && *arg(a, "tenant") ? arg(a, "tenant") : NULL;
     gp_assignment_init(&as);
     rc = gp_vm_gpu_assign(ctx, vm, &aa, &as) ? lib_fail(ctx, f) : 0;
     if (rc == 0 && !(*out = gp_assignment_json(&as)))
@@ -648,6 +649,62 @@ static int fn_host_evacuate(gp_ctx *ctx, const plugin_args *a, json_object **out
     return rc;
 }
 
+static json_object *quotas_array(gp_ctx *ctx, plugin_failure *f)
+{
+    gp_quota *q = NULL;
+    size_t n = 0;
+    if (gp_quota_list(ctx, &q, &n)) {
+        lib_fail(ctx, f);
+        return NULL;
+    }
+    json_object *arr = jarray((int)n);
+    for (size_t i = 0; arr && i < n; i++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "tenant", jstr(q[i].tenant));
+        json_object_object_add(o, "pool_uuid", json_object_new_string(q[i].pool_uuid));
+        json_object_object_add(o, "pool_name_label", jstr(q[i].pool_name_label));
+        json_object_object_add(o, "gpus", json_object_new_int(q[i].gpus));
+        json_object_object_add(o, "used", json_object_new_int(q[i].used));
+        json_object_array_add(arr, o);
+    }
+    gp_quota_list_free(q, n);
+    return arr;
+}
+
+static int fn_quota_list(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
+{
+    json_object *arr;
+    (void)a;
+    if (!(arr = quotas_array(ctx, f)))
+        return -1;
+    return list_reply(out, "quotas", arr);
+}
+
+static const char *const quota_set_args[] = { "tenant", "pool", "gpus", NULL };
+static int fn_quota_set(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
+{
+    const char *tenant, *pool, *g;
+    long long gpus;
+    if (need_arg(a, "tenant", &tenant, f) || need_arg(a, "pool", &pool, f) ||
+        need_arg(a, "gpus", &g, f) || int_arg(a, "gpus", 100000, &gpus, f))
+        return -1;
+    if (gp_quota_set(ctx, tenant, pool, (int)gpus))
+        return lib_fail(ctx, f);
+    return fn_quota_list(ctx, a, out, f);
+}
+
+static const char *const quota_remove_args[] = { "tenant", "pool", NULL };
+static int fn_quota_remove(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                           plugin_failure *f)
+{
+    const char *tenant, *pool;
+    if (need_arg(a, "tenant", &tenant, f) || need_arg(a, "pool", &pool, f))
+        return -1;
+    if (gp_quota_remove(ctx, tenant, pool))
+        return lib_fail(ctx, f);
+    return fn_quota_list(ctx, a, out, f);
+}
+
 static const plugin_fn functions[] = {
     { "list_gpus", false, host_args, fn_list_gpus },
     { "get_gpu", false, get_gpu_args, fn_get_gpu },
@@ -666,13 +723,16 @@ static const plugin_fn functions[] = {
     { "pool_sync", true, no_args, fn_pool_sync },
     { "host_evacuate_plan", false, evac_plan_args, fn_host_evacuate_plan },
     { "host_evacuate", true, evac_args, fn_host_evacuate },
+    { "quota_set", true, quota_set_args, fn_quota_set },
+    { "quota_list", false, no_args, fn_quota_list },
+    { "quota_remove", true, quota_remove_args, fn_quota_remove },
 };
 
 const char *const plugin_function_names[] = {
     "list_gpus", "get_gpu", "host_topology", "list_pools", "create_pool", "destroy_pool",
     "set_pool_param", "add_gpu_to_pool", "remove_gpu_from_pool", "assign_gpu",
     "release_gpu", "list_assignments", "audit_log", "check_drift", "pool_sync",
-    "host_evacuate_plan", "host_evacuate", NULL
+    "host_evacuate_plan", "host_evacuate", "quota_set", "quota_list", "quota_remove", NULL
 };
 
 int plugin_dispatch(gp_ctx *ctx, const char *fn, const plugin_args *args,

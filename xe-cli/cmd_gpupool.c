@@ -412,6 +412,7 @@ static int cmd_vm_gpu_assign(xe_call *c)
     a.pool = xe_arg_get(c, "pool");
     a.pci_id = xe_arg_get(c, "pci-id");
     a.host = xe_arg_get(c, "host");
+    a.tenant = xe_arg_get(c, "tenant");
     if (!a.pool && !a.pci_id) {
         xe_error_set(&c->err, "MISSING_PARAMETER", "vm-gpu-assign needs pool= (or pci-id=)");
         xe_error_param(&c->err, "param-name", "pool");
@@ -543,6 +544,36 @@ static int cmd_host_evacuate(xe_call *c)
     return rc;
 }
 
+/* ---- governance ------------------------------------------------------------ */
+
+static const char *const quota_defaults[] = { "tenant", "pool", "gpus", "used", NULL };
+
+static int cmd_quota_list(xe_call *c)
+{
+    gp_record *rs;
+    size_t n;
+    if (gp_quota_records(c->ctx, &rs, &n))
+        return xe_fail_ctx(c);
+    return xe_list_records(c, rs, n, quota_defaults, NULL);
+}
+
+static int cmd_quota_set(xe_call *c)
+{
+    long long gpus = 0;
+    if (xe_arg_long(c, "gpus", 0, 100000, &gpus))
+        return 1;
+    if (gp_quota_set(c->ctx, xe_arg_get(c, "tenant"), xe_arg_get(c, "pool"), (int)gpus))
+        return xe_fail_ctx(c);
+    return 0;
+}
+
+static int cmd_quota_remove(xe_call *c)
+{
+    if (gp_quota_remove(c->ctx, xe_arg_get(c, "tenant"), xe_arg_get(c, "pool")))
+        return xe_fail_ctx(c);
+    return 0;
+}
+
 /* ---- VMs and audit -------------------------------------------------------- */
 
 static int cmd_vm_list(xe_call *c)
@@ -642,12 +673,20 @@ static const struct xe_cmd core_cmds[] = {
       "vm=<uuid|name-label> pool=<uuid|name-label> [pci-id=] [host=] [vcpus=] [memory=<MiB>]",
       "give a halted VM a GPU of the pool with NUMA-local vCPUs and memory, on the best host "
       "of an XCP-ng pool (moving halted VMs of a required pool when that makes room)",
-      KEYS("vm"), KEYS("pool", "pci-id", "host", "vcpus", "memory"), 0, cmd_vm_gpu_assign },
+      KEYS("vm"), KEYS("pool", "pci-id", "host", "tenant", "vcpus", "memory"), 0,
+      cmd_vm_gpu_assign },
     { "vm-gpu-release", "vm=<uuid|name-label>", "take the GPU back from a halted VM",
       KEYS("vm"), NOKEYS, 0, cmd_vm_gpu_release },
     { "assignment-list", "[host=] [params=] [<field>=<value> ...]",
       "list assignments: VM, GPU, NUMA node, pCPUs, memory node (and host)",
       NOKEYS, KEYS("host"), XE_CMD_LIST, cmd_assignment_list },
+    { "quota-set", "tenant=<name> pool=<uuid|name-label> gpus=<n>",
+      "limit the GPUs of a pool a tenant holds, running or not (QUOTA_EXCEEDED beyond)",
+      KEYS("tenant", "pool", "gpus"), NOKEYS, 0, cmd_quota_set },
+    { "quota-list", "[params=] [<field>=<value> ...]", "the quotas and what each tenant holds",
+      NOKEYS, NOKEYS, XE_CMD_LIST, cmd_quota_list },
+    { "quota-remove", "tenant=<name> pool=<uuid|name-label>", "no limit again",
+      KEYS("tenant", "pool"), NOKEYS, 0, cmd_quota_remove },
     { "pool-sync", "",
       "XCP-ng: publish this host's facts and rebuild its database from xapi's pool-wide state",
       NOKEYS, NOKEYS, 0, cmd_pool_sync },

@@ -97,6 +97,8 @@ typedef enum {
                                       disks on another host of the XCP-ng pool */
     GP_ERR_VM_UNSUITABLE = -36,    /* VM_NOT_SUITABLE: a template, snapshot, control domain
                                       or PV/PVH guest cannot take a passthrough GPU */
+    GP_ERR_QUOTA_EXCEEDED = -37,   /* QUOTA_EXCEEDED: the tenant holds its quota of the pool's
+                                      GPUs (params tenant, pool, used, limit) */
 } gp_error;
 
 /* Time (ms) an undo gets of its own after a failure or a timeout: gpupool's
@@ -178,6 +180,7 @@ typedef struct {
                              GP_AUDIT_MAX_DAYS_DEFAULT, < 0 = no limit */
     char *inventory;      /* XCP-ng's host inventory (INSTALLATION_UUID names this
                              host); NULL = /etc/xensource-inventory */
+    char *tenant_tag_prefix; /* VM tag naming a VM's tenant; NULL = GP_TENANT_TAG_PREFIX */
 } gp_config;
 
 /* Audit retention when gp_config leaves it 0 (configuration keys
@@ -200,7 +203,7 @@ int gp_config_set_classes(gp_config *cfg, const char *spec, gp_error_info *err);
 /*
  * Read a configuration file of "key = value" lines ('#' comments).  Keys:
  * db, driver, sysfs-root, pci-dump, topology, gpu-classes, timeout-ms,
- * xapi-socket, inventory, audit-max-entries (0..1000000000, 0 = no limit),
+ * xapi-socket, inventory, tenant-tag-prefix, audit-max-entries (0..1000000000, 0 = no limit),
  * audit-max-days (0..36500, 0 = no limit).
  * Values set in the file replace those in cfg.  A missing file is not an
  * error when missing_ok is true.  Errors: GP_ERR_IO, GP_ERR_INVALID_ARGUMENT
@@ -881,6 +884,7 @@ typedef struct {
      * basis of that claim (static text, not freed). */
     gp_memnode_certainty memory_node_certainty;
     const char *memory_node_basis;
+    char *tenant;          /* who it counts against (quotas, GPU-hours); "default" */
 } gp_assignment;
 
 void gp_assignment_init(gp_assignment *a);
@@ -896,7 +900,18 @@ typedef struct {
     /* XCP-ng pool: the host (name-label or uuid) whose GPU to use; NULL =
      * the best host (gp_place_sites), or this host when pci_id is given. */
     const char *host;
+    /* The tenant the assignment counts against; NULL = from the VM (on
+     * XCP-ng its tag "<tenant-tag-prefix><tenant>", default prefix
+     * GP_TENANT_TAG_PREFIX), else GP_TENANT_DEFAULT. */
+    const char *tenant;
 } gp_assign_args;
+
+/* The tenant of a VM that names none, and the VM tag prefix that names one
+ * (Xen Orchestra's tag editor sets it: "gpupool-tenant=vision"). */
+#define GP_TENANT_DEFAULT "default"
+#define GP_TENANT_TAG_PREFIX "gpupool-tenant="
+/* Longest tenant name, bytes; printable ASCII without spaces, commas, '='. */
+#define GP_TENANT_MAX 64
 
 /*
  * Assign a GPU to a halted VM: one decision for GPU, pCPUs and memory node
@@ -976,6 +991,35 @@ int gp_vm_gpu_release(gp_ctx *ctx, const char *vm);
 
 /* Every assignment, ascending pci-id.  Free with gp_assignment_list_free(). */
 int gp_assignment_list(gp_ctx *ctx, gp_assignment **out, size_t *n_out);
+
+/* ---- governance: quotas (ops/gov.c, docs/governance.md) ------------------- */
+
+/* A tenant's limit on the GPUs of one pool it holds, running or not. */
+typedef struct {
+    char *tenant;
+    char pool_uuid[37];
+    char *pool_name_label;
+    int gpus;              /* the limit */
+    int used;              /* GPUs the tenant holds in the pool now */
+} gp_quota;
+
+void gp_quota_list_free(gp_quota *q, size_t n);
+/*
+ * Set (create or change) the quota of tenant in pool (uuid or name-label)
+ * to gpus (0 .. 100000).  A lower limit than what the tenant holds now is
+ * accepted (nothing is taken back; new assignments are refused until it is
+ * under).  Audited ("quota-set", before / after).  Raising a quota may let
+ * queued requests be served (issue 11).  Errors: GP_ERR_INVALID_ARGUMENT
+ * (tenant not a name: empty, longer than GP_TENANT_MAX, a space, comma or
+ * '='; gpus out of range), GP_ERR_UNKNOWN_POOL, GP_ERR_DB*, GP_ERR_NOMEM.
+ */
+int gp_quota_set(gp_ctx *ctx, const char *tenant, const char *pool, int gpus);
+/* Remove it (no limit again).  Errors: GP_ERR_INVALID_ARGUMENT (no such
+ * quota: params tenant, pool), GP_ERR_UNKNOWN_POOL, GP_ERR_DB*. */
+int gp_quota_remove(gp_ctx *ctx, const char *tenant, const char *pool);
+/* Every quota with its use, by pool name then tenant; *out caller frees
+ * with gp_quota_list_free.  Errors: GP_ERR_DB*, GP_ERR_NOMEM. */
+int gp_quota_list(gp_ctx *ctx, gp_quota **out, size_t *n_out);
 
 /* The assignment of one VM (uuid or name-label); GP_ERR_VM_NO_GPU if none. */
 int gp_assignment_get(gp_ctx *ctx, const char *vm, gp_assignment *out);
@@ -1206,6 +1250,8 @@ int gp_host_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
 int gp_audit_records(gp_ctx *ctx, int64_t since_id, size_t limit,
                      gp_record **out, size_t *n_out);
 int gp_vm_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
+/* Records of the quotas (gp_quota_list): tenant, pool, pool-uuid, gpus, used. */
+int gp_quota_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
 /* One-record helpers for a single placement result. */
 int gp_placement_record(const gp_assignment *a, gp_record *out);
 

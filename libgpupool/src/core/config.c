@@ -35,6 +35,7 @@ void gp_config_dispose(gp_config *cfg)
     free(cfg->xapi_socket);
     free(cfg->xapi_session);
     free(cfg->inventory);
+    free(cfg->tenant_tag_prefix);
     gp_config_init(cfg);
 }
 
@@ -53,6 +54,7 @@ int gp_config_copy(gp_config *dst, const gp_config *src)
     dst->xapi_socket = gp_strdup(src->xapi_socket);
     dst->xapi_session = gp_strdup(src->xapi_session);
     dst->inventory = gp_strdup(src->inventory);
+    dst->tenant_tag_prefix = gp_strdup(src->tenant_tag_prefix);
     dst->classes = NULL;
     if (src->n_classes) {
         dst->classes = malloc(src->n_classes * sizeof(*dst->classes));
@@ -65,7 +67,8 @@ int gp_config_copy(gp_config *dst, const gp_config *src)
         (src->n_classes && !dst->classes) ||
         (src->xapi_socket && !dst->xapi_socket) ||
         (src->xapi_session && !dst->xapi_session) ||
-        (src->inventory && !dst->inventory)) {
+        (src->inventory && !dst->inventory) ||
+        (src->tenant_tag_prefix && !dst->tenant_tag_prefix)) {
         gp_config_dispose(dst);
         return GP_ERR_NOMEM;
     }
@@ -198,6 +201,8 @@ static int config_set_key(gp_config *cfg, const char *key, const char *val,
         return set_str(&cfg->xapi_socket, val);
     if (!strcmp(key, "inventory"))
         return set_str(&cfg->inventory, val);
+    if (!strcmp(key, "tenant-tag-prefix"))
+        return set_str(&cfg->tenant_tag_prefix, val);
     if (!strcmp(key, "gpu-classes"))
         return gp_config_set_classes(cfg, val, err);
     if (!strcmp(key, "audit-max-entries") || !strcmp(key, "audit-max-days")) {
@@ -303,6 +308,7 @@ int gp_config_load_env(gp_config *cfg, gp_error_info *err)
         { "GPUPOOL_GPU_CLASSES", "gpu-classes" },
         { "GPUPOOL_XAPI_SOCKET", "xapi-socket" },
         { "GPUPOOL_INVENTORY", "inventory" },
+        { "GPUPOOL_TENANT_TAG_PREFIX", "tenant-tag-prefix" },
         { "GPUPOOL_AUDIT_MAX_ENTRIES", "audit-max-entries" },
         { "GPUPOOL_AUDIT_MAX_DAYS", "audit-max-days" },
     };

@@ -48,6 +48,7 @@ static const struct {
     { GP_ERR_IN_PROGRESS, "OPERATION_IN_PROGRESS" },
     { GP_ERR_WRONG_HOST, "VM_ON_OTHER_HOST" },
     { GP_ERR_VM_UNSUITABLE, "VM_NOT_SUITABLE" },
+    { GP_ERR_QUOTA_EXCEEDED, "QUOTA_EXCEEDED" },
 };
 
 const char *gp_error_name(int err)

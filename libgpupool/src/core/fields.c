@@ -150,6 +150,8 @@ const gp_fdesc gp_assignment_fields[] = {
     { .name = "memory_mib", .type = GP_FT_U64, .flags = GP_FLD_BOTH, ASG(memory_mib) },
     { .name = "reason", .type = GP_FT_STR, .flags = GP_FLD_BOTH | GP_FLD_OPTIONAL, ASG(reason) },
     { .name = "created", .type = GP_FT_STR, .flags = GP_FLD_BOTH, ASG(created) },
+    { .name = "tenant", .type = GP_FT_STR, .flags = GP_FLD_BOTH, ASG(tenant),
+      .if_null = GP_TENANT_DEFAULT },
 };
 const size_t gp_assignment_n_fields = GP_ARRAY_SIZE(gp_assignment_fields);
 

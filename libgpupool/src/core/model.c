@@ -379,6 +379,7 @@ void gp_assignment_dispose(gp_assignment *a)
     free(a->pcpus);
     free(a->reason);
     free(a->created);
+    free(a->tenant);
     gp_assignment_init(a);
 }
 

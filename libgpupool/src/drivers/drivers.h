@@ -245,6 +245,9 @@ GP_HIDDEN int gp_xapi_drv_other_config(gp_drv *d, const char *cls, const char *r
  * GP_ERR_TIMEOUT. */
 GP_HIDDEN int gp_xapi_drv_call_plugin(gp_drv *d, const char *host_ref, const char *fn,
                                       const char *const *kv, size_t n_kv, char **value);
+/* The VM's tags (VM.get_tags), *tags caller frees with gp_strv_free.
+ * Errors: GP_ERR_UNKNOWN_VM, GP_ERR_DRIVER, GP_ERR_TIMEOUT, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_xapi_drv_vm_tags(gp_drv *d, const char *vm_uuid, char ***tags, size_t *n);
 /* The VM ref of a uuid (caller frees).  Errors: GP_ERR_UNKNOWN_VM, GP_ERR_DRIVER. */
 GP_HIDDEN int gp_xapi_drv_vm_ref(gp_drv *d, const char *vm_uuid, char **ref);
 /* The one host a VM (record rec) can take a GPU on, if any: the host it is

@@ -1887,3 +1887,35 @@ done:
     }
     return GP_OK;
 }
+
+int gp_xapi_drv_vm_tags(gp_drv *ctx, const char *vm_uuid, char ***tags, size_t *n)
+{
+    gp_xr_value v;
+    char *ref = NULL;
+    int rc = vm_ref_of_uuid(ctx, vm_uuid, &ref);
+    *tags = NULL;
+    *n = 0;
+    if (rc == GP_OK)
+        rc = xcall(ctx, &v, "VM.get_tags", ref, NULL);
+    free(ref);
+    if (rc)
+        return rc;
+    if (v.type == GP_XR_ARRAY && v.n) {
+        *tags = calloc(v.n, sizeof(**tags));
+        if (!*tags)
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; rc == GP_OK && i < v.n; i++)
+            if (v.items[i].type == GP_XR_STRING) {
+                (*tags)[*n] = strdup(v.items[i].str);
+                if (!(*tags)[(*n)++])
+                    rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            }
+    }
+    gp_xr_value_dispose(&v);
+    if (rc) {
+        gp_strv_free(*tags, *n);
+        *tags = NULL;
+        *n = 0;
+    }
+    return rc;
+}

@@ -518,6 +518,7 @@ typedef struct {
     char *host_mask;              /* Host.guest_VCPUs_params:mask, NULL */
     int *allowed;                 /* cpupool pCPUs within host_mask */
     int64_t intent;               /* 0: none */
+    char *tenant;                 /* who it counts against (gov.c) */
 } assign_op;
 
 static void assign_op_init(assign_op *op, const gp_assign_args *args)
@@ -546,6 +547,7 @@ static void assign_op_dispose(assign_op *op)
     gp_xapi_held_free(op->held, op->n_held);
     free(op->host_mask);
     free(op->allowed);
+    free(op->tenant);
 }
 
 /* Check the arguments, canonicalise the pci-id into op->canon; leaves nothing. */
@@ -1074,7 +1076,8 @@ static int assign_fill(gp_ctx *ctx, assign_op *op)
     }
     gp_now_iso(now);
     a->created = gp_strdup(now);
-    if (!a->created)
+    a->tenant = gp_strdup(op->tenant ? op->tenant : GP_TENANT_DEFAULT);
+    if (!a->created || !a->tenant)
         return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     return load_companions(ctx, a->pci_id, &a->companions, &a->n_companions);
 }
@@ -1133,6 +1136,8 @@ static int assign_before_lock(gp_ctx *ctx, const gp_vm *v, void *arg)
     int rc = gp_journal_recover(ctx, NULL);
     if (rc == GP_OK)
         rc = gp_xapi_assign_facts(ctx, v->uuid, &op->held, &op->n_held, &op->host_mask);
+    if (rc == GP_OK)   /* the VM's tags: an xapi round trip, so before the lock */
+        rc = gp_gov_tenant_of(ctx, v->uuid, op->args->tenant, &op->tenant);
     return rc;
 }
 
@@ -1217,6 +1222,8 @@ static int assign_journal_open(gp_ctx *ctx, assign_op *op)
         if (rc == GP_OK)
             rc = gp_journal_add(ctx, op->intent, "gpu", op->moved[k].pci_id, NULL);
     }
+    if (rc == GP_OK)   /* counts against the quota until the intent closes */
+        rc = gp_gov_inflight_add(ctx, op->intent, op->a.tenant, op->a.pool_uuid);
     if (rc == GP_OK)
         rc = gp_store_commit(&ctx->store);
     return rc;
@@ -1288,6 +1295,13 @@ int gp_vm_gpu_assign_local(gp_ctx *ctx, const char *vm, const gp_assign_args *ar
     if (rc)
         goto out;
     rc = place_inputs_load(ctx, op.host, op.a.pool_uuid, op.live, op.n_live, &op.pi);
+    if (rc)
+        goto out;
+    /* The tenant's quota, in this transaction (gov.c). */
+    if (!op.tenant)
+        rc = gp_gov_tenant_of(ctx, op.v.uuid, op.args->tenant, &op.tenant);
+    if (rc == GP_OK)
+        rc = gp_gov_quota_check(ctx, op.tenant, op.a.pool_uuid, op.pi.name_label);
     if (rc)
         goto out;
     if (journaled) {

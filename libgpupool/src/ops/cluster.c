@@ -534,7 +534,7 @@ static int assign_at(gp_ctx *ctx, const gp_cl *c, size_t h, const char *vm_uuid,
         la.host = NULL;
         return gp_vm_gpu_assign_local(ctx, vm_uuid, &la, out, moved_out, n_moved_out);
     }
-    const char *kv[10];
+    const char *kv[12];
     size_t n = 0;
     snprintf(vcpus, sizeof(vcpus), "%d", args->vcpus > 0 ? args->vcpus : 0);
     snprintf(mem, sizeof(mem), "%llu", (unsigned long long)args->memory_mib);
@@ -550,6 +550,10 @@ static int assign_at(gp_ctx *ctx, const gp_cl *c, size_t h, const char *vm_uuid,
     kv[n++] = vcpus;
     kv[n++] = "memory_mib";
     kv[n++] = mem;
+    if (args->tenant) {
+        kv[n++] = "tenant";
+        kv[n++] = args->tenant;
+    }
     rc = fwd(ctx, c, h, "assign_gpu", kv, n, &text);
     if (rc == GP_OK && out)
         rc = asg_from_reply(ctx, text, out);

@@ -149,6 +149,13 @@ int gp_journal_end(gp_ctx *ctx, int64_t id)
     if (rc == GP_OK)
         rc = gp_store_exec(&ctx->store, "closing an intent", "DELETE FROM intents WHERE id = ?1",
                            1, ids);
+    /* An assignment being written no longer counts against its tenant's
+     * quota apart from its row (gov.c). */
+    if (rc == GP_OK)
+        rc = gp_gov_ensure(ctx);
+    if (rc == GP_OK)
+        rc = gp_store_exec(&ctx->store, "closing an intent",
+                           "DELETE FROM gov_inflight WHERE intent_id = ?1", 1, ids);
     return rc;
 }
 

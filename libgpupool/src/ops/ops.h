@@ -97,6 +97,30 @@ GP_HIDDEN int gp_cluster_pool_remote_members(gp_ctx *ctx, const char *uuid, size
  * pool_uuid (NULL: absent).  No PCI object: nothing.  Errors: the driver's. */
 GP_HIDDEN int gp_cluster_member_mark(gp_ctx *ctx, const char *pci_id, const char *pool_uuid);
 
+/* ---- governance (gov.c) ----------------------------------------------------------- */
+
+/* The section "gov" (quotas, gov_inflight).  Errors: GP_ERR_DB*. */
+GP_HIDDEN int gp_gov_ensure(gp_ctx *ctx);
+/* GP_OK when t is a tenant name, else GP_ERR_INVALID_ARGUMENT on err (may be
+ * NULL) with param tenant. */
+GP_HIDDEN int gp_gov_tenant_check(gp_error_info *err, const char *t);
+/* The tenant of vm_uuid: given (checked), else its tag "<prefix><tenant>"
+ * (xapi driver), else GP_TENANT_DEFAULT.  *out caller frees.  Errors:
+ * GP_ERR_INVALID_ARGUMENT, the driver's, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_gov_tenant_of(gp_ctx *ctx, const char *vm_uuid, const char *given, char **out);
+/* In the caller's transaction: GP_ERR_QUOTA_EXCEEDED (params tenant, pool,
+ * used, limit) when one more GPU of pool_uuid would put tenant over its
+ * quota, counting assignment rows and assignments being written
+ * (gov_inflight).  Errors also GP_ERR_DB*. */
+GP_HIDDEN int gp_gov_quota_check(gp_ctx *ctx, const char *tenant, const char *pool_uuid,
+                                 const char *pool_name);
+/* In step 1's transaction of a journaled assignment: it counts against
+ * tenant's quota of pool_uuid until intent is gone. */
+GP_HIDDEN int gp_gov_inflight_add(gp_ctx *ctx, int64_t intent, const char *tenant,
+                                  const char *pool_uuid);
+/* Drop gov_inflight rows whose intent is gone (best effort, never fails). */
+GP_HIDDEN void gp_gov_inflight_done(gp_ctx *ctx);
+
 /* ---- the intent journal (journal.c) -------------------------------------------- */
 
 typedef struct {

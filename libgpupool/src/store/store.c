@@ -159,6 +159,11 @@ static const char *const migrations[] = {
     "  WHEN old.id > (SELECT min(id) FROM audit) OR old.id = (SELECT max(id) FROM audit)"
     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: only its oldest rows are"
     " removed, by retention'); END;",
+    /* 5 -> 6: the tenant an assignment counts against (governance:
+     * quotas, fair share, GPU-hours; docs/governance.md). */
+    "ALTER TABLE assignments ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'"
+    "  CHECK (tenant <> '');"
+    "CREATE INDEX assignments_by_tenant ON assignments(tenant, pool_uuid);",
 };
 
 /* PRAGMA application_id of gpupool's state database: "GPUP". */

@@ -1,0 +1,395 @@
+/*
+ * gov.c - governance: tenants and quotas (docs/governance.md).
+ *
+ * A VM's tenant comes from the request (tenant=), else from the VM (on
+ * XCP-ng a tag "<tenant-tag-prefix><tenant>", which Xen Orchestra's tag
+ * editor sets), else "default".  The tenant is stored on the assignment
+ * row (assignments.tenant, schema 6).  A quota limits the GPUs of one pool
+ * a tenant holds, running or not; it is checked inside the assignment's
+ * own transaction:
+ *  - sim and xen: the transaction that inserts the row, so no two
+ *    assignments can both see room for one;
+ *  - xapi (the intent journal): step 1's transaction counts the rows and
+ *    the assignments of the tenant still being written (gov_inflight, one
+ *    row per intent, removed with it by ON DELETE CASCADE), and adds its
+ *    own before it commits.
+ * Per host for now: on an XCP-ng pool each host counts its own GPUs.
+ */
+#include "ops/ops.h"
+#include "core/fields.h"
+#include "rpc/rpc.h"
+
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const gov_migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE quotas ("
+    "  tenant TEXT NOT NULL CHECK (tenant <> ''),"
+    "  pool_uuid TEXT NOT NULL REFERENCES pools(uuid) ON DELETE CASCADE,"
+    "  gpus INTEGER NOT NULL CHECK (gpus >= 0),"
+    "  PRIMARY KEY (tenant, pool_uuid)"
+    ");"
+    "CREATE TABLE gov_inflight ("
+    "  intent_id INTEGER NOT NULL,"
+    "  tenant TEXT NOT NULL,"
+    "  pool_uuid TEXT NOT NULL"
+    ");"
+    "CREATE INDEX gov_inflight_by_tenant ON gov_inflight(tenant, pool_uuid);",
+};
+
+static const gp_store_section gov_section = { "gov", gov_migrations,
+                                              GP_ARRAY_SIZE(gov_migrations) };
+
+int gp_gov_ensure(gp_ctx *ctx)
+{
+    return gp_store_section_ensure(&ctx->store, &gov_section);
+}
+
+/* ---- tenants ----------------------------------------------------------------------- */
+
+int gp_gov_tenant_check(gp_error_info *err, const char *t)
+{
+    size_t n = t ? strlen(t) : 0;
+    bool ok = n > 0 && n <= GP_TENANT_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = t[i] > 0x20 && t[i] < 0x7f && t[i] != ',' && t[i] != '=';
+    if (ok)
+        return GP_OK;
+    int rc = gp_err_set(err, GP_ERR_INVALID_ARGUMENT,
+                        "a tenant is 1 to %d printable ASCII characters without space, comma "
+                        "or '=', not '%.64s'", GP_TENANT_MAX, t ? t : "");
+    gp_err_param(err, "tenant", "%.64s", t ? t : "");
+    return rc;
+}
+
+int gp_gov_tenant_of(gp_ctx *ctx, const char *vm_uuid, const char *given, char **out)
+{
+    const gp_driver_entry *e = NULL;
+    char **tags = NULL;
+    size_t n = 0;
+    int rc;
+
+    *out = NULL;
+    if (given) {
+        rc = gp_gov_tenant_check(ctx->err, given);
+        if (rc == GP_OK && !(*out = strdup(given)))
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        return rc;
+    }
+    rc = gp_ctx_driver(ctx, &e);
+    if (rc)
+        return rc;
+    if (!strcmp(e->name, "xapi")) {
+        const char *prefix = ctx->cfg.tenant_tag_prefix ? ctx->cfg.tenant_tag_prefix
+                                                        : GP_TENANT_TAG_PREFIX;
+        size_t pl = strlen(prefix);
+        rc = gp_xapi_drv_vm_tags(&ctx->drv, vm_uuid, &tags, &n);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < n && !*out; i++)
+            if (!strncmp(tags[i], prefix, pl) &&
+                gp_gov_tenant_check(NULL, tags[i] + pl) == GP_OK)
+                *out = strdup(tags[i] + pl);
+        gp_strv_free(tags, n);
+        if (*out)
+            return GP_OK;
+    }
+    *out = strdup(GP_TENANT_DEFAULT);
+    return *out ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+}
+
+/* ---- the check, inside the assignment's transaction --------------------------------- */
+
+static int count_of(gp_ctx *ctx, const char *sql, const char *tenant, const char *pool,
+                    int64_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = gp_store_prepare(&ctx->store, sql, &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pool, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    rc = rc == SQLITE_ROW ? GP_OK : gp_store_error(&ctx->store, rc, "reading a quota");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int gp_gov_quota_check(gp_ctx *ctx, const char *tenant, const char *pool_uuid,
+                       const char *pool_name)
+{
+    int64_t limit = -1, used = 0, inflight = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = gp_gov_ensure(ctx);
+    if (rc == GP_OK)
+        rc = gp_store_prepare(&ctx->store,
+                              "SELECT gpus FROM quotas WHERE tenant = ?1 AND pool_uuid = ?2", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pool_uuid, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        limit = sqlite3_column_int64(st, 0);
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? GP_OK
+                                               : gp_store_error(&ctx->store, rc, "reading a quota");
+    sqlite3_finalize(st);
+    if (rc || limit < 0)
+        return rc;
+    rc = count_of(ctx, "SELECT count(*) FROM assignments WHERE tenant = ?1 AND pool_uuid = ?2",
+                  tenant, pool_uuid, &used);
+    if (rc == GP_OK)
+        rc = count_of(ctx, "SELECT count(*) FROM gov_inflight WHERE tenant = ?1 AND pool_uuid = ?2",
+                      tenant, pool_uuid, &inflight);
+    if (rc)
+        return rc;
+    used += inflight;
+    if (used + 1 <= limit)
+        return GP_OK;
+    rc = GP_ERR(ctx, GP_ERR_QUOTA_EXCEEDED,
+                "tenant %s holds %lld of its %lld GPU(s) of pool %s: no more until one is "
+                "released or the quota raised", tenant, (long long)used, (long long)limit,
+                pool_name ? pool_name : pool_uuid);
+    GP_PARAM(ctx, "tenant", "%s", tenant);
+    GP_PARAM(ctx, "pool", "%s", pool_name ? pool_name : pool_uuid);
+    GP_PARAM(ctx, "used", "%lld", (long long)used);
+    GP_PARAM(ctx, "limit", "%lld", (long long)limit);
+    return rc;
+}
+
+int gp_gov_inflight_add(gp_ctx *ctx, int64_t intent, const char *tenant, const char *pool_uuid)
+{
+    char id[24];
+    int rc = gp_gov_ensure(ctx);
+    snprintf(id, sizeof(id), "%lld", (long long)intent);
+    if (rc == GP_OK)
+        rc = gp_store_exec(&ctx->store, "recording an assignment being written",
+                           "INSERT INTO gov_inflight(intent_id, tenant, pool_uuid)"
+                           " VALUES (?1, ?2, ?3)", 3, id, tenant, pool_uuid);
+    return rc;
+}
+
+void gp_gov_inflight_done(gp_ctx *ctx)
+{
+    /* Rows whose intent is gone (closed, settled): best effort, in the
+     * caller's transaction or its own statement. */
+    sqlite3_stmt *st = NULL;
+    if (gp_store_prepare(&ctx->store, "DELETE FROM gov_inflight WHERE intent_id NOT IN"
+                                      " (SELECT id FROM intents)", &st) == GP_OK)
+        sqlite3_step(st);
+    sqlite3_finalize(st);
+    gp_err_clear(ctx->err);
+}
+
+/* ---- quota-set / quota-remove / quota-list ------------------------------------------- */
+
+void gp_quota_list_free(gp_quota *q, size_t n)
+{
+    for (size_t i = 0; q && i < n; i++) {
+        free(q[i].tenant);
+        free(q[i].pool_name_label);
+    }
+    free(q);
+}
+
+static char *quota_json(const char *tenant, const char *pool, int gpus)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "tenant", json_object_new_string(tenant));
+    json_object_object_add(o, "pool_uuid", json_object_new_string(pool));
+    json_object_object_add(o, "gpus", json_object_new_int(gpus));
+    return gp_json_take_text(o);
+}
+
+static int quota_get(gp_ctx *ctx, const char *tenant, const char *pool, int *gpus)
+{
+    char *v = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = gp_store_prepare(&ctx->store,
+                              "SELECT gpus FROM quotas WHERE tenant = ?1 AND pool_uuid = ?2", &st);
+    (void)v;
+    *gpus = -1;
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pool, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *gpus = sqlite3_column_int(st, 0);
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? GP_OK
+                                               : gp_store_error(&ctx->store, rc, "reading a quota");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int gp_quota_set(gp_ctx *ctx, const char *tenant, const char *pool, int gpus)
+{
+    char uuid[37], n[16];
+    char *before = NULL, *after = NULL;
+    int old = -1, rc;
+
+    gp_err_clear(ctx->err);
+    rc = gp_gov_tenant_check(ctx->err, tenant);
+    if (rc)
+        return rc;
+    if (gpus < 0 || gpus > 100000) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "gpus must be 0 to 100000, not %d", gpus);
+        GP_PARAM(ctx, "gpus", "%d", gpus);
+        return rc;
+    }
+    rc = gp_cluster_pull(ctx);
+    if (rc == GP_OK)
+        rc = gp_gov_ensure(ctx);
+    if (rc == GP_OK)
+        rc = gp_store_begin(&ctx->store);
+    if (rc)
+        return rc;
+    rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
+    if (rc == GP_OK)
+        rc = quota_get(ctx, tenant, uuid, &old);
+    snprintf(n, sizeof(n), "%d", gpus);
+    if (rc == GP_OK)
+        rc = gp_store_exec(&ctx->store, "setting a quota",
+                           "INSERT OR REPLACE INTO quotas(tenant, pool_uuid, gpus) VALUES (?1, ?2, ?3)",
+                           3, tenant, uuid, n);
+    if (rc == GP_OK) {
+        before = old >= 0 ? quota_json(tenant, uuid, old) : NULL;
+        after = quota_json(tenant, uuid, gpus);
+        rc = after && (old < 0 || before) ? gp_store_audit(&ctx->store, "quota-set", tenant, before, after)
+                                          : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    }
+    if (rc == GP_OK)
+        rc = gp_store_commit(&ctx->store);
+    else
+        gp_store_rollback(&ctx->store);
+    free(before);
+    free(after);
+    return rc;
+}
+
+int gp_quota_remove(gp_ctx *ctx, const char *tenant, const char *pool)
+{
+    char uuid[37];
+    char *before = NULL;
+    int old = -1, rc;
+
+    gp_err_clear(ctx->err);
+    rc = gp_gov_tenant_check(ctx->err, tenant);
+    if (rc == GP_OK)
+        rc = gp_gov_ensure(ctx);
+    if (rc == GP_OK)
+        rc = gp_store_begin(&ctx->store);
+    if (rc)
+        return rc;
+    rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
+    if (rc == GP_OK)
+        rc = quota_get(ctx, tenant, uuid, &old);
+    if (rc == GP_OK && old < 0) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "tenant %s has no quota in pool %s", tenant,
+                    pool);
+        GP_PARAM(ctx, "tenant", "%s", tenant);
+        GP_PARAM(ctx, "pool", "%s", pool);
+    }
+    if (rc == GP_OK)
+        rc = gp_store_exec(&ctx->store, "removing a quota",
+                           "DELETE FROM quotas WHERE tenant = ?1 AND pool_uuid = ?2", 2, tenant,
+                           uuid);
+    if (rc == GP_OK) {
+        before = quota_json(tenant, uuid, old);
+        rc = before ? gp_store_audit(&ctx->store, "quota-remove", tenant, before, NULL)
+                    : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    }
+    if (rc == GP_OK)
+        rc = gp_store_commit(&ctx->store);
+    else
+        gp_store_rollback(&ctx->store);
+    free(before);
+    return rc;
+}
+
+int gp_quota_list(gp_ctx *ctx, gp_quota **out, size_t *n_out)
+{
+    sqlite3_stmt *st = NULL;
+    gp_quota *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    gp_err_clear(ctx->err);
+    rc = gp_gov_ensure(ctx);
+    if (rc == GP_OK)
+        rc = gp_store_prepare(&ctx->store,
+                              "SELECT q.tenant, q.pool_uuid, p.name_label, q.gpus,"
+                              " (SELECT count(*) FROM assignments a WHERE a.tenant = q.tenant"
+                              "  AND a.pool_uuid = q.pool_uuid)"
+                              " FROM quotas q JOIN pools p ON p.uuid = q.pool_uuid"
+                              " ORDER BY p.name_label, q.tenant", &st);
+    if (rc)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (gp_array_reserve((void **)&v, &cap, n, sizeof(*v)))
+            goto nomem;
+        gp_quota *q = &v[n++];
+        memset(q, 0, sizeof(*q));
+        q->tenant = gp_strdup((const char *)sqlite3_column_text(st, 0));
+        snprintf(q->pool_uuid, sizeof(q->pool_uuid), "%s", sqlite3_column_text(st, 1));
+        q->pool_name_label = gp_strdup((const char *)sqlite3_column_text(st, 2));
+        q->gpus = sqlite3_column_int(st, 3);
+        q->used = sqlite3_column_int(st, 4);
+        if (!q->tenant || !q->pool_name_label)
+            goto nomem;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        gp_quota_list_free(v, n);
+        return gp_store_error(&ctx->store, rc, "reading quotas");
+    }
+    *out = v;
+    *n_out = n;
+    return GP_OK;
+nomem:
+    sqlite3_finalize(st);
+    gp_quota_list_free(v, n);
+    return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+}
+
+int gp_quota_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
+{
+    gp_quota *q = NULL;
+    size_t n = 0;
+    int rc = gp_quota_list(ctx, &q, &n);
+    *out = NULL;
+    *n_out = 0;
+    if (rc)
+        return rc;
+    gp_record *v = calloc(n ? n : 1, sizeof(*v));
+    if (!v) {
+        gp_quota_list_free(q, n);
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        gp_recb b;
+        gp_recb_init(&b, &v[i]);
+        gp_recb_str(&b, "tenant", q[i].tenant);
+        gp_recb_str(&b, "pool", q[i].pool_name_label);
+        gp_recb_str(&b, "pool-uuid", q[i].pool_uuid);
+        gp_recb_int(&b, "gpus", q[i].gpus, 0);
+        gp_recb_int(&b, "used", q[i].used, 0);
+        if (gp_recb_finish(&b)) {
+            gp_record_list_free(v, i);
+            gp_quota_list_free(q, n);
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        }
+    }
+    gp_quota_list_free(q, n);
+    *out = v;
+    *n_out = n;
+    return GP_OK;
+}
