@@ -384,6 +384,50 @@ class SameVmRaceTest(ClusterBase):
             c.xe(won[0], "vm-gpu-release", "vm=vm-%02d" % i)
 
 
+class QuotaTest(ClusterBase):
+    """Governance under the xapi driver: the tenant comes from the VM's tag
+    (gpupool-tenant=<name>, as Xen Orchestra's tag editor sets it); 12
+    callers on three hosts assign at once into a pool of 4 GPUs of h0 with
+    tenant vision's quota at 2: vision holds exactly 2 (the journal's step
+    1 counts assignments still being written), the others QUOTA_EXCEEDED or
+    POOL_HAS_NO_FREE_GPU."""
+    vms = [halted_vm(i, tags=["gpupool-tenant=vision"] if i <= 8 else ["team:x"])
+           for i in range(1, 13)]
+
+    def test_quota_across_callers(self):
+        c = self.c
+        c.xe("h0", "pool-create", "name-label=train")
+        for g in NODE0:
+            c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + g)
+        c.xe("h0", "quota-set", "tenant=vision", "pool=train", "gpus=2")
+        results = {}
+
+        def go(i):
+            results[i] = c.xe(c.names[i % 3], "vm-gpu-assign", "vm=vm-%02d" % i, "pool=train",
+                              check=False)
+        ts = [threading.Thread(target=go, args=(i,)) for i in range(1, 13)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        tenants = {}
+        for i in range(1, 13):
+            oc = c.vm(vm_uuid(i))["other_config"]
+            if "gpupool:placement" in oc:
+                t = json.loads(oc["gpupool:placement"])["tenant"]
+                tenants[t] = tenants.get(t, 0) + 1
+        self.assertEqual(tenants.get("vision"), 2, (tenants, results))
+        self.assertEqual(tenants.get("default"), 2, (tenants, results))
+        for i, r in results.items():
+            if r[0]:
+                self.assertTrue("QUOTA_EXCEEDED" in r[1] + r[2] or
+                                "POOL_HAS_NO_FREE_GPU" in r[1] + r[2], r)
+        quotas = records(c.xe("h0", "quota-list")[1])
+        self.assertEqual(quotas[0]["used"], "2")
+        with sqlite3.connect(c.db("h0")) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM gov_inflight").fetchone()[0], 0)
+
+
 class EvacuateTest(ClusterBase):
     vms = [halted_vm(1), halted_vm(2), halted_vm(3), halted_vm(4, vcpus=200)]
 
