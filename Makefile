@@ -41,7 +41,12 @@ WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
 CFLAGS  ?= $(OPT)
 ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilibgpupool/include \
               -Ilibgpupool/src $(PKG_CFLAGS) $(XEN_CFLAGS) $(CFLAGS)
-LIBS    := $(PKG_LIBS) -ldl -lpthread
+# libm: exp2() / expm1() of the request queue's decayed usage (place/queue.c).
+# The library is linked with it, so are the programs that link the library
+# (the static one needs it on their command line; the .pc file says so in
+# Libs.private).
+SYS_LIBS := -lm -ldl -lpthread
+LIBS    := $(PKG_LIBS) $(SYS_LIBS)
 
 SONAME  := libgpupool.so.0
 LIB_DIRS := core xenlight rpc store place discover drivers ops
@@ -100,11 +105,11 @@ $(CLI): $(CLI_SRCS) $(LIB_A) libgpupool/include/gpupool.h $(wildcard xe-cli/*.h)
 
 $(PLUGIN): $(PLUGIN_SRCS) $(LIB_SO) libgpupool/include/gpupool.h $(wildcard xapi-plugin/*.h)
 	$(CC) $(FRONT_CFLAGS) -o $@ $(PLUGIN_SRCS) -Llibgpupool -lgpupool \
-	    -Wl,-rpath,'$$ORIGIN/../libgpupool:$(LIBDIR)' $(PKG_LIBS)
+	    -Wl,-rpath,'$$ORIGIN/../libgpupool:$(LIBDIR)' $(PKG_LIBS) -lm
 
 $(HOOK): xapi-plugin/vm_pre_start.c $(LIB_SO) libgpupool/include/gpupool.h
 	$(CC) $(FRONT_CFLAGS) -o $@ xapi-plugin/vm_pre_start.c -Llibgpupool -lgpupool \
-	    -Wl,-rpath,'$$ORIGIN/../libgpupool:$(LIBDIR)' $(PKG_LIBS)
+	    -Wl,-rpath,'$$ORIGIN/../libgpupool:$(LIBDIR)' $(PKG_LIBS) -lm
 
 tests/test_%: tests/test_%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/helpers/*.h)
 	$(CC) $(ALL_CFLAGS) -Itests/helpers -o $@ $< $(TEST_HELPERS) $(LIB_A) $(LIBS) $(XEN_TEST_LIBS) $(CMOCKA_LIBS)
@@ -167,7 +172,7 @@ install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
 	    'Name: gpupool' 'Description: GPU passthrough pools with NUMA-aware placement for Xen / XCP-ng' \
-	    'Version: 0.1.0' 'Requires.private: $(PKGS)' 'Libs: -L$${libdir} -lgpupool' \
+	    'Version: 0.1.0' 'Requires.private: $(PKGS)' 'Libs: -L$${libdir} -lgpupool' 'Libs.private: $(SYS_LIBS)' \
 	    'Cflags: -I$${includedir}' > $(DESTDIR)$(LIBDIR)/pkgconfig/gpupool.pc
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/xe-gpupool
 	install -m 0755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/gpupool

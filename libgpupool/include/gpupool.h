@@ -860,6 +860,117 @@ int gp_place_sites(const gp_place_site *sites, size_t n_sites, const gp_place_re
                    gp_site_placement *out, gp_error_info *err);
 
 /* ------------------------------------------------------------------------ */
+/* Governance: the request queue (pure)                                      */
+/* ------------------------------------------------------------------------ */
+
+/* One interval during which a tenant held one GPU: [start, end), Unix
+ * seconds.  end < 0: still held (counts up to now). */
+typedef struct {
+    int64_t start;
+    int64_t end;
+} gp_usage_interval;
+
+/*
+ * A tenant's decayed usage in GPU-seconds at time now (Unix seconds), after
+ * Slurm's fair-share usage: the sum over the n intervals of the integral
+ * of 2^(-(now - t) / half_life_s) dt over the interval clipped to
+ * [.., now], so a GPU-second used one half-life ago counts 1/2, two
+ * half-lives ago 1/4.  Exact (closed form, no numeric integration): an
+ * interval [a, b) adds half_life_s / ln 2 x 2^(-(now - b) / half_life_s) x
+ * (1 - 2^(-(b - a) / half_life_s)) (expm1 for the last factor, so a short
+ * interval keeps its precision).  One GPU held for one half-life h up to now
+ * gives h / (2 ln 2) = 0.7213 h.
+ *
+ *  iv           n intervals (borrowed); NULL when n is 0.  Overlapping
+ *               intervals all count (several GPUs at once).
+ *  now          Unix seconds; an interval or its part after now is ignored,
+ *               an open one (end < 0) counts up to now.
+ *  half_life_s  seconds; <= 0: no decay, the plain sum of GPU-seconds.
+ *
+ * Pure: no I/O, no allocation, never fails.  An empty interval (end <= start
+ * after clipping) adds 0; iv NULL or n 0 gives 0.  The result is >= 0 and
+ * finite.  Cost O(n).
+ */
+double gp_usage_decayed(const gp_usage_interval *iv, size_t n, int64_t now, int64_t half_life_s);
+
+/* Highest priority of a queued request (0 = lowest). */
+#define GP_QUEUE_PRIORITY_MAX 9
+/* gp_queue_next()'s answer when no entry fits. */
+#define GP_QUEUE_NONE ((size_t)-1)
+
+/* A queued request for a GPU.  Borrowed pointers. */
+typedef struct {
+    int64_t id;          /* request id: the last tie-break, ascending */
+    const char *tenant;  /* who asked; compared with strcmp(), not NULL */
+    int priority;        /* 0..GP_QUEUE_PRIORITY_MAX, higher served first */
+    int64_t created;     /* when it was queued, Unix seconds */
+} gp_queue_entry;
+
+/* A tenant's decayed usage in GPU-seconds (gp_usage_decayed()).  Borrowed. */
+typedef struct {
+    const char *tenant;  /* not NULL */
+    double usage;        /* GPU-seconds, finite and >= 0 */
+} gp_tenant_usage;
+
+/*
+ * The serving order of a queue: priority descending, then the tenant's
+ * decayed usage ascending (fair share: the tenant that used the least is
+ * served first), then created ascending (oldest first), then id ascending,
+ * then index in e ascending (so duplicated ids still give one order).
+ * Pure and deterministic: no I/O, the same output for the same input.
+ *
+ *  e, n       the n queued requests (borrowed); NULL when n is 0.
+ *  u, n_u     the tenants' usage (borrowed); NULL when n_u is 0.  A tenant
+ *             of e absent from u has usage 0; a tenant listed more than
+ *             once has the sum of its rows.
+ *  order_out  n elements, the caller's: receives indices into e, the first
+ *             one served next.  Written on success only.
+ *  err        filled on error; may be NULL.
+ *
+ * Cost: O(n_u log n_u + n log n_u) to give each entry its tenant's usage
+ * once (u sorted by name, binary search), O(n log n) to sort; O(n + n_u)
+ * temporary memory.
+ * Errors (err filled, order_out untouched): GP_ERR_INVALID_ARGUMENT (e,
+ * order_out NULL with n > 0, u NULL with n_u > 0, an entry whose tenant is
+ * NULL or whose priority is outside 0..GP_QUEUE_PRIORITY_MAX: its index and
+ * id are in the message and params "entry" and "id"; a usage row whose
+ * tenant is NULL or whose usage is negative, NaN or infinite: param
+ * "tenant"), GP_ERR_NOMEM.
+ */
+int gp_queue_order(const gp_queue_entry *e, size_t n, const gp_tenant_usage *u, size_t n_u,
+                   size_t *order_out, gp_error_info *err);
+
+/*
+ * The request to serve next: the first entry in gp_queue_order()'s order
+ * that fits(i, arg) accepts (e.g. "a free GPU suits request i": the caller
+ * decides), found in one pass without sorting.  Pure like gp_queue_order()
+ * apart from what fits does.
+ *
+ *  e, n, u, n_u  as for gp_queue_order().
+ *  fits          NULL: every entry fits.  Called at most once per entry,
+ *                in ascending index order, and only for an entry that would
+ *                be served before the best fitting one found so far (an
+ *                entry that cannot win is never asked about); it must not
+ *                change e or u.
+ *  arg           passed to fits.
+ *  next_out      receives the index into e of the entry to serve, or
+ *                GP_QUEUE_NONE when none fits (n 0 included).  Written on
+ *                success only.
+ *  err           filled on error; may be NULL.
+ *
+ * Returns an int, not the index the first sketch of this call returned, so
+ * that a bad entry or a failed allocation is an error and not "nothing fits"
+ * (every function that can fail returns a gp_error in this library).
+ * Cost: O(n + n_u log n_u) plus a binary search of the tenant's usage for
+ * each entry whose priority is not below the best found so far; O(n_u)
+ * temporary memory.
+ * Errors: those of gp_queue_order() (next_out NULL instead of order_out).
+ */
+int gp_queue_next(const gp_queue_entry *e, size_t n, const gp_tenant_usage *u, size_t n_u,
+                  bool (*fits)(size_t i, void *arg), void *arg, size_t *next_out,
+                  gp_error_info *err);
+
+/* ------------------------------------------------------------------------ */
 /* Assignments                                                               */
 /* ------------------------------------------------------------------------ */
 
