@@ -159,7 +159,7 @@ static void test_order_lower_usage_first(void **state)
         { 3, "c", 4, NOW },
         { 4, "new", 4, NOW },
     };
-    gp_tenant_usage u[3] = { { "c", 5.0 }, { "a", 7200.0 }, { "b", 3600.0 } };
+    gp_tenant_usage u[3] = { { "c", 0.5 }, { "a", 7200.0 }, { "b", 3600.0 } };
     size_t o[4];
     order_of(e, 4, u, 3, o);
     assert_int_equal(o[0], 3);
