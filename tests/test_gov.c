@@ -240,12 +240,162 @@ static void test_quota_refusals(void **state)
     assert_int_equal(removes, 1);
 }
 
+static void at(int64_t t)
+{
+    char b[24];
+    snprintf(b, sizeof(b), "%lld", (long long)t);
+    setenv("GPUPOOL_NOW", b, 1);
+}
+
+/* Which VM holds GPU pci, "" when free. */
+static void holder(gp_ctx *ctx, const char *pci, char *out, size_t len)
+{
+    gp_assignment *as = NULL;
+    size_t n = 0;
+    out[0] = '\0';
+    OK(ctx, gp_assignment_list(ctx, &as, &n));
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(as[i].pci_id, pci))
+            snprintf(out, len, "%s", as[i].vm_name_label ? as[i].vm_name_label : "");
+    gp_assignment_list_free(as, n);
+}
+
+/* A queue forms on a one-GPU pool and drains as the GPU is released, each
+ * release serving the next request at once: priority first, then fair
+ * share.  Tenant A used 3 GPU-hours before, B 1: B is served 3 times in
+ * the first 4, then they alternate; positions and waits are exact. */
+static void test_queue_priority_and_fair_share(void **state)
+{
+    fx *f = *state;
+    const int64_t T0 = 1800000000;
+    char h[64];
+    gp_assign_args a1 = { .pool = "one", .tenant = "A" }, b1 = { .pool = "one", .tenant = "B" };
+
+    OK(f->ctx, gp_pool_create(f->ctx, "one", NULL, GP_NUMA_PREFERRED, GP_PIN_HARD, 1.0, NULL));
+    OK(f->ctx, gp_pool_gpu_add(f->ctx, "one", "0000:db:00.0"));
+    /* Past use: A 3 h, B 1 h. */
+    at(T0 - 10 * 3600);
+    OK(f->ctx, gp_vm_gpu_assign(f->ctx, "vm-00", &a1, NULL));
+    at(T0 - 7 * 3600);
+    OK(f->ctx, gp_vm_gpu_release(f->ctx, "vm-00"));
+    at(T0 - 6 * 3600);
+    OK(f->ctx, gp_vm_gpu_assign(f->ctx, "vm-01", &b1, NULL));
+    at(T0 - 5 * 3600);
+    OK(f->ctx, gp_vm_gpu_release(f->ctx, "vm-01"));
+    /* The GPU busy (tenant C), then 4 requests of A (older) and 4 of B. */
+    at(T0);
+    gp_assign_args c1 = { .pool = "one", .tenant = "C" };
+    OK(f->ctx, gp_vm_gpu_assign(f->ctx, "vm-02", &c1, NULL));
+    const char *order[] = { "vm-10", "vm-11", "vm-12", "vm-13", "vm-20", "vm-21", "vm-22",
+                            "vm-23" };
+    for (int i = 0; i < 8; i++) {
+        gp_request_args ra = { .pool = "one", .tenant = i < 4 ? "A" : "B" };
+        gp_request rq;
+        bool queued = false;
+        at(T0 + 10 * i);
+        memset(&rq, 0, sizeof(rq));
+        OK(f->ctx, gp_vm_gpu_request(f->ctx, order[i], &ra, NULL, &rq, &queued));
+        assert_true(queued);
+        free(rq.pool_name_label);
+        free(rq.tenant);
+        free(rq.requested_by);
+        free(rq.on_behalf_of);
+    }
+    /* One high-priority request of A jumps the queue. */
+    gp_request_args hi = { .pool = "one", .tenant = "A", .priority = 7 };
+    bool q = false;
+    at(T0 + 100);
+    OK(f->ctx, gp_vm_gpu_request(f->ctx, "vm-30", &hi, NULL, NULL, &q));
+    assert_true(q);
+    at(T0 + 1000);
+    gp_request *r = NULL;
+    size_t n = 0;
+    OK(f->ctx, gp_request_list(f->ctx, &r, &n));
+    assert_int_equal(n, 9);
+    assert_int_equal(r[0].position, 1);
+    assert_string_equal(r[0].tenant, "A");        /* priority 7 */
+    assert_int_equal(r[0].priority, 7);
+    assert_int_equal(r[0].wait_seconds, 900);
+    assert_string_equal(r[1].tenant, "B");        /* less past use than A */
+    assert_int_equal(r[1].wait_seconds, 1000 - 40);
+    assert_int_equal(r[1].position, 2);
+    gp_request_list_free(r, n);
+
+    /* Drain: every hour the holder is released; record who got the GPU. */
+    char seq[16] = "";
+    for (int k = 0; k < 9; k++) {
+        holder(f->ctx, "0000:db:00.0", h, sizeof(h));
+        at(T0 + 3600 * (k + 1));
+        OK(f->ctx, gp_vm_gpu_release(f->ctx, h));
+        holder(f->ctx, "0000:db:00.0", h, sizeof(h));
+        assert_true(h[0] != '\0');               /* served at once: nothing polls */
+        seq[k] = !strcmp(h, "vm-30") ? 'H' : h[3] == '1' ? 'A' : 'B';
+    }
+    /* H first (priority 7).  Its hour makes A's use 4 h against B's 1 h,
+     * so B is served three times until even (4:4); then A (the tie goes to
+     * the tenant whose use is older, so decayed more), B, and A's last two
+     * once B has no request left. */
+    assert_string_equal(seq, "HBBBABAAA");
+    OK(f->ctx, gp_request_list(f->ctx, &r, &n));
+    assert_int_equal(n, 0);
+    gp_request_list_free(r, n);
+    unsetenv("GPUPOOL_NOW");
+}
+
+/* A request of a VM that was started meanwhile is dropped with an audit
+ * row; a cancelled one is gone; a second request for one VM is refused. */
+static void test_queue_drop_and_cancel(void **state)
+{
+    fx *f = *state;
+    gp_request_args ra = { .pool = "one" };
+    bool q;
+    OK(f->ctx, gp_pool_create(f->ctx, "one", NULL, GP_NUMA_PREFERRED, GP_PIN_HARD, 1.0, NULL));
+    OK(f->ctx, gp_pool_gpu_add(f->ctx, "one", "0000:db:00.0"));
+    OK(f->ctx, gp_vm_gpu_request(f->ctx, "vm-00", &ra, NULL, NULL, &q));
+    assert_false(q);                              /* a free GPU: assigned at once */
+    OK(f->ctx, gp_vm_gpu_request(f->ctx, "vm-01", &ra, NULL, NULL, &q));
+    assert_true(q);
+    assert_int_equal(gp_vm_gpu_request(f->ctx, "vm-01", &ra, NULL, NULL, &q),
+                     GP_ERR_INVALID_ARGUMENT);
+    OK(f->ctx, gp_vm_gpu_request(f->ctx, "vm-02", &ra, NULL, NULL, &q));
+    assert_true(q);
+    OK(f->ctx, gp_request_cancel(f->ctx, "vm-02"));
+    assert_int_equal(gp_request_cancel(f->ctx, "vm-02"), GP_ERR_INVALID_ARGUMENT);
+    OK(f->ctx, gp_sim_vm_start(f->ctx, "vm-01"));
+    OK(f->ctx, gp_vm_gpu_release(f->ctx, "vm-00"));
+    gp_request *r = NULL;
+    size_t n = 0;
+    OK(f->ctx, gp_request_list(f->ctx, &r, &n));
+    assert_int_equal(n, 0);
+    gp_request_list_free(r, n);
+    char h[64];
+    holder(f->ctx, "0000:db:00.0", h, sizeof(h));
+    assert_string_equal(h, "");                   /* vm-01 runs: dropped, not served */
+    gp_audit_entry *e = NULL;
+    size_t ne = 0;
+    int drops = 0, cancels = 0;
+    OK(f->ctx, gp_audit_list(f->ctx, 0, 0, &e, &ne));
+    for (size_t i = 0; i < ne; i++) {
+        drops += !strcmp(e[i].operation, "request-drop");
+        cancels += !strcmp(e[i].operation, "request-cancel");
+    }
+    gp_audit_list_free(e, ne);
+    assert_int_equal(drops, 1);
+    assert_int_equal(cancels, 1);
+    /* Bad priority. */
+    gp_request_args bad = { .pool = "one", .priority = 10 };
+    assert_int_equal(gp_vm_gpu_request(f->ctx, "vm-03", &bad, NULL, NULL, &q),
+                     GP_ERR_INVALID_ARGUMENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_refusal_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_never_over_quota, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_priority_and_fair_share, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_drop_and_cancel, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -705,6 +705,98 @@ static int fn_quota_remove(gp_ctx *ctx, const plugin_args *a, json_object **out,
     return fn_quota_list(ctx, a, out, f);
 }
 
+static json_object *request_object(const gp_request *r)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "position", json_object_new_int64((int64_t)r->position));
+    json_object_object_add(o, "vm_uuid", json_object_new_string(r->vm_uuid));
+    json_object_object_add(o, "tenant", jstr(r->tenant));
+    json_object_object_add(o, "priority", json_object_new_int(r->priority));
+    json_object_object_add(o, "wait_seconds", json_object_new_int64(r->wait_seconds));
+    json_object_object_add(o, "pool_uuid", json_object_new_string(r->pool_uuid));
+    json_object_object_add(o, "pool_name_label", jstr(r->pool_name_label));
+    json_object_object_add(o, "requested_by", jstr(r->requested_by));
+    json_object_object_add(o, "on_behalf_of", jstr(r->on_behalf_of));
+    json_object_object_add(o, "id", json_object_new_int64(r->id));
+    return o;
+}
+
+static int fn_request_list(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                           plugin_failure *f)
+{
+    gp_request *r = NULL;
+    size_t n = 0;
+    (void)a;
+    if (gp_request_list(ctx, &r, &n))
+        return lib_fail(ctx, f);
+    json_object *arr = jarray((int)n);
+    for (size_t i = 0; arr && i < n; i++)
+        json_object_array_add(arr, request_object(&r[i]));
+    gp_request_list_free(r, n);
+    return list_reply(out, "requests", arr);
+}
+
+static const char *const request_args[] = { "vm_uuid", "pool", "priority", "tenant",
+                                            "on_behalf_of", "vcpus", "memory_mib", NULL };
+/* Assigned now: {"queued": false, "assignment": Assignment}; queued:
+ * {"queued": true, "request": Request}. */
+static int fn_vm_gpu_request(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                             plugin_failure *f)
+{
+    const char *vm, *pool;
+    long long prio, vcpus, mem;
+    gp_request_args ra;
+    gp_assignment as;
+    gp_request rq;
+    bool queued = false;
+    int rc = 0;
+    if (need_arg(a, "vm_uuid", &vm, f) || need_arg(a, "pool", &pool, f) ||
+        int_arg(a, "priority", GP_QUEUE_PRIORITY_MAX, &prio, f) ||
+        int_arg(a, "vcpus", 4096, &vcpus, f) || int_arg(a, "memory_mib", (long long)1 << 40, &mem, f))
+        return -1;
+    memset(&ra, 0, sizeof(ra));
+    ra.pool = pool;
+    ra.priority = (int)prio;
+    ra.vcpus = (int)vcpus;
+    ra.memory_mib = (uint64_t)mem;
+    ra.tenant = arg(a, "tenant") && *arg(a, "tenant") ? arg(a, "tenant") : NULL;
+    ra.on_behalf_of = arg(a, "on_behalf_of") && *arg(a, "on_behalf_of") ? arg(a, "on_behalf_of")
+                                                                         : NULL;
+    gp_assignment_init(&as);
+    memset(&rq, 0, sizeof(rq));
+    if (gp_vm_gpu_request(ctx, vm, &ra, &as, &rq, &queued)) {
+        gp_assignment_dispose(&as);
+        return lib_fail(ctx, f);
+    }
+    *out = json_object_new_object();
+    if (!*out) {
+        rc = nomem(f);
+    } else {
+        json_object_object_add(*out, "queued", json_object_new_boolean(queued));
+        if (queued)
+            json_object_object_add(*out, "request", request_object(&rq));
+        else
+            json_object_object_add(*out, "assignment", gp_assignment_json(&as));
+    }
+    gp_assignment_dispose(&as);
+    free(rq.pool_name_label);
+    free(rq.tenant);
+    free(rq.requested_by);
+    free(rq.on_behalf_of);
+    return rc;
+}
+
+static int fn_request_cancel(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                             plugin_failure *f)
+{
+    const char *vm;
+    if (need_arg(a, "vm_uuid", &vm, f))
+        return -1;
+    if (gp_request_cancel(ctx, vm))
+        return lib_fail(ctx, f);
+    return fn_request_list(ctx, a, out, f);
+}
+
 static const plugin_fn functions[] = {
     { "list_gpus", false, host_args, fn_list_gpus },
     { "get_gpu", false, get_gpu_args, fn_get_gpu },
@@ -726,13 +818,17 @@ static const plugin_fn functions[] = {
     { "quota_set", true, quota_set_args, fn_quota_set },
     { "quota_list", false, no_args, fn_quota_list },
     { "quota_remove", true, quota_remove_args, fn_quota_remove },
+    { "vm_gpu_request", true, request_args, fn_vm_gpu_request },
+    { "request_list", false, no_args, fn_request_list },
+    { "request_cancel", true, vm_arg, fn_request_cancel },
 };
 
 const char *const plugin_function_names[] = {
     "list_gpus", "get_gpu", "host_topology", "list_pools", "create_pool", "destroy_pool",
     "set_pool_param", "add_gpu_to_pool", "remove_gpu_from_pool", "assign_gpu",
     "release_gpu", "list_assignments", "audit_log", "check_drift", "pool_sync",
-    "host_evacuate_plan", "host_evacuate", "quota_set", "quota_list", "quota_remove", NULL
+    "host_evacuate_plan", "host_evacuate", "quota_set", "quota_list", "quota_remove",
+    "vm_gpu_request", "request_list", "request_cancel", NULL
 };
 
 int plugin_dispatch(gp_ctx *ctx, const char *fn, const plugin_args *args,

@@ -567,6 +567,100 @@ static int cmd_quota_set(xe_call *c)
     return 0;
 }
 
+/* Append key = copy of value to r; -1 on ENOMEM. */
+static int field_add(gp_record *r, const char *key, const char *value)
+{
+    gp_field *f = realloc(r->fields, (r->n_fields + 1) * sizeof(*f));
+    if (!f)
+        return -1;
+    r->fields = f;
+    f[r->n_fields].key = strdup(key);
+    f[r->n_fields].value = strdup(value);
+    if (!f[r->n_fields].key || !f[r->n_fields].value) {
+        free(f[r->n_fields].key);
+        free(f[r->n_fields].value);
+        return -1;
+    }
+    r->n_fields++;
+    return 0;
+}
+
+static const char *const request_defaults[] = { "position", "vm-uuid", "tenant", "priority",
+                                                "wait-seconds", "pool", NULL };
+
+static int cmd_request_list(xe_call *c)
+{
+    gp_record *rs;
+    size_t n;
+    if (gp_request_records(c->ctx, &rs, &n))
+        return xe_fail_ctx(c);
+    return xe_list_records(c, rs, n, request_defaults, NULL);
+}
+
+/* Assigned now: the assignment's record; queued: the request's, exit 0. */
+static int cmd_vm_gpu_request(xe_call *c)
+{
+    gp_request_args ra;
+    gp_assignment as;
+    gp_request rq;
+    gp_record r;
+    bool queued = false;
+    long long prio = 0, vcpus = 0, mem = 0;
+    int rc = 1;
+
+    if (xe_arg_long(c, "priority", 0, GP_QUEUE_PRIORITY_MAX, &prio) ||
+        xe_arg_long(c, "vcpus", 1, 4096, &vcpus) || xe_arg_long(c, "memory", 1, 1LL << 40, &mem))
+        return 1;
+    memset(&ra, 0, sizeof(ra));
+    ra.pool = xe_arg_get(c, "pool");
+    ra.tenant = xe_arg_get(c, "tenant");
+    ra.priority = (int)prio;
+    ra.vcpus = (int)vcpus;
+    ra.memory_mib = (uint64_t)mem;
+    ra.on_behalf_of = xe_arg_get(c, "on-behalf-of");
+    gp_assignment_init(&as);
+    memset(&rq, 0, sizeof(rq));
+    gp_record_init(&r);
+    if (gp_vm_gpu_request(c->ctx, xe_arg_get(c, "vm"), &ra, &as, &rq, &queued)) {
+        xe_fail_ctx(c);
+        goto out;
+    }
+    if (!queued) {
+        if (gp_placement_record(&as, &r)) {
+            xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+            goto out;
+        }
+    } else {
+        char pos[24], prio_s[8];
+        snprintf(pos, sizeof(pos), "%zu", rq.position);
+        snprintf(prio_s, sizeof(prio_s), "%d", rq.priority);
+        if (field_add(&r, "queued", "true") || field_add(&r, "position", pos) ||
+            field_add(&r, "vm-uuid", rq.vm_uuid) ||
+            field_add(&r, "tenant", rq.tenant ? rq.tenant : "") ||
+            field_add(&r, "priority", prio_s) ||
+            field_add(&r, "pool", rq.pool_name_label ? rq.pool_name_label : rq.pool_uuid)) {
+            xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+            goto out;
+        }
+    }
+    rc = print_one(c, &r, NULL);
+out:
+    gp_record_dispose(&r);
+    gp_assignment_dispose(&as);
+    free(rq.pool_name_label);
+    free(rq.tenant);
+    free(rq.requested_by);
+    free(rq.on_behalf_of);
+    return rc;
+}
+
+static int cmd_request_cancel(xe_call *c)
+{
+    if (gp_request_cancel(c->ctx, xe_arg_get(c, "vm")))
+        return xe_fail_ctx(c);
+    return 0;
+}
+
 static int cmd_quota_remove(xe_call *c)
 {
     if (gp_quota_remove(c->ctx, xe_arg_get(c, "tenant"), xe_arg_get(c, "pool")))
@@ -687,6 +781,17 @@ static const struct xe_cmd core_cmds[] = {
       NOKEYS, NOKEYS, XE_CMD_LIST, cmd_quota_list },
     { "quota-remove", "tenant=<name> pool=<uuid|name-label>", "no limit again",
       KEYS("tenant", "pool"), NOKEYS, 0, cmd_quota_remove },
+    { "vm-gpu-request",
+      "vm=<uuid|name-label> pool=<uuid|name-label> [priority=0..9] [tenant=] [on-behalf-of=] "
+      "[vcpus=] [memory=<MiB>]",
+      "assign a GPU now if one fits, else queue the request (exit 0 either way)",
+      KEYS("vm", "pool"), KEYS("priority", "tenant", "on-behalf-of", "vcpus", "memory"), 0,
+      cmd_vm_gpu_request },
+    { "request-list", "[params=] [<field>=<value> ...]",
+      "the queue in serving order: position, tenant, priority, wait-seconds",
+      NOKEYS, NOKEYS, XE_CMD_LIST, cmd_request_list },
+    { "request-cancel", "vm=<uuid|name-label>", "withdraw a VM's queued request",
+      KEYS("vm"), NOKEYS, 0, cmd_request_cancel },
     { "pool-sync", "",
       "XCP-ng: publish this host's facts and rebuild its database from xapi's pool-wide state",
       NOKEYS, NOKEYS, 0, cmd_pool_sync },

@@ -1132,6 +1132,71 @@ int gp_quota_remove(gp_ctx *ctx, const char *tenant, const char *pool);
  * with gp_quota_list_free.  Errors: GP_ERR_DB*, GP_ERR_NOMEM. */
 int gp_quota_list(gp_ctx *ctx, gp_quota **out, size_t *n_out);
 
+/* ---- governance: the request queue (ops/requests.c, docs/governance.md) ------ */
+
+/* What vm-gpu-request asks for. */
+typedef struct {
+    const char *pool;          /* uuid or name-label; required */
+    const char *tenant;        /* NULL: from the VM (as gp_vm_gpu_assign) */
+    int priority;              /* 0 .. GP_QUEUE_PRIORITY_MAX, higher served first */
+    int vcpus;                 /* override; 0 = the VM's */
+    uint64_t memory_mib;       /* override; 0 = the VM's */
+    const char *on_behalf_of;  /* who a front end (Xen Orchestra) acts for; NULL none */
+} gp_request_args;
+
+/* One queued request. */
+typedef struct {
+    int64_t id;
+    char vm_uuid[37];
+    char pool_uuid[37];
+    char *pool_name_label;
+    char *tenant;
+    int priority;
+    int64_t created;           /* Unix seconds (gp_now: $GPUPOOL_NOW in tests) */
+    int64_t wait_seconds;      /* now - created */
+    size_t position;           /* 1 = served next */
+    char *requested_by;        /* the caller (xapi user on XCP-ng) */
+    char *on_behalf_of;        /* NULL none */
+} gp_request;
+
+void gp_request_list_free(gp_request *r, size_t n);
+
+/*
+ * Assign a GPU of args->pool to the halted VM now if one fits (exactly
+ * gp_vm_gpu_assign(), quota included), else queue the request: *queued
+ * true, req_out (may be NULL) the request with its position.  A pool with
+ * no free GPU (GP_ERR_POOL_EMPTY), no room (GP_ERR_NO_PLACEMENT) or a
+ * tenant at its quota (GP_ERR_QUOTA_EXCEEDED) queues; every other refusal
+ * is returned as it is and nothing is queued.  A VM has at most one
+ * request.  Audited ("request-queue").  out (may be NULL, _init'ed)
+ * receives the assignment when one was made.
+ * Errors: those of gp_vm_gpu_assign() other than the three above,
+ * GP_ERR_INVALID_ARGUMENT (priority, a second request for the VM),
+ * GP_ERR_DB*, GP_ERR_NOMEM.
+ */
+int gp_vm_gpu_request(gp_ctx *ctx, const char *vm, const gp_request_args *args,
+                      gp_assignment *out, gp_request *req_out, bool *queued);
+/* The queue in serving order: position 1 is served next (priority, then
+ * the tenant with the least decayed GPU use over the half-life
+ * GP_FAIR_SHARE_HALF_LIFE, then the oldest; gp_queue_order()).
+ * Errors: GP_ERR_DB*, GP_ERR_NOMEM. */
+int gp_request_list(gp_ctx *ctx, gp_request **out, size_t *n_out);
+/* Withdraw the VM's request.  Audited ("request-cancel").
+ * Errors: GP_ERR_UNKNOWN_VM, GP_ERR_INVALID_ARGUMENT (no request), GP_ERR_DB*. */
+int gp_request_cancel(gp_ctx *ctx, const char *vm);
+/*
+ * Serve the queue: requests whose VM is gone or no longer halted are
+ * dropped (audit "request-drop"); then, in serving order, each request is
+ * tried through gp_vm_gpu_assign(); one served (audit "request-serve") is
+ * removed and the pass starts again, until a pass serves none.  Run by
+ * the operations that free GPUs (gp_vm_gpu_release, gp_pool_gpu_add(_on),
+ * gp_quota_set): nothing polls.  *served (may be NULL) the count.
+ * Errors: GP_ERR_DB*, GP_ERR_NOMEM (a request that cannot be served stays).
+ */
+int gp_queue_serve(gp_ctx *ctx, size_t *served);
+/* Half-life of the fair share's decayed GPU use, seconds (7 days). */
+#define GP_FAIR_SHARE_HALF_LIFE (7 * 24 * 3600)
+
 /* The assignment of one VM (uuid or name-label); GP_ERR_VM_NO_GPU if none. */
 int gp_assignment_get(gp_ctx *ctx, const char *vm, gp_assignment *out);
 
@@ -1361,6 +1426,9 @@ int gp_host_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
 int gp_audit_records(gp_ctx *ctx, int64_t since_id, size_t limit,
                      gp_record **out, size_t *n_out);
 int gp_vm_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
+/* Records of the queue (gp_request_list): position, vm-uuid, tenant, priority,
+ * wait-seconds, pool, requested-by, on-behalf-of, id. */
+int gp_request_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
 /* Records of the quotas (gp_quota_list): tenant, pool, pool-uuid, gpus, used. */
 int gp_quota_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
 /* One-record helpers for a single placement result. */

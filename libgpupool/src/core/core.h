@@ -60,6 +60,9 @@ GP_HIDDEN void gp_uuid_generate(char out[37]);
 GP_HIDDEN bool gp_uuid_valid(const char *s);
 /* Current time as ISO 8601 UTC with milliseconds, static-size buffer. */
 GP_HIDDEN void gp_now_iso(char buf[32]);
+/* Unix seconds now: $GPUPOOL_NOW when set (tests), else time(). The one
+ * clock of governance (queue waits, leases, GPU-hours, fair share). */
+GP_HIDDEN int64_t gp_now(void);
 /* Milliseconds of CLOCK_MONOTONIC (for deadlines). */
 GP_HIDDEN uint64_t gp_monotonic_ms(void);
 GP_HIDDEN int gp_cmp_int(const void *a, const void *b);

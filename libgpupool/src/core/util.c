@@ -372,3 +372,17 @@ char *gp_str_escape_ctl(const char *s, size_t max_len)
     out[o] = '\0';
     return out;
 }
+
+int64_t gp_now(void)
+{
+    /* GPUPOOL_NOW (Unix seconds) lets tests set the clock of governance:
+     * queue waits, leases, GPU-hours, fair share. */
+    const char *e = getenv("GPUPOOL_NOW");
+    if (e && *e) {
+        char *end;
+        long long v = strtoll(e, &end, 10);
+        if (!*end && v > 0)
+            return (int64_t)v;
+    }
+    return (int64_t)time(NULL);
+}

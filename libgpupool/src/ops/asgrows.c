@@ -150,6 +150,8 @@ int gp_assignment_insert(gp_ctx *ctx, const gp_assignment *a)
     sqlite3_bind_text(st, 12, a->tenant ? a->tenant : GP_TENANT_DEFAULT, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "recording an assignment");
+    if (rc == GP_OK)          /* the GPU is held from now on (gov.c) */
+        rc = gp_gov_usage_open(ctx, a);
 out:
     sqlite3_finalize(st);
     free(pcpus);
@@ -168,4 +170,13 @@ void gp_assignment_boot_config(const gp_assignment *a, gp_boot_config *bc)
     bc->memory_node = a->memory_node;
     bc->pin_mode = a->pin_mode;
     bc->assignment = a;
+}
+
+int gp_assignment_delete(gp_ctx *ctx, const char *vm_uuid)
+{
+    int rc = gp_gov_usage_close(ctx, vm_uuid);
+    if (rc == GP_OK)
+        rc = gp_store_exec(&ctx->store, "releasing a GPU",
+                           "DELETE FROM assignments WHERE vm_uuid = ?1", 1, vm_uuid);
+    return rc;
 }

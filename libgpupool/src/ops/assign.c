@@ -1003,8 +1003,7 @@ static int assign_write_moves(gp_ctx *ctx, assign_op *op)
     int rc;
 
     for (size_t k = 0; k < n; k++) {
-        rc = gp_store_exec(&ctx->store, "moving an assignment",
-                           "DELETE FROM assignments WHERE vm_uuid = ?1", 1, op->moved[k].vm_uuid);
+        rc = gp_assignment_delete(ctx, op->moved[k].vm_uuid);
         if (rc)
             return rc;
     }
@@ -1436,15 +1435,13 @@ int gp_vm_gpu_release_local(gp_ctx *ctx, const char *vm)
         if (rc == GP_OK)
             rc = gp_store_begin(&ctx->store);
         if (rc == GP_OK)
-            rc = gp_store_exec(&ctx->store, "releasing a GPU",
-                               "DELETE FROM assignments WHERE vm_uuid = ?1", 1, v.uuid);
+            rc = gp_assignment_delete(ctx, v.uuid);
         if (rc == GP_OK)
             rc = gp_store_audit(&ctx->store, "vm-gpu-release", v.uuid, before, NULL);
         rc = gp_journal_close(ctx, intent, rc);
         goto out;
     }
-    rc = gp_store_exec(&ctx->store, "releasing a GPU", "DELETE FROM assignments WHERE vm_uuid = ?1", 1,
-                       v.uuid);
+    rc = gp_assignment_delete(ctx, v.uuid);
     if (rc)
         goto out;
     rc = gp_store_audit(&ctx->store, "vm-gpu-release", v.uuid, before, NULL);

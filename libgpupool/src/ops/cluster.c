@@ -712,7 +712,7 @@ out:
     return rc;
 }
 
-int gp_vm_gpu_release(gp_ctx *ctx, const char *vm)
+int gp_vm_gpu_release_any(gp_ctx *ctx, const char *vm)
 {
     gp_xapi_binding b;
     gp_vm v;
@@ -802,7 +802,7 @@ out:
     return rc;
 }
 
-int gp_pool_gpu_add_on(gp_ctx *ctx, const char *pool, const char *pci_id, const char *host)
+int gp_pool_gpu_add_any(gp_ctx *ctx, const char *pool, const char *pci_id, const char *host)
 {
     return member_on(ctx, true, pool, pci_id, host);
 }
@@ -810,11 +810,6 @@ int gp_pool_gpu_add_on(gp_ctx *ctx, const char *pool, const char *pci_id, const 
 int gp_pool_gpu_remove_on(gp_ctx *ctx, const char *pool, const char *pci_id, const char *host)
 {
     return member_on(ctx, false, pool, pci_id, host);
-}
-
-int gp_pool_gpu_add(gp_ctx *ctx, const char *pool, const char *pci_id)
-{
-    return member_on(ctx, true, pool, pci_id, NULL);
 }
 
 int gp_pool_gpu_remove(gp_ctx *ctx, const char *pool, const char *pci_id)
@@ -932,8 +927,7 @@ static int sync_pull_rows(gp_ctx *ctx, const gp_cl *c, const local_member *lm, s
         const gp_cl_asg *a = gp_cl_asg_of_vm(c, la[k].vm_uuid);
         if (!a || a->host == c->self)
             continue;
-        rc = gp_store_exec(&ctx->store, "dropping a stale assignment",
-                           "DELETE FROM assignments WHERE vm_uuid = ?1", 1, la[k].vm_uuid);
+        rc = gp_assignment_delete(ctx, la[k].vm_uuid);
         if (rc == GP_OK)
             r->assignments_dropped++;
     }

@@ -38,6 +38,30 @@ static const char *const gov_migrations[] = {
     "  pool_uuid TEXT NOT NULL"
     ");"
     "CREATE INDEX gov_inflight_by_tenant ON gov_inflight(tenant, pool_uuid);",
+    /* 1 -> 2: GPU-held intervals (fair share, GPU-hours) and the queue */
+    "CREATE TABLE usage ("
+    "  id INTEGER PRIMARY KEY,"
+    "  vm_uuid TEXT NOT NULL,"
+    "  pci_id TEXT NOT NULL,"
+    "  pool_uuid TEXT NOT NULL,"
+    "  tenant TEXT NOT NULL,"
+    "  held_from INTEGER NOT NULL,"
+    "  held_until INTEGER"
+    ");"
+    "CREATE INDEX usage_open ON usage(vm_uuid, held_until);"
+    "CREATE INDEX usage_by_tenant ON usage(tenant, held_from);"
+    "CREATE TABLE requests ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  vm_uuid TEXT NOT NULL UNIQUE,"
+    "  pool_uuid TEXT NOT NULL REFERENCES pools(uuid) ON DELETE CASCADE,"
+    "  tenant TEXT NOT NULL,"
+    "  priority INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 9),"
+    "  created INTEGER NOT NULL,"
+    "  vcpus INTEGER NOT NULL DEFAULT 0,"
+    "  memory_mib INTEGER NOT NULL DEFAULT 0,"
+    "  requested_by TEXT,"
+    "  on_behalf_of TEXT"
+    ");",
 };
 
 static const gp_store_section gov_section = { "gov", gov_migrations,
@@ -228,7 +252,7 @@ static int quota_get(gp_ctx *ctx, const char *tenant, const char *pool, int *gpu
     return rc;
 }
 
-int gp_quota_set(gp_ctx *ctx, const char *tenant, const char *pool, int gpus)
+int gp_quota_set_local(gp_ctx *ctx, const char *tenant, const char *pool, int gpus)
 {
     char uuid[37], n[16];
     char *before = NULL, *after = NULL;
@@ -392,4 +416,32 @@ int gp_quota_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     *out = v;
     *n_out = n;
     return GP_OK;
+}
+
+/* ---- GPU-held intervals ------------------------------------------------------------ */
+
+int gp_gov_usage_open(gp_ctx *ctx, const gp_assignment *a)
+{
+    char now[24];
+    int rc = gp_gov_ensure(ctx);
+    snprintf(now, sizeof(now), "%lld", (long long)gp_now());
+    if (rc == GP_OK)
+        rc = gp_store_exec(&ctx->store, "recording GPU use",
+                           "INSERT INTO usage(vm_uuid, pci_id, pool_uuid, tenant, held_from)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5)", 5, a->vm_uuid, a->pci_id,
+                           a->pool_uuid, a->tenant ? a->tenant : GP_TENANT_DEFAULT, now);
+    return rc;
+}
+
+int gp_gov_usage_close(gp_ctx *ctx, const char *vm_uuid)
+{
+    char now[24];
+    int rc = gp_gov_ensure(ctx);
+    snprintf(now, sizeof(now), "%lld", (long long)gp_now());
+    if (rc == GP_OK)
+        rc = gp_store_exec(&ctx->store, "recording GPU use",
+                           "UPDATE usage SET held_until = max(held_from, ?2) WHERE vm_uuid = ?1"
+                           " AND held_until IS NULL",
+                           2, vm_uuid, now);
+    return rc;
 }

@@ -97,6 +97,13 @@ GP_HIDDEN int gp_cluster_pool_remote_members(gp_ctx *ctx, const char *uuid, size
  * pool_uuid (NULL: absent).  No PCI object: nothing.  Errors: the driver's. */
 GP_HIDDEN int gp_cluster_member_mark(gp_ctx *ctx, const char *pci_id, const char *pool_uuid);
 
+/* The operations that free GPUs, without serving the queue afterwards
+ * (cluster.c, gov.c); the public ones (requests.c) serve it. */
+GP_HIDDEN int gp_vm_gpu_release_any(gp_ctx *ctx, const char *vm);
+GP_HIDDEN int gp_pool_gpu_add_any(gp_ctx *ctx, const char *pool, const char *pci_id,
+                                  const char *host);
+GP_HIDDEN int gp_quota_set_local(gp_ctx *ctx, const char *tenant, const char *pool, int gpus);
+
 /* ---- governance (gov.c) ----------------------------------------------------------- */
 
 /* The section "gov" (quotas, gov_inflight).  Errors: GP_ERR_DB*. */
@@ -118,6 +125,12 @@ GP_HIDDEN int gp_gov_quota_check(gp_ctx *ctx, const char *tenant, const char *po
  * tenant's quota of pool_uuid until intent is gone. */
 GP_HIDDEN int gp_gov_inflight_add(gp_ctx *ctx, int64_t intent, const char *tenant,
                                   const char *pool_uuid);
+/* In the caller's transaction: a's GPU is held from now (gp_now()) / the
+ * VM's open interval ends now.  Errors: GP_ERR_DB*. */
+GP_HIDDEN int gp_gov_usage_open(gp_ctx *ctx, const gp_assignment *a);
+GP_HIDDEN int gp_gov_usage_close(gp_ctx *ctx, const char *vm_uuid);
+/* Insert / delete an assignment row with its usage interval (asgrows.c). */
+GP_HIDDEN int gp_assignment_delete(gp_ctx *ctx, const char *vm_uuid);
 /* Drop gov_inflight rows whose intent is gone (best effort, never fails). */
 GP_HIDDEN void gp_gov_inflight_done(gp_ctx *ctx);
 
