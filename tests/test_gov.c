@@ -388,6 +388,63 @@ static void test_queue_drop_and_cancel(void **state)
                      GP_ERR_INVALID_ARGUMENT);
 }
 
+/* GPU-hours to the second: vm-00 (tenant vision) holds a GPU from T for an
+ * hour and runs from T+100 to T+1000; vm-01 (speech) holds one from T+1800
+ * to T+5400 and runs from T+2000 on (still running at T+7200). */
+static void test_usage_report_exact(void **state)
+{
+    fx *f = *state;
+    const int64_t T = 1796083200;       /* 2026-12-01T00:00:00Z */
+    gp_assign_args v = { .pool = "train", .tenant = "vision" };
+    gp_assign_args s = { .pool = "train", .tenant = "speech" };
+    gp_usage_row *r = NULL;
+    size_t n = 0;
+    int64_t t;
+
+    at(T);
+    OK(f->ctx, gp_vm_gpu_assign(f->ctx, "vm-00", &v, NULL));
+    at(T + 100);
+    OK(f->ctx, gp_sim_vm_start(f->ctx, "vm-00"));
+    at(T + 1000);
+    OK(f->ctx, gp_sim_vm_shutdown(f->ctx, "vm-00"));
+    at(T + 1800);
+    OK(f->ctx, gp_vm_gpu_assign(f->ctx, "vm-01", &s, NULL));
+    at(T + 2000);
+    OK(f->ctx, gp_sim_vm_start(f->ctx, "vm-01"));
+    at(T + 3600);
+    OK(f->ctx, gp_vm_gpu_release(f->ctx, "vm-00"));
+    at(T + 5400);
+    OK(f->ctx, gp_sim_vm_shutdown(f->ctx, "vm-01"));
+    OK(f->ctx, gp_vm_gpu_release(f->ctx, "vm-01"));
+    at(T + 7200);
+    assert_int_equal(gp_time_parse("2026-12-01T00:00:00Z", &t), GP_OK);
+    assert_int_equal(t, T);
+    assert_int_equal(gp_time_parse("yesterday", &t), GP_ERR_INVALID_ARGUMENT);
+
+    OK(f->ctx, gp_usage_report(f->ctx, T, T + 7200, GP_USAGE_BY_TENANT, &r, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(r[0].key, "speech");
+    assert_int_equal(r[0].held_seconds, 3600);
+    assert_int_equal(r[0].running_seconds, 3400);
+    assert_string_equal(r[1].key, "vision");
+    assert_int_equal(r[1].held_seconds, 3600);
+    assert_int_equal(r[1].running_seconds, 900);
+    gp_usage_rows_free(r, n);
+    /* A window cuts the intervals: [T+500, T+2000). */
+    OK(f->ctx, gp_usage_report(f->ctx, T + 500, T + 2000, GP_USAGE_BY_POOL, &r, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(r[0].key, "train");
+    assert_int_equal(r[0].held_seconds, 1500 + 200);
+    assert_int_equal(r[0].running_seconds, 500);
+    gp_usage_rows_free(r, n);
+    OK(f->ctx, gp_usage_report(f->ctx, T, T + 7200, GP_USAGE_BY_VM, &r, &n));
+    assert_int_equal(n, 2);
+    gp_usage_rows_free(r, n);
+    assert_int_equal(gp_usage_report(f->ctx, T, T, GP_USAGE_BY_VM, &r, &n),
+                     GP_ERR_INVALID_ARGUMENT);
+    unsetenv("GPUPOOL_NOW");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +453,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_quota_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_priority_and_fair_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_drop_and_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_report_exact, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -797,6 +797,43 @@ static int fn_request_cancel(gp_ctx *ctx, const plugin_args *a, json_object **ou
     return fn_request_list(ctx, a, out, f);
 }
 
+static const char *const usage_args[] = { "from", "to", "group_by", NULL };
+/* {"rows": [{"key", "gpu_seconds_held", "gpu_seconds_running"}]} */
+static int fn_usage_report(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                           plugin_failure *f)
+{
+    static const char *const groups[] = { "tenant", "pool", "vm" };
+    const char *from_s, *to_s, *g = arg(a, "group_by");
+    int64_t from, to;
+    int group = g && *g ? -1 : 0;
+    gp_usage_row *rows = NULL;
+    size_t n = 0;
+    for (int i = 0; i < 3; i++)
+        if (g && !strcmp(g, groups[i]))
+            group = i;
+    if (need_arg(a, "from", &from_s, f) || need_arg(a, "to", &to_s, f))
+        return -1;
+    if (group < 0)
+        return bad_arg(f, "group_by", "group_by is tenant, pool or vm");
+    if (gp_time_parse(from_s, &from))
+        return bad_arg(f, "from", "from is an ISO 8601 UTC time, e.g. 2026-12-01T00:00:00Z");
+    if (gp_time_parse(to_s, &to))
+        return bad_arg(f, "to", "to is an ISO 8601 UTC time, e.g. 2026-12-01T00:00:00Z");
+    if (gp_usage_report(ctx, from, to, (gp_usage_group)group, &rows, &n))
+        return lib_fail(ctx, f);
+    json_object *arr = jarray((int)n);
+    for (size_t i = 0; arr && i < n; i++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "key", json_object_new_string(rows[i].key));
+        json_object_object_add(o, "gpu_seconds_held", json_object_new_int64(rows[i].held_seconds));
+        json_object_object_add(o, "gpu_seconds_running",
+                               json_object_new_int64(rows[i].running_seconds));
+        json_object_array_add(arr, o);
+    }
+    gp_usage_rows_free(rows, n);
+    return list_reply(out, "rows", arr);
+}
+
 static const plugin_fn functions[] = {
     { "list_gpus", false, host_args, fn_list_gpus },
     { "get_gpu", false, get_gpu_args, fn_get_gpu },
@@ -821,6 +858,7 @@ static const plugin_fn functions[] = {
     { "vm_gpu_request", true, request_args, fn_vm_gpu_request },
     { "request_list", false, no_args, fn_request_list },
     { "request_cancel", true, vm_arg, fn_request_cancel },
+    { "usage_report", false, usage_args, fn_usage_report },
 };
 
 const char *const plugin_function_names[] = {
@@ -828,7 +866,7 @@ const char *const plugin_function_names[] = {
     "set_pool_param", "add_gpu_to_pool", "remove_gpu_from_pool", "assign_gpu",
     "release_gpu", "list_assignments", "audit_log", "check_drift", "pool_sync",
     "host_evacuate_plan", "host_evacuate", "quota_set", "quota_list", "quota_remove",
-    "vm_gpu_request", "request_list", "request_cancel", NULL
+    "vm_gpu_request", "request_list", "request_cancel", "usage_report", NULL
 };
 
 int plugin_dispatch(gp_ctx *ctx, const char *fn, const plugin_args *args,

@@ -9,6 +9,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <json.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -654,6 +655,101 @@ out:
     return rc;
 }
 
+/* usage-report from= to= group-by=tenant|pool|vm [format=table|csv|json]:
+ * GPU-hours held and running in the window (ISO 8601 UTC). */
+static int cmd_usage_report(xe_call *c)
+{
+    static const char *const groups[] = { "tenant", "pool", "vm" };
+    static const char *const keys[] = { "tenant", "pool", "vm-uuid" };
+    const char *from_s = xe_arg_get(c, "from"), *to_s = xe_arg_get(c, "to");
+    const char *g = xe_arg_get(c, "group-by"), *fmt = xe_arg_get(c, "format");
+    int64_t from, to;
+    int group = -1, rc = 1;
+    gp_usage_row *rows = NULL;
+    size_t n = 0;
+
+    for (int i = 0; i < 3; i++)
+        if (g && !strcmp(g, groups[i]))
+            group = i;
+    if (!g)
+        group = 0;
+    if (group < 0 || (fmt && strcmp(fmt, "table") && strcmp(fmt, "csv") && strcmp(fmt, "json"))) {
+        xe_error_set(&c->err, "INVALID_ARGUMENT",
+                     "group-by is tenant, pool or vm; format is table, csv or json");
+        return 1;
+    }
+    if (gp_time_parse(from_s, &from) || gp_time_parse(to_s, &to)) {
+        xe_error_set(&c->err, "INVALID_ARGUMENT",
+                     "from= and to= are ISO 8601 UTC times, e.g. 2026-12-01T00:00:00Z");
+        return 1;
+    }
+    if (gp_usage_report(c->ctx, from, to, (gp_usage_group)group, &rows, &n))
+        return xe_fail_ctx(c);
+    if (fmt && !strcmp(fmt, "csv")) {
+        fprintf(c->out, "%s,gpu-hours-held,gpu-hours-running,cost\n", keys[group]);
+        for (size_t i = 0; i < n; i++) {
+            /* RFC 4180: a key with a comma, quote or line break is quoted. */
+            const char *k = rows[i].key;
+            if (strpbrk(k, ",\"\r\n")) {
+                fputc('"', c->out);
+                for (; *k; k++) {
+                    if (*k == '"')
+                        fputc('"', c->out);
+                    fputc(*k, c->out);
+                }
+                fputc('"', c->out);
+            } else {
+                fputs(k, c->out);
+            }
+            fprintf(c->out, ",%.6f,%.6f,\n", rows[i].held_seconds / 3600.0,
+                    rows[i].running_seconds / 3600.0);
+        }
+        rc = 0;
+    } else if (fmt && !strcmp(fmt, "json")) {
+        json_object *arr = json_object_new_array();
+        for (size_t i = 0; arr && i < n; i++) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, group == 2 ? "vm_uuid" : keys[group],
+                                   json_object_new_string(rows[i].key));
+            json_object_object_add(o, "gpu_seconds_held",
+                                   json_object_new_int64(rows[i].held_seconds));
+            json_object_object_add(o, "gpu_seconds_running",
+                                   json_object_new_int64(rows[i].running_seconds));
+            json_object_array_add(arr, o);
+        }
+        fprintf(c->out, "%s\n", arr ? json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN)
+                                     : "[]");
+        json_object_put(arr);
+        rc = 0;
+    } else {
+        gp_record *rs = calloc(n ? n : 1, sizeof(*rs));
+        if (!rs) {
+            gp_usage_rows_free(rows, n);
+            return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+        }
+        for (size_t i = 0; i < n; i++) {
+            char held[32], run[32], hs[32], rs_[32];
+            snprintf(held, sizeof(held), "%.6f", rows[i].held_seconds / 3600.0);
+            snprintf(run, sizeof(run), "%.6f", rows[i].running_seconds / 3600.0);
+            snprintf(hs, sizeof(hs), "%lld", (long long)rows[i].held_seconds);
+            snprintf(rs_, sizeof(rs_), "%lld", (long long)rows[i].running_seconds);
+            gp_record_init(&rs[i]);
+            if (field_add(&rs[i], keys[group], rows[i].key) ||
+                field_add(&rs[i], "gpu-hours-held", held) ||
+                field_add(&rs[i], "gpu-hours-running", run) ||
+                field_add(&rs[i], "gpu-seconds-held", hs) ||
+                field_add(&rs[i], "gpu-seconds-running", rs_)) {
+                gp_record_list_free(rs, i + 1);
+                gp_usage_rows_free(rows, n);
+                return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+            }
+        }
+        rc = xe_list_records(c, rs, n, NULL, NULL);
+    }
+    gp_usage_rows_free(rows, n);
+    return rc;
+}
+
 static int cmd_request_cancel(xe_call *c)
 {
     if (gp_request_cancel(c->ctx, xe_arg_get(c, "vm")))
@@ -790,6 +886,10 @@ static const struct xe_cmd core_cmds[] = {
     { "request-list", "[params=] [<field>=<value> ...]",
       "the queue in serving order: position, tenant, priority, wait-seconds",
       NOKEYS, NOKEYS, XE_CMD_LIST, cmd_request_list },
+    { "usage-report",
+      "from=<ISO 8601 UTC> to=<ISO 8601 UTC> [group-by=tenant|pool|vm] [format=table|csv|json]",
+      "GPU-hours held and running in the window, per tenant, pool or VM",
+      KEYS("from", "to"), KEYS("group-by", "format", "params"), 0, cmd_usage_report },
     { "request-cancel", "vm=<uuid|name-label>", "withdraw a VM's queued request",
       KEYS("vm"), NOKEYS, 0, cmd_request_cancel },
     { "pool-sync", "",

@@ -1197,6 +1197,40 @@ int gp_queue_serve(gp_ctx *ctx, size_t *served);
 /* Half-life of the fair share's decayed GPU use, seconds (7 days). */
 #define GP_FAIR_SHARE_HALF_LIFE (7 * 24 * 3600)
 
+/* ---- governance: GPU-hours (ops/gov.c) -------------------------------------- */
+
+typedef enum {
+    GP_USAGE_BY_TENANT = 0,
+    GP_USAGE_BY_POOL,
+    GP_USAGE_BY_VM,
+    GP_USAGE_GROUP_LAST
+} gp_usage_group;
+
+/* One line of a usage report: GPU-seconds in the window. */
+typedef struct {
+    char *key;                 /* tenant, pool name-label, or VM uuid */
+    int64_t held_seconds;      /* a GPU assigned (running or not) */
+    int64_t running_seconds;   /* ... while the VM ran */
+} gp_usage_row;
+
+void gp_usage_rows_free(gp_usage_row *r, size_t n);
+/*
+ * GPU-seconds held and running in [from, to) (Unix seconds), per tenant,
+ * pool or VM, ascending key; *out caller frees with gp_usage_rows_free.
+ * Held: each assignment's interval (recorded when the row is written and
+ * deleted, gp_now()) clipped to the window.  Running: the VM's run
+ * intervals inside the held ones.  Exact to the second with the sim driver
+ * (its power changes are gpupool's commands); with xen and xapi, runs are
+ * what gpupool recorded (issue 11 continues: sampling and xapi's own
+ * records).  Errors: GP_ERR_INVALID_ARGUMENT (to <= from, a grouping out
+ * of range), GP_ERR_DB*, GP_ERR_NOMEM.
+ */
+int gp_usage_report(gp_ctx *ctx, int64_t from, int64_t to, gp_usage_group group,
+                    gp_usage_row **out, size_t *n_out);
+/* "2026-12-01T00:00:00Z" (ISO 8601 UTC, seconds; the Z may be omitted) as
+ * Unix seconds.  GP_ERR_INVALID_ARGUMENT when it is not one. */
+int gp_time_parse(const char *iso, int64_t *out);
+
 /* The assignment of one VM (uuid or name-label); GP_ERR_VM_NO_GPU if none. */
 int gp_assignment_get(gp_ctx *ctx, const char *vm, gp_assignment *out);
 

@@ -386,3 +386,15 @@ int64_t gp_now(void)
     }
     return (int64_t)time(NULL);
 }
+
+int gp_time_parse(const char *iso, int64_t *out)
+{
+    struct tm tm;
+    const char *end;
+    memset(&tm, 0, sizeof(tm));
+    end = iso ? strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!end || (*end && strcmp(end, "Z")))
+        return GP_ERR_INVALID_ARGUMENT;
+    *out = (int64_t)timegm(&tm);
+    return GP_OK;
+}

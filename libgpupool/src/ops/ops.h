@@ -129,6 +129,9 @@ GP_HIDDEN int gp_gov_inflight_add(gp_ctx *ctx, int64_t intent, const char *tenan
  * VM's open interval ends now.  Errors: GP_ERR_DB*. */
 GP_HIDDEN int gp_gov_usage_open(gp_ctx *ctx, const gp_assignment *a);
 GP_HIDDEN int gp_gov_usage_close(gp_ctx *ctx, const char *vm_uuid);
+/* In the caller's transaction: the VM runs from now (running) / stopped
+ * now; nothing when it already was so.  Errors: GP_ERR_DB*. */
+GP_HIDDEN int gp_gov_power(gp_ctx *ctx, const char *vm_uuid, bool running);
 /* Insert / delete an assignment row with its usage interval (asgrows.c). */
 GP_HIDDEN int gp_assignment_delete(gp_ctx *ctx, const char *vm_uuid);
 /* Drop gov_inflight rows whose intent is gone (best effort, never fails). */

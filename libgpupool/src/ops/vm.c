@@ -391,6 +391,12 @@ static int sim_vm_change(gp_ctx *ctx, const char *vm, enum sim_action action)
     rc = sim_vm_apply(ctx, action, &before);
     if (rc)
         goto out;
+    /* The sim driver's power changes are gpupool's own: its run intervals
+     * are exact (governance: GPU-hours running). */
+    if (action != SIM_DESTROY)
+        rc = gp_gov_power(ctx, before.uuid, action == SIM_START);
+    if (rc)
+        goto out;
     if (action != SIM_DESTROY) {
         rc = gp_driver_sim.vm_get(&ctx->drv, before.uuid, &after);
         if (rc)
