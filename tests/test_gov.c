@@ -421,11 +421,25 @@ static void test_usage_report_exact(void **state)
     assert_int_equal(t, T);
     assert_int_equal(gp_time_parse("yesterday", &t), GP_ERR_INVALID_ARGUMENT);
 
+    assert_int_equal(gp_pool_set_param(f->ctx, "train", "cost-per-gpu-hour", "-1"),
+                     GP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(gp_pool_set_param(f->ctx, "train", "idle-release-after", "7x"),
+                     GP_ERR_INVALID_ARGUMENT);
+    OK(f->ctx, gp_pool_set_param(f->ctx, "train", "idle-release-after", "90m"));
+    OK(f->ctx, gp_pool_set_param(f->ctx, "train", "cost-per-gpu-hour", "2.5"));
+    gp_pool p;
+    gp_pool_init(&p);
+    OK(f->ctx, gp_pool_get(f->ctx, "train", &p));
+    assert_int_equal(p.idle_release_after, 5400);
+    assert_true(p.cost_per_gpu_hour == 2.5);
+    gp_pool_dispose(&p);
     OK(f->ctx, gp_usage_report(f->ctx, T, T + 7200, GP_USAGE_BY_TENANT, &r, &n));
     assert_int_equal(n, 2);
     assert_string_equal(r[0].key, "speech");
     assert_int_equal(r[0].held_seconds, 3600);
     assert_int_equal(r[0].running_seconds, 3400);
+    assert_true(r[0].has_cost);
+    assert_true(r[0].cost > 2.4999 && r[0].cost < 2.5001);   /* 1 GPU-hour x 2.5 */
     assert_string_equal(r[1].key, "vision");
     assert_int_equal(r[1].held_seconds, 3600);
     assert_int_equal(r[1].running_seconds, 900);

@@ -108,7 +108,7 @@ static void test_creates_schema(void **state)
     assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
     /* Version 2 added pools.cpupool, 3 the value tables and sections,
      * 4 pools.placement and its value table, 5 audit retention. */
-    assert_int_equal(gp_store_schema_version(), 6);
+    assert_int_equal(gp_store_schema_version(), 7);
     char *pl = sql_text(f->db, "SELECT dflt_value FROM pragma_table_info('pools')"
                                " WHERE name = 'placement'");
     assert_non_null(pl);
@@ -1008,6 +1008,8 @@ static void test_application_id(void **state)
     assert_int_equal(sql_exec(f->db, "PRAGMA application_id = 0; PRAGMA user_version = 4;"
                                      " DROP INDEX assignments_by_tenant;"
                                      " ALTER TABLE assignments DROP COLUMN tenant;"
+                                     " ALTER TABLE pools DROP COLUMN cost_per_gpu_hour;"
+                                     " ALTER TABLE pools DROP COLUMN idle_release_after;"
                                      " DROP TRIGGER audit_no_delete;"
                                      " CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
                                      " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only');"

@@ -828,6 +828,8 @@ static int fn_usage_report(gp_ctx *ctx, const plugin_args *a, json_object **out,
         json_object_object_add(o, "gpu_seconds_held", json_object_new_int64(rows[i].held_seconds));
         json_object_object_add(o, "gpu_seconds_running",
                                json_object_new_int64(rows[i].running_seconds));
+        json_object_object_add(o, "cost",
+                               rows[i].has_cost ? json_object_new_double(rows[i].cost) : NULL);
         json_object_array_add(arr, o);
     }
     gp_usage_rows_free(rows, n);

@@ -31,7 +31,7 @@ static const char *const audit_defaults[] = {
 /* Pool parameters pool-param-set changes (gp_pool_set_param). */
 static const char *const pool_rw[] = {
     "name-label", "name-description", "numa-policy", "pin-mode", "cpu-overcommit", "cpupool",
-    "placement", NULL
+    "placement", "cost-per-gpu-hour", "idle-release-after", NULL
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -701,8 +701,11 @@ static int cmd_usage_report(xe_call *c)
             } else {
                 fputs(k, c->out);
             }
-            fprintf(c->out, ",%.6f,%.6f,\n", rows[i].held_seconds / 3600.0,
+            fprintf(c->out, ",%.6f,%.6f,", rows[i].held_seconds / 3600.0,
                     rows[i].running_seconds / 3600.0);
+            if (rows[i].has_cost)
+                fprintf(c->out, "%.2f", rows[i].cost);
+            fputc('\n', c->out);
         }
         rc = 0;
     } else if (fmt && !strcmp(fmt, "json")) {
@@ -715,6 +718,8 @@ static int cmd_usage_report(xe_call *c)
                                    json_object_new_int64(rows[i].held_seconds));
             json_object_object_add(o, "gpu_seconds_running",
                                    json_object_new_int64(rows[i].running_seconds));
+            json_object_object_add(o, "cost", rows[i].has_cost
+                                                  ? json_object_new_double(rows[i].cost) : NULL);
             json_object_array_add(arr, o);
         }
         fprintf(c->out, "%s\n", arr ? json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN)
@@ -728,7 +733,9 @@ static int cmd_usage_report(xe_call *c)
             return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
         }
         for (size_t i = 0; i < n; i++) {
-            char held[32], run[32], hs[32], rs_[32];
+            char held[32], run[32], hs[32], rs_[32], cost[32] = "";
+            if (rows[i].has_cost)
+                snprintf(cost, sizeof(cost), "%.2f", rows[i].cost);
             snprintf(held, sizeof(held), "%.6f", rows[i].held_seconds / 3600.0);
             snprintf(run, sizeof(run), "%.6f", rows[i].running_seconds / 3600.0);
             snprintf(hs, sizeof(hs), "%lld", (long long)rows[i].held_seconds);
@@ -738,7 +745,8 @@ static int cmd_usage_report(xe_call *c)
                 field_add(&rs[i], "gpu-hours-held", held) ||
                 field_add(&rs[i], "gpu-hours-running", run) ||
                 field_add(&rs[i], "gpu-seconds-held", hs) ||
-                field_add(&rs[i], "gpu-seconds-running", rs_)) {
+                field_add(&rs[i], "gpu-seconds-running", rs_) ||
+                field_add(&rs[i], "cost", cost)) {
                 gp_record_list_free(rs, i + 1);
                 gp_usage_rows_free(rows, n);
                 return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");

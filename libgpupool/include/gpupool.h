@@ -485,6 +485,11 @@ typedef struct {
     char *created;              /* ISO 8601 UTC */
     gp_placement_strategy placement; /* node order of gp_vm_gpu_assign in this pool;
                                         default GP_PLACE_PACK */
+    double cost_per_gpu_hour;   /* for usage-report's cost; 0 = none (pool parameter
+                                   cost-per-gpu-hour) */
+    int idle_release_after;     /* seconds a VM may stay halted holding a GPU of the pool
+                                   (pool parameter idle-release-after: 90m, 1h, 7d);
+                                   0 = for ever */
 } gp_pool;
 
 void gp_pool_init(gp_pool *p);
@@ -1211,6 +1216,8 @@ typedef struct {
     char *key;                 /* tenant, pool name-label, or VM uuid */
     int64_t held_seconds;      /* a GPU assigned (running or not) */
     int64_t running_seconds;   /* ... while the VM ran */
+    double cost;               /* GPU-hours held x the pool's cost-per-gpu-hour */
+    bool has_cost;             /* some pool of the row has a cost-per-gpu-hour */
 } gp_usage_row;
 
 void gp_usage_rows_free(gp_usage_row *r, size_t n);
@@ -1227,6 +1234,9 @@ void gp_usage_rows_free(gp_usage_row *r, size_t n);
  */
 int gp_usage_report(gp_ctx *ctx, int64_t from, int64_t to, gp_usage_group group,
                     gp_usage_row **out, size_t *n_out);
+/* A duration "90m", "1h", "7d", "2w", "30s" or plain seconds ("0": none) as
+ * seconds.  GP_ERR_INVALID_ARGUMENT when it is not one. */
+int gp_duration_parse(const char *text, int64_t *out);
 /* "2026-12-01T00:00:00Z" (ISO 8601 UTC, seconds; the Z may be omitted) as
  * Unix seconds.  GP_ERR_INVALID_ARGUMENT when it is not one. */
 int gp_time_parse(const char *iso, int64_t *out);

@@ -118,6 +118,10 @@ const gp_fdesc gp_pool_fields[] = {
     { .name = "free_gpus", .type = GP_FT_STRV, .flags = GP_FLD_BOTH | GP_FLD_REL,
       .off = OFF(gp_pool_rel, free_gpus), .n_off = OFF(gp_pool_rel, n_free_gpus) },
     { .name = "created", .type = GP_FT_STR, .flags = GP_FLD_BOTH, POOL(created) },
+    { .name = "cost_per_gpu_hour", .type = GP_FT_DOUBLE, .flags = GP_FLD_BOTH,
+      POOL(cost_per_gpu_hour) },
+    { .name = "idle_release_after", .type = GP_FT_INT, .flags = GP_FLD_BOTH,
+      POOL(idle_release_after) },
 };
 const size_t gp_pool_n_fields = GP_ARRAY_SIZE(gp_pool_fields);
 

@@ -398,3 +398,32 @@ int gp_time_parse(const char *iso, int64_t *out)
     *out = (int64_t)timegm(&tm);
     return GP_OK;
 }
+
+int gp_duration_parse(const char *text, int64_t *out)
+{
+    char *end;
+    long long v;
+    int64_t unit = 1;
+    if (!text || !*text || *text == '-' || *text == '+')
+        return GP_ERR_INVALID_ARGUMENT;
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno || end == text)
+        return GP_ERR_INVALID_ARGUMENT;
+    if (*end) {
+        switch (*end) {
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        case 'w': unit = 7 * 86400; break;
+        default: return GP_ERR_INVALID_ARGUMENT;
+        }
+        if (end[1])
+            return GP_ERR_INVALID_ARGUMENT;
+    }
+    if (v < 0 || v > INT64_MAX / unit)
+        return GP_ERR_INVALID_ARGUMENT;
+    *out = (int64_t)v * unit;
+    return GP_OK;
+}

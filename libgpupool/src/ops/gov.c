@@ -518,7 +518,7 @@ int gp_usage_report(gp_ctx *ctx, int64_t from, int64_t to, gp_usage_group group,
     if (rc == GP_OK)
         rc = gp_store_prepare(&ctx->store,
                               "SELECT u.vm_uuid, u.held_from, coalesce(u.held_until, ?3), u.tenant,"
-                              " coalesce(p.name_label, u.pool_uuid)"
+                              " coalesce(p.name_label, u.pool_uuid), coalesce(p.cost_per_gpu_hour, 0)"
                               " FROM usage u LEFT JOIN pools p ON p.uuid = u.pool_uuid"
                               " WHERE u.held_from < ?2 AND coalesce(u.held_until, ?3) > ?1", &st);
     if (rc == GP_OK)
@@ -559,6 +559,11 @@ int gp_usage_report(gp_ctx *ctx, int64_t from, int64_t to, gp_usage_group group,
         }
         v[k].held_seconds += held;
         v[k].running_seconds += running;
+        double price = sqlite3_column_double(st, 5);
+        if (price > 0) {
+            v[k].cost += (double)held / 3600.0 * price;
+            v[k].has_cost = true;
+        }
     }
     rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading GPU use");
     if (rc)

@@ -19,7 +19,8 @@
 
 #define POOL_SELECT                                                                   \
     "SELECT p.uuid, p.name_label, p.name_description, p.numa_policy, p.pin_mode,"     \
-    " p.cpu_overcommit, p.created, m.pci_id, p.cpupool, p.placement"                  \
+    " p.cpu_overcommit, p.created, m.pci_id, p.cpupool, p.placement,"                 \
+    " p.cost_per_gpu_hour, p.idle_release_after"                                       \
     " FROM pools p LEFT JOIN pool_members m ON m.pool_uuid = p.uuid"
 
 /* Read rows of POOL_SELECT (grouped by pool, members ascending) into a list. */
@@ -56,6 +57,8 @@ static int pools_from_rows(gp_ctx *ctx, sqlite3_stmt *st, gp_pool **out, size_t 
                 goto out;
             }
             p->cpu_overcommit = sqlite3_column_double(st, 5);
+            p->cost_per_gpu_hour = sqlite3_column_double(st, 10);
+            p->idle_release_after = sqlite3_column_int(st, 11);
         }
         if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
             char **ng = realloc(p->gpus, (p->n_gpus + 1) * sizeof(*ng));
@@ -488,6 +491,8 @@ static int pool_param_column(gp_ctx *ctx, const char *param, const char *value,
         { "cpu-overcommit", "cpu_overcommit" },
         { "cpupool", "cpupool" },
         { "placement", "placement" },
+        { "cost-per-gpu-hour", "cost_per_gpu_hour" },
+        { "idle-release-after", "idle_release_after" },
     };
     int rc;
 
@@ -498,7 +503,8 @@ static int pool_param_column(gp_ctx *ctx, const char *param, const char *value,
     if (!*column) {
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
                     "unknown pool parameter '%s' (name-label, name-description, numa-policy,"
-                    " pin-mode, cpu-overcommit, cpupool, placement)", param ? param : "");
+                    " pin-mode, cpu-overcommit, cpupool, placement, cost-per-gpu-hour,"
+                    " idle-release-after)", param ? param : "");
         GP_PARAM(ctx, "param", "%s", param ? param : "");
         return rc;
     }
@@ -538,6 +544,27 @@ static int pool_param_check_value(gp_ctx *ctx, const char *param, const char *va
     } else if (!strcmp(param, "placement")) {
         rc = gp_set_parse(GP_SET_PLACEMENT, NULL, value, ctx->err);
         rc = rc < 0 ? rc : GP_OK;
+    } else if (!strcmp(param, "cost-per-gpu-hour")) {
+        char *end;
+        errno = 0;
+        *oc = strtod(value, &end);
+        rc = GP_OK;
+        if (errno || end == value || *end || !(*oc >= 0) || *oc > 1e9) {
+            rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
+                        "cost-per-gpu-hour must be a number from 0 to 1e9, not '%.64s'", value);
+            GP_PARAM(ctx, "cost-per-gpu-hour", "%.64s", value);
+        }
+    } else if (!strcmp(param, "idle-release-after")) {
+        int64_t secs;
+        rc = gp_duration_parse(value, &secs);
+        if (rc || secs > 3650LL * 86400) {
+            rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
+                        "idle-release-after is a duration such as 90m, 1h or 7d (0: never; at "
+                        "most 3650d), not '%.64s'", value);
+            GP_PARAM(ctx, "idle-release-after", "%.64s", value);
+        } else {
+            *oc = (double)secs;
+        }
     } else {
         rc = GP_OK;
     }
@@ -588,8 +615,10 @@ static int pool_param_update(gp_ctx *ctx, const char *uuid, const char *param,
     if (rc)
         goto out;
     sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-    if (!strcmp(param, "cpu-overcommit"))
+    if (!strcmp(param, "cpu-overcommit") || !strcmp(param, "cost-per-gpu-hour"))
         sqlite3_bind_double(st, 2, oc);
+    else if (!strcmp(param, "idle-release-after"))
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)oc);
     else
         sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);

@@ -164,6 +164,11 @@ static const char *const migrations[] = {
     "ALTER TABLE assignments ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'"
     "  CHECK (tenant <> '');"
     "CREATE INDEX assignments_by_tenant ON assignments(tenant, pool_uuid);",
+    /* 6 -> 7: governance's pool parameters */
+    "ALTER TABLE pools ADD COLUMN cost_per_gpu_hour REAL NOT NULL DEFAULT 0"
+    "  CHECK (cost_per_gpu_hour >= 0);"
+    "ALTER TABLE pools ADD COLUMN idle_release_after INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (idle_release_after >= 0);",
 };
 
 /* PRAGMA application_id of gpupool's state database: "GPUP". */
