@@ -459,6 +459,69 @@ static void test_usage_report_exact(void **state)
     unsetenv("GPUPOOL_NOW");
 }
 
+/* Leases: a GPU held by a VM halted longer than the pool's
+ * idle-release-after is released at the first command after that, to the
+ * second, and its GPU goes to the queue; a VM that runs keeps it. */
+static void test_lease_releases_on_time(void **state)
+{
+    fx *f = *state;
+    const int64_t T = 1796083200;
+    gp_assign_args a = { .pool = "one" };
+    gp_request_args ra = { .pool = "one" };
+    size_t released = 99;
+    bool q = false;
+    char h[64];
+
+    at(T);
+    OK(f->ctx, gp_pool_create(f->ctx, "one", NULL, GP_NUMA_PREFERRED, GP_PIN_HARD, 1.0, NULL));
+    OK(f->ctx, gp_pool_gpu_add(f->ctx, "one", "0000:db:00.0"));
+    OK(f->ctx, gp_pool_gpu_add(f->ctx, "one", "0000:ba:00.0"));
+    OK(f->ctx, gp_pool_set_param(f->ctx, "one", "idle-release-after", "1h"));
+    OK(f->ctx, gp_vm_gpu_assign(f->ctx, "vm-00", &a, NULL));       /* never runs */
+    OK(f->ctx, gp_vm_gpu_assign(f->ctx, "vm-01", &a, NULL));
+    at(T + 10);
+    OK(f->ctx, gp_sim_vm_start(f->ctx, "vm-01"));
+    at(T + 100);
+    OK(f->ctx, gp_sim_vm_shutdown(f->ctx, "vm-01"));              /* halted from T+100 */
+    OK(f->ctx, gp_vm_gpu_request(f->ctx, "vm-02", &ra, NULL, NULL, &q));
+    assert_true(q);
+    at(T + 3599);
+    OK(f->ctx, gp_governance_tick(f->ctx, &released));
+    assert_int_equal(released, 0);
+    at(T + 3600);                                                 /* vm-00: an hour idle */
+    OK(f->ctx, gp_governance_tick(f->ctx, &released));
+    assert_int_equal(released, 1);
+    holder(f->ctx, "0000:ba:00.0", h, sizeof(h));
+    char h2[64];
+    holder(f->ctx, "0000:db:00.0", h2, sizeof(h2));
+    /* vm-00's GPU went to the queued vm-02 at once. */
+    assert_true(!strcmp(h, "vm-02") || !strcmp(h2, "vm-02"));
+    at(T + 3699);
+    OK(f->ctx, gp_governance_tick(f->ctx, &released));
+    assert_int_equal(released, 0);                                /* vm-01: 3599 s idle */
+    at(T + 3700);
+    OK(f->ctx, gp_governance_tick(f->ctx, &released));
+    assert_int_equal(released, 1);
+    gp_assignment ga;
+    gp_assignment_init(&ga);
+    assert_int_equal(gp_assignment_get(f->ctx, "vm-01", &ga), GP_ERR_VM_NO_GPU);
+    gp_assignment_dispose(&ga);
+    /* A running VM keeps its GPU however long. */
+    OK(f->ctx, gp_sim_vm_start(f->ctx, "vm-02"));
+    at(T + 100000);
+    OK(f->ctx, gp_governance_tick(f->ctx, &released));
+    assert_int_equal(released, 0);
+    gp_audit_entry *e = NULL;
+    size_t ne = 0;
+    int leases = 0;
+    OK(f->ctx, gp_audit_list(f->ctx, 0, 0, &e, &ne));
+    for (size_t i = 0; i < ne; i++)
+        leases += !strcmp(e[i].operation, "lease-release");
+    gp_audit_list_free(e, ne);
+    assert_int_equal(leases, 2);
+    unsetenv("GPUPOOL_NOW");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +531,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_priority_and_fair_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_drop_and_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_report_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_releases_on_time, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

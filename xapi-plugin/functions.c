@@ -892,6 +892,7 @@ int plugin_dispatch(gp_ctx *ctx, const char *fn, const plugin_args *args,
                 return bad_arg(f, args->keys[k], msg);
             }
         }
+        gp_governance_tick(ctx, NULL);   /* leases expire when any call runs */
         if (p->run(ctx, args, result, f)) {
             json_object_put(*result);
             *result = NULL;

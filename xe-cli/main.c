@@ -503,6 +503,9 @@ int main(int argc, char **argv)
             goto out;
         }
         gp_error_info_dispose(&gi);
+        /* Leases expire when any command runs (docs/governance.md); a
+         * failure here is not the command's. */
+        gp_governance_tick(c.ctx, NULL);
     }
     rc = c.cmd->run(&c);
 out:

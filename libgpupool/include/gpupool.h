@@ -1199,6 +1199,17 @@ int gp_request_cancel(gp_ctx *ctx, const char *vm);
  * Errors: GP_ERR_DB*, GP_ERR_NOMEM (a request that cannot be served stays).
  */
 int gp_queue_serve(gp_ctx *ctx, size_t *served);
+/*
+ * Leases: release the GPU of every VM halted for longer than its pool's
+ * idle-release-after (since the end of its last recorded run, else since it
+ * got the GPU), through gp_vm_gpu_release() (so the queue is served), one
+ * audit row "lease-release" each.  Front ends call it before every command
+ * (xe-gpupool, the plugin): no daemon, no polling.  Cheap when no pool has
+ * a lease (one indexed query).  *released (may be NULL) the count.
+ * Errors: GP_ERR_DB*, the driver's (listing VMs), GP_ERR_NOMEM; a release
+ * that fails leaves the VM as it was (retried at the next command).
+ */
+int gp_governance_tick(gp_ctx *ctx, size_t *released);
 /* Half-life of the fair share's decayed GPU use, seconds (7 days). */
 #define GP_FAIR_SHARE_HALF_LIFE (7 * 24 * 3600)
 

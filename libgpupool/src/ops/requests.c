@@ -495,3 +495,83 @@ int gp_request_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     *n_out = n;
     return GP_OK;
 }
+
+/* ---- leases: idle-release-after, enforced when any gpupool command runs ------------ */
+
+int gp_governance_tick(gp_ctx *ctx, size_t *released)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t now = gp_now();
+    struct cand { char vm[37]; int64_t since; int idle; } *c = NULL;
+    size_t n = 0, cap = 0, done = 0;
+    gp_vm *vms = NULL;
+    size_t n_vms = 0;
+    const gp_driver_entry *e = NULL;
+    int rc;
+
+    if (released)
+        *released = 0;
+    gp_err_clear(ctx->err);
+    rc = gp_gov_ensure(ctx);
+    /* Assignments of pools with a lease, and since when each VM is known
+     * halted: the end of its last run, else when it got the GPU. */
+    if (rc == GP_OK)
+        rc = gp_store_prepare(&ctx->store,
+                              "SELECT a.vm_uuid, p.idle_release_after,"
+                              " max(coalesce((SELECT max(r.run_until) FROM vm_runs r"
+                              "   WHERE r.vm_uuid = a.vm_uuid), 0),"
+                              "   coalesce((SELECT max(u.held_from) FROM usage u"
+                              "   WHERE u.vm_uuid = a.vm_uuid AND u.held_until IS NULL), 0)),"
+                              " EXISTS (SELECT 1 FROM vm_runs r WHERE r.vm_uuid = a.vm_uuid"
+                              "   AND r.run_until IS NULL)"
+                              " FROM assignments a JOIN pools p ON p.uuid = a.pool_uuid"
+                              " WHERE p.idle_release_after > 0", &st);
+    if (rc)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t since = sqlite3_column_int64(st, 2);
+        int idle = sqlite3_column_int(st, 1);
+        if (sqlite3_column_int(st, 3) || !since || now - since < idle)
+            continue;              /* running as far as recorded, or not idle long enough */
+        if (gp_array_reserve((void **)&c, &cap, n, sizeof(*c))) {
+            sqlite3_finalize(st);
+            free(c);
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        }
+        snprintf(c[n].vm, sizeof(c[n].vm), "%s", sqlite3_column_text(st, 0));
+        c[n].since = since;
+        c[n].idle = idle;
+        n++;
+    }
+    sqlite3_finalize(st);
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading leases");
+    if (rc == GP_OK && n)
+        rc = gp_ctx_driver(ctx, &e);
+    if (rc == GP_OK && n)
+        rc = gp_ctx_vm_list(ctx, &vms, &n_vms);
+    for (size_t i = 0; rc == GP_OK && i < n; i++) {
+        const gp_vm *v = NULL;
+        for (size_t k = 0; k < n_vms && !v; k++)
+            if (!strcasecmp(vms[k].uuid, c[i].vm))
+                v = &vms[k];
+        if (!v || v->state != GP_VM_HALTED)
+            continue;              /* gone (drift reports it) or running: not idle */
+        char *after = gp_asprintf("{\"halted_since\":%lld,\"idle_release_after\":%d}",
+                                  (long long)c[i].since, c[i].idle);
+        int lrc = gp_vm_gpu_release(ctx, c[i].vm);
+        if (lrc == GP_OK && gp_store_begin(&ctx->store) == GP_OK) {
+            if (gp_store_audit(&ctx->store, "lease-release", c[i].vm, NULL, after) == GP_OK)
+                gp_store_commit(&ctx->store);
+            else
+                gp_store_rollback(&ctx->store);
+            done++;
+        }
+        gp_err_clear(ctx->err);
+        free(after);
+    }
+    gp_vm_list_free(vms, n_vms);
+    free(c);
+    if (released)
+        *released = done;
+    return rc;
+}
