@@ -1203,7 +1203,10 @@ int gp_queue_serve(gp_ctx *ctx, size_t *served);
  * Leases: release the GPU of every VM halted for longer than its pool's
  * idle-release-after (since the end of its last recorded run, else since it
  * got the GPU), through gp_vm_gpu_release() (so the queue is served), one
- * audit row "lease-release" each.  Front ends call it before every command
+ * audit row "lease-release" each.  Enforced with the sim driver, whose
+ * power changes gpupool records; with xen and xapi nothing is released yet
+ * (a VM may have run unseen between two commands; power sampling comes
+ * first) and GP_OK is returned.  Front ends call it before every command
  * (xe-gpupool, the plugin): no daemon, no polling.  Cheap when no pool has
  * a lease (one indexed query).  *released (may be NULL) the count.
  * Errors: GP_ERR_DB*, the driver's (listing VMs), GP_ERR_NOMEM; a release

@@ -512,6 +512,14 @@ int gp_governance_tick(gp_ctx *ctx, size_t *released)
     if (released)
         *released = 0;
     gp_err_clear(ctx->err);
+    /* Only where gpupool knows when a VM stopped: the sim driver records
+     * every power change.  Under xen and xapi a VM may have run and
+     * stopped between two commands unseen, and releasing on the time it
+     * got its GPU could take a GPU from a VM that ran until a minute ago;
+     * leases wait there for power sampling (docs/governance.md). */
+    rc = gp_ctx_driver(ctx, &e);
+    if (rc || strcmp(e->name, "sim"))
+        return rc;
     rc = gp_gov_ensure(ctx);
     /* Assignments of pools with a lease, and since when each VM is known
      * halted: the end of its last run, else when it got the GPU. */
@@ -545,8 +553,6 @@ int gp_governance_tick(gp_ctx *ctx, size_t *released)
     }
     sqlite3_finalize(st);
     rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading leases");
-    if (rc == GP_OK && n)
-        rc = gp_ctx_driver(ctx, &e);
     if (rc == GP_OK && n)
         rc = gp_ctx_vm_list(ctx, &vms, &n_vms);
     for (size_t i = 0; rc == GP_OK && i < n; i++) {
