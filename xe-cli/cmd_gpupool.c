@@ -36,6 +36,24 @@ static const char *const pool_rw[] = {
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* Append key = copy of value to r; -1 on ENOMEM. */
+static int field_add(gp_record *r, const char *key, const char *value)
+{
+    gp_field *f = realloc(r->fields, (r->n_fields + 1) * sizeof(*f));
+    if (!f)
+        return -1;
+    r->fields = f;
+    f[r->n_fields].key = strdup(key);
+    f[r->n_fields].value = strdup(value);
+    if (!f[r->n_fields].key || !f[r->n_fields].value) {
+        free(f[r->n_fields].key);
+        free(f[r->n_fields].value);
+        return -1;
+    }
+    r->n_fields++;
+    return 0;
+}
+
 /* The record whose field key equals value, or NULL. */
 static gp_record *find_record(gp_record *rs, size_t n, const char *key, const char *value)
 {
@@ -384,20 +402,9 @@ static int add_moved_vms(gp_record *r, const gp_assignment *moved, size_t n)
         free(v);
         v = nv;
     }
-    gp_field *nf = v ? realloc(r->fields, (r->n_fields + 1) * sizeof(*nf)) : NULL;
-    if (!nf) {
-        free(v);
-        return -1;
-    }
-    r->fields = nf;
-    nf[r->n_fields].key = strdup("moved-vms");
-    nf[r->n_fields].value = v;
-    if (!nf[r->n_fields].key) {
-        free(v);
-        return -1;
-    }
-    r->n_fields++;
-    return 0;
+    int rc = v ? field_add(r, "moved-vms", v) : -1;
+    free(v);
+    return rc;
 }
 
 static int cmd_vm_gpu_assign(xe_call *c)
@@ -468,24 +475,22 @@ static int cmd_pool_sync(xe_call *c)
     if (gp_pool_sync(c->ctx, &r))
         return xe_fail_ctx(c);
     gp_record_init(&rec);
-    char buf[10][32];
     const char *keys[] = { "facts-published", "pools-pulled", "pools-pruned", "pools-pushed",
                            "members-pulled", "members-pushed", "assignments-pulled",
                            "assignments-pushed", "assignments-dropped", "skipped" };
     size_t vals[] = { r.facts_published, r.pools_pulled, r.pools_pruned, r.pools_pushed,
                       r.members_pulled, r.members_pushed, r.assignments_pulled,
                       r.assignments_pushed, r.assignments_dropped, r.skipped };
-    rec.fields = calloc(10, sizeof(*rec.fields));
-    if (!rec.fields)
-        return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
-    for (size_t i = 0; i < 10; i++) {
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        char buf[32];
         if (i == 0)
-            snprintf(buf[i], sizeof(buf[i]), "%s", r.facts_published ? "true" : "false");
+            snprintf(buf, sizeof(buf), "%s", r.facts_published ? "true" : "false");
         else
-            snprintf(buf[i], sizeof(buf[i]), "%zu", vals[i]);
-        rec.fields[i].key = strdup(keys[i]);
-        rec.fields[i].value = strdup(buf[i]);
-        rec.n_fields++;
+            snprintf(buf, sizeof(buf), "%zu", vals[i]);
+        if (field_add(&rec, keys[i], buf)) {
+            gp_record_dispose(&rec);
+            return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+        }
     }
     int rc = print_one(c, &rec, NULL);
     gp_record_dispose(&rec);
@@ -568,23 +573,6 @@ static int cmd_quota_set(xe_call *c)
     return 0;
 }
 
-/* Append key = copy of value to r; -1 on ENOMEM. */
-static int field_add(gp_record *r, const char *key, const char *value)
-{
-    gp_field *f = realloc(r->fields, (r->n_fields + 1) * sizeof(*f));
-    if (!f)
-        return -1;
-    r->fields = f;
-    f[r->n_fields].key = strdup(key);
-    f[r->n_fields].value = strdup(value);
-    if (!f[r->n_fields].key || !f[r->n_fields].value) {
-        free(f[r->n_fields].key);
-        free(f[r->n_fields].value);
-        return -1;
-    }
-    r->n_fields++;
-    return 0;
-}
 
 static const char *const request_defaults[] = { "position", "vm-uuid", "tenant", "priority",
                                                 "wait-seconds", "pool", NULL };
