@@ -879,3 +879,21 @@ int gp_fields_from_json(const gp_fdesc *t, size_t n, json_object *o, void *obj)
     }
     return 0;
 }
+
+int gp_fields_records(gp_error_info *err, const char *what, size_t n, gp_rec_build_fn build,
+                      const void *arg, gp_record **out, size_t *n_out)
+{
+    gp_record *v = calloc(n ? n : 1, sizeof(*v));
+    size_t done = 0;
+
+    if (!v)
+        return gp_err_set(err, GP_ERR_NOMEM, "out of memory building %s records", what);
+    for (; done < n; done++)
+        if (build(arg, done, &v[done])) {
+            gp_record_list_free(v, done);
+            return gp_err_set(err, GP_ERR_NOMEM, "out of memory building %s records", what);
+        }
+    *out = v;
+    *n_out = done;
+    return GP_OK;
+}

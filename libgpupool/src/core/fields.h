@@ -165,6 +165,16 @@ GP_HIDDEN void gp_recb_strs(gp_recb *b, const char *key, const char *const *v, s
 /* GP_OK, or GP_ERR_NOMEM with the record disposed. */
 GP_HIDDEN int gp_recb_finish(gp_recb *b);
 
+/* Builds record i of a list from arg; GP_ERR_NOMEM (the record left empty)
+ * or GP_OK. */
+typedef int (*gp_rec_build_fn)(const void *arg, size_t i, gp_record *out);
+/* The list of n records build() makes from arg, handed to *out / *n_out
+ * (caller frees with gp_record_list_free).  Any failure is GP_ERR_NOMEM
+ * "out of memory building <what> records" on err; *out is then untouched. */
+GP_HIDDEN int gp_fields_records(gp_error_info *err, const char *what, size_t n,
+                                gp_rec_build_fn build, const void *arg, gp_record **out,
+                                size_t *n_out);
+
 /* Comma-join n strings; "" for none.  Caller frees; NULL on ENOMEM. */
 GP_HIDDEN char *gp_strv_join(const char *const *v, size_t n);
 

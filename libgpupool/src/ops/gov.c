@@ -392,6 +392,19 @@ nomem:
     return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
 }
 
+static int quota_record_at(const void *arg, size_t i, gp_record *out)
+{
+    const gp_quota *q = &((const gp_quota *)arg)[i];
+    gp_recb b;
+    gp_recb_init(&b, out);
+    gp_recb_str(&b, "tenant", q->tenant);
+    gp_recb_str(&b, "pool", q->pool_name_label);
+    gp_recb_str(&b, "pool-uuid", q->pool_uuid);
+    gp_recb_int(&b, "gpus", q->gpus, 0);
+    gp_recb_int(&b, "used", q->used, 0);
+    return gp_recb_finish(&b);
+}
+
 int gp_quota_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
 {
     gp_quota *q = NULL;
@@ -399,31 +412,10 @@ int gp_quota_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     int rc = gp_quota_list(ctx, &q, &n);
     *out = NULL;
     *n_out = 0;
-    if (rc)
-        return rc;
-    gp_record *v = calloc(n ? n : 1, sizeof(*v));
-    if (!v) {
-        gp_quota_list_free(q, n);
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        gp_recb b;
-        gp_recb_init(&b, &v[i]);
-        gp_recb_str(&b, "tenant", q[i].tenant);
-        gp_recb_str(&b, "pool", q[i].pool_name_label);
-        gp_recb_str(&b, "pool-uuid", q[i].pool_uuid);
-        gp_recb_int(&b, "gpus", q[i].gpus, 0);
-        gp_recb_int(&b, "used", q[i].used, 0);
-        if (gp_recb_finish(&b)) {
-            gp_record_list_free(v, i);
-            gp_quota_list_free(q, n);
-            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        }
-    }
+    if (rc == GP_OK)
+        rc = gp_fields_records(ctx->err, "quota", n, quota_record_at, q, out, n_out);
     gp_quota_list_free(q, n);
-    *out = v;
-    *n_out = n;
-    return GP_OK;
+    return rc;
 }
 
 /* ---- GPU-held intervals ------------------------------------------------------------ */

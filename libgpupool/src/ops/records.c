@@ -30,33 +30,6 @@ static int records_nomem(gp_ctx *ctx, const char *what)
     return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory building %s records", what);
 }
 
-/* Builds record i of a list from arg; GP_ERR_NOMEM (the record left empty)
- * or GP_OK. */
-typedef int (*rec_build_fn)(const void *arg, size_t i, gp_record *out);
-
-/*
- * The list of n records build() makes from arg, handed to *out / *n_out
- * (caller frees with gp_record_list_free).  Any failure is GP_ERR_NOMEM
- * "out of memory building <what> records"; *out is then NULL.
- */
-static int records_build(gp_ctx *ctx, const char *what, size_t n, rec_build_fn build,
-                         const void *arg, gp_record **out, size_t *n_out)
-{
-    gp_record *v = calloc(n ? n : 1, sizeof(*v));
-    size_t done = 0;
-
-    if (!v)
-        return records_nomem(ctx, what);
-    for (; done < n; done++)
-        if (build(arg, done, &v[done])) {
-            gp_record_list_free(v, done);
-            return records_nomem(ctx, what);
-        }
-    *out = v;
-    *n_out = done;
-    return GP_OK;
-}
-
 /* ---- lookups by sorted key ------------------------------------------------ */
 
 /* (key, value) pairs sorted by key for bsearch. */
@@ -226,7 +199,7 @@ int gp_gpu_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
         goto out;
     }
     in.by_pci = by_pci;
-    rc = records_build(ctx, "GPU", in.host->n_gpus, gpu_record_at, &in, out, n_out);
+    rc = gp_fields_records(ctx->err, "GPU", in.host->n_gpus, gpu_record_at, &in, out, n_out);
 out:
     free(by_pci);
     members_free(ms, n_ms);
@@ -319,7 +292,7 @@ int gp_pool_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     *n_out = 0;
     rc = pools_read(ctx, NULL, &pools, &n_pools, &ms, &n_ms, &in);
     if (!rc)
-        rc = records_build(ctx, "pool", n_pools, pool_record_at, &in, out, n_out);
+        rc = gp_fields_records(ctx->err, "pool", n_pools, pool_record_at, &in, out, n_out);
     free((void *)in.held);
     gp_pool_list_free(pools, n_pools);
     members_free(ms, n_ms);
@@ -348,7 +321,7 @@ int gp_assignment_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     *n_out = 0;
     rc = gp_assignment_list(ctx, &as, &n_as);
     if (!rc)
-        rc = records_build(ctx, "assignment", n_as, placement_record_at, as, out, n_out);
+        rc = gp_fields_records(ctx->err, "assignment", n_as, placement_record_at, as, out, n_out);
     gp_assignment_list_free(as, n_as);
     return rc;
 }
@@ -584,7 +557,7 @@ int gp_host_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     rc = gp_host_get(ctx, &host);
     if (rc)
         return rc;
-    return records_build(ctx, "host", host->n_nodes, node_record_at, host, out, n_out);
+    return gp_fields_records(ctx->err, "host", host->n_nodes, node_record_at, host, out, n_out);
 }
 
 /* ---- audit ---------------------------------------------------------------- */
@@ -615,7 +588,7 @@ int gp_audit_records(gp_ctx *ctx, int64_t since_id, size_t limit,
     *n_out = 0;
     rc = gp_audit_list(ctx, since_id, limit, &es, &n_es);
     if (!rc)
-        rc = records_build(ctx, "audit", n_es, audit_record_at, es, out, n_out);
+        rc = gp_fields_records(ctx->err, "audit", n_es, audit_record_at, es, out, n_out);
     gp_audit_list_free(es, n_es);
     return rc;
 }
@@ -674,7 +647,7 @@ int gp_vm_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     }
     in.vms = vms;
     in.by_vm = by_vm;
-    rc = records_build(ctx, "VM", n_vms, vm_record_at, &in, out, n_out);
+    rc = gp_fields_records(ctx->err, "VM", n_vms, vm_record_at, &in, out, n_out);
 out:
     free(by_vm);
     gp_vm_list_free(vms, n_vms);

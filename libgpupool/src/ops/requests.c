@@ -457,6 +457,24 @@ int gp_quota_set(gp_ctx *ctx, const char *tenant, const char *pool, int gpus)
     return then_serve(ctx, gp_quota_set_local(ctx, tenant, pool, gpus));
 }
 
+static int request_record_at(const void *arg, size_t i, gp_record *out)
+{
+    const gp_request *r = &((const gp_request *)arg)[i];
+    gp_recb b;
+    gp_recb_init(&b, out);
+    gp_recb_int(&b, "position", (long long)r->position, 0);
+    gp_recb_str(&b, "vm-uuid", r->vm_uuid);
+    gp_recb_str(&b, "tenant", r->tenant);
+    gp_recb_int(&b, "priority", r->priority, 0);
+    gp_recb_int(&b, "wait-seconds", r->wait_seconds, 0);
+    gp_recb_str(&b, "pool", r->pool_name_label);
+    gp_recb_str(&b, "pool-uuid", r->pool_uuid);
+    gp_recb_str(&b, "requested-by", r->requested_by ? r->requested_by : "");
+    gp_recb_str(&b, "on-behalf-of", r->on_behalf_of ? r->on_behalf_of : "");
+    gp_recb_int(&b, "id", r->id, 0);
+    return gp_recb_finish(&b);
+}
+
 int gp_request_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
 {
     gp_request *r = NULL;
@@ -464,36 +482,10 @@ int gp_request_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     int rc = gp_request_list(ctx, &r, &n);
     *out = NULL;
     *n_out = 0;
-    if (rc)
-        return rc;
-    gp_record *v = calloc(n ? n : 1, sizeof(*v));
-    if (!v) {
-        gp_request_list_free(r, n);
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        gp_recb b;
-        gp_recb_init(&b, &v[i]);
-        gp_recb_int(&b, "position", (long long)r[i].position, 0);
-        gp_recb_str(&b, "vm-uuid", r[i].vm_uuid);
-        gp_recb_str(&b, "tenant", r[i].tenant);
-        gp_recb_int(&b, "priority", r[i].priority, 0);
-        gp_recb_int(&b, "wait-seconds", r[i].wait_seconds, 0);
-        gp_recb_str(&b, "pool", r[i].pool_name_label);
-        gp_recb_str(&b, "pool-uuid", r[i].pool_uuid);
-        gp_recb_str(&b, "requested-by", r[i].requested_by ? r[i].requested_by : "");
-        gp_recb_str(&b, "on-behalf-of", r[i].on_behalf_of ? r[i].on_behalf_of : "");
-        gp_recb_int(&b, "id", r[i].id, 0);
-        if (gp_recb_finish(&b)) {
-            gp_record_list_free(v, i);
-            gp_request_list_free(r, n);
-            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        }
-    }
+    if (rc == GP_OK)
+        rc = gp_fields_records(ctx->err, "request", n, request_record_at, r, out, n_out);
     gp_request_list_free(r, n);
-    *out = v;
-    *n_out = n;
-    return GP_OK;
+    return rc;
 }
 
 /* ---- leases: idle-release-after, enforced when any gpupool command runs ------------ */
