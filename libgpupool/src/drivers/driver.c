@@ -95,6 +95,12 @@ static const gp_driver_entry *choose(gp_drv *d)
     return &gp_drivers[gp_drivers_count - 1];
 }
 
+int gp_driver_choose(gp_drv *d, const gp_driver_entry **entry)
+{
+    *entry = choose(d);
+    return *entry ? GP_OK : d->err->code;
+}
+
 int gp_driver_open(gp_drv *d, const gp_driver_entry **entry)
 {
     const gp_driver_entry *e = choose(d);

@@ -115,6 +115,10 @@ GP_HIDDEN const char *const *gp_driver_names(size_t *n);
  * driver), GP_ERR_NOT_SUPPORTED (built without it), the driver's open errors.
  */
 GP_HIDDEN int gp_driver_open(gp_drv *d, const gp_driver_entry **entry);
+/* The entry gp_driver_open() would open for d->cfg, without opening it
+ * (no xapi login, no libxl context).  Errors: as gp_driver_open()'s
+ * choice (GP_ERR_INVALID_ARGUMENT, GP_ERR_NOT_SUPPORTED). */
+GP_HIDDEN int gp_driver_choose(gp_drv *d, const gp_driver_entry **entry);
 /* Close d's driver (priv released); nothing when none is open. */
 GP_HIDDEN void gp_driver_close(gp_drv *d);
 

@@ -100,6 +100,15 @@ const char *gp_ctx_driver_name(gp_ctx *ctx)
     return e->name;
 }
 
+int gp_ctx_driver_entry(gp_ctx *ctx, const gp_driver_entry **entry)
+{
+    if (ctx->drv_entry) {
+        *entry = ctx->drv_entry;
+        return GP_OK;
+    }
+    return gp_driver_choose(&ctx->drv, entry);
+}
+
 int gp_ctx_driver(gp_ctx *ctx, const gp_driver_entry **entry)
 {
     int rc = GP_OK;

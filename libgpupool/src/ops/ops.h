@@ -32,7 +32,10 @@ struct gp_ctx {
  * NULL) receives its methods-table entry.  Errors: those of
  * gp_driver_open(). */
 GP_HIDDEN int gp_ctx_driver(gp_ctx *ctx, const gp_driver_entry **entry);
-/* The same, returning the driver's ops (call them with &ctx->drv). */
+/* Which driver the context uses, without opening it when it is not open
+ * yet.  Errors: as gp_ctx_driver()'s choice. */
+GP_HIDDEN int gp_ctx_driver_entry(gp_ctx *ctx, const gp_driver_entry **entry);
+/* gp_ctx_driver(), returning the driver's ops (call them with &ctx->drv). */
 GP_HIDDEN int gp_ctx_drv_ops(gp_ctx *ctx, const gp_driver_ops **ops);
 /* GP_OK when name is in the drivers' table, else GP_ERR_INVALID_ARGUMENT
  * "unknown driver 'x' (xapi, xen, sim or auto)" with param driver. */

@@ -509,7 +509,7 @@ int gp_governance_tick(gp_ctx *ctx, size_t *released)
      * stopped between two commands unseen, and releasing on the time it
      * got its GPU could take a GPU from a VM that ran until a minute ago;
      * leases wait there for power sampling (docs/governance.md). */
-    rc = gp_ctx_driver(ctx, &e);
+    rc = gp_ctx_driver_entry(ctx, &e);      /* before every command: no xapi login */
     if (rc || strcmp(e->name, "sim"))
         return rc;
     rc = gp_gov_ensure(ctx);
