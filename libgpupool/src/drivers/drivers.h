@@ -240,6 +240,12 @@ GP_HIDDEN int gp_xapi_drv_this_host(gp_drv *d, const char **ref, const char **uu
 GP_HIDDEN int gp_xapi_drv_other_config(gp_drv *d, const char *cls, const char *ref,
                                        const struct gp_xr_value *cur, const char *key,
                                        const char *value);
+/* gp_xapi_drv_other_config() on this host's PCI object with that pci-id
+ * (PCI.get_all_records, the record read there as cur).  Errors:
+ * GP_ERR_UNKNOWN_GPU (no such PCI object: param pci-id), GP_ERR_PCI_ID_INVALID,
+ * those of gp_xapi_drv_other_config(). */
+GP_HIDDEN int gp_xapi_drv_pci_other_config(gp_drv *d, const char *pci_id, const char *key,
+                                           const char *value);
 /* Run gpupool's plugin function fn on another host: host.call_plugin(host_ref,
  * "gpupool", fn, {kv[0]: kv[1], ...}) (n_kv strings, even).  *value (caller
  * frees) receives the plugin's JSON text.  The plugin's own failure is

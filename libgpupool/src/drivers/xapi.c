@@ -229,16 +229,17 @@ static int this_host(gp_drv *ctx, const char **ref)
     return GP_OK;
 }
 
-/* The PCI object of this host with that pci-id; GP_ERR_UNKNOWN_GPU if none. */
-static int pci_ref_of(gp_drv *ctx, const char *pci_id, char **ref)
+/* This host's PCI object with that pci-id: every PCI record in *all (the
+ * caller disposes it, also on error) and its index in *idx.
+ * GP_ERR_UNKNOWN_GPU (param pci-id) if there is none. */
+static int pci_find(gp_drv *ctx, const char *pci_id, gp_xr_value *all, size_t *idx)
 {
-    gp_xr_value all;
     const char *host;
     gp_pci_addr want;
     char canon[GP_PCI_ID_LEN];
     int rc;
 
-    *ref = NULL;
+    gp_xr_value_init(all);
     rc = gp_pci_addr_parse(pci_id, &want, ctx->err);
     if (rc)
         return rc;
@@ -246,11 +247,11 @@ static int pci_ref_of(gp_drv *ctx, const char *pci_id, char **ref)
     rc = this_host(ctx, &host);
     if (rc)
         return rc;
-    rc = xcall(ctx, &all, "PCI.get_all_records", NULL);
+    rc = xcall(ctx, all, "PCI.get_all_records", NULL);
     if (rc)
         return rc;
-    for (size_t i = 0; all.type == GP_XR_STRUCT && i < all.n; i++) {
-        const gp_xr_value *rec = &all.items[i];
+    for (size_t i = 0; all->type == GP_XR_STRUCT && i < all->n; i++) {
+        const gp_xr_value *rec = &all->items[i];
         const char *id = gp_xr_struct_get_string(rec, "pci_id");
         const char *h = gp_xr_struct_get_string(rec, "host");
         gp_pci_addr a;
@@ -258,14 +259,25 @@ static int pci_ref_of(gp_drv *ctx, const char *pci_id, char **ref)
         if (!id || (h && strcmp(h, host)) || gp_pci_addr_parse(id, &a, NULL))
             continue;
         if (!strcmp(gp_pci_addr_format(&a, c), canon)) {
-            *ref = strdup(all.keys[i]);
-            rc = *ref ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-            goto out;
+            *idx = i;
+            return GP_OK;
         }
     }
     rc = GP_ERR(ctx, GP_ERR_UNKNOWN_GPU, "xapi has no PCI object %s on this host", canon);
     GP_PARAM(ctx, "pci-id", "%s", canon);
-out:
+    return rc;
+}
+
+/* The PCI object of this host with that pci-id; GP_ERR_UNKNOWN_GPU if none. */
+static int pci_ref_of(gp_drv *ctx, const char *pci_id, char **ref)
+{
+    gp_xr_value all;
+    size_t i = 0;
+    int rc = pci_find(ctx, pci_id, &all, &i);
+
+    *ref = NULL;
+    if (rc == GP_OK && !(*ref = strdup(all.keys[i])))
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     gp_xr_value_dispose(&all);
     return rc;
 }
@@ -1917,5 +1929,18 @@ int gp_xapi_drv_vm_tags(gp_drv *ctx, const char *vm_uuid, char ***tags, size_t *
         *tags = NULL;
         *n = 0;
     }
+    return rc;
+}
+
+int gp_xapi_drv_pci_other_config(gp_drv *ctx, const char *pci_id, const char *key,
+                                 const char *value)
+{
+    gp_xr_value all;
+    size_t i = 0;
+    int rc = pci_find(ctx, pci_id, &all, &i);
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_other_config(ctx, "PCI", all.keys[i],
+                                      gp_xr_struct_get(&all.items[i], "other_config"), key, value);
+    gp_xr_value_dispose(&all);
     return rc;
 }

@@ -11,7 +11,7 @@
  *    assignments can both see room for one;
  *  - xapi (the intent journal): step 1's transaction counts the rows and
  *    the assignments of the tenant still being written (gov_inflight, one
- *    row per intent, removed with it by ON DELETE CASCADE), and adds its
+ *    row per intent, deleted with it by gp_journal_end), and adds its
  *    own before it commits.
  * Per host for now: on an XCP-ng pool each host counts its own GPUs.
  */
@@ -151,25 +151,34 @@ static int count_of(gp_ctx *ctx, const char *sql, const char *tenant, const char
     return rc;
 }
 
-int gp_gov_quota_check(gp_ctx *ctx, const char *tenant, const char *pool_uuid,
-                       const char *pool_name)
+/* The quota of tenant in pool (uuid), -1 when none.  Errors: GP_ERR_DB*. */
+static int quota_get(gp_ctx *ctx, const char *tenant, const char *pool, int *gpus)
 {
-    int64_t limit = -1, used = 0, inflight = 0;
     sqlite3_stmt *st = NULL;
-    int rc = gp_gov_ensure(ctx);
-    if (rc == GP_OK)
-        rc = gp_store_prepare(&ctx->store,
+    int rc = gp_store_prepare(&ctx->store,
                               "SELECT gpus FROM quotas WHERE tenant = ?1 AND pool_uuid = ?2", &st);
+    *gpus = -1;
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, pool_uuid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pool, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        limit = sqlite3_column_int64(st, 0);
+        *gpus = sqlite3_column_int(st, 0);
     rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? GP_OK
                                                : gp_store_error(&ctx->store, rc, "reading a quota");
     sqlite3_finalize(st);
+    return rc;
+}
+
+int gp_gov_quota_check(gp_ctx *ctx, const char *tenant, const char *pool_uuid,
+                       const char *pool_name)
+{
+    int64_t used = 0, inflight = 0;
+    int limit = -1;
+    int rc = gp_gov_ensure(ctx);
+    if (rc == GP_OK)
+        rc = quota_get(ctx, tenant, pool_uuid, &limit);
     if (rc || limit < 0)
         return rc;
     rc = count_of(ctx, "SELECT count(*) FROM assignments WHERE tenant = ?1 AND pool_uuid = ?2",
@@ -205,18 +214,6 @@ int gp_gov_inflight_add(gp_ctx *ctx, int64_t intent, const char *tenant, const c
     return rc;
 }
 
-void gp_gov_inflight_done(gp_ctx *ctx)
-{
-    /* Rows whose intent is gone (closed, settled): best effort, in the
-     * caller's transaction or its own statement. */
-    sqlite3_stmt *st = NULL;
-    if (gp_store_prepare(&ctx->store, "DELETE FROM gov_inflight WHERE intent_id NOT IN"
-                                      " (SELECT id FROM intents)", &st) == GP_OK)
-        sqlite3_step(st);
-    sqlite3_finalize(st);
-    gp_err_clear(ctx->err);
-}
-
 /* ---- quota-set / quota-remove / quota-list ------------------------------------------- */
 
 void gp_quota_list_free(gp_quota *q, size_t n)
@@ -239,26 +236,6 @@ static char *quota_json(const char *tenant, const char *pool, int gpus)
     return gp_json_take_text(o);
 }
 
-static int quota_get(gp_ctx *ctx, const char *tenant, const char *pool, int *gpus)
-{
-    char *v = NULL;
-    sqlite3_stmt *st = NULL;
-    int rc = gp_store_prepare(&ctx->store,
-                              "SELECT gpus FROM quotas WHERE tenant = ?1 AND pool_uuid = ?2", &st);
-    (void)v;
-    *gpus = -1;
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, pool, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *gpus = sqlite3_column_int(st, 0);
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? GP_OK
-                                               : gp_store_error(&ctx->store, rc, "reading a quota");
-    sqlite3_finalize(st);
-    return rc;
-}
 
 int gp_quota_set_local(gp_ctx *ctx, const char *tenant, const char *pool, int gpus)
 {

@@ -137,8 +137,6 @@ GP_HIDDEN int gp_gov_usage_close(gp_ctx *ctx, const char *vm_uuid);
 GP_HIDDEN int gp_gov_power(gp_ctx *ctx, const char *vm_uuid, bool running);
 /* Insert / delete an assignment row with its usage interval (asgrows.c). */
 GP_HIDDEN int gp_assignment_delete(gp_ctx *ctx, const char *vm_uuid);
-/* Drop gov_inflight rows whose intent is gone (best effort, never fails). */
-GP_HIDDEN void gp_gov_inflight_done(gp_ctx *ctx);
 
 /* ---- the intent journal (journal.c) -------------------------------------------- */
 

@@ -592,35 +592,12 @@ int gp_cluster_pool_remote_members(gp_ctx *ctx, const char *uuid, size_t *n, cha
 
 int gp_cluster_member_mark(gp_ctx *ctx, const char *pci_id, const char *pool_uuid)
 {
-    gp_xr_value all;
-    const char *self;
-    gp_pci_addr want;
-    char canon[GP_PCI_ID_LEN];
-    int rc;
-
-    if (gp_pci_addr_parse(pci_id, &want, ctx->err))
-        return ctx->err->code;
-    gp_pci_addr_format(&want, canon);
-    rc = gp_xapi_drv_this_host(&ctx->drv, &self, NULL);
-    if (rc == GP_OK)
-        rc = gp_xapi_drv_all_records(&ctx->drv, "PCI", &all);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < all.n; i++) {
-        const gp_xr_value *r = &all.items[i];
-        const char *id = gp_xr_struct_get_string(r, "pci_id");
-        const char *h = gp_xr_struct_get_string(r, "host");
-        gp_pci_addr a;
-        char c[GP_PCI_ID_LEN];
-        if (!id || !h || strcmp(h, self) || gp_pci_addr_parse(id, &a, NULL) ||
-            strcmp(gp_pci_addr_format(&a, c), canon))
-            continue;
-        rc = gp_xapi_drv_other_config(&ctx->drv, "PCI", all.keys[i],
-                                      gp_xr_struct_get(r, "other_config"), CL_MEMBER_KEY,
-                                      pool_uuid);
-        break;
+    int rc = gp_xapi_drv_pci_other_config(&ctx->drv, pci_id, CL_MEMBER_KEY, pool_uuid);
+    if (rc == GP_ERR_UNKNOWN_GPU) {
+        /* No PCI object (class 12...): no membership record either. */
+        gp_err_clear(ctx->err);
+        rc = GP_OK;
     }
-    gp_xr_value_dispose(&all);
     return rc;
 }
 
