@@ -473,7 +473,7 @@ static void test_assignment_json(void **state)
                         "\"pool_uuid\":\"7f000000-0000-4000-8000-000000000002\","
                         "\"numa_node\":1,\"pcpus\":[32,33],\"memory_node\":null,"
                         "\"memory_node_certainty\":\"unknown\",\"pin_mode\":\"soft\",\"vcpus\":2,\"memory_mib\":4096,\"reason\":null,"
-                        "\"created\":null,\"tenant\":\"default\"}");
+                        "\"created\":null,\"tenant\":\"default\",\"lease_until\":null}");
     assert_true(json_object_object_get_ex(o, "pcpus", &v));
     assert_true(json_object_is_type(json_object_array_get_idx(v, 0), json_type_int));
     json_object_put(o);

@@ -108,7 +108,7 @@ static void test_creates_schema(void **state)
     assert_int_equal(sql_int(f->db, "PRAGMA user_version"), gp_store_schema_version());
     /* Version 2 added pools.cpupool, 3 the value tables and sections,
      * 4 pools.placement and its value table, 5 audit retention. */
-    assert_int_equal(gp_store_schema_version(), 7);
+    assert_int_equal(gp_store_schema_version(), 8);
     char *pl = sql_text(f->db, "SELECT dflt_value FROM pragma_table_info('pools')"
                                " WHERE name = 'placement'");
     assert_non_null(pl);
@@ -393,6 +393,7 @@ static void test_migrates_version_3(void **state)
                          "DROP TABLE placement_strategies;"
                          "DROP INDEX assignments_by_tenant;"
                          "ALTER TABLE assignments DROP COLUMN tenant;"
+                         "ALTER TABLE assignments DROP COLUMN lease_until;"
                          "PRAGMA user_version=3; COMMIT;",
                          v3_pools) > 0);
     assert_int_equal(sql_exec(f->db, sql), SQLITE_OK);
@@ -1010,6 +1011,8 @@ static void test_application_id(void **state)
                                      " ALTER TABLE assignments DROP COLUMN tenant;"
                                      " ALTER TABLE pools DROP COLUMN cost_per_gpu_hour;"
                                      " ALTER TABLE pools DROP COLUMN idle_release_after;"
+                                     " ALTER TABLE pools DROP COLUMN allowed_tenants;"
+                                     " ALTER TABLE assignments DROP COLUMN lease_until;"
                                      " DROP TRIGGER audit_no_delete;"
                                      " CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
                                      " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only');"

@@ -455,7 +455,17 @@ static int fn_remove_gpu_from_pool(gp_ctx *ctx, const plugin_args *a, json_objec
 }
 
 static const char *const assign_args[] = { "vm_uuid", "pool", "pci_id", "vcpus", "memory_mib",
-                                           "host", "tenant", NULL };
+                                           "host", "tenant", "lease", NULL };
+
+/* lease=<duration> (90m, 12h, 7d) into *secs; 0 when absent or empty. */
+static int lease_arg(const plugin_args *a, int64_t *secs, plugin_failure *f)
+{
+    const char *v = arg(a, "lease");
+    *secs = 0;
+    if (v && *v && (gp_duration_parse(v, secs) || *secs <= 0))
+        return bad_arg(f, "lease", "argument lease must be a duration such as 90m, 12h or 7d");
+    return 0;
+}
 static int fn_assign_gpu(gp_ctx *ctx, const plugin_args *a, json_object **out,
                          plugin_failure *f)
 {
@@ -482,6 +492,8 @@ static int fn_assign_gpu(gp_ctx *ctx, const plugin_args *a, json_object **out,
     aa.memory_mib = (uint64_t)mem;
     aa.host = host_arg(a);
     aa.tenant = arg(a, "tenant") && *arg(a, "tenant") ? arg(a, "tenant") : NULL;
+    if (lease_arg(a, &aa.lease_seconds, f))
+        return -1;
     gp_assignment_init(&as);
     rc = gp_vm_gpu_assign(ctx, vm, &aa, &as) ? lib_fail(ctx, f) : 0;
     if (rc == 0 && !(*out = gp_assignment_json(&as)))
@@ -717,6 +729,7 @@ static json_object *request_object(const gp_request *r)
     json_object_object_add(o, "pool_name_label", jstr(r->pool_name_label));
     json_object_object_add(o, "requested_by", jstr(r->requested_by));
     json_object_object_add(o, "on_behalf_of", jstr(r->on_behalf_of));
+    json_object_object_add(o, "lease_seconds", json_object_new_int64(r->lease_seconds));
     json_object_object_add(o, "id", json_object_new_int64(r->id));
     return o;
 }
@@ -737,7 +750,7 @@ static int fn_request_list(gp_ctx *ctx, const plugin_args *a, json_object **out,
 }
 
 static const char *const request_args[] = { "vm_uuid", "pool", "priority", "tenant",
-                                            "on_behalf_of", "vcpus", "memory_mib", NULL };
+                                            "on_behalf_of", "vcpus", "memory_mib", "lease", NULL };
 /* Assigned now: {"queued": false, "assignment": Assignment}; queued:
  * {"queued": true, "request": Request}. */
 static int fn_vm_gpu_request(gp_ctx *ctx, const plugin_args *a, json_object **out,
@@ -762,6 +775,8 @@ static int fn_vm_gpu_request(gp_ctx *ctx, const plugin_args *a, json_object **ou
     ra.tenant = arg(a, "tenant") && *arg(a, "tenant") ? arg(a, "tenant") : NULL;
     ra.on_behalf_of = arg(a, "on_behalf_of") && *arg(a, "on_behalf_of") ? arg(a, "on_behalf_of")
                                                                          : NULL;
+    if (lease_arg(a, &ra.lease_seconds, f))
+        return -1;
     gp_assignment_init(&as);
     memset(&rq, 0, sizeof(rq));
     if (gp_vm_gpu_request(ctx, vm, &ra, &as, &rq, &queued)) {

@@ -31,7 +31,7 @@ static const char *const audit_defaults[] = {
 /* Pool parameters pool-param-set changes (gp_pool_set_param). */
 static const char *const pool_rw[] = {
     "name-label", "name-description", "numa-policy", "pin-mode", "cpu-overcommit", "cpupool",
-    "placement", "cost-per-gpu-hour", "idle-release-after", NULL
+    "placement", "cost-per-gpu-hour", "idle-release-after", "allowed-tenants", NULL
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -407,6 +407,20 @@ static int add_moved_vms(gp_record *r, const gp_assignment *moved, size_t n)
     return rc;
 }
 
+/* lease=<duration> (90m, 12h, 7d) into *secs; 0 when absent. */
+static int lease_arg(xe_call *c, int64_t *secs)
+{
+    const char *v = xe_arg_get(c, "lease");
+    *secs = 0;
+    if (v && (gp_duration_parse(v, secs) || *secs <= 0)) {
+        xe_error_set(&c->err, "INVALID_ARGUMENT",
+                     "lease is a duration such as 90m, 12h or 7d, not '%s'", v);
+        xe_error_param(&c->err, "lease", v);
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_vm_gpu_assign(xe_call *c)
 {
     gp_assign_args a = { 0 };
@@ -431,6 +445,8 @@ static int cmd_vm_gpu_assign(xe_call *c)
         return 1;
     a.vcpus = (int)vcpus;
     a.memory_mib = (uint64_t)mem;
+    if (lease_arg(c, &a.lease_seconds))
+        return 1;
 
     gp_assignment_init(&as);
     gp_record_init(&r);
@@ -607,6 +623,8 @@ static int cmd_vm_gpu_request(xe_call *c)
     ra.vcpus = (int)vcpus;
     ra.memory_mib = (uint64_t)mem;
     ra.on_behalf_of = xe_arg_get(c, "on-behalf-of");
+    if (lease_arg(c, &ra.lease_seconds))
+        return 1;
     gp_assignment_init(&as);
     memset(&rq, 0, sizeof(rq));
     gp_record_init(&r);
@@ -856,10 +874,11 @@ static const struct xe_cmd core_cmds[] = {
       "take an unassigned GPU out of its pool",
       KEYS("pci-id"), KEYS("pool", "host"), 0, cmd_pool_gpu_remove },
     { "vm-gpu-assign",
-      "vm=<uuid|name-label> pool=<uuid|name-label> [pci-id=] [host=] [vcpus=] [memory=<MiB>]",
+      "vm=<uuid|name-label> pool=<uuid|name-label> [pci-id=] [host=] [tenant=] [vcpus=] "
+      "[memory=<MiB>] [lease=<duration>]",
       "give a halted VM a GPU of the pool with NUMA-local vCPUs and memory, on the best host "
       "of an XCP-ng pool (moving halted VMs of a required pool when that makes room)",
-      KEYS("vm"), KEYS("pool", "pci-id", "host", "tenant", "vcpus", "memory"), 0,
+      KEYS("vm"), KEYS("pool", "pci-id", "host", "tenant", "vcpus", "memory", "lease"), 0,
       cmd_vm_gpu_assign },
     { "vm-gpu-release", "vm=<uuid|name-label>", "take the GPU back from a halted VM",
       KEYS("vm"), NOKEYS, 0, cmd_vm_gpu_release },
@@ -875,9 +894,9 @@ static const struct xe_cmd core_cmds[] = {
       KEYS("tenant", "pool"), NOKEYS, 0, cmd_quota_remove },
     { "vm-gpu-request",
       "vm=<uuid|name-label> pool=<uuid|name-label> [priority=0..9] [tenant=] [on-behalf-of=] "
-      "[vcpus=] [memory=<MiB>]",
+      "[vcpus=] [memory=<MiB>] [lease=<duration>]",
       "assign a GPU now if one fits, else queue the request (exit 0 either way)",
-      KEYS("vm", "pool"), KEYS("priority", "tenant", "on-behalf-of", "vcpus", "memory"), 0,
+      KEYS("vm", "pool"), KEYS("priority", "tenant", "on-behalf-of", "vcpus", "memory", "lease"), 0,
       cmd_vm_gpu_request },
     { "request-list", "[params=] [<field>=<value> ...]",
       "the queue in serving order: position, tenant, priority, wait-seconds",

@@ -99,6 +99,8 @@ typedef enum {
                                       or PV/PVH guest cannot take a passthrough GPU */
     GP_ERR_QUOTA_EXCEEDED = -37,   /* QUOTA_EXCEEDED: the tenant holds its quota of the pool's
                                       GPUs (params tenant, pool, used, limit) */
+    GP_ERR_TENANT_NOT_ALLOWED = -38, /* TENANT_NOT_ALLOWED: the pool's allowed-tenants does not
+                                        name the tenant (params tenant, pool, allowed) */
 } gp_error;
 
 /* Time (ms) an undo gets of its own after a failure or a timeout: gpupool's
@@ -490,6 +492,9 @@ typedef struct {
     int idle_release_after;     /* seconds a VM may stay halted holding a GPU of the pool
                                    (pool parameter idle-release-after: 90m, 1h, 7d);
                                    0 = for ever */
+    char *allowed_tenants;      /* tenants that may take its GPUs, comma-separated
+                                   ("ml,vision"); NULL or "" = every tenant (pool
+                                   parameter allowed-tenants) */
 } gp_pool;
 
 void gp_pool_init(gp_pool *p);
@@ -1001,6 +1006,11 @@ typedef struct {
     gp_memnode_certainty memory_node_certainty;
     const char *memory_node_basis;
     char *tenant;          /* who it counts against (quotas, GPU-hours); "default" */
+    /* End of its lease, ISO 8601 UTC ("2026-12-09T15:00:00Z"); NULL none.
+     * From lease= (gp_assign_args.lease_seconds, gp_now() + lease): once
+     * past, the GPU is released the first time a gpupool command runs
+     * while the VM is halted (gp_governance_tick); a running VM keeps it. */
+    char *lease_until;
 } gp_assignment;
 
 void gp_assignment_init(gp_assignment *a);
@@ -1020,7 +1030,12 @@ typedef struct {
      * XCP-ng its tag "<tenant-tag-prefix><tenant>", default prefix
      * GP_TENANT_TAG_PREFIX), else GP_TENANT_DEFAULT. */
     const char *tenant;
+    /* A lease in seconds (lease=7d; gp_duration_parse): the assignment's
+     * lease_until is gp_now() + lease_seconds.  0 = none, < 0 refused. */
+    int64_t lease_seconds;
 } gp_assign_args;
+/* The longest lease, seconds (366 days). */
+#define GP_LEASE_MAX ((int64_t)366 * 24 * 3600)
 
 /* The tenant of a VM that names none, and the VM tag prefix that names one
  * (Xen Orchestra's tag editor sets it: "gpupool-tenant=vision"). */
@@ -1147,6 +1162,7 @@ typedef struct {
     int vcpus;                 /* override; 0 = the VM's */
     uint64_t memory_mib;       /* override; 0 = the VM's */
     const char *on_behalf_of;  /* who a front end (Xen Orchestra) acts for; NULL none */
+    int64_t lease_seconds;     /* lease of the assignment, from when it is served; 0 none */
 } gp_request_args;
 
 /* One queued request. */
@@ -1162,6 +1178,9 @@ typedef struct {
     size_t position;           /* 1 = served next */
     char *requested_by;        /* the caller (xapi user on XCP-ng) */
     char *on_behalf_of;        /* NULL none */
+    int vcpus;                 /* the request's override; 0 = the VM's */
+    uint64_t memory_mib;       /* the request's override; 0 = the VM's */
+    int64_t lease_seconds;     /* lease from when it is served; 0 none */
 } gp_request;
 
 void gp_request_list_free(gp_request *r, size_t n);

@@ -63,6 +63,8 @@ GP_HIDDEN void gp_now_iso(char buf[32]);
 /* Unix seconds now: $GPUPOOL_NOW when set (tests), else time(). The one
  * clock of governance (queue waits, leases, GPU-hours, fair share). */
 GP_HIDDEN int64_t gp_now(void);
+/* t (Unix seconds) as ISO 8601 UTC "YYYY-MM-DDTHH:MM:SSZ" into buf. */
+GP_HIDDEN void gp_time_iso(int64_t t, char buf[32]);
 /* Milliseconds of CLOCK_MONOTONIC (for deadlines). */
 GP_HIDDEN uint64_t gp_monotonic_ms(void);
 GP_HIDDEN int gp_cmp_int(const void *a, const void *b);

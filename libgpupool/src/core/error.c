@@ -49,6 +49,7 @@ static const struct {
     { GP_ERR_WRONG_HOST, "VM_ON_OTHER_HOST" },
     { GP_ERR_VM_UNSUITABLE, "VM_NOT_SUITABLE" },
     { GP_ERR_QUOTA_EXCEEDED, "QUOTA_EXCEEDED" },
+    { GP_ERR_TENANT_NOT_ALLOWED, "TENANT_NOT_ALLOWED" },
 };
 
 const char *gp_error_name(int err)

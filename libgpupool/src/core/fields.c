@@ -122,6 +122,8 @@ const gp_fdesc gp_pool_fields[] = {
       POOL(cost_per_gpu_hour) },
     { .name = "idle_release_after", .type = GP_FT_INT, .flags = GP_FLD_BOTH,
       POOL(idle_release_after) },
+    { .name = "allowed_tenants", .type = GP_FT_STR, .flags = GP_FLD_BOTH | GP_FLD_OPTIONAL,
+      POOL(allowed_tenants) },
 };
 const size_t gp_pool_n_fields = GP_ARRAY_SIZE(gp_pool_fields);
 
@@ -156,6 +158,8 @@ const gp_fdesc gp_assignment_fields[] = {
     { .name = "created", .type = GP_FT_STR, .flags = GP_FLD_BOTH, ASG(created) },
     { .name = "tenant", .type = GP_FT_STR, .flags = GP_FLD_BOTH, ASG(tenant),
       .if_null = GP_TENANT_DEFAULT },
+    { .name = "lease_until", .type = GP_FT_STR, .flags = GP_FLD_BOTH | GP_FLD_OPTIONAL,
+      ASG(lease_until) },
 };
 const size_t gp_assignment_n_fields = GP_ARRAY_SIZE(gp_assignment_fields);
 

@@ -352,6 +352,7 @@ void gp_pool_dispose(gp_pool *p)
     free(p->cpupool);
     gp_strv_free(p->gpus, p->n_gpus);
     free(p->created);
+    free(p->allowed_tenants);
     gp_pool_init(p);
 }
 
@@ -380,6 +381,7 @@ void gp_assignment_dispose(gp_assignment *a)
     free(a->reason);
     free(a->created);
     free(a->tenant);
+    free(a->lease_until);
     gp_assignment_init(a);
 }
 

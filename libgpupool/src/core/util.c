@@ -387,6 +387,15 @@ int64_t gp_now(void)
     return (int64_t)time(NULL);
 }
 
+void gp_time_iso(int64_t t, char buf[32])
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    gmtime_r(&tt, &tm);
+    if (!strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        buf[0] = '\0';
+}
+
 int gp_time_parse(const char *iso, int64_t *out)
 {
     struct tm tm;

@@ -199,6 +199,14 @@ GP_HIDDEN int gp_xapi_drv_host_mask(gp_drv *d, char **mask);
  * root session, NULL when xapi tells nothing.  *user caller frees.  Never
  * fails (GP_OK): the audit log falls back to the process caller. */
 GP_HIDDEN int gp_xapi_drv_user(gp_drv *d, char **user);
+/* A xapi message on a VM, which Xen Orchestra and `xe message-list` show:
+ * message.create(name, priority, cls "VM", obj_uuid vm_uuid, body)
+ * (ocaml/idl/datamodel.ml Message.create, _R_POOL_OP; ocaml/xapi/
+ * xapi_message.ml create: UUID_INVALID for an unknown VM, INVALID_VALUE for
+ * a body that is not UTF-8).  priority 1 (critical) .. 5 (information).
+ * Errors: GP_ERR_DRIVER (xapi's refusal), GP_ERR_NOMEM. */
+GP_HIDDEN int gp_xapi_drv_message(gp_drv *d, const char *vm_uuid, const char *name,
+                                  int priority, const char *body);
 /* What xapi holds of gpupool's binding of one VM (markers, values, blocks),
  * for drift, recovery and the vm-pre-start check. */
 typedef struct {

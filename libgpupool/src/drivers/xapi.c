@@ -1617,6 +1617,20 @@ int gp_xapi_drv_user(gp_drv *ctx, char **user)
     return GP_OK;
 }
 
+int gp_xapi_drv_message(gp_drv *ctx, const char *vm_uuid, const char *name, int priority,
+                        const char *body)
+{
+    char prio[8];
+    gp_xr_value v;
+    int rc;
+
+    /* xapi's XML-RPC carries an Int as a string (ocaml/xapi-idl rpc). */
+    snprintf(prio, sizeof(prio), "%d", priority);
+    rc = xcall(ctx, &v, "message.create", name, prio, "VM", vm_uuid, body, NULL);
+    gp_xr_value_dispose(&v);
+    return rc;
+}
+
 int gp_xapi_drv_vm_binding(gp_drv *ctx, const char *vm_uuid, gp_xapi_binding *b)
 {
     gp_xr_value rec;

@@ -17,7 +17,7 @@
 #define ASSIGN_SELECT                                                                 \
     "SELECT a.vm_uuid, a.pci_id, a.pool_uuid, p.name_label, a.numa_node, a.pcpus,"    \
     " a.memory_node, a.pin_mode, a.vcpus, a.memory_mib, a.reason, a.created, c.pci_id," \
-    " a.tenant"                                                                        \
+    " a.tenant, a.lease_until"                                                         \
     " FROM assignments a JOIN pools p ON p.uuid = a.pool_uuid"                        \
     " LEFT JOIN pool_companions c ON c.gpu_pci_id = a.pci_id"
 
@@ -67,6 +67,9 @@ static int assignments_read(gp_ctx *ctx, const char *vm_uuid, gp_assignment **ou
             a->created = gp_strdup((const char *)sqlite3_column_text(st, 11));
             a->tenant = gp_strdup((const char *)sqlite3_column_text(st, 13));
             if (!a->pool_name_label || !a->created || !a->tenant)
+                goto nomem;
+            if (sqlite3_column_type(st, 14) != SQLITE_NULL &&
+                !(a->lease_until = gp_strdup((const char *)sqlite3_column_text(st, 14))))
                 goto nomem;
         }
         if (sqlite3_column_type(st, 12) != SQLITE_NULL) {
@@ -132,7 +135,8 @@ int gp_assignment_insert(gp_ctx *ctx, const gp_assignment *a)
         return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     rc = gp_store_prepare(&ctx->store, "INSERT INTO assignments(vm_uuid, pci_id, pool_uuid, numa_node,"
                           " pcpus, memory_node, pin_mode, vcpus, memory_mib, reason, created,"
-                          " tenant) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                          " tenant, lease_until)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                           &st);
     if (rc)
         goto out;
@@ -148,6 +152,8 @@ int gp_assignment_insert(gp_ctx *ctx, const gp_assignment *a)
     sqlite3_bind_text(st, 10, a->reason, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 11, a->created, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 12, a->tenant ? a->tenant : GP_TENANT_DEFAULT, -1, SQLITE_STATIC);
+    if (a->lease_until)
+        sqlite3_bind_text(st, 13, a->lease_until, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "recording an assignment");
     if (rc == GP_OK)          /* the GPU is held from now on (gov.c) */

@@ -562,6 +562,12 @@ static int assign_check_args(gp_ctx *ctx, const char *vm, assign_op *op)
         GP_PARAM(ctx, "vcpus", "%d", args->vcpus);
         return rc;
     }
+    if (args->lease_seconds < 0 || args->lease_seconds > GP_LEASE_MAX) {
+        rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
+                    "a lease is a duration such as 90m, 12h or 7d, at most 366d (0: none)");
+        GP_PARAM(ctx, "lease", "%lld", (long long)args->lease_seconds);
+        return rc;
+    }
     if (args->pci_id) {
         gp_pci_addr addr;
         rc = gp_pci_addr_parse(args->pci_id, &addr, ctx->err);
@@ -932,8 +938,11 @@ static int moved_assignment(gp_ctx *ctx, const gp_assignment *old, gp_placement 
     a->pin_mode = old->pin_mode;
     a->vcpus = old->vcpus;
     a->memory_mib = old->memory_mib;
+    a->tenant = gp_strdup(old->tenant ? old->tenant : GP_TENANT_DEFAULT);
+    a->lease_until = old->lease_until ? gp_strdup(old->lease_until) : NULL;
     gp_assignment_memory_certainty(ctx->drv.ops, a);
-    if ((old->vm_name_label && !a->vm_name_label) || !a->pool_name_label || !a->created)
+    if ((old->vm_name_label && !a->vm_name_label) || !a->pool_name_label || !a->created ||
+        !a->tenant || (old->lease_until && !a->lease_until))
         return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     return load_companions(ctx, a->pci_id, &a->companions, &a->n_companions);
 }
@@ -1078,6 +1087,12 @@ static int assign_fill(gp_ctx *ctx, assign_op *op)
     a->tenant = gp_strdup(op->tenant ? op->tenant : GP_TENANT_DEFAULT);
     if (!a->created || !a->tenant)
         return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    if (op->args->lease_seconds > 0) {
+        char until[32];
+        gp_time_iso(gp_now() + op->args->lease_seconds, until);
+        if (!(a->lease_until = gp_strdup(until)))
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    }
     return load_companions(ctx, a->pci_id, &a->companions, &a->n_companions);
 }
 
@@ -1299,6 +1314,8 @@ int gp_vm_gpu_assign_local(gp_ctx *ctx, const char *vm, const gp_assign_args *ar
     /* The tenant's quota, in this transaction (gov.c). */
     if (!op.tenant)
         rc = gp_gov_tenant_of(ctx, op.v.uuid, op.args->tenant, &op.tenant);
+    if (rc == GP_OK)
+        rc = gp_gov_access_check(ctx, op.tenant, op.a.pool_uuid, op.pi.name_label);
     if (rc == GP_OK)
         rc = gp_gov_quota_check(ctx, op.tenant, op.a.pool_uuid, op.pi.name_label);
     if (rc)

@@ -523,7 +523,7 @@ static int assign_at(gp_ctx *ctx, const gp_cl *c, size_t h, const char *vm_uuid,
                      gp_assignment **moved_out, size_t *n_moved_out)
 {
     gp_assign_args la;
-    char vcpus[24], mem[24];
+    char vcpus[24], mem[24], lease[32];
     char *text = NULL;
     int rc;
 
@@ -553,6 +553,11 @@ static int assign_at(gp_ctx *ctx, const gp_cl *c, size_t h, const char *vm_uuid,
     if (args->tenant) {
         kv[n++] = "tenant";
         kv[n++] = args->tenant;
+    }
+    if (args->lease_seconds > 0) {
+        snprintf(lease, sizeof(lease), "%llds", (long long)args->lease_seconds);
+        kv[n++] = "lease";
+        kv[n++] = lease;
     }
     rc = fwd(ctx, c, h, "assign_gpu", kv, n, &text);
     if (rc == GP_OK && out)

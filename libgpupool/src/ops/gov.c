@@ -70,6 +70,9 @@ static const char *const gov_migrations[] = {
     "  run_until INTEGER"
     ");"
     "CREATE INDEX vm_runs_open ON vm_runs(vm_uuid, run_until);",
+    /* 3 -> 4: a request's lease (seconds from when it is served) */
+    "ALTER TABLE requests ADD COLUMN lease_seconds INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (lease_seconds >= 0);",
 };
 
 static const gp_store_section gov_section = { "gov", gov_migrations,
@@ -130,6 +133,23 @@ int gp_gov_tenant_of(gp_ctx *ctx, const char *vm_uuid, const char *given, char *
             return GP_OK;
     }
     *out = strdup(GP_TENANT_DEFAULT);
+    return *out ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+}
+
+int gp_gov_requester(gp_ctx *ctx, char **out)
+{
+    const gp_driver_entry *e = NULL;
+    int rc = gp_ctx_driver(ctx, &e);
+
+    *out = NULL;
+    if (rc)
+        return rc;
+    /* On XCP-ng the xapi user of the session (session.get_auth_user_name,
+     * "root" for a local root session); elsewhere the caller's name. */
+    if (!strcmp(e->name, "xapi") && gp_xapi_drv_user(&ctx->drv, out) == GP_OK && *out)
+        return GP_OK;
+    gp_err_clear(ctx->err);
+    *out = strdup(ctx->cfg.caller ? ctx->cfg.caller : "libgpupool");
     return *out ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
 }
 
@@ -199,6 +219,102 @@ int gp_gov_quota_check(gp_ctx *ctx, const char *tenant, const char *pool_uuid,
     GP_PARAM(ctx, "pool", "%s", pool_name ? pool_name : pool_uuid);
     GP_PARAM(ctx, "used", "%lld", (long long)used);
     GP_PARAM(ctx, "limit", "%lld", (long long)limit);
+    return rc;
+}
+
+/* ---- messages ----------------------------------------------------------------------- */
+
+void gp_gov_message(gp_ctx *ctx, const char *vm_uuid, const char *name, const char *what,
+                    const char *pci_id, const char *detail)
+{
+    const gp_driver_entry *e = NULL;
+    char *body;
+    int rc;
+
+    if (gp_ctx_driver(ctx, &e) != GP_OK || strcmp(e->name, "xapi")) {
+        gp_err_clear(ctx->err);
+        return;
+    }
+    body = gp_asprintf("gpupool %s: GPU %s %s", what, pci_id ? pci_id : "-",
+                       detail ? detail : "");
+    rc = body ? gp_xapi_drv_message(&ctx->drv, vm_uuid, name,
+                                    strcmp(name, "GPUPOOL_GPU_RELEASED") ? 5 : 4, body)
+              : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    if (rc) {
+        char *after = gp_asprintf("{\"message\":\"%s\",\"error\":\"%s\"}", name,
+                                  gp_error_name(rc));
+        if (after && gp_store_begin(&ctx->store) == GP_OK) {
+            if (gp_store_audit(&ctx->store, "message-failed", vm_uuid, NULL, after) == GP_OK)
+                gp_store_commit(&ctx->store);
+            else
+                gp_store_rollback(&ctx->store);
+        }
+        free(after);
+    }
+    gp_err_clear(ctx->err);
+    free(body);
+}
+
+/* ---- access: a pool's allowed tenants ------------------------------------------------ */
+
+/* Whether the comma list names tenant (exact, case-sensitive). */
+static bool list_names(const char *list, const char *tenant)
+{
+    size_t tl = strlen(tenant);
+    for (const char *p = list; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma ? (size_t)(comma - p) : strlen(p);
+        if (l == tl && !strncmp(p, tenant, l))
+            return true;
+        p = comma ? comma + 1 : NULL;
+    }
+    return false;
+}
+
+int gp_gov_tenant_list_check(gp_error_info *err, const char *list)
+{
+    char one[GP_TENANT_MAX + 2];
+    int rc = GP_OK;
+
+    for (const char *p = list; rc == GP_OK && p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma ? (size_t)(comma - p) : strlen(p);
+        snprintf(one, sizeof(one), "%.*s", (int)(l < sizeof(one) - 1 ? l : sizeof(one) - 1), p);
+        if (l > GP_TENANT_MAX || gp_gov_tenant_check(NULL, one) != GP_OK || (comma && !comma[1])) {
+            rc = gp_err_set(err, GP_ERR_INVALID_ARGUMENT,
+                            "allowed-tenants is '' (every tenant) or tenants separated by commas "
+                            "(\"ml,vision\"), not '%.64s'", list);
+        } else {
+            /* the same tenant twice: almost certainly a typo elsewhere */
+            char *rest = gp_asprintf("%.*s", (int)(p - list), list);
+            if (rest && list_names(rest, one))
+                rc = gp_err_set(err, GP_ERR_INVALID_ARGUMENT,
+                                "allowed-tenants names tenant %s twice", one);
+            free(rest);
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    if (rc)
+        gp_err_param(err, "allowed-tenants", "%.64s", list);
+    return rc;
+}
+
+int gp_gov_access_check(gp_ctx *ctx, const char *tenant, const char *pool_uuid,
+                        const char *pool_name)
+{
+    char *allowed = NULL;
+    int rc = gp_store_query_text(&ctx->store, "reading the pool's allowed tenants",
+                                 "SELECT allowed_tenants FROM pools WHERE uuid = ?1", pool_uuid,
+                                 &allowed);
+    if (rc == GP_OK && allowed && *allowed && !list_names(allowed, tenant)) {
+        rc = GP_ERR(ctx, GP_ERR_TENANT_NOT_ALLOWED,
+                    "tenant %s may not take GPUs of pool %s (allowed-tenants: %s)", tenant,
+                    pool_name ? pool_name : pool_uuid, allowed);
+        GP_PARAM(ctx, "tenant", "%s", tenant);
+        GP_PARAM(ctx, "pool", "%s", pool_name ? pool_name : pool_uuid);
+        GP_PARAM(ctx, "allowed", "%s", allowed);
+    }
+    free(allowed);
     return rc;
 }
 

@@ -124,6 +124,15 @@ GP_HIDDEN int gp_gov_tenant_of(gp_ctx *ctx, const char *vm_uuid, const char *giv
  * (gov_inflight).  Errors also GP_ERR_DB*. */
 GP_HIDDEN int gp_gov_quota_check(gp_ctx *ctx, const char *tenant, const char *pool_uuid,
                                  const char *pool_name);
+/* Check a pool parameter allowed-tenants: "" or tenants (gp_gov_tenant_check)
+ * separated by commas, none twice.  GP_ERR_INVALID_ARGUMENT (param
+ * allowed-tenants). */
+GP_HIDDEN int gp_gov_tenant_list_check(gp_error_info *err, const char *list);
+/* In the caller's transaction: GP_ERR_TENANT_NOT_ALLOWED (params tenant,
+ * pool, allowed) when pool_uuid's allowed-tenants is set and does not name
+ * tenant.  Errors also GP_ERR_DB*. */
+GP_HIDDEN int gp_gov_access_check(gp_ctx *ctx, const char *tenant, const char *pool_uuid,
+                                  const char *pool_name);
 /* In step 1's transaction of a journaled assignment: it counts against
  * tenant's quota of pool_uuid until intent is gone. */
 GP_HIDDEN int gp_gov_inflight_add(gp_ctx *ctx, int64_t intent, const char *tenant,
@@ -135,6 +144,23 @@ GP_HIDDEN int gp_gov_usage_close(gp_ctx *ctx, const char *vm_uuid);
 /* In the caller's transaction: the VM runs from now (running) / stopped
  * now; nothing when it already was so.  Errors: GP_ERR_DB*. */
 GP_HIDDEN int gp_gov_power(gp_ctx *ctx, const char *vm_uuid, bool running);
+/* Who asks (a request's requested-by): the xapi user under the xapi
+ * driver (session.get_auth_user_name), else the configured caller; *out
+ * the caller frees.  Errors: the driver's opening, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_gov_requester(gp_ctx *ctx, char **out);
+/* Tell the VM's owner what governance did (a request served, a GPU taken
+ * back by a lease): on XCP-ng a xapi message on the VM (name, priority
+ * 5 served / 4 released, body "<what>: GPU <pci_id> <detail>"), which Xen
+ * Orchestra shows; other drivers have no such channel and the audit row
+ * stands alone.  Best effort: a failure is recorded in the audit log
+ * ("message-failed") and never undoes what was done. */
+GP_HIDDEN void gp_gov_message(gp_ctx *ctx, const char *vm_uuid, const char *name,
+                              const char *what, const char *pci_id, const char *detail);
+/* Sample the power state of the VMs holding GPUs here (and of VMs whose
+ * run is still open) from the driver, and record starts and stops in
+ * vm_runs (gp_gov_power): a run starts when first seen running and ends
+ * when first seen halted.  Errors: the driver's, GP_ERR_DB*, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_gov_sample(gp_ctx *ctx);
 /* Insert / delete an assignment row with its usage interval (asgrows.c). */
 GP_HIDDEN int gp_assignment_delete(gp_ctx *ctx, const char *vm_uuid);
 

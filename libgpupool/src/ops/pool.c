@@ -20,7 +20,7 @@
 #define POOL_SELECT                                                                   \
     "SELECT p.uuid, p.name_label, p.name_description, p.numa_policy, p.pin_mode,"     \
     " p.cpu_overcommit, p.created, m.pci_id, p.cpupool, p.placement,"                 \
-    " p.cost_per_gpu_hour, p.idle_release_after"                                       \
+    " p.cost_per_gpu_hour, p.idle_release_after, p.allowed_tenants"                    \
     " FROM pools p LEFT JOIN pool_members m ON m.pool_uuid = p.uuid"
 
 /* Read rows of POOL_SELECT (grouped by pool, members ascending) into a list. */
@@ -59,6 +59,9 @@ static int pools_from_rows(gp_ctx *ctx, sqlite3_stmt *st, gp_pool **out, size_t 
             p->cpu_overcommit = sqlite3_column_double(st, 5);
             p->cost_per_gpu_hour = sqlite3_column_double(st, 10);
             p->idle_release_after = sqlite3_column_int(st, 11);
+            if (sqlite3_column_bytes(st, 12) > 0 &&
+                !(p->allowed_tenants = gp_strdup((const char *)sqlite3_column_text(st, 12))))
+                goto nomem;
         }
         if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
             char **ng = realloc(p->gpus, (p->n_gpus + 1) * sizeof(*ng));
@@ -493,6 +496,7 @@ static int pool_param_column(gp_ctx *ctx, const char *param, const char *value,
         { "placement", "placement" },
         { "cost-per-gpu-hour", "cost_per_gpu_hour" },
         { "idle-release-after", "idle_release_after" },
+        { "allowed-tenants", "allowed_tenants" },
     };
     int rc;
 
@@ -504,7 +508,7 @@ static int pool_param_column(gp_ctx *ctx, const char *param, const char *value,
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
                     "unknown pool parameter '%s' (name-label, name-description, numa-policy,"
                     " pin-mode, cpu-overcommit, cpupool, placement, cost-per-gpu-hour,"
-                    " idle-release-after)", param ? param : "");
+                    " idle-release-after, allowed-tenants)", param ? param : "");
         GP_PARAM(ctx, "param", "%s", param ? param : "");
         return rc;
     }
@@ -565,6 +569,8 @@ static int pool_param_check_value(gp_ctx *ctx, const char *param, const char *va
         } else {
             *oc = (double)secs;
         }
+    } else if (!strcmp(param, "allowed-tenants")) {
+        rc = gp_gov_tenant_list_check(ctx->err, value);
     } else {
         rc = GP_OK;
     }

@@ -41,7 +41,8 @@ static int requests_read(gp_ctx *ctx, gp_request **out, size_t *n_out)
     if (rc == GP_OK)
         rc = gp_store_prepare(&ctx->store,
                               "SELECT r.id, r.vm_uuid, r.pool_uuid, p.name_label, r.tenant,"
-                              " r.priority, r.created, r.requested_by, r.on_behalf_of"
+                              " r.priority, r.created, r.requested_by, r.on_behalf_of, r.vcpus,"
+                              " r.memory_mib, r.lease_seconds"
                               " FROM requests r JOIN pools p ON p.uuid = r.pool_uuid ORDER BY r.id",
                               &st);
     if (rc)
@@ -63,6 +64,9 @@ static int requests_read(gp_ctx *ctx, gp_request **out, size_t *n_out)
             r->requested_by = gp_strdup((const char *)sqlite3_column_text(st, 7));
         if (sqlite3_column_type(st, 8) != SQLITE_NULL)
             r->on_behalf_of = gp_strdup((const char *)sqlite3_column_text(st, 8));
+        r->vcpus = sqlite3_column_int(st, 9);
+        r->memory_mib = (uint64_t)sqlite3_column_int64(st, 10);
+        r->lease_seconds = sqlite3_column_int64(st, 11);
         if (!r->pool_name_label || !r->tenant)
             goto nomem;
     }
@@ -202,6 +206,12 @@ static char *request_json(const gp_request *r)
                            r->requested_by ? json_object_new_string(r->requested_by) : NULL);
     json_object_object_add(o, "on_behalf_of",
                            r->on_behalf_of ? json_object_new_string(r->on_behalf_of) : NULL);
+    if (r->vcpus > 0)
+        json_object_object_add(o, "vcpus", json_object_new_int(r->vcpus));
+    if (r->memory_mib)
+        json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)r->memory_mib));
+    if (r->lease_seconds)
+        json_object_object_add(o, "lease_seconds", json_object_new_int64(r->lease_seconds));
     return gp_json_take_text(o);
 }
 
@@ -216,7 +226,8 @@ int gp_vm_gpu_request(gp_ctx *ctx, const char *vm, const gp_request_args *args,
     gp_assign_args aa;
     gp_request r;
     gp_vm v;
-    char *tenant = NULL, *json = NULL, prio[8], created[24], vcpus[16], mem[24];
+    char *tenant = NULL, *json = NULL, *by = NULL, prio[8], created[24], vcpus[16], mem[24];
+    char lease[24];
     int rc;
 
     *queued = false;
@@ -232,6 +243,7 @@ int gp_vm_gpu_request(gp_ctx *ctx, const char *vm, const gp_request_args *args,
     aa.tenant = args->tenant;
     aa.vcpus = args->vcpus;
     aa.memory_mib = args->memory_mib;
+    aa.lease_seconds = args->lease_seconds;
     rc = gp_vm_gpu_assign(ctx, vm, &aa, out);
     if (!queueable(rc))
         return rc;
@@ -242,6 +254,8 @@ int gp_vm_gpu_request(gp_ctx *ctx, const char *vm, const gp_request_args *args,
     rc = gp_ctx_vm_get(ctx, vm, &v);
     if (rc == GP_OK)
         rc = gp_gov_tenant_of(ctx, v.uuid, args->tenant, &tenant);
+    if (rc == GP_OK)
+        rc = gp_gov_requester(ctx, &by);   /* before the lock: may ask xapi */
     if (rc == GP_OK)
         rc = gp_gov_ensure(ctx);
     if (rc == GP_OK)
@@ -265,8 +279,12 @@ int gp_vm_gpu_request(gp_ctx *ctx, const char *vm, const gp_request_args *args,
     r.tenant = tenant;
     r.priority = args->priority;
     r.created = gp_now();
-    r.requested_by = (char *)ctx->cfg.caller;
+    r.requested_by = by;
     r.on_behalf_of = (char *)args->on_behalf_of;
+    r.vcpus = args->vcpus > 0 ? args->vcpus : 0;
+    r.memory_mib = args->memory_mib;
+    r.lease_seconds = args->lease_seconds;
+    snprintf(lease, sizeof(lease), "%lld", (long long)args->lease_seconds);
     snprintf(prio, sizeof(prio), "%d", r.priority);
     snprintf(created, sizeof(created), "%lld", (long long)r.created);
     snprintf(vcpus, sizeof(vcpus), "%d", args->vcpus > 0 ? args->vcpus : 0);
@@ -274,10 +292,10 @@ int gp_vm_gpu_request(gp_ctx *ctx, const char *vm, const gp_request_args *args,
     if (rc == GP_OK)
         rc = gp_store_exec(&ctx->store, "queueing a request",
                            "INSERT INTO requests(vm_uuid, pool_uuid, tenant, priority, created,"
-                           " vcpus, memory_mib, requested_by, on_behalf_of)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", 9, r.vm_uuid,
-                           r.pool_uuid, tenant, prio, created, vcpus, mem, ctx->cfg.caller,
-                           args->on_behalf_of);
+                           " vcpus, memory_mib, requested_by, on_behalf_of, lease_seconds)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", 10, r.vm_uuid,
+                           r.pool_uuid, tenant, prio, created, vcpus, mem, by,
+                           args->on_behalf_of, lease);
     if (rc == GP_OK) {
         json = request_json(&r);
         rc = json ? gp_store_audit(&ctx->store, "request-queue", r.vm_uuid, NULL, json)
@@ -305,6 +323,7 @@ int gp_vm_gpu_request(gp_ctx *ctx, const char *vm, const gp_request_args *args,
     }
 out:
     free(tenant);
+    free(by);
     free(json);
     gp_vm_dispose(&v);
     return rc;
@@ -396,12 +415,18 @@ int gp_queue_serve(gp_ctx *ctx, size_t *served)
             memset(&aa, 0, sizeof(aa));
             aa.pool = r[i].pool_uuid;
             aa.tenant = r[i].tenant;
+            aa.vcpus = r[i].vcpus;
+            aa.memory_mib = r[i].memory_mib;
+            aa.lease_seconds = r[i].lease_seconds;
             gp_assignment_init(&a);
             int arc = gp_vm_gpu_assign(ctx, r[i].vm_uuid, &aa, &a);
             if (arc == GP_OK) {
                 char *after = gp_asprintf("{\"pci_id\":\"%s\",\"waited_seconds\":%lld}", a.pci_id,
                                           (long long)r[i].wait_seconds);
                 rc = request_remove(ctx, &r[i], "request-serve", after);
+                if (rc == GP_OK)
+                    gp_gov_message(ctx, r[i].vm_uuid, "GPUPOOL_REQUEST_SERVED", "request served",
+                                   a.pci_id, after);
                 free(after);
                 gp_assignment_dispose(&a);
                 if (rc)
@@ -471,6 +496,7 @@ static int request_record_at(const void *arg, size_t i, gp_record *out)
     gp_recb_str(&b, "pool-uuid", r->pool_uuid);
     gp_recb_str(&b, "requested-by", r->requested_by ? r->requested_by : "");
     gp_recb_str(&b, "on-behalf-of", r->on_behalf_of ? r->on_behalf_of : "");
+    gp_recb_int(&b, "lease-seconds", r->lease_seconds, 0);
     gp_recb_int(&b, "id", r->id, 0);
     return gp_recb_finish(&b);
 }
@@ -488,86 +514,185 @@ int gp_request_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
     return rc;
 }
 
-/* ---- leases: idle-release-after, enforced when any gpupool command runs ------------ */
+/* ---- power sampling and leases, when any gpupool command runs ----------------------- */
+
+/* Whether the driver shows the VM with a live domain that counts as running
+ * (running or paused: it holds its devices and memory). */
+static bool vm_runs_now(const gp_vm *v)
+{
+    return v && (v->state == GP_VM_RUNNING || v->state == GP_VM_PAUSED);
+}
+
+static const gp_vm *vm_in(const gp_vm *vms, size_t n, const char *uuid)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!strcasecmp(vms[k].uuid, uuid))
+            return &vms[k];
+    return NULL;
+}
+
+int gp_gov_sample(gp_ctx *ctx)
+{
+    char **held = NULL;
+    size_t n_held = 0;
+    gp_vm *vms = NULL;
+    size_t n_vms = 0;
+    int rc = gp_gov_ensure(ctx);
+
+    /* The VMs holding a GPU here, and those with a run still open (a VM
+     * released while running keeps its run until it stops). */
+    if (rc == GP_OK) {
+        sqlite3_stmt *st = NULL;
+        size_t cap = 0;
+        rc = gp_store_prepare(&ctx->store, "SELECT vm_uuid FROM assignments UNION"
+                              " SELECT vm_uuid FROM vm_runs WHERE run_until IS NULL", &st);
+        if (rc == GP_OK) {
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (gp_array_reserve((void **)&held, &cap, n_held, sizeof(*held)) ||
+                    !(held[n_held] = gp_strdup((const char *)sqlite3_column_text(st, 0))))
+                    break;
+                n_held++;
+            }
+            rc = rc == SQLITE_DONE ? GP_OK
+                 : rc == SQLITE_ROW ? GP_ERR(ctx, GP_ERR_NOMEM, "out of memory")
+                                    : gp_store_error(&ctx->store, rc, "reading the VMs to sample");
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc || !n_held)
+        goto out;
+    rc = gp_ctx_vm_list(ctx, &vms, &n_vms);
+    for (size_t i = 0; rc == GP_OK && i < n_held; i++)
+        rc = gp_gov_power(ctx, held[i], vm_runs_now(vm_in(vms, n_vms, held[i])));
+out:
+    gp_strv_free(held, n_held);
+    gp_vm_list_free(vms, n_vms);
+    return rc;
+}
+
+/* A GPU to take back: why, and since when the VM is known halted. */
+typedef struct {
+    char vm[37];
+    int64_t since;          /* halted since (idle) or lease end (lease) */
+    int idle;               /* idle-release-after of its pool; 0 for a lease */
+    char *lease_until;      /* the lease's end (ISO 8601); NULL for idle */
+} lease_cand;
+
+static int lease_candidates(gp_ctx *ctx, int64_t now, lease_cand **out, size_t *n_out)
+{
+    sqlite3_stmt *st = NULL;
+    lease_cand *c = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    /* Per assignment: its pool's idle-release-after, since when its VM is
+     * known halted (the end of its last recorded run, else when it got
+     * the GPU), whether a run is open, and its lease. */
+    rc = gp_store_prepare(&ctx->store,
+                          "SELECT a.vm_uuid, p.idle_release_after,"
+                          " max(coalesce((SELECT max(r.run_until) FROM vm_runs r"
+                          "   WHERE r.vm_uuid = a.vm_uuid), 0),"
+                          "   coalesce((SELECT max(u.held_from) FROM usage u"
+                          "   WHERE u.vm_uuid = a.vm_uuid AND u.held_until IS NULL), 0)),"
+                          " EXISTS (SELECT 1 FROM vm_runs r WHERE r.vm_uuid = a.vm_uuid"
+                          "   AND r.run_until IS NULL), a.lease_until"
+                          " FROM assignments a JOIN pools p ON p.uuid = a.pool_uuid"
+                          " WHERE p.idle_release_after > 0 OR a.lease_until IS NOT NULL"
+                          " ORDER BY a.vm_uuid", &st);
+    if (rc)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t since = sqlite3_column_int64(st, 2), end = 0;
+        int idle = sqlite3_column_int(st, 1);
+        const char *lease = (const char *)sqlite3_column_text(st, 4);
+        bool expired = lease && gp_time_parse(lease, &end) == GP_OK && end <= now;
+        bool idle_out = idle > 0 && since && now - since >= idle;
+        if (sqlite3_column_int(st, 3) || (!expired && !idle_out))
+            continue;          /* running as far as recorded, or neither is due */
+        if (gp_array_reserve((void **)&c, &cap, n, sizeof(*c))) {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        memset(&c[n], 0, sizeof(c[n]));
+        snprintf(c[n].vm, sizeof(c[n].vm), "%s", sqlite3_column_text(st, 0));
+        if (expired) {
+            c[n].since = end;
+            if (!(c[n].lease_until = gp_strdup(lease))) {
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+        } else {
+            c[n].since = since;
+            c[n].idle = idle;
+        }
+        n++;
+    }
+    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading leases");
+out:
+    sqlite3_finalize(st);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            free(c[i].lease_until);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    *n_out = n;
+    return GP_OK;
+}
 
 int gp_governance_tick(gp_ctx *ctx, size_t *released)
 {
-    sqlite3_stmt *st = NULL;
     int64_t now = gp_now();
-    struct cand { char vm[37]; int64_t since; int idle; } *c = NULL;
-    size_t n = 0, cap = 0, done = 0;
+    lease_cand *c = NULL;
+    size_t n = 0, done = 0;
     gp_vm *vms = NULL;
     size_t n_vms = 0;
-    const gp_driver_entry *e = NULL;
     int rc;
 
     if (released)
         *released = 0;
     gp_err_clear(ctx->err);
-    /* Only where gpupool knows when a VM stopped: the sim driver records
-     * every power change.  Under xen and xapi a VM may have run and
-     * stopped between two commands unseen, and releasing on the time it
-     * got its GPU could take a GPU from a VM that ran until a minute ago;
-     * leases wait there for power sampling (docs/governance.md). */
-    rc = gp_ctx_driver_entry(ctx, &e);      /* before every command: no xapi login */
-    if (rc || strcmp(e->name, "sim"))
-        return rc;
     rc = gp_gov_ensure(ctx);
-    /* Assignments of pools with a lease, and since when each VM is known
-     * halted: the end of its last run, else when it got the GPU. */
+    /* What ran since the last command: the sim driver records every power
+     * change itself; xen and xapi are sampled here (docs/governance.md:
+     * accuracy). */
     if (rc == GP_OK)
-        rc = gp_store_prepare(&ctx->store,
-                              "SELECT a.vm_uuid, p.idle_release_after,"
-                              " max(coalesce((SELECT max(r.run_until) FROM vm_runs r"
-                              "   WHERE r.vm_uuid = a.vm_uuid), 0),"
-                              "   coalesce((SELECT max(u.held_from) FROM usage u"
-                              "   WHERE u.vm_uuid = a.vm_uuid AND u.held_until IS NULL), 0)),"
-                              " EXISTS (SELECT 1 FROM vm_runs r WHERE r.vm_uuid = a.vm_uuid"
-                              "   AND r.run_until IS NULL)"
-                              " FROM assignments a JOIN pools p ON p.uuid = a.pool_uuid"
-                              " WHERE p.idle_release_after > 0", &st);
-    if (rc)
-        return rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t since = sqlite3_column_int64(st, 2);
-        int idle = sqlite3_column_int(st, 1);
-        if (sqlite3_column_int(st, 3) || !since || now - since < idle)
-            continue;              /* running as far as recorded, or not idle long enough */
-        if (gp_array_reserve((void **)&c, &cap, n, sizeof(*c))) {
-            sqlite3_finalize(st);
-            free(c);
-            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        }
-        snprintf(c[n].vm, sizeof(c[n].vm), "%s", sqlite3_column_text(st, 0));
-        c[n].since = since;
-        c[n].idle = idle;
-        n++;
-    }
-    sqlite3_finalize(st);
-    rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "reading leases");
+        rc = gp_gov_sample(ctx);
+    if (rc == GP_OK)
+        rc = lease_candidates(ctx, now, &c, &n);
     if (rc == GP_OK && n)
         rc = gp_ctx_vm_list(ctx, &vms, &n_vms);
     for (size_t i = 0; rc == GP_OK && i < n; i++) {
-        const gp_vm *v = NULL;
-        for (size_t k = 0; k < n_vms && !v; k++)
-            if (!strcasecmp(vms[k].uuid, c[i].vm))
-                v = &vms[k];
+        const gp_vm *v = vm_in(vms, n_vms, c[i].vm);
         if (!v || v->state != GP_VM_HALTED)
-            continue;              /* gone (drift reports it) or running: not idle */
-        char *after = gp_asprintf("{\"halted_since\":%lld,\"idle_release_after\":%d}",
-                                  (long long)c[i].since, c[i].idle);
+            continue;              /* gone (drift reports it) or not halted: not now */
+        char *after = c[i].lease_until
+                          ? gp_asprintf("{\"lease_until\":\"%s\"}", c[i].lease_until)
+                          : gp_asprintf("{\"halted_since\":%lld,\"idle_release_after\":%d}",
+                                        (long long)c[i].since, c[i].idle);
+        const char *op = c[i].lease_until ? "lease-expire" : "lease-release";
+        char *pci = NULL;
+        gp_store_query_text(&ctx->store, "reading an assignment",
+                            "SELECT pci_id FROM assignments WHERE vm_uuid = ?1", c[i].vm, &pci);
         int lrc = gp_vm_gpu_release(ctx, c[i].vm);
         if (lrc == GP_OK && gp_store_begin(&ctx->store) == GP_OK) {
-            if (gp_store_audit(&ctx->store, "lease-release", c[i].vm, NULL, after) == GP_OK)
+            if (gp_store_audit(&ctx->store, op, c[i].vm, NULL, after) == GP_OK)
                 gp_store_commit(&ctx->store);
             else
                 gp_store_rollback(&ctx->store);
+            gp_gov_message(ctx, c[i].vm, "GPUPOOL_GPU_RELEASED", op, pci, after);
             done++;
         }
         gp_err_clear(ctx->err);
+        free(pci);
         free(after);
     }
     gp_vm_list_free(vms, n_vms);
+    for (size_t i = 0; i < n; i++)
+        free(c[i].lease_until);
     free(c);
     if (released)
         *released = done;

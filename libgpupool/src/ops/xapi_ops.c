@@ -616,6 +616,18 @@ int gp_vm_start_check(gp_ctx *ctx, const char *vm_uuid)
         }
         free(holder);
     }
+    if (rc == GP_OK) {
+        /* The start goes ahead: a VM holding a GPU here starts running now,
+         * to the second (usage-report's running time; a start that fails
+         * later is closed by the next command's sampling). */
+        char *mine = NULL;
+        if (gp_store_query_text(&ctx->store, "reading assignments",
+                                "SELECT pci_id FROM assignments WHERE vm_uuid = ?1", vm_uuid,
+                                &mine) == GP_OK && mine)
+            gp_gov_power(ctx, vm_uuid, true);
+        gp_err_clear(ctx->err);
+        free(mine);
+    }
 out:
     gp_strv_free(ids, n_ids);
     gp_xapi_held_free(held, n_held);

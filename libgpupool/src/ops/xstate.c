@@ -386,6 +386,7 @@ static int pools_sqlite(gp_ctx *ctx, const char *uuid, gp_pool **out, size_t **c
                               "SELECT p.uuid, p.name_label, p.name_description, p.numa_policy,"
                               " p.pin_mode, p.cpu_overcommit, p.created, p.cpupool, p.placement,"
                               " p.cost_per_gpu_hour, p.idle_release_after,"
+                              " p.allowed_tenants,"
                               " (SELECT count(*) FROM pool_members m WHERE m.pool_uuid = p.uuid)"
                               " FROM pools p WHERE ?1 IS NULL OR p.uuid = ?1", &st);
     *out = NULL;
@@ -421,8 +422,10 @@ static int pools_sqlite(gp_ctx *ctx, const char *uuid, gp_pool **out, size_t **c
         p->idle_release_after = sqlite3_column_int(st, 10);
         p->created = gp_strdup((const char *)sqlite3_column_text(st, 6));
         p->cpupool = gp_strdup((const char *)sqlite3_column_text(st, 7));
+        if (sqlite3_column_bytes(st, 11) > 0)
+            p->allowed_tenants = gp_strdup((const char *)sqlite3_column_text(st, 11));
         if (counts)
-            (*counts)[n - 1] = (size_t)sqlite3_column_int64(st, 11);
+            (*counts)[n - 1] = (size_t)sqlite3_column_int64(st, 12);
         if (!p->name_label || !p->name_description || !p->created || !p->cpupool)
             goto nomem;
     }
@@ -612,6 +615,8 @@ static bool pool_same(const gp_pool *a, const gp_pool *b)
            a->cpu_overcommit == b->cpu_overcommit && a->placement == b->placement &&
            a->cost_per_gpu_hour == b->cost_per_gpu_hour &&
            a->idle_release_after == b->idle_release_after &&
+           !strcmp(a->allowed_tenants ? a->allowed_tenants : "",
+                   b->allowed_tenants ? b->allowed_tenants : "") &&
            !strcmp(a->cpupool ? a->cpupool : GP_CPUPOOL_DEFAULT,
                    b->cpupool ? b->cpupool : GP_CPUPOOL_DEFAULT);
 }
@@ -625,12 +630,13 @@ static int pool_upsert(gp_ctx *ctx, const gp_pool *p, bool exists)
                                        " name_description = ?3, numa_policy = ?4,"
                                        " pin_mode = ?5, cpu_overcommit = ?6, cpupool = ?8,"
                                        " cost_per_gpu_hour = ?10, idle_release_after = ?11,"
-                                       " placement = ?9 WHERE uuid = ?1"
+                                       " allowed_tenants = ?12, placement = ?9 WHERE uuid = ?1"
                                      : "INSERT OR IGNORE INTO pools(uuid, name_label,"
                                        " name_description, numa_policy, pin_mode,"
                                        " cpu_overcommit, created, cpupool, placement,"
-                                       " cost_per_gpu_hour, idle_release_after)"
-                                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                       " cost_per_gpu_hour, idle_release_after, allowed_tenants)"
+                                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+                                       " ?12)",
                               &st);
     if (rc)
         return rc;
@@ -646,6 +652,7 @@ static int pool_upsert(gp_ctx *ctx, const gp_pool *p, bool exists)
     sqlite3_bind_text(st, 9, gp_placement_strategy_name(p->placement), -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 10, p->cost_per_gpu_hour >= 0 ? p->cost_per_gpu_hour : 0);
     sqlite3_bind_int(st, 11, p->idle_release_after >= 0 ? p->idle_release_after : 0);
+    sqlite3_bind_text(st, 12, p->allowed_tenants ? p->allowed_tenants : "", -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     rc = rc == SQLITE_DONE ? GP_OK : gp_store_error(&ctx->store, rc, "copying a pool from xapi");
     sqlite3_finalize(st);

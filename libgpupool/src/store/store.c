@@ -169,6 +169,11 @@ static const char *const migrations[] = {
     "  CHECK (cost_per_gpu_hour >= 0);"
     "ALTER TABLE pools ADD COLUMN idle_release_after INTEGER NOT NULL DEFAULT 0"
     "  CHECK (idle_release_after >= 0);",
+    /* 7 -> 8: governance's leases and access: an assignment's lease end
+     * (ISO 8601 UTC, NULL none) and a pool's allowed tenants (comma list,
+     * '' everyone). */
+    "ALTER TABLE assignments ADD COLUMN lease_until TEXT;"
+    "ALTER TABLE pools ADD COLUMN allowed_tenants TEXT NOT NULL DEFAULT '';",
 };
 
 /* PRAGMA application_id of gpupool's state database: "GPUP". */
