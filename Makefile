@@ -124,7 +124,8 @@ tests/bench/bench_%: tests/bench/bench_%.c $(LIB_A)
 # sampled by XAPI_CRASH_STRIDE, and 32 concurrent plugin calls; kill points
 # skipped without strace).  Each prints a cmocka-style summary; the runner
 # adds a total.
-STANDIN_CHECK := tests/xapi_standin_check.py tests/xapi_pool_check.py tests/xapi_cluster_check.py
+STANDIN_CHECK := tests/xapi_standin_check.py tests/xapi_pool_check.py tests/xapi_cluster_check.py \
+                 tests/xapi_gov_check.py
 check: all check-layers $(TEST_BINS) $(BENCH_BINS)
 	@tests/run-tests $(TEST_BINS) $(STANDIN_CHECK) $(TEST_SCRIPTS)
 

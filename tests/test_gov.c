@@ -522,6 +522,129 @@ static void test_lease_releases_on_time(void **state)
     unsetenv("GPUPOOL_NOW");
 }
 
+
+/* lease=: the GPU goes back at the first command at or after the lease's
+ * end while the VM is halted (audit lease-expire); a VM running at the end
+ * keeps it until it stops; a queued request's lease runs from when it is
+ * served; refusals of a bad lease change nothing. */
+static void test_lease_argument(void **state)
+{
+    fx *f = *state;
+    const int64_t T = 1796083200;
+    gp_assign_args a = { .pool = "one", .lease_seconds = 7200 };
+    gp_request_args ra = { .pool = "one", .lease_seconds = 1800 };
+    size_t released = 99;
+    bool q = false;
+    gp_assignment ga;
+    char h[64];
+
+    at(T);
+    OK(f->ctx, gp_pool_create(f->ctx, "one", NULL, GP_NUMA_PREFERRED, GP_PIN_HARD, 1.0, NULL));
+    OK(f->ctx, gp_pool_gpu_add(f->ctx, "one", "0000:db:00.0"));
+    gp_assign_args bad = { .pool = "one", .lease_seconds = -1 };
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm-00", &bad, NULL), GP_ERR_INVALID_ARGUMENT);
+    bad.lease_seconds = GP_LEASE_MAX + 1;
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm-00", &bad, NULL), GP_ERR_INVALID_ARGUMENT);
+    gp_assignment_init(&ga);
+    assert_int_equal(gp_assignment_get(f->ctx, "vm-00", &ga), GP_ERR_VM_NO_GPU);
+    OK(f->ctx, gp_vm_gpu_assign(f->ctx, "vm-00", &a, &ga));
+    assert_string_equal(ga.lease_until, "2026-12-01T02:00:00Z");   /* T + 2 h */
+    gp_assignment_dispose(&ga);
+    OK(f->ctx, gp_vm_gpu_request(f->ctx, "vm-01", &ra, NULL, NULL, &q));
+    assert_true(q);
+    OK(f->ctx, gp_sim_vm_start(f->ctx, "vm-00"));
+    at(T + 7199);
+    OK(f->ctx, gp_governance_tick(f->ctx, &released));
+    assert_int_equal(released, 0);
+    at(T + 7200);                                   /* ended, but vm-00 runs */
+    OK(f->ctx, gp_governance_tick(f->ctx, &released));
+    assert_int_equal(released, 0);
+    holder(f->ctx, "0000:db:00.0", h, sizeof(h));
+    assert_string_equal(h, "vm-00");
+    at(T + 9000);
+    OK(f->ctx, gp_sim_vm_shutdown(f->ctx, "vm-00"));
+    OK(f->ctx, gp_governance_tick(f->ctx, &released));
+    assert_int_equal(released, 1);
+    /* vm-01 was served at T+9000: its 30 min lease ends at T+10800. */
+    holder(f->ctx, "0000:db:00.0", h, sizeof(h));
+    assert_string_equal(h, "vm-01");
+    gp_assignment_init(&ga);
+    OK(f->ctx, gp_assignment_get(f->ctx, "vm-01", &ga));
+    assert_string_equal(ga.lease_until, "2026-12-01T03:00:00Z");
+    gp_assignment_dispose(&ga);
+    at(T + 10799);
+    OK(f->ctx, gp_governance_tick(f->ctx, &released));
+    assert_int_equal(released, 0);
+    at(T + 10800);
+    OK(f->ctx, gp_governance_tick(f->ctx, &released));
+    assert_int_equal(released, 1);
+    gp_audit_entry *e = NULL;
+    size_t ne = 0;
+    int expired = 0;
+    OK(f->ctx, gp_audit_list(f->ctx, 0, 0, &e, &ne));
+    for (size_t i = 0; i < ne; i++)
+        if (!strcmp(e[i].operation, "lease-expire")) {
+            expired++;
+            assert_non_null(strstr(e[i].after, "lease_until"));
+        }
+    gp_audit_list_free(e, ne);
+    assert_int_equal(expired, 2);
+    unsetenv("GPUPOOL_NOW");
+}
+
+/* allowed-tenants: a tenant the pool does not name is refused with
+ * TENANT_NOT_ALLOWED (tenant, pool, allowed) and nothing changes, also
+ * through a request (not queued); '' opens the pool again; malformed lists
+ * are refused. */
+static void test_allowed_tenants(void **state)
+{
+    fx *f = *state;
+    gp_assign_args aa = { .pool = "train", .tenant = "vision" };
+    gp_request_args ra = { .pool = "train", .tenant = "vision" };
+    bool q = true;
+    gp_pool p;
+    size_t n1, n2;
+
+    assert_int_equal(gp_pool_set_param(f->ctx, "train", "allowed-tenants", "ml,,vision"),
+                     GP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(gp_pool_set_param(f->ctx, "train", "allowed-tenants", "ml,ml"),
+                     GP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(gp_pool_set_param(f->ctx, "train", "allowed-tenants", "ml,"),
+                     GP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(gp_pool_set_param(f->ctx, "train", "allowed-tenants", "a b"),
+                     GP_ERR_INVALID_ARGUMENT);
+    OK(f->ctx, gp_pool_set_param(f->ctx, "train", "allowed-tenants", "ml,research"));
+    gp_pool_init(&p);
+    OK(f->ctx, gp_pool_get(f->ctx, "train", &p));
+    assert_string_equal(p.allowed_tenants, "ml,research");
+    gp_pool_dispose(&p);
+    char *db1 = file_bytes(f->db, &n1);
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm-00", &aa, NULL), GP_ERR_TENANT_NOT_ALLOWED);
+    const gp_error_info *e = gp_ctx_last_error(f->ctx);
+    assert_string_equal(e->params[0].key, "tenant");
+    assert_string_equal(e->params[0].value, "vision");
+    assert_string_equal(e->params[1].value, "train");
+    assert_string_equal(e->params[2].key, "allowed");
+    assert_string_equal(e->params[2].value, "ml,research");
+    assert_int_equal(gp_vm_gpu_request(f->ctx, "vm-00", &ra, NULL, NULL, &q),
+                     GP_ERR_TENANT_NOT_ALLOWED);
+    assert_false(q);
+    char *db2 = file_bytes(f->db, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(db1, db2, n1);
+    free(db1);
+    free(db2);
+    /* "research" is named; "ml" is not a prefix match of "mlops". */
+    aa.tenant = "research";
+    OK(f->ctx, gp_vm_gpu_assign(f->ctx, "vm-00", &aa, NULL));
+    aa.tenant = "mlops";
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm-01", &aa, NULL), GP_ERR_TENANT_NOT_ALLOWED);
+    aa.tenant = NULL;                                  /* "default" */
+    assert_int_equal(gp_vm_gpu_assign(f->ctx, "vm-01", &aa, NULL), GP_ERR_TENANT_NOT_ALLOWED);
+    OK(f->ctx, gp_pool_set_param(f->ctx, "train", "allowed-tenants", ""));
+    OK(f->ctx, gp_vm_gpu_assign(f->ctx, "vm-01", &aa, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +655,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_drop_and_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_report_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_releases_on_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_argument, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allowed_tenants, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

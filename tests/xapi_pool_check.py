@@ -371,8 +371,10 @@ class TimeoutTest(PoolBase):
             self.assertEqual(db.execute("SELECT count(*) FROM intents").fetchone()[0], 0)
 
 
-def main():
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+def main(module=None):
+    """Run the tests of module (default: this one) and print cmocka-style
+    summary lines for tests/run-tests; 1 when any failed."""
+    suite = unittest.defaultTestLoader.loadTestsFromModule(module or sys.modules[__name__])
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
     failed = len(result.failures) + len(result.errors)
     print("[  PASSED  ] %d test(s)." % (result.testsRun - failed - len(result.skipped)))

@@ -367,6 +367,7 @@ class Xapi:
         self.next_domid = 1
         self.counter = {}
         self.resets = []
+        self.messages = []       # message.create (ocaml/xapi/xapi_message.ml)
         self.tasks = 0
         self._load_hosts(state)
         self._load_pool(state)
@@ -876,6 +877,7 @@ class Xapi:
             "vdis": with_ref("VDI"),
             "vbds": with_ref("VBD"),
             "resets": list(self.resets),
+            "messages": list(self.messages),
         }
 
     def dump(self):
@@ -1613,6 +1615,39 @@ class Xapi:
                 v["PCI"] = self.pgpus[v["resident_on"]]["PCI"]
                 v["currently_attached"] = True
 
+    @api("message.create", R_POOL_OP)
+    def message_create(self, ctx, name, priority, cls, obj_uuid, body):
+        """ocaml/idl/datamodel.ml Message.create (name, priority: Int --
+        carried as a string on XML-RPC --, cls, obj_uuid, body;
+        _R_POOL_OP) -> ocaml/xapi/xapi_message.ml create: INVALID_VALUE
+        ["UTF8 expected"] for a body that is not UTF-8, UUID_INVALID [cls;
+        uuid] when no object of cls has obj_uuid (check_uuid); the message
+        gets a fresh uuid and the time of creation; returns its ref."""
+        classes = {"VM": self.vms, "Host": None, "SR": None, "Pool": None}
+        if cls not in ("VM", "Host", "SR", "Pool", "VMPP", "VMSS", "PVS_proxy", "VDI",
+                       "Certificate"):
+            raise Failure("INVALID_VALUE", "cls", cls)
+        try:
+            prio = int(priority)
+        except (TypeError, ValueError):
+            raise Failure("FIELD_TYPE_ERROR", "priority")
+        if cls == "VM" and not any(v["uuid"] == obj_uuid for v in self.vms.values()):
+            raise Failure("UUID_INVALID", cls, obj_uuid)
+        if classes.get(cls, None) is None and cls != "VM":
+            raise Failure("UUID_INVALID", cls, obj_uuid)   # stand-in: VMs only
+        ref = "OpaqueRef:message-%d" % len(self.messages)
+        self.messages.append({"ref": ref, "uuid": new_uuid(), "name": name, "priority": prio,
+                              "cls": cls, "obj_uuid": obj_uuid, "body": body,
+                              "timestamp": time.strftime("%Y%m%dT%H:%M:%SZ", time.gmtime())})
+        return ref
+
+    @api("message.get_all_records", R_ALL, reads=True)
+    def message_get_all_records(self, ctx):
+        """ocaml/xapi/xapi_message.ml get_all_records: ref -> record
+        (name, priority, cls, obj_uuid, timestamp, body, uuid)."""
+        return {m["ref"]: {k: (str(v) if k == "priority" else v) for k, v in m.items()
+                           if k != "ref"} for m in self.messages}
+
     @api("VM.start", R_VM_OP)
     def vm_start(self, ctx, ref, start_paused, force):
         """ocaml/xapi/message_forwarding.ml VM.start: with_vm_operation
@@ -1989,6 +2024,19 @@ class Xapi:
         if not isinstance(live, bool):
             raise Failure("FIELD_TYPE_ERROR", "live")
         self.hosts[i]["live"] = live
+        return ""
+
+    @api("standin.set_plugin_env", session=False)
+    def standin_set_plugin_env(self, ctx, key, value):
+        """stand-in: set (value not "") or unset a GPUPOOL_* variable of the
+        plugins and hooks xapi runs from now on (a test's clock:
+        GPUPOOL_NOW).  Not xapi's: a test affordance."""
+        if not key.startswith("GPUPOOL_"):
+            raise Failure("INVALID_VALUE", "key", key)
+        if value:
+            self.plugin_env[key] = str(value)
+        else:
+            self.plugin_env.pop(key, None)
         return ""
 
 
