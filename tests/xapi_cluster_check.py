@@ -428,6 +428,73 @@ class QuotaTest(ClusterBase):
             self.assertEqual(db.execute("SELECT count(*) FROM gov_inflight").fetchone()[0], 0)
 
 
+class PoolWideQuotaTest(ClusterBase):
+    """A quota counts the tenant's GPUs on every host: a pool of 6 GPUs on
+    three hosts, vision's quota 3, 9 vision VMs assigning at once from the
+    three hosts (each placed on the best host, which claims a slot in
+    pool.other_config with add_to_other_config): exactly 3 hold a GPU, and
+    3 slots name them; quota-list says 3 used from any host; a release on
+    one host frees a slot another host's assignment then takes."""
+    vms = [halted_vm(i, tags=["gpupool-tenant=vision"]) for i in range(1, 10)]
+
+    def slots(self):
+        oc = self.c.call("pool.get_all_records", self.c.root)
+        oc = list(oc.values())[0]["other_config"]
+        return {k: v for k, v in oc.items() if k.startswith("gpupool:slot:")}
+
+    def test_quota_across_hosts(self):
+        c = self.c
+        c.xe("h0", "pool-create", "name-label=train")
+        for h in c.names:
+            for g in NODE0[:2]:
+                c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + g, "host=" + h)
+        c.xe("h1", "quota-set", "tenant=vision", "pool=train", "gpus=3")
+        results = {}
+
+        def go(i):
+            results[i] = c.xe(c.names[i % 3], "vm-gpu-assign", "vm=vm-%02d" % i, "pool=train",
+                              check=False)
+        ts = [threading.Thread(target=go, args=(i,)) for i in range(1, 10)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        holders = {}
+        for i in range(1, 10):
+            oc = c.vm(vm_uuid(i))["other_config"]
+            if "gpupool:placement" in oc:
+                holders[vm_uuid(i)] = oc.get("gpupool:host")
+        self.assertEqual(len(holders), 3, (holders, results))
+        for i, r in results.items():
+            if r[0]:
+                self.assertIn("QUOTA_EXCEEDED", r[1] + r[2], r)
+        slots = self.slots()
+        self.assertEqual(len(slots), 3, slots)
+        self.assertEqual({v.split("@")[0] for v in slots.values()}, set(holders))
+        for vm, v in ((v.split("@")[0], v) for v in slots.values()):
+            self.assertEqual(v.split("@")[1], holders[vm])      # the GPU's host claimed it
+        for h in c.names:
+            q = records(c.xe(h, "quota-list")[1])
+            self.assertEqual((q[0]["tenant"], q[0]["gpus"], q[0]["used"]),
+                             ("vision", "3", "3"), h)
+        # Release one (from another host than its own): its slot goes, and
+        # a fourth vision VM now gets a GPU; a fifth is refused.
+        gone = sorted(holders)[0]
+        other = [h for h in c.names if host_uuid(c.names.index(h)) != holders[gone]][0]
+        c.xe(other, "vm-gpu-release", "vm=" + gone)
+        self.assertEqual(len(self.slots()), 2)
+        waiting = [i for i in range(1, 10) if vm_uuid(i) not in holders]
+        c.xe("h2", "vm-gpu-assign", "vm=vm-%02d" % waiting[0], "pool=train")
+        r = c.xe("h0", "vm-gpu-assign", "vm=vm-%02d" % waiting[1], "pool=train", check=False)
+        self.assertIn("QUOTA_EXCEEDED", r[1] + r[2], r)
+        self.assertEqual(len(self.slots()), 3)
+        # Lowering the quota keeps what is held and admits nothing new.
+        c.xe("h0", "quota-set", "tenant=vision", "pool=train", "gpus=1")
+        c.xe("h0", "vm-gpu-release", "vm=vm-%02d" % waiting[0])
+        r = c.xe("h1", "vm-gpu-assign", "vm=vm-%02d" % waiting[1], "pool=train", check=False)
+        self.assertIn("QUOTA_EXCEEDED", r[1] + r[2], r)
+
+
 class EvacuateTest(ClusterBase):
     vms = [halted_vm(1), halted_vm(2), halted_vm(3), halted_vm(4, vcpus=200)]
 

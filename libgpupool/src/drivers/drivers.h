@@ -248,6 +248,13 @@ GP_HIDDEN int gp_xapi_drv_this_host(gp_drv *d, const char **ref, const char **uu
 GP_HIDDEN int gp_xapi_drv_other_config(gp_drv *d, const char *cls, const char *ref,
                                        const struct gp_xr_value *cur, const char *key,
                                        const char *value);
+/* <cls>.add_to_other_config(ref, key, value), atomic in xapi's database
+ * (ocaml/database/db_cache_impl.ml process_structured_field AddMap:
+ * MAP_DUPLICATE_KEY when the key exists).  *added false, and GP_OK, when
+ * the key was already there (whatever its value).  Errors: GP_ERR_DRIVER,
+ * GP_ERR_TIMEOUT. */
+GP_HIDDEN int gp_xapi_drv_other_config_add(gp_drv *d, const char *cls, const char *ref,
+                                           const char *key, const char *value, bool *added);
 /* gp_xapi_drv_other_config() on this host's PCI object with that pci-id
  * (PCI.get_all_records, the record read there as cur).  Errors:
  * GP_ERR_UNKNOWN_GPU (no such PCI object: param pci-id), GP_ERR_PCI_ID_INVALID,

@@ -1806,6 +1806,26 @@ int gp_xapi_drv_other_config(gp_drv *ctx, const char *cls, const char *ref,
     return rc;
 }
 
+int gp_xapi_drv_other_config_add(gp_drv *ctx, const char *cls, const char *ref,
+                                 const char *key, const char *value, bool *added)
+{
+    char method[64];
+    gp_xr_value v;
+    int rc;
+
+    *added = false;
+    snprintf(method, sizeof(method), "%s.add_to_other_config", cls);
+    rc = xcall(ctx, &v, method, ref, key, value, NULL);
+    gp_xr_value_dispose(&v);
+    if (rc == GP_OK) {
+        *added = true;
+    } else if (!strcmp(last_failure(ctx), "MAP_DUPLICATE_KEY")) {
+        gp_err_clear(ctx->err);
+        rc = GP_OK;
+    }
+    return rc;
+}
+
 int gp_xapi_drv_call_plugin(gp_drv *ctx, const char *host_ref, const char *fn,
                             const char *const *kv, size_t n_kv, char **value)
 {

@@ -519,6 +519,7 @@ typedef struct {
     int *allowed;                 /* cpupool pCPUs within host_mask */
     int64_t intent;               /* 0: none */
     char *tenant;                 /* who it counts against (gov.c) */
+    char *slot;                   /* the pool-wide quota slot claimed (govcl.c); NULL */
 } assign_op;
 
 static void assign_op_init(assign_op *op, const gp_assign_args *args)
@@ -533,6 +534,7 @@ static void assign_op_init(assign_op *op, const gp_assign_args *args)
 
 static void assign_op_dispose(assign_op *op)
 {
+    free(op->slot);
     if (op->movable_names)
         gp_strv_free(op->movable_names, op->pi.n_existing);
     free(op->movable);
@@ -551,6 +553,27 @@ static void assign_op_dispose(assign_op *op)
 }
 
 /* Check the arguments, canonicalise the pci-id into op->canon; leaves nothing. */
+/* Whether this host's quota slot for vm is stale (govcl.c): no assignment
+ * row of the VM in the pool and no intent holding it.  Under the lock. */
+static bool slot_stale(gp_ctx *ctx, const char *vm, const char *pool_uuid)
+{
+    char *row = NULL;
+    bool stale;
+    if (gp_store_query_text(&ctx->store, "reading assignments",
+                            "SELECT pool_uuid FROM assignments WHERE vm_uuid = ?1", vm,
+                            &row) != GP_OK) {
+        gp_err_clear(ctx->err);
+        return false;
+    }
+    stale = !(row && !strcmp(row, pool_uuid));
+    free(row);
+    if (stale && gp_journal_busy(ctx, "vm", vm) != GP_OK) {
+        gp_err_clear(ctx->err);
+        stale = false;
+    }
+    return stale;
+}
+
 static int assign_check_args(gp_ctx *ctx, const char *vm, assign_op *op)
 {
     const gp_assign_args *args = op->args;
@@ -1318,6 +1341,11 @@ int gp_vm_gpu_assign_local(gp_ctx *ctx, const char *vm, const gp_assign_args *ar
         rc = gp_gov_access_check(ctx, op.tenant, op.a.pool_uuid, op.pi.name_label);
     if (rc == GP_OK)
         rc = gp_gov_quota_check(ctx, op.tenant, op.a.pool_uuid, op.pi.name_label);
+    /* On an XCP-ng pool the quota counts every host's GPUs: a slot in
+     * xapi, claimed atomically (govcl.c). */
+    if (rc == GP_OK)
+        rc = gp_govcl_quota_claim(ctx, op.v.uuid, op.tenant, op.a.pool_uuid, op.pi.name_label,
+                                  slot_stale, &op.slot);
     if (rc)
         goto out;
     if (journaled) {
@@ -1381,6 +1409,16 @@ done:
 out:
     if (rc && op.rollback)
         assign_undo(ctx, &op);
+    if (rc && op.slot) {
+        /* Not assigned: the slot goes (after the rollback, so the lock is
+         * free; a crash before this leaves it for the next claim here). */
+        gp_error_info saved;
+        gp_error_info_init(&saved);
+        gp_err_copy(&saved, ctx->err);
+        gp_govcl_slot_drop(ctx, op.v.uuid, op.slot);
+        gp_err_copy(ctx->err, &saved);
+        gp_error_info_dispose(&saved);
+    }
     assign_op_dispose(&op);
     return rc;
 }
@@ -1456,6 +1494,8 @@ int gp_vm_gpu_release_local(gp_ctx *ctx, const char *vm)
         if (rc == GP_OK)
             rc = gp_store_audit(&ctx->store, "vm-gpu-release", v.uuid, before, NULL);
         rc = gp_journal_close(ctx, intent, rc);
+        if (rc == GP_OK && gp_govcl_slot_drop(ctx, v.uuid, NULL) != GP_OK)
+            gp_err_clear(ctx->err);   /* collected by this host's next claim */
         goto out;
     }
     rc = gp_assignment_delete(ctx, v.uuid);

@@ -196,7 +196,12 @@ int gp_gov_quota_check(gp_ctx *ctx, const char *tenant, const char *pool_uuid,
 {
     int64_t used = 0, inflight = 0;
     int limit = -1;
-    int rc = gp_gov_ensure(ctx);
+    int rc;
+    /* On an XCP-ng pool the quota is pool-wide: the slot claim is the
+     * check (govcl.c), and this host's rows are only its share. */
+    if (gp_cluster_on(ctx))
+        return GP_OK;
+    rc = gp_gov_ensure(ctx);
     if (rc == GP_OK)
         rc = quota_get(ctx, tenant, pool_uuid, &limit);
     if (rc || limit < 0)
@@ -357,7 +362,7 @@ int gp_quota_set_local(gp_ctx *ctx, const char *tenant, const char *pool, int gp
 {
     char uuid[37], n[16];
     char *before = NULL, *after = NULL;
-    int old = -1, rc;
+    int old = -1, xold = -1, rc;
 
     gp_err_clear(ctx->err);
     rc = gp_gov_tenant_check(ctx->err, tenant);
@@ -371,6 +376,13 @@ int gp_quota_set_local(gp_ctx *ctx, const char *tenant, const char *pool, int gp
     rc = gp_cluster_pull(ctx);
     if (rc == GP_OK)
         rc = gp_gov_ensure(ctx);
+    /* On an XCP-ng pool the quota is pool-wide: xapi first (govcl.c). */
+    if (rc == GP_OK)
+        rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
+    if (rc == GP_OK && gp_cluster_on(ctx))
+        rc = gp_govcl_quota_get(ctx, uuid, tenant, &xold);
+    if (rc == GP_OK)
+        rc = gp_govcl_quota_publish(ctx, uuid, tenant, gpus);
     if (rc == GP_OK)
         rc = gp_store_begin(&ctx->store);
     if (rc)
@@ -378,6 +390,8 @@ int gp_quota_set_local(gp_ctx *ctx, const char *tenant, const char *pool, int gp
     rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
     if (rc == GP_OK)
         rc = quota_get(ctx, tenant, uuid, &old);
+    if (rc == GP_OK && gp_cluster_on(ctx))
+        old = xold;
     snprintf(n, sizeof(n), "%d", gpus);
     if (rc == GP_OK)
         rc = gp_store_exec(&ctx->store, "setting a quota",
@@ -402,12 +416,20 @@ int gp_quota_remove(gp_ctx *ctx, const char *tenant, const char *pool)
 {
     char uuid[37];
     char *before = NULL;
-    int old = -1, rc;
+    int old = -1, xold = -1, rc;
 
     gp_err_clear(ctx->err);
     rc = gp_gov_tenant_check(ctx->err, tenant);
     if (rc == GP_OK)
+        rc = gp_cluster_pull(ctx);
+    if (rc == GP_OK)
         rc = gp_gov_ensure(ctx);
+    if (rc == GP_OK)
+        rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
+    if (rc == GP_OK && gp_cluster_on(ctx))
+        rc = gp_govcl_quota_get(ctx, uuid, tenant, &xold);
+    if (rc == GP_OK && xold >= 0)
+        rc = gp_govcl_quota_publish(ctx, uuid, tenant, -1);
     if (rc == GP_OK)
         rc = gp_store_begin(&ctx->store);
     if (rc)
@@ -415,6 +437,8 @@ int gp_quota_remove(gp_ctx *ctx, const char *tenant, const char *pool)
     rc = gp_store_pool_find(&ctx->store, pool, uuid, NULL);
     if (rc == GP_OK)
         rc = quota_get(ctx, tenant, uuid, &old);
+    if (rc == GP_OK && gp_cluster_on(ctx))
+        old = xold;
     if (rc == GP_OK && old < 0) {
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "tenant %s has no quota in pool %s", tenant,
                     pool);
@@ -448,6 +472,8 @@ int gp_quota_list(gp_ctx *ctx, gp_quota **out, size_t *n_out)
     *out = NULL;
     *n_out = 0;
     gp_err_clear(ctx->err);
+    if (gp_cluster_on(ctx))          /* pool-wide: xapi's quotas and placements */
+        return gp_govcl_quota_list(ctx, out, n_out);
     rc = gp_gov_ensure(ctx);
     if (rc == GP_OK)
         rc = gp_store_prepare(&ctx->store,

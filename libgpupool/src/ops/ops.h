@@ -156,6 +156,33 @@ GP_HIDDEN int gp_gov_requester(gp_ctx *ctx, char **out);
  * ("message-failed") and never undoes what was done. */
 GP_HIDDEN void gp_gov_message(gp_ctx *ctx, const char *vm_uuid, const char *name,
                               const char *what, const char *pci_id, const char *detail);
+/* Quotas pool-wide on an XCP-ng pool (govcl.c; nothing without the
+ * cluster).  Publish a quota into pool.other_config (gpus < 0: remove it).
+ * Errors: the driver's. */
+GP_HIDDEN int gp_govcl_quota_publish(gp_ctx *ctx, const char *pool_uuid, const char *tenant,
+                                     int gpus);
+/* tenant's quota of pool_uuid in xapi into *gpus (-1 none).  Errors: the
+ * driver's. */
+GP_HIDDEN int gp_govcl_quota_get(gp_ctx *ctx, const char *pool_uuid, const char *tenant,
+                                 int *gpus);
+/* The quotas in xapi with what each tenant holds across the XCP-ng pool
+ * (the VMs' gpupool:placement), by pool name then tenant; *out caller
+ * frees (gp_quota_list_free).  Errors: the driver's, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_govcl_quota_list(gp_ctx *ctx, gp_quota **out, size_t *n_out);
+/* Under the caller's lock: claim a slot of tenant's pool-wide quota of
+ * pool_uuid for vm_uuid (pool.add_to_other_config, atomic); *slot_out its
+ * key (caller frees), NULL when there is no quota or no cluster.  Collects
+ * this host's own slots for which stale(vm, pool) says so on the way (the
+ * caller knows its rows and intents).  Errors: GP_ERR_QUOTA_EXCEEDED
+ * (params tenant, pool, used, limit), the driver's, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_govcl_quota_claim(gp_ctx *ctx, const char *vm_uuid, const char *tenant,
+                                   const char *pool_uuid, const char *pool_name,
+                                   bool (*stale)(gp_ctx *ctx, const char *vm,
+                                                 const char *pool_uuid),
+                                   char **slot_out);
+/* Drop this host's slot(s) of vm_uuid (only key when not NULL).  Errors:
+ * the driver's. */
+GP_HIDDEN int gp_govcl_slot_drop(gp_ctx *ctx, const char *vm_uuid, const char *key);
 /* Sample the power state of the VMs holding GPUs here (and of VMs whose
  * run is still open) from the driver, and record starts and stops in
  * vm_runs (gp_gov_power): a run starts when first seen running and ends
