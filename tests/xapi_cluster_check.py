@@ -495,6 +495,65 @@ class PoolWideQuotaTest(ClusterBase):
         self.assertIn("QUOTA_EXCEEDED", r[1] + r[2], r)
 
 
+class PoolWideQueueTest(ClusterBase):
+    """The queue is the XCP-ng pool's: requests are the VMs' gpupool:request
+    markers, queued from any host and listed the same by every host, and
+    fair share counts each tenant's use on every host (each host publishes
+    its share in host.other_config["gpupool:usage"]).  ml held a GPU of h1
+    for 3 h, vision one of h0 for 1 h; ml asks first from h2, vision later
+    from h0: vision is served first when a GPU of h0 frees."""
+    T = 1796083200
+    vms = ([halted_vm(i, tags=["gpupool-tenant=ml"]) for i in (1, 2)] +
+           [halted_vm(i, tags=["gpupool-tenant=vision"]) for i in (3, 4)] +
+           [halted_vm(i, tags=["gpupool-tenant=other"]) for i in (7, 8)])
+
+    def at(self, t):
+        os.environ["GPUPOOL_NOW"] = str(t)
+        self.c.call("standin.set_plugin_env", "GPUPOOL_NOW", str(t))
+
+    def test_queue_across_hosts(self):
+        c, T = self.c, self.T
+        self.addCleanup(os.environ.pop, "GPUPOOL_NOW", None)
+        c.xe("h0", "pool-create", "name-label=train")
+        c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE0[0], "host=h0")
+        c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE0[0], "host=h1")
+        self.at(T)
+        c.xe("h2", "vm-gpu-assign", "vm=vm-01", "pool=train", "host=h1")     # ml on h1
+        c.xe("h2", "vm-gpu-assign", "vm=vm-03", "pool=train", "host=h0")     # vision on h0
+        self.at(T + 3600)
+        c.xe("h1", "vm-gpu-release", "vm=vm-03")
+        c.xe("h1", "vm-gpu-assign", "vm=vm-07", "pool=train", "host=h0")     # other on h0
+        self.at(T + 10800)
+        c.xe("h0", "vm-gpu-release", "vm=vm-01")
+        c.xe("h0", "vm-gpu-assign", "vm=vm-08", "pool=train", "host=h1")     # pool full
+        r = records(c.xe("h2", "vm-gpu-request", "vm=vm-02", "pool=train")[1])[0]
+        self.assertEqual(r["queued"], "true")
+        self.at(T + 10810)
+        r = c.xe("h1", "vm-gpu-request", "vm=vm-02", "pool=train", check=False)
+        self.assertNotEqual(r[0], 0)                 # one request per VM, pool-wide
+        c.xe("h0", "vm-gpu-request", "vm=vm-04", "pool=train")
+        self.assertIn("gpupool:request", c.vm(vm_uuid(2))["other_config"])
+        self.at(T + 10900)
+        for h in c.names:
+            q = records(c.xe(h, "request-list", "params=all")[1])
+            self.assertEqual([(x["position"], x["vm-uuid"], x["tenant"]) for x in q],
+                             [("1", vm_uuid(4), "vision"), ("2", vm_uuid(2), "ml")], h)
+            self.assertEqual(q[1]["wait-seconds"], "100")
+        # A GPU of h0 frees (released from h2): vision's request is served.
+        c.xe("h2", "vm-gpu-release", "vm=vm-07")
+        oc = c.vm(vm_uuid(4))["other_config"]
+        self.assertNotIn("gpupool:request", oc)
+        self.assertEqual(json.loads(oc["gpupool:placement"])["tenant"], "vision")
+        msgs = [m for m in c.call("message.get_all_records", c.root).values()
+                if m["name"] == "GPUPOOL_REQUEST_SERVED"]
+        self.assertEqual([m["obj_uuid"] for m in msgs], [vm_uuid(4)])
+        q = records(c.xe("h1", "request-list")[1])
+        self.assertEqual([(x["position"], x["vm-uuid"]) for x in q], [("1", vm_uuid(2))])
+        c.xe("h1", "request-cancel", "vm=vm-02")
+        self.assertNotIn("gpupool:request", c.vm(vm_uuid(2))["other_config"])
+        self.assertEqual(records(c.xe("h0", "request-list")[1]), [])
+
+
 class EvacuateTest(ClusterBase):
     vms = [halted_vm(1), halted_vm(2), halted_vm(3), halted_vm(4, vcpus=200)]
 

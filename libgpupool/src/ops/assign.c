@@ -1396,6 +1396,9 @@ int gp_vm_gpu_assign_local(gp_ctx *ctx, const char *vm, const gp_assign_args *ar
     op.need_undo = false;
     op.n_moved_recorded = 0;
 done:
+    /* Fair share pool-wide: this host's share of the use changed (reqcl.c). */
+    if (gp_cluster_on(ctx) && gp_reqcl_usage_publish(ctx) != GP_OK)
+        gp_err_clear(ctx->err);
     if (out) {
         gp_assignment_dispose(out);
         *out = op.a;
@@ -1496,6 +1499,8 @@ int gp_vm_gpu_release_local(gp_ctx *ctx, const char *vm)
         rc = gp_journal_close(ctx, intent, rc);
         if (rc == GP_OK && gp_govcl_slot_drop(ctx, v.uuid, NULL) != GP_OK)
             gp_err_clear(ctx->err);   /* collected by this host's next claim */
+        if (rc == GP_OK && gp_reqcl_usage_publish(ctx) != GP_OK)
+            gp_err_clear(ctx->err);   /* republished at the next change */
         goto out;
     }
     rc = gp_assignment_delete(ctx, v.uuid);

@@ -183,6 +183,27 @@ GP_HIDDEN int gp_govcl_quota_claim(gp_ctx *ctx, const char *vm_uuid, const char 
 /* Drop this host's slot(s) of vm_uuid (only key when not NULL).  Errors:
  * the driver's. */
 GP_HIDDEN int gp_govcl_slot_drop(gp_ctx *ctx, const char *vm_uuid, const char *key);
+/* The request queue pool-wide on an XCP-ng pool (reqcl.c).  Requests
+ * from the VMs' gpupool:request markers (VM.get_all_records), ids by age;
+ * *out caller frees (gp_request_list_free).  Errors: the driver's,
+ * GP_ERR_NOMEM. */
+GP_HIDDEN int gp_reqcl_read(gp_ctx *ctx, gp_request **out, size_t *n_out);
+/* A request's marker JSON (malloc'ed; NULL on ENOMEM). */
+GP_HIDDEN char *gp_reqcl_json(const gp_request *r);
+/* Queue r in xapi (VM.add_to_other_config, atomic): GP_ERR_INVALID_ARGUMENT
+ * (param vm) when the VM has a request already; the driver's. */
+GP_HIDDEN int gp_reqcl_add(gp_ctx *ctx, const gp_request *r);
+/* Remove the VM's request marker.  Errors: the driver's. */
+GP_HIDDEN int gp_reqcl_remove(gp_ctx *ctx, const char *vm_uuid);
+/* Publish this host's share of the tenants' decayed use (from its usage
+ * intervals) in host.other_config["gpupool:usage"], when it changed.
+ * Errors: the driver's, GP_ERR_DB*, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_reqcl_usage_publish(gp_ctx *ctx);
+/* The other hosts' published shares, decayed to now (exact between their
+ * changes); *out caller frees (tenant strings and array).  Errors: the
+ * driver's, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_reqcl_usage_others(gp_ctx *ctx, int64_t now, gp_tenant_usage **out,
+                                    size_t *n_out);
 /* Sample the power state of the VMs holding GPUs here (and of VMs whose
  * run is still open) from the driver, and record starts and stops in
  * vm_runs (gp_gov_power): a run starts when first seen running and ends

@@ -38,6 +38,8 @@ static int requests_read(gp_ctx *ctx, gp_request **out, size_t *n_out)
 
     *out = NULL;
     *n_out = 0;
+    if (rc == GP_OK && gp_cluster_on(ctx))   /* pool-wide: in xapi (reqcl.c) */
+        return gp_reqcl_read(ctx, out, n_out);
     if (rc == GP_OK)
         rc = gp_store_prepare(&ctx->store,
                               "SELECT r.id, r.vm_uuid, r.pool_uuid, p.name_label, r.tenant,"
@@ -117,6 +119,28 @@ static int tenant_usage(gp_ctx *ctx, gp_tenant_usage **out, size_t *n_out)
         rc = gp_store_error(&ctx->store, rc, "reading GPU use");
         goto fail;
     }
+    if (gp_cluster_on(ctx)) {
+        /* The other hosts' shares: gp_queue_order() sums a tenant's rows. */
+        gp_tenant_usage *o = NULL;
+        size_t n_o = 0;
+        rc = gp_reqcl_usage_others(ctx, now, &o, &n_o);
+        if (rc)
+            goto fail;
+        if (n_o) {
+            gp_tenant_usage *all = realloc(u, (n + n_o) * sizeof(*u));
+            if (!all) {
+                for (size_t i = 0; i < n_o; i++)
+                    free((char *)o[i].tenant);
+                free(o);
+                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+                goto fail;
+            }
+            u = all;
+            memcpy(u + n, o, n_o * sizeof(*u));
+            n += n_o;
+        }
+        free(o);
+    }
     *out = u;
     *n_out = n;
     return GP_OK;
@@ -192,27 +216,10 @@ out:
     return rc;
 }
 
+/* A request as JSON: the audit rows and, pool-wide, xapi's marker. */
 static char *request_json(const gp_request *r)
 {
-    json_object *o = json_object_new_object();
-    if (!o)
-        return NULL;
-    json_object_object_add(o, "vm_uuid", json_object_new_string(r->vm_uuid));
-    json_object_object_add(o, "pool_uuid", json_object_new_string(r->pool_uuid));
-    json_object_object_add(o, "tenant", json_object_new_string(r->tenant ? r->tenant : ""));
-    json_object_object_add(o, "priority", json_object_new_int(r->priority));
-    json_object_object_add(o, "created", json_object_new_int64(r->created));
-    json_object_object_add(o, "requested_by",
-                           r->requested_by ? json_object_new_string(r->requested_by) : NULL);
-    json_object_object_add(o, "on_behalf_of",
-                           r->on_behalf_of ? json_object_new_string(r->on_behalf_of) : NULL);
-    if (r->vcpus > 0)
-        json_object_object_add(o, "vcpus", json_object_new_int(r->vcpus));
-    if (r->memory_mib)
-        json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)r->memory_mib));
-    if (r->lease_seconds)
-        json_object_object_add(o, "lease_seconds", json_object_new_int64(r->lease_seconds));
-    return gp_json_take_text(o);
+    return gp_reqcl_json(r);
 }
 
 static bool queueable(int rc)
@@ -264,7 +271,7 @@ int gp_vm_gpu_request(gp_ctx *ctx, const char *vm, const gp_request_args *args,
         goto out;
     snprintf(r.vm_uuid, sizeof(r.vm_uuid), "%s", v.uuid);
     rc = gp_store_pool_find(&ctx->store, args->pool, r.pool_uuid, NULL);
-    if (rc == GP_OK) {
+    if (rc == GP_OK && !gp_cluster_on(ctx)) {
         char *have = NULL;
         rc = gp_store_query_text(&ctx->store, "reading the queue",
                                  "SELECT id FROM requests WHERE vm_uuid = ?1", v.uuid, &have);
@@ -289,7 +296,14 @@ int gp_vm_gpu_request(gp_ctx *ctx, const char *vm, const gp_request_args *args,
     snprintf(created, sizeof(created), "%lld", (long long)r.created);
     snprintf(vcpus, sizeof(vcpus), "%d", args->vcpus > 0 ? args->vcpus : 0);
     snprintf(mem, sizeof(mem), "%llu", (unsigned long long)args->memory_mib);
-    if (rc == GP_OK)
+    if (rc == GP_OK && gp_cluster_on(ctx)) {
+        /* Pool-wide: the request is the VM's marker in xapi (reqcl.c),
+         * added atomically outside the lock; the audit row stays here. */
+        gp_store_rollback(&ctx->store);
+        rc = gp_reqcl_add(ctx, &r);
+        if (rc == GP_OK)
+            rc = gp_store_begin(&ctx->store);
+    } else if (rc == GP_OK)
         rc = gp_store_exec(&ctx->store, "queueing a request",
                            "INSERT INTO requests(vm_uuid, pool_uuid, tenant, priority, created,"
                            " vcpus, memory_mib, requested_by, on_behalf_of, lease_seconds)"
@@ -333,7 +347,11 @@ static int request_remove(gp_ctx *ctx, const gp_request *r, const char *operatio
                           const char *after)
 {
     char *before = request_json(r);
-    int rc = before ? gp_store_begin(&ctx->store) : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    int rc = before ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    if (rc == GP_OK && gp_cluster_on(ctx))
+        rc = gp_reqcl_remove(ctx, r->vm_uuid);     /* pool-wide: xapi's marker */
+    if (rc == GP_OK)
+        rc = gp_store_begin(&ctx->store);
     if (rc == GP_OK) {
         rc = gp_store_exec(&ctx->store, "removing a request", "DELETE FROM requests WHERE vm_uuid = ?1",
                            1, r->vm_uuid);
