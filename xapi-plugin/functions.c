@@ -851,6 +851,18 @@ static int fn_usage_report(gp_ctx *ctx, const plugin_args *a, json_object **out,
     return list_reply(out, "rows", arr);
 }
 
+/* The capacity picture (gp_capacity_json): {now, gpus_no_pool, pools, gpus}. */
+static int fn_capacity_report(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                              plugin_failure *f)
+{
+    gp_capacity *cap = NULL;
+    if (gp_capacity_get(ctx, host_arg(a), &cap))
+        return lib_fail(ctx, f);
+    *out = gp_capacity_json(cap);
+    gp_capacity_free(cap);
+    return *out ? 0 : nomem(f);
+}
+
 static const plugin_fn functions[] = {
     { "list_gpus", false, host_args, fn_list_gpus },
     { "get_gpu", false, get_gpu_args, fn_get_gpu },
@@ -876,6 +888,7 @@ static const plugin_fn functions[] = {
     { "request_list", false, no_args, fn_request_list },
     { "request_cancel", true, vm_arg, fn_request_cancel },
     { "usage_report", false, usage_args, fn_usage_report },
+    { "capacity_report", false, host_args, fn_capacity_report },
 };
 
 const char *const plugin_function_names[] = {
@@ -883,7 +896,8 @@ const char *const plugin_function_names[] = {
     "set_pool_param", "add_gpu_to_pool", "remove_gpu_from_pool", "assign_gpu",
     "release_gpu", "list_assignments", "audit_log", "check_drift", "pool_sync",
     "host_evacuate_plan", "host_evacuate", "quota_set", "quota_list", "quota_remove",
-    "vm_gpu_request", "request_list", "request_cancel", "usage_report", NULL
+    "vm_gpu_request", "request_list", "request_cancel", "usage_report",
+    "capacity_report", NULL
 };
 
 int plugin_dispatch(gp_ctx *ctx, const char *fn, const plugin_args *args,

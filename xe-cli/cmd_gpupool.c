@@ -764,6 +764,36 @@ static int cmd_usage_report(xe_call *c)
     return rc;
 }
 
+/* capacity-report [host=] [format=table|json]: free, stranded and held GPUs
+ * per pool and node, and the largest VM still placeable NUMA-local. */
+static int cmd_capacity_report(xe_call *c)
+{
+    const char *fmt = xe_arg_get(c, "format");
+    gp_capacity *cap = NULL;
+    gp_record *rs = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (fmt && strcmp(fmt, "table") && strcmp(fmt, "json"))
+        return xe_error_set(&c->err, "INVALID_ARGUMENT", "format is table or json");
+    if (gp_capacity_get(c->ctx, xe_arg_get(c, "host"), &cap))
+        return xe_fail_ctx(c);
+    if (fmt && !strcmp(fmt, "json")) {
+        json_object *o = gp_capacity_json(cap);
+        gp_capacity_free(cap);
+        if (!o)
+            return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+        fprintf(c->out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        return 0;
+    }
+    rc = gp_capacity_records(cap, &rs, &n);
+    gp_capacity_free(cap);
+    if (rc)
+        return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+    return xe_list_records(c, rs, n, NULL, NULL);
+}
+
 static int cmd_request_cancel(xe_call *c)
 {
     if (gp_request_cancel(c->ctx, xe_arg_get(c, "vm")))
@@ -905,6 +935,11 @@ static const struct xe_cmd core_cmds[] = {
       "from=<ISO 8601 UTC> to=<ISO 8601 UTC> [group-by=tenant|pool|vm] [format=table|csv|json]",
       "GPU-hours held and running in the window, per tenant, pool or VM",
       KEYS("from", "to"), KEYS("group-by", "format", "params"), 0, cmd_usage_report },
+    { "capacity-report", "[host=] [format=table|json] [params=]",
+      "per pool and NUMA node: free, stranded (no pCPUs / memory for the pool's smallest "
+      "recent VM) and held GPUs, how long halted VMs hold theirs, the largest VM still "
+      "placeable NUMA-local",
+      NOKEYS, KEYS("host", "format", "params"), 0, cmd_capacity_report },
     { "request-cancel", "vm=<uuid|name-label>", "withdraw a VM's queued request",
       KEYS("vm"), NOKEYS, 0, cmd_request_cancel },
     { "pool-sync", "",

@@ -1679,6 +1679,159 @@ struct json_object *gp_evacuation_json(const gp_evacuation *e);
  * a's strings copied; NULL on ENOMEM.  Pure: no context, no database. */
 struct json_object *gp_assignment_json(const gp_assignment *a);
 
+/* ---- capacity (ops/capacity.c, docs/capacity-report.md) -------------------- */
+
+/* gp_capacity_get(), gp_capacity_json(), gp_capacity_records(). */
+#define GPUPOOL_HAVE_CAPACITY 1
+
+/* "Recent" for a pool's smallest VM: GPU-held intervals (gp_usage_report's
+ * usage intervals) that were open at some time in the last 30 days. */
+#define GP_CAPACITY_RECENT_SECONDS (30 * 24 * 3600)
+/* The smallest VM when a pool has no recent or current assignment. */
+#define GP_CAPACITY_DEFAULT_VCPUS 1
+#define GP_CAPACITY_DEFAULT_MEMORY_MIB 1024
+
+/* What a GPU is doing, as capacity sees it. */
+typedef enum {
+    GP_CAP_FREE = 0,      /* in a pool, held by no VM, its pool's smallest recent VM fits
+                             NUMA-local on its node */
+    GP_CAP_STRANDED,      /* in a pool, held by no VM, but that VM does not fit on its
+                             node (reason says why) */
+    GP_CAP_RUNNING,       /* held by a VM that is not halted (running, paused, ...) */
+    GP_CAP_HALTED,        /* held by a halted VM */
+    GP_CAP_NO_POOL,       /* in no pool */
+    GP_CAP_STATE_LAST     /* sentinel */
+} gp_cap_state;
+
+/* "free", "stranded", "running", "halted", "no-pool"; "unknown" out of range. */
+const char *gp_cap_state_name(gp_cap_state s);
+
+/* Why a free GPU is stranded (bits of gp_capacity_gpu.stranded). */
+#define GP_STRAND_NO_PCPUS  0x1u  /* its node lacks vCPU room (floor(cpu-overcommit x
+                                     pCPUs in the pool's cpupool) - vCPUs pinned there) */
+#define GP_STRAND_NO_MEMORY 0x2u  /* its node lacks free memory (node MemFree / libxl
+                                     free memory minus halted assigned VMs') */
+#define GP_STRAND_NO_NODE   0x4u  /* its NUMA node is unknown: never NUMA-local */
+
+/* One GPU of the host. */
+typedef struct {
+    char pci_id[GP_PCI_ID_LEN];
+    int numa_node;             /* -1 unknown */
+    char pool_uuid[37];        /* "" in no pool */
+    char *pool_name_label;     /* NULL in no pool */
+    gp_cap_state state;
+    unsigned stranded;         /* GP_STRAND_* bits; 0 unless GP_CAP_STRANDED */
+    char vm_uuid[37];          /* "" when free */
+    char *tenant;              /* of the holding VM; NULL when free */
+    int64_t halted_seconds;    /* GP_CAP_HALTED: seconds since the VM is known halted
+                                  (end of its last recorded run, else since it got the
+                                  GPU; governance's vm_runs / usage); -1 otherwise */
+} gp_capacity_gpu;
+
+/* One NUMA node as one pool sees it (a node holding a member of the pool). */
+typedef struct {
+    char pool_uuid[37];
+    int node;                  /* node id */
+    size_t gpus, free, stranded, running, halted;  /* the pool's GPUs on the node */
+    unsigned stranded_why;     /* union of the stranded GPUs' GP_STRAND_* bits */
+    int max_vcpus;             /* most vCPUs a VM of this pool gets NUMA-local on this node
+                                  with one of its free GPUs (gp_place() probes); 0 when
+                                  the node has no free GPU of the pool or no room */
+    uint64_t max_memory_mib;   /* most memory (MiB) likewise, with 1 vCPU; 0 as above or
+                                  when the node's memory is unknown */
+    bool memory_known;         /* false: the host model has no memory figure for the node */
+} gp_capacity_node;
+
+/* One pool. */
+typedef struct {
+    char uuid[37];
+    char *name_label;
+    size_t gpus, free, stranded, running, halted;  /* on this host */
+    int min_vcpus;             /* the pool's smallest recent VM: vCPUs ... */
+    uint64_t min_memory_mib;   /* ... and memory, MiB (each the minimum on its own) */
+    const char *min_basis;     /* "recent" (usage intervals of the last
+                                  GP_CAPACITY_RECENT_SECONDS), "current" (its
+                                  assignments), "default" (GP_CAPACITY_DEFAULT_*);
+                                  static */
+    int largest_vcpus;         /* the largest VM still placeable NUMA-local: the node
+                                  with the most max_vcpus, then max_memory_mib */
+    uint64_t largest_memory_mib;
+    int largest_node;          /* -1: none (no free GPU with room) */
+} gp_capacity_pool;
+
+/* What gp_capacity_get() found.  Owns everything: gp_capacity_free(). */
+typedef struct {
+    int64_t now;               /* gp_now() when it was taken, Unix seconds */
+    gp_capacity_pool *pools;   /* ascending name-label (gp_pool_list) */
+    size_t n_pools;
+    gp_capacity_node *nodes;   /* by pool (order of pools), then ascending node id */
+    size_t n_nodes;
+    gp_capacity_gpu *gpus;     /* every GPU of the host, ascending pci-id */
+    size_t n_gpus;
+    size_t gpus_no_pool;       /* GPUs in no pool */
+} gp_capacity;
+
+/*
+ * The allocation picture of this host: per pool and NUMA node the free
+ * GPUs, the free GPUs stranded because their node lacks pCPUs or memory for
+ * the pool's smallest recent VM, the GPUs held by running and by halted VMs
+ * (and for how long halted), the GPUs in no pool, and the largest VM still
+ * placeable NUMA-local.  Reads only.
+ *
+ * Facts: the host model (gp_host_get: nodes, pCPUs, memory, GPUs), pools,
+ * members and assignments (state database), VM power states (the driver),
+ * GPU-held intervals and recorded runs (governance, gov.c).  Room on a node
+ * is what gp_place() computes, probed with numa-policy required and the
+ * GPU forced: vCPUs within floor(cpu-overcommit x the node's pCPUs in the
+ * pool's cpupool) after the vCPUs pinned there, memory within the node's
+ * free memory after the halted assigned VMs'.  The pool's smallest recent
+ * VM is the smallest vCPU count and, separately, the smallest memory among
+ * the VMs that held one of its GPUs at some time in the last
+ * GP_CAPACITY_RECENT_SECONDS (usage intervals); else among its current
+ * assignments; else GP_CAPACITY_DEFAULT_VCPUS / _MEMORY_MIB.  Halted time
+ * is exact with the sim driver (it records every power change); with xen
+ * and xapi a run gpupool did not see is not known, so it counts from the
+ * last recorded run or from the assignment.
+ *
+ * host: NULL (this host).  The pool-wide view of an XCP-ng pool is not
+ * done yet: any other value is GP_ERR_NOT_SUPPORTED.
+ * *out: a new gp_capacity the caller frees with gp_capacity_free(); NULL
+ * on error.  Errors (gp_ctx_last_error()): GP_ERR_NOT_SUPPORTED, those of
+ * gp_host_get(), gp_pool_list(), gp_vm_list() (the driver's), GP_ERR_DB*,
+ * GP_ERR_NOMEM.
+ */
+int gp_capacity_get(gp_ctx *ctx, const char *host, gp_capacity **out);
+/* Free c and what it owns; NULL is accepted. */
+void gp_capacity_free(gp_capacity *c);
+/* The comma list of the reasons in GP_STRAND_* bits why: "no-pcpus",
+ * "no-memory", "no-numa-node" in that order ("" for 0).  buf holds at
+ * least 40 bytes; returns buf. */
+char *gp_strand_reasons(unsigned why, char *buf, size_t len);
+/*
+ * Records of c for front ends (xe's spelling), in this order:
+ *  - one per pool: kind "pool", pool, pool-uuid, gpus, free, stranded,
+ *    held-running, held-halted, smallest-vm-vcpus, smallest-vm-memory-mib,
+ *    smallest-vm-basis, largest-vm-vcpus, largest-vm-memory-mib,
+ *    largest-vm-node ("" when none);
+ *  - one per pool and node: kind "node", pool, numa-node, gpus, free,
+ *    stranded, stranded-reasons, held-running, held-halted, max-vcpus,
+ *    max-memory-mib ("unknown" when the node's memory is);
+ *  - one per GPU that is stranded, held by a halted VM or in no pool: kind
+ *    "gpu", pci-id, numa-node, pool, state, reason, vm-uuid, tenant,
+ *    halted-seconds ("" when not halted).
+ * *out caller frees with gp_record_list_free().  Errors: GP_ERR_NOMEM.
+ */
+int gp_capacity_records(const gp_capacity *c, gp_record **out, size_t *n_out);
+/* c as one JSON object {now, gpus_no_pool, pools: [{uuid, name_label, gpus,
+ * free, stranded, running, halted, smallest_vm: {vcpus, memory_mib, basis},
+ * largest_vm: {vcpus, memory_mib, node} or null, nodes: [{node, gpus, free,
+ * stranded, stranded_reasons: [..], running, halted, max_vcpus,
+ * max_memory_mib (null when unknown)}]}], gpus: [{pci_id, numa_node, pool,
+ * pool_uuid, state, stranded_reasons, vm_uuid, tenant, halted_seconds}]}
+ * (null for what is unknown or does not apply).  NULL on ENOMEM; the caller
+ * puts it. */
+struct json_object *gp_capacity_json(const gp_capacity *c);
+
 /* ---- the XAPI plugin protocol ------------------------------------------------ *
  *
  * What xapi hands a plugin (xapi_plugins.ml: the plugin's argv[1] is an

@@ -19,6 +19,8 @@ GP_ENUM_IMPL(gp_memnode_certainty, GP_MEMNODE_CERTAINTY_LAST, "unknown", "best-e
 GP_ENUM_IMPL(gp_vm_state, GP_VM_STATE_LAST, "halted", "running", "paused", "suspended",
              "shutdown", "dying")
 GP_ENUM_IMPL(gp_locality, GP_LOCALITY_LAST, "local", "socket", "unknown", "remote")
+GP_ENUM_IMPL(gp_cap_state, GP_CAP_STATE_LAST, "free", "stranded", "running", "halted",
+             "no-pool")
 
 const char *gp_numa_policy_name(gp_numa_policy p)
 {

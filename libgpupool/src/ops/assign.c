@@ -251,25 +251,8 @@ static char *cpupool_names(const gp_host *host)
     return s;
 }
 
-/* Everything placement needs from the database for one pool. */
-typedef struct {
-    gp_numa_policy policy;
-    gp_pin_mode pin;
-    double overcommit;
-    gp_placement_strategy strategy;  /* the pool's placement */
-    char *name_label;
-    char *cpupool;               /* Xen cpupool of the pool's VMs */
-    char **gpus;                 /* members present on the host */
-    size_t n_gpus;
-    gp_place_existing *existing; /* every assignment on the host */
-    int **existing_pcpus;
-    char **existing_pci;
-    char **existing_vm;          /* vm_uuid of each existing assignment */
-    char **existing_pool;        /* pool_uuid of each */
-    size_t n_existing;
-} place_inputs;
 
-static void place_inputs_dispose(place_inputs *pi)
+void gp_place_inputs_dispose(gp_place_inputs *pi)
 {
     free(pi->name_label);
     free(pi->cpupool);
@@ -289,7 +272,7 @@ static void place_inputs_dispose(place_inputs *pi)
 }
 
 /* The pool's row: policy, pin-mode, overcommit, name and cpupool into pi. */
-static int place_inputs_load_pool(gp_ctx *ctx, const char *pool_uuid, place_inputs *pi)
+static int place_inputs_load_pool(gp_ctx *ctx, const char *pool_uuid, gp_place_inputs *pi)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -324,7 +307,7 @@ out:
 /* The pool's members present on the host into pi->gpus (a GPU_MISSING
  * member is not offered to placement). */
 static int place_inputs_load_members(gp_ctx *ctx, const gp_host *host, const char *pool_uuid,
-                                     place_inputs *pi)
+                                     gp_place_inputs *pi)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -359,7 +342,7 @@ out:
  * memory_mib, memory_node, pool_uuid) appended to pi->existing; whatever was
  * allocated stays in pi for place_inputs_dispose. */
 static int place_inputs_add_existing(gp_ctx *ctx, sqlite3_stmt *st, const gp_vm *live,
-                                     size_t n_live, place_inputs *pi)
+                                     size_t n_live, gp_place_inputs *pi)
 {
     size_t k = pi->n_existing, np_n = 0;
     gp_place_existing *ne = realloc(pi->existing, (k + 1) * sizeof(*ne));
@@ -412,7 +395,7 @@ static int place_inputs_add_existing(gp_ctx *ctx, sqlite3_stmt *st, const gp_vm 
 
 /* Every assignment on the host (all pools) into pi->existing. */
 static int place_inputs_load_existing(gp_ctx *ctx, const gp_vm *live, size_t n_live,
-                                      place_inputs *pi)
+                                      gp_place_inputs *pi)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -434,8 +417,8 @@ out:
 
 /* Everything placement needs from the database for one pool, into pi;
  * leaves what was read for place_inputs_dispose. */
-static int place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_uuid,
-                             const gp_vm *live, size_t n_live, place_inputs *pi)
+int gp_place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_uuid,
+                         const gp_vm *live, size_t n_live, gp_place_inputs *pi)
 {
     int rc = place_inputs_load_pool(ctx, pool_uuid, pi);
     if (rc)
@@ -498,7 +481,7 @@ typedef struct {
     gp_vm *live;                  /* live domains (non-transactional driver) */
     size_t n_live;
     char canon[GP_PCI_ID_LEN];    /* args->pci_id in canonical form, "" without */
-    place_inputs pi;
+    gp_place_inputs pi;
     gp_place_request req;
     gp_placement pl;
     gp_assignment a;              /* the decision, as recorded */
@@ -541,7 +524,7 @@ static void assign_op_dispose(assign_op *op)
     gp_replan_dispose(&op->rp);
     gp_assignment_list_free(op->moved_old, op->n_moved);
     gp_assignment_list_free(op->moved, op->n_moved);
-    place_inputs_dispose(&op->pi);
+    gp_place_inputs_dispose(&op->pi);
     gp_placement_dispose(&op->pl);
     gp_assignment_dispose(&op->a);
     gp_vm_list_free(op->live, op->n_live);
@@ -850,7 +833,7 @@ static int assign_place_once(gp_ctx *ctx, assign_op *op)
  * stays put.  Keeps ctx->err as it was; fails only for lack of memory. */
 static int assign_find_movable(gp_ctx *ctx, assign_op *op, size_t *n)
 {
-    const place_inputs *pi = &op->pi;
+    const gp_place_inputs *pi = &op->pi;
     gp_error_info saved;
 
     *n = 0;
@@ -1331,7 +1314,7 @@ int gp_vm_gpu_assign_local(gp_ctx *ctx, const char *vm, const gp_assign_args *ar
     rc = assign_resolve_pool(ctx, &op);
     if (rc)
         goto out;
-    rc = place_inputs_load(ctx, op.host, op.a.pool_uuid, op.live, op.n_live, &op.pi);
+    rc = gp_place_inputs_load(ctx, op.host, op.a.pool_uuid, op.live, op.n_live, &op.pi);
     if (rc)
         goto out;
     /* The tenant's quota, in this transaction (gov.c). */

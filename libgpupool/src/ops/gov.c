@@ -73,6 +73,10 @@ static const char *const gov_migrations[] = {
     /* 3 -> 4: a request's lease (seconds from when it is served) */
     "ALTER TABLE requests ADD COLUMN lease_seconds INTEGER NOT NULL DEFAULT 0"
     "  CHECK (lease_seconds >= 0);",
+    /* 4 -> 5: the size of the VM that held the GPU (capacity: the pool's
+     * smallest recent VM); NULL in intervals recorded before */
+    "ALTER TABLE usage ADD COLUMN vcpus INTEGER;"
+    "ALTER TABLE usage ADD COLUMN memory_mib INTEGER;",
 };
 
 static const gp_store_section gov_section = { "gov", gov_migrations,
@@ -541,14 +545,17 @@ int gp_quota_records(gp_ctx *ctx, gp_record **out, size_t *n_out)
 
 int gp_gov_usage_open(gp_ctx *ctx, const gp_assignment *a)
 {
-    char now[24];
+    char now[24], vcpus[16], mem[24];
     int rc = gp_gov_ensure(ctx);
     snprintf(now, sizeof(now), "%lld", (long long)gp_now());
+    snprintf(vcpus, sizeof(vcpus), "%d", a->vcpus);
+    snprintf(mem, sizeof(mem), "%llu", (unsigned long long)a->memory_mib);
     if (rc == GP_OK)
         rc = gp_store_exec(&ctx->store, "recording GPU use",
-                           "INSERT INTO usage(vm_uuid, pci_id, pool_uuid, tenant, held_from)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5)", 5, a->vm_uuid, a->pci_id,
-                           a->pool_uuid, a->tenant ? a->tenant : GP_TENANT_DEFAULT, now);
+                           "INSERT INTO usage(vm_uuid, pci_id, pool_uuid, tenant, held_from,"
+                           " vcpus, memory_mib) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", 7,
+                           a->vm_uuid, a->pci_id, a->pool_uuid,
+                           a->tenant ? a->tenant : GP_TENANT_DEFAULT, now, vcpus, mem);
     return rc;
 }
 

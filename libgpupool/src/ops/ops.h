@@ -64,6 +64,32 @@ GP_HIDDEN void gp_assignment_boot_config(const gp_assignment *a, gp_boot_config 
 /* memory_node_certainty / _basis of an assignment from its driver. */
 GP_HIDDEN void gp_assignment_memory_certainty(const gp_driver_ops *drv, gp_assignment *a);
 
+/* Everything placement needs from the database for one pool (assign.c;
+ * capacity.c probes placement with the same inputs). */
+typedef struct {
+    gp_numa_policy policy;
+    gp_pin_mode pin;
+    double overcommit;
+    gp_placement_strategy strategy;  /* the pool's placement */
+    char *name_label;
+    char *cpupool;               /* Xen cpupool of the pool's VMs */
+    char **gpus;                 /* members present on the host */
+    size_t n_gpus;
+    gp_place_existing *existing; /* every assignment on the host */
+    int **existing_pcpus;
+    char **existing_pci;
+    char **existing_vm;          /* vm_uuid of each existing assignment */
+    char **existing_pool;        /* pool_uuid of each */
+    size_t n_existing;
+} gp_place_inputs;
+/* The pool's row, its members present on host and every assignment on the
+ * host (memory_in_free from live, the driver's VM list) into pi (zeroed by
+ * the caller); what was read stays for gp_place_inputs_dispose() also on
+ * error.  Errors: GP_ERR_UNKNOWN_POOL, GP_ERR_DB*, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_uuid,
+                                   const gp_vm *live, size_t n_live, gp_place_inputs *pi);
+GP_HIDDEN void gp_place_inputs_dispose(gp_place_inputs *pi);
+
 /* The operations on this host only (assign.c, pool.c): the public ones
  * (ops/cluster.c) send a change for another host of an XCP-ng pool to that
  * host's plugin, and run these for this host's GPUs. */
@@ -209,6 +235,18 @@ GP_HIDDEN int gp_reqcl_usage_others(gp_ctx *ctx, int64_t now, gp_tenant_usage **
  * vm_runs (gp_gov_power): a run starts when first seen running and ends
  * when first seen halted.  Errors: the driver's, GP_ERR_DB*, GP_ERR_NOMEM. */
 GP_HIDDEN int gp_gov_sample(gp_ctx *ctx);
+/* SQL expressions over the usage and vm_runs tables for the VM whose uuid
+ * is the SQL expression vm (e.g. "a.vm_uuid"): since when it is known
+ * halted (Unix seconds: the end of its last recorded run, else when it got
+ * its GPU, 0 when neither is known) / whether a run is open.  Used by the
+ * leases (requests.c) and capacity (capacity.c). */
+#define GP_GOV_HALTED_SINCE_SQL(vm)                                                   \
+    " max(coalesce((SELECT max(r.run_until) FROM vm_runs r"                          \
+    "   WHERE r.vm_uuid = " vm "), 0),"                                               \
+    "   coalesce((SELECT max(u.held_from) FROM usage u"                               \
+    "   WHERE u.vm_uuid = " vm " AND u.held_until IS NULL), 0))"
+#define GP_GOV_RUNNING_SQL(vm)                                                        \
+    " EXISTS (SELECT 1 FROM vm_runs r WHERE r.vm_uuid = " vm " AND r.run_until IS NULL)"
 /* Insert / delete an assignment row with its usage interval (asgrows.c). */
 GP_HIDDEN int gp_assignment_delete(gp_ctx *ctx, const char *vm_uuid);
 

@@ -610,12 +610,8 @@ static int lease_candidates(gp_ctx *ctx, int64_t now, lease_cand **out, size_t *
      * the GPU), whether a run is open, and its lease. */
     rc = gp_store_prepare(&ctx->store,
                           "SELECT a.vm_uuid, p.idle_release_after,"
-                          " max(coalesce((SELECT max(r.run_until) FROM vm_runs r"
-                          "   WHERE r.vm_uuid = a.vm_uuid), 0),"
-                          "   coalesce((SELECT max(u.held_from) FROM usage u"
-                          "   WHERE u.vm_uuid = a.vm_uuid AND u.held_until IS NULL), 0)),"
-                          " EXISTS (SELECT 1 FROM vm_runs r WHERE r.vm_uuid = a.vm_uuid"
-                          "   AND r.run_until IS NULL), a.lease_until"
+                          GP_GOV_HALTED_SINCE_SQL("a.vm_uuid") ","
+                          GP_GOV_RUNNING_SQL("a.vm_uuid") ", a.lease_until"
                           " FROM assignments a JOIN pools p ON p.uuid = a.pool_uuid"
                           " WHERE p.idle_release_after > 0 OR a.lease_until IS NOT NULL"
                           " ORDER BY a.vm_uuid", &st);
