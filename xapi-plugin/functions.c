@@ -863,6 +863,24 @@ static int fn_capacity_report(gp_ctx *ctx, const plugin_args *a, json_object **o
     return *out ? 0 : nomem(f);
 }
 
+/* {"content_type": "text/plain; version=0.0.4", "text": <the metrics>} */
+static const char *const metrics_args[] = { "hostname", NULL };
+static int fn_metrics(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
+{
+    const char *hn = arg(a, "hostname");
+    char *text = NULL;
+    if (gp_metrics_text(ctx, hn && *hn ? hn : NULL, &text))
+        return lib_fail(ctx, f);
+    *out = json_object_new_object();
+    if (*out) {
+        json_object_object_add(*out, "content_type",
+                               json_object_new_string("text/plain; version=0.0.4"));
+        json_object_object_add(*out, "text", json_object_new_string(text));
+    }
+    free(text);
+    return *out ? 0 : nomem(f);
+}
+
 static const plugin_fn functions[] = {
     { "list_gpus", false, host_args, fn_list_gpus },
     { "get_gpu", false, get_gpu_args, fn_get_gpu },
@@ -889,6 +907,7 @@ static const plugin_fn functions[] = {
     { "request_cancel", true, vm_arg, fn_request_cancel },
     { "usage_report", false, usage_args, fn_usage_report },
     { "capacity_report", false, host_args, fn_capacity_report },
+    { "metrics", false, metrics_args, fn_metrics },
 };
 
 const char *const plugin_function_names[] = {
@@ -897,7 +916,7 @@ const char *const plugin_function_names[] = {
     "release_gpu", "list_assignments", "audit_log", "check_drift", "pool_sync",
     "host_evacuate_plan", "host_evacuate", "quota_set", "quota_list", "quota_remove",
     "vm_gpu_request", "request_list", "request_cancel", "usage_report",
-    "capacity_report", NULL
+    "capacity_report", "metrics", NULL
 };
 
 int plugin_dispatch(gp_ctx *ctx, const char *fn, const plugin_args *args,

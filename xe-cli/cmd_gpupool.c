@@ -794,6 +794,25 @@ static int cmd_capacity_report(xe_call *c)
     return xe_list_records(c, rs, n, NULL, NULL);
 }
 
+/* metrics [out=FILE] [hostname=]: the Prometheus text format on stdout, or
+ * written atomically to FILE (node_exporter's textfile collector). */
+static int cmd_metrics(xe_call *c)
+{
+    const char *out = xe_arg_get(c, "out"), *hn = xe_arg_get(c, "hostname");
+    char *text = NULL;
+
+    if (out) {
+        if (gp_metrics_write(c->ctx, hn, out))
+            return xe_fail_ctx(c);
+        return 0;
+    }
+    if (gp_metrics_text(c->ctx, hn, &text))
+        return xe_fail_ctx(c);
+    fputs(text, c->out);
+    free(text);
+    return 0;
+}
+
 static int cmd_request_cancel(xe_call *c)
 {
     if (gp_request_cancel(c->ctx, xe_arg_get(c, "vm")))
@@ -940,6 +959,10 @@ static const struct xe_cmd core_cmds[] = {
       "recent VM) and held GPUs, how long halted VMs hold theirs, the largest VM still "
       "placeable NUMA-local",
       NOKEYS, KEYS("host", "format", "params"), 0, cmd_capacity_report },
+    { "metrics", "[out=<file>] [hostname=<label>]",
+      "Prometheus metrics (text format 0.0.4) on stdout, or written atomically to out= for "
+      "node_exporter's textfile collector",
+      NOKEYS, KEYS("out", "hostname"), 0, cmd_metrics },
     { "request-cancel", "vm=<uuid|name-label>", "withdraw a VM's queued request",
       KEYS("vm"), NOKEYS, 0, cmd_request_cancel },
     { "pool-sync", "",

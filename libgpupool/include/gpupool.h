@@ -1241,6 +1241,7 @@ typedef enum {
     GP_USAGE_BY_TENANT = 0,
     GP_USAGE_BY_POOL,
     GP_USAGE_BY_VM,
+    GP_USAGE_BY_POOL_TENANT,   /* key: pool name-label, tenant: the tenant */
     GP_USAGE_GROUP_LAST
 } gp_usage_group;
 
@@ -1251,12 +1252,14 @@ typedef struct {
     int64_t running_seconds;   /* ... while the VM ran */
     double cost;               /* GPU-hours held x the pool's cost-per-gpu-hour */
     bool has_cost;             /* some pool of the row has a cost-per-gpu-hour */
+    char *tenant;              /* GP_USAGE_BY_POOL_TENANT: the tenant; NULL otherwise */
 } gp_usage_row;
 
 void gp_usage_rows_free(gp_usage_row *r, size_t n);
 /*
  * GPU-seconds held and running in [from, to) (Unix seconds), per tenant,
- * pool or VM, ascending key; *out caller frees with gp_usage_rows_free.
+ * pool, VM or pool and tenant (key the pool, tenant the tenant), ascending
+ * key (then tenant); *out caller frees with gp_usage_rows_free.
  * Held: each assignment's interval (recorded when the row is written and
  * deleted, gp_now()) clipped to the window.  Running: the VM's run
  * intervals inside the held ones.  Exact to the second with the sim driver
@@ -1831,6 +1834,53 @@ int gp_capacity_records(const gp_capacity *c, gp_record **out, size_t *n_out);
  * (null for what is unknown or does not apply).  NULL on ENOMEM; the caller
  * puts it. */
 struct json_object *gp_capacity_json(const gp_capacity *c);
+
+/* ---- metrics (ops/metrics.c, docs/metrics.md) ------------------------------ */
+
+/* gp_metrics_text(), gp_metrics_write(). */
+#define GPUPOOL_HAVE_METRICS 1
+
+/*
+ * This host's allocation as Prometheus metrics: the text exposition format
+ * 0.0.4 (what node_exporter's textfile collector and promtool read), every
+ * family with "# HELP" and "# TYPE", label values escaped (\\, \", \n).
+ * Families (docs/metrics.md lists them with their labels):
+ *   gpupool_gpu_info, gpupool_gpu_state (free, stranded, assigned, running),
+ *   gpupool_gpu_assignment_info, gpupool_gpu_halted_holder_seconds,
+ *   gpupool_gpu_link_downgraded, gpupool_pool_gpus, gpupool_gpus_no_pool,
+ *   gpupool_stranded_gpus, gpupool_pool_largest_vm_vcpus,
+ *   gpupool_pool_largest_vm_memory_bytes, gpupool_assignments,
+ *   gpupool_numa_local_assignments_ratio,
+ *   gpupool_gpu_allocated_seconds_total, gpupool_gpu_running_seconds_total
+ *   (counters), gpupool_queue_length, gpupool_queue_wait_seconds
+ *   (histogram).
+ * Labels follow NVIDIA's DCGM exporter where the same thing is meant
+ * (pci_bus_id, hostname, model_name for DCGM's modelName) plus pool,
+ * vm_uuid, numa_node, tenant, state, reason.  Units are base units
+ * (seconds, bytes).
+ * Facts: gp_host_get() (GPUs, model from pci.ids, LnkCap/LnkSta),
+ * gp_capacity_get() (states, stranded, largest VM, halted seconds), the
+ * assignments (NUMA-local share), gp_usage_report() over [0, now) by pool
+ * and tenant (the counters), gp_request_list() (queue, wait-seconds).
+ *
+ * hostname: the hostname label; NULL = gethostname().
+ * *out: malloc'ed NUL-terminated text, the caller frees; NULL on error.
+ * Errors: those of gp_capacity_get(), gp_usage_report(),
+ * gp_request_list(), GP_ERR_NOMEM.
+ */
+int gp_metrics_text(gp_ctx *ctx, const char *hostname, char **out);
+/*
+ * gp_metrics_text() written to path atomically, for node_exporter's
+ * textfile collector: a temporary file ".<name>.XXXXXX" (mkstemp) in the
+ * same directory, mode 0644, written, fsync()ed, then rename()d over path
+ * and the directory fsync()ed.  Readers see the old file or the new one,
+ * never a part; on any error the temporary file is removed and path is
+ * left as it was.
+ * Errors: GP_ERR_INVALID_ARGUMENT (path NULL or empty, param out),
+ * GP_ERR_IO (create, write, fsync or rename failed: the message has
+ * strerror, param path), those of gp_metrics_text().
+ */
+int gp_metrics_write(gp_ctx *ctx, const char *hostname, const char *path);
 
 /* ---- the XAPI plugin protocol ------------------------------------------------ *
  *

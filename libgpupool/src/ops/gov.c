@@ -599,8 +599,10 @@ int gp_gov_power(gp_ctx *ctx, const char *vm_uuid, bool running)
 
 void gp_usage_rows_free(gp_usage_row *r, size_t n)
 {
-    for (size_t i = 0; r && i < n; i++)
+    for (size_t i = 0; r && i < n; i++) {
         free(r[i].key);
+        free(r[i].tenant);
+    }
     free(r);
 }
 
@@ -609,6 +611,13 @@ static int64_t overlap(int64_t a, int64_t b, int64_t c, int64_t d)
 {
     int64_t lo = a > c ? a : c, hi = b < d ? b : d;
     return hi > lo ? hi - lo : 0;
+}
+
+/* Rows by key, then tenant (GP_USAGE_BY_POOL_TENANT). */
+static int usage_row_cmp(const gp_usage_row *a, const gp_usage_row *b)
+{
+    int c = strcmp(a->key, b->key);
+    return c ? c : strcmp(a->tenant ? a->tenant : "", b->tenant ? b->tenant : "");
 }
 
 int gp_usage_report(gp_ctx *ctx, int64_t from, int64_t to, gp_usage_group group,
@@ -625,7 +634,7 @@ int gp_usage_report(gp_ctx *ctx, int64_t from, int64_t to, gp_usage_group group,
     gp_err_clear(ctx->err);
     if (to <= from || group < 0 || group >= GP_USAGE_GROUP_LAST) {
         rc = GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT,
-                    "a usage report needs from before to and a grouping (tenant, pool, vm)");
+                    "a usage report needs from before to and a grouping (tenant, pool, vm, pool and tenant)");
         GP_PARAM(ctx, "from", "%lld", (long long)from);
         GP_PARAM(ctx, "to", "%lld", (long long)to);
         return rc;
@@ -652,8 +661,11 @@ int gp_usage_report(gp_ctx *ctx, int64_t from, int64_t to, gp_usage_group group,
         const char *vm = (const char *)sqlite3_column_text(st, 0);
         int64_t a = sqlite3_column_int64(st, 1), b = sqlite3_column_int64(st, 2);
         const char *key = group == GP_USAGE_BY_TENANT ? (const char *)sqlite3_column_text(st, 3)
-                          : group == GP_USAGE_BY_POOL ? (const char *)sqlite3_column_text(st, 4)
-                                                      : vm;
+                          : group == GP_USAGE_BY_POOL || group == GP_USAGE_BY_POOL_TENANT
+                              ? (const char *)sqlite3_column_text(st, 4)
+                              : vm;
+        const char *tenant = group == GP_USAGE_BY_POOL_TENANT
+                                 ? (const char *)sqlite3_column_text(st, 3) : NULL;
         int64_t held = overlap(a, b, from, to), running = 0;
         size_t k;
         sqlite3_reset(runs);
@@ -665,15 +677,16 @@ int gp_usage_report(gp_ctx *ctx, int64_t from, int64_t to, gp_usage_group group,
             int64_t lo = a > from ? a : from, hi = b < to ? b : to;
             running += overlap(lo, hi, c, d);
         }
-        for (k = 0; k < n && strcmp(v[k].key, key); k++)
+        for (k = 0; k < n && (strcmp(v[k].key, key) ||
+                              (tenant && strcmp(v[k].tenant, tenant))); k++)
             ;
         if (k == n) {
             if (gp_array_reserve((void **)&v, &cap, n, sizeof(*v)))
                 goto nomem;
             memset(&v[n], 0, sizeof(v[n]));
-            if (!(v[n].key = strdup(key)))
-                goto nomem;
             n++;
+            if (!(v[k].key = strdup(key)) || (tenant && !(v[k].tenant = strdup(tenant))))
+                goto nomem;
         }
         v[k].held_seconds += held;
         v[k].running_seconds += running;
@@ -687,7 +700,7 @@ int gp_usage_report(gp_ctx *ctx, int64_t from, int64_t to, gp_usage_group group,
     if (rc)
         goto out;
     for (size_t i = 1; i < n; i++)       /* by key, a handful of rows */
-        for (size_t j = i; j > 0 && strcmp(v[j - 1].key, v[j].key) > 0; j--) {
+        for (size_t j = i; j > 0 && usage_row_cmp(&v[j - 1], &v[j]) > 0; j--) {
             gp_usage_row t = v[j];
             v[j] = v[j - 1];
             v[j - 1] = t;
