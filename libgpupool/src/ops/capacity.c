@@ -196,7 +196,6 @@ static int node_room(gp_ctx *ctx, const gp_host *h, const gp_place_inputs *pi,
         req.allowed_cpus = cp ? cp->cpus : &none;
         req.n_allowed_cpus = cp ? cp->n_cpus : 0;
     }
-    cn->memory_known = nd->mem_total_bytes != 0 || nd->mem_free_bytes != 0;
     rc = largest(ctx, h, &req, true,
                  (uint64_t)(pi->overcommit * (double)(nd->n_cpus ? nd->n_cpus : 1)) + 1, &v);
     if (rc == GP_OK && v && cn->memory_known) {
@@ -332,6 +331,7 @@ static int pool_fill(cap_build *b, const gp_pool *pool, gp_capacity_pool *p)
         memset(&cn, 0, sizeof(cn));
         snprintf(cn.pool_uuid, sizeof(cn.pool_uuid), "%s", pool->uuid);
         cn.node = nd->id;
+        cn.memory_known = nd->mem_total_bytes != 0 || nd->mem_free_bytes != 0;
         for (size_t g = 0; g < c->n_gpus; g++) {
             const gp_capacity_gpu *cg = &c->gpus[g];
             if (strcmp(cg->pool_uuid, pool->uuid) || cg->numa_node != nd->id)
