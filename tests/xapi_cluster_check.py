@@ -662,6 +662,69 @@ class SyncTest(ClusterBase):
                          ["pool_uuid"], before[0][0][0])
 
 
+class CapacityTest(ClusterBase):
+    """capacity-report (docs/capacity-report.md) pool-wide: every host with
+    its name, host= filters, the plugin's capacity_report; metrics stay
+    per host."""
+    vms = [halted_vm(1, vcpus=40), halted_vm(2, vcpus=4)]
+
+    def setUp(self):
+        super().setUp()
+        c = self.c
+        c.xe("h0", "pool-create", "name-label=train")
+        c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE0[0])
+        c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE0[1])
+        c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE1[0], "host=h1")
+        # vm-01 (40 vCPUs, 8 GiB) holds h0's first GPU, halted: 8 vCPU slots
+        # are left on h0's node 0, fewer than the smallest VM (40)
+        c.xe("h2", "vm-gpu-assign", "vm=vm-01", "pool=train", "host=h0",
+             "pci-id=" + NODE0[0])
+
+    def test_every_host_and_filter(self):
+        c = self.c
+        for h in ("h0", "h2"):
+            recs = records(c.xe(h, "capacity-report")[1])
+            pools = {(r["host"], r["pool"]): r for r in recs if r["kind"] == "pool"}
+            self.assertEqual(sorted(pools), [("h0", "train"), ("h1", "train")], h)
+            p0, p1 = pools[("h0", "train")], pools[("h1", "train")]
+            self.assertEqual((p0["gpus"], p0["free"], p0["stranded"], p0["held-halted"]),
+                             ("2", "0", "1", "1"), h)
+            self.assertEqual(p0["smallest-vm-vcpus"], "40", h)
+            self.assertEqual((p1["gpus"], p1["free"], p1["stranded"]), ("1", "1", "0"), h)
+            self.assertEqual((p1["largest-vm-vcpus"], p1["largest-vm-memory-mib"],
+                              p1["largest-vm-node"]), ("48", "524288", "1"), h)
+            gpus = {(r["host"], r["pci-id"]): r for r in recs if r["kind"] == "gpu"}
+            self.assertEqual(gpus[("h0", NODE0[1])]["reason"], "no-pcpus", h)
+            self.assertEqual(gpus[("h0", NODE0[0])]["state"], "halted", h)
+            self.assertEqual(gpus[("h0", NODE0[0])]["vm-uuid"], vm_uuid(1), h)
+            # 24 GPUs, 3 in pools: 21 in no pool, each listed with its host
+            self.assertEqual(len([g for g in gpus.values() if g["state"] == "no-pool"]), 21)
+        only = records(c.xe("h2", "capacity-report", "host=h1")[1])
+        self.assertEqual({r["host"] for r in only}, {"h1"})
+        self.assertEqual(len([r for r in only if r["kind"] == "pool"]), 1)
+        rc, out, err = c.xe("h2", "capacity-report", "host=nope", check=False)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("INVALID_ARGUMENT", out + err)
+        # the plugin, on a slave
+        cap = c.plugin("h1", "capacity_report")
+        self.assertEqual(len(cap["gpus"]), 24)
+        self.assertEqual(sorted((p["host"], p["stranded"]) for p in cap["pools"]),
+                         [("h0", 1), ("h1", 0)])
+        cap = c.plugin("h1", "capacity_report", host=host_uuid(0))
+        self.assertEqual({g["host"] for g in cap["gpus"]}, {"h0"})
+
+    def test_metrics_per_host(self):
+        c = self.c
+        text = c.xe("h0", "metrics", "hostname=h0")[1]
+        info = [x for x in text.splitlines() if x.startswith("gpupool_gpu_info{")]
+        self.assertEqual(len(info), 8)           # h0's GPUs only
+        self.assertIn('gpupool_pool_gpus{hostname="h0",pool="train",state="stranded"} 1',
+                      text.splitlines())
+        text = c.plugin("h1", "metrics", hostname="h1")["text"]
+        self.assertIn('gpupool_pool_gpus{hostname="h1",pool="train",state="free"} 1',
+                      text.splitlines())
+
+
 def main():
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)

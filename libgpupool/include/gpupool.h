@@ -1718,6 +1718,8 @@ const char *gp_cap_state_name(gp_cap_state s);
 
 /* One GPU of the host. */
 typedef struct {
+    char *host;                /* XCP-ng pool (xapi driver): its host's name-label;
+                                  NULL otherwise */
     char pci_id[GP_PCI_ID_LEN];
     int numa_node;             /* -1 unknown */
     char pool_uuid[37];        /* "" in no pool */
@@ -1733,6 +1735,7 @@ typedef struct {
 
 /* One NUMA node as one pool sees it (a node holding a member of the pool). */
 typedef struct {
+    char *host;                /* as gp_capacity_gpu's */
     char pool_uuid[37];
     int node;                  /* node id */
     size_t gpus, free, stranded, running, halted;  /* the pool's GPUs on the node */
@@ -1745,11 +1748,12 @@ typedef struct {
     bool memory_known;         /* false: the host model has no memory figure for the node */
 } gp_capacity_node;
 
-/* One pool. */
+/* One pool (on an XCP-ng pool: one pool on one host). */
 typedef struct {
+    char *host;                /* as gp_capacity_gpu's */
     char uuid[37];
     char *name_label;
-    size_t gpus, free, stranded, running, halted;  /* on this host */
+    size_t gpus, free, stranded, running, halted;  /* on the host */
     int min_vcpus;             /* the pool's smallest recent VM: vCPUs ... */
     uint64_t min_memory_mib;   /* ... and memory, MiB (each the minimum on its own) */
     const char *min_basis;     /* "recent" (usage intervals of the last
@@ -1765,11 +1769,13 @@ typedef struct {
 /* What gp_capacity_get() found.  Owns everything: gp_capacity_free(). */
 typedef struct {
     int64_t now;               /* gp_now() when it was taken, Unix seconds */
-    gp_capacity_pool *pools;   /* ascending name-label (gp_pool_list) */
+    gp_capacity_pool *pools;   /* ascending name-label (gp_pool_list); pool-wide by host
+                                  name-label, then pool name-label */
     size_t n_pools;
     gp_capacity_node *nodes;   /* by pool (order of pools), then ascending node id */
     size_t n_nodes;
-    gp_capacity_gpu *gpus;     /* every GPU of the host, ascending pci-id */
+    gp_capacity_gpu *gpus;     /* every GPU of the host (pool-wide: of each host, by
+                                  host name-label), ascending pci-id */
     size_t n_gpus;
     size_t gpus_no_pool;       /* GPUs in no pool */
 } gp_capacity;
@@ -1796,11 +1802,23 @@ typedef struct {
  * and xapi a run gpupool did not see is not known, so it counts from the
  * last recorded run or from the assignment.
  *
- * host: NULL (this host).  The pool-wide view of an XCP-ng pool is not
- * done yet: any other value is GP_ERR_NOT_SUPPORTED.
+ * Pool-wide on XCP-ng (xapi driver, docs/pool-wide.md): every host of the
+ * pool that published its facts (host.other_config "gpupool:facts"; this
+ * host's live model), or only host (name-label or uuid), from the pool-wide
+ * view (pools, PCI memberships, VM placements and power states: four xapi
+ * round trips); each pool, node and GPU then names its host, and a pool
+ * appears once per host holding a member.  The smallest recent VM comes
+ * from this host's usage intervals, else the pool's current assignments on
+ * every host; halted time from this host's records only (-1 for a VM this
+ * host never recorded).
+ *
+ * host: NULL or "" (this host; pool-wide: every host), or a host of the
+ * XCP-ng pool (xapi driver only).
  * *out: a new gp_capacity the caller frees with gp_capacity_free(); NULL
- * on error.  Errors (gp_ctx_last_error()): GP_ERR_NOT_SUPPORTED, those of
- * gp_host_get(), gp_pool_list(), gp_vm_list() (the driver's), GP_ERR_DB*,
+ * on error.  Errors (gp_ctx_last_error()): GP_ERR_NOT_SUPPORTED (host
+ * without the xapi driver), GP_ERR_INVALID_ARGUMENT (no such host, param
+ * host), those of gp_host_get(), gp_pool_list(), gp_vm_list() (the
+ * driver's; xapi's: GP_ERR_DRIVER, GP_ERR_TIMEOUT), GP_ERR_DB*,
  * GP_ERR_NOMEM.
  */
 int gp_capacity_get(gp_ctx *ctx, const char *host, gp_capacity **out);
@@ -1812,6 +1830,7 @@ void gp_capacity_free(gp_capacity *c);
 char *gp_strand_reasons(unsigned why, char *buf, size_t len);
 /*
  * Records of c for front ends (xe's spelling), in this order:
+ * (each with "host" after kind when pool-wide)
  *  - one per pool: kind "pool", pool, pool-uuid, gpus, free, stranded,
  *    held-running, held-halted, smallest-vm-vcpus, smallest-vm-memory-mib,
  *    smallest-vm-basis, largest-vm-vcpus, largest-vm-memory-mib,
@@ -1825,7 +1844,8 @@ char *gp_strand_reasons(unsigned why, char *buf, size_t len);
  * *out caller frees with gp_record_list_free().  Errors: GP_ERR_NOMEM.
  */
 int gp_capacity_records(const gp_capacity *c, gp_record **out, size_t *n_out);
-/* c as one JSON object {now, gpus_no_pool, pools: [{uuid, name_label, gpus,
+/* c as one JSON object (pool-wide: "host" in each pool and GPU object)
+ * {now, gpus_no_pool, pools: [{uuid, name_label, gpus,
  * free, stranded, running, halted, smallest_vm: {vcpus, memory_mib, basis},
  * largest_vm: {vcpus, memory_mib, node} or null, nodes: [{node, gpus, free,
  * stranded, stranded_reasons: [..], running, halted, max_vcpus,

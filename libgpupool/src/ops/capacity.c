@@ -12,7 +12,7 @@
  * memory (1 vCPU): the two limits are independent in gp_place() (vCPU room
  * and free memory are separate tests), so a VM of both sizes fits.
  */
-#include "ops/ops.h"
+#include "ops/xstate.h"
 #include "core/fields.h"
 
 #include <json.h>
@@ -51,11 +51,16 @@ void gp_capacity_free(gp_capacity *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->n_pools; i++)
+    for (size_t i = 0; i < c->n_pools; i++) {
         free(c->pools[i].name_label);
+        free(c->pools[i].host);
+    }
+    for (size_t i = 0; i < c->n_nodes; i++)
+        free(c->nodes[i].host);
     for (size_t i = 0; i < c->n_gpus; i++) {
         free(c->gpus[i].pool_name_label);
         free(c->gpus[i].tenant);
+        free(c->gpus[i].host);
     }
     free(c->pools);
     free(c->nodes);
@@ -93,14 +98,29 @@ static int min_size(gp_ctx *ctx, const char *sql, const char *pool_uuid, int64_t
     return rc;
 }
 
-static int smallest_vm(gp_ctx *ctx, gp_capacity_pool *p, int64_t now)
+/* The pool's smallest recent VM: this host's usage intervals of the last
+ * GP_CAPACITY_RECENT_SECONDS, else the current assignments (pool-wide: every
+ * host's, from the view cl), else the default. */
+static int smallest_vm(gp_ctx *ctx, gp_capacity_pool *p, int64_t now, const gp_cl *cl)
 {
     bool found = false;
     int rc = min_size(ctx, "SELECT min(vcpus), min(memory_mib) FROM usage WHERE pool_uuid = ?1"
                       " AND vcpus > 0 AND memory_mib > 0 AND coalesce(held_until, ?2) >= ?3",
                       p->uuid, now, &p->min_vcpus, &p->min_memory_mib, &found);
     p->min_basis = "recent";
-    if (rc == GP_OK && !found) {
+    if (rc == GP_OK && !found && cl) {
+        for (size_t i = 0; i < cl->n_asgs; i++) {
+            const gp_assignment *a = &cl->asgs[i].a;
+            if (strcmp(a->pool_uuid, p->uuid) || a->vcpus <= 0 || !a->memory_mib)
+                continue;
+            if (!found || a->vcpus < p->min_vcpus)
+                p->min_vcpus = a->vcpus;
+            if (!found || a->memory_mib < p->min_memory_mib)
+                p->min_memory_mib = a->memory_mib;
+            found = true;
+        }
+        p->min_basis = "current";
+    } else if (rc == GP_OK && !found) {
         rc = min_size(ctx, "SELECT min(vcpus), min(memory_mib) FROM assignments"
                       " WHERE pool_uuid = ?1 AND vcpus > 0 AND memory_mib > 0",
                       p->uuid, now, &p->min_vcpus, &p->min_memory_mib, &found);
@@ -164,40 +184,40 @@ static int largest(gp_ctx *ctx, const gp_host *h, gp_place_request *req, bool on
     return GP_OK;
 }
 
-/* Room on node nd for pool p (inputs pi): max vCPUs and memory, and why
- * its free GPU first_free is stranded (0: not). */
-static int node_room(gp_ctx *ctx, const gp_host *h, const gp_place_inputs *pi,
+/* On Xen a VM's pCPUs are those of the pool's cpupool (as vm-gpu-assign);
+ * a host that reports no cpupools offers every pCPU.  A cpupool the host
+ * lacks offers none (vm-gpu-assign refuses there). */
+static int cpupool_limit(const gp_host *h, const char *cpupool, gp_place_request *req)
+{
+    static const int none = -1;
+    const gp_cpupool *cp = NULL;
+    const char *want = cpupool ? cpupool : GP_CPUPOOL_DEFAULT;
+    if (!h->n_cpupools)
+        return GP_OK;
+    for (size_t i = 0; i < h->n_cpupools && !cp; i++)
+        if (h->cpupools[i].name && !strcmp(h->cpupools[i].name, want))
+            cp = &h->cpupools[i];
+    req->allowed_cpus = cp ? cp->cpus : &none;
+    req->n_allowed_cpus = cp ? cp->n_cpus : 0;
+    return GP_OK;
+}
+
+/* Room on node nd for pool p (base: the pool's placement request on this
+ * host): max vCPUs and memory, and why its free GPU first_free is stranded
+ * (0: not). */
+static int node_room(gp_ctx *ctx, const gp_host *h, const gp_place_request *base,
                      const gp_capacity_pool *p, const gp_numa_node *nd, const char *first_free,
                      gp_capacity_node *cn)
 {
-    gp_place_request req;
-    const gp_cpupool *cp = NULL;
+    gp_place_request req = *base;
     uint64_t v = 0, m = 0;
     bool fits = false;
     int rc;
 
-    memset(&req, 0, sizeof(req));
     req.policy = GP_NUMA_REQUIRED;
-    req.pin_mode = pi->pin;
-    req.cpu_overcommit = pi->overcommit;
-    req.strategy = pi->strategy;
-    req.pool_gpus = (const char *const *)pi->gpus;
-    req.n_pool_gpus = pi->n_gpus;
-    req.existing = pi->existing;
-    req.n_existing = pi->n_existing;
     req.force_pci_id = first_free;
-    /* On Xen the VM's pCPUs are those of the pool's cpupool (as
-     * vm-gpu-assign); without cpupools every pCPU. */
-    for (size_t i = 0; i < h->n_cpupools && !cp; i++)
-        if (h->cpupools[i].name && !strcmp(h->cpupools[i].name, pi->cpupool))
-            cp = &h->cpupools[i];
-    if (h->n_cpupools) {
-        static const int none = -1;
-        req.allowed_cpus = cp ? cp->cpus : &none;
-        req.n_allowed_cpus = cp ? cp->n_cpus : 0;
-    }
     rc = largest(ctx, h, &req, true,
-                 (uint64_t)(pi->overcommit * (double)(nd->n_cpus ? nd->n_cpus : 1)) + 1, &v);
+                 (uint64_t)(req.cpu_overcommit * (double)(nd->n_cpus ? nd->n_cpus : 1)) + 1, &v);
     if (rc == GP_OK && v && cn->memory_known) {
         uint64_t hi = (nd->mem_free_bytes > nd->mem_total_bytes ? nd->mem_free_bytes
                                                                  : nd->mem_total_bytes) >> 20;
@@ -225,116 +245,132 @@ static int node_room(gp_ctx *ctx, const gp_host *h, const gp_place_inputs *pi,
 
 /* ---- the picture ------------------------------------------------------------------- */
 
+/* One host's inputs, the same whether they come from this host's database
+ * and driver or from the XCP-ng pool's view in xapi. */
+typedef struct {
+    const char *name;             /* host name-label; NULL: this host alone */
+    const gp_host *model;
+    const char **pool_of;         /* per model GPU: uuid of its pool, NULL none */
+    const gp_assignment **asg_of; /* per model GPU: its assignment, NULL free */
+    bool *running_of;             /* per model GPU: its VM is not halted */
+} cap_host;
+
 typedef struct {
     gp_ctx *ctx;
-    const gp_host *host;
     gp_capacity *c;
-    size_t cap_nodes;
-    gp_assignment *as;
-    size_t n_as;
-    gp_vm *vms;
-    size_t n_vms;
+    size_t cap_nodes, cap_gpus, cap_pools;
     int64_t now;
+    const gp_pool *pools;         /* every pool */
+    size_t n_pools;
+    const gp_cl *cl;              /* pool-wide: the view (current sizes); NULL otherwise */
+    sqlite3_stmt *since;          /* halted-since of ?1 */
 } cap_build;
 
-/* The GPUs: state, pool, holder, halted time. */
-static int gpus_fill(cap_build *b, const gp_pool *pools, size_t n_pools)
+static void cap_host_dispose(cap_host *h)
+{
+    free(h->pool_of);
+    free(h->asg_of);
+    free(h->running_of);
+    memset(h, 0, sizeof(*h));
+}
+
+static int cap_host_alloc(gp_ctx *ctx, cap_host *h, const char *name, const gp_host *model)
+{
+    size_t n = model->n_gpus ? model->n_gpus : 1;
+    memset(h, 0, sizeof(*h));
+    h->name = name;
+    h->model = model;
+    h->pool_of = calloc(n, sizeof(*h->pool_of));
+    h->asg_of = calloc(n, sizeof(*h->asg_of));
+    h->running_of = calloc(n, sizeof(*h->running_of));
+    if (h->pool_of && h->asg_of && h->running_of)
+        return GP_OK;
+    cap_host_dispose(h);
+    return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+}
+
+static const gp_pool *pool_by_uuid(const cap_build *b, const char *uuid)
+{
+    for (size_t i = 0; uuid && i < b->n_pools; i++)
+        if (!strcmp(b->pools[i].uuid, uuid))
+            return &b->pools[i];
+    return NULL;
+}
+
+/* The host's GPUs into c->gpus: state, pool, holder, halted time.  *g0 the
+ * index of its first. */
+static int gpus_fill(cap_build *b, const cap_host *hin, size_t *g0)
 {
     gp_capacity *c = b->c;
     gp_ctx *ctx = b->ctx;
-    sqlite3_stmt *st = NULL;
     int rc;
 
-    c->gpus = calloc(b->host->n_gpus ? b->host->n_gpus : 1, sizeof(*c->gpus));
-    if (!c->gpus)
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    rc = gp_store_prepare(&ctx->store, "SELECT" GP_GOV_HALTED_SINCE_SQL("?1"), &st);
-    if (rc)
-        return rc;
-    for (size_t g = 0; g < b->host->n_gpus; g++) {
-        const gp_gpu *hg = &b->host->gpus[g];
+    *g0 = c->n_gpus;
+    for (size_t g = 0; g < hin->model->n_gpus; g++) {
+        const gp_gpu *hg = &hin->model->gpus[g];
+        const gp_pool *p = pool_by_uuid(b, hin->pool_of[g]);
+        const gp_assignment *a = hin->asg_of[g];
+        if (gp_array_reserve((void **)&c->gpus, &b->cap_gpus, c->n_gpus, sizeof(*c->gpus)))
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         gp_capacity_gpu *cg = &c->gpus[c->n_gpus++];
+        memset(cg, 0, sizeof(*cg));
         snprintf(cg->pci_id, sizeof(cg->pci_id), "%s", hg->pci_id);
         cg->numa_node = hg->numa_node;
         cg->halted_seconds = -1;
         cg->state = GP_CAP_NO_POOL;
-        for (size_t p = 0; p < n_pools && cg->state == GP_CAP_NO_POOL; p++)
-            for (size_t k = 0; k < pools[p].n_gpus; k++)
-                if (!strcmp(pools[p].gpus[k], hg->pci_id)) {
-                    snprintf(cg->pool_uuid, sizeof(cg->pool_uuid), "%s", pools[p].uuid);
-                    if (!(cg->pool_name_label = gp_strdup(pools[p].name_label)))
-                        goto nomem;
-                    cg->state = GP_CAP_FREE;
-                    break;
-                }
-        if (cg->state == GP_CAP_NO_POOL) {
+        if (hin->name && !(cg->host = gp_strdup(hin->name)))
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        if (!p) {
             c->gpus_no_pool++;
             continue;
         }
-        for (size_t a = 0; a < b->n_as; a++) {
-            if (strcmp(b->as[a].pci_id, hg->pci_id))
-                continue;
-            const gp_vm *v = NULL;
-            snprintf(cg->vm_uuid, sizeof(cg->vm_uuid), "%s", b->as[a].vm_uuid);
-            if (!(cg->tenant = gp_strdup(b->as[a].tenant)))
-                goto nomem;
-            for (size_t k = 0; k < b->n_vms && !v; k++)
-                if (!strcasecmp(b->vms[k].uuid, cg->vm_uuid))
-                    v = &b->vms[k];
-            /* A VM the driver no longer lists holds the GPU without running. */
-            cg->state = v && v->state != GP_VM_HALTED ? GP_CAP_RUNNING : GP_CAP_HALTED;
-            if (cg->state == GP_CAP_HALTED) {
-                sqlite3_reset(st);
-                sqlite3_bind_text(st, 1, cg->vm_uuid, -1, SQLITE_STATIC);
-                rc = sqlite3_step(st);
-                if (rc != SQLITE_ROW) {
-                    rc = gp_store_error(&ctx->store, rc, "reading VM runs");
-                    goto out;
-                }
-                int64_t since = sqlite3_column_int64(st, 0);
-                if (since > 0)
-                    cg->halted_seconds = b->now > since ? b->now - since : 0;
-            }
-            break;
-        }
+        snprintf(cg->pool_uuid, sizeof(cg->pool_uuid), "%s", p->uuid);
+        if (!(cg->pool_name_label = gp_strdup(p->name_label)))
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        cg->state = GP_CAP_FREE;
+        if (!a)
+            continue;
+        snprintf(cg->vm_uuid, sizeof(cg->vm_uuid), "%s", a->vm_uuid);
+        if (!(cg->tenant = gp_strdup(a->tenant ? a->tenant : GP_TENANT_DEFAULT)))
+            return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        cg->state = hin->running_of[g] ? GP_CAP_RUNNING : GP_CAP_HALTED;
+        if (cg->state != GP_CAP_HALTED)
+            continue;
+        /* Halted since: this host's records of the VM (governance). */
+        sqlite3_reset(b->since);
+        sqlite3_bind_text(b->since, 1, cg->vm_uuid, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(b->since);
+        if (rc != SQLITE_ROW)
+            return gp_store_error(&ctx->store, rc, "reading VM runs");
+        int64_t since = sqlite3_column_int64(b->since, 0);
+        if (since > 0)
+            cg->halted_seconds = b->now > since ? b->now - since : 0;
     }
-    rc = GP_OK;
-    goto out;
-nomem:
-    rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-out:
-    sqlite3_finalize(st);
-    return rc;
+    return GP_OK;
 }
 
-/* One pool: its counts, smallest VM, nodes and their room. */
-static int pool_fill(cap_build *b, const gp_pool *pool, gp_capacity_pool *p)
+/* One pool on one host (its GPUs c->gpus[g0, g1)): counts, nodes and their
+ * room, placement probed with base (the pool's request on that host). */
+static int pool_fill(cap_build *b, const cap_host *hin, size_t g0, size_t g1,
+                     const gp_place_request *base, gp_capacity_pool *p)
 {
     gp_ctx *ctx = b->ctx;
     gp_capacity *c = b->c;
-    gp_place_inputs pi;
-    int rc;
+    const gp_host *h = hin->model;
+    int rc = GP_OK;
 
-    memset(&pi, 0, sizeof(pi));
-    snprintf(p->uuid, sizeof(p->uuid), "%s", pool->uuid);
-    p->largest_node = -1;
-    if (!(p->name_label = gp_strdup(pool->name_label)))
-        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    rc = smallest_vm(ctx, p, b->now);
-    if (rc == GP_OK)
-        rc = gp_place_inputs_load(ctx, b->host, pool->uuid, b->vms, b->n_vms, &pi);
-    for (size_t i = 0; rc == GP_OK && i < b->host->n_nodes; i++) {
-        const gp_numa_node *nd = &b->host->nodes[i];
+    for (size_t i = 0; rc == GP_OK && i < h->n_nodes; i++) {
+        const gp_numa_node *nd = &h->nodes[i];
         gp_capacity_node cn;
         const char *first_free = NULL;
 
         memset(&cn, 0, sizeof(cn));
-        snprintf(cn.pool_uuid, sizeof(cn.pool_uuid), "%s", pool->uuid);
+        snprintf(cn.pool_uuid, sizeof(cn.pool_uuid), "%s", p->uuid);
         cn.node = nd->id;
         cn.memory_known = nd->mem_total_bytes != 0 || nd->mem_free_bytes != 0;
-        for (size_t g = 0; g < c->n_gpus; g++) {
+        for (size_t g = g0; g < g1; g++) {
             const gp_capacity_gpu *cg = &c->gpus[g];
-            if (strcmp(cg->pool_uuid, pool->uuid) || cg->numa_node != nd->id)
+            if (strcmp(cg->pool_uuid, p->uuid) || cg->numa_node != nd->id)
                 continue;
             cn.gpus++;
             cn.running += cg->state == GP_CAP_RUNNING;
@@ -348,15 +384,15 @@ static int pool_fill(cap_build *b, const gp_pool *pool, gp_capacity_pool *p)
         if (!cn.gpus)
             continue;
         if (first_free)
-            rc = node_room(ctx, b->host, &pi, p, nd, first_free, &cn);
+            rc = node_room(ctx, h, base, p, nd, first_free, &cn);
         if (rc)
             break;
         if (cn.stranded_why) {
             cn.stranded = cn.free;
             cn.free = 0;
-            for (size_t g = 0; g < c->n_gpus; g++) {
+            for (size_t g = g0; g < g1; g++) {
                 gp_capacity_gpu *cg = &c->gpus[g];
-                if (!strcmp(cg->pool_uuid, pool->uuid) && cg->numa_node == nd->id &&
+                if (!strcmp(cg->pool_uuid, p->uuid) && cg->numa_node == nd->id &&
                     cg->state == GP_CAP_FREE) {
                     cg->state = GP_CAP_STRANDED;
                     cg->stranded = cn.stranded_why;
@@ -375,16 +411,20 @@ static int pool_fill(cap_build *b, const gp_pool *pool, gp_capacity_pool *p)
         p->stranded += cn.stranded;
         p->running += cn.running;
         p->halted += cn.halted;
-        if (gp_array_reserve((void **)&c->nodes, &b->cap_nodes, c->n_nodes, sizeof(cn))) {
+        if (hin->name && !(cn.host = gp_strdup(hin->name)))
             rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        else if (gp_array_reserve((void **)&c->nodes, &b->cap_nodes, c->n_nodes, sizeof(cn)))
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+        if (rc) {
+            free(cn.host);
             break;
         }
         c->nodes[c->n_nodes++] = cn;
     }
     /* Members of unknown locality: free ones are stranded (never NUMA-local). */
-    for (size_t g = 0; rc == GP_OK && g < c->n_gpus; g++) {
+    for (size_t g = g0; rc == GP_OK && g < g1; g++) {
         gp_capacity_gpu *cg = &c->gpus[g];
-        if (strcmp(cg->pool_uuid, pool->uuid) || gp_host_find_node(b->host, cg->numa_node))
+        if (strcmp(cg->pool_uuid, p->uuid) || gp_host_find_node(h, cg->numa_node))
             continue;
         p->gpus++;
         p->running += cg->state == GP_CAP_RUNNING;
@@ -395,60 +435,242 @@ static int pool_fill(cap_build *b, const gp_pool *pool, gp_capacity_pool *p)
             p->stranded++;
         }
     }
-    gp_place_inputs_dispose(&pi);
     return rc;
 }
 
-int gp_capacity_get(gp_ctx *ctx, const char *host, gp_capacity **out)
+/* A new entry of c->pools for pool on host name (NULL: this host alone),
+ * its smallest recent VM filled. */
+static int pool_entry(cap_build *b, const gp_pool *pool, const char *name,
+                      gp_capacity_pool **out)
+{
+    gp_ctx *ctx = b->ctx;
+    gp_capacity *c = b->c;
+    if (gp_array_reserve((void **)&c->pools, &b->cap_pools, c->n_pools, sizeof(*c->pools)))
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    gp_capacity_pool *p = &c->pools[c->n_pools++];
+    memset(p, 0, sizeof(*p));
+    snprintf(p->uuid, sizeof(p->uuid), "%s", pool->uuid);
+    p->largest_node = -1;
+    if (!(p->name_label = gp_strdup(pool->name_label)) || (name && !(p->host = gp_strdup(name))))
+        return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    *out = p;
+    return smallest_vm(ctx, p, b->now, b->cl);
+}
+
+/* This host alone: the database's pools, members and assignments, the
+ * driver's VM states, placement inputs as vm-gpu-assign reads them. */
+static int capacity_local(cap_build *b)
+{
+    gp_ctx *ctx = b->ctx;
+    const gp_host *host = NULL;
+    gp_pool *pools = NULL;
+    gp_assignment *as = NULL;
+    gp_vm *vms = NULL;
+    size_t n_pools = 0, n_as = 0, n_vms = 0, g0 = 0;
+    cap_host hin;
+    int rc;
+
+    memset(&hin, 0, sizeof(hin));
+    rc = gp_host_get(ctx, &host);
+    if (rc == GP_OK)
+        rc = gp_pool_list(ctx, &pools, &n_pools);
+    if (rc == GP_OK)
+        rc = gp_assignments_read(ctx, NULL, &as, &n_as);
+    if (rc == GP_OK)
+        rc = gp_ctx_vm_list(ctx, &vms, &n_vms);
+    if (rc == GP_OK)
+        rc = cap_host_alloc(ctx, &hin, NULL, host);
+    if (rc)
+        goto out;
+    b->pools = pools;
+    b->n_pools = n_pools;
+    for (size_t g = 0; g < host->n_gpus; g++) {
+        const char *pci = host->gpus[g].pci_id;
+        for (size_t p = 0; p < n_pools && !hin.pool_of[g]; p++)
+            for (size_t k = 0; k < pools[p].n_gpus; k++)
+                if (!strcmp(pools[p].gpus[k], pci)) {
+                    hin.pool_of[g] = pools[p].uuid;
+                    break;
+                }
+        for (size_t a = 0; a < n_as && !hin.asg_of[g]; a++)
+            if (!strcmp(as[a].pci_id, pci))
+                hin.asg_of[g] = &as[a];
+        /* A VM the driver no longer lists holds the GPU without running. */
+        for (size_t k = 0; hin.asg_of[g] && k < n_vms; k++)
+            if (!strcasecmp(vms[k].uuid, hin.asg_of[g]->vm_uuid))
+                hin.running_of[g] = vms[k].state != GP_VM_HALTED;
+    }
+    rc = gpus_fill(b, &hin, &g0);
+    for (size_t i = 0; rc == GP_OK && i < n_pools; i++) {
+        gp_capacity_pool *p = NULL;
+        gp_place_inputs pi;
+        gp_place_request req;
+        memset(&pi, 0, sizeof(pi));
+        rc = pool_entry(b, &pools[i], NULL, &p);
+        if (rc == GP_OK)
+            rc = gp_place_inputs_load(ctx, host, pools[i].uuid, vms, n_vms, &pi);
+        if (rc == GP_OK) {
+            memset(&req, 0, sizeof(req));
+            req.pin_mode = pi.pin;
+            req.cpu_overcommit = pi.overcommit;
+            req.strategy = pi.strategy;
+            req.pool_gpus = (const char *const *)pi.gpus;
+            req.n_pool_gpus = pi.n_gpus;
+            req.existing = pi.existing;
+            req.n_existing = pi.n_existing;
+            rc = cpupool_limit(host, pi.cpupool, &req);
+        }
+        if (rc == GP_OK)
+            rc = pool_fill(b, &hin, g0, b->c->n_gpus, &req, p);
+        gp_place_inputs_dispose(&pi);
+    }
+out:
+    b->pools = NULL;
+    b->n_pools = 0;
+    cap_host_dispose(&hin);
+    gp_pool_list_free(pools, n_pools);
+    gp_assignment_list_free(as, n_as);
+    gp_vm_list_free(vms, n_vms);
+    return rc;
+}
+
+/* An XCP-ng pool: every host (or the one named) from the pool-wide view in
+ * xapi (docs/pool-wide.md): each host's published facts, the pools, the
+ * memberships (PCI objects), the assignments and power states (VM
+ * records); a host without published facts is left out. */
+static int capacity_cluster(cap_build *b, const char *host, bool self_only)
+{
+    gp_ctx *ctx = b->ctx;
+    gp_cl c;
+    size_t only = (size_t)-1;
+    gp_place_existing *ex = NULL;
+    const char **pg = NULL;
+    int rc;
+
+    rc = gp_cl_load(ctx, &c, CL_ALL);
+    if (rc) {
+        gp_cl_dispose(&c);
+        return rc;
+    }
+    if (self_only)
+        only = c.self;
+    else if (host && *host)
+        rc = gp_cl_host_find(ctx, &c, host, &only);
+    b->cl = &c;
+    b->pools = c.pools;
+    b->n_pools = c.n_pools;
+    if (rc == GP_OK && (!(ex = calloc(c.n_asgs + 1, sizeof(*ex))) ||
+                        !(pg = calloc(c.n_members + 1, sizeof(*pg)))))
+        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+    for (size_t h = 0; rc == GP_OK && h < c.n_hosts; h++) {
+        const gp_cl_host *ch = &c.hosts[h];
+        cap_host hin;
+        size_t g0 = 0, ne = 0;
+        if ((only != (size_t)-1 && h != only) || !ch->model)
+            continue;
+        rc = cap_host_alloc(ctx, &hin, ch->name, ch->model);
+        if (rc)
+            break;
+        for (size_t g = 0; g < ch->model->n_gpus; g++) {
+            const char *pci = ch->model->gpus[g].pci_id;
+            const gp_cl_member *m = gp_cl_member_at(&c, h, pci);
+            const gp_cl_asg *a = gp_cl_asg_at(&c, h, pci);
+            hin.pool_of[g] = m ? m->pool_uuid : NULL;
+            hin.asg_of[g] = a ? &a->a : NULL;
+            hin.running_of[g] = a && a->state != GP_VM_HALTED;
+        }
+        /* Every assignment of the host, as cluster.c gives placement. */
+        for (size_t i = 0; i < c.n_asgs; i++) {
+            const gp_cl_asg *a = &c.asgs[i];
+            if (a->host == h)
+                ex[ne++] = (gp_place_existing){
+                    .pci_id = a->a.pci_id, .node = a->a.numa_node, .pcpus = a->a.pcpus,
+                    .n_pcpus = a->a.n_pcpus, .vcpus = a->a.vcpus,
+                    .memory_mib = a->a.memory_mib, .memory_node = a->a.memory_node,
+                    .memory_in_free = a->state != GP_VM_HALTED };
+        }
+        rc = gpus_fill(b, &hin, &g0);
+        for (size_t i = 0; rc == GP_OK && i < c.n_pools; i++) {
+            const gp_pool *pool = &c.pools[i];
+            gp_capacity_pool *p = NULL;
+            gp_place_request req;
+            size_t ng = 0;
+            for (size_t k = 0; k < c.n_members; k++)
+                if (c.members[k].host == h && !strcmp(c.members[k].pool_uuid, pool->uuid) &&
+                    gp_host_find_gpu(ch->model, c.members[k].pci_id))
+                    pg[ng++] = c.members[k].pci_id;
+            if (!ng)
+                continue;          /* no member of the pool on this host */
+            memset(&req, 0, sizeof(req));
+            req.pin_mode = pool->pin_mode;
+            req.cpu_overcommit = pool->cpu_overcommit;
+            req.strategy = pool->placement;
+            req.pool_gpus = pg;
+            req.n_pool_gpus = ng;
+            req.existing = ex;
+            req.n_existing = ne;
+            rc = pool_entry(b, pool, ch->name, &p);
+            if (rc == GP_OK)
+                rc = cpupool_limit(ch->model, pool->cpupool, &req);
+            if (rc == GP_OK)
+                rc = pool_fill(b, &hin, g0, b->c->n_gpus, &req, p);
+        }
+        cap_host_dispose(&hin);
+    }
+    b->cl = NULL;
+    b->pools = NULL;
+    b->n_pools = 0;
+    free(ex);
+    free(pg);
+    gp_cl_dispose(&c);
+    return rc;
+}
+
+static int capacity_get(gp_ctx *ctx, const char *host, bool self_only, gp_capacity **out)
 {
     cap_build b;
-    gp_pool *pools = NULL;
-    size_t n_pools = 0;
     int rc;
 
     memset(&b, 0, sizeof(b));
     b.ctx = ctx;
     *out = NULL;
     gp_err_clear(ctx->err);
-    if (host) {
+    b.now = gp_now();
+    if (!gp_cluster_on(ctx) && host && *host) {
         rc = GP_ERR(ctx, GP_ERR_NOT_SUPPORTED,
-                    "capacity of another host of an XCP-ng pool is not available yet");
+                    "host= names a host of an XCP-ng pool: only with the xapi driver");
         GP_PARAM(ctx, "host", "%s", host);
         return rc;
     }
-    b.now = gp_now();
-    rc = gp_host_get(ctx, &b.host);
+    rc = gp_gov_ensure(ctx);
     if (rc == GP_OK)
-        rc = gp_pool_list(ctx, &pools, &n_pools);
-    if (rc == GP_OK)
-        rc = gp_gov_ensure(ctx);
-    if (rc == GP_OK)
-        rc = gp_assignments_read(ctx, NULL, &b.as, &b.n_as);
-    if (rc == GP_OK)
-        rc = gp_ctx_vm_list(ctx, &b.vms, &b.n_vms);
+        rc = gp_store_prepare(&ctx->store, "SELECT" GP_GOV_HALTED_SINCE_SQL("?1"), &b.since);
     if (rc)
         goto out;
-    if (!(b.c = calloc(1, sizeof(*b.c))) ||
-        !(b.c->pools = calloc(n_pools ? n_pools : 1, sizeof(*b.c->pools)))) {
+    if (!(b.c = calloc(1, sizeof(*b.c)))) {
         rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         goto out;
     }
     b.c->now = b.now;
-    rc = gpus_fill(&b, pools, n_pools);
-    for (size_t i = 0; rc == GP_OK && i < n_pools; i++) {
-        rc = pool_fill(&b, &pools[i], &b.c->pools[i]);
-        b.c->n_pools++;
-    }
+    rc = gp_cluster_on(ctx) ? capacity_cluster(&b, host, self_only) : capacity_local(&b);
     if (rc == GP_OK) {
         *out = b.c;
         b.c = NULL;
     }
 out:
+    sqlite3_finalize(b.since);
     gp_capacity_free(b.c);
-    gp_pool_list_free(pools, n_pools);
-    gp_assignment_list_free(b.as, b.n_as);
-    gp_vm_list_free(b.vms, b.n_vms);
     return rc;
+}
+
+int gp_capacity_get(gp_ctx *ctx, const char *host, gp_capacity **out)
+{
+    return capacity_get(ctx, host, false, out);
+}
+
+int gp_capacity_get_self(gp_ctx *ctx, gp_capacity **out)
+{
+    return capacity_get(ctx, NULL, true, out);
 }
 
 /* ---- records and JSON -------------------------------------------------------------- */
@@ -477,6 +699,8 @@ static int capacity_record_at(const void *arg, size_t i, gp_record *out)
     if (i < c->n_pools) {
         const gp_capacity_pool *p = &c->pools[i];
         gp_recb_str(&b, "kind", "pool");
+        if (p->host)
+            gp_recb_str(&b, "host", p->host);
         gp_recb_str(&b, "pool", p->name_label);
         gp_recb_str(&b, "pool-uuid", p->uuid);
         gp_recb_int(&b, "gpus", (long long)p->gpus, 0);
@@ -499,6 +723,8 @@ static int capacity_record_at(const void *arg, size_t i, gp_record *out)
     if (i < c->n_nodes) {
         const gp_capacity_node *n = &c->nodes[i];
         gp_recb_str(&b, "kind", "node");
+        if (n->host)
+            gp_recb_str(&b, "host", n->host);
         gp_recb_str(&b, "pool", pool_name_of(c, n->pool_uuid));
         gp_recb_int(&b, "numa-node", n->node, 0);
         gp_recb_int(&b, "gpus", (long long)n->gpus, 0);
@@ -517,6 +743,8 @@ static int capacity_record_at(const void *arg, size_t i, gp_record *out)
         if (!gpu_listed(cg) || i--)
             continue;
         gp_recb_str(&b, "kind", "gpu");
+        if (cg->host)
+            gp_recb_str(&b, "host", cg->host);
         gp_recb_str(&b, "pci-id", cg->pci_id);
         gp_recb_int(&b, "numa-node", cg->numa_node, 0);
         gp_recb_str(&b, "pool", cg->pool_name_label ? cg->pool_name_label : "");
@@ -586,6 +814,8 @@ json_object *gp_capacity_json(const gp_capacity *c)
         const gp_capacity_pool *p = &c->pools[i];
         json_object *po = json_object_new_object(), *sm = json_object_new_object(),
                     *nodes = json_object_new_array(), *lg = NULL;
+        if (p->host)
+            json_object_object_add(po, "host", json_object_new_string(p->host));
         json_object_object_add(po, "uuid", json_object_new_string(p->uuid));
         json_object_object_add(po, "name_label", json_object_new_string(p->name_label));
         counts_json(po, p->gpus, p->free, p->stranded, p->running, p->halted);
@@ -603,7 +833,8 @@ json_object *gp_capacity_json(const gp_capacity *c)
         json_object_object_add(po, "largest_vm", lg);
         for (size_t k = 0; k < c->n_nodes; k++) {
             const gp_capacity_node *n = &c->nodes[k];
-            if (strcmp(n->pool_uuid, p->uuid))
+            if (strcmp(n->pool_uuid, p->uuid) ||
+                strcmp(n->host ? n->host : "", p->host ? p->host : ""))
                 continue;
             json_object *no = json_object_new_object();
             json_object_object_add(no, "node", json_object_new_int(n->node));
@@ -623,6 +854,8 @@ json_object *gp_capacity_json(const gp_capacity *c)
     for (size_t g = 0; g < c->n_gpus; g++) {
         const gp_capacity_gpu *cg = &c->gpus[g];
         json_object *go = json_object_new_object();
+        if (cg->host)
+            json_object_object_add(go, "host", json_object_new_string(cg->host));
         json_object_object_add(go, "pci_id", json_object_new_string(cg->pci_id));
         json_object_object_add(go, "numa_node",
                                cg->numa_node >= 0 ? json_object_new_int(cg->numa_node) : NULL);

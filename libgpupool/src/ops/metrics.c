@@ -343,7 +343,7 @@ int gp_metrics_text(gp_ctx *ctx, const char *hostname, char **out)
         hostname = hn;
     }
     m.host = hostname;
-    rc = gp_capacity_get(ctx, NULL, &m.cap);   /* clears ctx->err */
+    rc = gp_capacity_get_self(ctx, &m.cap);   /* clears ctx->err */
     if (rc == GP_OK)
         rc = gp_host_get(ctx, &m.h);
     if (rc == GP_OK)

@@ -250,6 +250,12 @@ GP_HIDDEN int gp_gov_sample(gp_ctx *ctx);
 /* Insert / delete an assignment row with its usage interval (asgrows.c). */
 GP_HIDDEN int gp_assignment_delete(gp_ctx *ctx, const char *vm_uuid);
 
+/* ---- capacity (capacity.c) ------------------------------------------------------- */
+
+/* gp_capacity_get() of this host only, also on an XCP-ng pool (metrics.c:
+ * each host exports its own GPUs). */
+GP_HIDDEN int gp_capacity_get_self(gp_ctx *ctx, gp_capacity **out);
+
 /* ---- the intent journal (journal.c) -------------------------------------------- */
 
 typedef struct {
