@@ -353,12 +353,64 @@ static void test_atomic_write(void **state)
     free(t);
 }
 
+/* The front end: xe-gpupool metrics prints the library's text, metrics
+ * out= writes it (0644), capacity-report format=json is JSON with the
+ * library's figures; the plugin's functions are tested on the stand-in
+ * (tests/xapi_cluster_check.py, CapacityTest). */
+static void test_cli(void **state)
+{
+    fx *f = *state;
+    tu_run_result r;
+    char db[320], conf[320], out[400], arg[420];
+    char *t = NULL;
+    struct stat st;
+
+    snprintf(db, sizeof(db), "GPUPOOL_DB=%s/state.db", f->dir);
+    snprintf(conf, sizeof(conf), "GPUPOOL_CONFIG=%s/none.conf", f->dir);
+    const char *env[] = { db, conf, "GPUPOOL_DRIVER=sim", "GPUPOOL_TOPOLOGY=embedded",
+                          "GPUPOOL_SYSFS_ROOT=", "GPUPOOL_PCI_DUMP=", "GPUPOOL_GPU_CLASSES=",
+                          NULL };
+    const char *m[] = { "xe-cli/xe-gpupool", "metrics", "hostname=h1", NULL };
+    OK(f->ctx, gp_metrics_text(f->ctx, "h1", &t));
+    tu_run(&r, m, env);
+    if (r.status)
+        fail_msg("metrics: %d %s", r.status, r.err);
+    assert_string_equal(r.out, t);
+    tu_run_free(&r);
+    snprintf(out, sizeof(out), "%s/cli.prom", f->dir);
+    snprintf(arg, sizeof(arg), "out=%s", out);
+    const char *w[] = { "xe-cli/xe-gpupool", "metrics", "hostname=h1", arg, NULL };
+    tu_run(&r, w, env);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "");
+    tu_run_free(&r);
+    char *got = tu_slurp(out);
+    assert_non_null(got);
+    assert_string_equal(got, t);
+    free(got);
+    assert_int_equal(stat(out, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    free(t);
+    const char *c[] = { "xe-cli/xe-gpupool", "capacity-report", "format=json", NULL };
+    tu_run(&r, c, env);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"name_label\":\"training\",\"gpus\":6,\"free\":1,"
+                                  "\"stranded\":2,\"running\":2,\"halted\":1"));
+    tu_run_free(&r);
+    const char *bad[] = { "xe-cli/xe-gpupool", "capacity-report", "format=xml", NULL };
+    tu_run(&r, bad, env);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "INVALID_ARGUMENT"));
+    tu_run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_exact_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_promtool_accepts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_atomic_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
