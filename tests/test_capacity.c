@@ -302,6 +302,20 @@ static void test_default_basis_and_recent_window(void **state)
     assert_int_equal(c->pools[0].min_vcpus, 20);
     assert_int_equal(c->pools[0].min_memory_mib, 8192);
     gp_capacity_free(c);
+    /* Intervals recorded before they carried the VM's size (gov schema 3):
+     * the current assignments decide. */
+    tu_run_result r;
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "sqlite3 '%s/state.db' 'UPDATE usage SET vcpus = NULL, "
+             "memory_mib = NULL'", f->dir);
+    tu_sh(&r, cmd);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    OK(f->ctx, gp_capacity_get(f->ctx, NULL, &c));
+    assert_string_equal(c->pools[0].min_basis, "current");
+    assert_int_equal(c->pools[0].min_vcpus, 20);
+    assert_int_equal(c->pools[0].min_memory_mib, 8192);
+    gp_capacity_free(c);
 }
 
 /* Another host: not yet (the pool-wide view is missing), and nothing out. */
