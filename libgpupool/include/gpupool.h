@@ -1709,12 +1709,24 @@ typedef enum {
 /* "free", "stranded", "running", "halted", "no-pool"; "unknown" out of range. */
 const char *gp_cap_state_name(gp_cap_state s);
 
-/* Why a free GPU is stranded (bits of gp_capacity_gpu.stranded). */
-#define GP_STRAND_NO_PCPUS  0x1u  /* its node lacks vCPU room (floor(cpu-overcommit x
-                                     pCPUs in the pool's cpupool) - vCPUs pinned there) */
-#define GP_STRAND_NO_MEMORY 0x2u  /* its node lacks free memory (node MemFree / libxl
-                                     free memory minus halted assigned VMs') */
-#define GP_STRAND_NO_NODE   0x4u  /* its NUMA node is unknown: never NUMA-local */
+/* Why a free GPU is stranded: a reason's bit in gp_capacity_gpu.stranded is
+ * 1u << the reason. */
+typedef enum {
+    GP_STRAND_REASON_NO_PCPUS = 0, /* "no-pcpus": its node lacks vCPU room (floor(cpu-overcommit
+                                      x pCPUs in the pool's cpupool) - vCPUs pinned there) */
+    GP_STRAND_REASON_NO_MEMORY,    /* "no-memory": its node lacks free memory (node MemFree /
+                                      libxl free memory minus halted assigned VMs') */
+    GP_STRAND_REASON_NO_NODE,      /* "no-numa-node": its NUMA node is unknown: never
+                                      NUMA-local */
+    GP_STRAND_REASON_LAST          /* sentinel */
+} gp_strand_reason;
+
+#define GP_STRAND_NO_PCPUS  (1u << GP_STRAND_REASON_NO_PCPUS)
+#define GP_STRAND_NO_MEMORY (1u << GP_STRAND_REASON_NO_MEMORY)
+#define GP_STRAND_NO_NODE   (1u << GP_STRAND_REASON_NO_NODE)
+
+/* "no-pcpus", "no-memory", "no-numa-node"; "unknown" out of range. */
+const char *gp_strand_reason_name(gp_strand_reason r);
 
 /* One GPU of the host. */
 typedef struct {

@@ -21,6 +21,7 @@ GP_ENUM_IMPL(gp_vm_state, GP_VM_STATE_LAST, "halted", "running", "paused", "susp
 GP_ENUM_IMPL(gp_locality, GP_LOCALITY_LAST, "local", "socket", "unknown", "remote")
 GP_ENUM_IMPL(gp_cap_state, GP_CAP_STATE_LAST, "free", "stranded", "running", "halted",
              "no-pool")
+GP_ENUM_IMPL(gp_strand_reason, GP_STRAND_REASON_LAST, "no-pcpus", "no-memory", "no-numa-node")
 
 const char *gp_numa_policy_name(gp_numa_policy p)
 {

@@ -26,20 +26,22 @@ const char *gp_cap_state_name(gp_cap_state s)
     return n ? n : "unknown";
 }
 
+const char *gp_strand_reason_name(gp_strand_reason r)
+{
+    const char *n = gp_strand_reason_to_string((int)r);
+    return n ? n : "unknown";
+}
+
 char *gp_strand_reasons(unsigned why, char *buf, size_t len)
 {
-    static const struct { unsigned bit; const char *name; } r[] = {
-        { GP_STRAND_NO_PCPUS, "no-pcpus" },
-        { GP_STRAND_NO_MEMORY, "no-memory" },
-        { GP_STRAND_NO_NODE, "no-numa-node" },
-    };
     size_t at = 0;
     if (!len)
         return buf;
     buf[0] = '\0';
-    for (size_t i = 0; i < GP_ARRAY_SIZE(r); i++)
-        if (why & r[i].bit) {
-            int k = snprintf(buf + at, len - at, "%s%s", at ? "," : "", r[i].name);
+    for (size_t i = 0; i < gp_strand_reason_count; i++)
+        if (why & (1u << i)) {
+            int k = snprintf(buf + at, len - at, "%s%s", at ? "," : "",
+                             gp_strand_reason_names[i]);
             if (k < 0 || (size_t)k >= len - at)
                 break;
             at += (size_t)k;
@@ -778,12 +780,9 @@ int gp_capacity_records(const gp_capacity *c, gp_record **out, size_t *n_out)
 static json_object *reasons_json(unsigned why)
 {
     json_object *a = json_object_new_array();
-    if (a && (why & GP_STRAND_NO_PCPUS))
-        json_object_array_add(a, json_object_new_string("no-pcpus"));
-    if (a && (why & GP_STRAND_NO_MEMORY))
-        json_object_array_add(a, json_object_new_string("no-memory"));
-    if (a && (why & GP_STRAND_NO_NODE))
-        json_object_array_add(a, json_object_new_string("no-numa-node"));
+    for (size_t i = 0; a && i < gp_strand_reason_count; i++)
+        if (why & (1u << i))
+            json_object_array_add(a, json_object_new_string(gp_strand_reason_names[i]));
     return a;
 }
 

@@ -172,11 +172,6 @@ static void gpu_metrics(met *m)
 
 static void pool_metrics(met *m)
 {
-    static const struct { unsigned bit; const char *name; } reasons[] = {
-        { GP_STRAND_NO_PCPUS, "no-pcpus" },
-        { GP_STRAND_NO_MEMORY, "no-memory" },
-        { GP_STRAND_NO_NODE, "no-numa-node" },
-    };
     FILE *f = m->f;
     const gp_capacity *c = m->cap;
 
@@ -199,14 +194,14 @@ static void pool_metrics(met *m)
            "Free GPUs of the pool whose node cannot take the pool's smallest recent VM, by "
            "reason (a GPU short of both pCPUs and memory counts under both)");
     for (size_t p = 0; p < c->n_pools; p++) {
-        for (size_t r = 0; r < GP_ARRAY_SIZE(reasons); r++) {
+        for (int r = 0; r < GP_STRAND_REASON_LAST; r++) {
             long long n = 0;
             for (size_t g = 0; g < c->n_gpus; g++)
                 n += c->gpus[g].state == GP_CAP_STRANDED &&
                      !strcmp(c->gpus[g].pool_uuid, c->pools[p].uuid) &&
-                     (c->gpus[g].stranded & reasons[r].bit);
+                     (c->gpus[g].stranded & (1u << r));
             const char *l[] = { "hostname", m->host, "pool", c->pools[p].name_label,
-                                "reason", reasons[r].name, NULL };
+                                "reason", gp_strand_reason_name((gp_strand_reason)r), NULL };
             sample_i(f, "gpupool_stranded_gpus", l, n);
         }
     }
