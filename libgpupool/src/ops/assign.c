@@ -251,7 +251,6 @@ static char *cpupool_names(const gp_host *host)
     return s;
 }
 
-
 void gp_place_inputs_dispose(gp_place_inputs *pi)
 {
     free(pi->name_label);
@@ -340,7 +339,7 @@ out:
 
 /* One assignment row (vm_uuid, pci_id, numa_node, pcpus, vcpus,
  * memory_mib, memory_node, pool_uuid) appended to pi->existing; whatever was
- * allocated stays in pi for place_inputs_dispose. */
+ * allocated stays in pi for gp_place_inputs_dispose. */
 static int place_inputs_add_existing(gp_ctx *ctx, sqlite3_stmt *st, const gp_vm *live,
                                      size_t n_live, gp_place_inputs *pi)
 {
@@ -416,7 +415,7 @@ out:
 }
 
 /* Everything placement needs from the database for one pool, into pi;
- * leaves what was read for place_inputs_dispose. */
+ * leaves what was read for gp_place_inputs_dispose. */
 int gp_place_inputs_load(gp_ctx *ctx, const gp_host *host, const char *pool_uuid,
                          const gp_vm *live, size_t n_live, gp_place_inputs *pi)
 {
