@@ -618,6 +618,23 @@ static json_object *evac_array(const gp_evacuation *v, size_t n)
     return arr;
 }
 
+/* The SVG text (gp_host_draw) as {"svg": "<?xml ...>"}. */
+static int fn_host_svg(gp_ctx *ctx, const plugin_args *a, json_object **out, plugin_failure *f)
+{
+    char *svg = NULL;
+    size_t len = 0;
+    if (gp_host_draw(ctx, host_arg(a), &svg, &len))
+        return lib_fail(ctx, f);
+    json_object *s = json_object_new_string_len(svg, (int)len);
+    free(svg);
+    if (!s || !(*out = json_object_new_object())) {
+        json_object_put(s);
+        return nomem(f);
+    }
+    json_object_object_add(*out, "svg", s);
+    return 0;
+}
+
 static const char *const evac_plan_args[] = { "host", NULL };
 static int fn_host_evacuate_plan(gp_ctx *ctx, const plugin_args *a, json_object **out,
                                  plugin_failure *f)
@@ -908,6 +925,7 @@ static const plugin_fn functions[] = {
     { "usage_report", false, usage_args, fn_usage_report },
     { "capacity_report", false, host_args, fn_capacity_report },
     { "metrics", false, metrics_args, fn_metrics },
+    { "host_svg", false, host_args, fn_host_svg },
 };
 
 const char *const plugin_function_names[] = {
@@ -916,7 +934,7 @@ const char *const plugin_function_names[] = {
     "release_gpu", "list_assignments", "audit_log", "check_drift", "pool_sync",
     "host_evacuate_plan", "host_evacuate", "quota_set", "quota_list", "quota_remove",
     "vm_gpu_request", "request_list", "request_cancel", "usage_report",
-    "capacity_report", "metrics", NULL
+    "capacity_report", "metrics", "host_svg", NULL
 };
 
 int plugin_dispatch(gp_ctx *ctx, const char *fn, const plugin_args *args,

@@ -224,6 +224,14 @@ static int cmd_host_show(xe_call *c)
     return xe_list_records(c, rs, n, NULL, NULL);
 }
 
+static int cmd_host_draw(xe_call *c)
+{
+    const char *host = xe_arg_get(c, "host");
+    if (gp_host_draw_file(c->ctx, host && *host ? host : NULL, xe_arg_get(c, "out")))
+        return xe_fail_ctx(c);
+    return 0;
+}
+
 /* ---- pools ---------------------------------------------------------------- */
 
 static int cmd_pool_create(xe_call *c)
@@ -895,6 +903,10 @@ static const struct xe_cmd core_cmds[] = {
     { "host-show", "[params=] [<field>=<value> ...]",
       "the host's NUMA nodes: sockets, pCPUs, memory, GPUs, distances",
       NOKEYS, NOKEYS, XE_CMD_LIST, cmd_host_show },
+    { "host-draw", "out=<file.svg> [host=<name-label|uuid>]",
+      "draw the host (every host of an XCP-ng pool) as SVG: sockets, NUMA nodes, pCPUs "
+      "coloured by VM, memory, GPUs with pool and VM; written atomically",
+      KEYS("out"), KEYS("host"), 0, cmd_host_draw },
     { "pool-create",
       "name-label=<name> [name-description=] [numa-policy=required|preferred|socket|legacy] "
       "[pin-mode=hard|soft|none] [cpu-overcommit=<ratio>] [cpupool=<Xen cpupool>] "

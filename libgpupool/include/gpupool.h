@@ -1632,6 +1632,54 @@ int gp_host_evacuate_plan(gp_ctx *ctx, const char *host, gp_evacuation **out, si
  */
 int gp_host_evacuate(gp_ctx *ctx, const char *host, gp_evacuation **out, size_t *n_out);
 
+/* ---- a picture of the host (ops/draw.c, docs/host-draw.md) ------------------- */
+
+/* gp_host_draw() and gp_host_draw_file(). */
+#define GPUPOOL_HAVE_HOST_DRAW 1
+
+/*
+ * The host as an SVG 1.1 picture (written with libxml2's xmlTextWriter):
+ * one panel per host with its sockets, the NUMA nodes inside them, each
+ * node's pCPUs as 12 px cells coloured by the VM whose assignment pins
+ * vCPUs there (assignment pcpus; a pCPU several VMs share is drawn in the
+ * first VM's colour with a black border), the node's memory (total and
+ * free as the host model has it: sysfs meminfo, libxl or hwloc; and the
+ * sum of the memory-mib of the assignments whose memory node it is), the
+ * GPUs attached to the node (numa-node) with pci-id, model (pci.ids
+ * device name, else [vendor:device]), pool and holding VM, and apart the
+ * pCPUs and GPUs of no known node.  A legend gives each VM's colour,
+ * name-label, uuid and power state; colours come from a fixed palette in
+ * the order of VM name-label then uuid.  Identifiers let programs read
+ * it: pCPU cells are <rect id="h<panel>-pcpu-<id>">, GPUs
+ * <g id="h<panel>-gpu-<pci-id with '-' for ':'>">, legend swatches
+ * <rect id="legend-vm-<uuid>">; every object has a <title>.  The same
+ * state gives the same bytes.
+ *
+ * host: NULL or "" = this host; with the xapi driver NULL is every host of
+ * the XCP-ng pool (one panel each, ascending name-label; each host's
+ * published facts, the pools, memberships and placements as xapi holds
+ * them, docs/pool-wide.md) and a name-label or uuid draws that host only.
+ *
+ * *svg_out: NUL-terminated UTF-8 text (an XML declaration, then <svg>),
+ * malloc'ed, the caller frees it with free(); *len_out (may be NULL) its
+ * length in bytes without the NUL.  On error *svg_out is NULL.
+ * Errors: those of gp_host_get(), gp_pool_list(), gp_assignment_list() and
+ * gp_vm_list() (this host) or of the pool-wide view (GP_ERR_DRIVER,
+ * GP_ERR_TIMEOUT), GP_ERR_INVALID_ARGUMENT (no host of that name, param
+ * host), GP_ERR_NOT_SUPPORTED (host given without the xapi driver),
+ * GP_ERR_NOMEM.
+ */
+int gp_host_draw(gp_ctx *ctx, const char *host, char **svg_out, size_t *len_out);
+/*
+ * gp_host_draw() written to path atomically: into a new file beside it
+ * (path.XXXXXX, mode 0644), synced, then renamed over path, so a reader
+ * sees the old picture or the new one, never a part.  On error path is
+ * untouched and the temporary file removed.  Errors: those of
+ * gp_host_draw(), GP_ERR_INVALID_ARGUMENT (path NULL or empty, param out),
+ * GP_ERR_IO (create, write, sync or rename failed; param path).
+ */
+int gp_host_draw_file(gp_ctx *ctx, const char *host, const char *path);
+
 /* ---- objects as typed JSON (json-c) --------------------------------------- *
  *
  * The same objects as the records, from the same field tables, as json-c
