@@ -4,7 +4,8 @@
  * with pinned pCPUs (two running).  The SVG is parsed back with libxml2
  * and checked exactly: one cell per pCPU, each pinned cell in the legend
  * colour of its VM (and that colour the palette's for the VM's rank),
- * every GPU's lines (pci-id, model, pool, VM), each node's memory line;
+ * every GPU's lines (pci-id, model, pool, VM), the stranded GPU (capacity:
+ * its node's pCPUs are all pinned) marked, each node's memory line;
  * the same state gives the same bytes; the file is written atomically;
  * xmllint accepts it; bad input is refused; GPUs of unknown node are drawn
  * apart (lspci dump fixture).
@@ -59,8 +60,8 @@ static gp_ctx *ctx_open(const char *db, const char *pci_dump)
                           gp_ctx_last_error(ctx)->message); } while (0)
 
 /* The scenario of docs/host-draw.md. */
-static const char *const training[] = { "0000:18:00.0", "0000:2a:00.0", "0000:9a:00.0",
-                                        "0000:ab:00.0" };
+static const char *const training[] = { "0000:18:00.0", "0000:2a:00.0", "0000:5d:00.0",
+                                        "0000:9a:00.0", "0000:ab:00.0" };
 static const char *const inference[] = { "0000:3a:00.0", "0000:ba:00.0" };
 static const struct { const char *name; int vcpus; uint64_t mib; const char *pool; bool run; }
 vms[] = {
@@ -226,7 +227,7 @@ static void test_pcpu_cells(void **state)
     assert_int_equal(xp_count(doc, "//s:g[@id='h0-unknown-node']"), 0);
     xmlNodePtr root = xmlDocGetRootElement(doc);
     assert_string_equal(attr(root, "version", buf, sizeof(buf)), "1.1");
-    assert_string_equal(attr(root, "viewBox", buf, sizeof(buf)), "0 0 814 580");
+    assert_string_equal(attr(root, "viewBox", buf, sizeof(buf)), "0 0 862 580");
     assert_int_equal(xp_count(doc, "/s:svg/s:title"), 1);
     /* every pCPU cell and GPU has its own title */
     assert_int_equal(xp_count(doc, "//s:rect[contains(@class,'pcpu')]/s:title"), 96);
@@ -304,8 +305,14 @@ static void test_gpu_lines(void **state)
           "gpu held", "#e15759" },
         { "h0-gpu-0000-3a-00.0", "0000:3a:00.0|GH100 [H100 PCIe]|pool: inference|vm: vision",
           "gpu held", "#76b7b2" },
-        { "h0-gpu-0000-5d-00.0", "0000:5d:00.0|GH100 [H100 PCIe]|pool: none|vm: -",
-          "gpu no-pool", "#999999" },
+        /* node 0's 48 pCPUs hold llm-a's 16, llm-b's 24 and vision's 8 vCPUs,
+         * its 512 GiB llm-a's 128, vision's 64 (running) and llm-b's 256
+         * (halted): no room for training's smallest VM, 16 vCPUs and 128 GiB
+         * (capacity) */
+        { "h0-gpu-0000-5d-00.0",
+          "0000:5d:00.0|GH100 [H100 PCIe]|pool: training|vm: free|"
+          "stranded: no-pcpus,no-memory",
+          "gpu stranded", "#d62728" },
         { "h0-gpu-0000-9a-00.0", "0000:9a:00.0|GH100 [H100 PCIe]|pool: training|vm: free",
           "gpu free", "#2e7d32" },
         { "h0-gpu-0000-ab-00.0", "0000:ab:00.0|GH100 [H100 PCIe]|pool: training|vm: free",
@@ -357,9 +364,9 @@ static void test_memory(void **state)
     xmlFree(t0);
     xmlFree(t1);
     xmlXPathFreeObject(o);
-    /* the assigned bar: 448/512 of 334 px */
+    /* the assigned bar: 448/512 of 360 px */
     assert_int_equal(xp_count(doc, "//s:g[@id='h0-node-0']/s:rect[@class='mem-assigned']"
-                                   "[@width='292']"), 1);
+                                   "[@width='315']"), 1);
     xmlFreeDoc(doc);
     free(svg);
 }

@@ -41,7 +41,8 @@ typedef struct {
 typedef struct {
     const char *pool;      /* name-label; NULL in no pool */
     size_t vm;             /* index in the scene's VMs; NO_VM when free */
-    const char *stranded;  /* why the free GPU cannot be used; NULL when not stranded */
+    char stranded[48];     /* why the free GPU cannot be used (gp_strand_reasons:
+                              "no-pcpus,no-memory"); "" when not stranded */
 } dgpu;
 
 typedef struct {
@@ -65,6 +66,7 @@ typedef struct {
     size_t n_asgs;
     gp_vm *vmlist;
     size_t n_vmlist;
+    gp_capacity *cap;
     gp_cl cl;
 } dscene;
 
@@ -89,6 +91,7 @@ static void scene_dispose(dscene *s)
     gp_pool_list_free(s->pools, s->n_pools);
     gp_assignment_list_free(s->asgs, s->n_asgs);
     gp_vm_list_free(s->vmlist, s->n_vmlist);
+    gp_capacity_free(s->cap);
     gp_cl_dispose(&s->cl);
     scene_init(s);
 }
@@ -200,8 +203,27 @@ static char *host_subtitle(const gp_host *h)
                        h->n_cpus, h->n_gpus, h->n_gpus == 1 ? "" : "s");
 }
 
+/* Mark the free GPUs of p that capacity (ops/capacity.c, this host only)
+ * finds stranded: their node lacks pCPUs or memory for the pool's smallest
+ * recent VM, or is unknown. */
+static int mark_stranded(gp_ctx *ctx, dscene *s, dpanel *p)
+{
+    int rc = gp_capacity_get(ctx, NULL, &s->cap);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < s->cap->n_gpus; i++) {
+        const gp_capacity_gpu *cg = &s->cap->gpus[i];
+        if (cg->state != GP_CAP_STRANDED)
+            continue;
+        for (size_t k = 0; k < p->h->n_gpus; k++)
+            if (!strcmp(p->h->gpus[k].pci_id, cg->pci_id))
+                gp_strand_reasons(cg->stranded, p->gpus[k].stranded, sizeof(p->gpus[k].stranded));
+    }
+    return GP_OK;
+}
+
 /* This host alone: the model, the pools of sqlite, the assignments, the
- * driver's VMs (power states). */
+ * driver's VMs (power states), capacity's stranded GPUs. */
 static int scene_local(gp_ctx *ctx, dscene *s)
 {
     const gp_host *h;
@@ -232,7 +254,7 @@ static int scene_local(gp_ctx *ctx, dscene *s)
         if (vm_add(s, &cap_v, &s->asgs[i], state) || panel_add_asg(p, &s->asgs[i]))
             return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory drawing the host");
     }
-    return GP_OK;
+    return mark_stranded(ctx, s, p);
 }
 
 /* An XCP-ng pool: one panel per host (or the one named) from the
@@ -272,6 +294,10 @@ static int scene_cluster(gp_ctx *ctx, dscene *s, const char *host)
                 panel_add_asg(p, &c->asgs[i].a))
                 return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory drawing the pool");
         }
+        /* capacity is this host's only (it reads this host's sqlite): the
+         * other hosts' GPUs are not judged */
+        if (ch->self && ch->model && (rc = mark_stranded(ctx, s, p)))
+            return rc;
     }
     return GP_OK;
 }
@@ -298,7 +324,7 @@ static void scene_finish(dscene *s)
 #define CELL 14         /* pCPU cell pitch (12 px square, 2 px gap) */
 #define COLS 24         /* pCPU cells per row */
 #define PAD 10          /* inside boxes */
-#define NODE_W (COLS * CELL + 2 * PAD)
+#define NODE_W (COLS * CELL + 2 * PAD + 24)
 #define NODE_HEAD 24    /* node title */
 #define MEM_H 34        /* memory line and bar */
 #define GPU_COLS 2
@@ -696,22 +722,22 @@ static void draw_gpu(svgw *s, const dscene *sc, size_t pi, const dpanel *p, size
         snprintf(model, sizeof(model), "%s", g->device_name);
     else
         snprintf(model, sizeof(model), "[%04x:%04x]", g->vendor_id, g->device_id);
-    state = v ? "held" : d->stranded ? "stranded" : d->pool ? "free" : "no-pool";
+    state = v ? "held" : d->stranded[0] ? "stranded" : d->pool ? "free" : "no-pool";
 
     el(s, "g");
     attrf(s, "id", "h%zu-gpu-%s", pi, id);
     attrf(s, "class", "gpu %s", state);
-    titlef(s, "GPU %s: %s%s%s, NUMA node %d, pool %s, %s%s%s", g->pci_id,
+    titlef(s, "GPU %s: %s%s%s, NUMA node %d, pool %s, %s%s%s%s", g->pci_id,
            g->vendor_name ? g->vendor_name : "", g->vendor_name ? " " : "", model,
            g->numa_node, d->pool ? d->pool : "none",
            v ? "held by VM " : d->pool ? "free" : "in no pool",
            v ? vm_label(v, buf, sizeof(buf)) : "",
-           d->stranded ? ", stranded" : "");
+           d->stranded[0] ? ", stranded: " : "", d->stranded);
     rect(s, x, y, GPU_W, GPU_H, "#ffffff",
-         v ? v->colour : d->stranded ? "#d62728" : d->pool ? "#2e7d32" : "#999999");
-    attr(s, "stroke-width", v || d->stranded ? "3" : "2");
-    if (d->stranded || !d->pool)
-        attr(s, "stroke-dasharray", d->stranded ? "6 3" : "4 3");
+         v ? v->colour : d->stranded[0] ? "#d62728" : d->pool ? "#2e7d32" : "#999999");
+    attr(s, "stroke-width", v || d->stranded[0] ? "3" : "2");
+    if (d->stranded[0] || !d->pool)
+        attr(s, "stroke-dasharray", d->stranded[0] ? "6 3" : "4 3");
     end(s);
     if (v) {
         rect(s, x, y, 6, GPU_H, v->colour, NULL);
@@ -730,8 +756,8 @@ static void draw_gpu(svgw *s, const dscene *sc, size_t pi, const dpanel *p, size
     } else {
         text(s, x + 12, y + 58, NULL, d->pool ? "vm: free" : "vm: -");
     }
-    if (d->stranded)
-        textf(s, x + 12, y + 70, "warn", "STRANDED: %s", d->stranded);
+    if (d->stranded[0])
+        textf(s, x + 12, y + 70, "warn", "stranded: %s", d->stranded);
     end(s);
 }
 
@@ -772,7 +798,7 @@ static void draw_memory(svgw *s, const dpanel *p, const gp_numa_node *nd, int x,
         return;
     }
     textf(s, x, y + 12, "mem", "memory %s, free %s, gpupool assigned %s", t, f, a);
-    int w = COLS * CELL - 2;
+    int w = NODE_W - 2 * PAD;
     int used = total > free_mib ? (int)((total - free_mib) * (uint64_t)w / total) : 0;
     int aw = (int)((asg > total ? total : asg) * (uint64_t)w / total);
     rect(s, x, y + 18, w, 10, "#ffffff", "#888888");
@@ -912,7 +938,7 @@ static void draw_legend(svgw *s, const dscene *sc, int x, int y, int w)
         { "#2e7d32", NULL, "GPU free in a pool" },
         { "#4e79a7", NULL, "GPU held by the VM of that colour" },
         { "#999999", "4 3", "GPU in no pool" },
-        { "#d62728", "6 3", "GPU stranded: free, but its node lacks pCPUs or memory" },
+        { "#d62728", "6 3", "GPU stranded: its node has no room for the pool's smallest VM" },
     };
     for (size_t i = 0; i < GP_ARRAY_SIZE(keys); i++) {
         int kx = x + (int)(i % 2) * (w / 2), ky = y + 30 + (int)(i / 2) * LEGEND_ROW;
@@ -950,7 +976,7 @@ static const char STYLE[] =
     "text{font-family:DejaVu Sans,Arial,Helvetica,sans-serif;font-size:11px;fill:#1b1b1b}"
     ".h1{font-size:16px;font-weight:bold}.h2{font-size:13px;font-weight:bold}"
     ".h3{font-size:12px;font-weight:bold}.sub{font-size:11px;fill:#555555}"
-    ".b{font-weight:bold}.small{font-size:10px}.warn{fill:#d62728;font-weight:bold}"
+    ".b{font-weight:bold}.small{font-size:10px}.warn{fill:#d62728;font-size:10px}"
     ".mem{font-size:10px}";
 
 static int render(gp_ctx *ctx, const dscene *sc, char **out, size_t *len)
