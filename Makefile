@@ -72,7 +72,7 @@ TEST_BINS := $(TEST_SRCS:.c=)
 TEST_HELPERS := $(sort $(wildcard tests/helpers/*.c))
 # Test programs that are scripts (run by tests/run-tests like the binaries,
 # counted by their cmocka-style totals).
-TEST_SCRIPTS := tests/xapi_crash.py
+TEST_SCRIPTS := tests/xapi_crash.py tests/draw_render.py
 BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:.c=)
 
@@ -122,7 +122,8 @@ tests/bench/bench_%: tests/bench/bench_%.c $(LIB_A)
 # checked against what xapi 26.1.4 does), a two-host pool with the real
 # plugin and hook, and tests/xapi_crash.py (kill points at every syscall,
 # sampled by XAPI_CRASH_STRIDE, and 32 concurrent plugin calls; kill points
-# skipped without strace).  Each prints a cmocka-style summary; the runner
+# skipped without strace), then tests/draw_render.py (host-draw's SVG through
+# xmllint, the plugin and headless Chromium; each skipped without its tool).  Each prints a cmocka-style summary; the runner
 # adds a total.
 STANDIN_CHECK := tests/xapi_standin_check.py tests/xapi_pool_check.py tests/xapi_cluster_check.py \
                  tests/xapi_gov_check.py
