@@ -20,7 +20,8 @@ What is checked:
   - host-evacuate-plan / host-evacuate apply=true move halted VMs' GPUs,
     list running VMs to shut down first, and audit each move;
   - pool-sync rebuilds a host's database from xapi after it is deleted;
-  - a change of pool master loses nothing.
+  - a change of pool master loses nothing;
+  - host-draw / host_svg draw one panel per host, the same from any host.
 
 Prints cmocka-style summary lines for tests/run-tests.
 """
@@ -723,6 +724,63 @@ class CapacityTest(ClusterBase):
         text = c.plugin("h1", "metrics", hostname="h1")["text"]
         self.assertIn('gpupool_pool_gpus{hostname="h1",pool="train",state="free"} 1',
                       text.splitlines())
+
+
+class DrawTest(ClusterBase):
+    """host-draw on an XCP-ng pool: one panel per host, from any host."""
+    vms = [halted_vm(1, vcpus=4)]
+
+    def svg(self, host, *args):
+        import xml.etree.ElementTree as ET
+        path = os.path.join(self.c.dir, "%s.svg" % host)
+        self.c.xe(host, "host-draw", "out=" + path, *args)
+        with open(path, "rb") as f:
+            data = f.read()
+        return data, ET.fromstring(data)
+
+    def test_panel_per_host(self):
+        c = self.c
+        ns = "{http://www.w3.org/2000/svg}"
+        c.xe("h0", "pool-create", "name-label=train")
+        c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE0[0], "host=h1")
+        c.xe("h0", "pool-gpu-add", "pool=train", "pci-id=" + NODE1[0], "host=h2")
+        c.xe("h0", "vm-gpu-assign", "vm=vm-01", "pool=train")
+        a = records(c.xe("h0", "assignment-list", "params=all")[1])[0]
+        self.assertEqual((a["host"], a["pci-id"]), ("h1", NODE0[0]))   # tie: host name
+        data, root = self.svg("h0")
+        panels = [g for g in root.iter(ns + "g") if g.get("class") == "host"]
+        self.assertEqual([g.get("id") for g in panels], ["h0", "h1", "h2"])
+        self.assertEqual([g.find(ns + "title").text for g in panels],
+                         ["Host h%d (%s)" % (i, host_uuid(i)) for i in range(3)])
+        cells = [r for r in root.iter(ns + "rect") if (r.get("class") or "").startswith("pcpu")]
+        self.assertEqual(len(cells), 3 * 96)
+        by_id = {e.get("id"): e for e in root.iter() if e.get("id")}
+
+        def lines(gid):
+            return "|".join(t.text for t in by_id[gid].findall(ns + "text"))
+        self.assertEqual(lines("h1-gpu-0000-18-00.0"),
+                         "0000:18:00.0|GH100 [H100 PCIe]|pool: train|vm: vm-01")
+        self.assertEqual(lines("h2-gpu-0000-9a-00.0"),
+                         "0000:9a:00.0|GH100 [H100 PCIe]|pool: train|vm: free")
+        self.assertEqual(lines("h0-gpu-0000-18-00.0"),
+                         "0000:18:00.0|GH100 [H100 PCIe]|pool: none|vm: -")
+        colour = by_id["legend-vm-" + vm_uuid(1)].get("fill")
+        self.assertEqual(colour, "#4e79a7")
+        pinned = sorted(int(r.get("id").split("-")[-1]) for r in cells
+                        if r.get("fill") == colour)
+        self.assertEqual(pinned, sorted(int(x) for x in a["pcpus"].split(",")))
+        self.assertTrue(all(r.get("id").startswith("h1-") for r in cells
+                            if r.get("fill") == colour))
+        # the same picture from another host and through the plugin there
+        self.assertEqual(self.svg("h1")[0], data)
+        self.assertEqual(c.plugin("h2", "host_svg")["svg"].encode(), data)
+        # host= draws that host only
+        one = self.svg("h0", "host=h1")[1]
+        self.assertEqual([g.find(ns + "title").text for g in one.iter(ns + "g")
+                          if g.get("class") == "host"], ["Host h1 (%s)" % host_uuid(1)])
+        self.assertNotEqual(c.xe("h0", "host-draw", "out=" + os.path.join(c.dir, "x.svg"),
+                                 "host=nope", check=False)[0], 0)
+        self.assertFalse(os.path.exists(os.path.join(c.dir, "x.svg")))
 
 
 def main():
