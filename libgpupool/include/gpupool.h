@@ -1647,7 +1647,10 @@ int gp_host_evacuate(gp_ctx *ctx, const char *host, gp_evacuation **out, size_t 
  * sum of the memory-mib of the assignments whose memory node it is), the
  * GPUs attached to the node (numa-node) with pci-id, model (pci.ids
  * device name, else [vendor:device]), pool and holding VM, and apart the
- * pCPUs and GPUs of no known node.  A legend gives each VM's colour,
+ * pCPUs and GPUs of no known node.  Free GPUs that gp_capacity_get() finds
+ * stranded get a red dashed border and a line "stranded: <reasons>"
+ * (gp_strand_reasons); capacity is this host's only, so on an XCP-ng pool
+ * only this host's panel is marked.  A legend gives each VM's colour,
  * name-label, uuid and power state; colours come from a fixed palette in
  * the order of VM name-label then uuid.  Identifiers let programs read
  * it: pCPU cells are <rect id="h<panel>-pcpu-<id>">, GPUs
@@ -1663,11 +1666,11 @@ int gp_host_evacuate(gp_ctx *ctx, const char *host, gp_evacuation **out, size_t 
  * *svg_out: NUL-terminated UTF-8 text (an XML declaration, then <svg>),
  * malloc'ed, the caller frees it with free(); *len_out (may be NULL) its
  * length in bytes without the NUL.  On error *svg_out is NULL.
- * Errors: those of gp_host_get(), gp_pool_list(), gp_assignment_list() and
- * gp_vm_list() (this host) or of the pool-wide view (GP_ERR_DRIVER,
- * GP_ERR_TIMEOUT), GP_ERR_INVALID_ARGUMENT (no host of that name, param
- * host), GP_ERR_NOT_SUPPORTED (host given without the xapi driver),
- * GP_ERR_NOMEM.
+ * Errors: those of gp_host_get(), gp_pool_list(), gp_assignment_list(),
+ * gp_vm_list() and gp_capacity_get() (this host) or of the pool-wide view
+ * (GP_ERR_DRIVER, GP_ERR_TIMEOUT), GP_ERR_INVALID_ARGUMENT (no host of that
+ * name, param host), GP_ERR_NOT_SUPPORTED (host given without the xapi
+ * driver), GP_ERR_NOMEM.
  */
 int gp_host_draw(gp_ctx *ctx, const char *host, char **svg_out, size_t *len_out);
 /*
