@@ -8,7 +8,7 @@
  * its node's pCPUs are all pinned) marked, each node's memory line;
  * the same state gives the same bytes; the file is written atomically;
  * xmllint accepts it; bad input is refused; GPUs of unknown node are drawn
- * apart (lspci dump fixture).
+ * apart (lspci dump fixture); pCPUs two VMs share (overcommit) are marked.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -500,6 +500,64 @@ static void test_unknown_node(void **state)
     tu_run_free(&r);
 }
 
+/* cpu-overcommit 2: two VMs pinned to the same pCPUs.  A shared cell takes
+ * the first VM's colour (name order) and a black border; the cells of one
+ * VM only keep their own colour. */
+static void test_overcommit_shared(void **state)
+{
+    (void)state;
+    fx f;
+    fx_dir(&f, "draw-oc");
+    gp_ctx *ctx = ctx_open(f.db, NULL);
+    gp_assign_args a;
+    gp_assignment *as;
+    size_t n_as, len, shared = 0;
+    char id[64], buf[96];
+
+    OK(ctx, gp_pool_create(ctx, "oc", NULL, GP_NUMA_REQUIRED, GP_PIN_HARD, 2.0, NULL));
+    OK(ctx, gp_pool_gpu_add(ctx, "oc", "0000:18:00.0"));
+    OK(ctx, gp_pool_gpu_add(ctx, "oc", "0000:2a:00.0"));
+    memset(&a, 0, sizeof(a));
+    a.pool = "oc";
+    OK(ctx, gp_sim_vm_create(ctx, "b-second", 40, 1024, NULL));
+    OK(ctx, gp_sim_vm_create(ctx, "a-first", 40, 1024, NULL));
+    OK(ctx, gp_vm_gpu_assign(ctx, "b-second", &a, NULL));
+    OK(ctx, gp_vm_gpu_assign(ctx, "a-first", &a, NULL));
+    OK(ctx, gp_assignment_list(ctx, &as, &n_as));
+    assert_int_equal(n_as, 2);
+    const gp_assignment *first = strcmp(as[0].vm_name_label, "a-first") ? &as[1] : &as[0];
+    const gp_assignment *second = first == &as[0] ? &as[1] : &as[0];
+    char *svg = draw(ctx, &len);
+    xmlDocPtr doc = parse(svg, len);
+    for (size_t i = 0; i < second->n_pcpus; i++) {
+        int c = second->pcpus[i];
+        bool both = false;
+        for (size_t k = 0; k < first->n_pcpus; k++)
+            both = both || first->pcpus[k] == c;
+        snprintf(id, sizeof(id), "h0-pcpu-%d", c);
+        xmlNodePtr cell = by_id(doc, id);
+        assert_string_equal(attr(cell, "fill", buf, sizeof(buf)), both ? "#4e79a7" : "#f28e2b");
+        assert_string_equal(attr(cell, "class", buf, sizeof(buf)),
+                            both ? "pcpu shared" : "pcpu pinned");
+        assert_string_equal(attr(cell, "stroke", buf, sizeof(buf)), both ? "#000000" : "#bbbbbb");
+        shared += both;
+    }
+    /* the placement puts 32 of b-second's 40 vCPUs beside a-first's */
+    assert_int_equal(shared, 32);
+    assert_int_equal(xp_count(doc, "//s:rect[@class='pcpu shared']"), 32);
+    assert_int_equal(xp_count(doc, "//s:rect[@class='pcpu shared']/s:title"
+                                   "[contains(., 'a-first') and contains(., 'overcommitted')]"), 32);
+    xmlFreeDoc(doc);
+    free(svg);
+    gp_assignment_list_free(as, n_as);
+    gp_ctx_free(ctx);
+    tu_run_result r;
+    char cmd[320];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f.dir);
+    tu_sh(&r, cmd);
+    tu_run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +569,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test(test_unknown_node),
+        cmocka_unit_test(test_overcommit_shared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
