@@ -282,7 +282,6 @@ static void test_pinned_colours(void **state)
         for (size_t i = 0; i < n_as; i++)
             if (!strcmp(as[i].vm_name_label, expect[k].name))
                 uuid = as[i].vm_uuid;
-        snprintf(want, sizeof(want), "%s", "");
         snprintf(line, sizeof(line), "%s (%s) %s", expect[k].name, uuid, expect[k].state);
         xmlChar *t = xmlNodeGetContent(o->nodesetval->nodeTab[6 + k]);
         assert_string_equal((const char *)t, line);
