@@ -521,6 +521,9 @@ class PoolWideQueueTest(ClusterBase):
         self.at(T)
         c.xe("h2", "vm-gpu-assign", "vm=vm-01", "pool=train", "host=h1")     # ml on h1
         c.xe("h2", "vm-gpu-assign", "vm=vm-03", "pool=train", "host=h0")     # vision on h0
+        # host= is kept when the call is sent to that host (it assigns there)
+        self.assertEqual(c.vm(vm_uuid(1))["other_config"]["gpupool:host"], host_uuid(1))
+        self.assertEqual(c.vm(vm_uuid(3))["other_config"]["gpupool:host"], host_uuid(0))
         self.at(T + 3600)
         c.xe("h1", "vm-gpu-release", "vm=vm-03")
         c.xe("h1", "vm-gpu-assign", "vm=vm-07", "pool=train", "host=h0")     # other on h0

@@ -534,7 +534,7 @@ static int assign_at(gp_ctx *ctx, const gp_cl *c, size_t h, const char *vm_uuid,
         la.host = NULL;
         return gp_vm_gpu_assign_local(ctx, vm_uuid, &la, out, moved_out, n_moved_out);
     }
-    const char *kv[12];
+    const char *kv[16];
     size_t n = 0;
     snprintf(vcpus, sizeof(vcpus), "%d", args->vcpus > 0 ? args->vcpus : 0);
     snprintf(mem, sizeof(mem), "%llu", (unsigned long long)args->memory_mib);
@@ -546,6 +546,10 @@ static int assign_at(gp_ctx *ctx, const gp_cl *c, size_t h, const char *vm_uuid,
         kv[n++] = "pci_id";
         kv[n++] = pci;
     }
+    /* That host, by uuid: its gpupool assigns there and does not place
+     * across the pool again (which could pick yet another host). */
+    kv[n++] = "host";
+    kv[n++] = c->hosts[h].uuid;
     kv[n++] = "vcpus";
     kv[n++] = vcpus;
     kv[n++] = "memory_mib";
