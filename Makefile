@@ -61,11 +61,15 @@ LIB_A    := libgpupool/libgpupool.a
 
 CLI_SRCS := $(sort $(wildcard xe-cli/*.c))
 CLI      := xe-cli/xe-gpupool
-PLUGIN_SRCS := $(sort $(filter-out xapi-plugin/fuzz_%.c xapi-plugin/vm_pre_start.c,$(wildcard xapi-plugin/*.c)))
+PLUGIN_SRCS := $(sort $(filter-out xapi-plugin/fuzz_%.c xapi-plugin/vm_pre_start.c \
+                 xapi-plugin/vm_post_destroy.c,$(wildcard xapi-plugin/*.c)))
 PLUGIN   := xapi-plugin/gpupool
 # xenopsd's vm-pre-start hook (/etc/xapi.d/vm-pre-start/50-gpupool)
 HOOK     := xapi-plugin/gpupool-vm-pre-start
 HOOKDIR  ?= $(SYSCONFDIR)/xapi.d/vm-pre-start
+# xenopsd's vm-post-destroy hook (/etc/xapi.d/vm-post-destroy/50-gpupool)
+HOOK2    := xapi-plugin/gpupool-vm-post-destroy
+HOOK2DIR ?= $(SYSCONFDIR)/xapi.d/vm-post-destroy
 
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:.c=)
@@ -78,7 +82,7 @@ BENCH_BINS := $(BENCH_SRCS:.c=)
 
 .PHONY: all clean check check-layers check-unit check-e2e check-xen bench fuzz demo deps install
 
-all: $(LIB_SO) $(LIB_A) $(CLI) $(PLUGIN) $(HOOK)
+all: $(LIB_SO) $(LIB_A) $(CLI) $(PLUGIN) $(HOOK) $(HOOK2)
 
 LIB_HDRS := libgpupool/include/gpupool.h $(wildcard libgpupool/src/*.h libgpupool/src/*/*.h)
 libgpupool/src/%.o: libgpupool/src/%.c $(LIB_HDRS)
@@ -109,6 +113,10 @@ $(PLUGIN): $(PLUGIN_SRCS) $(LIB_SO) libgpupool/include/gpupool.h $(wildcard xapi
 
 $(HOOK): xapi-plugin/vm_pre_start.c $(LIB_SO) libgpupool/include/gpupool.h
 	$(CC) $(FRONT_CFLAGS) -o $@ xapi-plugin/vm_pre_start.c -Llibgpupool -lgpupool \
+	    -Wl,-rpath,'$$ORIGIN/../libgpupool:$(LIBDIR)' $(PKG_LIBS) -lm
+
+$(HOOK2): xapi-plugin/vm_post_destroy.c $(LIB_SO) libgpupool/include/gpupool.h
+	$(CC) $(FRONT_CFLAGS) -o $@ xapi-plugin/vm_post_destroy.c -Llibgpupool -lgpupool \
 	    -Wl,-rpath,'$$ORIGIN/../libgpupool:$(LIBDIR)' $(PKG_LIBS) -lm
 
 tests/test_%: tests/test_%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/helpers/*.h)
@@ -180,13 +188,15 @@ install: all
 	install -m 0755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/gpupool
 	install -d $(DESTDIR)$(HOOKDIR)
 	install -m 0755 $(HOOK) $(DESTDIR)$(HOOKDIR)/50-gpupool
+	install -d $(DESTDIR)$(HOOK2DIR)
+	install -m 0755 $(HOOK2) $(DESTDIR)$(HOOK2DIR)/50-gpupool
 	install -m 0644 xe-cli/xe-gpupool.bash-completion \
 	    $(DESTDIR)$(DATADIR)/bash-completion/completions/xe-gpupool
 	test -e $(DESTDIR)$(SYSCONFDIR)/gpupool/gpupool.conf || \
 	    install -m 0644 xapi-plugin/gpupool.conf $(DESTDIR)$(SYSCONFDIR)/gpupool/gpupool.conf
 
 clean:
-	rm -f libgpupool/src/*/*.o $(LIB_SO) libgpupool/$(SONAME) $(LIB_A) $(CLI) $(PLUGIN) $(HOOK) \
+	rm -f libgpupool/src/*/*.o $(LIB_SO) libgpupool/$(SONAME) $(LIB_A) $(CLI) $(PLUGIN) $(HOOK) $(HOOK2) \
 	    $(TEST_BINS) $(BENCH_BINS)
 	rm -rf tests/tmp
 include mk/xcpng83.mk

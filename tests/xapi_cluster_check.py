@@ -42,6 +42,7 @@ import xapi_standin_check as sc  # noqa: E402
 
 PLUGIN = os.path.join(ROOT, "xapi-plugin", "gpupool")
 HOOK = os.path.join(ROOT, "xapi-plugin", "gpupool-vm-pre-start")
+HOOK_DOWN = os.path.join(ROOT, "xapi-plugin", "gpupool-vm-post-destroy")
 CLI = os.path.join(ROOT, "xe-cli", "xe-gpupool")
 STANDIN = os.path.join(HERE, "xapi_standin.py")
 
@@ -71,8 +72,10 @@ class Cluster(sc.StandIn):
             etc = os.path.join(self.dir, name, "xapi.d")
             os.makedirs(os.path.join(etc, "plugins"))
             os.makedirs(os.path.join(etc, "vm-pre-start"))
+            os.makedirs(os.path.join(etc, "vm-post-destroy"))
             os.symlink(PLUGIN, os.path.join(etc, "plugins", "gpupool"))
             os.symlink(HOOK, os.path.join(etc, "vm-pre-start", "50-gpupool"))
+            os.symlink(HOOK_DOWN, os.path.join(etc, "vm-post-destroy", "50-gpupool"))
             inv = os.path.join(self.dir, name, "xensource-inventory")
             with open(inv, "w") as f:
                 f.write("PRODUCT_BRAND='XCP-ng'\nINSTALLATION_UUID='%s'\n" % host_uuid(i))

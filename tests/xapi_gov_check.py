@@ -73,15 +73,27 @@ class GovTest(pc.PoolBase):
         self.assign_a()
         self.now(T + 100)
         self.p.call("VM.start", self.p.root, self.p.vm_ref(pc.VM_A), False, False)
-        # The hook opened the run at the start, before any gpupool command.
+        # The vm-pre-start hook opened the run at the start, before any
+        # gpupool command.
         self.assertEqual(self.runs(pc.VM_A), [(T + 100, None)])
         self.now(T + 1000)
         self.p.plugin("h0", "list_assignments")         # sees it running: no change
         self.assertEqual(self.runs(pc.VM_A), [(T + 100, None)])
+        self.now(T + 1100)
         self.p.call("VM.hard_shutdown", self.p.root, self.p.vm_ref(pc.VM_A))
+        # The vm-post-destroy hook closed it at the shutdown, to the second.
+        self.assertEqual(self.runs(pc.VM_A), [(T + 100, T + 1100)])
+        # Without that hook (a shutdown the guest makes itself runs none,
+        # xenops_server.ml VM_check_state), the first command that sees
+        # the VM halted closes the run.
+        os.unlink(os.path.join(self.p.dir, "h0", "xapi.d", "vm-post-destroy", "50-gpupool"))
+        self.now(T + 1200)
+        self.p.call("VM.start", self.p.root, self.p.vm_ref(pc.VM_A), False, False)
         self.now(T + 1300)
-        self.p.plugin("h0", "list_gpus")                # first command that sees it halted
-        self.assertEqual(self.runs(pc.VM_A), [(T + 100, T + 1300)])
+        self.p.call("VM.hard_shutdown", self.p.root, self.p.vm_ref(pc.VM_A))
+        self.now(T + 1400)
+        self.p.plugin("h0", "list_gpus")
+        self.assertEqual(self.runs(pc.VM_A), [(T + 100, T + 1100), (T + 1200, T + 1400)])
         self.now(T + 3600)
         rep = self.p.plugin("h0", "usage_report", **{"from": "2026-12-01T00:00:00Z",
                                                     "to": "2026-12-01T01:00:00Z",
@@ -89,7 +101,7 @@ class GovTest(pc.PoolBase):
         rows = rep["rows"] if isinstance(rep, dict) else rep
         row = [x for x in rows if x.get("key", x.get("vm_uuid")) == pc.VM_A][0]
         self.assertEqual(row["gpu_seconds_held"], 3600)
-        self.assertEqual(row["gpu_seconds_running"], 1200)
+        self.assertEqual(row["gpu_seconds_running"], 1000 + 200)
 
     def test_lease_and_idle_release_under_xapi(self):
         self.now(T)

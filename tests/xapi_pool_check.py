@@ -36,6 +36,7 @@ import xapi_standin_check as sc  # noqa: E402  (StandIn, XapiError)
 
 PLUGIN = os.path.join(ROOT, "xapi-plugin", "gpupool")
 HOOK = os.path.join(ROOT, "xapi-plugin", "gpupool-vm-pre-start")
+HOOK_DOWN = os.path.join(ROOT, "xapi-plugin", "gpupool-vm-post-destroy")
 STANDIN = os.path.join(HERE, "xapi_standin.py")
 
 H0 = "cccccccc-0000-4000-8000-000000000000"
@@ -62,8 +63,10 @@ class Pool(sc.StandIn):
             etc = os.path.join(self.dir, name, "xapi.d")
             os.makedirs(os.path.join(etc, "plugins"))
             os.makedirs(os.path.join(etc, "vm-pre-start"))
+            os.makedirs(os.path.join(etc, "vm-post-destroy"))
             os.symlink(PLUGIN, os.path.join(etc, "plugins", "gpupool"))
             os.symlink(HOOK, os.path.join(etc, "vm-pre-start", "50-gpupool"))
+            os.symlink(HOOK_DOWN, os.path.join(etc, "vm-post-destroy", "50-gpupool"))
             conf = os.path.join(self.dir, name, "gpupool.conf")
             with open(conf, "w") as f:
                 f.write("db = %s\ndriver = xapi\ntopology = embedded\nxapi-socket = %s\n%s"
@@ -131,7 +134,7 @@ class PoolBase(unittest.TestCase):
     extra_conf = ""
 
     def setUp(self):
-        for p in (PLUGIN, HOOK):
+        for p in (PLUGIN, HOOK, HOOK_DOWN):
             if not os.access(p, os.X_OK):
                 self.skipTest("%s is not built (make all)" % p)
         self.p = Pool(self.extra_state, self.extra_conf)

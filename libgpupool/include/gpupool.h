@@ -1363,6 +1363,18 @@ int gp_drift_check(gp_ctx *ctx, gp_drift **out, size_t *n_out);
  */
 int gp_vm_start_check(gp_ctx *ctx, const char *vm_uuid);
 
+/*
+ * The VM's domain is gone: record that it stopped running now (gp_now()),
+ * for usage-report's running time and the leases' halted time, when
+ * gpupool has a run open for it (one opened by the vm-pre-start hook or by
+ * power sampling); nothing otherwise.  What the vm-post-destroy hook
+ * (/etc/xapi.d/vm-post-destroy/, xenops_server.ml VM_poweroff / VM_reboot
+ * / VM_suspend) calls.  Works with every driver: it reads and writes only
+ * gpupool's database.  vm_uuid: the VM's uuid.
+ * Errors: GP_ERR_DB*, GP_ERR_NOMEM.
+ */
+int gp_vm_stopped(gp_ctx *ctx, const char *vm_uuid);
+
 /* ------------------------------------------------------------------------ */
 /* xen driver: plain Xen with xl (no xapi)                                   */
 /* ------------------------------------------------------------------------ */

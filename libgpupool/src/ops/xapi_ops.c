@@ -553,6 +553,14 @@ out:
 
 /* ---- vm-pre-start ---------------------------------------------------------------- */
 
+int gp_vm_stopped(gp_ctx *ctx, const char *vm_uuid)
+{
+    gp_err_clear(ctx->err);
+    if (!vm_uuid || !*vm_uuid)
+        return GP_ERR(ctx, GP_ERR_INVALID_ARGUMENT, "no VM uuid");
+    return gp_gov_power(ctx, vm_uuid, false);   /* closes an open run, if any */
+}
+
 int gp_vm_start_check(gp_ctx *ctx, const char *vm_uuid)
 {
     gp_xapi_binding b;
