@@ -343,7 +343,7 @@ static void test_help_version_usage(void **state)
     }
     free(s);
     s = xe_line("help vm-gpu-assign --minimal");
-    assert_string_equal(s, "vm,pool,pci-id,host,tenant,vcpus,memory");
+    assert_string_equal(s, "vm,pool,pci-id,host,tenant,vcpus,memory,lease");
     free(s);
     s = xe_ok("help pool-create");
     assert_non_null(strstr(s, "name-label="));
