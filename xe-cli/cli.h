@@ -121,6 +121,12 @@ struct xe_cmd_table {
     size_t n;
 };
 
+/* What a command's run() returns, besides 0 and 1 (an error, c->err set):
+ * it ran and printed its result, and that result is a failure the exit
+ * status reports (host-validate: a check failed).  main() exits 2 for it,
+ * printing no error. */
+#define XE_EXIT_FAILED_CHECKS 2
+
 /* The core commands (cmd_gpupool.c). */
 extern const struct xe_cmd_table xe_cmds_core;
 /* Commands a cmd_xen.c may add (weak: absent when no such file is built). */

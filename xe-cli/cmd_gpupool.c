@@ -232,6 +232,43 @@ static int cmd_host_draw(xe_call *c)
     return 0;
 }
 
+/* host-validate [format=json|--format=json] [params=] [<field>=<value> ...]:
+ * one record per check; exit 0 when no check failed, XE_EXIT_FAILED_CHECKS
+ * (2) when one did (whatever the filters show), 1 on an error. */
+static int cmd_host_validate(xe_call *c)
+{
+    static const char *const defaults[] = { "id", "subject", "status", "evidence", "remedy",
+                                            NULL };
+    const char *fmt = xe_arg_get(c, "format");
+    gp_check *cs = NULL;
+    size_t n = 0, n_fail = 0;
+    gp_record *rs = NULL;
+    size_t n_rs = 0;
+    int rc;
+
+    if (fmt && strcmp(fmt, "json") && strcmp(fmt, "records"))
+        return xe_error_set(&c->err, "INVALID_ARGUMENT", "format is records or json");
+    if (gp_host_validate(c->ctx, &cs, &n, &n_fail))
+        return xe_fail_ctx(c);
+    if (fmt && !strcmp(fmt, "json")) {
+        json_object *arr = gp_checks_json(cs, n);
+        if (!arr) {
+            gp_check_list_free(cs, n);
+            return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+        }
+        fprintf(c->out, "%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+                                                                     JSON_C_TO_STRING_SPACED));
+        json_object_put(arr);
+        rc = 0;
+    } else if (gp_check_records(cs, n, &rs, &n_rs)) {
+        rc = xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
+    } else {
+        rc = xe_list_records(c, rs, n_rs, defaults, NULL);
+    }
+    gp_check_list_free(cs, n);
+    return rc == 0 && n_fail ? XE_EXIT_FAILED_CHECKS : rc;
+}
+
 /* ---- pools ---------------------------------------------------------------- */
 
 static int cmd_pool_create(xe_call *c)
@@ -907,6 +944,10 @@ static const struct xe_cmd core_cmds[] = {
       "draw the host (every host of an XCP-ng pool) as SVG: sockets, NUMA nodes, pCPUs "
       "coloured by VM, memory, GPUs with pool and VM; written atomically",
       KEYS("out"), KEYS("host"), 0, cmd_host_draw },
+    { "host-validate", "[format=json|--format=json] [params=] [<field>=<value> ...]",
+      "check the host for GPU passthrough (IOMMU, links, paths, NUMA, reset, drivers, BARs, "
+      "NICs); exit 2 when a check fails",
+      NOKEYS, KEYS("format"), XE_CMD_LIST, cmd_host_validate },
     { "pool-create",
       "name-label=<name> [name-description=] [numa-policy=required|preferred|socket|legacy] "
       "[pin-mode=hard|soft|none] [cpu-overcommit=<ratio>] [cpupool=<Xen cpupool>] "

@@ -437,6 +437,16 @@ int main(int argc, char **argv)
                 want_help = true;
                 continue;
             }
+            if (!strncmp(a, "--format=", 9)) {
+                /* --format=json is the command's format=json. */
+                c.args[c.n_args].key = strdup("format");
+                c.args[c.n_args].value = strdup(a + 9);
+                if (!c.args[c.n_args++].key || !c.args[c.n_args - 1].value) {
+                    xe_error_set(&c.err, "OUT_OF_MEMORY", "out of memory");
+                    goto out;
+                }
+                continue;
+            }
             for (int k = 0; k < OPT_N && eq; k++)
                 if (strlen(opts[k].name) == len && !strncmp(opts[k].name, a + 2, len)) {
                     opts[k].value = eq + 1;
@@ -509,12 +519,12 @@ int main(int argc, char **argv)
     }
     rc = c.cmd->run(&c);
 out:
-    if (fflush(stdout) != 0 && rc == 0) {
+    if (fflush(stdout) != 0 && rc != 1) {
         xe_error_set(&c.err, "IO_ERROR", "cannot write the output: %s", strerror(errno));
         rc = 1;
     }
-    if (rc)
+    if (rc && rc != XE_EXIT_FAILED_CHECKS)
         xe_error_print(stderr, &c.err);
     call_dispose(&c);
-    return rc ? 1 : 0;
+    return rc == XE_EXIT_FAILED_CHECKS ? XE_EXIT_FAILED_CHECKS : rc ? 1 : 0;
 }

@@ -1475,6 +1475,62 @@ void gp_reconcile_list_free(gp_reconcile_item *items, size_t n);
 int gp_host_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, size_t *n_out);
 
 /* ------------------------------------------------------------------------ */
+/* Host validation (ops/validate.c, docs/host-validate.md)                   */
+/* ------------------------------------------------------------------------ */
+
+/* gp_host_validate(), gp_check and its records / JSON. */
+#define GPUPOOL_HAVE_VALIDATE 1
+
+/* Verdict of one check; a closed set (names in core/enum.c). */
+typedef enum {
+    GP_CHECK_PASS = 0,   /* "pass": the fact is as passthrough needs it */
+    GP_CHECK_WARN,       /* "warn": works, but slower or riskier; the remedy says why */
+    GP_CHECK_FAIL,       /* "fail": passthrough of this subject will not work */
+    GP_CHECK_MANUAL,     /* "manual": not measurable here; the remedy says what to measure */
+    GP_CHECK_UNKNOWN,    /* "unknown": the source lacks the fact; the evidence says which */
+    GP_CHECK_STATUS_LAST
+} gp_check_status;
+
+/* "pass", "warn", "fail", "manual", "unknown"; "unknown" out of range too. */
+const char *gp_check_status_name(gp_check_status s);
+
+/* One check's result.  Every string is owned by the check. */
+typedef struct {
+    char *id;          /* stable: "iommu", "interrupt-remapping", "gpu-link:0000:41:00.0",
+                          "node:1", "power" ... (docs/host-validate.md lists them) */
+    char *subject;     /* "host", a GPU's pci-id, or "node N" */
+    char *title;       /* what is checked, one line */
+    gp_check_status status;
+    char *evidence;    /* the value(s) and where each came from: a sysfs file, a
+                          libpci capability (LnkCap / LnkSta / DevCap), a libxl
+                          physinfo field, an hwloc attribute */
+    char *remedy;      /* what to do; "" when nothing */
+} gp_check;
+
+void gp_check_list_free(gp_check *c, size_t n);
+
+/*
+ * Check the host the context describes (live, or captured: sysfs_root,
+ * pci_dump, topology_file) for GPU passthrough, one gp_check per check, in
+ * this order: host checks (iommu, interrupt-remapping), per GPU in pci-id
+ * order (gpu-link, gpu-path, gpu-numa, gpu-iommu-group, gpu-reset,
+ * gpu-boot-vga, gpu-driver, gpu-bar, gpu-sriov, gpu-nic, each suffixed
+ * ":<pci-id>"), per NUMA node ("node:<id>"), then the manual ones (power,
+ * thermal, storage, network-throughput).  Facts: the host model
+ * (gp_host_get: libpci, sysfs attributes, hwloc, libxl physinfo
+ * cap_hvm_directio), the PCI hierarchy of the same source (sysfs device
+ * paths, libpci bridge secondary bus numbers, hwloc Bridge objects: the
+ * path to the root complex and the NICs, class 0200 / 0207),
+ * <sysfs>/kernel/iommu_groups, and pool membership (the state database).
+ * Nothing is guessed: a fact the source lacks gives "unknown".  Read-only.
+ * *out: caller frees with gp_check_list_free().  *n_fail (may be NULL):
+ * how many checks failed.
+ * Errors: those of gp_host_get() (GP_ERR_PCI, GP_ERR_TOPOLOGY, GP_ERR_IO),
+ * GP_ERR_DB* (pool membership), GP_ERR_NOMEM.
+ */
+int gp_host_validate(gp_ctx *ctx, gp_check **out, size_t *n_out, size_t *n_fail);
+
+/* ------------------------------------------------------------------------ */
 /* Records: objects as ordered key/value lists for front ends                */
 /* ------------------------------------------------------------------------ */
 
@@ -1525,6 +1581,11 @@ int gp_request_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
 int gp_quota_records(gp_ctx *ctx, gp_record **out, size_t *n_out);
 /* One-record helpers for a single placement result. */
 int gp_placement_record(const gp_assignment *a, gp_record *out);
+/* Records of host-validate's checks (keys id, subject, status, title, evidence, remedy);
+ * caller frees with gp_record_list_free().  Errors: GP_ERR_NOMEM (nothing
+ * returned). */
+int gp_check_records(const gp_check *c, size_t n, gp_record **out, size_t *n_out);
+
 
 /* ---- the XCP-ng pool: every host at once (ops/cluster.c) -------------------- *
  *
@@ -1744,6 +1805,9 @@ struct json_object *gp_evacuation_json(const gp_evacuation *e);
 /* One assignment (e.g. gp_vm_gpu_assign()'s result) as a new JSON object,
  * a's strings copied; NULL on ENOMEM.  Pure: no context, no database. */
 struct json_object *gp_assignment_json(const gp_assignment *a);
+/* JSON of checks: an array of {"id", "subject", "status", "title",
+ * "evidence", "remedy"} objects in order.  New reference; NULL on ENOMEM. */
+struct json_object *gp_checks_json(const gp_check *c, size_t n);
 
 /* ---- capacity (ops/capacity.c, docs/capacity-report.md) -------------------- */
 

@@ -159,6 +159,7 @@ GP_ENUM_DECL(gp_locality);
 GP_ENUM_DECL(gp_evac_action);
 GP_ENUM_DECL(gp_cap_state);
 GP_ENUM_DECL(gp_strand_reason);
+GP_ENUM_DECL(gp_check_status);
 
 /* "a, b or c" of a table (for messages), malloc'ed; NULL on ENOMEM. */
 GP_HIDDEN char *gp_enum_list(const char *const *names, size_t n, const char *conj);

@@ -83,6 +83,15 @@ const char *gp_evac_action_name(gp_evac_action a)
     return n ? n : "unknown";
 }
 
+GP_ENUM_IMPL(gp_check_status, GP_CHECK_STATUS_LAST, "pass", "warn", "fail", "manual",
+             "unknown")
+
+const char *gp_check_status_name(gp_check_status s)
+{
+    const char *n = gp_check_status_to_string((int)s);
+    return n ? n : "unknown";
+}
+
 const char *gp_vm_state_name(gp_vm_state s)
 {
     const char *n = gp_vm_state_to_string((int)s);

@@ -94,6 +94,47 @@ GP_HIDDEN void gp_host_cache_names_store(gp_host_cache *c);
 /* Close the cache database (it reopens on next use). */
 GP_HIDDEN void gp_host_cache_close(gp_host_cache *c);
 
+/* ---- the PCI hierarchy (validation facts, not part of the host model) ------ */
+
+/* One PCI function with where it hangs: the bridges between it and its root
+ * complex and its NUMA node.  Only host-validate needs these facts, so they
+ * are read on demand from the configured source and never cached. */
+typedef struct {
+    char pci_id[GP_PCI_ID_LEN];
+    uint16_t class_code, vendor_id, device_id;
+    bool bridge;                 /* header type 1 / hwloc Bridge */
+    int numa_node;               /* sysfs numa_node or hwloc locality; -1 unknown */
+    char **chain;                /* upstream bridges' pci-ids, root port first */
+    size_t n_chain;
+    char *root;                  /* root complex: sysfs "pci0000:17", hwloc host bridge
+                                    "0000:[17-18]", libpci root bus "0000:17"; NULL unknown */
+} gp_pci_node;
+
+typedef struct {
+    gp_pci_node *nodes;
+    size_t n_nodes;
+    char *how;                   /* where the hierarchy came from (evidence text) */
+} gp_pci_tree;
+
+GP_HIDDEN void gp_pci_tree_init(gp_pci_tree *t);
+GP_HIDDEN void gp_pci_tree_dispose(gp_pci_tree *t);
+/* The node of pci_id, NULL if none. */
+GP_HIDDEN const gp_pci_node *gp_pci_tree_find(const gp_pci_tree *t, const char *pci_id);
+/*
+ * The PCI hierarchy of cfg's source into *out (_init'ed by the call): an
+ * lspci dump through libpci (a bridge's secondary bus number names the bus
+ * below it); a sysfs tree (captured or live) from each device's path under
+ * devices/pciDDDD:BB/ (the kernel's own parent chain) with sysfs numa_node;
+ * an hwloc file used alone (or the embedded host) from its Bridge objects
+ * and each object's locality.  Errors: GP_ERR_PCI, GP_ERR_IO, GP_ERR_TOPOLOGY,
+ * GP_ERR_NOMEM.
+ */
+GP_HIDDEN int gp_pci_tree_discover(const gp_config *cfg, gp_pci_tree *out, gp_error_info *err);
+/* The libpci part (pci.c) and the hwloc part (hwloc.c; path NULL = the
+ * embedded host) of gp_pci_tree_discover. */
+GP_HIDDEN int gp_pci_tree_libpci(const gp_config *cfg, gp_pci_tree *out, gp_error_info *err);
+GP_HIDDEN int gp_hwloc_pci_tree(const char *path, gp_pci_tree *out, gp_error_info *err);
+
 #ifdef GPUPOOL_WITH_XEN
 /* ---- the libxl source (libxl_topo.c) ---------------------------------------- */
 /* Open a libxl session of the source's own, fill h's pCPUs, nodes,

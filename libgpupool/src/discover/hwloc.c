@@ -57,6 +57,8 @@ typedef struct {
     int nodeset_node;    /* its single node, -1 when several */
     char *cpuset;        /* its cpuset, kept only without a nodeset */
     int node;            /* resolved locality, -1 */
+    char parent_id[GP_PCI_ID_LEN]; /* enclosing Bridge with a pci_busid, "" none */
+    char root[40];       /* enclosing host bridge's bridge_pci, "" none */
 } hw_pci;
 
 /* One open element. */
@@ -66,6 +68,8 @@ typedef struct {
     ssize_t nonio_nodeset, nonio_cpuset;  /* offsets in hw_state.sbuf, -1 none */
     size_t mark;         /* sbuf length when the element opened */
     ssize_t pci;         /* index of this PCIDev/Bridge in pci, -1 */
+    char pci_id[GP_PCI_ID_LEN]; /* pci_busid of this Bridge, "" otherwise */
+    char root[40];       /* bridge_pci of the enclosing host bridge, "" none */
 } hw_frame;
 
 /* A distance matrix candidate. */
@@ -283,6 +287,10 @@ static ssize_t read_pci(hw_state *st, const hw_attrs *at, bool bridge, const hw_
     if (attr_get(at, "pci_type", type, sizeof(type)))
         p->typed = parse_pci_type(type, p);
     p->nodeset_node = -1;
+    if (parent) {
+        memcpy(p->parent_id, parent->pci_id, sizeof(p->parent_id));
+        memcpy(p->root, parent->root, sizeof(p->root));
+    }
     if (parent && parent->nonio_nodeset >= 0) {
         p->has_nodeset = true;
         p->nodeset_node = nodeset_single(st->sbuf + parent->nonio_nodeset);
@@ -343,6 +351,10 @@ static void object_start(hw_state *st, const hw_attrs *at, hw_frame *f, const hw
         f->pci = read_pci(st, at, false, parent);
     } else if (!strcmp(type, "Bridge")) {
         f->pci = read_pci(st, at, true, parent);
+        if (f->pci >= 0)
+            memcpy(f->pci_id, st->pci[f->pci].pci_id, sizeof(f->pci_id));
+        else if (!attr_get(at, "bridge_pci", f->root, sizeof(f->root)))
+            f->root[0] = '\0';  /* a host bridge names the buses below it */
     }
     if (type[0] && !is_io_type(type)) {
         f->nonio_nodeset = attr_push(st, at, "nodeset");
@@ -402,6 +414,7 @@ static void sax_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
         f->core_obj = parent->core_obj;
         f->nonio_nodeset = parent->nonio_nodeset;
         f->nonio_cpuset = parent->nonio_cpuset;
+        memcpy(f->root, parent->root, sizeof(f->root));
     } else {
         f->package = f->core = f->core_gp = f->core_obj = -1;
     }
@@ -1014,4 +1027,67 @@ int gp_hwloc_apply_locality(const char *path, gp_host *host, gp_error_info *err)
     free(pn);
     hw_state_free(&st);
     return GP_OK;
+}
+
+/* ---- the PCI hierarchy (host-validate) ------------------------------------------- */
+
+int gp_hwloc_pci_tree(const char *path, gp_pci_tree *out, gp_error_info *err)
+{
+    hw_state st;
+    int *pn = NULL;
+    int rc;
+
+    gp_pci_tree_init(out);
+    if (path)
+        rc = hw_parse(path, NULL, 0, &st, err);
+    else
+        rc = hw_parse(NULL, gp_embedded_host_xml, gp_embedded_host_xml_len, &st, err);
+    if (rc)
+        return rc;
+    pn = pu_nodes(&st);
+    out->nodes = calloc(st.n_pci ? st.n_pci : 1, sizeof(*out->nodes));
+    out->how = path ? gp_asprintf("hwloc Bridge objects of %s", path)
+                    : gp_strdup("hwloc Bridge objects of the embedded host");
+    if (!pn || !out->nodes || !out->how)
+        goto nomem;
+    for (size_t i = 0; i < st.n_pci; i++) {
+        const hw_pci *p = &st.pci[i];
+        gp_pci_node *n = &out->nodes[out->n_nodes++];
+        memcpy(n->pci_id, p->pci_id, sizeof(n->pci_id));
+        n->class_code = p->bridge && !p->typed ? 0x0604 : p->class_code;
+        n->vendor_id = p->vendor_id;
+        n->device_id = p->device_id;
+        n->bridge = p->bridge;
+        n->numa_node = pci_locality(&st, p, pn);
+        if (p->root[0] && !(n->root = strdup(p->root)))
+            goto nomem;
+        /* Bridges up to the host bridge: bounded by the number of objects. */
+        const char *up = p->parent_id;
+        for (size_t hops = 0; *up && hops < st.n_pci; hops++) {
+            char *id = strdup(up);
+            char **v = id ? realloc(n->chain, (n->n_chain + 1) * sizeof(*v)) : NULL;
+            if (!v) {
+                free(id);
+                goto nomem;
+            }
+            n->chain = v;
+            memmove(v + 1, v, n->n_chain * sizeof(*v));
+            v[0] = id;
+            n->n_chain++;
+            const hw_pci *q = NULL;
+            for (size_t k = 0; k < st.n_pci && !q; k++)
+                if (!strcmp(st.pci[k].pci_id, up))
+                    q = &st.pci[k];
+            up = q ? q->parent_id : "";
+        }
+    }
+    rc = GP_OK;
+    goto out;
+nomem:
+    rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
+    gp_pci_tree_dispose(out);
+out:
+    free(pn);
+    hw_state_free(&st);
+    return rc;
 }

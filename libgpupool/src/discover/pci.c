@@ -687,9 +687,53 @@ static bool scan_run(pci_scan *s, const gp_config *cfg)
     return true;
 }
 
-int gp_pci_discover(const gp_config *cfg, gp_host *host, gp_error_info *err)
+/* Point acc at cfg's source: libpci's dump method on cfg->pci_dump, else
+ * its sysfs method on <sysfs_root or /sys>/bus/pci.  *sys_root: the sysfs
+ * root (NULL for a dump); *path: the string handed to pci_set_param (the
+ * caller frees it after pci_cleanup); *source: "dump:FILE", "sysfs:DIR" or
+ * "libpci" (caller frees).  Errors: GP_ERR_IO, GP_ERR_PCI, GP_ERR_NOMEM. */
+static int pci_source_open(const gp_config *cfg, struct pci_access *acc,
+                           const char **sys_root, char **path, char **source,
+                           gp_error_info *err)
 {
     const char *root = cfg->sysfs_root ? cfg->sysfs_root : "/sys";
+
+    *sys_root = NULL;
+    if (cfg->pci_dump) {
+        if (access(cfg->pci_dump, R_OK)) {
+            gp_err_set(err, GP_ERR_IO, "cannot read PCI dump %s", cfg->pci_dump);
+            gp_err_param(err, "file", "%s", cfg->pci_dump);
+            return GP_ERR_IO;
+        }
+        acc->method = PCI_ACCESS_DUMP;
+        *path = gp_strdup(cfg->pci_dump);
+        *source = gp_asprintf("dump:%s", cfg->pci_dump);
+        if (!*path || !*source || pci_set_param(acc, "dump.name", *path))
+            return gp_err_set(err, GP_ERR_NOMEM, "out of memory");
+        return GP_OK;
+    }
+    /* libpci's sysfs method wants the directory that holds "devices". */
+    *sys_root = root;
+    acc->method = PCI_ACCESS_SYS_BUS_PCI;
+    *path = gp_asprintf("%s/bus/pci", root);
+    *source = cfg->sysfs_root ? gp_asprintf("sysfs:%s", root) : gp_strdup("libpci");
+    if (!*path || !*source)
+        return gp_err_set(err, GP_ERR_NOMEM, "out of memory");
+    char *devs = gp_asprintf("%s/devices", *path);
+    bool ok = devs && access(devs, R_OK | X_OK) == 0;
+    free(devs);
+    if (!ok) {
+        gp_err_set(err, GP_ERR_IO, "cannot read PCI devices under %s/devices", *path);
+        gp_err_param(err, "sysfs-root", "%s", root);
+        return GP_ERR_IO;
+    }
+    if (pci_set_param(acc, "sysfs.path", *path))
+        return gp_err_set(err, GP_ERR_PCI, "libpci has no sysfs method");
+    return GP_OK;
+}
+
+int gp_pci_discover(const gp_config *cfg, gp_host *host, gp_error_info *err)
+{
     char *path = NULL, *source = NULL;
     pci_scan *s;
     int rc;
@@ -703,42 +747,9 @@ int gp_pci_discover(const gp_config *cfg, gp_host *host, gp_error_info *err)
         goto out;
     }
     pci_hook(s->acc);
-    if (cfg->pci_dump) {
-        if (access(cfg->pci_dump, R_OK)) {
-            rc = gp_err_set(err, GP_ERR_IO, "cannot read PCI dump %s", cfg->pci_dump);
-            gp_err_param(err, "file", "%s", cfg->pci_dump);
-            goto out;
-        }
-        s->acc->method = PCI_ACCESS_DUMP;
-        path = gp_strdup(cfg->pci_dump);
-        source = gp_asprintf("dump:%s", cfg->pci_dump);
-        if (!path || !source || pci_set_param(s->acc, "dump.name", path)) {
-            rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-    } else {
-        /* libpci's sysfs method wants the directory that holds "devices". */
-        s->sys_root = root;
-        s->acc->method = PCI_ACCESS_SYS_BUS_PCI;
-        path = gp_asprintf("%s/bus/pci", root);
-        source = cfg->sysfs_root ? gp_asprintf("sysfs:%s", root) : gp_strdup("libpci");
-        if (!path || !source) {
-            rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-        char *devs = gp_asprintf("%s/devices", path);
-        bool ok = devs && access(devs, R_OK | X_OK) == 0;
-        free(devs);
-        if (!ok) {
-            rc = gp_err_set(err, GP_ERR_IO, "cannot read PCI devices under %s/devices", path);
-            gp_err_param(err, "sysfs-root", "%s", root);
-            goto out;
-        }
-        if (pci_set_param(s->acc, "sysfs.path", path)) {
-            rc = gp_err_set(err, GP_ERR_PCI, "libpci has no sysfs method");
-            goto out;
-        }
-    }
+    rc = pci_source_open(cfg, s->acc, &s->sys_root, &path, &source, err);
+    if (rc)
+        goto out;
 
     if (!scan_run(s, cfg)) {
         rc = gp_err_set(err, GP_ERR_PCI, "libpci could not scan %s: %s",
@@ -782,6 +793,225 @@ int gp_pci_discover(const gp_config *cfg, gp_host *host, gp_error_info *err)
     rc = GP_OK;
 out:
     scan_free(s);
+    free(path);
+    free(source);
+    return rc;
+}
+
+/* ---- the PCI hierarchy (host-validate) ------------------------------------------- */
+
+/* One function as the hierarchy scan sees it. */
+typedef struct {
+    gp_pci_node n;
+    uint32_t domain;
+    uint8_t bus, secondary;   /* secondary: bus below a bridge (header type 1) */
+    char *link;               /* sysfs: target of bus/pci/devices/<id>, NULL for a dump */
+} tree_fn;
+
+typedef struct {
+    struct pci_access *acc;
+    const char *sys_root;
+    tree_fn *fns;
+    size_t n_fns, cap_fns;
+    int rc;
+} tree_scan;
+
+static int tree_device(tree_scan *s, struct pci_dev *d)
+{
+    char dir[4096], target[4096];
+    u8 hdr = 0;
+    int known;
+
+    if (gp_array_reserve((void **)&s->fns, &s->cap_fns, s->n_fns, sizeof(*s->fns)))
+        return GP_ERR_NOMEM;
+    tree_fn *f = &s->fns[s->n_fns];
+    memset(f, 0, sizeof(*f));
+    f->n.numa_node = -1;
+    f->domain = (uint32_t)d->domain;
+    f->bus = d->bus;
+    gp_pci_addr a = { (uint32_t)d->domain, d->bus, d->dev, d->func };
+    gp_pci_addr_format(&a, f->n.pci_id);
+    for (size_t i = 0; i < s->n_fns; i++)
+        if (!strcmp(s->fns[i].n.pci_id, f->n.pci_id))
+            return GP_OK;
+    known = pci_fill_info(d, PCI_FILL_IDENT | PCI_FILL_CLASS |
+                             (s->sys_root ? PCI_FILL_NUMA_NODE : 0));
+    f->n.class_code = d->device_class;
+    f->n.vendor_id = d->vendor_id;
+    f->n.device_id = d->device_id;
+    if ((known & PCI_FILL_NUMA_NODE) && d->numa_node >= 0)
+        f->n.numa_node = d->numa_node;
+    if (pci_read_block(d, PCI_HEADER_TYPE, &hdr, 1))
+        f->n.bridge = (hdr & 0x7f) == PCI_HEADER_TYPE_BRIDGE;
+    else
+        f->n.bridge = d->device_class == PCI_CLASS_BRIDGE_PCI;
+    if (f->n.bridge)
+        f->secondary = pci_read_byte(d, PCI_SECONDARY_BUS);
+    if (s->sys_root) {
+        snprintf(dir, sizeof(dir), "%s/bus/pci/devices/%s", s->sys_root, f->n.pci_id);
+        ssize_t n = readlink(dir, target, sizeof(target) - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            if (!(f->link = strdup(target)))
+                return GP_ERR_NOMEM;
+        }
+    }
+    s->n_fns++;
+    return GP_OK;
+}
+
+static bool tree_run(tree_scan *s)
+{
+    jmp_buf jb;
+
+    if (setjmp(jb)) {
+        pci_trap = NULL;
+        return false;
+    }
+    pci_trap = &jb;
+    pci_init(s->acc);
+    pci_scan_bus(s->acc);
+    for (struct pci_dev *d = s->acc->devices; d; d = d->next)
+        if ((s->rc = tree_device(s, d)))
+            break;
+    pci_trap = NULL;
+    return true;
+}
+
+static int chain_push(gp_pci_node *n, const char *id)
+{
+    char **v = realloc(n->chain, (n->n_chain + 1) * sizeof(*v));
+    if (!v)
+        return GP_ERR_NOMEM;
+    n->chain = v;
+    if (!(v[n->n_chain] = strdup(id)))
+        return GP_ERR_NOMEM;
+    n->n_chain++;
+    return GP_OK;
+}
+
+/* sysfs: ".../devices/pci0000:17/0000:17:00.0/0000:18:00.0/0000:19:08.0/0000:1b:00.0"
+ * names the root complex and every bridge above the device, as the kernel
+ * enumerated them. */
+static int tree_from_link(gp_pci_node *n, const char *link)
+{
+    const char *p = strstr(link, "/pci");
+    gp_pci_addr a;
+
+    if (!p)
+        return GP_OK;  /* not under a PCI root: unknown */
+    p++;
+    const char *e = strchr(p, '/');
+    if (!e)
+        return GP_OK;
+    if (!(n->root = strndup(p, (size_t)(e - p))))
+        return GP_ERR_NOMEM;
+    for (p = e + 1; *p; p = e + 1) {
+        char comp[64];
+        e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len >= sizeof(comp))
+            break;
+        memcpy(comp, p, len);
+        comp[len] = '\0';
+        if (gp_pci_addr_parse(comp, &a, NULL))
+            break;
+        char id[GP_PCI_ID_LEN];
+        gp_pci_addr_format(&a, id);
+        if (!strcmp(id, n->pci_id))
+            break;
+        if (chain_push(n, id))
+            return GP_ERR_NOMEM;
+        if (!e)
+            break;
+    }
+    return GP_OK;
+}
+
+/* A dump: the bridge whose secondary bus is a function's bus is its parent;
+ * a bus no bridge leads to is a root bus. */
+static int tree_from_buses(tree_fn *fns, size_t n_fns, size_t i)
+{
+    gp_pci_node *n = &fns[i].n;
+    uint32_t dom = fns[i].domain;
+    unsigned bus = fns[i].bus;
+    /* Bounded: a bus number can be walked through once (256 buses). */
+    for (int hops = 0; hops < 256; hops++) {
+        size_t up = n_fns;
+        for (size_t j = 0; j < n_fns; j++)
+            if (fns[j].n.bridge && fns[j].domain == dom && fns[j].secondary == bus &&
+                fns[j].secondary != 0 && fns[j].secondary != fns[j].bus && j != i) {
+                up = j;
+                break;
+            }
+        if (up == n_fns)
+            break;
+        /* Walked device-side first; the root port goes to the front. */
+        if (chain_push(n, fns[up].n.pci_id))
+            return GP_ERR_NOMEM;
+        char *last = n->chain[n->n_chain - 1];
+        memmove(n->chain + 1, n->chain, (n->n_chain - 1) * sizeof(*n->chain));
+        n->chain[0] = last;
+        bus = fns[up].bus;
+    }
+    n->root = gp_asprintf("%04x:%02x", dom, bus);
+    return n->root ? GP_OK : GP_ERR_NOMEM;
+}
+
+int gp_pci_tree_libpci(const gp_config *cfg, gp_pci_tree *out, gp_error_info *err)
+{
+    char *path = NULL, *source = NULL;
+    tree_scan s;
+    int rc;
+
+    gp_pci_tree_init(out);
+    memset(&s, 0, sizeof(s));
+    s.acc = pci_alloc();
+    if (!s.acc)
+        return gp_err_set(err, GP_ERR_NOMEM, "out of memory");
+    pci_hook(s.acc);
+    rc = pci_source_open(cfg, s.acc, &s.sys_root, &path, &source, err);
+    if (rc)
+        goto out;
+    if (!tree_run(&s)) {
+        rc = gp_err_set(err, GP_ERR_PCI, "libpci could not scan %s: %s", source, pci_trap_msg);
+        gp_err_param(err, "source", "%s", source);
+        goto out;
+    }
+    if (s.rc)
+        goto nomem;
+    for (size_t i = 0; i < s.n_fns; i++) {
+        if (s.sys_root)
+            rc = s.fns[i].link ? tree_from_link(&s.fns[i].n, s.fns[i].link) : GP_OK;
+        else
+            rc = tree_from_buses(s.fns, s.n_fns, i);
+        if (rc)
+            goto nomem;
+    }
+    out->how = s.sys_root
+        ? gp_asprintf("sysfs device paths under %s/devices", s.sys_root)
+        : gp_asprintf("libpci bridge secondary bus numbers of %s", cfg->pci_dump);
+    out->nodes = calloc(s.n_fns ? s.n_fns : 1, sizeof(*out->nodes));
+    if (!out->how || !out->nodes)
+        goto nomem;
+    for (size_t i = 0; i < s.n_fns; i++) {
+        out->nodes[i] = s.fns[i].n;
+        memset(&s.fns[i].n, 0, sizeof(s.fns[i].n));
+    }
+    out->n_nodes = s.n_fns;
+    rc = GP_OK;
+    goto out;
+nomem:
+    rc = gp_err_set(err, GP_ERR_NOMEM, "out of memory");
+    gp_pci_tree_dispose(out);
+out:
+    for (size_t i = 0; i < s.n_fns; i++) {
+        gp_strv_free(s.fns[i].n.chain, s.fns[i].n.n_chain);
+        free(s.fns[i].n.root);
+        free(s.fns[i].link);
+    }
+    free(s.fns);
+    pci_cleanup(s.acc);
     free(path);
     free(source);
     return rc;

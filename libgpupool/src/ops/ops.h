@@ -335,4 +335,21 @@ GP_HIDDEN int gp_xapi_reconcile(gp_ctx *ctx, bool fix, gp_reconcile_item **out, 
 /* Name the xapi user behind this call in the audit log's caller (once). */
 GP_HIDDEN void gp_xapi_audit_caller(gp_ctx *ctx);
 
+/* ---- host-validate (validate.c) -------------------------------------------- */
+
+/* What the checks need beside the host model and the PCI hierarchy. */
+typedef struct {
+    const char *sysfs_root;  /* sysfs the PCI side came from ("/sys" live); NULL: none */
+    bool captured;           /* sysfs_root is a captured tree, not this host */
+    char **pool_gpus;        /* pci-ids of every pool's members (borrowed) */
+    size_t n_pool_gpus;
+} gp_validate_env;
+
+/* The checks of gp_host_validate() judged from these facts alone (no
+ * context: tests feed built hosts).  *out as gp_host_validate's.
+ * Errors: GP_ERR_NOMEM. */
+GP_HIDDEN int gp_validate_facts(const gp_host *h, const gp_pci_tree *tree,
+                                const gp_validate_env *env, gp_check **out, size_t *n_out,
+                                gp_error_info *err);
+
 #endif /* GPUPOOL_OPS_H */
