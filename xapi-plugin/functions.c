@@ -829,6 +829,25 @@ static int fn_request_cancel(gp_ctx *ctx, const plugin_args *a, json_object **ou
     return fn_request_list(ctx, a, out, f);
 }
 
+/* validate_host: {"checks": [{id, subject, status, title, evidence, remedy}...],
+ * "failed": <checks with status fail>} (docs/host-validate.md). */
+static int fn_validate_host(gp_ctx *ctx, const plugin_args *a, json_object **out,
+                            plugin_failure *f)
+{
+    gp_check *cs;
+    size_t n, n_fail;
+    (void)a;
+    if (gp_host_validate(ctx, &cs, &n, &n_fail))
+        return lib_fail(ctx, f);
+    json_object *arr = gp_checks_json(cs, n);
+    gp_check_list_free(cs, n);
+    if (!arr)
+        return nomem(f);
+    list_reply(out, "checks", arr);
+    json_object_object_add(*out, "failed", json_object_new_int64((int64_t)n_fail));
+    return 0;
+}
+
 static const char *const usage_args[] = { "from", "to", "group_by", NULL };
 /* {"rows": [{"key", "gpu_seconds_held", "gpu_seconds_running"}]} */
 static int fn_usage_report(gp_ctx *ctx, const plugin_args *a, json_object **out,
@@ -926,6 +945,7 @@ static const plugin_fn functions[] = {
     { "capacity_report", false, host_args, fn_capacity_report },
     { "metrics", false, metrics_args, fn_metrics },
     { "host_svg", false, host_args, fn_host_svg },
+    { "validate_host", false, no_args, fn_validate_host },
 };
 
 const char *const plugin_function_names[] = {
@@ -934,7 +954,7 @@ const char *const plugin_function_names[] = {
     "release_gpu", "list_assignments", "audit_log", "check_drift", "pool_sync",
     "host_evacuate_plan", "host_evacuate", "quota_set", "quota_list", "quota_remove",
     "vm_gpu_request", "request_list", "request_cancel", "usage_report",
-    "capacity_report", "metrics", "host_svg", NULL
+    "capacity_report", "metrics", "host_svg", "validate_host", NULL
 };
 
 int plugin_dispatch(gp_ctx *ctx, const char *fn, const plugin_args *args,
