@@ -127,30 +127,6 @@ out:
 
 /* ---- the PCI hierarchy ----------------------------------------------------------- */
 
-void gp_pci_tree_init(gp_pci_tree *t)
-{
-    memset(t, 0, sizeof(*t));
-}
-
-void gp_pci_tree_dispose(gp_pci_tree *t)
-{
-    for (size_t i = 0; i < t->n_nodes; i++) {
-        gp_strv_free(t->nodes[i].chain, t->nodes[i].n_chain);
-        free(t->nodes[i].root);
-    }
-    free(t->nodes);
-    free(t->how);
-    gp_pci_tree_init(t);
-}
-
-const gp_pci_node *gp_pci_tree_find(const gp_pci_tree *t, const char *pci_id)
-{
-    for (size_t i = 0; i < t->n_nodes; i++)
-        if (!strcmp(t->nodes[i].pci_id, pci_id))
-            return &t->nodes[i];
-    return NULL;
-}
-
 int gp_pci_tree_discover(const gp_config *cfg, gp_pci_tree *out, gp_error_info *err)
 {
     const char *t = cfg->topology_file;
