@@ -257,7 +257,8 @@ static int cmd_host_validate(xe_call *c)
             return xe_error_set(&c->err, "OUT_OF_MEMORY", "out of memory");
         }
         fprintf(c->out, "%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-                                                                     JSON_C_TO_STRING_SPACED));
+                                                                     JSON_C_TO_STRING_SPACED |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(arr);
         rc = 0;
     } else if (gp_check_records(cs, n, &rs, &n_rs)) {

@@ -172,6 +172,38 @@ for g in $GPUNODES; do
     check "GPU $id on node $want (gpupool: $got, xl: $xlnode)" [ "$got" = "$want" -a "$xlnode" = "$want" ]
 done
 
+note "host-validate: the IOMMU verdict follows Xen's boot option"
+# Xen's command line (tests/xen/run boots it with iommu=1); the last iommu=
+# option wins, as in Xen's parser.
+XCMD=$(xl info | sed -n 's/^xen_commandline *: *//p')
+IOMMU_OPT=$(echo "$XCMD" | tr ' ' '\n' | sed -n 's/^iommu=//p' | tail -1)
+case "$IOMMU_OPT" in
+    0|off|no|false) want_iommu=fail ;;
+    *) want_iommu=pass ;;  # iommu=1 / on / absent (Xen's default: on where present)
+esac
+"$X" host-validate --format=json > "$W/validate.json" 2> "$W/validate.err"; rv=$?
+# "status" of the object whose "id" is $1 (json-c's pretty output: one key a line)
+vstatus() { awk -v id="$1" '$0 ~ "\"id\": \"" id "\"" { f = 1; next }
+    f && /"status":/ { sub(/.*"status": "/, ""); sub(/".*/, ""); print; exit }' "$W/validate.json"; }
+got_iommu=$(vstatus iommu)
+echo "xen_commandline: $XCMD"
+echo "host-validate exit $rv, iommu: $got_iommu (want $want_iommu), failed: $(grep -c '"status": "fail"' "$W/validate.json")"
+check "host-validate --format=json runs (exit 0 or 2: $rv) with no error" \
+    [ \( $rv -eq 0 -o $rv -eq 2 \) -a ! -s "$W/validate.err" ]
+check "host-validate iommu = $want_iommu with Xen's iommu=${IOMMU_OPT:-default} (got $got_iommu)" \
+    [ "$got_iommu" = "$want_iommu" ]
+check "host-validate iommu evidence is libxl physinfo cap_hvm_directio" \
+    grep -q 'libxl_get_physinfo cap_hvm_directio=' "$W/validate.json"
+check "host-validate's verdict agrees with xl info virt_caps hvm_directio" \
+    [ "$(xl info | grep -c '^virt_caps.*hvm_directio')" -eq "$([ "$got_iommu" = pass ] && echo 1 || echo 0)" ]
+check "host-validate interrupt-remapping is unknown (libxl_physinfo has no such field)" \
+    [ "$(vstatus interrupt-remapping)" = unknown ]
+if [ $rv -eq 2 ]; then
+    check "host-validate exit 2 means a check failed" grep -q '"status": "fail"' "$W/validate.json"
+else
+    check "host-validate exit 0 means no check failed" sh -c "! grep -q '\"status\": \"fail\"' '$W/validate.json'"
+fi
+
 if [ "$LAYOUT" = numa4 ]; then
     . tests/xen/suite-numa4.sh
     xl list | awk 'NR > 2 { print $1 }' | while read -r d; do xl destroy "$d" > /dev/null 2>&1; done
