@@ -194,7 +194,11 @@ static void test_sysfs_ve(void **state)
     expect(&r, "gpu-driver:0000:1b:00.0", GP_CHECK_WARN,
            "sysfs driver link: ve_drv (in no pool)");
     /* 64-byte config views, no reset_method: FLR unknown */
-    expect(&r, "gpu-reset:0000:1b:00.0", GP_CHECK_UNKNOWN, NULL);
+    expect(&r, "gpu-reset:0000:1b:00.0", GP_CHECK_UNKNOWN,
+           "the config space has no capability list (a 64-byte unprivileged view) and sysfs "
+           "has no reset_method");
+    expect(&r, "gpu-iommu-group:0000:1b:00.0", GP_CHECK_UNKNOWN,
+           "sysfs has no iommu_group link for it (no IOMMU in use)");
     expect(&r, "gpu-boot-vga:0000:1b:00.0", GP_CHECK_PASS,
            "class 0b40 is not VGA: never the boot VGA");
     expect(&r, "node:0", GP_CHECK_PASS, "~10 GPUs, 16 pCPUs (1.6 per GPU)");

@@ -321,8 +321,11 @@ static void check_group(ck_list *l, const gp_host *h, const gp_gpu *g)
     char *id = gp_asprintf("gpu-iommu-group:%s", g->pci_id);
     if (g->iommu_group < 0) {
         ck_add(l, GP_CHECK_UNKNOWN, id, g->pci_id, t,
-               gp_asprintf("no iommu_group link (%s: a dump or hwloc file has none; on a live "
-                           "host, no IOMMU)", gpu_where(g)),
+               gp_strdup(g->source && !strcmp(g->source, "sysfs")
+                             ? "sysfs has no iommu_group link for it (no IOMMU in use)"
+                             : g->source && !strcmp(g->source, "dump")
+                             ? "an lspci dump has no IOMMU groups"
+                             : "an hwloc XML file has no IOMMU groups"),
                gp_strdup("see the iommu check; read /sys/bus/pci/devices/<pci-id>/iommu_group "
                          "on the host"));
         return;
@@ -427,8 +430,12 @@ static void check_reset(ck_list *l, const gp_gpu *g)
                                "of its own, and test a guest reboot before production"));
     else
         ck_add(l, GP_CHECK_UNKNOWN, id, g->pci_id, t,
-               gp_asprintf("no capability list (a 64-byte config view or hwloc) and no "
-                           "reset_method: %s", where),
+               gp_strdup(g->source && !strcmp(g->source, "sysfs")
+                             ? "the config space has no capability list (a 64-byte "
+                               "unprivileged view) and sysfs has no reset_method"
+                             : g->source && !strcmp(g->source, "dump")
+                             ? "the lspci dump has no capability list (64-byte lines)"
+                             : "an hwloc XML file has no DevCap / AF capability"),
                gp_strdup("as root: lspci -vv -s <pci-id> | grep FLReset, or cat "
                          "/sys/bus/pci/devices/<pci-id>/reset_method"));
     free(where);
