@@ -282,9 +282,14 @@ static void check_path(ck_list *l, const gp_gpu *g, const gp_pci_tree *tree)
 static void check_numa(ck_list *l, const gp_host *h, const gp_gpu *g)
 {
     const char *t = "NUMA node known";
-    const char *where = h->topology_source && !strcmp(h->topology_source, "libxl")
-        ? "libxl_get_pci_topology, else sysfs numa_node"
-        : g->source && !strcmp(g->source, "sysfs") ? "sysfs numa_node (or hwloc locality)"
+    const char *ts = h->topology_source ? h->topology_source : "";
+    bool hwloc_topo = !strncmp(ts, "hwloc:", 6) || !strcmp(ts, GP_TOPOLOGY_EMBEDDED);
+    bool sysfs = g->source && !strcmp(g->source, "sysfs");
+    bool dump = g->source && !strcmp(g->source, "dump");
+    const char *where = !strcmp(ts, "libxl") ? "libxl_get_pci_topology, else sysfs numa_node"
+        : sysfs && hwloc_topo ? "sysfs numa_node, else hwloc locality"
+        : sysfs ? "sysfs numa_node"
+        : dump && !hwloc_topo ? "an lspci dump has no NUMA node"
         : "hwloc locality (nodeset of the nearest non-I/O ancestor)";
     char *id = gp_asprintf("gpu-numa:%s", g->pci_id);
     if (g->numa_node >= 0)
