@@ -140,6 +140,11 @@ static void test_lspci_gt218(void **state)
            "~same root complex 0000:00: 0000:08:00.0 (class 0200, node unknown), 0000:07:00.0 "
            "(class 0200, node unknown)");
     expect(&r, "iommu", GP_CHECK_UNKNOWN, NULL);
+    /* the embedded host's hwloc locality has no 0000:06:00.0 */
+    assert_true(asprintf(&ev, "node unknown: hwloc locality (nodeset of the nearest non-I/O "
+                              "ancestor) gives none (pci source dump:%s)", dump) > 0);
+    expect(&r, "gpu-numa:0000:06:00.0", GP_CHECK_WARN, ev);
+    free(ev);
     run_free(&r);
     gp_ctx_free(ctx);
     free(dump);
@@ -482,6 +487,49 @@ static void test_cli_exit(void **state)
     free(top);
 }
 
+/* ---- the XAPI plugin: validate_host ------------------------------------------ */
+
+static void test_plugin_validate_host(void **state)
+{
+    (void)state;
+    char *dir = tu_scratch_dir("validate-plugin"), *conf = NULL, *cmd = NULL;
+    assert_non_null(dir);
+    assert_true(asprintf(&conf, "%s/gpupool.conf", dir) > 0);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f, "db = %s/state.db\ndriver = sim\ntopology = embedded\n", dir);
+    assert_int_equal(fclose(f), 0);
+    assert_true(asprintf(&cmd, "python3 tests/plugin_call.py xapi-plugin/gpupool %s "
+                               "validate_host", conf) > 0);
+    tu_run_result r;
+    assert_int_equal(tu_sh(&r, cmd), 0);
+    if (r.status)
+        fail_msg("plugin_call.py: %s", r.err);
+    json_object *sum = json_tokener_parse(r.out), *v, *checks, *c0;
+    assert_non_null(sum);
+    assert_true(json_object_object_get_ex(sum, "status", &v));
+    assert_string_equal(json_object_get_string(v), "Success");
+    assert_true(json_object_object_get_ex(sum, "value", &v));
+    assert_true(json_object_object_get_ex(v, "failed", &c0));
+    assert_int_equal(json_object_get_int(c0), 0);
+    assert_true(json_object_object_get_ex(v, "checks", &checks));
+    assert_int_equal(json_object_array_length(checks), 2 + 10 * 8 + 2 + 4);
+    c0 = json_object_array_get_idx(checks, 3);   /* gpu-path of the first GPU */
+    assert_true(json_object_object_get_ex(c0, "id", &v));
+    assert_string_equal(json_object_get_string(v), "gpu-path:0000:18:00.0");
+    assert_true(json_object_object_get_ex(c0, "status", &v));
+    assert_string_equal(json_object_get_string(v), "pass");
+    assert_true(json_object_object_get_ex(c0, "evidence", &v));
+    assert_string_equal(json_object_get_string(v),
+                        "direct: root port 0000:17:01.0 of root complex 0000:[17-18] (hwloc "
+                        "Bridge objects of the embedded host)");
+    json_object_put(sum);
+    tu_run_free(&r);
+    free(cmd);
+    free(conf);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_built_all_pass),
         cmocka_unit_test(test_built_failures),
         cmocka_unit_test(test_cli_exit),
+        cmocka_unit_test(test_plugin_validate_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
