@@ -1525,8 +1525,10 @@ void gp_check_list_free(gp_check *c, size_t n);
  * Nothing is guessed: a fact the source lacks gives "unknown".  Read-only.
  * *out: caller frees with gp_check_list_free().  *n_fail (may be NULL):
  * how many checks failed.
- * Errors: those of gp_host_get() (GP_ERR_PCI, GP_ERR_TOPOLOGY, GP_ERR_IO),
- * GP_ERR_DB* (pool membership), GP_ERR_NOMEM.
+ * Errors: those of gp_host_get() (GP_ERR_PCI, GP_ERR_TOPOLOGY, GP_ERR_IO,
+ * GP_ERR_DRIVER from libxl), GP_ERR_PCI / GP_ERR_IO / GP_ERR_TOPOLOGY
+ * reading the PCI hierarchy, GP_ERR_DB* (pool membership), GP_ERR_NOMEM.
+ * A check that finds a problem is a result, not an error.
  */
 int gp_host_validate(gp_ctx *ctx, gp_check **out, size_t *n_out, size_t *n_fail);
 
