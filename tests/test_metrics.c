@@ -224,6 +224,32 @@ static void test_exact_lines(void **state)
     has_line(t, "gpupool_queue_wait_seconds_sum{hostname=\"h1\"} 4200");
     has_line(t, "gpupool_queue_wait_seconds_count{hostname=\"h1\"} 2");
 
+    /* host-validate's verdicts, GPU by GPU and for the host, as
+     * gp_host_validate() gives them (5 statuses each, zeros included). */
+    {
+        gp_check *cs = NULL;
+        size_t n_cs = 0, n_fail = 0, per[GP_CHECK_STATUS_LAST] = { 0 },
+               all[GP_CHECK_STATUS_LAST] = { 0 };
+        OK(f->ctx, gp_host_validate(f->ctx, &cs, &n_cs, &n_fail));
+        assert_true(n_cs > 0);
+        for (size_t k = 0; k < n_cs; k++) {
+            all[cs[k].status]++;
+            if (!strcmp(cs[k].subject, "0000:18:00.0"))
+                per[cs[k].status]++;
+        }
+        assert_true(per[GP_CHECK_PASS] > 0);
+        for (int s = 0; s < GP_CHECK_STATUS_LAST; s++) {
+            snprintf(line, sizeof(line), "gpupool_gpu_validation_checks{hostname=\"h1\","
+                     "pci_bus_id=\"0000:18:00.0\",status=\"%s\"} %zu",
+                     gp_check_status_name((gp_check_status)s), per[s]);
+            has_line(t, line);
+            snprintf(line, sizeof(line), "gpupool_host_validation_checks{hostname=\"h1\","
+                     "status=\"%s\"} %zu", gp_check_status_name((gp_check_status)s), all[s]);
+            has_line(t, line);
+        }
+        gp_check_list_free(cs, n_cs);
+    }
+
     /* Every family: HELP then TYPE, and every sample after its TYPE. */
     size_t types = 0;
     char fam[128] = "";
@@ -245,7 +271,7 @@ static void test_exact_lines(void **state)
         }
         p = nl + 1;
     }
-    assert_int_equal(types, 16);
+    assert_int_equal(types, 18);
     free(t);
 }
 

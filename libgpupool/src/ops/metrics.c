@@ -84,6 +84,8 @@ typedef struct {
     size_t n_usage;
     gp_request *rq;
     size_t n_rq;
+    gp_check *cs;              /* host-validate's checks; NULL when it could not run */
+    size_t n_cs;
 } met;
 
 /* The per-GPU state names (gpupool_gpu_state, gpupool_pool_gpus). */
@@ -167,6 +169,43 @@ static void gpu_metrics(met *m)
             continue;
         const char *l[] = { "hostname", m->host, "pci_bus_id", hg->pci_id, NULL };
         sample(f, "gpupool_gpu_link_downgraded", l, hg->link_downgraded == GP_YES ? "1" : "0");
+    }
+}
+
+/* host-validate's verdicts (ops/validate.c): per GPU and for the host,
+ * the number of checks in each status. */
+static void validation_metrics(met *m)
+{
+    FILE *f = m->f;
+    size_t count[GP_CHECK_STATUS_LAST];
+
+    if (!m->cs)
+        return;
+    family(f, "gpupool_gpu_validation_checks", "gauge",
+           "host-validate's checks about the GPU by status (pass, warn, fail, manual, unknown)");
+    for (size_t i = 0; i < m->h->n_gpus; i++) {
+        const char *pci = m->h->gpus[i].pci_id;
+        memset(count, 0, sizeof(count));
+        for (size_t k = 0; k < m->n_cs; k++)
+            if (m->cs[k].subject && !strcmp(m->cs[k].subject, pci) &&
+                m->cs[k].status < GP_CHECK_STATUS_LAST)
+                count[m->cs[k].status]++;
+        for (int s = 0; s < GP_CHECK_STATUS_LAST; s++) {
+            const char *l[] = { "hostname", m->host, "pci_bus_id", pci,
+                                "status", gp_check_status_name((gp_check_status)s), NULL };
+            sample_i(f, "gpupool_gpu_validation_checks", l, (long long)count[s]);
+        }
+    }
+    family(f, "gpupool_host_validation_checks", "gauge",
+           "host-validate's checks of the host (all subjects) by status");
+    memset(count, 0, sizeof(count));
+    for (size_t k = 0; k < m->n_cs; k++)
+        if (m->cs[k].status < GP_CHECK_STATUS_LAST)
+            count[m->cs[k].status]++;
+    for (int s = 0; s < GP_CHECK_STATUS_LAST; s++) {
+        const char *l[] = { "hostname", m->host, "status",
+                            gp_check_status_name((gp_check_status)s), NULL };
+        sample_i(f, "gpupool_host_validation_checks", l, (long long)count[s]);
     }
 }
 
@@ -348,6 +387,16 @@ int gp_metrics_text(gp_ctx *ctx, const char *hostname, char **out)
         rc = gp_usage_report(ctx, 0, now, GP_USAGE_BY_POOL_TENANT, &m.usage, &m.n_usage);
     if (rc == GP_OK)
         rc = gp_request_list(ctx, &m.rq, &m.n_rq);
+    if (rc == GP_OK) {
+        /* The verdicts are an extra: a host host-validate cannot judge
+         * (no PCI hierarchy) still has its other metrics. */
+        size_t n_fail = 0;
+        if (gp_host_validate(ctx, &m.cs, &m.n_cs, &n_fail) != GP_OK) {
+            gp_err_clear(ctx->err);
+            m.cs = NULL;
+            m.n_cs = 0;
+        }
+    }
     if (rc)
         goto out;
     if (!(m.f = open_memstream(&buf, &len))) {
@@ -355,6 +404,7 @@ int gp_metrics_text(gp_ctx *ctx, const char *hostname, char **out)
         goto out;
     }
     gpu_metrics(&m);
+    validation_metrics(&m);
     pool_metrics(&m);
     assignment_metrics(&m);
     usage_metrics(&m);
@@ -371,6 +421,7 @@ out:
     gp_assignment_list_free(m.as, m.n_as);
     gp_usage_rows_free(m.usage, m.n_usage);
     gp_request_list_free(m.rq, m.n_rq);
+    gp_check_list_free(m.cs, m.n_cs);
     return rc;
 }
 
