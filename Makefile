@@ -62,7 +62,7 @@ LIB_A    := libgpupool/libgpupool.a
 CLI_SRCS := $(sort $(wildcard xe-cli/*.c))
 CLI      := xe-cli/xe-gpupool
 PLUGIN_SRCS := $(sort $(filter-out xapi-plugin/fuzz_%.c xapi-plugin/vm_pre_start.c \
-                 xapi-plugin/vm_post_destroy.c,$(wildcard xapi-plugin/*.c)))
+                 xapi-plugin/vm_post_destroy.c xapi-plugin/hook.c,$(wildcard xapi-plugin/*.c)))
 PLUGIN   := xapi-plugin/gpupool
 # xenopsd's vm-pre-start hook (/etc/xapi.d/vm-pre-start/50-gpupool)
 HOOK     := xapi-plugin/gpupool-vm-pre-start
@@ -111,12 +111,14 @@ $(PLUGIN): $(PLUGIN_SRCS) $(LIB_SO) libgpupool/include/gpupool.h $(wildcard xapi
 	$(CC) $(FRONT_CFLAGS) -o $@ $(PLUGIN_SRCS) -Llibgpupool -lgpupool \
 	    -Wl,-rpath,'$$ORIGIN/../libgpupool:$(LIBDIR)' $(PKG_LIBS) -lm
 
-$(HOOK): xapi-plugin/vm_pre_start.c $(LIB_SO) libgpupool/include/gpupool.h
-	$(CC) $(FRONT_CFLAGS) -o $@ xapi-plugin/vm_pre_start.c -Llibgpupool -lgpupool \
+$(HOOK): xapi-plugin/vm_pre_start.c xapi-plugin/hook.c xapi-plugin/hook.h $(LIB_SO) \
+         libgpupool/include/gpupool.h
+	$(CC) $(FRONT_CFLAGS) -o $@ xapi-plugin/vm_pre_start.c xapi-plugin/hook.c -Llibgpupool -lgpupool \
 	    -Wl,-rpath,'$$ORIGIN/../libgpupool:$(LIBDIR)' $(PKG_LIBS) -lm
 
-$(HOOK2): xapi-plugin/vm_post_destroy.c $(LIB_SO) libgpupool/include/gpupool.h
-	$(CC) $(FRONT_CFLAGS) -o $@ xapi-plugin/vm_post_destroy.c -Llibgpupool -lgpupool \
+$(HOOK2): xapi-plugin/vm_post_destroy.c xapi-plugin/hook.c xapi-plugin/hook.h $(LIB_SO) \
+          libgpupool/include/gpupool.h
+	$(CC) $(FRONT_CFLAGS) -o $@ xapi-plugin/vm_post_destroy.c xapi-plugin/hook.c -Llibgpupool -lgpupool \
 	    -Wl,-rpath,'$$ORIGIN/../libgpupool:$(LIBDIR)' $(PKG_LIBS) -lm
 
 tests/test_%: tests/test_%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/helpers/*.h)

@@ -20,6 +20,7 @@
 
 #include "gpupool.h"
 #include "testutil.h"
+#include "gptest.h"
 
 #define T0 1796000000LL
 
@@ -42,8 +43,6 @@ static void at(int64_t t)
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof(*f));
-    gp_config cfg;
-    gp_error_info e;
     char db[320];
     assert_non_null(f);
     char *d = tu_scratch_dir("capacity");
@@ -51,14 +50,7 @@ static int setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "%s", d);
     free(d);
     snprintf(db, sizeof(db), "%s/state.db", f->dir);
-    gp_config_init(&cfg);
-    gp_error_info_init(&e);
-    cfg.db_path = strdup(db);
-    cfg.driver = strdup("sim");
-    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
-    assert_int_equal(gp_ctx_alloc(&f->ctx, &cfg, &e), GP_OK);
-    gp_config_dispose(&cfg);
-    gp_error_info_dispose(&e);
+    f->ctx = gt_ctx_embedded(db, "sim", NULL, 0);
     at(T0);
     *state = f;
     return 0;

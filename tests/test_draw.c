@@ -28,6 +28,7 @@
 
 #include "gpupool.h"
 #include "testutil.h"
+#include "gptest.h"
 
 #define SVG_NS "http://www.w3.org/2000/svg"
 
@@ -37,22 +38,11 @@ typedef struct {
     gp_ctx *ctx;
 } fx;
 
+/* The sim driver on the embedded host, PCI from pci_dump when given. */
 static gp_ctx *ctx_open(const char *db, const char *pci_dump)
 {
-    gp_config cfg;
-    gp_ctx *ctx = NULL;
-    gp_error_info e;
-    gp_config_init(&cfg);
-    gp_error_info_init(&e);
-    cfg.db_path = strdup(db);
-    cfg.driver = strdup("sim");
-    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
-    if (pci_dump)
-        cfg.pci_dump = strdup(pci_dump);
-    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, &e), GP_OK);
-    gp_config_dispose(&cfg);
-    gp_error_info_dispose(&e);
-    return ctx;
+    return gt_ctx_new(&(gt_ctx_spec){ .db = db, .driver = "sim",
+                                      .topology = GP_TOPOLOGY_EMBEDDED, .pci_dump = pci_dump });
 }
 
 #define OK(ctx, call) do { int rc_ = (call); \

@@ -19,6 +19,7 @@
 
 #include "gpupool.h"
 #include "testutil.h"
+#include "gptest.h"
 
 typedef struct {
     char dir[256];
@@ -26,21 +27,10 @@ typedef struct {
     gp_ctx *ctx;
 } fx;
 
+/* The sim driver on the embedded host; 32 processes share the database. */
 static gp_ctx *ctx_open(const char *db)
 {
-    gp_config cfg;
-    gp_ctx *ctx = NULL;
-    gp_error_info e;
-    gp_config_init(&cfg);
-    gp_error_info_init(&e);
-    cfg.db_path = strdup(db);
-    cfg.driver = strdup("sim");
-    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
-    cfg.busy_timeout_ms = 30000;
-    assert_int_equal(gp_ctx_alloc(&ctx, &cfg, &e), GP_OK);
-    gp_config_dispose(&cfg);
-    gp_error_info_dispose(&e);
-    return ctx;
+    return gt_ctx_embedded(db, "sim", NULL, 30000);
 }
 
 #define OK(ctx, call) do { int rc_ = (call); \

@@ -26,6 +26,7 @@
 
 #include "gpupool.h"
 #include "testutil.h"
+#include "gptest.h"
 
 #define T0 1796000000LL
 /* A pool name that needs escaping in a label value. */
@@ -85,8 +86,6 @@ static int setup(void **state)
     static const char *const members[] = { "0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0",
                                            "0000:9a:00.0", "0000:ab:00.0", "0000:ba:00.0" };
     fx *f = calloc(1, sizeof(*f));
-    gp_config cfg;
-    gp_error_info e;
     char db[320];
     assert_non_null(f);
     char *d = tu_scratch_dir("metrics");
@@ -94,14 +93,7 @@ static int setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "%s", d);
     free(d);
     snprintf(db, sizeof(db), "%s/state.db", f->dir);
-    gp_config_init(&cfg);
-    gp_error_info_init(&e);
-    cfg.db_path = strdup(db);
-    cfg.driver = strdup("sim");
-    cfg.topology_file = strdup(GP_TOPOLOGY_EMBEDDED);
-    assert_int_equal(gp_ctx_alloc(&f->ctx, &cfg, &e), GP_OK);
-    gp_config_dispose(&cfg);
-    gp_error_info_dispose(&e);
+    f->ctx = gt_ctx_embedded(db, "sim", NULL, 0);
 
     gp_ctx *ctx = f->ctx;
     at(T0);
