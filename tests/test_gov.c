@@ -188,14 +188,19 @@ static void test_concurrent_never_over_quota(void **state)
             assert_string_not_equal(as[i].pci_id, as[j].pci_id);
     }
     assert_int_equal((int)n, ok);
-    assert_int_equal(vision, 3);       /* 24 vision VMs asked: exactly the quota */
-    assert_true(quota >= 1);
+    /* 24 vision VMs asked: never more than the quota, and the quota unless
+     * speech's 8 (no quota) filled the 6 GPUs first. */
+    assert_true(vision <= 3);
+    if (vision < 3)
+        assert_int_equal((int)n, 6);
+    else
+        assert_true(quota >= 1);
     assert_int_equal(ok + quota + empty, 32);
     gp_quota *q = NULL;
     size_t nq = 0;
     OK(f->ctx, gp_quota_list(f->ctx, &q, &nq));
     assert_int_equal(nq, 1);
-    assert_int_equal(q[0].used, 3);
+    assert_int_equal(q[0].used, vision);
     gp_quota_list_free(q, nq);
     gp_assignment_list_free(as, n);
 }
