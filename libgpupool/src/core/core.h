@@ -44,6 +44,8 @@ GP_HIDDEN void gp_err_copy(gp_error_info *dst, const gp_error_info *src);
 
 GP_HIDDEN char *gp_strdup(const char *s);            /* NULL-safe; NULL on ENOMEM */
 GP_HIDDEN char *gp_asprintf(const char *fmt, ...) GP_PRINTF(1, 2);
+/* gp_asprintf() on a va_list (ap is consumed); NULL on ENOMEM. */
+GP_HIDDEN char *gp_vasprintf(const char *fmt, va_list ap) GP_PRINTF(1, 0);
 GP_HIDDEN void gp_strv_free(char **v, size_t n);
 /* Read a whole small file (sysfs attribute) into a NUL-terminated buffer with
  * the trailing newline removed.  NULL if absent/unreadable. */

@@ -18,14 +18,19 @@ char *gp_strdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-char *gp_asprintf(const char *fmt, ...)
+char *gp_vasprintf(const char *fmt, va_list ap)
 {
     char *s = NULL;
+    return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
+char *gp_asprintf(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    int r = vasprintf(&s, fmt, ap);
+    char *s = gp_vasprintf(fmt, ap);
     va_end(ap);
-    return r < 0 ? NULL : s;
+    return s;
 }
 
 void gp_strv_free(char **v, size_t n)

@@ -506,9 +506,7 @@ static void attrf(svgw *s, const char *k, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *v = NULL;
-    if (vasprintf(&v, fmt, ap) < 0)
-        v = NULL;
+    char *v = gp_vasprintf(fmt, ap);
     va_end(ap);
     if (!v)
         s->bad = true;
@@ -544,9 +542,7 @@ static void titlef(svgw *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *v = NULL;
-    if (vasprintf(&v, fmt, ap) < 0)
-        v = NULL;
+    char *v = gp_vasprintf(fmt, ap);
     va_end(ap);
     if (!v)
         s->bad = true;
@@ -584,9 +580,7 @@ static void textf(svgw *s, int x, int y, const char *cls, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *v = NULL;
-    if (vasprintf(&v, fmt, ap) < 0)
-        v = NULL;
+    char *v = gp_vasprintf(fmt, ap);
     va_end(ap);
     if (!v)
         s->bad = true;
