@@ -231,6 +231,67 @@ int gp_gov_quota_check(gp_ctx *ctx, const char *tenant, const char *pool_uuid,
     return rc;
 }
 
+/* ---- fair share: the tenants' decayed use -------------------------------------------- */
+
+int gp_gov_tenant_usage(gp_ctx *ctx, int64_t at, gp_tenant_usage **out, int **held,
+                        size_t *n_out)
+{
+    sqlite3_stmt *st = NULL;
+    gp_tenant_usage *u = NULL;
+    int *h = NULL;
+    size_t n = 0, cap = 0, hcap = 0;
+    int rc = gp_gov_ensure(ctx);
+
+    *out = NULL;
+    if (held)
+        *held = NULL;
+    *n_out = 0;
+    if (rc == GP_OK)
+        rc = gp_store_prepare(&ctx->store,
+                              "SELECT tenant, held_from, held_until FROM usage ORDER BY tenant", &st);
+    if (rc)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        bool open = sqlite3_column_type(st, 2) == SQLITE_NULL;
+        gp_usage_interval iv = { sqlite3_column_int64(st, 1),
+                                 open ? -1 : sqlite3_column_int64(st, 2) };
+        if (!n || strcmp(u[n - 1].tenant, t)) {
+            if (gp_array_reserve((void **)&u, &cap, n, sizeof(*u)) ||
+                gp_array_reserve((void **)&h, &hcap, n, sizeof(*h)))
+                goto nomem;
+            u[n].usage = 0;
+            h[n] = 0;
+            if (!(u[n++].tenant = gp_strdup(t)))
+                goto nomem;
+        }
+        u[n - 1].usage += gp_usage_decayed(&iv, 1, at, GP_FAIR_SHARE_HALF_LIFE);
+        h[n - 1] += open;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_DONE) {
+        rc = gp_store_error(&ctx->store, rc, "reading GPU use");
+        goto fail;
+    }
+    *out = u;
+    *n_out = n;
+    if (held)
+        *held = h;
+    else
+        free(h);
+    return GP_OK;
+nomem:
+    rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
+fail:
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < n; i++)
+        free((char *)u[i].tenant);
+    free(u);
+    free(h);
+    return rc;
+}
+
 /* ---- messages ----------------------------------------------------------------------- */
 
 void gp_gov_message(gp_ctx *ctx, const char *vm_uuid, const char *name, const char *what,

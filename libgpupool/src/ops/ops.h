@@ -170,6 +170,13 @@ GP_HIDDEN int gp_gov_usage_close(gp_ctx *ctx, const char *vm_uuid);
 /* In the caller's transaction: the VM runs from now (running) / stopped
  * now; nothing when it already was so.  Errors: GP_ERR_DB*. */
 GP_HIDDEN int gp_gov_power(gp_ctx *ctx, const char *vm_uuid, bool running);
+/* Each tenant's decayed GPU use at time at, GPU-seconds (gp_usage_decayed
+ * over its usage intervals, half-life GP_FAIR_SHARE_HALF_LIFE), ascending
+ * tenant; *held (may be NULL) a parallel array: the GPUs each tenant holds
+ * (intervals still open).  The caller frees *out (its tenant strings too)
+ * and *held.  Errors: GP_ERR_DB*, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_gov_tenant_usage(gp_ctx *ctx, int64_t at, gp_tenant_usage **out, int **held,
+                                  size_t *n_out);
 /* Who asks (a request's requested-by): the xapi user under the xapi
  * driver (session.get_auth_user_name), else the configured caller; *out
  * the caller frees.  Errors: the driver's opening, GP_ERR_NOMEM. */
@@ -214,7 +221,7 @@ GP_HIDDEN int gp_govcl_slot_drop(gp_ctx *ctx, const char *vm_uuid, const char *k
  * *out caller frees (gp_request_list_free).  Errors: the driver's,
  * GP_ERR_NOMEM. */
 GP_HIDDEN int gp_reqcl_read(gp_ctx *ctx, gp_request **out, size_t *n_out);
-/* A request's marker JSON (malloc'ed; NULL on ENOMEM). */
+/* A request as JSON: xapi's marker and the audit rows (malloc'ed; NULL on ENOMEM). */
 GP_HIDDEN char *gp_reqcl_json(const gp_request *r);
 /* Queue r in xapi (VM.add_to_other_config, atomic): GP_ERR_INVALID_ARGUMENT
  * (param vm) when the VM has a request already; the driver's. */
@@ -233,8 +240,10 @@ GP_HIDDEN int gp_reqcl_usage_others(gp_ctx *ctx, int64_t now, gp_tenant_usage **
 /* Sample the power state of the VMs holding GPUs here (and of VMs whose
  * run is still open) from the driver, and record starts and stops in
  * vm_runs (gp_gov_power): a run starts when first seen running and ends
- * when first seen halted.  Errors: the driver's, GP_ERR_DB*, GP_ERR_NOMEM. */
-GP_HIDDEN int gp_gov_sample(gp_ctx *ctx);
+ * when first seen halted.  *vms_out / *n_vms_out: the driver's VM list it
+ * read (gp_vm_list_free), NULL / 0 when no VM needed sampling.
+ * Errors: the driver's, GP_ERR_DB*, GP_ERR_NOMEM. */
+GP_HIDDEN int gp_gov_sample(gp_ctx *ctx, gp_vm **vms_out, size_t *n_vms_out);
 /* SQL expressions over the usage and vm_runs tables for the VM whose uuid
  * is the SQL expression vm (e.g. "a.vm_uuid"): since when it is known
  * halted (Unix seconds: the end of its last recorded run, else when it got

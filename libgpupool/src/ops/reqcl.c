@@ -204,11 +204,13 @@ int gp_reqcl_remove(gp_ctx *ctx, const char *vm_uuid)
 
 int gp_reqcl_usage_publish(gp_ctx *ctx)
 {
-    sqlite3_stmt *st = NULL;
     json_object *o = NULL, *tenants = NULL;
+    gp_tenant_usage *u = NULL;
+    int *held = NULL;
+    size_t n = 0;
     const char *ref = NULL, *uuid = NULL;
     char *at_s = NULL, *text = NULL;
-    int64_t at = 0;
+    int64_t at;
     int rc;
 
     rc = gp_gov_ensure(ctx);
@@ -221,66 +223,43 @@ int gp_reqcl_usage_publish(gp_ctx *ctx)
         return rc;
     at = at_s ? strtoll(at_s, NULL, 10) : 0;
     free(at_s);
-    o = json_object_new_object();
-    tenants = json_object_new_object();
-    if (!o || !tenants) {
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-        goto out;
+    rc = gp_gov_tenant_usage(ctx, at, &u, &held, &n);
+    if (rc == GP_OK) {
+        o = json_object_new_object();
+        tenants = json_object_new_object();
+        if (!o || !tenants)
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     }
-    json_object_object_add(o, "half_life", json_object_new_int64(GP_FAIR_SHARE_HALF_LIFE));
-    json_object_object_add(o, "at", json_object_new_int64(at));
-    json_object_object_add(o, "tenants", tenants);
-    rc = gp_store_prepare(&ctx->store, "SELECT tenant, held_from, held_until FROM usage"
-                          " ORDER BY tenant", &st);
-    while (rc == GP_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
-        bool open = sqlite3_column_type(st, 2) == SQLITE_NULL;
-        gp_usage_interval iv = { sqlite3_column_int64(st, 1),
-                                 open ? -1 : sqlite3_column_int64(st, 2) };
-        json_object *tr = NULL;
-        if (!json_object_object_get_ex(tenants, t, &tr)) {
-            tr = json_object_new_object();
-            json_object_object_add(tr, "u", json_object_new_double(0));
-            json_object_object_add(tr, "n", json_object_new_int(0));
-            json_object_object_add(tenants, t, tr);
+    if (rc == GP_OK) {
+        json_object_object_add(o, "half_life", json_object_new_int64(GP_FAIR_SHARE_HALF_LIFE));
+        json_object_object_add(o, "at", json_object_new_int64(at));
+        json_object_object_add(o, "tenants", tenants);
+        tenants = NULL;                  /* o owns it */
+        for (size_t i = 0; i < n; i++) {
+            json_object *tr = json_object_new_object();
+            json_object_object_add(tr, "u", json_object_new_double(u[i].usage));
+            json_object_object_add(tr, "n", json_object_new_int(held[i]));
+            json_object_object_add(json_object_object_get(o, "tenants"), u[i].tenant, tr);
         }
-        json_object *u = NULL, *nn = NULL;
-        json_object_object_get_ex(tr, "u", &u);
-        json_object_object_get_ex(tr, "n", &nn);
-        json_object_set_double(u, json_object_get_double(u) +
-                                      gp_usage_decayed(&iv, 1, at, GP_FAIR_SHARE_HALF_LIFE));
-        if (open)
-            json_object_set_int(nn, json_object_get_int(nn) + 1);
-        rc = GP_OK;
+        text = gp_json_take_text(o);     /* frees o */
+        o = NULL;
+        if (!text)
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     }
-    if (rc == SQLITE_DONE)
-        rc = GP_OK;
-    else if (rc > 0)
-        rc = gp_store_error(&ctx->store, rc, "reading GPU use");
-    sqlite3_finalize(st);
     if (rc == GP_OK)
         rc = gp_xapi_drv_this_host(&ctx->drv, &ref, &uuid);
-    if (rc == GP_OK && !(text = gp_json_take_text(o))) {
-        o = NULL;
-        rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-    }
-    o = NULL;
-    if (rc == GP_OK) {
-        /* Skip the write when xapi says so already (the usual case). */
-        gp_xr_value all;
-        gp_xr_value_init(&all);
-        rc = gp_xapi_drv_all_records(&ctx->drv, "host", &all);
-        const gp_xr_value *oc = NULL;
-        for (size_t i = 0; rc == GP_OK && i < all.n; i++)
-            if (!strcmp(all.keys[i], ref))
-                oc = gp_xr_struct_get(&all.items[i], "other_config");
-        if (rc == GP_OK)
-            rc = gp_xapi_drv_other_config(&ctx->drv, "host", ref, oc, MARK_USAGE, text);
-        gp_xr_value_dispose(&all);
-    }
-out:
+    /* Called after an assignment or a release, whose time is "at": the
+     * value always changed, so it is written without reading it first. */
+    if (rc == GP_OK)
+        rc = gp_xapi_drv_other_config(&ctx->drv, "host", ref, NULL, MARK_USAGE, text);
     if (o)
         json_object_put(o);
+    if (tenants)
+        json_object_put(tenants);
+    for (size_t i = 0; i < n; i++)
+        free((char *)u[i].tenant);
+    free(u);
+    free(held);
     free(text);
     return rc;
 }

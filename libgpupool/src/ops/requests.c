@@ -86,72 +86,43 @@ nomem:
     return GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
 }
 
-/* Each tenant's decayed GPU use now (usage intervals). */
+/* Each tenant's decayed GPU use now: this host's usage intervals, and on
+ * an XCP-ng pool the other hosts' published shares (gp_queue_order() sums
+ * a tenant's rows). */
 static int tenant_usage(gp_ctx *ctx, gp_tenant_usage **out, size_t *n_out)
 {
-    sqlite3_stmt *st = NULL;
-    gp_tenant_usage *u = NULL;
-    size_t n = 0, cap = 0;
+    gp_tenant_usage *u = NULL, *o = NULL;
+    size_t n = 0, n_o = 0;
     int64_t now = gp_now();
-    int rc = gp_store_prepare(&ctx->store,
-                              "SELECT tenant, held_from, held_until FROM usage ORDER BY tenant", &st);
+    int rc = gp_gov_tenant_usage(ctx, now, &u, NULL, &n);
+
     *out = NULL;
     *n_out = 0;
-    if (rc)
-        return rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
-        gp_usage_interval iv = { sqlite3_column_int64(st, 1),
-                                 sqlite3_column_type(st, 2) == SQLITE_NULL
-                                     ? -1 : sqlite3_column_int64(st, 2) };
-        if (!n || strcmp(u[n - 1].tenant, t)) {
-            if (gp_array_reserve((void **)&u, &cap, n, sizeof(*u)))
-                goto nomem;
-            u[n].tenant = gp_strdup(t);
-            u[n].usage = 0;
-            if (!u[n++].tenant)
-                goto nomem;
-        }
-        u[n - 1].usage += gp_usage_decayed(&iv, 1, now, GP_FAIR_SHARE_HALF_LIFE);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        rc = gp_store_error(&ctx->store, rc, "reading GPU use");
-        goto fail;
-    }
-    if (gp_cluster_on(ctx)) {
-        /* The other hosts' shares: gp_queue_order() sums a tenant's rows. */
-        gp_tenant_usage *o = NULL;
-        size_t n_o = 0;
+    if (rc == GP_OK && gp_cluster_on(ctx))
         rc = gp_reqcl_usage_others(ctx, now, &o, &n_o);
-        if (rc)
-            goto fail;
-        if (n_o) {
-            gp_tenant_usage *all = realloc(u, (n + n_o) * sizeof(*u));
-            if (!all) {
-                for (size_t i = 0; i < n_o; i++)
-                    free((char *)o[i].tenant);
-                free(o);
-                rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-                goto fail;
-            }
+    if (rc == GP_OK && n_o) {
+        gp_tenant_usage *all = realloc(u, (n + n_o) * sizeof(*u));
+        if (all) {
             u = all;
             memcpy(u + n, o, n_o * sizeof(*u));
             n += n_o;
+            n_o = 0;
+        } else {
+            rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
         }
-        free(o);
+    }
+    for (size_t i = 0; i < n_o; i++)
+        free((char *)o[i].tenant);
+    free(o);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            free((char *)u[i].tenant);
+        free(u);
+        return rc;
     }
     *out = u;
     *n_out = n;
     return GP_OK;
-nomem:
-    sqlite3_finalize(st);
-    rc = GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
-fail:
-    for (size_t i = 0; i < n; i++)
-        free((char *)u[i].tenant);
-    free(u);
-    return rc;
 }
 
 static void usage_free(gp_tenant_usage *u, size_t n)
@@ -214,12 +185,6 @@ out:
     free(order);
     usage_free(u, n_u);
     return rc;
-}
-
-/* A request as JSON: the audit rows and, pool-wide, xapi's marker. */
-static char *request_json(const gp_request *r)
-{
-    return gp_reqcl_json(r);
 }
 
 static bool queueable(int rc)
@@ -311,7 +276,7 @@ int gp_vm_gpu_request(gp_ctx *ctx, const char *vm, const gp_request_args *args,
                            r.pool_uuid, tenant, prio, created, vcpus, mem, by,
                            args->on_behalf_of, lease);
     if (rc == GP_OK) {
-        json = request_json(&r);
+        json = gp_reqcl_json(&r);
         rc = json ? gp_store_audit(&ctx->store, "request-queue", r.vm_uuid, NULL, json)
                   : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     }
@@ -346,7 +311,7 @@ out:
 static int request_remove(gp_ctx *ctx, const gp_request *r, const char *operation,
                           const char *after)
 {
-    char *before = request_json(r);
+    char *before = gp_reqcl_json(r);
     int rc = before ? GP_OK : GP_ERR(ctx, GP_ERR_NOMEM, "out of memory");
     if (rc == GP_OK && gp_cluster_on(ctx))
         rc = gp_reqcl_remove(ctx, r->vm_uuid);     /* pool-wide: xapi's marker */
@@ -549,7 +514,7 @@ static const gp_vm *vm_in(const gp_vm *vms, size_t n, const char *uuid)
     return NULL;
 }
 
-int gp_gov_sample(gp_ctx *ctx)
+int gp_gov_sample(gp_ctx *ctx, gp_vm **vms_out, size_t *n_vms_out)
 {
     char **held = NULL;
     size_t n_held = 0;
@@ -557,6 +522,8 @@ int gp_gov_sample(gp_ctx *ctx)
     size_t n_vms = 0;
     int rc = gp_gov_ensure(ctx);
 
+    *vms_out = NULL;
+    *n_vms_out = 0;
     /* The VMs holding a GPU here, and those with a run still open (a VM
      * released while running keeps its run until it stops). */
     if (rc == GP_OK) {
@@ -582,6 +549,12 @@ int gp_gov_sample(gp_ctx *ctx)
     rc = gp_ctx_vm_list(ctx, &vms, &n_vms);
     for (size_t i = 0; rc == GP_OK && i < n_held; i++)
         rc = gp_gov_power(ctx, held[i], vm_runs_now(vm_in(vms, n_vms, held[i])));
+    if (rc == GP_OK) {               /* the caller's, for the leases */
+        *vms_out = vms;
+        *n_vms_out = n_vms;
+        vms = NULL;
+        n_vms = 0;
+    }
 out:
     gp_strv_free(held, n_held);
     gp_vm_list_free(vms, n_vms);
@@ -674,11 +647,11 @@ int gp_governance_tick(gp_ctx *ctx, size_t *released)
      * change itself; xen and xapi are sampled here (docs/governance.md:
      * accuracy). */
     if (rc == GP_OK)
-        rc = gp_gov_sample(ctx);
+        rc = gp_gov_sample(ctx, &vms, &n_vms);
     if (rc == GP_OK)
         rc = lease_candidates(ctx, now, &c, &n);
-    if (rc == GP_OK && n)
-        rc = gp_ctx_vm_list(ctx, &vms, &n_vms);
+    /* Sampling listed the VMs when any held a GPU, which every lease
+     * candidate does: one list serves both. */
     for (size_t i = 0; rc == GP_OK && i < n; i++) {
         const gp_vm *v = vm_in(vms, n_vms, c[i].vm);
         if (!v || v->state != GP_VM_HALTED)
